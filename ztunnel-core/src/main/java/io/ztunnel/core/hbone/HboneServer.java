@@ -1,0 +1,179 @@
+package io.ztunnel.core.hbone;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.ChannelGroupFuture;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import io.ztunnel.core.identity.Certificates;
+import io.ztunnel.core.identity.SpiffeId;
+import io.ztunnel.core.identity.TlsMaterial;
+import java.net.InetSocketAddress;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Function;
+import javax.net.ssl.SSLSession;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The inbound HBONE server (port 15008): mutual TLS with the local workload's certificate, HTTP/2 with ztunnel's
+ * settings, one {@link ConnectStreamHandler} per CONNECT stream, PING keepalive, and graceful drain.
+ *
+ * <p>{@link #initializer()} is installed on accepted sockets. Threading: each connection and its streams live on the
+ * accepting event loop; {@link #drain} may be called from any thread.
+ */
+public final class HboneServer {
+    private static final Logger log = LoggerFactory.getLogger(HboneServer.class);
+
+    private final HboneSettings settings;
+    private final Function<InetSocketAddress, CompletionStage<TlsMaterial>> tls;
+    private final InboundRouter router;
+    private final Duration drainDeadline;
+    private final ChannelGroup connections = new DefaultChannelGroup("hbone-inbound", GlobalEventExecutor.INSTANCE);
+
+    /**
+     * @param tls the local workload's TLS material for the address a connection was accepted on
+     * @param drainDeadline how long in-flight streams may run after {@link #drain} before connections are closed
+     */
+    public HboneServer(HboneSettings settings, Function<InetSocketAddress, CompletionStage<TlsMaterial>> tls,
+            InboundRouter router, Duration drainDeadline) {
+        this.settings = settings;
+        this.tls = tls;
+        this.router = router;
+        this.drainDeadline = drainDeadline;
+    }
+
+    public ChannelInitializer<Channel> initializer() {
+        return new ChannelInitializer<>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                io.ztunnel.core.proxy.EpollSockets.keepRegistered(ch);
+                ch.config().setAutoRead(false);
+                connections.add(ch);
+                tls.apply((InetSocketAddress) ch.localAddress()).whenComplete((material, error) ->
+                        ch.eventLoop().execute(() -> {
+                            if (error != null || material == null) {
+                                log.atWarn().addKeyValue("local", ch.localAddress())
+                                        .addKeyValue("peer", ch.remoteAddress())
+                                        .addKeyValue("error", String.valueOf(error))
+                                        .log("no certificate for inbound HBONE connection; closing it");
+                                ch.close();
+                                return;
+                            }
+                            if (!ch.isActive()) {
+                                return;
+                            }
+                            ch.pipeline().addLast("tls", material.newServerHandler(ch.alloc()));
+                            ch.pipeline().addLast("hbone-handshake", new HandshakeHandler(material));
+                            ch.config().setAutoRead(true);
+                        }));
+            }
+        };
+    }
+
+    /** Number of open inbound HBONE connections. */
+    public int connectionCount() {
+        return connections.size();
+    }
+
+    /**
+     * Starts a graceful drain: every connection sends GOAWAY and is closed once its streams end, or at the deadline.
+     */
+    public ChannelGroupFuture drain() {
+        return connections.close();
+    }
+
+    /** Completes the handshake: policy checks, then installs HTTP/2. */
+    private final class HandshakeHandler extends ChannelInboundHandlerAdapter {
+        private final TlsMaterial material;
+
+        HandshakeHandler(TlsMaterial material) {
+            this.material = material;
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+            if (!(evt instanceof SslHandshakeCompletionEvent done)) {
+                ctx.fireUserEventTriggered(evt);
+                return;
+            }
+            if (!done.isSuccess()) {
+                log.atInfo().addKeyValue("peer", ctx.channel().remoteAddress())
+                        .addKeyValue("local", ctx.channel().localAddress())
+                        .addKeyValue("error", String.valueOf(done.cause()))
+                        .log("inbound TLS handshake failed");
+                ctx.close();
+                return;
+            }
+            SSLSession session = ctx.pipeline().get(SslHandler.class).engine().getSession();
+            String violation = material.settings().violation(session.getProtocol(), session.getCipherSuite());
+            SpiffeId peer = session.getPeerCertificates().length == 0 ? null
+                    : Certificates.firstSpiffeId((X509Certificate) session.getPeerCertificates()[0]);
+            if (violation != null || peer == null) {
+                log.atInfo().addKeyValue("peer", ctx.channel().remoteAddress())
+                        .addKeyValue("error", violation != null ? violation : "client has no SPIFFE identity")
+                        .log("inbound TLS connection refused");
+                ctx.close();
+                return;
+            }
+            Http2FrameCodec codec = Http2FrameCodecBuilder.forServer()
+                    .initialSettings(new Http2Settings()
+                            .maxConcurrentStreams(settings.serverMaxConcurrentStreams())
+                            .initialWindowSize(settings.streamWindow())
+                            .maxFrameSize(settings.frameSize())
+                            .maxHeaderListSize(settings.serverMaxHeaderListSize()))
+                    .gracefulShutdownTimeoutMillis(drainDeadline.toMillis())
+                    .decoderEnforceMaxRstFramesPerWindow(10_000, 30)
+                    .build();
+            ctx.pipeline().addLast("h2", codec);
+            ctx.pipeline().addLast("h2-window", new ConnectionWindowHandler(settings.connectionWindow()));
+            ctx.pipeline().addLast("h2-streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
+                @Override
+                protected void initChannel(Http2StreamChannel stream) {
+                    stream.config().setWriteBufferWaterMark(io.ztunnel.core.proxy.ChannelConnector.WATER_MARK);
+                    stream.pipeline().addLast("hbone-connect", new ConnectStreamHandler(router, peer));
+                }
+            }));
+            ctx.pipeline().addLast("h2-ping", new PingKeepaliveHandler(settings.pingInterval(),
+                    settings.pingTimeout()));
+            ctx.pipeline().addLast("h2-tail", new ReleaseHandler());
+            ctx.pipeline().remove(this);
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            // Handshake failures are reported by the completion event above; this is the same failure again.
+            log.atDebug().addKeyValue("peer", ctx.channel().remoteAddress()).addKeyValue("error", cause.toString())
+                    .log("inbound TLS error");
+            ctx.close();
+        }
+    }
+
+    /** End of the connection pipeline: releases connection-level frames nobody needed (SETTINGS, GOAWAY). */
+    static final class ReleaseHandler extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ReferenceCountUtil.release(msg);
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            log.atDebug().addKeyValue("connection", ctx.channel()).addKeyValue("error", cause.toString())
+                    .log("HBONE connection error");
+            ctx.close();
+        }
+    }
+}

@@ -1,0 +1,185 @@
+package io.ztunnel.core.hbone;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.util.concurrent.Future;
+import io.ztunnel.core.identity.CertificateManager;
+import io.ztunnel.core.identity.LocalCa;
+import io.ztunnel.core.identity.SpiffeId;
+import io.ztunnel.core.identity.TlsSettings;
+import io.ztunnel.core.proxy.ChannelConnector;
+import io.ztunnel.core.proxy.ConnectionObserver;
+import io.ztunnel.core.proxy.Relay;
+import io.ztunnel.core.proxy.Transport;
+import io.ztunnel.core.util.Scheduler;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
+
+/**
+ * An in-process HBONE path on loopback for tests: an outbound forwarder (plain TCP in → {@link HbonePool}), an
+ * {@link HboneServer} (15008 role) routing every CONNECT to the IP authority as given, and helpers to build
+ * certificates from a local CA. Close it to release everything.
+ */
+final class HboneTestBed implements AutoCloseable {
+    static final SpiffeId CLIENT = SpiffeId.parse("spiffe://cluster.local/ns/client/sa/client");
+    static final SpiffeId SERVER = SpiffeId.parse("spiffe://cluster.local/ns/server/sa/server");
+
+    final Transport transport = Transport.best();
+    final EventLoopGroup group;
+    final ScheduledExecutorService control = Executors.newSingleThreadScheduledExecutor();
+    final LocalCa ca;
+    final CertificateManager certs;
+    final HboneSettings settings;
+    final AtomicInteger routed = new AtomicInteger();
+    final ConcurrentLinkedQueue<InboundRequest> requests = new ConcurrentLinkedQueue<>();
+    final ConcurrentLinkedQueue<Throwable> outboundFailures = new ConcurrentLinkedQueue<>();
+    volatile Function<InboundRequest, InboundDecision> decide;
+    HboneServer server;
+    final ConcurrentLinkedQueue<Channel> serverChildren = new ConcurrentLinkedQueue<>();
+    Channel serverChannel;
+    HbonePool pool;
+    Channel forwarderChannel;
+    volatile SpiffeId serverIdentity = SERVER;
+    volatile List<SpiffeId> expected = List.of(SERVER);
+    volatile InetSocketAddress target;
+
+    HboneTestBed(Path caDir, HboneSettings settings, Duration ttl, int threads) {
+        this.group = transport.newGroup(threads, "test-dp");
+        this.settings = settings;
+        this.ca = LocalCa.loadOrCreate(caDir, Clock.systemUTC());
+        this.certs = new CertificateManager(ca, ttl, TlsSettings.DEFAULT, Scheduler.of(control, Clock.systemUTC()),
+                CertificateManager.DEFAULT_MAX_IN_FLIGHT);
+        ChannelConnector connector = ChannelConnector.plain(transport);
+        this.decide = request -> {
+            if (request.target() instanceof HboneAddress.Ip ip) {
+                return new InboundDecision.Connect(ip.address(), null, connector,
+                        new Baggage("Kubernetes", "server", "deployment", "server", "server", "v1", "", ""),
+                        ConnectionObserver.NOOP);
+            }
+            return new InboundDecision.Reject(HttpResponseStatus.SERVICE_UNAVAILABLE, "hostname");
+        };
+    }
+
+    HboneTestBed(Path caDir) {
+        this(caDir, HboneSettings.DEFAULT, Duration.ofHours(1), 2);
+    }
+
+    /** Starts the inbound server, with certificates of {@code serverIdentity} (or another manager's). */
+    InetSocketAddress startServer(CertificateManager serverCerts) throws InterruptedException {
+        server = new HboneServer(settings, local -> serverCerts.fetch(serverIdentity), request -> {
+            routed.incrementAndGet();
+            requests.add(request);
+            return CompletableFuture.completedFuture(decide.apply(request));
+        }, Duration.ofSeconds(5));
+        serverChannel = new ServerBootstrap().group(group).channel(transport.serverChannel())
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        serverChildren.add(ch);
+                        ch.pipeline().addLast(server.initializer());
+                    }
+                })
+                .bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        return (InetSocketAddress) serverChannel.localAddress();
+    }
+
+    InetSocketAddress startServer() throws InterruptedException {
+        return startServer(certs);
+    }
+
+    /** Starts the outbound forwarder: each accepted socket is tunnelled to {@link #target} through {@code hbone}. */
+    InetSocketAddress startForwarder(InetSocketAddress hbone, CertificateManager clientCerts)
+            throws InterruptedException {
+        return startForwarder(hbone, clientCerts::fetch);
+    }
+
+    /** As above, with the client's TLS material chosen by {@code clientTls} (e.g. a foreign identity). */
+    InetSocketAddress startForwarder(InetSocketAddress hbone,
+            Function<SpiffeId, java.util.concurrent.CompletionStage<io.ztunnel.core.identity.TlsMaterial>> clientTls)
+            throws InterruptedException {
+        pool = new HbonePool(settings, ChannelConnector.plain(transport), clientTls);
+        forwarderChannel = new ServerBootstrap().group(group).channel(transport.serverChannel())
+                .childOption(ChannelOption.AUTO_READ, false)
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, ChannelConnector.WATER_MARK)
+                .childHandler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel downstream) {
+                        io.ztunnel.core.proxy.EpollSockets.keepRegistered(downstream);
+                        downstream.pipeline().addLast(new io.ztunnel.core.proxy.PendingInput());
+                        downstream.pipeline().addFirst(new ChannelInboundHandlerAdapter() {
+                            @Override
+                            public void channelActive(ChannelHandlerContext ctx) {
+                                HboneRequest request = new HboneRequest(
+                                        new PoolKey(CLIENT, expected, hbone,
+                                                ((InetSocketAddress) downstream.remoteAddress()).getAddress()),
+                                        HboneAddress.of(target).authority(),
+                                        (InetSocketAddress) downstream.remoteAddress(), "echo.server.svc.cluster.local",
+                                        new Baggage("Kubernetes", "client", "deployment", "client", "client", "v1",
+                                                "", ""));
+                                pool.connect(downstream, request)
+                                        .addListener((Future<Http2StreamChannel> f) -> {
+                                            if (f.isSuccess()) {
+                                                Relay.start(downstream, f.getNow(), ConnectionObserver.NOOP);
+                                            } else {
+                                                outboundFailures.add(f.cause());
+                                                downstream.close();
+                                            }
+                                        });
+                                ctx.pipeline().remove(this);
+                            }
+                        });
+                    }
+                })
+                .bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        return (InetSocketAddress) forwarderChannel.localAddress();
+    }
+
+    InetSocketAddress startForwarder(InetSocketAddress hbone) throws InterruptedException {
+        return startForwarder(hbone, certs);
+    }
+
+    /** Makes every accepted HBONE connection stop reading (a peer that went silent). */
+    void freezeServerConnections() {
+        serverChildren.forEach(ch -> ch.eventLoop().execute(() -> ch.config().setAutoRead(false)));
+    }
+
+    @Override
+    public void close() throws Exception {
+        if (forwarderChannel != null) {
+            forwarderChannel.close().sync();
+        }
+        if (serverChannel != null) {
+            serverChannel.close().sync();
+        }
+        if (pool != null) {
+            pool.close();
+        }
+        if (server != null) {
+            server.drain();
+        }
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).sync();
+        certs.close();
+        control.shutdownNow();
+        control.awaitTermination(5, TimeUnit.SECONDS);
+    }
+}
