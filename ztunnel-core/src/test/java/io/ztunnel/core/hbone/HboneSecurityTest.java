@@ -1,5 +1,7 @@
 package io.ztunnel.core.hbone;
 
+import io.ztunnel.core.testing.TestApps;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 

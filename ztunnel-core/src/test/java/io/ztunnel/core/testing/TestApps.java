@@ -1,4 +1,4 @@
-package io.ztunnel.core.hbone;
+package io.ztunnel.core.testing;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -17,17 +17,23 @@ import java.util.concurrent.Executors;
 import java.util.function.Consumer;
 
 /** Plain blocking-socket "applications" for end-to-end tests: an echo server and a scripted server. */
-final class TestApps {
+public final class TestApps {
     private TestApps() {}
 
     /** A TCP server running {@code handler} for each connection on its own thread. */
-    static final class Server implements AutoCloseable {
-        final ServerSocket socket;
+    public static final class Server implements AutoCloseable {
+        public final ServerSocket socket;
         final ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor();
-        final ConcurrentLinkedQueue<Socket> accepted = new ConcurrentLinkedQueue<>();
+        public final ConcurrentLinkedQueue<Socket> accepted = new ConcurrentLinkedQueue<>();
 
-        Server(Consumer<Socket> handler) throws IOException {
-            socket = new ServerSocket(0, 4096, InetAddress.getLoopbackAddress());
+        public Server(Consumer<Socket> handler) throws IOException {
+            this(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), handler);
+        }
+
+        public Server(InetSocketAddress bind, Consumer<Socket> handler) throws IOException {
+            socket = new ServerSocket();
+            socket.setReuseAddress(true);
+            socket.bind(bind, 4096);
             threads.submit(() -> {
                 while (!socket.isClosed()) {
                     try {
@@ -47,7 +53,7 @@ final class TestApps {
             });
         }
 
-        InetSocketAddress address() {
+        public InetSocketAddress address() {
             return (InetSocketAddress) socket.getLocalSocketAddress();
         }
 
@@ -61,7 +67,7 @@ final class TestApps {
         }
     }
 
-    static Server echo() throws IOException {
+    public static Server echo() throws IOException {
         return new Server(s -> {
             try {
                 InputStream in = s.getInputStream();
@@ -79,7 +85,7 @@ final class TestApps {
     }
 
     /** Writes {@code total} pseudo-random bytes from {@code seed}, returning their SHA-256. */
-    static String send(OutputStream out, long total, long seed) throws IOException {
+    public static String send(OutputStream out, long total, long seed) throws IOException {
         MessageDigest sha = sha256();
         SplittableRandom random = new SplittableRandom(seed);
         byte[] buf = new byte[256 * 1024];
@@ -101,7 +107,7 @@ final class TestApps {
     }
 
     /** Reads to EOF, returning the SHA-256 and the byte count. */
-    static Digest receive(InputStream in) throws IOException {
+    public static Digest receive(InputStream in) throws IOException {
         MessageDigest sha = sha256();
         byte[] buf = new byte[256 * 1024];
         long total = 0;
@@ -113,9 +119,9 @@ final class TestApps {
         return new Digest(HexFormat.of().formatHex(sha.digest()), total);
     }
 
-    record Digest(String sha256, long bytes) {}
+    public record Digest(String sha256, long bytes) {}
 
-    static MessageDigest sha256() {
+    public static MessageDigest sha256() {
         try {
             return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {

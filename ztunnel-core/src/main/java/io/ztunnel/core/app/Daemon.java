@@ -1,0 +1,374 @@
+package io.ztunnel.core.app;
+
+import io.netty.channel.EventLoopGroup;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.ztunnel.core.admin.ConfigDump;
+import io.ztunnel.core.admin.HttpServer;
+import io.ztunnel.core.admin.Readiness;
+import io.ztunnel.core.config.Config;
+import io.ztunnel.core.control.ConversionException;
+import io.ztunnel.core.control.LocalConfigSource;
+import io.ztunnel.core.identity.CertificateAuthority;
+import io.ztunnel.core.identity.CertificateManager;
+import io.ztunnel.core.identity.LocalCa;
+import io.ztunnel.core.proxy.ConnectionRecord;
+import io.ztunnel.core.proxy.ConnectionTracker;
+import io.ztunnel.core.proxy.Inbound;
+import io.ztunnel.core.proxy.LocalWorkload;
+import io.ztunnel.core.proxy.ProxyContext;
+import io.ztunnel.core.proxy.ProxySet;
+import io.ztunnel.core.proxy.Sockets;
+import io.ztunnel.core.proxy.Transport;
+import io.ztunnel.core.routing.InboundResolver;
+import io.ztunnel.core.routing.OutboundRouter;
+import io.ztunnel.core.routing.RoutingConfig;
+import io.ztunnel.core.state.ProxyState;
+import io.ztunnel.core.state.StateStore;
+import io.ztunnel.core.util.Scheduler;
+import io.ztunnel.metrics.ZtunnelMetrics;
+import io.ztunnel.metrics.server.MetricsServer;
+import io.ztunnel.xds.local.LocalConfig;
+import io.ztunnel.xds.local.LocalConfigException;
+import io.ztunnel.xds.local.LocalConfigParser;
+import io.ztunnel.xds.local.LocalConfigWatcher;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One running daemon: event loops, certificates, state and its sources, proxies, and the admin, readiness and
+ * metrics servers; and the graceful shutdown that ends it.
+ *
+ * <p>Threads: a data-plane event loop group ({@code ZTUNNEL_WORKER_THREADS}) for proxied traffic, and a one-thread
+ * control group for certificates, config, admin, readiness and metrics scrapes. {@link #shutdown()} may be called from
+ * any thread, once.
+ */
+public final class Daemon implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Daemon.class);
+
+    private final Config config;
+    private final Transport transport;
+    private final EventLoopGroup dataPlane;
+    private final EventLoopGroup control;
+    private final ScheduledExecutorService timer;
+    private final StateStore store = new StateStore();
+    private final Readiness readiness = new Readiness();
+    private final ConnectionTracker connections = new ConnectionTracker();
+    private final CertificateManager certificates;
+    private final ZtunnelMetrics metrics;
+    private final List<ProxySet> proxies = new ArrayList<>();
+    private final List<AutoCloseable> closeables = new ArrayList<>();
+    private final AtomicBoolean shuttingDown = new AtomicBoolean();
+    private final CountDownLatch stopped = new CountDownLatch(1);
+    private final ProxyContext context;
+    private final CertificateAuthority ca;
+    private InetSocketAddress adminAddress;
+    private InetSocketAddress readinessAddress;
+    private InetSocketAddress metricsAddress;
+
+    private Daemon(Config config) {
+        this.config = config;
+        this.transport = Transport.best();
+        this.dataPlane = transport.newGroup(config.workerThreads(), "ztunnel-dp");
+        this.control = transport.newGroup(1, "ztunnel-control");
+        this.timer = control.next();
+        this.ca = LocalCa.loadOrCreate(config.localCaDir(), Clock.systemUTC());
+        this.certificates = new CertificateManager(ca, config.secretTtl(), config.tls(),
+                Scheduler.of(control.next(), Clock.systemUTC()), CertificateManager.DEFAULT_MAX_IN_FLIGHT);
+        this.metrics = ZtunnelMetrics.builder().buildTag(config.istioVersion()).jvmMetrics(true)
+                .workloadManagerMetrics(config.proxyMode() == Config.ProxyMode.SHARED).build();
+        RoutingConfig routing = new RoutingConfig(config.network(), config.illegalPorts(),
+                config.preferredServiceNamespace(), config.ports().inboundHbone());
+        ConnectionRecord.Listener listener = new ConnectionRecord.Listener() {};
+        this.context = new ProxyContext(config, transport, dataPlane, store, certificates,
+                new OutboundRouter(routing, new SplittableRandom()), new InboundResolver(routing), connections,
+                listener, timer);
+        store.onChange((previous, next) -> Inbound.reevaluate(next, connections));
+    }
+
+    /** Starts a daemon; throws (after releasing what was started) with a clear message when it cannot. */
+    public static Daemon start(Config config) {
+        Daemon daemon = new Daemon(config);
+        try {
+            daemon.startAll();
+            return daemon;
+        } catch (RuntimeException e) {
+            daemon.close();
+            throw e;
+        }
+    }
+
+    private void startAll() {
+        Readiness.Task stateReady = readiness.register("state manager");
+        Readiness.Task proxyReady = readiness.register("proxy");
+        startServers();
+        loadState(stateReady);
+        if (config.proxyMode() == Config.ProxyMode.DEDICATED) {
+            LocalWorkload local = new LocalWorkload(config.proxyWorkloadInfo(), config.nodeName(), store, timer);
+            ProxySet proxy = new ProxySet(context, local, Sockets.host(transport), config.bindAddress());
+            proxy.start().join();
+            proxies.add(proxy);
+            proxyReady.done();
+        } else {
+            throw new IllegalStateException("PROXY_MODE=shared (in-pod) needs the node agent's ZDS socket; "
+                    + "in-pod mode is not wired into this build yet; use PROXY_MODE=dedicated");
+        }
+        log.atInfo().addKeyValue("mode", config.proxyMode()).addKeyValue("workers", config.workerThreads())
+                .addKeyValue("transport", transport.name()).addKeyValue("ca", ca.describe())
+                .addKeyValue("admin", adminAddress).addKeyValue("readiness", readinessAddress)
+                .addKeyValue("metrics", metricsAddress).log("ztunnel started");
+    }
+
+    /**
+     * Loads the local config. A file is watched: every edit replaces the state, a broken edit is logged (naming line
+     * and field) and the previous state stays. The first version must be valid or the daemon does not start.
+     */
+    private void loadState(Readiness.Task stateReady) {
+        LocalConfigSource source = new LocalConfigSource(store);
+        if (config.localXdsPath() != null) {
+            Path path = Path.of(config.localXdsPath());
+            CompletableFuture<Void> first = new CompletableFuture<>();
+            try {
+                LocalConfigWatcher watcher = LocalConfigWatcher.start(path, new LocalConfigWatcher.Listener() {
+                    @Override
+                    public void onConfig(LocalConfig loaded) {
+                        try {
+                            source.apply(loaded, path.toString());
+                            first.complete(null);
+                        } catch (ConversionException e) {
+                            rejected(path, e.getMessage(), first);
+                        }
+                    }
+
+                    @Override
+                    public void onError(LocalConfigException error) {
+                        rejected(path, error.getMessage(), first);
+                    }
+                });
+                closeables.add(watcher);
+                first.get(30, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.ExecutionException e) {
+                throw new IllegalStateException("local config " + path + ": " + e.getCause().getMessage(), e);
+            } catch (Exception e) {
+                throw new IllegalStateException("local config " + path + ": " + e.getMessage(), e);
+            }
+        } else if (config.localXds() != null) {
+            try {
+                source.apply(LocalConfigParser.parseInline(config.localXds()), "LOCAL_XDS");
+            } catch (LocalConfigException | ConversionException e) {
+                throw new IllegalStateException("LOCAL_XDS: " + e.getMessage(), e);
+            }
+        }
+        stateReady.done();
+    }
+
+    private static void rejected(Path path, String reason, CompletableFuture<Void> first) {
+        if (first.isDone()) {
+            log.atError().addKeyValue("file", path).addKeyValue("error", reason)
+                    .log("local config edit rejected; the previous config stays in force");
+        } else {
+            first.completeExceptionally(new IllegalArgumentException(reason));
+        }
+    }
+
+    private void startServers() {
+        Map<String, HttpServer.Handler> admin = new LinkedHashMap<>();
+        admin.put("/", r -> done(HttpServer.Response.text(HttpResponseStatus.OK, index())));
+        admin.put("/config_dump", r -> done(HttpServer.Response.json(ConfigDump.toJson(configDump()))));
+        admin.put("/quitquitquit", r -> {
+            if (!r.method().equals("POST")) {
+                return done(HttpServer.Response.text(HttpResponseStatus.METHOD_NOT_ALLOWED, "method not allowed\n"));
+            }
+            // The drain waits for connections: never on an event loop.
+            CompletableFuture<HttpServer.Response> answer = new CompletableFuture<>();
+            Thread.ofPlatform().name("ztunnel-shutdown").start(() -> {
+                answer.complete(HttpServer.Response.text(HttpResponseStatus.OK, "shutdown now\n"));
+                shutdown();
+            });
+            return answer;
+        });
+        HttpServer adminServer = new HttpServer(admin);
+        closeables.add(adminServer);
+        adminAddress = adminServer.bind(control, transport.serverChannel(),
+                new InetSocketAddress(InetAddress.getLoopbackAddress(), config.ports().admin()));
+        if (config.ipv6Enabled()) {
+            try {
+                adminServer.bind(control, transport.serverChannel(),
+                        new InetSocketAddress(InetAddress.getByName("::1"), adminAddress.getPort()));
+            } catch (Exception e) {
+                log.atDebug().addKeyValue("error", e.getMessage()).log("admin not bound on ::1");
+            }
+        }
+        HttpServer readinessServer = new HttpServer(Map.of("/healthz/ready",
+                r -> done(readiness.response(r.method()))));
+        closeables.add(readinessServer);
+        readinessAddress = readinessServer.bind(control, transport.serverChannel(),
+                new InetSocketAddress(wildcard(), config.ports().readiness()));
+        MetricsServer metricsServer = MetricsServer.builder(metrics, control).port(config.ports().stats()).build();
+        closeables.add(metricsServer::close);
+        try {
+            metricsAddress = metricsServer.start();
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot start the metrics server on port " + config.ports().stats() + ": "
+                    + e.getMessage(), e);
+        }
+    }
+
+    private InetAddress wildcard() {
+        try {
+            return InetAddress.getByName(config.ipv6Enabled() ? "::" : "0.0.0.0");
+        } catch (java.net.UnknownHostException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static CompletableFuture<HttpServer.Response> done(HttpServer.Response response) {
+        return CompletableFuture.completedFuture(response);
+    }
+
+    private static String index() {
+        return "ztunnel-java admin\n\n/config_dump    state, certificates, config\n"
+                + "/quitquitquit   POST: graceful shutdown\n";
+    }
+
+    /** {@code /config_dump}. */
+    public Map<String, Object> configDump() {
+        ProxyState state = store.current();
+        Map<String, Object> dump = new LinkedHashMap<>(ConfigDump.state(state));
+        dump.put("certificates", ConfigDump.certificates(certificates.status()));
+        Map<String, Object> version = new LinkedHashMap<>();
+        version.put("version", Main.VERSION);
+        version.put("javaVersion", Runtime.version().toString());
+        version.put("istioVersion", config.istioVersion());
+        version.put("cryptoProvider", "boringssl (netty-tcnative)");
+        dump.put("version", version);
+        dump.put("config", configView());
+        return dump;
+    }
+
+    private Map<String, Object> configView() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("proxyMode", config.proxyMode().name().toLowerCase(java.util.Locale.ROOT));
+        m.put("proxyWorkloadInfo", config.proxyWorkloadInfo() == null ? null : config.proxyWorkloadInfo().toString());
+        m.put("nodeName", config.nodeName());
+        m.put("network", config.network());
+        m.put("clusterId", config.clusterId());
+        m.put("xdsAddress", config.xdsAddress());
+        m.put("caAddress", config.caAddress());
+        m.put("ca", ca.describe());
+        m.put("localXdsPath", config.localXdsPath());
+        m.put("secretTtl", config.secretTtl().toString());
+        m.put("tls12Enabled", config.tls().tls12Enabled());
+        m.put("workerThreads", config.workerThreads());
+        m.put("socks5", config.socks5Enabled());
+        m.put("terminationDeadline", config.terminationDeadline().toString());
+        m.put("ports", config.ports());
+        return m;
+    }
+
+    public StateStore state() {
+        return store;
+    }
+
+    public Readiness readiness() {
+        return readiness;
+    }
+
+    public ConnectionTracker connections() {
+        return connections;
+    }
+
+    public CertificateManager certificates() {
+        return certificates;
+    }
+
+    public InetSocketAddress adminAddress() {
+        return adminAddress;
+    }
+
+    public InetSocketAddress readinessAddress() {
+        return readinessAddress;
+    }
+
+    public InetSocketAddress metricsAddress() {
+        return metricsAddress;
+    }
+
+    public List<ProxySet> proxies() {
+        return List.copyOf(proxies);
+    }
+
+    /**
+     * Graceful shutdown: not ready, stop accepting, GOAWAY to inbound HBONE peers, let live connections finish until
+     * the termination deadline, then close the rest and stop. Returns when done; later calls wait for the first.
+     */
+    public void shutdown() {
+        if (!shuttingDown.compareAndSet(false, true)) {
+            awaitStopped(config.terminationDeadline().plusSeconds(5));
+            return;
+        }
+        readiness.register("draining");
+        Duration deadline = config.terminationDeadline();
+        log.atInfo().addKeyValue("deadline", deadline).addKeyValue("connections", connections.size())
+                .log("draining");
+        proxies.forEach(ProxySet::drain);
+        long end = System.nanoTime() + deadline.toNanos();
+        while (connections.size() > 0 && System.nanoTime() < end) {
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        if (connections.size() > 0) {
+            log.atInfo().addKeyValue("connections", connections.size()).log("drain deadline reached; closing");
+            connections.abortAll("connection closed at the end of the drain");
+        }
+        close();
+        log.info("ztunnel stopped");
+    }
+
+    /** Waits until the daemon has stopped. */
+    public boolean awaitStopped(Duration timeout) {
+        try {
+            return stopped.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    @Override
+    public void close() {
+        for (ProxySet p : proxies) {
+            p.close();
+        }
+        for (AutoCloseable c : closeables) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                log.atDebug().addKeyValue("error", e.toString()).log("close failed");
+            }
+        }
+        certificates.close();
+        metrics.close();
+        dataPlane.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        control.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        stopped.countDown();
+    }
+}

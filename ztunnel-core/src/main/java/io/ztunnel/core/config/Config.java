@@ -1,0 +1,296 @@
+package io.ztunnel.core.config;
+
+import io.ztunnel.core.hbone.HboneSettings;
+import io.ztunnel.core.identity.SpiffeId;
+import io.ztunnel.core.identity.TlsSettings;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The daemon's configuration, read once at start from Istio ztunnel's environment variables (and validated: a bad
+ * value stops the start with a message naming the variable). Immutable.
+ *
+ * <p>Deviations, all documented in the README: outside Kubernetes (no {@code KUBERNETES_SERVICE_HOST}) the xDS and CA
+ * addresses default to empty, i.e. the embedded local config and local CA, rather than {@code https://localhost:15012};
+ * and a few knobs have no upstream equivalent ({@code LOCAL_CA_DIR}, {@code PROXY_BIND_ADDRESS} and the port
+ * overrides), for running several daemons on one machine.
+ */
+public record Config(
+        ProxyMode proxyMode,
+        LocalWorkloadInfo proxyWorkloadInfo,
+        String nodeName,
+        String network,
+        String clusterId,
+        String clusterDomain,
+        String podName,
+        String podNamespace,
+        String serviceAccount,
+        String trustDomain,
+        String instanceIp,
+        String xdsAddress,
+        String caAddress,
+        String xdsRootCa,
+        String caRootCa,
+        String altXdsHostname,
+        String altCaHostname,
+        String authToken,
+        Map<String, String> xdsHeaders,
+        Map<String, String> caHeaders,
+        Map<String, String> proxyMetadata,
+        Map<String, String> proxyMetadataJson,
+        String localXdsPath,
+        String localXds,
+        Path localCaDir,
+        Duration secretTtl,
+        TlsSettings tls,
+        String inpodUds,
+        boolean inpodPortReuse,
+        int packetMark,
+        Boolean enableOriginalSource,
+        boolean ipv6Enabled,
+        boolean socks5Enabled,
+        boolean responseBaggage,
+        int workerThreads,
+        HboneSettings hbone,
+        boolean keepaliveEnabled,
+        Duration terminationDeadline,
+        InetAddress bindAddress,
+        Ports ports,
+        String preferredServiceNamespace,
+        boolean authzPolicyInfoLogging,
+        String istioVersion) {
+
+    /** {@code shared}: one daemon per node proxying every enrolled pod in its own network namespace. */
+    public enum ProxyMode { SHARED, DEDICATED }
+
+    /** The listening ports; upstream's fixed values unless overridden (tests, several daemons on one host). */
+    public record Ports(int outbound, int inboundPlaintext, int inboundHbone, int socks5, int admin, int stats,
+            int readiness) {
+        public static final Ports DEFAULT = new Ports(15001, 15006, 15008, 15080, 15000, 15020, 15021);
+    }
+
+    /** {@code namespace/name/serviceAccount} of a local workload (dedicated mode). */
+    public record LocalWorkloadInfo(String namespace, String name, String serviceAccount) {
+        public static LocalWorkloadInfo parse(String text) {
+            String[] parts = text.split("/", -1);
+            if (parts.length != 3 || parts[0].isEmpty() || parts[1].isEmpty() || parts[2].isEmpty()) {
+                throw new ConfigException("PROXY_WORKLOAD_INFO=" + text
+                        + ": expected <namespace>/<name>/<service account>");
+            }
+            return new LocalWorkloadInfo(parts[0], parts[1], parts[2]);
+        }
+
+        @Override
+        public String toString() {
+            return namespace + "/" + name + "/" + serviceAccount;
+        }
+    }
+
+    public static Config fromEnvironment() {
+        return from(Env.system());
+    }
+
+    public static Config from(Env env) {
+        boolean inKubernetes = env.isSet("KUBERNETES_SERVICE_HOST");
+        String defaultIstiod = inKubernetes ? "https://istiod.istio-system.svc:15012" : "";
+
+        ProxyMode mode = switch (env.nonEmpty("PROXY_MODE", "shared").toLowerCase(java.util.Locale.ROOT)) {
+            case "shared" -> ProxyMode.SHARED;
+            case "dedicated" -> ProxyMode.DEDICATED;
+            default -> throw new ConfigException("PROXY_MODE=" + env.raw("PROXY_MODE") + ": expected shared or dedicated");
+        };
+        LocalWorkloadInfo info = null;
+        if (env.raw("PROXY_WORKLOAD_INFO") != null && !env.raw("PROXY_WORKLOAD_INFO").isEmpty()) {
+            info = LocalWorkloadInfo.parse(env.raw("PROXY_WORKLOAD_INFO"));
+        }
+        if (mode == ProxyMode.DEDICATED && info == null) {
+            throw new ConfigException("PROXY_MODE=dedicated needs PROXY_WORKLOAD_INFO=<namespace>/<name>/<sa>");
+        }
+
+        String trustDomain = env.nonEmpty("TRUST_DOMAIN", "cluster.local");
+        try {
+            new SpiffeId(trustDomain, "ns", "sa");
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException("TRUST_DOMAIN=" + trustDomain + ": " + e.getMessage());
+        }
+
+        String localXdsPath = env.nonEmpty("LOCAL_XDS_PATH", null);
+        String localXds = env.nonEmpty("LOCAL_XDS", null);
+        if (localXdsPath != null && localXds != null) {
+            throw new ConfigException("LOCAL_XDS_PATH and LOCAL_XDS are mutually exclusive; set one of them");
+        }
+
+        int cpus = Runtime.getRuntime().availableProcessors();
+        int workers = workerThreads(env, cpus);
+
+        HboneSettings hbone = new HboneSettings(
+                env.integer("HTTP2_STREAM_WINDOW_SIZE", HboneSettings.DEFAULT.streamWindow(), 65_535,
+                        Integer.MAX_VALUE),
+                env.integer("HTTP2_CONNECTION_WINDOW_SIZE", HboneSettings.DEFAULT.connectionWindow(), 65_535,
+                        Integer.MAX_VALUE),
+                env.integer("HTTP2_FRAME_SIZE", HboneSettings.DEFAULT.frameSize(), 16_384, 16_777_215),
+                HboneSettings.DEFAULT.serverMaxConcurrentStreams(),
+                HboneSettings.DEFAULT.serverMaxHeaderListSize(),
+                HboneSettings.DEFAULT.clientMaxHeaderListSize(),
+                env.integer("POOL_MAX_STREAMS_PER_CONNECTION", 100, 1, 65_535),
+                env.duration("POOL_UNUSED_RELEASE_TIMEOUT", Duration.ofMinutes(5)),
+                HboneSettings.DEFAULT.pingInterval(),
+                HboneSettings.DEFAULT.pingTimeout(),
+                HboneSettings.DEFAULT.connectTimeout());
+
+        String compliance = env.nonEmpty("COMPLIANCE_POLICY", "");
+        if (!compliance.isEmpty() && !compliance.equals("pqc")) {
+            throw new ConfigException("COMPLIANCE_POLICY=" + compliance + ": only \"pqc\" is supported");
+        }
+
+        InetAddress bind;
+        String bindText = env.nonEmpty("PROXY_BIND_ADDRESS", null);
+        boolean ipv6 = env.bool("IPV6_ENABLED", true);
+        try {
+            bind = bindText != null ? InetAddress.getByName(bindText)
+                    : InetAddress.getByName(ipv6 ? "::" : "0.0.0.0");
+        } catch (UnknownHostException e) {
+            throw new ConfigException("PROXY_BIND_ADDRESS=" + bindText + ": not an IP address");
+        }
+
+        Ports ports = new Ports(
+                env.integer("OUTBOUND_PORT", 15001, 0, 65535),
+                env.integer("INBOUND_PLAINTEXT_PORT", 15006, 0, 65535),
+                env.integer("INBOUND_HBONE_PORT", 15008, 0, 65535),
+                env.integer("SOCKS5_PORT", 15080, 0, 65535),
+                env.integer("ADMIN_PORT", 15000, 0, 65535),
+                env.integer("STATS_PORT", 15020, 0, 65535),
+                env.integer("READINESS_PORT", 15021, 0, 65535));
+
+        Map<String, String> metadata = new LinkedHashMap<>(env.withPrefix("ISTIO_META_"));
+        String clusterId = env.nonEmpty("ISTIO_META_CLUSTER_ID", env.nonEmpty("CLUSTER_ID", "Kubernetes"));
+
+        return new Config(
+                mode,
+                info,
+                env.nonEmpty("NODE_NAME", ""),
+                env.nonEmpty("NETWORK", ""),
+                clusterId,
+                env.nonEmpty("CLUSTER_DOMAIN", "cluster.local"),
+                env.nonEmpty("POD_NAME", ""),
+                env.nonEmpty("POD_NAMESPACE", ""),
+                env.nonEmpty("SERVICE_ACCOUNT", ""),
+                trustDomain,
+                env.nonEmpty("INSTANCE_IP", ""),
+                withScheme(env.string("XDS_ADDRESS", defaultIstiod)),
+                withScheme(env.string("CA_ADDRESS", defaultIstiod)),
+                env.nonEmpty("XDS_ROOT_CA", "./var/run/secrets/istio/root-cert.pem"),
+                env.nonEmpty("CA_ROOT_CA", "./var/run/secrets/istio/root-cert.pem"),
+                env.nonEmpty("ALT_XDS_HOSTNAME", ""),
+                env.nonEmpty("ALT_CA_HOSTNAME", ""),
+                env.nonEmpty("AUTH_TOKEN", "./var/run/secrets/tokens/istio-token"),
+                env.withPrefix("XDS_HEADER_"),
+                env.withPrefix("CA_HEADER_"),
+                Map.copyOf(metadata),
+                env.withPrefix("ISTIO_METAJSON_"),
+                localXdsPath,
+                localXds,
+                Path.of(env.nonEmpty("LOCAL_CA_DIR", "./var/lib/ztunnel/ca")),
+                env.duration("SECRET_TTL", Duration.ofHours(24)),
+                new TlsSettings(env.bool("TLS12_ENABLED", false), compliance.equals("pqc")),
+                env.nonEmpty("INPOD_UDS", "/var/run/ztunnel/ztunnel.sock"),
+                env.bool("INPOD_PORT_REUSE", true),
+                env.integer("PACKET_MARK", mode == ProxyMode.SHARED ? 1337 : 0, 0, Integer.MAX_VALUE),
+                env.optionalBool("ENABLE_ORIG_SRC"),
+                ipv6,
+                env.bool("UNSTABLE_ENABLE_SOCKS5", false),
+                env.bool("ENABLE_RESPONSE_BAGGAGE", true),
+                workers,
+                hbone,
+                env.bool("KEEPALIVE_ENABLED", true),
+                terminationDeadline(env),
+                bind,
+                ports,
+                env.nonEmpty("PREFERED_SERVICE_NAMESPACE", ""),
+                env.bool("AUTHZ_POLICY_INFO_LOGGING", false),
+                env.nonEmpty("ISTIO_META_ISTIO_VERSION", "unknown"));
+    }
+
+    /** The ports clients may not target: 15001, 15006, 15008, and 15080 when SOCKS5 is on. */
+    public Set<Integer> illegalPorts() {
+        return socks5Enabled ? Set.of(15001, 15006, 15008, 15080) : Set.of(15001, 15006, 15008);
+    }
+
+    public boolean xdsEnabled() {
+        return !xdsAddress.isEmpty();
+    }
+
+    public boolean localCa() {
+        return caAddress.isEmpty();
+    }
+
+    private static String withScheme(String address) {
+        if (address == null || address.isEmpty()) {
+            return "";
+        }
+        return address.contains("://") ? address : "https://" + address;
+    }
+
+    /** {@code ZTUNNEL_WORKER_THREADS} (N or N%), else max(ceil(25 % of CPUs), CPU request, 2), capped by the limit. */
+    static int workerThreads(Env env, int cpus) {
+        String explicit = env.nonEmpty("ZTUNNEL_WORKER_THREADS", null);
+        if (explicit != null) {
+            String v = explicit.trim();
+            try {
+                if (v.endsWith("%")) {
+                    int pct = Integer.parseInt(v.substring(0, v.length() - 1));
+                    if (pct <= 0 || pct > 100) {
+                        throw new NumberFormatException();
+                    }
+                    return Math.max(1, (int) Math.ceil(cpus * pct / 100.0));
+                }
+                int n = Integer.parseInt(v);
+                if (n < 0) {
+                    throw new NumberFormatException();
+                }
+                return n == 0 ? cpus : n;
+            } catch (NumberFormatException e) {
+                throw new ConfigException("ZTUNNEL_WORKER_THREADS=" + explicit
+                        + ": expected a thread count or a percentage of CPUs like 50%");
+            }
+        }
+        double limit = cpuQuantity(env, "ZTUNNEL_RESOURCE_CPU_LIMIT");
+        double request = cpuQuantity(env, "ZTUNNEL_RESOURCE_CPU_REQUEST");
+        if (limit > 0) {
+            return (int) Math.max(1, Math.ceil(Math.max(limit, request)));
+        }
+        return (int) Math.max(Math.max(Math.ceil(0.25 * cpus), Math.ceil(request)), 2);
+    }
+
+    private static double cpuQuantity(Env env, String name) {
+        String v = env.nonEmpty(name, null);
+        if (v == null) {
+            return 0;
+        }
+        try {
+            String t = v.trim();
+            return t.endsWith("m") ? Double.parseDouble(t.substring(0, t.length() - 1)) / 1000
+                    : Double.parseDouble(t);
+        } catch (NumberFormatException e) {
+            throw new ConfigException(name + "=" + v + ": expected a CPU quantity like 2 or 500m");
+        }
+    }
+
+    /** {@code CONNECTION_TERMINATION_DEADLINE}, else from {@code TERMINATION_GRACE_PERIOD_SECONDS}, else 5 s. */
+    static Duration terminationDeadline(Env env) {
+        if (env.nonEmpty("CONNECTION_TERMINATION_DEADLINE", null) != null) {
+            return env.duration("CONNECTION_TERMINATION_DEADLINE", Duration.ofSeconds(5));
+        }
+        String grace = env.nonEmpty("TERMINATION_GRACE_PERIOD_SECONDS", null);
+        if (grace == null) {
+            return Duration.ofSeconds(5);
+        }
+        int seconds = env.integer("TERMINATION_GRACE_PERIOD_SECONDS", 0, 0, Integer.MAX_VALUE);
+        return Duration.ofSeconds(seconds > 10 ? seconds - 5 : Math.max(1, seconds - 1));
+    }
+}

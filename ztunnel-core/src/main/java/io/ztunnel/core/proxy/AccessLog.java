@@ -1,0 +1,76 @@
+package io.ztunnel.core.proxy;
+
+import io.ztunnel.core.identity.SpiffeId;
+import io.ztunnel.core.state.Workload;
+import java.net.InetSocketAddress;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.spi.LoggingEventBuilder;
+
+/**
+ * Access log lines on the {@code access} logger, with Istio ztunnel's field names: one {@code connection complete}
+ * line per proxied connection (INFO, or ERROR with {@code error=}), and a WARN {@code connection failed} line for
+ * connections refused before they were proxied. Stateless.
+ */
+public final class AccessLog {
+    private static final Logger log = LoggerFactory.getLogger("access");
+
+    private AccessLog() {}
+
+    static void completed(ConnectionRecord r, String error) {
+        LoggingEventBuilder line = error == null ? log.atInfo() : log.atError();
+        if (!log.isInfoEnabled() && error == null) {
+            return;
+        }
+        line.addKeyValue("src.addr", address(r.source()));
+        workload(line, "src", r.sourceWorkload());
+        if (r.sourceIdentity() != null) {
+            line.addKeyValue("src.identity", r.sourceIdentity());
+        }
+        line.addKeyValue("dst.addr", address(r.destination()));
+        if (r.hboneTarget() != null) {
+            line.addKeyValue("dst.hbone_addr", r.hboneTarget());
+        }
+        if (r.destinationService() != null) {
+            line.addKeyValue("dst.service", r.destinationService().hostname());
+        }
+        workload(line, "dst", r.destinationWorkload());
+        if (r.destinationIdentity() != null) {
+            line.addKeyValue("dst.identity", r.destinationIdentity());
+        }
+        line.addKeyValue("direction", r.direction().label())
+                .addKeyValue("bytes_sent", r.sent())
+                .addKeyValue("bytes_recv", r.received())
+                .addKeyValue("duration", r.age().toMillis() + "ms");
+        if (error != null) {
+            line.addKeyValue("error", error);
+        }
+        line.log("connection complete");
+    }
+
+    /** A connection refused or failed before any byte was proxied. */
+    public static void failed(Direction direction, InetSocketAddress source, InetSocketAddress destination,
+            SpiffeId sourceIdentity, Workload destinationWorkload, String error) {
+        LoggingEventBuilder line = log.atWarn().addKeyValue("src.addr", address(source));
+        if (sourceIdentity != null) {
+            line.addKeyValue("src.identity", sourceIdentity);
+        }
+        line.addKeyValue("dst.addr", address(destination));
+        workload(line, "dst", destinationWorkload);
+        line.addKeyValue("direction", direction.label()).addKeyValue("error", error).log("connection failed");
+    }
+
+    private static void workload(LoggingEventBuilder line, String prefix, Workload w) {
+        if (w != null) {
+            line.addKeyValue(prefix + ".workload", w.name()).addKeyValue(prefix + ".namespace", w.namespace());
+        }
+    }
+
+    private static String address(InetSocketAddress a) {
+        if (a == null) {
+            return "";
+        }
+        return a.isUnresolved() ? a.getHostString() + ":" + a.getPort()
+                : io.ztunnel.core.hbone.HboneAddress.format(a.getAddress(), a.getPort());
+    }
+}

@@ -1,0 +1,140 @@
+package io.ztunnel.core.proxy;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.util.concurrent.Future;
+import io.ztunnel.core.hbone.Baggage;
+import io.ztunnel.core.hbone.HbonePool;
+import io.ztunnel.core.hbone.HboneRequest;
+import io.ztunnel.core.hbone.PoolKey;
+import io.ztunnel.core.routing.Route;
+import io.ztunnel.core.state.ProxyState;
+import io.ztunnel.core.state.Workload;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * The outbound path of one proxy: for a captured (or SOCKS5) client connection and the destination it dialled, find
+ * the source workload, route, and connect — HBONE through the pool, plain TCP, or passthrough — then relay.
+ *
+ * <p>Threading: {@link #proxy} is called on the client channel's event loop, with reads off; the relay runs on the
+ * loop where both channels end up (the pool may move the client channel to its HTTP/2 connection's loop).
+ */
+public final class Outbound {
+    /** Host names of DNS-only workloads are resolved off the event loops (the JDK resolver blocks). */
+    private static final java.util.concurrent.ExecutorService RESOLVER =
+            java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor();
+
+    private final ProxyContext ctx;
+    private final LocalWorkload local;
+    private final Sockets sockets;
+    private final HbonePool pool;
+
+    public Outbound(ProxyContext ctx, LocalWorkload local, Sockets sockets, HbonePool pool) {
+        this.ctx = ctx;
+        this.local = local;
+        this.sockets = sockets;
+        this.pool = pool;
+    }
+
+    /** Proxies {@code downstream} to {@code destination}. */
+    public void proxy(Channel downstream, InetSocketAddress destination) {
+        InetSocketAddress client = (InetSocketAddress) downstream.remoteAddress();
+        local.get().whenComplete((source, error) -> downstream.eventLoop().execute(() -> {
+            if (error != null) {
+                refuse(downstream, client, destination, null, "unknown source workload: " + error.getMessage());
+                return;
+            }
+            route(downstream, client, destination, source);
+        }));
+    }
+
+    private void route(Channel downstream, InetSocketAddress client, InetSocketAddress destination, Workload source) {
+        ProxyState state = ctx.state().current();
+        Route route = ctx.outboundRouter().route(state, source, destination);
+        switch (route) {
+            case Route.Refuse r -> refuse(downstream, client, destination, null, r.reason());
+            case Route.Passthrough p -> tcp(downstream, client, p.destination(), source, null, p.service());
+            case Route.Direct d -> {
+                if (d.hostname() != null) {
+                    resolveThenTcp(downstream, client, d, source);
+                } else {
+                    tcp(downstream, client, d.destination(), source, d.workload(), d.service());
+                }
+            }
+            case Route.Hbone h -> hbone(downstream, client, destination, source, h);
+        }
+    }
+
+    private void tcp(Channel downstream, InetSocketAddress client, InetSocketAddress target, Workload source,
+            Workload destinationWorkload, io.ztunnel.core.state.Service service) {
+        sockets.connector().connect(downstream.eventLoop(), target, null, null)
+                .addListener((ChannelFutureListener) f -> {
+                    if (!f.isSuccess()) {
+                        refuse(downstream, client, target, destinationWorkload,
+                                "connect to " + target + " failed: " + f.cause().getMessage());
+                        return;
+                    }
+                    ConnectionRecord record = new ConnectionRecord(Direction.OUTBOUND, client, target, null, null,
+                            source, destinationWorkload, service, null, null, "outbound", ctx.connections(),
+                            ctx.connectionListener());
+                    Relay.start(downstream, f.channel(), record);
+                });
+    }
+
+    private void resolveThenTcp(Channel downstream, InetSocketAddress client, Route.Direct route, Workload source) {
+        CompletableFuture.supplyAsync(() -> {
+            try {
+                return InetAddress.getAllByName(route.hostname());
+            } catch (java.net.UnknownHostException e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        }, RESOLVER).whenComplete((ips, error) -> downstream.eventLoop().execute(() -> {
+                    if (error != null || ips.length == 0) {
+                        refuse(downstream, client, route.destination(), route.workload(),
+                                "cannot resolve " + route.hostname() + ": " + error);
+                        return;
+                    }
+                    InetAddress ip = ips[ThreadLocalRandom.current().nextInt(ips.length)];
+                    tcp(downstream, client, new InetSocketAddress(ip, route.destination().getPort()), source,
+                            route.workload(), route.service());
+                }));
+    }
+
+    private void hbone(Channel downstream, InetSocketAddress client, InetSocketAddress destination, Workload source,
+            Route.Hbone route) {
+        HboneRequest request = new HboneRequest(
+                new PoolKey(source.identity(), route.expectedIdentities(), route.hboneAddress(), client.getAddress()),
+                route.authority(), client, route.service() == null ? null : route.service().hostname(),
+                baggage(source));
+        Workload destinationWorkload = route.destination() != null ? route.destination() : route.workload();
+        ConnectionRecord record = new ConnectionRecord(Direction.OUTBOUND, client, destination, route.authority(),
+                source.identity(), source, destinationWorkload, route.service(),
+                route.viaWaypoint() ? route.workload().identity() : destinationWorkload.identity(), null, "outbound",
+                ctx.connections(), ctx.connectionListener());
+        pool.connect(downstream, request).addListener((Future<Http2StreamChannel> f) -> {
+            if (!f.isSuccess()) {
+                refuse(downstream, client, destination, destinationWorkload, f.cause().getMessage());
+                return;
+            }
+            Relay.start(downstream, f.getNow(), record);
+        });
+    }
+
+    private static void refuse(Channel downstream, InetSocketAddress client, InetSocketAddress destination,
+            Workload destinationWorkload, String reason) {
+        AccessLog.failed(Direction.OUTBOUND, client, destination, null, destinationWorkload, reason);
+        downstream.close();
+    }
+
+    /** The source workload's metadata for the {@code baggage} header. */
+    public static Baggage baggage(Workload w) {
+        return new Baggage(w.clusterId(), w.namespace(), w.workloadType().baggageName(),
+                w.workloadName().isEmpty() ? w.name() : w.workloadName(), w.canonicalName(), w.canonicalRevision(),
+                w.locality().region(), w.locality().zone());
+    }
+
+}

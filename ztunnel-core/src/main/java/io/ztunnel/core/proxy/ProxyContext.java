@@ -1,0 +1,19 @@
+package io.ztunnel.core.proxy;
+
+import io.netty.channel.EventLoopGroup;
+import io.ztunnel.core.config.Config;
+import io.ztunnel.core.identity.CertificateManager;
+import io.ztunnel.core.routing.InboundResolver;
+import io.ztunnel.core.routing.OutboundRouter;
+import io.ztunnel.core.state.StateStore;
+import java.util.concurrent.ScheduledExecutorService;
+
+/**
+ * What every proxy of the daemon shares: configuration, the data-plane event loops, the state, certificates,
+ * routing, connection tracking and the connection listener (metrics). Immutable holder; the parts are thread-safe.
+ *
+ * @param timer a control-plane timer (never a data-plane loop) for waits such as the local-workload lookup
+ */
+public record ProxyContext(Config config, Transport transport, EventLoopGroup dataPlane, StateStore state,
+        CertificateManager certificates, OutboundRouter outboundRouter, InboundResolver inboundResolver,
+        ConnectionTracker connections, ConnectionRecord.Listener connectionListener, ScheduledExecutorService timer) {}

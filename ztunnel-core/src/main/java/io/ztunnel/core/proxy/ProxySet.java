@@ -1,0 +1,185 @@
+package io.ztunnel.core.proxy;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.epoll.EpollChannelOption;
+import io.ztunnel.core.config.Config;
+import io.ztunnel.core.hbone.HboneServer;
+import io.ztunnel.core.hbone.HbonePool;
+import io.ztunnel.core.identity.TlsMaterial;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The listeners and pool serving one local workload: 15001 (outbound capture), 15006 (inbound plaintext), 15008
+ * (inbound HBONE) and, when enabled, 15080 (SOCKS5 on loopback). In dedicated mode there is one, in the daemon's own
+ * network namespace; in in-pod mode one per enrolled pod, inside the pod's namespace.
+ *
+ * <p>Lifecycle: {@link #start()} binds everything (failing as a whole, with the port that could not be bound);
+ * {@link #drain()} stops accepting and sends GOAWAY on inbound HBONE connections; {@link #close()} closes the pool.
+ * Thread-safe.
+ */
+public final class ProxySet implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ProxySet.class);
+
+    private final ProxyContext ctx;
+    private final LocalWorkload local;
+    private final Sockets sockets;
+    private final InetAddress bindAddress;
+    private final HbonePool pool;
+    private final Outbound outbound;
+    private final List<Channel> listeners = new ArrayList<>();
+    private volatile HboneServer hboneServer;
+    private volatile boolean transparent;
+
+    public ProxySet(ProxyContext ctx, LocalWorkload local, Sockets sockets, InetAddress bindAddress) {
+        this.ctx = ctx;
+        this.local = local;
+        this.sockets = sockets;
+        this.bindAddress = bindAddress;
+        this.pool = new HbonePool(ctx.config().hbone(), sockets.connector(), ctx.certificates()::fetch);
+        this.outbound = new Outbound(ctx, local, sockets, pool);
+    }
+
+    public LocalWorkload local() {
+        return local;
+    }
+
+    /** Binds every listener; completes exceptionally (with everything unbound again) if one cannot be bound. */
+    public CompletableFuture<Void> start() {
+        Config cfg = ctx.config();
+        try {
+            Channel outboundListener = bind(cfg.ports().outbound(), bindAddress, true, ch ->
+                    outbound().proxy(ch, sockets.originalDestination(ch).orElse((InetSocketAddress) ch.localAddress())));
+            transparent = transparent(outboundListener, cfg.enableOriginalSource());
+            Inbound inbound = new Inbound(ctx, local, sockets, transparent);
+            hboneServer = new HboneServer(cfg.hbone(), this::serverTls, inbound, cfg.terminationDeadline());
+            bindRaw(cfg.ports().inboundHbone(), bindAddress, hboneServer.initializer());
+            bind(cfg.ports().inboundPlaintext(), bindAddress, true, ch ->
+                    inbound.plaintext(ch, sockets.originalDestination(ch)
+                            .orElse((InetSocketAddress) ch.localAddress())));
+            if (cfg.socks5Enabled()) {
+                InetAddress loopback = InetAddress.getLoopbackAddress();
+                bindRaw(cfg.ports().socks5(), loopback.isLoopbackAddress() && bindAddress.isLoopbackAddress()
+                        ? bindAddress : loopback, new ChannelInitializer<>() {
+                            @Override
+                            protected void initChannel(Channel ch) {
+                                EpollSockets.keepRegistered(ch);
+                                ch.pipeline().addLast("socks5", new Socks5Handler(outbound()::proxy));
+                                ch.pipeline().addLast("pending", new PendingInput());
+                            }
+                        });
+            }
+            log.atInfo().addKeyValue("workload", local.info()).addKeyValue("address", bindAddress.getHostAddress())
+                    .addKeyValue("transparent", transparent).log("proxy listeners started");
+            return CompletableFuture.completedFuture(null);
+        } catch (RuntimeException e) {
+            listeners.forEach(Channel::close);
+            listeners.clear();
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    private Outbound outbound() {
+        return outbound;
+    }
+
+    private CompletionStage<TlsMaterial> serverTls(InetSocketAddress localAddress) {
+        return local.get().thenCompose(w -> ctx.certificates().fetch(w.identity()));
+    }
+
+    private Channel bind(int port, InetAddress address, boolean keepalive, Consumer<Channel> onAccept) {
+        return bindRaw(port, address, new ChannelInitializer<>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                EpollSockets.keepRegistered(ch);
+                if (keepalive && ctx.config().keepaliveEnabled() && ctx.transport().isEpoll()) {
+                    ch.config().setOption(ChannelOption.SO_KEEPALIVE, true);
+                    ch.config().setOption(EpollChannelOption.TCP_KEEPIDLE, 180);
+                    ch.config().setOption(EpollChannelOption.TCP_KEEPINTVL, 180);
+                    ch.config().setOption(EpollChannelOption.TCP_KEEPCNT, 9);
+                }
+                ch.pipeline().addLast("pending", new PendingInput());
+                onAccept.accept(ch);
+            }
+        });
+    }
+
+    private Channel bindRaw(int port, InetAddress address, ChannelInitializer<Channel> initializer) {
+        ServerBootstrap bootstrap = new ServerBootstrap()
+                .group(ctx.dataPlane())
+                .channelFactory(sockets.serverChannels())
+                .option(ChannelOption.SO_BACKLOG, 128)
+                .childOption(ChannelOption.AUTO_READ, false)
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, ChannelConnector.WATER_MARK)
+                .childHandler(initializer);
+        Boolean orig = ctx.config().enableOriginalSource();
+        if (ctx.transport().isEpoll() && !Boolean.FALSE.equals(orig)) {
+            bootstrap.option(EpollChannelOption.IP_TRANSPARENT, true);
+        }
+        sockets.configureListener(bootstrap);
+        ChannelFuture bound = bootstrap.bind(new InetSocketAddress(address, port)).awaitUninterruptibly();
+        if (!bound.isSuccess()) {
+            throw new IllegalStateException("cannot listen on " + io.ztunnel.core.hbone.HboneAddress.format(address,
+                    port) + " for " + local.info() + ": " + bound.cause().getMessage(), bound.cause());
+        }
+        listeners.add(bound.channel());
+        return bound.channel();
+    }
+
+    /** Whether the listener got IP_TRANSPARENT (then upstream connects may spoof the client's address). */
+    private boolean transparent(Channel listener, Boolean wanted) {
+        if (!ctx.transport().isEpoll() || Boolean.FALSE.equals(wanted)) {
+            return false;
+        }
+        boolean on = Boolean.TRUE.equals(listener.config().getOption(EpollChannelOption.IP_TRANSPARENT));
+        if (!on && Boolean.TRUE.equals(wanted)) {
+            throw new IllegalStateException("ENABLE_ORIG_SRC=true but IP_TRANSPARENT could not be set "
+                    + "(needs CAP_NET_ADMIN)");
+        }
+        return on;
+    }
+
+    /** The listening addresses (for tests and logs). */
+    public List<InetSocketAddress> listenAddresses() {
+        List<InetSocketAddress> out = new ArrayList<>();
+        for (Channel c : listeners) {
+            out.add((InetSocketAddress) c.localAddress());
+        }
+        return out;
+    }
+
+    /** Stops accepting and starts the graceful drain of inbound HBONE connections. */
+    public void drain() {
+        for (Channel c : listeners) {
+            c.close();
+        }
+        HboneServer server = hboneServer;
+        if (server != null) {
+            server.drain();
+        }
+    }
+
+    /** Closes the outbound pool (ending every stream on it). */
+    @Override
+    public void close() {
+        drain();
+        pool.close();
+    }
+
+    public HbonePool pool() {
+        return pool;
+    }
+}

@@ -1,0 +1,147 @@
+package io.ztunnel.core.routing;
+
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.ztunnel.core.hbone.HboneAddress;
+import io.ztunnel.core.state.GatewayAddress;
+import io.ztunnel.core.state.NetworkAddress;
+import io.ztunnel.core.state.ProxyState;
+import io.ztunnel.core.state.Service;
+import io.ztunnel.core.state.Workload;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.List;
+
+/**
+ * Validates an inbound HBONE CONNECT and finds where it goes in the local workload, as Istio's ztunnel does:
+ *
+ * <ul>
+ *   <li>IP authority: an illegal port is a 400; the authority IP must be the IP the connection arrived on, except when
+ *       the local workload has an application tunnel, or the target (a service VIP or workload IP) names the local
+ *       workload as its waypoint; otherwise 400 (IP mismatch). The upstream is {@code <arrival IP>:<authority port>}.
+ *   <li>Host-name authority: the service with that host name (the local workload's namespace first) — unknown is a
+ *       503; its port maps to a target port through the local workload's endpoint port map, then the service's
+ *       numeric target port — no mapping is a 503; an illegal resolved port is a 503.
+ *   <li>An application tunnel's port, when set, replaces the upstream port.
+ * </ul>
+ *
+ * <p>Stateless and thread-safe.
+ */
+public final class InboundResolver {
+    private final RoutingConfig config;
+
+    public InboundResolver(RoutingConfig config) {
+        this.config = config;
+    }
+
+    /** Where to connect, and the services the target belongs to (for telemetry). */
+    public sealed interface Result {}
+
+    public record Target(InetSocketAddress upstream, List<Service> services) implements Result {}
+
+    public record Failure(HttpResponseStatus status, String reason) implements Result {}
+
+    public Result resolve(ProxyState state, Workload local, InetSocketAddress arrivedOn, HboneAddress target) {
+        InetAddress localIp = HboneAddress.canonical(arrivedOn.getAddress());
+        int port;
+        List<Service> services;
+        if (target instanceof HboneAddress.Ip ip) {
+            port = ip.port();
+            if (config.illegalPorts().contains(port)) {
+                return new Failure(HttpResponseStatus.BAD_REQUEST, "call to a ztunnel port (" + port + ") refused");
+            }
+            InetAddress authorityIp = ip.address().getAddress();
+            if (!authorityIp.equals(localIp) && local.applicationTunnel() == null
+                    && !targetsUsAsWaypoint(state, local, localIp, authorityIp)) {
+                return new Failure(HttpResponseStatus.BAD_REQUEST, "ip mismatch: connection to "
+                        + localIp.getHostAddress() + " asked for " + authorityIp.getHostAddress());
+            }
+            services = state.servicesOf(local);
+        } else {
+            HboneAddress.Host host = (HboneAddress.Host) target;
+            Service service = serviceByHostname(state, host.hostname(), local.namespace());
+            if (service == null) {
+                return new Failure(HttpResponseStatus.SERVICE_UNAVAILABLE, "unknown service " + host.hostname());
+            }
+            port = mappedPort(state, service, local, host.port());
+            if (port == 0) {
+                return new Failure(HttpResponseStatus.SERVICE_UNAVAILABLE, "service " + service.key() + " port "
+                        + host.port() + " has no target port for " + local.uid());
+            }
+            if (config.illegalPorts().contains(port)) {
+                return new Failure(HttpResponseStatus.SERVICE_UNAVAILABLE,
+                        "call to a ztunnel port (" + port + ") refused");
+            }
+            services = List.of(service);
+        }
+        Workload.ApplicationTunnel tunnel = local.applicationTunnel();
+        if (tunnel != null && tunnel.port() != 0) {
+            port = tunnel.port();
+        }
+        return new Target(new InetSocketAddress(localIp, port), services);
+    }
+
+    private static Service serviceByHostname(ProxyState state, String hostname, String localNamespace) {
+        List<Service> candidates = state.servicesByHostname(hostname);
+        for (Service s : candidates) {
+            if (s.namespace().equals(localNamespace)) {
+                return s;
+            }
+        }
+        return candidates.isEmpty() ? null : candidates.getFirst();
+    }
+
+    private static int mappedPort(ProxyState state, Service service, Workload local, int servicePort) {
+        for (ProxyState.Endpoint e : state.endpoints(service)) {
+            if (e.workload().uid().equals(local.uid())) {
+                int mapped = e.ports().getOrDefault(servicePort, 0);
+                if (mapped != 0) {
+                    return mapped;
+                }
+            }
+        }
+        Integer target = service.ports().get(servicePort);
+        return target == null ? 0 : target;
+    }
+
+    /** Whether the service or workload at {@code authorityIp} has the local workload as its waypoint. */
+    private boolean targetsUsAsWaypoint(ProxyState state, Workload local, InetAddress localIp,
+            InetAddress authorityIp) {
+        NetworkAddress address = new NetworkAddress(config.network(), authorityIp);
+        GatewayAddress waypoint = null;
+        List<Service> services = state.servicesByVip(address);
+        if (!services.isEmpty()) {
+            waypoint = services.getFirst().waypoint();
+        } else {
+            Workload workload = state.workloadByAddress(address);
+            if (workload != null) {
+                waypoint = workload.waypoint();
+            }
+        }
+        if (waypoint == null) {
+            return false;
+        }
+        if (waypoint.destination() instanceof GatewayAddress.Address a) {
+            Workload w = state.workloadByAddress(a.address());
+            if (w != null) {
+                return w.addresses().contains(localIp);
+            }
+            for (Service s : state.servicesByVip(a.address())) {
+                if (hasEndpoint(state, s, local)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+        Service s = state.service(((GatewayAddress.Hostname) waypoint.destination()).hostname());
+        return s != null && hasEndpoint(state, s, local);
+    }
+
+    private static boolean hasEndpoint(ProxyState state, Service service, Workload workload) {
+        for (ProxyState.Endpoint e : state.endpoints(service)) {
+            if (e.workload().uid().equals(workload.uid())) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

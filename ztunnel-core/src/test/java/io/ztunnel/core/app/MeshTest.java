@@ -1,0 +1,183 @@
+package io.ztunnel.core.app;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import java.io.InputStream;
+import java.net.Socket;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
+
+/** Two daemons in dedicated mode on loopback, driven through SOCKS5, configured by a watched local config file. */
+@Timeout(120)
+class MeshTest {
+    @TempDir
+    Path dir;
+
+    private MeshFixture mesh;
+    private final ListAppender<ILoggingEvent> logs = new ListAppender<>();
+
+    @BeforeEach
+    void captureLogs() {
+        logs.start();
+        ((Logger) LoggerFactory.getLogger("access")).addAppender(logs);
+        ((Logger) LoggerFactory.getLogger("io.ztunnel.core.app.Daemon")).addAppender(logs);
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        ((Logger) LoggerFactory.getLogger("access")).detachAppender(logs);
+        ((Logger) LoggerFactory.getLogger("io.ztunnel.core.app.Daemon")).detachAppender(logs);
+        if (mesh != null) {
+            mesh.close();
+        }
+    }
+
+    /** Log events with {@code message}, each as its key-value fields plus {@code level}. */
+    private List<Map<String, String>> lines(String message) {
+        return logs.list.stream().filter(e -> e.getFormattedMessage().equals(message)).map(e -> {
+            Map<String, String> fields = new HashMap<>();
+            fields.put("level", e.getLevel().toString());
+            if (e.getKeyValuePairs() != null) {
+                e.getKeyValuePairs().forEach(kv -> fields.put(kv.key, String.valueOf(kv.value)));
+            }
+            return fields;
+        }).toList();
+    }
+
+    @Test
+    void serviceVipIsBalancedOverBothEndpointsOverHboneOrTcpByProtocol() throws Exception {
+        mesh = new MeshFixture(dir, Map.of());
+        Map<String, Integer> seen = new HashMap<>();
+        for (int i = 0; i < 40; i++) {
+            try (Socket s = mesh.connect("127.10.0.1", 80)) {
+                seen.merge(MeshFixture.banner(s), 1, Integer::sum);
+            }
+        }
+        assertThat(seen.keySet()).containsExactlyInAnyOrder("server-a", "server-b");
+        // Only server-a (protocol HBONE) is reached through daemon B's inbound HBONE listener.
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(lines("connection complete").stream()
+                .filter(l -> l.get("direction").equals("inbound")).count()).isEqualTo((long) seen.get("server-a")));
+        assertThat(lines("connection complete").stream().filter(l -> l.get("direction").equals("inbound")))
+                .allSatisfy(l -> assertThat(l).containsEntry("dst.workload", "server-a")
+                        .containsEntry("src.identity", "spiffe://cluster.local/ns/client/sa/client"));
+    }
+
+    @Test
+    void denyPolicyRefusesTheConnectionAndTheLogNamesThePolicy() throws Exception {
+        mesh = new MeshFixture(dir, Map.of());
+        try (Socket s = mesh.connect("127.0.0.3", 8080)) {
+            assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
+        }
+        mesh.write(MeshFixture.BASE + MeshFixture.DENY_CLIENT);
+        await().atMost(Duration.ofSeconds(10)).until(() -> mesh.server.state().current().policies().size() == 1);
+        try (Socket s = mesh.connect("127.0.0.3", 8080)) {
+            assertThat(MeshFixture.banner(s)).isNull();
+        }
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(lines("connection failed"))
+                .anySatisfy(l -> assertThat(l).containsEntry("direction", "inbound").containsEntry("error",
+                        "connection closed due to policy rejection: explicitly denied by: server/deny-client"))
+                .anySatisfy(l -> assertThat(l).containsEntry("direction", "outbound")
+                        .containsEntry("error", "HBONE CONNECT rejected with status 401")));
+    }
+
+    @Test
+    void aPolicyChangeClosesALiveConnectionItNoLongerAllows() throws Exception {
+        mesh = new MeshFixture(dir, Map.of());
+        try (Socket s = mesh.connect("127.0.0.3", 8080)) {
+            assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
+            s.getOutputStream().write("ping".getBytes());
+            assertThat(new String(s.getInputStream().readNBytes(4))).isEqualTo("ping");
+
+            mesh.write(MeshFixture.BASE + MeshFixture.DENY_CLIENT);
+            InputStream in = s.getInputStream();
+            await().atMost(Duration.ofSeconds(10)).until(() -> {
+                try {
+                    return in.read() == -1;
+                } catch (java.net.SocketException e) {
+                    return true;
+                }
+            });
+        }
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(lines("connection complete"))
+                .anySatisfy(l -> assertThat(l).containsEntry("direction", "inbound").containsEntry("level", "ERROR")
+                        .containsEntry("error",
+                                "connection closed due to policy change: explicitly denied by: server/deny-client")));
+    }
+
+    @Test
+    void anEditTakesEffectWithoutRestartAndABrokenEditKeepsTheOldState() throws Exception {
+        mesh = new MeshFixture(dir, Map.of());
+        // Remove server-b's membership: every service connection now lands on server-a.
+        String withoutB = MeshFixture.BASE.replace("""
+                  workloadIps: ["127.0.0.5"]
+                  protocol: TCP
+                  services:
+                    "server/echo.server.svc.cluster.local": {80: 8080}
+                """, """
+                  workloadIps: ["127.0.0.5"]
+                  protocol: TCP
+                  services: {}
+                """);
+        assertThat(withoutB).isNotEqualTo(MeshFixture.BASE);
+        mesh.write(withoutB);
+        await().atMost(Duration.ofSeconds(10)).until(() -> mesh.client.state().current()
+                .workload("Kubernetes//Pod/server/server-b").services().isEmpty());
+        for (int i = 0; i < 10; i++) {
+            try (Socket s = mesh.connect("127.10.0.1", 80)) {
+                assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
+            }
+        }
+
+        mesh.write(withoutB + "\nworkloads: [not, valid");
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(
+                lines("local config edit rejected; the previous config stays in force"))
+                .anySatisfy(l -> assertThat(l.get("error")).contains("line")));
+        try (Socket s = mesh.connect("127.10.0.1", 80)) {
+            assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
+        }
+    }
+
+    @Test
+    void drainLetsAnInFlightTransferFinishAndRefusesNewConnections() throws Exception {
+        mesh = new MeshFixture(dir, Map.of("CONNECTION_TERMINATION_DEADLINE", "20s"));
+        try (Socket s = mesh.connect("127.0.0.3", 8080)) {
+            assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
+            CompletableFuture<Void> draining = CompletableFuture.runAsync(mesh.server::shutdown);
+            await().atMost(Duration.ofSeconds(5)).until(() -> !mesh.server.readiness().isReady());
+            // New connections to the draining daemon fail...
+            try (Socket late = mesh.connect("127.0.0.3", 8080)) {
+                assertThat(MeshFixture.banner(late)).isNull();
+            }
+            // ...while the one in flight keeps working until it ends.
+            byte[] payload = new byte[1 << 20];
+            new java.util.Random(5).nextBytes(payload);
+            CompletableFuture<byte[]> echoed = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return s.getInputStream().readNBytes(payload.length);
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            s.getOutputStream().write(payload);
+            assertThat(echoed.get()).isEqualTo(payload);
+            s.shutdownOutput();
+            assertThat(s.getInputStream().read()).isEqualTo(-1);
+            draining.get();
+            assertThat(mesh.server.awaitStopped(Duration.ofSeconds(5))).isTrue();
+        }
+    }
+}

@@ -1,0 +1,107 @@
+package io.ztunnel.core.routing;
+
+import static io.ztunnel.core.state.Fixtures.addr;
+import static io.ztunnel.core.state.Fixtures.memberOf;
+import static io.ztunnel.core.state.Fixtures.pod;
+import static io.ztunnel.core.state.Fixtures.service;
+import static io.ztunnel.core.state.Fixtures.state;
+import static io.ztunnel.core.state.Fixtures.vip;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.ztunnel.core.hbone.HboneAddress;
+import io.ztunnel.core.state.GatewayAddress;
+import io.ztunnel.core.state.ProxyState;
+import io.ztunnel.core.state.Service;
+import io.ztunnel.core.state.Workload;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** One test per inbound HBONE destination rule of sections 2.5 and 3.1. */
+class InboundResolverTest {
+    private final InboundResolver resolver = new InboundResolver(RoutingConfig.defaults(false));
+    private final Service svc = service("ns", "web", "10.96.0.10", Map.of(80, 8080, 81, 0)).build();
+    private final Workload local = pod("ns", "web-1", "10.0.2.1").services(memberOf(svc, Map.of(81, 9091))).build();
+
+    private InboundResolver.Result resolve(ProxyState state, Workload me, String authority) {
+        return resolver.resolve(state, me, addr("10.0.2.1", 15008), HboneAddress.parse(authority));
+    }
+
+    private static int status(InboundResolver.Result r) {
+        return ((InboundResolver.Failure) r).status().code();
+    }
+
+    @Test
+    void ipAuthorityMatchingTheArrivalIpGoesToThatPort() {
+        InboundResolver.Result r = resolve(state(List.of(local), List.of(svc)), local, "10.0.2.1:8080");
+        assertThat(r).isEqualTo(new InboundResolver.Target(addr("10.0.2.1", 8080), List.of(svc)));
+    }
+
+    @Test
+    void ipAuthorityForAnotherIpIsAnIpMismatch400() {
+        InboundResolver.Result r = resolve(state(List.of(local), List.of(svc)), local, "10.0.2.99:8080");
+        assertThat(status(r)).isEqualTo(400);
+        assertThat(((InboundResolver.Failure) r).reason()).contains("ip mismatch");
+    }
+
+    @Test
+    void ipAuthorityOnAnIllegalPortIs400() {
+        for (int port : List.of(15001, 15006, 15008)) {
+            assertThat(status(resolve(state(List.of(local), List.of(svc)), local, "10.0.2.1:" + port))).isEqualTo(400);
+        }
+    }
+
+    @Test
+    void applicationTunnelWorkloadsAcceptAnyAuthorityIpAndUseTheTunnelPort() {
+        Workload tunnel = local.toBuilder()
+                .applicationTunnel(new Workload.ApplicationTunnel(Workload.ApplicationTunnel.Protocol.PROXY, 15088))
+                .build();
+        assertThat(resolve(state(List.of(tunnel), List.of(svc)), tunnel, "10.96.0.10:80"))
+                .isEqualTo(new InboundResolver.Target(addr("10.0.2.1", 15088), List.of(svc)));
+    }
+
+    @Test
+    void aTargetWhoseWaypointIsUsPassesTheIpCheck() {
+        Workload waypoint = pod("ns", "waypoint", "10.0.2.1").build();
+        Service behind = service("ns", "reviews", "10.96.0.20", Map.of(9080, 9080))
+                .waypoint(new GatewayAddress(new GatewayAddress.Address(vip("10.0.2.1")), 15008)).build();
+        Service notBehind = service("ns", "ratings", "10.96.0.30", Map.of(9080, 9080)).build();
+        ProxyState s = state(List.of(waypoint), List.of(behind, notBehind));
+        assertThat(resolve(s, waypoint, "10.96.0.20:9080")).isInstanceOf(InboundResolver.Target.class);
+        assertThat(status(resolve(s, waypoint, "10.96.0.30:9080"))).isEqualTo(400);
+    }
+
+    @Test
+    void hostnameAuthorityUsesTheServiceTargetPort() {
+        assertThat(resolve(state(List.of(local), List.of(svc)), local, "web.ns.svc.cluster.local:80"))
+                .isEqualTo(new InboundResolver.Target(addr("10.0.2.1", 8080), List.of(svc)));
+    }
+
+    @Test
+    void hostnameAuthorityPrefersTheEndpointPortMap() {
+        assertThat(resolve(state(List.of(local), List.of(svc)), local, "web.ns.svc.cluster.local:81"))
+                .isEqualTo(new InboundResolver.Target(addr("10.0.2.1", 9091), List.of(svc)));
+    }
+
+    @Test
+    void unknownHostnameIs503() {
+        assertThat(status(resolve(state(List.of(local), List.of(svc)), local, "nope.ns.svc.cluster.local:80")))
+                .isEqualTo(503);
+    }
+
+    @Test
+    void hostnamePortWithoutTargetIs503() {
+        assertThat(status(resolve(state(List.of(local), List.of(svc)), local, "web.ns.svc.cluster.local:99")))
+                .isEqualTo(503);
+        Workload unmapped = local.toBuilder().services(memberOf(svc, Map.of())).build();
+        assertThat(status(resolve(state(List.of(unmapped), List.of(svc)), unmapped, "web.ns.svc.cluster.local:81")))
+                .isEqualTo(503);
+    }
+
+    @Test
+    void hostnameResolvingToAnIllegalPortIs503() {
+        Service loop = service("ns", "loop", "10.96.0.11", Map.of(80, 15001)).build();
+        assertThat(status(resolve(state(List.of(local), List.of(loop)), local, "loop.ns.svc.cluster.local:80")))
+                .isEqualTo(503);
+    }
+}
