@@ -1,0 +1,5 @@
+/**
+ * Client of istiod's certificate authority ({@code IstioCertificateService/CreateCertificate}):
+ * {@link io.ztunnel.xds.ca.IstioCaClient}. CSR and key generation are the caller's.
+ */
+package io.ztunnel.xds.ca;
