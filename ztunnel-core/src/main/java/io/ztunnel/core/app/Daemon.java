@@ -76,12 +76,16 @@ public final class Daemon implements AutoCloseable {
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final ProxyContext context;
     private final CertificateAuthority ca;
+    private final java.util.function.Consumer<String> fatal;
+    private io.ztunnel.core.inpod.InpodManager inpod;
+    private io.ztunnel.cni.zds.ZdsClient zds;
     private InetSocketAddress adminAddress;
     private InetSocketAddress readinessAddress;
     private InetSocketAddress metricsAddress;
 
-    private Daemon(Config config) {
+    private Daemon(Config config, java.util.function.Consumer<String> fatal) {
         this.config = config;
+        this.fatal = fatal;
         this.transport = Transport.best();
         this.dataPlane = transport.newGroup(config.workerThreads(), "ztunnel-dp");
         this.control = transport.newGroup(1, "ztunnel-control");
@@ -93,16 +97,27 @@ public final class Daemon implements AutoCloseable {
                 .workloadManagerMetrics(config.proxyMode() == Config.ProxyMode.SHARED).build();
         RoutingConfig routing = new RoutingConfig(config.network(), config.illegalPorts(),
                 config.preferredServiceNamespace(), config.ports().inboundHbone());
-        ConnectionRecord.Listener listener = new ConnectionRecord.Listener() {};
+        io.ztunnel.core.telemetry.TrafficTelemetry telemetry =
+                new io.ztunnel.core.telemetry.TrafficTelemetry(metrics.traffic());
+        ConnectionRecord.Listener listener = telemetry;
         this.context = new ProxyContext(config, transport, dataPlane, store, certificates,
                 new OutboundRouter(routing, new SplittableRandom()), new InboundResolver(routing), connections,
                 listener, timer);
         store.onChange((previous, next) -> Inbound.reevaluate(next, connections));
+        store.onChange(telemetry::stateChanged);
     }
 
     /** Starts a daemon; throws (after releasing what was started) with a clear message when it cannot. */
     public static Daemon start(Config config) {
-        Daemon daemon = new Daemon(config);
+        return start(config, reason -> {
+            LoggerFactory.getLogger(Daemon.class).atError().log("fatal: " + reason);
+            Runtime.getRuntime().halt(1);
+        });
+    }
+
+    /** As {@link #start(Config)}, with what to do on a fatal error (the process exits by default). */
+    public static Daemon start(Config config, java.util.function.Consumer<String> fatal) {
+        Daemon daemon = new Daemon(config, fatal);
         try {
             daemon.startAll();
             return daemon;
@@ -124,8 +139,12 @@ public final class Daemon implements AutoCloseable {
             proxies.add(proxy);
             proxyReady.done();
         } else {
-            throw new IllegalStateException("PROXY_MODE=shared (in-pod) needs the node agent's ZDS socket; "
-                    + "in-pod mode is not wired into this build yet; use PROXY_MODE=dedicated");
+            // In-pod mode: sockets are created in pods' namespaces and marked; fail now if we cannot.
+            io.ztunnel.cni.linux.Capabilities.check(config.packetMark());
+            inpod = new io.ztunnel.core.inpod.InpodManager(context, readiness, metrics.workloadManager(), fatal);
+            zds = new io.ztunnel.cni.zds.ZdsClient(Path.of(config.inpodUds()), inpod);
+            zds.start();
+            proxyReady.done();
         }
         log.atInfo().addKeyValue("mode", config.proxyMode()).addKeyValue("workers", config.workerThreads())
                 .addKeyValue("transport", transport.name()).addKeyValue("ca", ca.describe())
@@ -257,6 +276,9 @@ public final class Daemon implements AutoCloseable {
         version.put("cryptoProvider", "boringssl (netty-tcnative)");
         dump.put("version", version);
         dump.put("config", configView());
+        if (inpod != null) {
+            dump.put("workloadState", inpod.state());
+        }
         return dump;
     }
 
@@ -326,6 +348,12 @@ public final class Daemon implements AutoCloseable {
         log.atInfo().addKeyValue("deadline", deadline).addKeyValue("connections", connections.size())
                 .log("draining");
         proxies.forEach(ProxySet::drain);
+        if (zds != null) {
+            zds.close(); // the node agent hands the pods to the daemon replacing us
+        }
+        if (inpod != null) {
+            inpod.drainAll();
+        }
         long end = System.nanoTime() + deadline.toNanos();
         while (connections.size() > 0 && System.nanoTime() < end) {
             try {
@@ -355,6 +383,12 @@ public final class Daemon implements AutoCloseable {
 
     @Override
     public void close() {
+        if (zds != null) {
+            zds.close();
+        }
+        if (inpod != null) {
+            inpod.closeAll();
+        }
         for (ProxySet p : proxies) {
             p.close();
         }

@@ -32,6 +32,15 @@ public final class ConnectionTracker {
         return live.size();
     }
 
+    /** Closes the live connections of one proxy (its pod is gone). */
+    public void abortOwnedBy(String owner, String reason) {
+        for (ConnectionRecord r : live.values()) {
+            if (r.owner().equals(owner)) {
+                r.abort(reason);
+            }
+        }
+    }
+
     /** Closes every live connection (end of drain). */
     public void abortAll(String reason) {
         for (ConnectionRecord r : live.values()) {

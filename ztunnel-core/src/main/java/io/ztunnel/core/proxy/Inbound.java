@@ -78,18 +78,19 @@ public final class Inbound implements InboundRouter {
         Authorizer.Connection connection = new Authorizer.Connection(peerIp, request.peerIdentity(),
                 upstream.getAddress(), upstream.getPort());
         Authorizer.Decision decision = authorize(state, localWorkload, connection);
-        if (!decision.allowed()) {
-            fail(request, localWorkload, "connection closed due to policy rejection: " + decision.reason());
-            return new InboundDecision.Reject(HttpResponseStatus.UNAUTHORIZED, decision.reason());
-        }
         String network = request.header(HboneHeaders.X_FORWARDED_NETWORK.toString());
         boolean fromGateway = network != null && !network.equals(ctx.config().network());
         Workload sourceWorkload = fromGateway ? null
                 : state.workloadByAddress(new NetworkAddress(ctx.config().network(), peerIp));
-        ConnectionRecord record = new ConnectionRecord(Direction.INBOUND, request.peer(), request.local(),
-                request.target().authority(), request.peerIdentity(), sourceWorkload, localWorkload,
+        ConnectionRecord record = new ConnectionRecord(local.info().toString(), Direction.INBOUND, request.peer(),
+                request.local(), request.target().authority(), request.peerIdentity(), sourceWorkload, localWorkload,
                 guessService(request, target), localWorkload.identity(), connection, decision.reason(),
-                ctx.connections(), ctx.connectionListener());
+                ctx.connections(), ctx.connectionListener()).sourceBaggage(request.baggage());
+        record.opened();
+        if (!decision.allowed()) {
+            record.fail(FailureFlag.DENY, "connection closed due to policy rejection: " + decision.reason());
+            return new InboundDecision.Reject(HttpResponseStatus.UNAUTHORIZED, decision.reason());
+        }
         InetAddress spoof = transparent && !peerIp.equals(upstream.getAddress()) ? peerIp : null;
         Baggage baggage = ctx.config().responseBaggage() ? Outbound.baggage(localWorkload) : null;
         return new InboundDecision.Connect(upstream, spoof, sockets.connector(), baggage, record);
@@ -149,17 +150,18 @@ public final class Inbound implements InboundRouter {
             Authorizer.Connection connection = new Authorizer.Connection(clientIp, null,
                     HboneAddress.canonical(destination.getAddress()), destination.getPort());
             Authorizer.Decision decision = authorize(state, workload, connection);
+            Workload sourceWorkload = state.workloadByAddress(new NetworkAddress(ctx.config().network(), clientIp));
+            ConnectionRecord record = new ConnectionRecord(local.info().toString(), Direction.INBOUND, client,
+                    destination, null, null, sourceWorkload, workload,
+                    state.servicesOf(workload).stream().findFirst().orElse(null), null, connection,
+                    decision.reason(), ctx.connections(), ctx.connectionListener());
+            record.opened();
             if (!decision.allowed()) {
-                AccessLog.failed(Direction.INBOUND, client, destination, null, workload,
-                        "connection closed due to policy rejection: " + decision.reason());
+                record.fail(FailureFlag.DENY, "connection closed due to policy rejection: " + decision.reason());
                 downstream.close();
                 return;
             }
             InetAddress spoof = transparent && !clientIp.equals(destination.getAddress()) ? clientIp : null;
-            Workload sourceWorkload = state.workloadByAddress(new NetworkAddress(ctx.config().network(), clientIp));
-            ConnectionRecord record = new ConnectionRecord(Direction.INBOUND, client, destination, null, null,
-                    sourceWorkload, workload, state.servicesOf(workload).stream().findFirst().orElse(null),
-                    null, connection, decision.reason(), ctx.connections(), ctx.connectionListener());
             sockets.connector().connect(downstream.eventLoop(), destination, spoof, null)
                     .addListener((ChannelFutureListener) f -> {
                         if (!f.isSuccess()) {
@@ -185,7 +187,7 @@ public final class Inbound implements InboundRouter {
             Workload destination = current != null ? current : r.destinationWorkload();
             Authorizer.Decision decision = Authorizer.evaluate(state, destination, r.authorizationInput());
             if (!decision.allowed()) {
-                r.abort("connection closed due to policy change: " + decision.reason());
+                r.abort("connection closed due to policy change: " + decision.reason(), FailureFlag.DENY);
             }
         }
     }

@@ -71,16 +71,18 @@ public final class Outbound {
 
     private void tcp(Channel downstream, InetSocketAddress client, InetSocketAddress target, Workload source,
             Workload destinationWorkload, io.ztunnel.core.state.Service service) {
+        ConnectionRecord record = new ConnectionRecord(local.info().toString(), Direction.OUTBOUND, client, target,
+                null, null, source, destinationWorkload, service, null, null, "outbound", ctx.connections(),
+                ctx.connectionListener());
+        record.opened();
         sockets.connector().connect(downstream.eventLoop(), target, null, null)
                 .addListener((ChannelFutureListener) f -> {
                     if (!f.isSuccess()) {
-                        refuse(downstream, client, target, destinationWorkload,
-                                "connect to " + target + " failed: " + f.cause().getMessage());
+                        record.fail(FailureFlag.CONNECT, "connect to " + target + " failed: "
+                                + f.cause().getMessage());
+                        downstream.close();
                         return;
                     }
-                    ConnectionRecord record = new ConnectionRecord(Direction.OUTBOUND, client, target, null, null,
-                            source, destinationWorkload, service, null, null, "outbound", ctx.connections(),
-                            ctx.connectionListener());
                     Relay.start(downstream, f.channel(), record);
                 });
     }
@@ -111,13 +113,16 @@ public final class Outbound {
                 route.authority(), client, route.service() == null ? null : route.service().hostname(),
                 baggage(source));
         Workload destinationWorkload = route.destination() != null ? route.destination() : route.workload();
-        ConnectionRecord record = new ConnectionRecord(Direction.OUTBOUND, client, destination, route.authority(),
+        ConnectionRecord record = new ConnectionRecord(local.info().toString(), Direction.OUTBOUND, client, destination, route.authority(),
                 source.identity(), source, destinationWorkload, route.service(),
                 route.viaWaypoint() ? route.workload().identity() : destinationWorkload.identity(), null, "outbound",
                 ctx.connections(), ctx.connectionListener());
+        record.opened();
         pool.connect(downstream, request).addListener((Future<Http2StreamChannel> f) -> {
             if (!f.isSuccess()) {
-                refuse(downstream, client, destination, destinationWorkload, f.cause().getMessage());
+                record.fail(f.cause() instanceof io.ztunnel.core.hbone.HboneException h ? FailureFlag.of(h)
+                        : FailureFlag.CONNECT, f.cause().getMessage());
+                downstream.close();
                 return;
             }
             Relay.start(downstream, f.getNow(), record);

@@ -159,8 +159,11 @@ final class MeshFixture implements AutoCloseable {
 
     static HttpResponse<String> http(InetSocketAddress address, String path, String method) throws Exception {
         try (HttpClient client = HttpClient.newHttpClient()) {
-            return client.send(HttpRequest.newBuilder(new java.net.URI("http://" + address.getAddress()
-                    .getHostAddress() + ":" + address.getPort() + path)).method(method,
+            String host = address.getAddress().isAnyLocalAddress() ? "127.0.0.1"
+                    : address.getAddress() instanceof java.net.Inet6Address ? "[" + address.getAddress()
+                    .getHostAddress() + "]" : address.getAddress().getHostAddress();
+            return client.send(HttpRequest.newBuilder(new java.net.URI("http://" + host + ":" + address.getPort()
+                    + path)).method(method,
                     HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
         }
     }

@@ -87,11 +87,15 @@ class MeshTest {
         try (Socket s = mesh.connect("127.0.0.3", 8080)) {
             assertThat(MeshFixture.banner(s)).isNull();
         }
-        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(lines("connection failed"))
-                .anySatisfy(l -> assertThat(l).containsEntry("direction", "inbound").containsEntry("error",
-                        "connection closed due to policy rejection: explicitly denied by: server/deny-client"))
-                .anySatisfy(l -> assertThat(l).containsEntry("direction", "outbound")
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(lines("connection complete"))
+                .anySatisfy(l -> assertThat(l).containsEntry("direction", "inbound").containsEntry("level", "ERROR")
+                        .containsEntry("error",
+                                "connection closed due to policy rejection: explicitly denied by: server/deny-client"))
+                .anySatisfy(l -> assertThat(l).containsEntry("direction", "outbound").containsEntry("level", "ERROR")
                         .containsEntry("error", "HBONE CONNECT rejected with status 401")));
+        String scrape = MeshFixture.get(mesh.server.metricsAddress(), "/metrics");
+        assertThat(scrape).containsPattern("istio_tcp_connections_failed_total\\{reporter=\"destination\",[^}]*"
+                + "destination_workload=\"server-a\"[^}]*response_flags=\"DENY\"[^}]*} 1");
     }
 
     @Test

@@ -1,0 +1,312 @@
+package io.ztunnel.core.inpod;
+
+import io.ztunnel.cni.linux.NetnsId;
+import io.ztunnel.cni.linux.PodNetns;
+import io.ztunnel.cni.zds.WorkloadInfo;
+import io.ztunnel.cni.zds.ZdsWorkloadHandler;
+import io.ztunnel.core.admin.Readiness;
+import io.ztunnel.core.config.Config;
+import io.ztunnel.core.identity.SpiffeId;
+import io.ztunnel.core.proxy.LocalWorkload;
+import io.ztunnel.core.proxy.ProxyContext;
+import io.ztunnel.core.proxy.ProxySet;
+import io.ztunnel.metrics.WorkloadManagerMetrics;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * In-pod mode: keeps one {@link ProxySet} per pod the node agent hands over through ZDS, inside the pod's network
+ * namespace, following ztunnel's rules:
+ *
+ * <ul>
+ *   <li>Add: start the pod's proxies (a second Add for the same uid and netns is a no-op; a different netns replaces
+ *       the proxies). A pod whose proxies cannot start is NACKed and retried every 5 s; it keeps readiness down.
+ *   <li>Keep (before the snapshot): the pod stays. SnapshotSent: pods not named since the connection started are
+ *       removed. Del: the pod's proxies and connections are closed at once.
+ *   <li>Readiness ({@code workload proxy manager}) needs the snapshot and no pending pod, and drops when the
+ *       connection to the agent is lost. Protocol violations end the process.
+ * </ul>
+ *
+ * <p>Threading: ZDS callbacks arrive on the ZDS client thread; retries run on the control timer. The pod table is
+ * guarded by this object's lock; proxies are started and stopped outside it.
+ */
+public final class InpodManager implements ZdsWorkloadHandler {
+    private static final Logger log = LoggerFactory.getLogger(InpodManager.class);
+    static final Duration RETRY = Duration.ofSeconds(5);
+    static final String READINESS_TASK = "workload proxy manager";
+
+    private final ProxyContext ctx;
+    private final Readiness readiness;
+    private final WorkloadManagerMetrics metrics;
+    private final Consumer<String> fatal;
+    private final Map<String, Pod> pods = new LinkedHashMap<>();
+    private final Map<SpiffeId, Integer> identities = new HashMap<>();
+    private Readiness.Task ready;
+    private boolean snapshotReceived;
+
+    /** A pod's running (or pending) proxies. */
+    private static final class Pod {
+        final String uid;
+        final WorkloadInfo info;
+        final PodNetns netns;
+        ProxySet proxies;
+        boolean pending;
+        ScheduledFuture<?> retry;
+        SpiffeId identity;
+
+        Pod(String uid, WorkloadInfo info, PodNetns netns) {
+            this.uid = uid;
+            this.info = info;
+            this.netns = netns;
+        }
+    }
+
+    /** @param fatal called with the reason when the agent breaks the protocol (the daemon exits) */
+    public InpodManager(ProxyContext ctx, Readiness readiness, WorkloadManagerMetrics metrics,
+            Consumer<String> fatal) {
+        this.ctx = ctx;
+        this.readiness = readiness;
+        this.metrics = metrics;
+        this.fatal = fatal;
+        this.ready = readiness.register(READINESS_TASK);
+    }
+
+    @Override
+    public CompletionStage<Void> addWorkload(String uid, WorkloadInfo info, PodNetns netns) {
+        Pod previous;
+        synchronized (this) {
+            previous = pods.get(uid);
+            if (previous != null && previous.netns.id().equals(netns.id())) {
+                netns.close(); // same pod, same namespace: nothing to do
+                return CompletableFuture.completedFuture(null);
+            }
+            pods.remove(uid);
+        }
+        if (previous != null) {
+            log.atInfo().addKeyValue("uid", uid).log("pod network namespace changed; replacing its proxies");
+            stop(previous, "pod network namespace replaced");
+        }
+        Pod pod = new Pod(uid, info, netns);
+        synchronized (this) {
+            pods.put(uid, pod);
+        }
+        try {
+            start(pod);
+            return CompletableFuture.completedFuture(null);
+        } catch (RuntimeException e) {
+            markPending(pod, e);
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    private void start(Pod pod) {
+        Config cfg = ctx.config();
+        LocalWorkload local = new LocalWorkload(new Config.LocalWorkloadInfo(pod.info.namespace(), pod.info.name(),
+                pod.info.serviceAccount()), cfg.nodeName(), ctx.state(), ctx.timer());
+        ProxySet proxies = new ProxySet(ctx, local,
+                new PodSockets(ctx.transport(), pod.netns, cfg.packetMark(), cfg.inpodPortReuse()), wildcard(cfg));
+        proxies.start().join();
+        SpiffeId identity = new SpiffeId(cfg.trustDomain(), pod.info.namespace(), pod.info.serviceAccount());
+        synchronized (this) {
+            pod.proxies = proxies;
+            pod.pending = false;
+            pod.identity = identity;
+            identities.merge(identity, 1, Integer::sum);
+            publish();
+        }
+        // Warm the certificate up now rather than on the first connection (the workload's own trust domain is
+        // used once the control plane describes it).
+        local.get().thenAccept(w -> ctx.certificates().prefetch(w.identity()));
+        metrics.proxyStarted();
+        log.atInfo().addKeyValue("uid", pod.uid).addKeyValue("workload", local.info())
+                .addKeyValue("netns", pod.netns.description()).log("pod proxies started");
+    }
+
+    private void markPending(Pod pod, RuntimeException e) {
+        String reason = e.getCause() != null && e instanceof java.util.concurrent.CompletionException
+                ? e.getCause().getMessage() : e.getMessage();
+        log.atWarn().addKeyValue("uid", pod.uid).addKeyValue("error", reason).addKeyValue("retry_in", RETRY)
+                .log("pod proxies failed to start");
+        synchronized (this) {
+            pod.pending = true;
+            pod.retry = ctx.timer().schedule(() -> retry(pod), RETRY.toMillis(), TimeUnit.MILLISECONDS);
+            publish();
+        }
+    }
+
+    private void retry(Pod pod) {
+        synchronized (this) {
+            if (pods.get(pod.uid) != pod || !pod.pending) {
+                return;
+            }
+        }
+        try {
+            start(pod);
+        } catch (RuntimeException e) {
+            markPending(pod, e);
+        }
+    }
+
+    @Override
+    public void keepWorkload(String uid) {
+        log.atDebug().addKeyValue("uid", uid).log("pod kept");
+    }
+
+    @Override
+    public CompletionStage<Void> deleteWorkload(String uid) {
+        Pod pod;
+        synchronized (this) {
+            pod = pods.remove(uid);
+        }
+        if (pod != null) {
+            stop(pod, "pod removed from the mesh");
+        }
+        return CompletableFuture.completedFuture(null);
+    }
+
+    @Override
+    public CompletionStage<Void> snapshotSent(Set<String> namedSinceConnect) {
+        List<Pod> stale;
+        synchronized (this) {
+            stale = pods.values().stream().filter(p -> !namedSinceConnect.contains(p.uid)).toList();
+            stale.forEach(p -> pods.remove(p.uid));
+            snapshotReceived = true;
+        }
+        for (Pod p : stale) {
+            stop(p, "pod not in the node agent's snapshot");
+        }
+        synchronized (this) {
+            publish();
+        }
+        log.atInfo().addKeyValue("pods", namedSinceConnect.size()).addKeyValue("removed", stale.size())
+                .log("ZDS snapshot received");
+        return CompletableFuture.completedFuture(null);
+    }
+
+    @Override
+    public void disconnected(Throwable cause) {
+        synchronized (this) {
+            snapshotReceived = false;
+            if (ready == null) {
+                ready = readiness.register(READINESS_TASK);
+            }
+        }
+        log.atWarn().addKeyValue("error", String.valueOf(cause)).log("lost the node agent connection; reconnecting");
+    }
+
+    @Override
+    public void protocolViolation(String message) {
+        log.atError().addKeyValue("error", message).log("node agent broke the ZDS protocol; exiting");
+        fatal.accept(message);
+    }
+
+    private void stop(Pod pod, String reason) {
+        ProxySet proxies;
+        SpiffeId identity;
+        synchronized (this) {
+            if (pod.retry != null) {
+                pod.retry.cancel(false);
+            }
+            proxies = pod.proxies;
+            identity = pod.identity;
+            pod.proxies = null;
+            if (identity != null && identities.merge(identity, -1, Integer::sum) <= 0) {
+                identities.remove(identity);
+            } else {
+                identity = null; // still used by another pod on this node
+            }
+            publish();
+        }
+        if (proxies != null) {
+            proxies.close();
+            ctx.connections().abortOwnedBy(proxies.local().info().toString(), reason);
+            metrics.proxyStopped();
+        }
+        if (identity != null) {
+            ctx.certificates().forget(identity);
+        }
+        pod.netns.close();
+        log.atInfo().addKeyValue("uid", pod.uid).addKeyValue("reason", reason).log("pod proxies stopped");
+    }
+
+    /** Updates metrics and readiness from the pod table. Caller holds the lock. */
+    private void publish() {
+        long active = pods.values().stream().filter(p -> p.proxies != null).count();
+        long pending = pods.values().stream().filter(p -> p.pending).count();
+        metrics.setActive(active);
+        metrics.setPending(pending);
+        if (snapshotReceived && pending == 0) {
+            if (ready != null) {
+                ready.done();
+                ready = null;
+            }
+        } else if (ready == null) {
+            ready = readiness.register(READINESS_TASK);
+        }
+    }
+
+    /** Pod uid → {@code Up} or {@code Pending}, with the workload, for {@code /config_dump}'s workloadState. */
+    public synchronized Map<String, Map<String, Object>> state() {
+        Map<String, Map<String, Object>> out = new LinkedHashMap<>();
+        for (Pod p : pods.values()) {
+            Map<String, Object> entry = new LinkedHashMap<>();
+            entry.put("state", p.proxies != null ? "Up" : "Pending");
+            entry.put("info", Map.of("name", p.info.name(), "namespace", p.info.namespace(),
+                    "serviceAccount", p.info.serviceAccount()));
+            out.put(p.uid, entry);
+        }
+        return out;
+    }
+
+    /** Stops every pod's proxies (daemon shutdown); the pods stay enrolled for the next daemon. */
+    public void drainAll() {
+        List<Pod> all;
+        synchronized (this) {
+            all = List.copyOf(pods.values());
+        }
+        for (Pod p : all) {
+            ProxySet proxies = p.proxies;
+            if (proxies != null) {
+                proxies.drain();
+            }
+        }
+    }
+
+    public void closeAll() {
+        List<Pod> all;
+        synchronized (this) {
+            all = List.copyOf(pods.values());
+            pods.clear();
+        }
+        for (Pod p : all) {
+            stop(p, "daemon stopped");
+        }
+    }
+
+    private static InetAddress wildcard(Config cfg) {
+        try {
+            return InetAddress.getByName(cfg.ipv6Enabled() ? "::" : "0.0.0.0");
+        } catch (UnknownHostException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** For tests: the netns id of a pod's proxies, or null. */
+    synchronized NetnsId netnsOf(String uid) {
+        Pod p = pods.get(uid);
+        return p == null ? null : p.netns.id();
+    }
+}

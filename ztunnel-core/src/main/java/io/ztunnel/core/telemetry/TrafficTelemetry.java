@@ -1,0 +1,132 @@
+package io.ztunnel.core.telemetry;
+
+import io.ztunnel.core.hbone.Baggage;
+import io.ztunnel.core.proxy.ConnectionRecord;
+import io.ztunnel.core.proxy.Direction;
+import io.ztunnel.core.proxy.FailureFlag;
+import io.ztunnel.core.state.ProxyState;
+import io.ztunnel.core.state.Service;
+import io.ztunnel.core.state.Workload;
+import io.ztunnel.metrics.Reporter;
+import io.ztunnel.metrics.ResponseFlags;
+import io.ztunnel.metrics.SecurityPolicy;
+import io.ztunnel.metrics.TrafficLabels;
+import io.ztunnel.metrics.TrafficMetrics;
+import io.ztunnel.metrics.TrafficSeries;
+import java.util.HashSet;
+import java.util.Set;
+
+/**
+ * Turns proxied connections into Istio's {@code istio_tcp_*} series: labels from the connection's workloads, service
+ * and identities (reporter {@code source} for outbound, {@code destination} for inbound; on inbound, the client's
+ * labels come from its workload when known here, else from the {@code baggage} it sent), bytes as they are relayed,
+ * and the response flag at close. Series of workloads that leave the mesh are dropped once their connections close.
+ *
+ * <p>Threading: connection callbacks run on data-plane event loops and only touch the connection's own series;
+ * {@link #stateChanged} runs on the control plane.
+ */
+public final class TrafficTelemetry implements ConnectionRecord.Listener {
+    private final TrafficMetrics metrics;
+
+    public TrafficTelemetry(TrafficMetrics metrics) {
+        this.metrics = metrics;
+    }
+
+    @Override
+    public void opened(ConnectionRecord record) {
+        Set<String> keys = new HashSet<>(2);
+        if (record.sourceWorkload() != null) {
+            keys.add(record.sourceWorkload().uid());
+        }
+        if (record.destinationWorkload() != null) {
+            keys.add(record.destinationWorkload().uid());
+        }
+        record.attach(metrics.open(labels(record), keys));
+    }
+
+    @Override
+    public void bytes(ConnectionRecord record, long received, long sent) {
+        if (record.attachment() instanceof TrafficSeries series) {
+            if (received != 0) {
+                series.addReceived(received);
+            }
+            if (sent != 0) {
+                series.addSent(sent);
+            }
+        }
+    }
+
+    @Override
+    public void closed(ConnectionRecord record, FailureFlag flag) {
+        if (record.attachment() instanceof TrafficSeries series) {
+            series.close(ResponseFlags.valueOf(flag.name()));
+        }
+    }
+
+    /** Drops the series of workloads that are gone (after their last connection). */
+    public void stateChanged(ProxyState previous, ProxyState next) {
+        for (Workload w : previous.workloads()) {
+            if (next.workload(w.uid()) == null) {
+                metrics.workloadRemoved(w.uid());
+            }
+        }
+    }
+
+    static TrafficLabels labels(ConnectionRecord r) {
+        boolean inbound = r.direction() == Direction.INBOUND;
+        TrafficLabels.Builder b = TrafficLabels.builder(inbound ? Reporter.DESTINATION : Reporter.SOURCE);
+        Workload src = r.sourceWorkload();
+        if (src != null) {
+            b.sourceWorkload(workloadName(src))
+                    .sourceCanonicalService(src.canonicalName())
+                    .sourceCanonicalRevision(src.canonicalRevision())
+                    .sourceWorkloadNamespace(src.namespace())
+                    .sourceApp(src.canonicalName())
+                    .sourceVersion(src.canonicalRevision())
+                    .sourceCluster(src.clusterId())
+                    .sourceRegion(src.locality().region())
+                    .sourceZone(src.locality().zone());
+        } else if (inbound && r.sourceBaggage() != null) {
+            Baggage bag = r.sourceBaggage();
+            b.sourceWorkload(bag.workloadName())
+                    .sourceCanonicalService(bag.serviceName())
+                    .sourceCanonicalRevision(bag.serviceVersion())
+                    .sourceWorkloadNamespace(bag.namespace())
+                    .sourceApp(bag.workloadName())
+                    .sourceVersion(bag.serviceVersion())
+                    .sourceCluster(bag.clusterId())
+                    .sourceRegion(bag.region())
+                    .sourceZone(bag.zone());
+        }
+        if (r.sourceIdentity() != null) {
+            b.sourcePrincipal(r.sourceIdentity().toString());
+        }
+        Service svc = r.destinationService();
+        if (svc != null) {
+            b.destinationService(svc.hostname())
+                    .destinationServiceNamespace(svc.namespace())
+                    .destinationServiceName(svc.name());
+        }
+        Workload dst = r.destinationWorkload();
+        if (dst != null) {
+            b.destinationWorkload(workloadName(dst))
+                    .destinationCanonicalService(dst.canonicalName())
+                    .destinationCanonicalRevision(dst.canonicalRevision())
+                    .destinationWorkloadNamespace(dst.namespace())
+                    .destinationApp(dst.canonicalName())
+                    .destinationVersion(dst.canonicalRevision())
+                    .destinationCluster(dst.clusterId())
+                    .destinationRegion(dst.locality().region())
+                    .destinationZone(dst.locality().zone());
+        }
+        boolean mtls = inbound ? r.sourceIdentity() != null : r.hboneTarget() != null;
+        if (r.destinationIdentity() != null && mtls) {
+            b.destinationPrincipal(r.destinationIdentity().toString());
+        }
+        return b.connectionSecurityPolicy(mtls ? SecurityPolicy.MUTUAL_TLS : SecurityPolicy.UNKNOWN).build();
+    }
+
+    private static String workloadName(Workload w) {
+        return w.workloadName().isEmpty() ? w.name() : w.workloadName();
+    }
+}
