@@ -1,0 +1,509 @@
+package io.ztunnel.cni.agent;
+
+import io.ztunnel.cni.agent.enrollment.EnrollmentDecision;
+import io.ztunnel.cni.agent.enrollment.EnrollmentPolicy;
+import io.ztunnel.cni.agent.enrollment.Pod;
+import io.ztunnel.cni.linux.NetnsId;
+import io.ztunnel.cni.linux.PodNetns;
+import io.ztunnel.cni.rules.InpodRedirector;
+import io.ztunnel.cni.rules.InpodRuleSet;
+import io.ztunnel.cni.rules.PodOverrides;
+import io.ztunnel.cni.rules.RedirectSettings;
+import io.ztunnel.cni.zds.WorkloadInfo;
+import io.ztunnel.cni.zds.ZdsServer.SnapshotEntry;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The node agent's reconcile loop: makes the pods that the {@link EnrollmentPolicy} enrolls have
+ * their redirection rules and be known to the daemon, and undoes both for pods that leave.
+ *
+ * <p>For each newly enrolled pod, in the source's order: open its network namespace, apply the
+ * in-pod rules ({@link InpodRedirector}), then send {@code AddWorkload} with the netns fd over ZDS.
+ * The pod is {@code enabled} once a daemon ACKs; a NACK or "no ztunnel connection" leaves it {@code
+ * pending} with its rules in place, and the add is retried with a per-pod backoff of 5 ms doubling
+ * to 5 s. A failure to open the namespace or apply the rules is {@code error: ...}, retried the same
+ * way. A pod whose annotations change gets its rules re-applied.
+ *
+ * <p>For a pod that is no longer enrolled (label removed, opted out, removed from the source): if
+ * its namespace still exists, delete its rules; then {@code DelWorkload} to every daemon, close the
+ * fd and forget it. If its namespace is gone (deleted, or recreated under the same name) the rules
+ * are not touched, as in istio-cni; a recreated namespace is then enrolled as new. A failure to
+ * remove is retried and shown as an error.
+ *
+ * <p>On start every enrolled pod goes through the same steps, so existing rules are checked and
+ * re-applied only where they drifted. Daemons that connect get a snapshot of the pods whose rules
+ * are in place ({@link #zdsSnapshot()}), taken after the first reconcile has finished so a daemon
+ * never drops pods just because the agent restarted. On close, rules stay in place for the next
+ * agent, as istio-cni leaves them.
+ *
+ * <p><b>Threading.</b> One platform thread, "cni-agent-reconcile", owns all per-pod state and does
+ * all the work (commands, netns opens, ZDS calls); other threads only enqueue events ({@link
+ * #update}, ZDS completions) or read the published immutable snapshots ({@link #statuses()}, {@link
+ * #zdsSnapshot()}). A failure on one pod is confined to that pod. <b>Ownership.</b> The agent owns
+ * the {@link PodNetns} of every tracked pod and closes it when the pod is forgotten or the agent
+ * closes; ZDS only borrows them.
+ */
+public final class NodeAgent implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(NodeAgent.class);
+  private static final Duration SNAPSHOT_WAIT = Duration.ofSeconds(30);
+
+  private final EnrollmentPolicy policy;
+  private final InpodRedirector redirector;
+  private final RedirectSettings settings;
+
+  private final LinkedBlockingQueue<Event> events = new LinkedBlockingQueue<>();
+  private final CountDownLatch initialReconcile = new CountDownLatch(1);
+  private final Object lifecycle = new Object();
+  private @Nullable Thread thread; // guarded by lifecycle
+  private boolean closed; // guarded by lifecycle
+
+  private volatile List<SnapshotEntry> snapshot = List.of();
+  private volatile Map<String, PodStatus> statuses = Map.of();
+
+  // Confined to the reconcile thread.
+  private @Nullable ZdsPort zds;
+  private @Nullable ClusterView view;
+  private final Map<String, Tracked> tracked = new LinkedHashMap<>();
+  private final Map<String, String> lastDecision = new HashMap<>();
+
+  private sealed interface Event {
+    record ViewChanged(ClusterView view) implements Event {}
+
+    record AddDone(String uid, long attempt, @Nullable Throwable error) implements Event {}
+
+    record Stop() implements Event {}
+  }
+
+  /** One pod the agent has taken on. Confined to the reconcile thread. */
+  private static final class Tracked {
+    Pod pod;
+    InpodRuleSet rules;
+    @Nullable PodNetns netns;
+    @Nullable InpodRuleSet applied;
+    boolean touched; // an apply was attempted: remove must run even if it failed halfway
+    boolean accepted;
+    boolean adding;
+    long attempt;
+    boolean removing;
+    @Nullable String error; // rules or netns failure (status error)
+    String pendingReason = "waiting for a ztunnel to accept the pod";
+    final RetryBackoff backoff = new RetryBackoff();
+    long dueNanos;
+
+    Tracked(Pod pod, InpodRuleSet rules, long now) {
+      this.pod = pod;
+      this.rules = rules;
+      this.dueNanos = now;
+    }
+  }
+
+  public NodeAgent(
+      EnrollmentPolicy policy, InpodRedirector redirector, RedirectSettings settings) {
+    this.policy = Objects.requireNonNull(policy, "policy");
+    this.redirector = Objects.requireNonNull(redirector, "redirector");
+    this.settings = Objects.requireNonNull(settings, "settings");
+  }
+
+  /** Starts the reconcile thread; ZDS calls go to {@code zds}. */
+  public void start(ZdsPort zds) {
+    Objects.requireNonNull(zds, "zds");
+    synchronized (lifecycle) {
+      if (thread != null || closed) {
+        throw new IllegalStateException("NodeAgent already started or closed");
+      }
+      thread =
+          Thread.ofPlatform()
+              .name("cni-agent-reconcile")
+              .daemon(true)
+              .start(() -> run(zds));
+    }
+  }
+
+  /** A new view from the pod source (any thread). */
+  public void update(ClusterView newView) {
+    events.add(new Event.ViewChanged(Objects.requireNonNull(newView, "view")));
+  }
+
+  /** The status of each enrolled pod by uid, in enrollment order (a snapshot). */
+  public Map<String, PodStatus> statuses() {
+    return statuses;
+  }
+
+  /** True once the first view has been reconciled (every pod tried once). */
+  public boolean isReady() {
+    return initialReconcile.getCount() == 0;
+  }
+
+  /** Waits up to {@code timeout} for the first reconcile; true if it finished. */
+  public boolean awaitInitialReconcile(Duration timeout) throws InterruptedException {
+    return initialReconcile.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+  }
+
+  /**
+   * The pods to send a newly connected daemon: every enrolled pod whose rules are in place, with
+   * its netns (still owned by the agent). Waits up to 30 s for the first reconcile, so an agent
+   * restart never hands a reconnecting daemon an incomplete list. For {@link
+   * io.ztunnel.cni.zds.ZdsServer#start}'s supplier; thread-safe.
+   */
+  public List<SnapshotEntry> zdsSnapshot() {
+    try {
+      if (!awaitInitialReconcile(SNAPSHOT_WAIT)) {
+        log.atWarn()
+            .setMessage("first reconcile not finished; sending ztunnel a partial snapshot")
+            .log();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return snapshot;
+  }
+
+  /** Stops the loop and closes every netns fd; rules stay in the pods. */
+  @Override
+  public void close() {
+    Thread t;
+    synchronized (lifecycle) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      t = thread;
+    }
+    events.add(new Event.Stop());
+    if (t != null && t != Thread.currentThread()) {
+      try {
+        t.join(Duration.ofSeconds(30));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  private void run(ZdsPort port) {
+    this.zds = port;
+    try {
+      while (true) {
+        long wait = nextDueNanos() - System.nanoTime();
+        Event e = wait == Long.MAX_VALUE ? events.take() : events.poll(Math.max(0, wait), TimeUnit.NANOSECONDS);
+        boolean stop = false;
+        while (e != null) {
+          stop |= handle(e);
+          e = events.poll();
+        }
+        if (stop) {
+          break;
+        }
+        reconcile();
+        publish();
+        if (view != null && initialReconcile.getCount() > 0) {
+          initialReconcile.countDown();
+          log.atInfo().setMessage("initial reconcile done").addKeyValue("pods", tracked.size()).log();
+        }
+      }
+    } catch (InterruptedException e) {
+      // only close() would; fall through to cleanup
+    } catch (RuntimeException e) {
+      log.atError().setMessage("reconcile loop died").setCause(e).log();
+    } finally {
+      for (Tracked t : tracked.values()) {
+        if (t.netns != null) {
+          t.netns.close();
+        }
+      }
+      tracked.clear();
+      snapshot = List.of();
+    }
+  }
+
+  private long nextDueNanos() {
+    long next = Long.MAX_VALUE;
+    for (Tracked t : tracked.values()) {
+      if (needsWork(t)) {
+        next = Math.min(next, t.dueNanos);
+      }
+    }
+    return next;
+  }
+
+  private static boolean needsWork(Tracked t) {
+    return t.removing || t.netns == null || !t.rules.equals(t.applied) || (!t.accepted && !t.adding);
+  }
+
+  /** Returns true for Stop. */
+  private boolean handle(Event e) {
+    switch (e) {
+      case Event.ViewChanged v -> view = v.view();
+      case Event.AddDone done -> addDone(done);
+      case Event.Stop s -> {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private void addDone(Event.AddDone done) {
+    Tracked t = tracked.get(done.uid());
+    if (t == null || t.attempt != done.attempt() || !t.adding) {
+      return; // stale: the pod was removed or re-added meanwhile
+    }
+    t.adding = false;
+    if (done.error() == null) {
+      t.accepted = true;
+      t.backoff.reset();
+      log.atInfo().setMessage("pod enabled").addKeyValue("pod", t.pod.key()).addKeyValue("uid", t.pod.uid()).log();
+      return;
+    }
+    Throwable cause = done.error() instanceof CompletionException ce && ce.getCause() != null ? ce.getCause() : done.error();
+    String reason = String.valueOf(cause.getMessage());
+    Duration delay = t.backoff.next();
+    t.dueNanos = System.nanoTime() + delay.toNanos();
+    if (!reason.equals(t.pendingReason)) {
+      log.atWarn()
+          .setMessage("pod pending: ztunnel did not accept it; will retry")
+          .addKeyValue("pod", t.pod.key())
+          .addKeyValue("uid", t.pod.uid())
+          .addKeyValue("reason", reason)
+          .log();
+    }
+    t.pendingReason = reason;
+  }
+
+  private void reconcile() {
+    if (view == null) {
+      return;
+    }
+    long now = System.nanoTime();
+    Map<String, Pod> desired = new LinkedHashMap<>();
+    for (Pod pod : view.pods()) {
+      EnrollmentDecision d = policy.decide(pod, view.namespace(pod.namespace()));
+      String summary = (d.enrolled() ? "enrolled: " : "not enrolled: ") + d.reason();
+      if (!summary.equals(lastDecision.put(pod.uid(), summary))) {
+        log.atInfo()
+            .setMessage("enrollment decision")
+            .addKeyValue("pod", pod.key())
+            .addKeyValue("uid", pod.uid())
+            .addKeyValue("enrolled", d.enrolled())
+            .addKeyValue("reason", d.reason())
+            .log();
+      }
+      if (d.enrolled()) {
+        desired.put(pod.uid(), pod);
+      }
+    }
+    lastDecision.keySet().retainAll(view.podsByUid().keySet());
+
+    for (Tracked t : List.copyOf(tracked.values())) {
+      Pod want = desired.get(t.pod.uid());
+      boolean leave = want == null || sandboxChanged(t, want);
+      if (leave && !t.removing) {
+        t.removing = true;
+        t.backoff.reset();
+        t.dueNanos = now;
+        t.error = null;
+      } else if (!leave && t.removing) {
+        t.removing = false; // enrolled again before removal finished: re-apply instead
+        t.error = null;
+        t.dueNanos = now;
+      }
+      if (t.removing && t.dueNanos <= now) {
+        remove(t);
+      }
+    }
+
+    for (Pod pod : desired.values()) {
+      Tracked t = tracked.get(pod.uid());
+      InpodRuleSet rules = rulesFor(pod);
+      if (t == null) {
+        t = new Tracked(pod, rules, now);
+        tracked.put(pod.uid(), t);
+      } else if (t.removing) {
+        continue; // the old sandbox is still being removed
+      } else {
+        t.pod = pod;
+        if (!rules.equals(t.rules)) {
+          t.rules = rules;
+          t.dueNanos = now;
+        }
+      }
+      if (t.dueNanos <= now) {
+        step(t, now);
+      }
+    }
+  }
+
+  private InpodRuleSet rulesFor(Pod pod) {
+    PodOverrides overrides;
+    try {
+      overrides = PodOverrides.fromAnnotations(pod.annotations());
+    } catch (IllegalArgumentException e) {
+      log.atWarn()
+          .setMessage("ignoring invalid pod annotation")
+          .addKeyValue("pod", pod.key())
+          .addKeyValue("error", e.getMessage())
+          .log();
+      overrides = PodOverrides.NONE;
+    }
+    return InpodRuleSet.resolve(settings, overrides);
+  }
+
+  /** The pod's namespace is no longer the one we hold: other path, or the path now names another. */
+  private static boolean sandboxChanged(Tracked t, Pod want) {
+    if (!want.netns().equals(t.pod.netns())) {
+      return true;
+    }
+    if (t.netns == null) {
+      return false;
+    }
+    Optional<NetnsId> now = currentId(want.netns());
+    return now.isEmpty() || !now.get().equals(t.netns.id());
+  }
+
+  private static Optional<NetnsId> currentId(Optional<Path> path) {
+    if (path.isEmpty()) {
+      return Optional.empty();
+    }
+    try (PodNetns probe = PodNetns.open(path.get())) {
+      return Optional.of(probe.id());
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+  }
+
+  /** Opens, applies, adds: as far as it gets; schedules a retry on failure. */
+  private void step(Tracked t, long now) {
+    Pod pod = t.pod;
+    try {
+      if (t.netns == null) {
+        Path path =
+            pod.netns().orElseThrow(() -> new IOException("pod has no network namespace path"));
+        t.netns = PodNetns.open(path);
+      }
+      if (!t.rules.equals(t.applied)) {
+        t.touched = true;
+        redirector.apply(t.netns, pod.key(), t.rules);
+        t.applied = t.rules;
+        if (t.error != null) {
+          log.atInfo()
+              .setMessage("pod rules applied after an earlier failure")
+              .addKeyValue("pod", pod.key())
+              .log();
+          t.backoff.reset();
+        }
+        t.error = null;
+      }
+    } catch (IOException | RuntimeException e) {
+      String message = String.valueOf(e.getMessage());
+      if (!message.equals(t.error)) {
+        log.atError()
+            .setMessage("cannot redirect pod; will retry")
+            .addKeyValue("pod", pod.key())
+            .addKeyValue("uid", pod.uid())
+            .addKeyValue("error", message)
+            .log();
+      }
+      t.error = message;
+      t.dueNanos = now + t.backoff.next().toNanos();
+      return;
+    }
+    if (!t.accepted && !t.adding) {
+      t.adding = true;
+      long attempt = ++t.attempt;
+      String uid = pod.uid();
+      WorkloadInfo info = new WorkloadInfo(pod.name(), pod.namespace(), pod.serviceAccount());
+      t.dueNanos = Long.MAX_VALUE; // until the add completes
+      Objects.requireNonNull(zds)
+          .addWorkload(uid, info, t.netns)
+          .whenComplete((ok, err) -> events.add(new Event.AddDone(uid, attempt, err)));
+    }
+  }
+
+  /** Rules out (if the namespace is still there), Del to every daemon, fd closed, forgotten. */
+  private void remove(Tracked t) {
+    Pod pod = t.pod;
+    try {
+      if (t.netns != null && t.touched && stillExists(t)) {
+        redirector.remove(t.netns, pod.key());
+      }
+    } catch (IOException | RuntimeException e) {
+      String message = "removing redirection: " + e.getMessage();
+      if (!message.equals(t.error)) {
+        log.atError()
+            .setMessage("cannot remove pod's redirection; will retry")
+            .addKeyValue("pod", pod.key())
+            .addKeyValue("uid", pod.uid())
+            .addKeyValue("error", e.getMessage())
+            .log();
+      }
+      t.error = message;
+      t.dueNanos = System.nanoTime() + t.backoff.next().toNanos();
+      return;
+    }
+    String uid = pod.uid();
+    Objects.requireNonNull(zds)
+        .deleteWorkload(uid)
+        .whenComplete(
+            (ok, err) -> {
+              if (err != null) {
+                log.atWarn()
+                    .setMessage("DelWorkload not acknowledged (a reconnecting ztunnel drops the pod with its next snapshot)")
+                    .addKeyValue("uid", uid)
+                    .addKeyValue("error", err.getMessage())
+                    .log();
+              }
+            });
+    if (t.netns != null) {
+      t.netns.close();
+    }
+    tracked.remove(uid);
+    log.atInfo().setMessage("pod removed from the mesh").addKeyValue("pod", pod.key()).addKeyValue("uid", uid).log();
+  }
+
+  /** Whether the pod's namespace path still names the namespace we hold. */
+  private static boolean stillExists(Tracked t) {
+    PodNetns held = Objects.requireNonNull(t.netns);
+    return currentId(t.pod.netns()).map(held.id()::equals).orElse(false);
+  }
+
+  private void publish() {
+    List<SnapshotEntry> entries = new ArrayList<>();
+    Map<String, PodStatus> st = new LinkedHashMap<>();
+    for (Tracked t : tracked.values()) {
+      Pod pod = t.pod;
+      if (!t.removing && t.netns != null && t.applied != null) {
+        entries.add(
+            new SnapshotEntry.Add(
+                pod.uid(), new WorkloadInfo(pod.name(), pod.namespace(), pod.serviceAccount()), t.netns));
+      }
+      PodStatus status;
+      if (t.error != null) {
+        status = new PodStatus(pod.uid(), pod.key(), PodStatus.State.ERROR, t.error);
+      } else if (t.removing) {
+        continue;
+      } else if (t.accepted && t.rules.equals(t.applied)) {
+        status = new PodStatus(pod.uid(), pod.key(), PodStatus.State.ENABLED, "");
+      } else {
+        status = new PodStatus(pod.uid(), pod.key(), PodStatus.State.PENDING, t.pendingReason);
+      }
+      st.put(pod.uid(), status);
+    }
+    snapshot = List.copyOf(entries);
+    statuses = Collections.unmodifiableMap(st);
+  }
+}
