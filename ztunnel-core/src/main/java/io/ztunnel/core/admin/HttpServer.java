@@ -52,14 +52,22 @@ public final class HttpServer implements AutoCloseable {
         }
     }
 
-    /** A response: status, content type and text body. */
-    public record Response(HttpResponseStatus status, String contentType, String body) {
+    /** A response: status, content type and body. */
+    public record Response(HttpResponseStatus status, String contentType, byte[] body) {
         public static Response text(HttpResponseStatus status, String body) {
-            return new Response(status, "text/plain; charset=utf-8", body);
+            return new Response(status, "text/plain; charset=utf-8", body.getBytes(StandardCharsets.UTF_8));
         }
 
         public static Response json(String body) {
-            return new Response(HttpResponseStatus.OK, "application/json", body);
+            return new Response(HttpResponseStatus.OK, "application/json", body.getBytes(StandardCharsets.UTF_8));
+        }
+
+        public static Response json(HttpResponseStatus status, String body) {
+            return new Response(status, "application/json", body.getBytes(StandardCharsets.UTF_8));
+        }
+
+        public static Response binary(String contentType, byte[] body) {
+            return new Response(HttpResponseStatus.OK, contentType, body);
         }
     }
 
@@ -138,7 +146,7 @@ public final class HttpServer implements AutoCloseable {
         }
 
         private void write(ChannelHandlerContext ctx, Response r, boolean keepAlive) {
-            ByteBuf body = Unpooled.copiedBuffer(r.body(), StandardCharsets.UTF_8);
+            ByteBuf body = Unpooled.wrappedBuffer(r.body());
             FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, r.status(), body);
             response.headers().set(HttpHeaderNames.CONTENT_TYPE, r.contentType())
                     .setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());

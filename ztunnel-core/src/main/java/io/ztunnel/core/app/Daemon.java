@@ -2,6 +2,7 @@ package io.ztunnel.core.app;
 
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.ztunnel.core.admin.AdminApi;
 import io.ztunnel.core.admin.ConfigDump;
 import io.ztunnel.core.admin.HttpServer;
 import io.ztunnel.core.admin.Readiness;
@@ -205,21 +206,24 @@ public final class Daemon implements AutoCloseable {
     }
 
     private void startServers() {
-        Map<String, HttpServer.Handler> admin = new LinkedHashMap<>();
-        admin.put("/", r -> done(HttpServer.Response.text(HttpResponseStatus.OK, index())));
-        admin.put("/config_dump", r -> done(HttpServer.Response.json(ConfigDump.toJson(configDump()))));
-        admin.put("/quitquitquit", r -> {
-            if (!r.method().equals("POST")) {
-                return done(HttpServer.Response.text(HttpResponseStatus.METHOD_NOT_ALLOWED, "method not allowed\n"));
-            }
-            // The drain waits for connections: never on an event loop.
-            CompletableFuture<HttpServer.Response> answer = new CompletableFuture<>();
-            Thread.ofPlatform().name("ztunnel-shutdown").start(() -> {
-                answer.complete(HttpServer.Response.text(HttpResponseStatus.OK, "shutdown now\n"));
-                shutdown();
-            });
-            return answer;
-        });
+        AdminApi api = new AdminApi(this::configDump, store, connections, config.network(),
+                new AdminApi.LogLevels() {
+                    @Override
+                    public void apply(String spec) {
+                        LogConfig.apply(spec);
+                    }
+
+                    @Override
+                    public void reset() {
+                        LogConfig.reset();
+                    }
+
+                    @Override
+                    public String current() {
+                        return LogConfig.current();
+                    }
+                }, this::shutdown);
+        Map<String, HttpServer.Handler> admin = api.routes();
         HttpServer adminServer = new HttpServer(admin);
         closeables.add(adminServer);
         adminAddress = adminServer.bind(control, transport.serverChannel(),
@@ -257,11 +261,6 @@ public final class Daemon implements AutoCloseable {
 
     private static CompletableFuture<HttpServer.Response> done(HttpServer.Response response) {
         return CompletableFuture.completedFuture(response);
-    }
-
-    private static String index() {
-        return "ztunnel-java admin\n\n/config_dump    state, certificates, config\n"
-                + "/quitquitquit   POST: graceful shutdown\n";
     }
 
     /** {@code /config_dump}. */

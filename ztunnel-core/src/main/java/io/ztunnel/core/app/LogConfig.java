@@ -97,12 +97,8 @@ public final class LogConfig {
         return currentSpec;
     }
 
-    private static void useJson() {
-        LoggerContext context = (LoggerContext) LoggerFactory.getILoggerFactory();
-        Logger root = context.getLogger(Logger.ROOT_LOGGER_NAME);
-        ConsoleAppender<ILoggingEvent> appender = new ConsoleAppender<>();
-        appender.setContext(context);
-        appender.setName("JSON");
+    /** One JSON object per line: timestamp, level, logger, message, and the structured fields in {@code kvpList}. */
+    static JsonEncoder jsonEncoder(LoggerContext context) {
         JsonEncoder encoder = new JsonEncoder();
         encoder.setContext(context);
         encoder.setWithSequenceNumber(false);
@@ -110,7 +106,16 @@ public final class LogConfig {
         encoder.setWithContext(false);
         encoder.setWithMDC(false);
         encoder.start();
-        appender.setEncoder(encoder);
+        return encoder;
+    }
+
+    private static void useJson() {
+        LoggerContext context = (LoggerContext) LoggerFactory.getILoggerFactory();
+        Logger root = context.getLogger(Logger.ROOT_LOGGER_NAME);
+        ConsoleAppender<ILoggingEvent> appender = new ConsoleAppender<>();
+        appender.setContext(context);
+        appender.setName("JSON");
+        appender.setEncoder(jsonEncoder(context));
         appender.start();
         root.detachAndStopAllAppenders();
         root.addAppender(appender);

@@ -46,6 +46,7 @@ public record Config(
         String localXdsPath,
         String localXds,
         Path localCaDir,
+        boolean localCaDirSet,
         Duration secretTtl,
         TlsSettings tls,
         String inpodUds,
@@ -196,6 +197,7 @@ public record Config(
                 localXdsPath,
                 localXds,
                 Path.of(env.nonEmpty("LOCAL_CA_DIR", "./var/lib/ztunnel/ca")),
+                env.nonEmpty("LOCAL_CA_DIR", null) != null,
                 env.duration("SECRET_TTL", Duration.ofHours(24)),
                 new TlsSettings(env.bool("TLS12_ENABLED", false), compliance.equals("pqc")),
                 env.nonEmpty("INPOD_UDS", "/var/run/ztunnel/ztunnel.sock"),
@@ -225,8 +227,12 @@ public record Config(
         return !xdsAddress.isEmpty();
     }
 
+    /**
+     * Whether workload certificates come from the embedded local CA rather than istiod: {@code CA_ADDRESS} is empty
+     * (the default outside Kubernetes), or {@code LOCAL_CA_DIR} was set explicitly (which wins over a CA address).
+     */
     public boolean localCa() {
-        return caAddress.isEmpty();
+        return caAddress.isEmpty() || localCaDirSet;
     }
 
     private static String withScheme(String address) {

@@ -92,7 +92,8 @@ public final class ProtoConverter {
                 .networkMode(known(w.getNetworkMode(), "network_mode")
                         == io.ztunnel.xds.proto.workload.NetworkMode.HOST_NETWORK
                         ? Workload.NetworkMode.HOST_NETWORK : Workload.NetworkMode.STANDARD)
-                .capacity(w.hasCapacity() ? (int) Math.min(w.getCapacity().getValue(), Integer.MAX_VALUE) : 1)
+                .capacity(w.hasCapacity()
+                        ? (int) Math.min(Integer.toUnsignedLong(w.getCapacity().getValue()), Integer.MAX_VALUE) : 1)
                 .build();
     }
 

@@ -96,7 +96,10 @@ public final class Inbound implements InboundRouter {
         return new InboundDecision.Connect(upstream, spoof, sockets.connector(), baggage, record);
     }
 
-    /** The destination service for telemetry: the {@code forwarded host=} hint if it is ours, else the first. */
+    /**
+     * The destination service for telemetry, guessed as ztunnel does: the {@code forwarded host=} hint if it is one of
+     * the workload's services, else the first of them whose target port is the port connected to.
+     */
     private static Service guessService(InboundRequest request, InboundResolver.Target target) {
         String hint = request.forwardedHost();
         if (hint != null) {
@@ -106,7 +109,13 @@ public final class Inbound implements InboundRouter {
                 }
             }
         }
-        return target.services().isEmpty() ? null : target.services().getFirst();
+        int port = target.upstream().getPort();
+        for (Service s : target.services()) {
+            if (s.ports().containsValue(port)) {
+                return s;
+            }
+        }
+        return null;
     }
 
     private Authorizer.Decision authorize(ProxyState state, Workload destination, Authorizer.Connection c) {

@@ -1,0 +1,357 @@
+package io.ztunnel.core.demo;
+
+import io.ztunnel.cni.agent.enrollment.EnrollmentPolicy;
+import io.ztunnel.cni.agent.enrollment.Namespace;
+import io.ztunnel.cni.agent.enrollment.Pod;
+import io.ztunnel.cni.linux.PodNetns;
+import io.ztunnel.core.identity.LocalCa;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+
+/**
+ * A whole ambient mesh on one machine: a {@link Topology} of node and pod network namespaces, and per node a node
+ * agent (local mode) and a ztunnel daemon (in-pod mode), each a separate process in its node's namespace. This object
+ * plays the control plane: it writes the daemons' shared local config ({@code mesh.yaml}: workloads, services,
+ * policies; a pod's protocol is HBONE when its namespace is enrolled, as istiod does) and each agent's file (the
+ * namespaces with their labels and the node's pods). Changing labels or pods rewrites the files; the processes pick
+ * the edits up.
+ *
+ * <p>Needs root. Not thread-safe. {@link #close()} stops the processes and removes every namespace and link.
+ */
+public final class LocalMesh implements AutoCloseable {
+    public static final String DATAPLANE_MODE = "istio.io/dataplane-mode";
+
+    /** A pod to create: its node and index on the node (2..254) pick its IP. */
+    public record PodSpec(String name, String namespace, String serviceAccount, String node, int index,
+            Map<String, String> labels) {}
+
+    /** A service over pods (by name), with a VIP from the topology. */
+    public record ServiceSpec(String name, String namespace, int vipIndex, int port, int targetPort,
+            List<String> pods) {}
+
+    private final Path dir;
+    private final Topology topology;
+    private final Map<String, Topology.Node> nodes = new LinkedHashMap<>();
+    private final Map<String, PodSpec> podSpecs = new LinkedHashMap<>();
+    private final Map<String, Topology.Pod> pods = new LinkedHashMap<>();
+    private final Map<String, Map<String, String>> namespaces = new TreeMap<>();
+    private final List<ServiceSpec> services;
+    private final Map<String, String> daemonEnv;
+    private final List<String> jvmOptions;
+    private final Map<String, ManagedProcess> agents = new LinkedHashMap<>();
+    private final Map<String, ManagedProcess> daemons = new LinkedHashMap<>();
+    private final Map<String, PodNetns> handles = new LinkedHashMap<>();
+    private String policies = "";
+
+    private LocalMesh(Path dir, List<ServiceSpec> services, Map<String, String> daemonEnv, List<String> jvmOptions) {
+        this.dir = dir;
+        this.topology = new Topology();
+        this.services = List.copyOf(services);
+        this.daemonEnv = Map.copyOf(daemonEnv);
+        this.jvmOptions = List.copyOf(jvmOptions);
+    }
+
+    /** Builds the topology, writes the files, starts agents and daemons, and waits until all are ready. */
+    public static LocalMesh start(Path dir, List<String> nodeNames, List<PodSpec> pods,
+            Map<String, Map<String, String>> namespaceLabels, List<ServiceSpec> services,
+            Map<String, String> daemonEnv, List<String> jvmOptions) throws Exception {
+        Files.createDirectories(dir);
+        LocalMesh mesh = new LocalMesh(dir, services, daemonEnv, jvmOptions);
+        try {
+            int index = 1;
+            for (String n : nodeNames) {
+                mesh.nodes.put(n, mesh.topology.addNode(n, index++));
+                Files.createDirectories(dir.resolve(n));
+            }
+            for (PodSpec p : pods) {
+                mesh.podSpecs.put(p.name(), p);
+                mesh.pods.put(p.name(), mesh.topology.addPod(mesh.nodes.get(p.node()), p.name(), p.index()));
+            }
+            mesh.namespaces.putAll(namespaceLabels);
+            LocalCa.loadOrCreate(dir.resolve("ca"), Clock.systemUTC()); // one root, before anyone races for it
+            mesh.writeFiles();
+            for (String n : nodeNames) {
+                mesh.startAgent(n);
+            }
+            for (String n : nodeNames) {
+                mesh.startDaemon(n);
+            }
+            for (String n : nodeNames) {
+                mesh.awaitReady(n, Duration.ofSeconds(60));
+            }
+            return mesh;
+        } catch (Exception | Error e) {
+            mesh.close();
+            throw e;
+        }
+    }
+
+    private void startAgent(String node) {
+        Map<String, String> env = new LinkedHashMap<>();
+        env.put("AGENT_LOCAL_CONFIG", dir.resolve(node).resolve("pods.yaml").toString());
+        env.put("INPOD_UDS", socket(node).toString());
+        env.put("EXCLUDE_NAMESPACES", "kube-system");
+        env.put("READINESS_PORT", "8000");
+        agents.put(node, ManagedProcess.start("agent-" + node, nodes.get(node).netns(),
+                "io.ztunnel.cni.agent.NodeAgentMain", List.of(), env, jvmOptions, dir.resolve(node)
+                        .resolve("agent.log")));
+    }
+
+    /** Starts (or restarts) the daemon of {@code node}. */
+    public void startDaemon(String node) {
+        Map<String, String> env = new LinkedHashMap<>();
+        env.put("PROXY_MODE", "shared");
+        env.put("INPOD_UDS", socket(node).toString());
+        env.put("LOCAL_XDS_PATH", dir.resolve("mesh.yaml").toString());
+        env.put("LOCAL_CA_DIR", dir.resolve("ca").toString());
+        env.put("NODE_NAME", node);
+        env.put("XDS_ADDRESS", "");
+        env.put("CA_ADDRESS", "");
+        env.put("ZTUNNEL_WORKER_THREADS", "1");
+        env.putAll(daemonEnv);
+        daemons.put(node, ManagedProcess.start("ztunnel-" + node, nodes.get(node).netns(),
+                "io.ztunnel.core.app.Main", List.of("proxy", "ztunnel"), env, jvmOptions,
+                dir.resolve(node).resolve("ztunnel.log")));
+    }
+
+    /** Stops the daemon of {@code node} (SIGTERM, graceful drain). */
+    public void stopDaemon(String node) {
+        ManagedProcess p = daemons.remove(node);
+        if (p != null) {
+            p.stop(30);
+        }
+    }
+
+    public ManagedProcess daemon(String node) {
+        return daemons.get(node);
+    }
+
+    /** Waits until the node's daemon answers ready (all its pods' proxies are up). */
+    public void awaitReady(String node, Duration timeout) throws InterruptedException {
+        long end = System.nanoTime() + timeout.toNanos();
+        String last = "";
+        while (System.nanoTime() < end) {
+            ManagedProcess daemon = daemons.get(node);
+            if (daemon != null && !daemon.isAlive()) {
+                throw new IllegalStateException("ztunnel on " + node + " exited with " + daemon.exitCode() + ":\n"
+                        + tail(daemon.output()));
+            }
+            try {
+                last = http(node, 15021, "/healthz/ready");
+                if (last.startsWith("HTTP/1.1 200")) {
+                    return;
+                }
+            } catch (IOException e) {
+                last = e.getMessage();
+            }
+            Thread.sleep(200);
+        }
+        throw new IllegalStateException("ztunnel on " + node + " not ready: " + last + "\n"
+                + tail(daemons.get(node).output()));
+    }
+
+    private static String tail(String text) {
+        return text.length() > 4000 ? text.substring(text.length() - 4000) : text;
+    }
+
+    private Path socket(String node) {
+        return dir.resolve(node).resolve("ztunnel.sock");
+    }
+
+    /** Sets a namespace's labels (e.g. {@code istio.io/dataplane-mode=ambient}) and rewrites the files. */
+    public void setNamespaceLabels(String namespace, Map<String, String> labels) throws IOException {
+        namespaces.put(namespace, Map.copyOf(labels));
+        writeFiles();
+    }
+
+    /** Replaces the authorization policies (YAML list items under {@code policies:}) and rewrites the config. */
+    public void setPolicies(String yaml) throws IOException {
+        this.policies = yaml;
+        writeFiles();
+    }
+
+    /** Removes a pod from its node agent's view (and from the mesh config). */
+    public void removePod(String name) throws IOException {
+        podSpecs.remove(name);
+        writeFiles();
+    }
+
+    /** The network namespace name of a node. */
+    public String nodeNetns(String node) {
+        return nodes.get(node).netns();
+    }
+
+    public Topology.Pod pod(String name) {
+        return pods.get(name);
+    }
+
+    public String vip(int index) {
+        return topology.vip(index);
+    }
+
+    /** The pod's network namespace, to run test apps inside it. Owned by this mesh. */
+    public PodNetns netns(String pod) throws IOException {
+        PodNetns handle = handles.get(pod);
+        if (handle == null) {
+            handle = PodNetns.open(Path.of(pods.get(pod).netnsPath()));
+            handles.put(pod, handle);
+        }
+        return handle;
+    }
+
+    /** An HTTP/1.0 GET to 127.0.0.1:{@code port} inside the node's namespace; the whole response. */
+    public String http(String node, int port, String path) throws IOException {
+        PodNetns ns = handles.get("node/" + node);
+        if (ns == null) {
+            ns = PodNetns.open(Path.of("/var/run/netns", nodes.get(node).netns()));
+            handles.put("node/" + node, ns);
+        }
+        try (Socket s = ns.call(() -> {
+            Socket socket = new Socket();
+            socket.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 2000);
+            return socket;
+        })) {
+            s.setSoTimeout(5000);
+            s.getOutputStream().write(("GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            InputStream in = s.getInputStream();
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    private boolean enrolled(PodSpec p) {
+        Pod pod = new Pod(uid(p), p.name(), p.namespace(), p.serviceAccount(),
+                List.of(ip(pods.get(p.name()).ip())), p.labels(), Map.of(), false, Optional.empty());
+        Map<String, String> labels = namespaces.getOrDefault(p.namespace(), Map.of());
+        return EnrollmentPolicy.defaults().decide(pod, Optional.of(new Namespace(p.namespace(), labels))).enrolled();
+    }
+
+    private static String uid(PodSpec p) {
+        return "Kubernetes//Pod/" + p.namespace() + "/" + p.name();
+    }
+
+    private static InetAddress ip(String text) {
+        try {
+            return InetAddress.getByName(text);
+        } catch (java.net.UnknownHostException e) {
+            throw new IllegalArgumentException(e);
+        }
+    }
+
+    /** Writes mesh.yaml (all daemons) and pods.yaml (each node's agent) atomically. */
+    private void writeFiles() throws IOException {
+        StringBuilder mesh = new StringBuilder("workloads:\n");
+        for (PodSpec p : podSpecs.values()) {
+            mesh.append("- uid: ").append(uid(p)).append('\n')
+                    .append("  name: ").append(p.name()).append('\n')
+                    .append("  namespace: ").append(p.namespace()).append('\n')
+                    .append("  serviceAccount: ").append(p.serviceAccount()).append('\n')
+                    .append("  trustDomain: cluster.local\n")
+                    .append("  workloadIps: [\"").append(pods.get(p.name()).ip()).append("\"]\n")
+                    .append("  protocol: ").append(enrolled(p) ? "HBONE" : "TCP").append('\n')
+                    .append("  node: ").append(p.node()).append('\n')
+                    .append("  canonicalName: ").append(p.labels().getOrDefault("app", p.name())).append('\n')
+                    .append("  canonicalRevision: ").append(p.labels().getOrDefault("version", "v1")).append('\n')
+                    .append("  services:");
+            List<ServiceSpec> member = services.stream().filter(s -> s.pods().contains(p.name())).toList();
+            if (member.isEmpty()) {
+                mesh.append(" {}\n");
+            } else {
+                mesh.append('\n');
+                for (ServiceSpec s : member) {
+                    mesh.append("    \"").append(s.namespace()).append('/').append(hostname(s)).append("\": {")
+                            .append(s.port()).append(": ").append(s.targetPort()).append("}\n");
+                }
+            }
+        }
+        mesh.append("services:").append(services.isEmpty() ? " []\n" : "\n");
+        for (ServiceSpec s : services) {
+            mesh.append("- name: ").append(s.name()).append('\n')
+                    .append("  namespace: ").append(s.namespace()).append('\n')
+                    .append("  hostname: ").append(hostname(s)).append('\n')
+                    .append("  vips: [\"/").append(topology.vip(s.vipIndex())).append("\"]\n")
+                    .append("  ports: {").append(s.port()).append(": ").append(s.targetPort()).append("}\n");
+        }
+        mesh.append("policies:").append(policies.isBlank() ? " []\n" : "\n" + policies);
+        atomicWrite(dir.resolve("mesh.yaml"), mesh.toString());
+
+        for (Map.Entry<String, Topology.Node> node : nodes.entrySet()) {
+            StringBuilder agent = new StringBuilder("namespaces:\n");
+            if (namespaces.isEmpty()) {
+                agent.setLength(0);
+                agent.append("namespaces: []\n");
+            }
+            for (Map.Entry<String, Map<String, String>> ns : namespaces.entrySet()) {
+                agent.append("- name: ").append(ns.getKey()).append('\n').append("  labels: {");
+                agent.append(String.join(", ", ns.getValue().entrySet().stream()
+                        .map(e -> "\"" + e.getKey() + "\": \"" + e.getValue() + "\"").toList()));
+                agent.append("}\n");
+            }
+            List<PodSpec> local = podSpecs.values().stream().filter(p -> p.node().equals(node.getKey())).toList();
+            agent.append("pods:").append(local.isEmpty() ? " []\n" : "\n");
+            for (PodSpec p : local) {
+                agent.append("- name: ").append(p.name()).append('\n')
+                        .append("  namespace: ").append(p.namespace()).append('\n')
+                        .append("  uid: ").append(p.namespace()).append('-').append(p.name()).append('\n')
+                        .append("  serviceAccount: ").append(p.serviceAccount()).append('\n')
+                        .append("  ips: [\"").append(pods.get(p.name()).ip()).append("\"]\n")
+                        .append("  netns: ").append(pods.get(p.name()).netns()).append('\n')
+                        .append("  labels: {");
+                agent.append(String.join(", ", p.labels().entrySet().stream()
+                        .map(e -> "\"" + e.getKey() + "\": \"" + e.getValue() + "\"").toList()));
+                agent.append("}\n");
+            }
+            atomicWrite(dir.resolve(node.getKey()).resolve("pods.yaml"), agent.toString());
+        }
+    }
+
+    public static String hostname(ServiceSpec s) {
+        return s.name() + "." + s.namespace() + ".svc.cluster.local";
+    }
+
+    private void atomicWrite(Path file, String content) throws IOException {
+        Path tmp = Files.createTempFile(file.getParent(), ".write", ".yaml");
+        Files.writeString(tmp, content, StandardCharsets.UTF_8);
+        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** The logs of every process, for diagnosing a failure. */
+    public String logs() {
+        StringBuilder out = new StringBuilder();
+        List<ManagedProcess> all = new ArrayList<>(agents.values());
+        all.addAll(daemons.values());
+        for (ManagedProcess p : all) {
+            out.append("==== ").append(p.name()).append(" ====\n").append(tail(p.output())).append('\n');
+        }
+        return out.toString();
+    }
+
+    @Override
+    public void close() {
+        for (ManagedProcess p : daemons.values()) {
+            p.stop(10);
+        }
+        for (ManagedProcess p : agents.values()) {
+            p.stop(10);
+        }
+        for (PodNetns h : handles.values()) {
+            h.close();
+        }
+        topology.close();
+    }
+}

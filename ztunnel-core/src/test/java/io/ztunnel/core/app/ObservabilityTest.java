@@ -1,0 +1,261 @@
+package io.ztunnel.core.app;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.NetworkInterface;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Metrics, admin API and diagnostics of running daemons, as an operator sees them. */
+@Timeout(120)
+class ObservabilityTest {
+    private static final Pattern SAMPLE = Pattern.compile("^([a-zA-Z_:][a-zA-Z0-9_:]*)\\{(.*)} (\\S+)$");
+    private static final Pattern LABEL = Pattern.compile("([a-zA-Z_][a-zA-Z0-9_]*)=\"((?:[^\"\\\\]|\\\\.)*)\"");
+
+    @TempDir
+    Path dir;
+
+    private MeshFixture mesh;
+
+    @AfterEach
+    void tearDown() throws Exception {
+        if (mesh != null) {
+            mesh.close();
+        }
+    }
+
+    /** One parsed sample: name, labels in order, value. */
+    record Sample(String name, LinkedHashMap<String, String> labels, double value) {}
+
+    static List<Sample> parse(String exposition) {
+        return exposition.lines().map(SAMPLE::matcher).filter(Matcher::matches).map(m -> {
+            LinkedHashMap<String, String> labels = new LinkedHashMap<>();
+            Matcher l = LABEL.matcher(m.group(2));
+            while (l.find()) {
+                labels.put(l.group(1), l.group(2));
+            }
+            return new Sample(m.group(1), labels, Double.parseDouble(m.group(3)));
+        }).toList();
+    }
+
+    static double value(List<Sample> samples, String name, Map<String, String> where) {
+        return samples.stream().filter(s -> s.name().equals(name))
+                .filter(s -> s.labels().entrySet().containsAll(where.entrySet()))
+                .mapToDouble(Sample::value).sum();
+    }
+
+    @Test
+    void aKnownTransferIsCountedExactlyByBothReportersWithIstiosLabels() throws Exception {
+        mesh = new MeshFixture(dir, Map.of());
+        byte[] payload = new byte[100_000];
+        try (Socket s = mesh.connect("127.0.0.3", 8080)) {
+            assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
+            s.getOutputStream().write(payload);
+            s.shutdownOutput();
+            assertThat(s.getInputStream().readAllBytes()).hasSize(payload.length);
+        }
+        Map<String, String> common = new LinkedHashMap<>();
+        common.put("source_workload", "client");
+        common.put("source_canonical_service", "unknown");
+        common.put("source_canonical_revision", "unknown");
+        common.put("source_workload_namespace", "client");
+        common.put("source_principal", "spiffe://cluster.local/ns/client/sa/client");
+        common.put("source_app", "unknown");
+        common.put("source_version", "unknown");
+        common.put("source_cluster", "Kubernetes");
+        common.put("destination_service", "unknown");
+        common.put("destination_service_namespace", "unknown");
+        common.put("destination_service_name", "unknown");
+        common.put("destination_workload", "server-a");
+        common.put("destination_canonical_service", "echo");
+        common.put("destination_canonical_revision", "v1");
+        common.put("destination_workload_namespace", "server");
+        common.put("destination_principal", "spiffe://cluster.local/ns/server/sa/server-a");
+        common.put("destination_app", "echo");
+        common.put("destination_version", "v1");
+        common.put("destination_cluster", "Kubernetes");
+        common.put("request_protocol", "tcp");
+        common.put("response_flags", "-");
+        common.put("connection_security_policy", "mutual_tls");
+
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+            String clientScrape = MeshFixture.get(mesh.client.metricsAddress(), "/metrics");
+            List<Sample> client = parse(clientScrape);
+            Map<String, String> source = new LinkedHashMap<>();
+            source.put("reporter", "source");
+            source.putAll(common);
+            assertThat(value(client, "istio_tcp_connections_opened_total", source)).isEqualTo(1);
+            assertThat(value(client, "istio_tcp_connections_closed_total", source)).isEqualTo(1);
+            assertThat(value(client, "istio_tcp_received_bytes_total", source)).isEqualTo(payload.length);
+            assertThat(value(client, "istio_tcp_sent_bytes_total", source)).isEqualTo(payload.length + 9);
+            Sample opened = client.stream().filter(s -> s.name().equals("istio_tcp_connections_opened_total"))
+                    .findFirst().orElseThrow();
+            assertThat(List.copyOf(opened.labels().keySet()).subList(0, 23)).containsExactly("reporter",
+                    "source_workload", "source_canonical_service", "source_canonical_revision",
+                    "source_workload_namespace", "source_principal", "source_app", "source_version",
+                    "source_cluster", "destination_service", "destination_service_namespace",
+                    "destination_service_name", "destination_workload", "destination_canonical_service",
+                    "destination_canonical_revision", "destination_workload_namespace", "destination_principal",
+                    "destination_app", "destination_version", "destination_cluster", "request_protocol",
+                    "response_flags", "connection_security_policy");
+
+            String serverScrape = MeshFixture.get(mesh.server.metricsAddress(), "/stats/prometheus");
+            List<Sample> server = parse(serverScrape);
+            Map<String, String> destination = new LinkedHashMap<>(source);
+            destination.put("reporter", "destination");
+            // The HBONE peer is the client daemon's host address, not a known workload: source labels come from the
+            // client's baggage (namespace, workload name, cluster), and source_app is then the workload name.
+            destination.put("source_workload", "client");
+            destination.put("source_app", "client");
+            // Inbound guesses the service: the workload's service whose target port is the one connected to.
+            destination.put("destination_service", "echo.server.svc.cluster.local");
+            destination.put("destination_service_namespace", "server");
+            destination.put("destination_service_name", "echo");
+            assertThat(value(server, "istio_tcp_connections_opened_total", destination)).isEqualTo(1);
+            assertThat(value(server, "istio_tcp_received_bytes_total", destination)).isEqualTo(payload.length);
+            assertThat(value(server, "istio_tcp_sent_bytes_total", destination)).isEqualTo(payload.length + 9);
+        });
+    }
+
+    @Test
+    void aRemovedWorkloadLeavesNoSeriesBehind() throws Exception {
+        mesh = new MeshFixture(dir, Map.of());
+        try (Socket s = mesh.connect("127.0.0.3", 8080)) {
+            assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
+        }
+        await().atMost(Duration.ofSeconds(5)).until(() -> MeshFixture.get(mesh.client.metricsAddress(), "/metrics")
+                .contains("destination_workload=\"server-a\""));
+        mesh.write(MeshFixture.BASE.replaceAll("(?s)- uid: Kubernetes//Pod/server/server-a.*?(?=- uid)", ""));
+        await().atMost(Duration.ofSeconds(10)).until(() -> mesh.client.state().current()
+                .workload("Kubernetes//Pod/server/server-a") == null);
+        assertThat(MeshFixture.get(mesh.client.metricsAddress(), "/metrics"))
+                .doesNotContain("destination_workload=\"server-a\"");
+    }
+
+    @Test
+    void theScrapeWithTrafficPassesPromtool() throws Exception {
+        mesh = new MeshFixture(dir, Map.of());
+        try (Socket s = mesh.connect("127.10.0.1", 80)) {
+            MeshFixture.banner(s);
+        }
+        String scrape = MeshFixture.get(mesh.client.metricsAddress(), "/metrics");
+        Path promtool = Path.of("/usr/bin/promtool");
+        if (!Files.isExecutable(promtool)) {
+            assertThat(System.getenv("CI")).as("promtool must be installed in CI").isNotEqualTo("true");
+            return;
+        }
+        Process p = new ProcessBuilder(promtool.toString(), "check", "metrics").redirectErrorStream(true).start();
+        p.getOutputStream().write(scrape.getBytes(StandardCharsets.UTF_8));
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        // Istio's own names end in _count for gauges; promtool's linter dislikes that and nothing else may remain.
+        List<String> problems = out.lines().filter(l -> !l.isBlank())
+                .filter(l -> !l.contains("workload_manager_active_proxy_count")
+                        && !l.contains("workload_manager_pending_proxy_count"))
+                .toList();
+        assertThat(problems).isEmpty();
+    }
+
+    @Test
+    void adminEndpointsAnswerOnLoopbackOnly() throws Exception {
+        mesh = new MeshFixture(dir, Map.of());
+        InetSocketAddress admin = mesh.client.adminAddress();
+        assertThat(admin.getAddress().isLoopbackAddress()).isTrue();
+        JsonNode dump = new ObjectMapper().readTree(MeshFixture.get(admin, "/config_dump"));
+        assertThat(dump.get("workloads")).hasSize(3);
+        assertThat(dump.get("certificates").isArray()).isTrue();
+        assertThat(dump.get("config").get("proxyMode").asText()).isEqualTo("dedicated");
+        assertThat(MeshFixture.http(admin, "/quitquitquit", "GET").statusCode()).isEqualTo(405);
+        assertThat(MeshFixture.http(admin, "/nope", "GET").statusCode()).isEqualTo(404);
+        assertThat(MeshFixture.http(mesh.client.readinessAddress(), "/healthz/ready", "GET").body())
+                .isEqualTo("ready\n");
+
+        InetAddress external = nonLoopbackAddress();
+        if (external != null) {
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress(external, admin.getPort()), 2000);
+                throw new AssertionError("admin port reachable on " + external);
+            } catch (IOException expected) {
+                // refused: good
+            }
+        }
+    }
+
+    @Test
+    void loggingLevelsCanBeReadSetAndReset() throws Exception {
+        mesh = new MeshFixture(dir, Map.of());
+        InetSocketAddress admin = mesh.client.adminAddress();
+        assertThat(MeshFixture.http(admin, "/logging", "GET").statusCode()).isEqualTo(405);
+        assertThat(MeshFixture.http(admin, "/logging?level=access=debug,authorization=trace", "POST").body())
+                .isEqualTo("current log level is access=debug,authorization=trace\n");
+        assertThat(org.slf4j.LoggerFactory.getLogger("authorization").isTraceEnabled()).isTrue();
+        assertThat(MeshFixture.http(admin, "/logging?level=loud", "POST").statusCode()).isEqualTo(400);
+        assertThat(MeshFixture.http(admin, "/logging?reset", "POST").statusCode()).isEqualTo(200);
+        assertThat(org.slf4j.LoggerFactory.getLogger("authorization").isTraceEnabled()).isFalse();
+    }
+
+    @Test
+    void debugConnectionsListsLiveConnectionsAndAuthorizeExplainsDecisions() throws Exception {
+        mesh = new MeshFixture(dir, Map.of());
+        try (Socket s = mesh.connect("127.0.0.3", 8080)) {
+            assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
+            JsonNode live = new ObjectMapper().readTree(MeshFixture.get(mesh.server.adminAddress(),
+                    "/debug/connections"));
+            assertThat(live).hasSize(1);
+            assertThat(live.get(0).get("direction").asText()).isEqualTo("inbound");
+            assertThat(live.get(0).get("srcIdentity").asText()).isEqualTo("spiffe://cluster.local/ns/client/sa/client");
+            assertThat(live.get(0).get("decision").asText()).isEqualTo("no allow policies");
+        }
+        mesh.write(MeshFixture.BASE + MeshFixture.DENY_CLIENT);
+        await().atMost(Duration.ofSeconds(10)).until(() -> mesh.client.state().current().policies().size() == 1);
+        JsonNode deny = new ObjectMapper().readTree(MeshFixture.get(mesh.client.adminAddress(),
+                "/debug/authorize?src=127.0.0.2&dst=127.0.0.3&port=8080&identity=spiffe://cluster.local/ns/client/sa/client"));
+        assertThat(deny.get("allowed").asBoolean()).isFalse();
+        assertThat(deny.get("reason").asText()).isEqualTo("explicitly denied by: server/deny-client");
+        assertThat(deny.get("policies").get(0).get("matched").asBoolean()).isTrue();
+        JsonNode allow = new ObjectMapper().readTree(MeshFixture.get(mesh.client.adminAddress(),
+                "/debug/authorize?src=127.0.0.2&dst=127.0.0.3&port=8080&identity=spiffe://cluster.local/ns/other/sa/x"));
+        assertThat(allow.get("allowed").asBoolean()).isTrue();
+        assertThat(allow.get("policies").get(0).get("detail").asText()).isEqualTo("no rule matched");
+        assertThat(MeshFixture.http(mesh.client.adminAddress(), "/debug/authorize?src=x&dst=127.0.0.3&port=1", "GET")
+                .statusCode()).isEqualTo(400);
+        assertThat(MeshFixture.get(mesh.client.adminAddress(), "/debug/threads")).contains("ztunnel-dp");
+    }
+
+    private static InetAddress nonLoopbackAddress() throws IOException {
+        for (NetworkInterface nic : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+            if (!nic.isUp() || nic.isLoopback()) {
+                continue;
+            }
+            for (InetAddress a : Collections.list(nic.getInetAddresses())) {
+                if (a instanceof Inet4Address) {
+                    return a;
+                }
+            }
+        }
+        return null;
+    }
+
+}
