@@ -7,11 +7,11 @@ import io.ztunnel.core.admin.ConfigDump;
 import io.ztunnel.core.admin.HttpServer;
 import io.ztunnel.core.admin.Readiness;
 import io.ztunnel.core.config.Config;
+import io.ztunnel.core.control.ControlPlane;
 import io.ztunnel.core.control.ConversionException;
 import io.ztunnel.core.control.LocalConfigSource;
 import io.ztunnel.core.identity.CertificateAuthority;
 import io.ztunnel.core.identity.CertificateManager;
-import io.ztunnel.core.identity.LocalCa;
 import io.ztunnel.core.proxy.ConnectionRecord;
 import io.ztunnel.core.proxy.ConnectionTracker;
 import io.ztunnel.core.proxy.Inbound;
@@ -91,7 +91,7 @@ public final class Daemon implements AutoCloseable {
         this.dataPlane = transport.newGroup(config.workerThreads(), "ztunnel-dp");
         this.control = transport.newGroup(1, "ztunnel-control");
         this.timer = control.next();
-        this.ca = LocalCa.loadOrCreate(config.localCaDir(), Clock.systemUTC());
+        this.ca = ControlPlane.certificateAuthority(config, control, transport);
         this.certificates = new CertificateManager(ca, config.secretTtl(), config.tls(),
                 Scheduler.of(control.next(), Clock.systemUTC()), CertificateManager.DEFAULT_MAX_IN_FLIGHT);
         this.metrics = ZtunnelMetrics.builder().buildTag(config.istioVersion()).jvmMetrics(true)
@@ -158,6 +158,16 @@ public final class Daemon implements AutoCloseable {
      * and field) and the previous state stays. The first version must be valid or the daemon does not start.
      */
     private void loadState(Readiness.Task stateReady) {
+        if (config.xdsEnabled()) {
+            if (config.localXdsPath() != null || config.localXds() != null) {
+                log.atWarn().log("XDS_ADDRESS is set: LOCAL_XDS_PATH / LOCAL_XDS are ignored");
+            }
+            ControlPlane xds = ControlPlane.start(config, control, transport, store, certificates, metrics.xds());
+            closeables.add(xds);
+            // "state manager" stays pending until both resource types have been ACKed once.
+            xds.ready().thenRun(stateReady::done);
+            return;
+        }
         LocalConfigSource source = new LocalConfigSource(store);
         if (config.localXdsPath() != null) {
             Path path = Path.of(config.localXdsPath());
@@ -399,6 +409,13 @@ public final class Daemon implements AutoCloseable {
             }
         }
         certificates.close();
+        if (ca instanceof AutoCloseable closeableCa) {
+            try {
+                closeableCa.close();
+            } catch (Exception e) {
+                log.atDebug().addKeyValue("error", e.toString()).log("closing the CA client failed");
+            }
+        }
         metrics.close();
         dataPlane.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
         control.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();

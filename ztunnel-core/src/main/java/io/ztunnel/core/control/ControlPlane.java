@@ -45,6 +45,8 @@ import org.slf4j.LoggerFactory;
  * ControlPlane xds = ControlPlane.start(config, control, transport, store, certificates, metrics.xds());
  * closeables.add(xds);
  * xds.ready().thenRun(stateReady::done);
+ * // close(), after certificates.close():
+ * if (ca instanceof AutoCloseable closeableCa) closeableCa.close();
  * }</pre>
  *
  * <h2>Channels</h2>
