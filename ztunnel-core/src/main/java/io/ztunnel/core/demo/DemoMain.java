@@ -106,6 +106,10 @@ public final class DemoMain {
         mesh.setPolicies("");
         say("   (policy removed again)");
 
+        boolean noWait = args.length > 0 && args[0].equals("--no-wait");
+        if (noWait) {
+            System.exit(0); // the shutdown hook cleans up
+        }
         say("""
 
                 The mesh stays up for exploration; Ctrl-C removes it. Try:
@@ -114,9 +118,6 @@ public final class DemoMain {
                   ip netns exec %s curl -s localhost:15020/metrics | grep istio_tcp
                   tail -f %s/node2/ztunnel.log
                 """.formatted(mesh.pod("client").netns(), vip, mesh.nodeNetns("node1"), mesh.nodeNetns("node2"), dir));
-        if (args.length > 0 && args[0].equals("--no-wait")) {
-            System.exit(0); // the shutdown hook cleans up
-        }
         done.await();
     }
 
