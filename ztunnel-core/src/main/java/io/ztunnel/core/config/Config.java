@@ -97,6 +97,15 @@ public record Config(
     }
 
     public static Config from(Env env) {
+        return from(env, MeshConfig.DEFAULT_FILE);
+    }
+
+    /**
+     * Reads the configuration from {@code env}, with the mesh config at {@code meshFile} and {@code PROXY_CONFIG}
+     * beneath it: an environment variable, when set, wins over the ProxyConfig field of the same meaning.
+     */
+    public static Config from(Env env, Path meshFile) {
+        MeshConfig mesh = MeshConfig.load(meshFile, env.raw("PROXY_CONFIG"));
         boolean inKubernetes = env.isSet("KUBERNETES_SERVICE_HOST");
         String defaultIstiod = inKubernetes ? "https://istiod.istio-system.svc:15012" : "";
 
@@ -127,7 +136,8 @@ public record Config(
         }
 
         int cpus = Runtime.getRuntime().availableProcessors();
-        int workers = workerThreads(env, cpus);
+        int workers = env.nonEmpty("ZTUNNEL_WORKER_THREADS", null) == null && mesh.concurrency() != null
+                && mesh.concurrency() > 0 ? mesh.concurrency() : workerThreads(env, cpus);
 
         HboneSettings hbone = new HboneSettings(
                 env.integer("HTTP2_STREAM_WINDOW_SIZE", HboneSettings.DEFAULT.streamWindow(), 65_535,
@@ -164,12 +174,14 @@ public record Config(
                 env.integer("INBOUND_PLAINTEXT_PORT", 15006, 0, 65535),
                 env.integer("INBOUND_HBONE_PORT", 15008, 0, 65535),
                 env.integer("SOCKS5_PORT", 15080, 0, 65535),
-                env.integer("ADMIN_PORT", 15000, 0, 65535),
-                env.integer("STATS_PORT", 15020, 0, 65535),
+                env.integer("ADMIN_PORT", mesh.proxyAdminPort() != null ? mesh.proxyAdminPort() : 15000, 0, 65535),
+                env.integer("STATS_PORT", mesh.statsPort() != null ? mesh.statsPort() : 15020, 0, 65535),
                 env.integer("READINESS_PORT", 15021, 0, 65535));
 
-        Map<String, String> metadata = new LinkedHashMap<>(env.withPrefix("ISTIO_META_"));
-        String clusterId = env.nonEmpty("ISTIO_META_CLUSTER_ID", env.nonEmpty("CLUSTER_ID", "Kubernetes"));
+        Map<String, String> metadata = new LinkedHashMap<>(mesh.proxyMetadata());
+        metadata.putAll(env.withPrefix("ISTIO_META_"));
+        String clusterId = env.nonEmpty("ISTIO_META_CLUSTER_ID", env.nonEmpty("CLUSTER_ID",
+                metadata.getOrDefault("CLUSTER_ID", "Kubernetes")));
 
         return new Config(
                 mode,
@@ -183,7 +195,8 @@ public record Config(
                 env.nonEmpty("SERVICE_ACCOUNT", ""),
                 trustDomain,
                 env.nonEmpty("INSTANCE_IP", ""),
-                withScheme(env.string("XDS_ADDRESS", defaultIstiod)),
+                withScheme(env.string("XDS_ADDRESS",
+                        mesh.discoveryAddress() != null ? mesh.discoveryAddress() : defaultIstiod)),
                 withScheme(env.string("CA_ADDRESS", defaultIstiod)),
                 env.nonEmpty("XDS_ROOT_CA", "./var/run/secrets/istio/root-cert.pem"),
                 env.nonEmpty("CA_ROOT_CA", "./var/run/secrets/istio/root-cert.pem"),
