@@ -75,8 +75,10 @@ public final class ChannelConnector {
             if (transport.isEpoll()) {
                 // The sockets are dual-stack IPv6 sockets: set the IPv6 flavours too, so IPv4-mapped and IPv6
                 // client addresses both bind.
+                // Epoll client channels do not know EpollChannelOption.IP_FREEBIND (Bootstrap would warn on every
+                // connect and skip it), so the raw socket option is used for both families.
                 bootstrap.option(EpollChannelOption.IP_TRANSPARENT, true)
-                        .option(EpollChannelOption.IP_FREEBIND, true)
+                        .option(io.ztunnel.cni.linux.SocketOptions.IP_FREEBIND, 1)
                         .option(io.ztunnel.cni.linux.SocketOptions.IPV6_TRANSPARENT, 1)
                         .option(io.ztunnel.cni.linux.SocketOptions.IPV6_FREEBIND, 1);
             }
