@@ -289,6 +289,11 @@ public final class HbonePool implements AutoCloseable {
 
     private void handshake(KeyState state, Channel ch, TlsMaterial material) {
         PoolKey key = state.key;
+        if (closed) { // the pool closed while this dial was in flight: nobody would ever close the connection
+            ch.close();
+            dialFailed(state, new HboneException(HboneException.Kind.CONNECT, "HBONE pool is closed", null));
+            return;
+        }
         if (!ch.isActive()) { // closed right after connecting: no engine must be created for a dead pipeline
             dialFailed(state, new HboneException(HboneException.Kind.CONNECT, "connection to " + key.destination()
                     + " closed before the TLS handshake", null));
@@ -359,6 +364,10 @@ public final class HbonePool implements AutoCloseable {
         synchronized (state) {
             state.connections.add(connection);
             state.dialing = false;
+        }
+        if (closed) { // close() may have taken its snapshot before the add above; the close listener cleans up
+            ch.close();
+            return;
         }
         log.atDebug().addKeyValue("destination", state.key.destination()).addKeyValue("source", state.key.source())
                 .log("HBONE connection established");

@@ -48,14 +48,7 @@ class MeshTest {
 
     /** Log events with {@code message}, each as its key-value fields plus {@code level}. */
     private List<Map<String, String>> lines(String message) {
-        return logs.list.stream().filter(e -> e.getFormattedMessage().equals(message)).map(e -> {
-            Map<String, String> fields = new HashMap<>();
-            fields.put("level", e.getLevel().toString());
-            if (e.getKeyValuePairs() != null) {
-                e.getKeyValuePairs().forEach(kv -> fields.put(kv.key, String.valueOf(kv.value)));
-            }
-            return fields;
-        }).toList();
+        return LogEvents.withMessage(logs.list, message);
     }
 
     @Test

@@ -115,14 +115,7 @@ class XdsMeshTest {
     }
 
     private List<Map<String, String>> completed() {
-        return logs.list.stream().filter(e -> e.getFormattedMessage().equals("connection complete")).map(e -> {
-            Map<String, String> fields = new HashMap<>();
-            fields.put("level", e.getLevel().toString());
-            if (e.getKeyValuePairs() != null) {
-                e.getKeyValuePairs().forEach(kv -> fields.put(kv.key, String.valueOf(kv.value)));
-            }
-            return fields;
-        }).toList();
+        return LogEvents.withMessage(logs.list, "connection complete");
     }
 
     @Test

@@ -47,26 +47,34 @@ class ProtoConverterPropertiesTest {
 
     @Property(tries = 1500)
     void aWorkloadConvertsOrIsRejectedWithAReason(@ForAll("workloads") Workload workload) {
-        try {
-            io.ztunnel.core.state.Workload converted = ProtoConverter.workload(workload);
+        convertsOrIsRejected(() -> ProtoConverter.workload(workload), converted -> {
             assertThat(converted.uid()).isEqualTo(workload.getUid());
             assertThat(converted.addresses()).hasSize(workload.getAddressesCount());
             assertThat(converted.capacity()).isNotNegative();
-            Statistics.collect("converted");
-        } catch (ConversionException e) {
-            assertThat(e.getMessage()).isNotBlank();
-            Statistics.collect("rejected");
-        }
-        bothOutcomesAreExercised();
+        });
     }
 
     @Property(tries = 1500)
     void aServiceConvertsOrIsRejectedWithAReason(@ForAll("services") Service service) {
-        try {
-            io.ztunnel.core.state.Service converted = ProtoConverter.service(service);
+        convertsOrIsRejected(() -> ProtoConverter.service(service), converted -> {
             assertThat(converted.key()).isEqualTo(service.getNamespace() + "/" + service.getHostname());
             assertThat(converted.vips().size() + converted.cidrVips().size()).isEqualTo(service.getAddressesCount());
             assertThat(converted.weightedWaypoints()).allSatisfy(w -> assertThat(w.weight()).isNotNegative());
+        });
+    }
+
+    @Property(tries = 1500)
+    void aPolicyConvertsOrIsRejectedWithAReason(@ForAll("policies") Authorization policy) {
+        convertsOrIsRejected(() -> ProtoConverter.authorization(policy), converted -> {
+            assertThat(converted.key()).isEqualTo(policy.getNamespace() + "/" + policy.getName());
+            assertThat(converted.rules()).hasSize(policy.getRulesCount());
+        });
+    }
+
+    /** A conversion that may only succeed (then {@code check} holds) or fail with a reason; both must be common. */
+    private static <T> void convertsOrIsRejected(Conversion<T> conversion, java.util.function.Consumer<T> check) {
+        try {
+            check.accept(conversion.convert());
             Statistics.collect("converted");
         } catch (ConversionException e) {
             assertThat(e.getMessage()).isNotBlank();
@@ -75,18 +83,9 @@ class ProtoConverterPropertiesTest {
         bothOutcomesAreExercised();
     }
 
-    @Property(tries = 1500)
-    void aPolicyConvertsOrIsRejectedWithAReason(@ForAll("policies") Authorization policy) {
-        try {
-            io.ztunnel.core.state.Authorization converted = ProtoConverter.authorization(policy);
-            assertThat(converted.key()).isEqualTo(policy.getNamespace() + "/" + policy.getName());
-            assertThat(converted.rules()).hasSize(policy.getRulesCount());
-            Statistics.collect("converted");
-        } catch (ConversionException e) {
-            assertThat(e.getMessage()).isNotBlank();
-            Statistics.collect("rejected");
-        }
-        bothOutcomesAreExercised();
+    @FunctionalInterface
+    private interface Conversion<T> {
+        T convert() throws ConversionException;
     }
 
     /** The generators must reach both outcomes often, or the property says little. */

@@ -165,6 +165,28 @@ class HbonePoolTest {
         await().atMost(Duration.ofSeconds(10)).until(() -> !connection.isActive());
     }
 
+    @Test
+    void closingThePoolWhileDialingLeavesNoConnectionBehind() throws Exception {
+        app = TestApps.echo();
+        bed = new HboneTestBed(caDir, HboneSettings.DEFAULT, Duration.ofHours(1), 1);
+        bed.target = app.address();
+        InetSocketAddress hbone = bed.startServer();
+        bed.startForwarder(hbone);
+        EventLoop loop = bed.group.next();
+        // A connection for another key first, so the pool is known to work on this bed.
+        Http2StreamChannel warm = openStreams(loop, request(hbone, HboneTestBed.CLIENT), 1).getFirst();
+        warm.close().sync();
+
+        Future<Http2StreamChannel> inFlight =
+                bed.pool.connect(loop, request(hbone, SpiffeId.parse("spiffe://cluster.local/ns/client/sa/late")));
+        bed.pool.close();
+        assertThat(inFlight.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        assertThat(inFlight.isSuccess()).as("a closed pool hands out no stream").isFalse();
+        // Whatever the dial got to, the server ends up with no connection from this pool and the pool holds none.
+        await().atMost(Duration.ofSeconds(10)).until(() -> bed.server.connectionCount() == 0);
+        assertThat(bed.pool.connectionCount()).isZero();
+    }
+
     private HboneRequest request(InetSocketAddress hbone, SpiffeId source) throws Exception {
         return new HboneRequest(new PoolKey(source, List.of(HboneTestBed.SERVER), hbone,
                 InetAddress.getLoopbackAddress()), HboneAddress.of(app.address()).authority(), null, null,
