@@ -52,7 +52,7 @@ import org.slf4j.LoggerFactory;
  * deleted; {@code DelWorkload} goes to every daemon; the status annotation is removed; then the fd
  * is closed and the pod forgotten. A step that fails is retried from there, so the annotation stays
  * until everything before it succeeded. A pod that is not enrolled but still carries the annotation
- * (an agent died between the steps) gets it removed. If its namespace is gone (deleted, or recreated under the same name) the rules
+ * (an agent stopped before un-enrolling it) goes through the same removal. If its namespace is gone (deleted, or recreated under the same name) the rules
  * are not touched, as in istio-cni; a recreated namespace is then enrolled as new. A failure to
  * remove is retried and shown as an error.
  *
@@ -93,13 +93,8 @@ public final class NodeAgent implements AutoCloseable {
   private @Nullable ClusterView view;
   private final Map<String, Tracked> tracked = new LinkedHashMap<>();
   private final Map<String, String> lastDecision = new HashMap<>();
-  private final Map<String, Stale> staleAnnotations = new HashMap<>();
-
-  /** A pod that is not enrolled but carries our annotation. Confined to the reconcile thread. */
-  private static final class Stale {
-    final RetryBackoff backoff = new RetryBackoff();
-    long dueNanos;
-  }
+  // Pods whose annotation we removed, until the source shows them without it.
+  private final java.util.Set<String> annotationCleared = new java.util.HashSet<>();
 
   private sealed interface Event {
     record ViewChanged(ClusterView view) implements Event {}
@@ -291,9 +286,6 @@ public final class NodeAgent implements AutoCloseable {
 
   private long nextDueNanos() {
     long next = Long.MAX_VALUE;
-    for (Stale st : staleAnnotations.values()) {
-      next = Math.min(next, st.dueNanos);
-    }
     for (Tracked t : tracked.values()) {
       if (needsWork(t)) {
         next = Math.min(next, t.dueNanos);
@@ -331,6 +323,7 @@ public final class NodeAgent implements AutoCloseable {
     if (done.error() == null) {
       t.accepted = true;
       t.backoff.reset();
+      t.dueNanos = System.nanoTime(); // next: the probe set and the annotation
       log.atInfo().setMessage("pod enabled").addKeyValue("pod", t.pod.key()).addKeyValue("uid", t.pod.uid()).log();
       return;
     }
@@ -396,7 +389,7 @@ public final class NodeAgent implements AutoCloseable {
       }
     }
     lastDecision.keySet().retainAll(view.podsByUid().keySet());
-    clearStaleAnnotations(desired, now);
+    adoptAnnotated(desired, now);
 
     for (Tracked t : List.copyOf(tracked.values())) {
       Pod want = desired.get(t.pod.uid());
@@ -428,6 +421,9 @@ public final class NodeAgent implements AutoCloseable {
       InpodRuleSet rules = rulesFor(pod);
       if (t == null) {
         t = new Tracked(pod, rules, now);
+        if (annotationCleared.remove(pod.uid())) {
+          t.reported = null; // the view still shows the annotation we just removed
+        }
         tracked.put(pod.uid(), t);
       } else if (t.removing) {
         continue; // the old sandbox is still being removed
@@ -444,40 +440,34 @@ public final class NodeAgent implements AutoCloseable {
     }
   }
 
-  /** Not enrolled, not being removed, yet annotated by an earlier agent: remove the annotation. */
-  private void clearStaleAnnotations(Map<String, Pod> desired, long now) {
-    Map<String, Pod> stale = new LinkedHashMap<>();
+  /**
+   * A pod that is not enrolled yet carries our annotation (an earlier agent enrolled it and
+   * stopped before un-enrolling it) is taken on as "leaving", so the whole removal runs: probe set,
+   * rules (if its namespace is known and exists), Del, annotation.
+   */
+  private void adoptAnnotated(Map<String, Pod> desired, long now) {
     for (Pod pod : Objects.requireNonNull(view).pods()) {
-      if (!desired.containsKey(pod.uid())
-          && !tracked.containsKey(pod.uid())
-          && pod.annotations().containsKey(PodHooks.REDIRECTION_ANNOTATION)) {
-        stale.put(pod.uid(), pod);
-      }
-    }
-    staleAnnotations.keySet().retainAll(stale.keySet());
-    for (Pod pod : stale.values()) {
-      Stale st = staleAnnotations.computeIfAbsent(pod.uid(), k -> new Stale());
-      if (st.dueNanos > now) {
+      if (!pod.annotations().containsKey(PodHooks.REDIRECTION_ANNOTATION)) {
+        annotationCleared.remove(pod.uid());
         continue;
       }
-      try {
-        hooks.clearAnnotation(pod);
-        staleAnnotations.remove(pod.uid());
-        log.atInfo()
-            .setMessage("removed the status annotation of a pod that is not enrolled")
-            .addKeyValue("pod", pod.key())
-            .addKeyValue("uid", pod.uid())
-            .log();
-      } catch (Exception e) {
-        countFailure("annotation");
-        st.dueNanos = now + st.backoff.next().toNanos();
-        log.atWarn()
-            .setMessage("cannot remove a stale status annotation; will retry")
-            .addKeyValue("pod", pod.key())
-            .addKeyValue("error", String.valueOf(e.getMessage()))
-            .log();
+      if (desired.containsKey(pod.uid())
+          || tracked.containsKey(pod.uid())
+          || annotationCleared.contains(pod.uid())) {
+        continue;
       }
+      Tracked t = new Tracked(pod, rulesFor(pod), now);
+      t.removing = true;
+      t.touched = pod.netns().isPresent();
+      t.probed = true;
+      tracked.put(pod.uid(), t);
+      log.atInfo()
+          .setMessage("pod is annotated but not enrolled; removing its redirection")
+          .addKeyValue("pod", pod.key())
+          .addKeyValue("uid", pod.uid())
+          .log();
     }
+    annotationCleared.retainAll(Objects.requireNonNull(view).podsByUid().keySet());
   }
 
   private InpodRuleSet rulesFor(Pod pod) {
@@ -609,6 +599,13 @@ public final class NodeAgent implements AutoCloseable {
         return;
       }
     }
+    if (t.netns == null && t.touched && pod.netns().isPresent()) {
+      try {
+        t.netns = PodNetns.open(pod.netns().get()); // an adopted pod: its rules may be in there
+      } catch (IOException e) {
+        t.touched = false; // the namespace is gone, and its rules with it
+      }
+    }
     try {
       if (t.netns != null && t.touched && stillExists(t)) {
         redirector.remove(t.netns, pod.key());
@@ -638,6 +635,7 @@ public final class NodeAgent implements AutoCloseable {
       try {
         hooks.clearAnnotation(pod);
         t.reported = null;
+        annotationCleared.add(uid);
       } catch (Exception e) {
         hookFailed(t, "annotation", e);
         t.error = "removing the status annotation: " + e.getMessage();

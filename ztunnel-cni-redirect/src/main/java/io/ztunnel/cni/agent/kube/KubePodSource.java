@@ -5,6 +5,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.ztunnel.cni.agent.ClusterView;
+import io.ztunnel.cni.agent.PodHooks;
 import io.ztunnel.cni.agent.PodSource;
 import io.ztunnel.cni.agent.RetryBackoff;
 import io.ztunnel.cni.agent.enrollment.EnrollmentPolicy;
@@ -65,6 +66,7 @@ public final class KubePodSource implements PodSource {
   private final NetnsFinder finder;
   private final EnrollmentPolicy policy;
   private final Duration syncTimeout;
+  private final boolean fieldSelector;
 
   private final LinkedBlockingQueue<Boolean> signals = new LinkedBlockingQueue<>();
   private final Object lock = new Object();
@@ -87,6 +89,22 @@ public final class KubePodSource implements PodSource {
       NetnsFinder finder,
       EnrollmentPolicy policy,
       Duration syncTimeout) {
+    this(client, nodeName, finder, policy, syncTimeout, true);
+  }
+
+  /**
+   * @param fieldSelector whether the API server filters by node ({@code spec.nodeName}); pods of
+   *     other nodes are dropped here either way. Off only for fabric8's mock server, which matches
+   *     field selectors on {@code metadata.name}/{@code metadata.namespace} only.
+   */
+  public KubePodSource(
+      KubernetesClient client,
+      String nodeName,
+      NetnsFinder finder,
+      EnrollmentPolicy policy,
+      Duration syncTimeout,
+      boolean fieldSelector) {
+    this.fieldSelector = fieldSelector;
     this.client = Objects.requireNonNull(client, "client");
     this.nodeName = Objects.requireNonNull(nodeName, "nodeName");
     this.finder = Objects.requireNonNull(finder, "finder");
@@ -115,11 +133,13 @@ public final class KubePodSource implements PodSource {
           }
         };
     SharedIndexInformer<io.fabric8.kubernetes.api.model.Pod> podInformer =
-        client
-            .pods()
-            .inAnyNamespace()
-            .withField("spec.nodeName", nodeName)
-            .runnableInformer(0);
+        fieldSelector
+            ? client
+                .pods()
+                .inAnyNamespace()
+                .withField("spec.nodeName", nodeName)
+                .runnableInformer(0)
+            : client.pods().inAnyNamespace().runnableInformer(0);
     SharedIndexInformer<io.fabric8.kubernetes.api.model.Namespace> nsInformer =
         client.namespaces().runnableInformer(0);
     for (SharedIndexInformer<?> i : List.of(podInformer, nsInformer)) {
@@ -239,13 +259,19 @@ public final class KubePodSource implements PodSource {
     Map<String, List<InetAddress>> wanted = new LinkedHashMap<>();
     Map<String, Boolean> enrolled = new HashMap<>();
     for (io.fabric8.kubernetes.api.model.Pod p : raw) {
+      if (p.getSpec() == null || !nodeName.equals(p.getSpec().getNodeName())) {
+        continue; // not ours (only possible without the field selector)
+      }
       Optional<Pod> pod = convert(p);
       if (pod.isEmpty()) {
         continue;
       }
       Pod pd = pod.get();
       candidates.add(pd);
-      boolean in = policy.decide(pd, Optional.ofNullable(nsByName.get(pd.namespace()))).enrolled();
+      // Annotated pods need their namespace too: the agent removes their rules if they left.
+      boolean in =
+          policy.decide(pd, Optional.ofNullable(nsByName.get(pd.namespace()))).enrolled()
+              || pd.annotations().containsKey(PodHooks.REDIRECTION_ANNOTATION);
       enrolled.put(pd.uid(), in);
       NetnsFinder.Found cached = netnsCache.get(pd.uid());
       if (in
