@@ -74,6 +74,7 @@ public final class KubePodSource implements PodSource {
   private @Nullable SharedIndexInformer<io.fabric8.kubernetes.api.model.Namespace> namespaces;
   private @Nullable Thread thread; // guarded by lock
   private volatile boolean closed;
+  private volatile @Nullable String lastApiError; // from the informers' threads, for the start error
 
   // Confined to whichever thread builds views (the caller of start, then the source thread).
   private final Map<String, NetnsFinder.Found> netnsCache = new HashMap<>();
@@ -147,6 +148,7 @@ public final class KubePodSource implements PodSource {
       // Keep retrying (with fabric8's backoff) even before the first successful list.
       i.exceptionHandler(
           (started, t) -> {
+            lastApiError = String.valueOf(t.getMessage());
             log.atWarn()
                 .setMessage("Kubernetes API list/watch failed; retrying")
                 .addKeyValue("node", nodeName)
@@ -169,12 +171,16 @@ public final class KubePodSource implements PodSource {
           .get(syncTimeout.toMillis(), TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
       close();
+      String last = lastApiError;
       throw new IOException(
-          "Kubernetes API: pods of node "
+          "Kubernetes API at "
+              + client.getMasterUrl()
+              + ": pods of node "
               + nodeName
               + " and namespaces not listed within "
               + syncTimeout.toSeconds()
-              + " s (see the warnings above)");
+              + " s (KUBE_SYNC_TIMEOUT_SECONDS); "
+              + (last == null ? "no answer yet (requests are still being retried)" : "last error: " + last));
     } catch (ExecutionException e) {
       close();
       throw new IOException("Kubernetes API: " + e.getCause().getMessage(), e.getCause());
