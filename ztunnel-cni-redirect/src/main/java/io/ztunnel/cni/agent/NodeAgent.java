@@ -487,6 +487,9 @@ public final class NodeAgent implements AutoCloseable {
 
   /** The pod's namespace is no longer the one we hold: other path, or the path now names another. */
   private static boolean sandboxChanged(Tracked t, Pod want) {
+    if (t.netns == null && t.pod.netns().isEmpty()) {
+      return false; // its namespace was not known yet (Kubernetes: not found yet); now it may be
+    }
     if (!want.netns().equals(t.pod.netns())) {
       return true;
     }
