@@ -23,6 +23,8 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -41,9 +43,16 @@ import org.slf4j.LoggerFactory;
  * to 5 s. A failure to open the namespace or apply the rules is {@code error: ...}, retried the same
  * way. A pod whose annotations change gets its rules re-applied.
  *
- * <p>For a pod that is no longer enrolled (label removed, opted out, removed from the source): if
- * its namespace still exists, delete its rules; then {@code DelWorkload} to every daemon, close the
- * fd and forget it. If its namespace is gone (deleted, or recreated under the same name) the rules
+ * <p>With {@link PodHooks} (Kubernetes mode) an accepted pod's IPs then go into the host probe set
+ * and its {@code ambient.istio.io/redirection} annotation is set to {@code enabled} ({@code
+ * pending} after a failed add), as istio-cni does.
+ *
+ * <p>For a pod that is no longer enrolled (label removed, opted out, removed from the source), in
+ * istio-cni's order: its IPs leave the host probe set; if its namespace still exists, its rules are
+ * deleted; {@code DelWorkload} goes to every daemon; the status annotation is removed; then the fd
+ * is closed and the pod forgotten. A step that fails is retried from there, so the annotation stays
+ * until everything before it succeeded. A pod that is not enrolled but still carries the annotation
+ * (an agent stopped before un-enrolling it) goes through the same removal. If its namespace is gone (deleted, or recreated under the same name) the rules
  * are not touched, as in istio-cni; a recreated namespace is then enrolled as new. A failure to
  * remove is retried and shown as an error.
  *
@@ -67,6 +76,8 @@ public final class NodeAgent implements AutoCloseable {
   private final EnrollmentPolicy policy;
   private final InpodRedirector redirector;
   private final RedirectSettings settings;
+  private final PodHooks hooks;
+  private final ConcurrentHashMap<String, LongAdder> failures = new ConcurrentHashMap<>();
 
   private final LinkedBlockingQueue<Event> events = new LinkedBlockingQueue<>();
   private final CountDownLatch initialReconcile = new CountDownLatch(1);
@@ -82,6 +93,8 @@ public final class NodeAgent implements AutoCloseable {
   private @Nullable ClusterView view;
   private final Map<String, Tracked> tracked = new LinkedHashMap<>();
   private final Map<String, String> lastDecision = new HashMap<>();
+  // Pods whose annotation we removed, until the source shows them without it.
+  private final java.util.Set<String> annotationCleared = new java.util.HashSet<>();
 
   private sealed interface Event {
     record ViewChanged(ClusterView view) implements Event {}
@@ -106,19 +119,58 @@ public final class NodeAgent implements AutoCloseable {
     String pendingReason = "waiting for a ztunnel to accept the pod";
     final RetryBackoff backoff = new RetryBackoff();
     long dueNanos;
+    boolean probed; // IPs in the host probe set
+    PodStatus.@Nullable State reported; // the annotation as last written (or found)
+    boolean delSent;
+    @Nullable String hookError; // last probe/annotation failure, for logs (not the status)
 
     Tracked(Pod pod, InpodRuleSet rules, long now) {
       this.pod = pod;
       this.rules = rules;
       this.dueNanos = now;
+      this.reported = annotationState(pod);
     }
   }
 
   public NodeAgent(
       EnrollmentPolicy policy, InpodRedirector redirector, RedirectSettings settings) {
+    this(policy, redirector, settings, PodHooks.NONE);
+  }
+
+  public NodeAgent(
+      EnrollmentPolicy policy,
+      InpodRedirector redirector,
+      RedirectSettings settings,
+      PodHooks hooks) {
     this.policy = Objects.requireNonNull(policy, "policy");
     this.redirector = Objects.requireNonNull(redirector, "redirector");
     this.settings = Objects.requireNonNull(settings, "settings");
+    this.hooks = Objects.requireNonNull(hooks, "hooks");
+  }
+
+  /** The annotation state written on {@code pod}, if it is one of ours. */
+  private static PodStatus.@Nullable State annotationState(Pod pod) {
+    String v = pod.annotations().get(PodHooks.REDIRECTION_ANNOTATION);
+    for (PodStatus.State s : PodStatus.State.values()) {
+      if (s.text().equals(v)) {
+        return s;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Failures so far by operation ({@code netns}, {@code rules}, {@code zds_add}, {@code
+   * probe_set}, {@code annotation}, {@code remove}); thread-safe, for metrics.
+   */
+  public Map<String, Long> failureCounts() {
+    Map<String, Long> m = new java.util.TreeMap<>();
+    failures.forEach((k, v) -> m.put(k, v.sum()));
+    return m;
+  }
+
+  private void countFailure(String operation) {
+    failures.computeIfAbsent(operation, k -> new LongAdder()).increment();
   }
 
   /** Starts the reconcile thread; ZDS calls go to {@code zds}. */
@@ -243,7 +295,11 @@ public final class NodeAgent implements AutoCloseable {
   }
 
   private static boolean needsWork(Tracked t) {
-    return t.removing || t.netns == null || !t.rules.equals(t.applied) || (!t.accepted && !t.adding);
+    return t.removing
+        || t.netns == null
+        || !t.rules.equals(t.applied)
+        || (!t.accepted && !t.adding)
+        || (t.accepted && (!t.probed || t.reported != PodStatus.State.ENABLED));
   }
 
   /** Returns true for Stop. */
@@ -267,6 +323,7 @@ public final class NodeAgent implements AutoCloseable {
     if (done.error() == null) {
       t.accepted = true;
       t.backoff.reset();
+      t.dueNanos = System.nanoTime(); // next: the probe set and the annotation
       log.atInfo().setMessage("pod enabled").addKeyValue("pod", t.pod.key()).addKeyValue("uid", t.pod.uid()).log();
       return;
     }
@@ -283,6 +340,30 @@ public final class NodeAgent implements AutoCloseable {
           .log();
     }
     t.pendingReason = reason;
+    countFailure("zds_add");
+    if (t.reported != PodStatus.State.PENDING) {
+      try {
+        hooks.annotate(t.pod, PodStatus.State.PENDING);
+        t.reported = PodStatus.State.PENDING;
+      } catch (Exception e) {
+        hookFailed(t, "annotation", e);
+      }
+    }
+  }
+
+  private void hookFailed(Tracked t, String operation, Exception e) {
+    countFailure(operation);
+    String message = operation + ": " + e.getMessage();
+    if (!message.equals(t.hookError)) {
+      log.atWarn()
+          .setMessage("pod step failed; will retry")
+          .addKeyValue("pod", t.pod.key())
+          .addKeyValue("uid", t.pod.uid())
+          .addKeyValue("step", operation)
+          .addKeyValue("error", String.valueOf(e.getMessage()))
+          .log();
+    }
+    t.hookError = message;
   }
 
   private void reconcile() {
@@ -308,6 +389,7 @@ public final class NodeAgent implements AutoCloseable {
       }
     }
     lastDecision.keySet().retainAll(view.podsByUid().keySet());
+    adoptAnnotated(desired, now);
 
     for (Tracked t : List.copyOf(tracked.values())) {
       Pod want = desired.get(t.pod.uid());
@@ -319,6 +401,13 @@ public final class NodeAgent implements AutoCloseable {
         t.error = null;
       } else if (!leave && t.removing) {
         t.removing = false; // enrolled again before removal finished: re-apply instead
+        if (!t.touched) {
+          t.applied = null; // the rules were already removed
+        }
+        if (t.delSent) {
+          t.accepted = false; // the daemons were told to drop it: add again
+          t.delSent = false;
+        }
         t.error = null;
         t.dueNanos = now;
       }
@@ -332,6 +421,9 @@ public final class NodeAgent implements AutoCloseable {
       InpodRuleSet rules = rulesFor(pod);
       if (t == null) {
         t = new Tracked(pod, rules, now);
+        if (annotationCleared.remove(pod.uid())) {
+          t.reported = null; // the view still shows the annotation we just removed
+        }
         tracked.put(pod.uid(), t);
       } else if (t.removing) {
         continue; // the old sandbox is still being removed
@@ -346,6 +438,36 @@ public final class NodeAgent implements AutoCloseable {
         step(t, now);
       }
     }
+  }
+
+  /**
+   * A pod that is not enrolled yet carries our annotation (an earlier agent enrolled it and
+   * stopped before un-enrolling it) is taken on as "leaving", so the whole removal runs: probe set,
+   * rules (if its namespace is known and exists), Del, annotation.
+   */
+  private void adoptAnnotated(Map<String, Pod> desired, long now) {
+    for (Pod pod : Objects.requireNonNull(view).pods()) {
+      if (!pod.annotations().containsKey(PodHooks.REDIRECTION_ANNOTATION)) {
+        annotationCleared.remove(pod.uid());
+        continue;
+      }
+      if (desired.containsKey(pod.uid())
+          || tracked.containsKey(pod.uid())
+          || annotationCleared.contains(pod.uid())) {
+        continue;
+      }
+      Tracked t = new Tracked(pod, rulesFor(pod), now);
+      t.removing = true;
+      t.touched = pod.netns().isPresent();
+      t.probed = true;
+      tracked.put(pod.uid(), t);
+      log.atInfo()
+          .setMessage("pod is annotated but not enrolled; removing its redirection")
+          .addKeyValue("pod", pod.key())
+          .addKeyValue("uid", pod.uid())
+          .log();
+    }
+    annotationCleared.retainAll(Objects.requireNonNull(view).podsByUid().keySet());
   }
 
   private InpodRuleSet rulesFor(Pod pod) {
@@ -365,6 +487,9 @@ public final class NodeAgent implements AutoCloseable {
 
   /** The pod's namespace is no longer the one we hold: other path, or the path now names another. */
   private static boolean sandboxChanged(Tracked t, Pod want) {
+    if (t.netns == null && t.pod.netns().isEmpty()) {
+      return false; // its namespace was not known yet (Kubernetes: not found yet); now it may be
+    }
     if (!want.netns().equals(t.pod.netns())) {
       return true;
     }
@@ -409,6 +534,7 @@ public final class NodeAgent implements AutoCloseable {
         t.error = null;
       }
     } catch (IOException | RuntimeException e) {
+      countFailure(t.netns == null ? "netns" : "rules");
       String message = String.valueOf(e.getMessage());
       if (!message.equals(t.error)) {
         log.atError()
@@ -431,17 +557,65 @@ public final class NodeAgent implements AutoCloseable {
       Objects.requireNonNull(zds)
           .addWorkload(uid, info, t.netns)
           .whenComplete((ok, err) -> events.add(new Event.AddDone(uid, attempt, err)));
+      return;
+    }
+    if (t.accepted) {
+      try {
+        if (!t.probed) {
+          hooks.addProbeTarget(pod);
+          t.probed = true;
+        }
+      } catch (Exception e) {
+        hookFailed(t, "probe_set", e);
+        t.dueNanos = now + t.backoff.next().toNanos();
+        return;
+      }
+      try {
+        if (t.reported != PodStatus.State.ENABLED) {
+          hooks.annotate(pod, PodStatus.State.ENABLED);
+          t.reported = PodStatus.State.ENABLED;
+        }
+      } catch (Exception e) {
+        hookFailed(t, "annotation", e);
+        t.dueNanos = now + t.backoff.next().toNanos();
+        return;
+      }
+      t.hookError = null;
     }
   }
 
-  /** Rules out (if the namespace is still there), Del to every daemon, fd closed, forgotten. */
+  /**
+   * Section A.10's order: out of the probe set, rules out (if the namespace is still there), Del to
+   * every daemon, annotation removed; then the fd is closed and the pod forgotten. Each step that
+   * succeeded is not repeated on a retry.
+   */
   private void remove(Tracked t) {
     Pod pod = t.pod;
+    if (t.probed) {
+      try {
+        hooks.removeProbeTarget(pod);
+        t.probed = false;
+      } catch (Exception e) {
+        hookFailed(t, "probe_set", e);
+        t.error = "removing from the host probe set: " + e.getMessage();
+        t.dueNanos = System.nanoTime() + t.backoff.next().toNanos();
+        return;
+      }
+    }
+    if (t.netns == null && t.touched && pod.netns().isPresent()) {
+      try {
+        t.netns = PodNetns.open(pod.netns().get()); // an adopted pod: its rules may be in there
+      } catch (IOException e) {
+        t.touched = false; // the namespace is gone, and its rules with it
+      }
+    }
     try {
       if (t.netns != null && t.touched && stillExists(t)) {
         redirector.remove(t.netns, pod.key());
       }
+      t.touched = false;
     } catch (IOException | RuntimeException e) {
+      countFailure("remove");
       String message = "removing redirection: " + e.getMessage();
       if (!message.equals(t.error)) {
         log.atError()
@@ -456,6 +630,30 @@ public final class NodeAgent implements AutoCloseable {
       return;
     }
     String uid = pod.uid();
+    if (!t.delSent) {
+      t.delSent = true;
+      sendDelete(uid);
+    }
+    if (t.reported != null) {
+      try {
+        hooks.clearAnnotation(pod);
+        t.reported = null;
+        annotationCleared.add(uid);
+      } catch (Exception e) {
+        hookFailed(t, "annotation", e);
+        t.error = "removing the status annotation: " + e.getMessage();
+        t.dueNanos = System.nanoTime() + t.backoff.next().toNanos();
+        return;
+      }
+    }
+    if (t.netns != null) {
+      t.netns.close();
+    }
+    tracked.remove(uid);
+    log.atInfo().setMessage("pod removed from the mesh").addKeyValue("pod", pod.key()).addKeyValue("uid", uid).log();
+  }
+
+  private void sendDelete(String uid) {
     Objects.requireNonNull(zds)
         .deleteWorkload(uid)
         .whenComplete(
@@ -468,11 +666,6 @@ public final class NodeAgent implements AutoCloseable {
                     .log();
               }
             });
-    if (t.netns != null) {
-      t.netns.close();
-    }
-    tracked.remove(uid);
-    log.atInfo().setMessage("pod removed from the mesh").addKeyValue("pod", pod.key()).addKeyValue("uid", uid).log();
   }
 
   /** Whether the pod's namespace path still names the namespace we hold. */

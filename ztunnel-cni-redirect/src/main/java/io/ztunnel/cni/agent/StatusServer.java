@@ -20,7 +20,10 @@ import org.slf4j.LoggerFactory;
  * The agent's small HTTP API (istio-cni serves readiness on port 8000): {@code GET /readyz} answers
  * 200 once the first reconcile is done and 503 before; {@code GET /status} answers JSON with each
  * enrolled pod's redirection status, e.g. {@code {"ready":true,"pods":[{"uid":"..","pod":"demo/a",
- * "status":"pending","message":"no ztunnel connection ..."}]}}.
+ * "status":"pending","message":"no ztunnel connection ..."}]}}; {@code GET /metrics} answers the
+ * agent's own metrics in the Prometheus text format: {@code ztunnel_node_agent_ready}, {@code
+ * ztunnel_node_agent_pods{state="enabled|pending|error"}} (enrolled pods by redirection state) and
+ * {@code ztunnel_node_agent_failures_total{operation=".."}} (failed steps, each retried).
  *
  * <p>Threading: the JDK server runs handlers on one platform thread, "cni-agent-status"; they only
  * read the agent's published snapshots. <b>Ownership.</b> Owns the listening socket and that
@@ -71,9 +74,44 @@ public final class StatusServer implements AutoCloseable {
           body.put("pods", pods);
           reply(ex, 200, "application/json", JSON.writeValueAsString(body) + "\n");
         });
+    server.createContext(
+        "/metrics",
+        ex -> reply(ex, 200, "text/plain; version=0.0.4", metrics(agent)));
     server.start();
     log.atInfo().setMessage("status server listening").addKeyValue("address", server.getAddress()).log();
     return new StatusServer(server, executor);
+  }
+
+  /** The Prometheus text exposition of the agent's metrics. */
+  static String metrics(NodeAgent agent) {
+    Map<PodStatus.State, Integer> byState = new java.util.EnumMap<>(PodStatus.State.class);
+    for (PodStatus.State s : PodStatus.State.values()) {
+      byState.put(s, 0);
+    }
+    for (PodStatus s : agent.statuses().values()) {
+      byState.merge(s.state(), 1, Integer::sum);
+    }
+    StringBuilder b = new StringBuilder();
+    b.append("# HELP ztunnel_node_agent_ready 1 once the first reconcile is done.\n");
+    b.append("# TYPE ztunnel_node_agent_ready gauge\n");
+    b.append("ztunnel_node_agent_ready ").append(agent.isReady() ? 1 : 0).append('\n');
+    b.append("# HELP ztunnel_node_agent_pods Enrolled pods by redirection state.\n");
+    b.append("# TYPE ztunnel_node_agent_pods gauge\n");
+    byState.forEach(
+        (s, n) ->
+            b.append("ztunnel_node_agent_pods{state=\"").append(s.text()).append("\"} ").append(n).append('\n'));
+    b.append("# HELP ztunnel_node_agent_failures_total Failed enrollment or removal steps (each is retried).\n");
+    b.append("# TYPE ztunnel_node_agent_failures_total counter\n");
+    agent
+        .failureCounts()
+        .forEach(
+            (op, n) ->
+                b.append("ztunnel_node_agent_failures_total{operation=\"")
+                    .append(op)
+                    .append("\"} ")
+                    .append(n)
+                    .append('\n'));
+    return b.toString();
   }
 
   /** The bound address (useful with port 0). */

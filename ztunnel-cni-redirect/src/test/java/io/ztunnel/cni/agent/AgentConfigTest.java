@@ -49,8 +49,27 @@ class AgentConfigTest {
   }
 
   @Test
+  void nodeNameWithoutALocalFileSelectsKubernetesMode() {
+    AgentConfig c = AgentConfig.fromEnv(Map.of("NODE_NAME", "node-1"));
+    assertThat(c.localConfig()).isNull();
+    assertThat(c.kube()).isNotNull();
+    assertThat(c.kube().nodeName()).isEqualTo("node-1");
+    assertThat(c.kube().hostProc()).isEqualTo(Path.of("/host/proc"));
+    assertThat(c.kube().syncTimeout()).isEqualTo(java.time.Duration.ofSeconds(60));
+    AgentConfig custom = AgentConfig.fromEnv(Map.of("NODE_NAME", "node-1", "HOST_PROC", "/proc", "KUBE_SYNC_TIMEOUT_SECONDS", "5"));
+    assertThat(custom.kube().hostProc()).isEqualTo(Path.of("/proc"));
+    assertThat(custom.kube().syncTimeout()).isEqualTo(java.time.Duration.ofSeconds(5));
+    assertThat(AgentConfig.fromEnv(Map.of("NODE_NAME", "node-1", "AGENT_LOCAL_CONFIG", "x")).kube())
+        .as("the local file wins").isNull();
+  }
+
+  @Test
   void errorsNameTheVariable() {
-    assertThatThrownBy(() -> AgentConfig.fromEnv(Map.of())).hasMessageStartingWith("AGENT_LOCAL_CONFIG must name");
+    assertThatThrownBy(() -> AgentConfig.fromEnv(Map.of()))
+        .hasMessageStartingWith("set AGENT_LOCAL_CONFIG (local mode")
+        .hasMessageContaining("NODE_NAME (Kubernetes mode");
+    assertThatThrownBy(() -> AgentConfig.fromEnv(Map.of("NODE_NAME", "n", "KUBE_SYNC_TIMEOUT_SECONDS", "0")))
+        .hasMessage("KUBE_SYNC_TIMEOUT_SECONDS=\"0\" is not a whole number from 1 to 3600");
     assertThatThrownBy(() -> AgentConfig.fromEnv(Map.of("AGENT_LOCAL_CONFIG", "x", "AMBIENT_IPV6", "maybe")))
         .hasMessage("AMBIENT_IPV6=\"maybe\" is not a boolean (true/false)");
     assertThatThrownBy(() -> AgentConfig.fromEnv(Map.of("AGENT_LOCAL_CONFIG", "x", "READINESS_PORT", "80000")))

@@ -207,6 +207,19 @@ class NodeAgentTest {
   }
 
   @Test
+  void aPodWhoseNamespaceIsFoundLaterIsEnrolledThenWithoutADelete() {
+    agent.start(zds);
+    Pod unknown = new Pod("uid-l", "l", "demo", "sa", List.of(), Map.of(), Map.of(), false, Optional.empty());
+    agent.update(view(AMBIENT, unknown));
+    awaitState("uid-l", PodStatus.State.ERROR);
+    assertThat(agent.statuses().get("uid-l").message()).isEqualTo("pod has no network namespace path");
+    agent.update(view(AMBIENT, pod("l", Map.of(), Map.of())));
+    awaitState("uid-l", PodStatus.State.ENABLED);
+    assertThat(zds.calls).containsExactly("add demo/l");
+    assertThat(redirector.calls).containsExactly("apply demo/l");
+  }
+
+  @Test
   void statusApiReportsReadinessAndEachPod() throws Exception {
     try (StatusServer status = StatusServer.start(new InetSocketAddress("127.0.0.1", 0), agent)) {
       assertThat(get(status.address(), "/readyz")).startsWith("503 not ready");

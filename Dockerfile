@@ -1,0 +1,42 @@
+# ztunnel-java: one image, two entrypoints.
+#   daemon (default):  /opt/ztunnel/bin/ztunnel proxy ztunnel   (Istio's ztunnel DaemonSet passes
+#                      args ["proxy", "ztunnel"], so swapping the image is enough)
+#   node agent:        /opt/ztunnel/bin/ztunnel-node-agent      (command in deploy/base)
+# Build:  docker build -t ztunnel-java:dev .
+
+# --- build: Maven on JDK 25 ------------------------------------------------------------------
+FROM maven:3.9-eclipse-temurin-25 AS build
+WORKDIR /src
+COPY pom.xml ./
+COPY ztunnel-cni-redirect ztunnel-cni-redirect
+COPY ztunnel-metrics ztunnel-metrics
+COPY ztunnel-xds ztunnel-xds
+COPY ztunnel-core ztunnel-core
+# The daemon's module and what it depends on; tests run in CI, not in the image build. (No
+# BuildKit cache mount, so the classic builder, which Testcontainers uses, works too.)
+RUN mvn -B -ntp -DskipTests -pl ztunnel-core -am package \
+ && mkdir -p /out/lib \
+ && cp ztunnel-core/target/ztunnel.jar /out/ \
+ && cp ztunnel-core/target/lib/*.jar /out/lib/
+
+# --- runtime: JRE 25, the network tools the node agent drives, no build tools ------------------
+FROM eclipse-temurin:25-jre
+# iptables/ip6tables (in-pod rules, host probe SNAT), nftables (NATIVE_NFTABLES=true), ipset (the
+# host probe set), iproute2 (ip rule/route in pods); nsenter comes with util-linux in the base.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends iptables nftables ipset iproute2 \
+ && rm -rf /var/lib/apt/lists/*
+# A non-root user for running the daemon outside Kubernetes (local mode, no capture). In a cluster
+# both DaemonSets run as uid 0 with only the capabilities they need (see deploy/).
+RUN useradd --system --uid 10001 --home-dir /var/lib/ztunnel-java --create-home ztunnel
+COPY --from=build /out/ /opt/ztunnel/
+COPY bin/ztunnel bin/ztunnel-java bin/ztunnel-node-agent /opt/ztunnel/bin/
+ENV ZTUNNEL_JAR=/opt/ztunnel/ztunnel.jar \
+    PATH=/opt/ztunnel/bin:$PATH
+WORKDIR /var/lib/ztunnel-java
+USER 10001
+# 15001/15006/15008 live in pod namespaces; these are the node-level ones: admin (localhost only),
+# metrics, readiness, and the node agent's readiness/metrics.
+EXPOSE 15020 15021 8000
+ENTRYPOINT ["/opt/ztunnel/bin/ztunnel"]
+CMD ["proxy", "ztunnel"]
