@@ -8,6 +8,7 @@ import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -64,7 +65,8 @@ public record Config(
         Ports ports,
         String preferredServiceNamespace,
         boolean authzPolicyInfoLogging,
-        String istioVersion) {
+        String istioVersion,
+        List<String> warnings) {
 
     /** {@code shared}: one daemon per node proxying every enrolled pod in its own network namespace. */
     public enum ProxyMode { SHARED, DEDICATED }
@@ -211,7 +213,7 @@ public record Config(
                 localXds,
                 Path.of(env.nonEmpty("LOCAL_CA_DIR", "./var/lib/ztunnel/ca")),
                 env.nonEmpty("LOCAL_CA_DIR", null) != null,
-                env.duration("SECRET_TTL", Duration.ofHours(24)),
+                secretTtl(env),
                 new TlsSettings(env.bool("TLS12_ENABLED", false), compliance.equals("pqc")),
                 env.nonEmpty("INPOD_UDS", "/var/run/ztunnel/ztunnel.sock"),
                 env.bool("INPOD_PORT_REUSE", true),
@@ -228,7 +230,27 @@ public record Config(
                 ports,
                 env.nonEmpty("PREFERED_SERVICE_NAMESPACE", ""),
                 env.bool("AUTHZ_POLICY_INFO_LOGGING", false),
-                env.nonEmpty("ISTIO_META_ISTIO_VERSION", "unknown"));
+                env.nonEmpty("ISTIO_META_ISTIO_VERSION", "unknown"),
+                warnings(env));
+    }
+
+    /** Settings that are accepted but not acted on, each said once at start (see {@link #warnings()}). */
+    private static List<String> warnings(Env env) {
+        List<String> warnings = new java.util.ArrayList<>();
+        if (env.bool("XDS_ON_DEMAND", false)) {
+            warnings.add("XDS_ON_DEMAND=true is not supported yet: every workload and service is subscribed to"
+                    + " (wildcard), as with XDS_ON_DEMAND=false");
+        }
+        return List.copyOf(warnings);
+    }
+
+    /** {@code SECRET_TTL}: at least one second, as the CA request carries it in whole seconds. */
+    private static Duration secretTtl(Env env) {
+        Duration ttl = env.duration("SECRET_TTL", Duration.ofHours(24));
+        if (ttl.getSeconds() < 1) {
+            throw new ConfigException("SECRET_TTL=" + env.raw("SECRET_TTL") + ": expected at least 1s");
+        }
+        return ttl;
     }
 
     /** The ports clients may not target: 15001, 15006, 15008, and 15080 when SOCKS5 is on. */

@@ -107,7 +107,9 @@ public final class ProtoConverter {
             var a = s.getAddresses(i);
             String field = "addresses[" + i + "]";
             InetAddress ip = ip(a.getAddress(), field);
-            int full = ip.getAddress().length * 8;
+            // From the wire length: Java turns 16-byte ::ffff:a.b.c.d into an IPv4 address, whose /128 is still "one
+            // address", not a prefix.
+            int full = a.getAddress().size() * 8;
             if (a.hasLength() && a.getLength() != full) {
                 try {
                     cidrs.add(new Service.CidrVip(a.getNetwork(), new Cidr(ip, a.getLength())));

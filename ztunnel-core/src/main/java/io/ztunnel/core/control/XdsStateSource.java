@@ -170,10 +170,14 @@ public final class XdsStateSource implements XdsResourceHandler {
                 errors.add(new ResourceError(name, "internal error: " + e));
             }
         }
-        if (changed) {
-            publish("address", applied, removed, errors.size());
+        try {
+            if (changed) {
+                publish("address", applied, removed, errors.size());
+            }
+        } finally {
+            // The maps above already hold the change; certificates must follow them even if publishing failed.
+            identities.announce();
         }
-        identities.announce();
         return errors;
     }
 

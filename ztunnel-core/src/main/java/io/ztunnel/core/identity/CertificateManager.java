@@ -208,6 +208,14 @@ public final class CertificateManager implements AutoCloseable {
             if (priority != Priority.REALTIME || !noValidCertificate) {
                 return;
             }
+            if (entry.failures > 0) {
+                // Backing off after a failure: waiting connections fail at once with the last error instead of
+                // sending one more CSR each, which would hammer a CA that is already struggling.
+                failWaiters(entry, new IllegalStateException("no certificate for " + entry.identity
+                        + ": the last request failed (attempt " + entry.failures + ", retrying with backoff): "
+                        + entry.error));
+                return;
+            }
             entry.retryTask.cancel();
             entry.retryTask = null;
         }
@@ -355,6 +363,12 @@ public final class CertificateManager implements AutoCloseable {
                 waiter.completeExceptionally(error);
             }
         }
+    }
+
+    private static void failWaiters(Entry entry, Throwable error) {
+        List<CompletableFuture<TlsMaterial>> waiters = List.copyOf(entry.waiters);
+        entry.waiters.clear();
+        waiters.forEach(w -> w.completeExceptionally(error));
     }
 
     /** The n-th retry delay (n ≥ 1): 500 ms × 2^(n-1), ±20 % jitter, capped at 150 s. */

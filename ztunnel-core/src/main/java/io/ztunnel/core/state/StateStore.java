@@ -1,6 +1,8 @@
 package io.ztunnel.core.state;
 
 import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BiConsumer;
@@ -8,11 +10,15 @@ import java.util.function.BiConsumer;
 /**
  * Holds the current {@link ProxyState}. Readers take {@link #current()} once per connection; the control plane
  * ({@code LOCAL_XDS_PATH} watcher or the xDS client) is the only writer and replaces the whole snapshot. Listeners are
- * told about every replacement (old, new) on the writer's thread, after the swap.
+ * told about every replacement (old, new) on the writer's thread, after the swap. A listener that throws is logged and
+ * does not stop the others nor undo the swap: the new state is in force either way, so the writer must not report it
+ * as rejected.
  *
  * <p>Thread-safe.
  */
 public final class StateStore {
+    private static final Logger log = LoggerFactory.getLogger(StateStore.class);
+
     private final AtomicReference<ProxyState> current = new AtomicReference<>(ProxyState.EMPTY);
     private final List<BiConsumer<ProxyState, ProxyState>> listeners = new CopyOnWriteArrayList<>();
 
@@ -24,7 +30,12 @@ public final class StateStore {
     public void replace(ProxyState next) {
         ProxyState previous = current.getAndSet(next);
         for (BiConsumer<ProxyState, ProxyState> listener : listeners) {
-            listener.accept(previous, next);
+            try {
+                listener.accept(previous, next);
+            } catch (RuntimeException e) {
+                log.atError().setCause(e).addKeyValue("listener", listener.getClass().getName())
+                        .log("state change listener failed; the new state is in force");
+            }
         }
     }
 

@@ -48,6 +48,13 @@ class ConfigTest {
     }
 
     @Test
+    void unsupportedOnDemandXdsIsAcceptedWithAWarning() {
+        assertThat(from(Map.of()).warnings()).isEmpty();
+        assertThat(from(Map.of("XDS_ON_DEMAND", "true")).warnings()).singleElement()
+                .satisfies(w -> assertThat(w).startsWith("XDS_ON_DEMAND=true is not supported"));
+    }
+
+    @Test
     void badValuesNameTheVariable() {
         assertThatThrownBy(() -> from(Map.of("PROXY_MODE", "sidecar")))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("PROXY_MODE=sidecar");
@@ -55,6 +62,8 @@ class ConfigTest {
                 .isInstanceOf(ConfigException.class).hasMessageContaining("STATS_PORT");
         assertThatThrownBy(() -> from(Map.of("SECRET_TTL", "soon")))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("SECRET_TTL");
+        assertThatThrownBy(() -> from(Map.of("SECRET_TTL", "500ms")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("SECRET_TTL=500ms");
         assertThatThrownBy(() -> from(Map.of("PROXY_MODE", "dedicated")))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("PROXY_WORKLOAD_INFO");
     }

@@ -61,6 +61,22 @@ class XdsStateSourceTest {
     }
 
     @Test
+    void aFailingStateListenerNeitherRejectsTheResponseNorLosesTheCertificatePrefetch() throws Exception {
+        boolean[] failOnce = {true};
+        store.onChange((previous, next) -> {
+            if (failOnce[0]) {
+                failOnce[0] = false;
+                throw new IllegalStateException("listener bug");
+            }
+        });
+        List<ResourceError> errors = addresses(List.of(address(workload("ns", "a", "10.0.0.1").setNode(NODE))),
+                List.of());
+        assertThat(errors).as("the state is in force, so nothing may be NACKed").isEmpty();
+        assertThat(store.current().workloadByAddress(at("10.0.0.1"))).isNotNull();
+        assertThat(warmups).containsExactly("prefetch spiffe://cluster.local/ns/ns/sa/a");
+    }
+
+    @Test
     void appliesAResponseAndPublishesOneSnapshotForIt() throws Exception {
         String key = "server/echo.server.svc.cluster.local";
         List<ResourceError> errors = addresses(List.of(

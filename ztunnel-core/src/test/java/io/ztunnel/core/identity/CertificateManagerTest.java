@@ -183,6 +183,30 @@ class CertificateManagerTest {
     }
 
     @Test
+    void duringACaOutageConnectionsFailFastAndDoNotDefeatTheBackoff() {
+        CompletableFuture<TlsMaterial> first = manager.fetch(A);
+        scheduler.runPending();
+        ca.failAll("UNAVAILABLE: istiod down");
+        assertThat(first).isCompletedExceptionally();
+
+        // Fifty connections while the manager backs off: each fails at once with the last error, no new CSR.
+        for (int i = 0; i < 50; i++) {
+            CompletableFuture<TlsMaterial> waiting = manager.fetch(A);
+            scheduler.runPending();
+            assertThat(waiting).isCompletedExceptionally();
+            assertThat(waiting.handle((m, e) -> e.getMessage()).join()).contains("istiod down");
+        }
+        assertThat(ca.requests).hasSize(1);
+
+        // The backoff (at most 600 ms for the first retry) sends exactly one more request, which then succeeds.
+        scheduler.advance(Duration.ofSeconds(1));
+        assertThat(ca.requests).hasSize(2);
+        ca.answerAll();
+        assertThat(manager.fetch(A).join().identity()).isEqualTo(A);
+        assertThat(ca.requests).hasSize(2);
+    }
+
+    @Test
     void caReturningAnotherIdentityIsRejected() {
         ca.tamper = chain -> TestPki.issueChain(ca.real, B);
         CompletableFuture<TlsMaterial> first = manager.fetch(A);

@@ -271,9 +271,10 @@ public final class DeltaAdsClient implements AutoCloseable {
         backoff = initialBackoff;
         delay = initialBackoff;
       } else {
+        // Use the current step, then double it for next time: 10 ms, 20 ms, 40 ms ... up to the maximum.
+        delay = backoff;
         Duration doubled = backoff.multipliedBy(2);
         backoff = doubled.compareTo(maxBackoff) > 0 ? maxBackoff : doubled;
-        delay = backoff;
       }
       var event =
           reason == TerminationReason.COMPLETE || reason == TerminationReason.RECONNECT

@@ -49,6 +49,9 @@ public final class IstioCaClient implements AutoCloseable {
   private final ControlPlaneEndpoint endpoint;
   private final Duration deadline;
   private final ExecutorService executor;
+  /** Requests on the wire; failed by {@link #close()} if the channel's own cancellation does not reach them. */
+  private final java.util.Set<CompletableFuture<List<String>>> pending =
+      java.util.concurrent.ConcurrentHashMap.newKeySet();
   private final ManagedChannel channel;
   private final IstioCertificateServiceGrpc.IstioCertificateServiceStub stub;
   private final AtomicBoolean closed = new AtomicBoolean();
@@ -105,6 +108,8 @@ public final class IstioCaClient implements AutoCloseable {
                     Struct.newBuilder()
                         .putFields("ImpersonatedIdentity", Value.newBuilder().setStringValue(id).build())));
     String identity = request.impersonatedIdentity().orElse("(self)");
+    pending.add(result);
+    result.whenComplete((chain, error) -> pending.remove(result));
     stub.withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS)
         .createCertificate(
             message.build(),
@@ -169,13 +174,19 @@ public final class IstioCaClient implements AutoCloseable {
     if (!closed.compareAndSet(false, true)) {
       return;
     }
+    // The channel first, while the callback executor still runs: cancelled calls report CANCELLED to their
+    // observers on it, which completes their futures; only then is the executor stopped.
     channel.shutdownNow();
-    executor.shutdown();
     try {
       channel.awaitTermination(5, TimeUnit.SECONDS);
+      executor.shutdown();
       executor.awaitTermination(5, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    } finally {
+      executor.shutdownNow();
+      CaException closedError = new CaException("CA client is closed", Status.Code.CANCELLED, null);
+      List.copyOf(pending).forEach(f -> f.completeExceptionally(closedError));
     }
   }
 }

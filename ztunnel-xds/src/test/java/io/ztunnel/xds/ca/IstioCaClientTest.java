@@ -217,4 +217,40 @@ class IstioCaClientTest {
                     .get(5, TimeUnit.SECONDS))
         .hasCauseInstanceOf(CaException.class);
   }
+
+  @Test
+  void closeFailsARequestStillOnTheWirePromptly() throws Exception {
+    java.util.concurrent.CountDownLatch received = new java.util.concurrent.CountDownLatch(1);
+    io.grpc.Server silent =
+        io.grpc.netty.NettyServerBuilder.forAddress(
+                new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0))
+            .addService(
+                new io.ztunnel.xds.proto.ca.IstioCertificateServiceGrpc.IstioCertificateServiceImplBase() {
+                  @Override
+                  public void createCertificate(
+                      io.ztunnel.xds.proto.ca.IstioCertificateRequest request,
+                      io.grpc.stub.StreamObserver<io.ztunnel.xds.proto.ca.IstioCertificateResponse> observer) {
+                    received.countDown(); // a slow istiod: never answers
+                  }
+                })
+            .build()
+            .start();
+    try {
+      IstioCaClient slow =
+          IstioCaClient.create(
+              ControlPlaneEndpoint.builder(ControlPlaneAddress.parse("http://127.0.0.1:" + silent.getPort()))
+                  .eventLoop(group, NioSocketChannel.class)
+                  .build());
+      var inFlight =
+          slow.createCertificate(
+              CertificateRequest.forSelf(TestCertificates.newCsr(IDENTITY).pem(), Duration.ofHours(1)));
+      assertThat(received.await(10, TimeUnit.SECONDS)).isTrue();
+      long start = System.nanoTime();
+      slow.close();
+      assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(3));
+      assertThatThrownBy(() -> inFlight.get(5, TimeUnit.SECONDS)).hasCauseInstanceOf(CaException.class);
+    } finally {
+      silent.shutdownNow();
+    }
+  }
 }
