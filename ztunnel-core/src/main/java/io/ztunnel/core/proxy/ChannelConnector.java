@@ -76,7 +76,7 @@ public final class ChannelConnector {
                 // The sockets are dual-stack IPv6 sockets: set the IPv6 flavours too, so IPv4-mapped and IPv6
                 // client addresses both bind.
                 bootstrap.option(EpollChannelOption.IP_TRANSPARENT, true)
-                        .option(EpollChannelOption.IP_FREEBIND, true)
+                        .option(io.ztunnel.cni.linux.SocketOptions.IP_FREEBIND, 1)
                         .option(io.ztunnel.cni.linux.SocketOptions.IPV6_TRANSPARENT, 1)
                         .option(io.ztunnel.cni.linux.SocketOptions.IPV6_FREEBIND, 1);
             }
