@@ -46,7 +46,8 @@ public final class BenchServer {
             InputStream in = s.getInputStream();
             OutputStream out = s.getOutputStream();
             int mode = in.read();
-            byte[] buf = new byte[128 * 1024];
+            // bulk modes get a large buffer; echo connections (up to 10,000 held open at once) a small one
+            byte[] buf = new byte[mode == 'E' ? 8192 : 128 * 1024];
             switch (mode) {
                 case 'S' -> {
                     while (in.read(buf) >= 0) {

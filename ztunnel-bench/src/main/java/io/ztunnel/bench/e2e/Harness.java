@@ -198,13 +198,13 @@ public final class Harness {
                     int open = h.open;
                     for (int i = 0; i < 2; i++) {
                         long after = rssKiB(daemons[i]);
-                        results.put("rss_" + n + "_idle_conns_node" + (i + 1), "MiB", after / 1024.0,
+                        results.put("rss_idle_conns_node" + (i + 1), "MiB", after / 1024.0,
                                 before[i] / 1024.0, null);
                         results.put("rss_per_idle_conn_node" + (i + 1), "KiB", (after - before[i]) / (double) open,
                                 null, null);
                     }
-                    results.note("rss_per_idle_conn_node1", open + " connections held open through both daemons;"
-                            + " RSS after traffic, before opening them, is the baseline column of the rss_*_idle_conns rows");
+                    results.note("rss_per_idle_conn_node1", open + " of " + n + " connections held open through both daemons ("
+                            + h.failed + " failed); the baseline column of rss_idle_conns_* is the RSS before opening them");
                 }
             }
             if (wants("ready")) {
@@ -309,7 +309,7 @@ public final class Harness {
         for (String pod : List.of("server", "plain-server")) {
             ManagedProcess p = ManagedProcess.start("app-" + pod, mesh.pod(pod).netns(), BenchServer.class.getName(),
                     List.of(mesh.pod(pod).ip(), String.valueOf(APP_PORT)), Map.of(),
-                    List.of("-XX:+UseSerialGC", "-Xmx256m"), dir.resolve("app-" + pod + ".log"));
+                    List.of("-XX:+UseSerialGC", "-Xmx1g"), dir.resolve("app-" + pod + ".log"));
             servers.add(p);
             long end = System.nanoTime() + 30_000_000_000L;
             while (!p.output().contains("listening")) {
@@ -390,10 +390,12 @@ public final class Harness {
     static final class Holder implements AutoCloseable {
         final Process process;
         final int open;
+        final int failed;
 
-        private Holder(Process process, int open) {
+        private Holder(Process process, int open, int failed) {
             this.process = process;
             this.open = open;
+            this.failed = failed;
         }
 
         static Holder open(Endpoint e, int n) throws IOException {
@@ -409,8 +411,8 @@ public final class Harness {
             if (line == null) {
                 throw new IOException("hold failed");
             }
-            int open = Integer.parseInt(line.split(" ")[1].substring(5));
-            return new Holder(p, open);
+            String[] f = line.split(" ");
+            return new Holder(p, Integer.parseInt(f[1].substring(5)), Integer.parseInt(f[2].substring(7)));
         }
 
         @Override

@@ -223,6 +223,9 @@ public final class LoadGen {
                 }
                 open.add(s);
             } catch (IOException e) {
+                if (failed < 3) {
+                    System.err.println("hold: connection " + i + " failed: " + e);
+                }
                 if (++failed > 100) {
                     break;
                 }
