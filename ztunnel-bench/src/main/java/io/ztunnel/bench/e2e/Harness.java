@@ -106,7 +106,7 @@ public final class Harness {
         try {
             Pods pods = new Pods(mesh);
             String[] daemons = {pid(dir, "node1"), pid(dir, "node2")};
-            Thread.sleep(3000);
+            Thread.sleep(quick ? 1000 : 3000);
             for (int i = 0; i < 2; i++) {
                 results.put("rss_idle_node" + (i + 1), "MiB", rssMiB(daemons[i]), null, null);
             }
@@ -128,10 +128,10 @@ public final class Harness {
             // JIT warm-up of the daemons and of stunnel's caches; not counted
             for (Endpoint e : List.of(meshed, tunneled)) {
                 loadgen(e, "tput", "2", quick ? "1" : "3", "up");
-                loadgen(e, "rr", "2000", "2000", "1024");
+                loadgen(e, "rr", quick ? "1000" : "2000", quick ? "1000" : "2000", "1024");
             }
             if (wants("tput") || wants("cpu")) {
-                double s = secs(10, 3);
+                double s = secs(10, 2);
                 for (String dirn : List.of("up", "down")) {
                     String name = "tput1_" + dirn;
                     double d = gbps(loadgen(direct, "tput", "1", str(s), dirn));
@@ -159,16 +159,17 @@ public final class Harness {
                         gbps(loadgen(tunneled, "tput", "8", str(s), "up")));
             }
             if (wants("rr")) {
-                String samples = quick ? "5000" : "20000";
-                Map<String, String> d = loadgen(direct, "rr", samples, "2000", "1024");
-                Map<String, String> m = loadgen(meshed, "rr", samples, "2000", "1024");
-                Map<String, String> t = loadgen(tunneled, "rr", samples, "2000", "1024");
+                String samples = quick ? "3000" : "20000";
+                String warm = quick ? "1000" : "2000";
+                Map<String, String> d = loadgen(direct, "rr", samples, warm, "1024");
+                Map<String, String> m = loadgen(meshed, "rr", samples, warm, "1024");
+                Map<String, String> t = loadgen(tunneled, "rr", samples, warm, "1024");
                 for (String p : List.of("p50", "p90", "p99")) {
                     results.put("rr_closed_" + p, "µs", num(m, p), num(d, p), num(t, p));
                 }
             }
             if (wants("rate")) {
-                String s = str(secs(10, 3));
+                String s = str(secs(10, 2));
                 Map<String, String> d = loadgen(direct, "rate", "1000", s, "1024");
                 Map<String, String> m = loadgen(meshed, "rate", "1000", s, "1024");
                 Map<String, String> t = loadgen(tunneled, "rate", "1000", s, "1024");
@@ -179,7 +180,7 @@ public final class Harness {
             if (wants("cps")) {
                 String s = str(secs(5, 2));
                 // new-stream paths are JIT-compiled only once connections churn: warm them up first, not counted
-                loadgen(meshed, "cps", "4", str(secs(10, 3)));
+                loadgen(meshed, "cps", "4", str(secs(10, 2)));
                 loadgen(tunneled, "cps", "4", "1");
                 double d = num(loadgen(direct, "cps", "4", s), "perSecond");
                 long opens0 = activeOpens(pods.clientNs);
@@ -191,10 +192,10 @@ public final class Harness {
                         + " connections; stunnel column: a full TLS 1.3 handshake per connection (no resumption)");
             }
             if (wants("idle")) {
-                int n = quick ? 2000 : 10_000;
+                int n = quick ? 1000 : 10_000;
                 long[] before = {rssKiB(daemons[0]), rssKiB(daemons[1])};
                 try (Holder h = Holder.open(meshed, n)) {
-                    Thread.sleep(3000);
+                    Thread.sleep(quick ? 1000 : 3000);
                     int open = h.open;
                     for (int i = 0; i < 2; i++) {
                         long after = rssKiB(daemons[i]);
@@ -233,14 +234,15 @@ public final class Harness {
                 results.put("ready_ms", "ms", ms[runs / 2], null, null);
                 results.note("ready_ms", "process start (ip netns exec + JVM) to /healthz/ready 200 with its pods' proxies"
                         + " up, in-pod mode; median of " + runs + ": " + Arrays.toString(ms));
-                Thread.sleep(3000);
+                Thread.sleep(quick ? 1000 : 3000);
                 results.put("rss_idle_fresh_start_node2", "MiB", rssMiB(pid(dir, "node2")), null, null);
             }
         } finally {
             stopHelpers();
             mesh.close();
         }
-        if (wants("fresh")) {
+        // a second mesh costs ~30 s: --quick leaves it out unless asked for by name
+        if (quick ? only.contains("fresh") : wants("fresh")) {
             freshTls();
         }
         results.write(out);
