@@ -179,6 +179,8 @@ public final class LoadGen {
     private static String cps(String host, int port, int threads, double seconds) throws Exception {
         AtomicLong done = new AtomicLong();
         AtomicLong failed = new AtomicLong();
+        AtomicLong attempts = new AtomicLong(); // including the warm-up half second
+
         long warm = System.nanoTime() + 500_000_000L; // half a second not counted
         long deadline = warm + (long) (seconds * 1e9);
         List<Thread> workers = new ArrayList<>();
@@ -189,6 +191,7 @@ public final class LoadGen {
                     if (now >= deadline) {
                         return;
                     }
+                    attempts.incrementAndGet();
                     try (Socket s = connect(host, port, 'E')) {
                         if (s.getInputStream().read() != 'E') {
                             throw new IOException("no echo");
@@ -207,8 +210,8 @@ public final class LoadGen {
         for (Thread t : workers) {
             t.join();
         }
-        return String.format(Locale.ROOT, "connections=%d failed=%d perSecond=%.1f", done.get(), failed.get(),
-                done.get() / seconds);
+        return String.format(Locale.ROOT, "connections=%d failed=%d perSecond=%.1f attempts=%d", done.get(),
+                failed.get(), done.get() / seconds, attempts.get());
     }
 
     private static String hold(String host, int port, int count) throws IOException {
