@@ -58,6 +58,8 @@ public final class Authorizer {
 
     public static Decision evaluate(ProxyState state, Workload destination, Connection connection, boolean explain) {
         List<Authorization> policies = applicable(state, destination);
+        // Built once per evaluation, not once per match: with thousands of policies the concatenation dominated.
+        String principal = connection.sourceIdentity() == null ? null : connection.sourceIdentity().principal();
         List<PolicyResult> trace = explain ? new ArrayList<>() : List.of();
         String denier = null;
         boolean anyAllow = false;
@@ -66,7 +68,7 @@ public final class Authorizer {
             if (p.action() != Action.DENY) {
                 continue;
             }
-            String matched = matchingRule(p, connection);
+            String matched = matchingRule(p, connection, principal);
             if (explain) {
                 trace.add(new PolicyResult(p.key(), p.action(), p.dryRun(), matched != null,
                         matched != null ? matched : why(p)));
@@ -79,7 +81,7 @@ public final class Authorizer {
             if (p.action() != Action.ALLOW) {
                 continue;
             }
-            String matched = matchingRule(p, connection);
+            String matched = matchingRule(p, connection, principal);
             if (explain) {
                 trace.add(new PolicyResult(p.key(), p.action(), p.dryRun(), matched != null,
                         matched != null ? matched : why(p)));
@@ -117,10 +119,10 @@ public final class Authorizer {
     }
 
     /** The first matching rule as {@code "rule N matched"}, or null. */
-    private static String matchingRule(Authorization policy, Connection c) {
+    private static String matchingRule(Authorization policy, Connection c, String principal) {
         List<Authorization.Rule> rules = policy.rules();
         for (int i = 0; i < rules.size(); i++) {
-            if (ruleMatches(rules.get(i), c)) {
+            if (ruleMatches(rules.get(i), c, principal)) {
                 return "rule " + i + " matched";
             }
         }
@@ -131,21 +133,21 @@ public final class Authorizer {
         return policy.rules().isEmpty() ? "no rules (never matches)" : "no rule matched";
     }
 
-    private static boolean ruleMatches(Authorization.Rule rule, Connection c) {
+    private static boolean ruleMatches(Authorization.Rule rule, Connection c, String principal) {
         for (Authorization.Clause clause : rule.clauses()) {
-            if (!clauseMatches(clause, c)) {
+            if (!clauseMatches(clause, c, principal)) {
                 return false;
             }
         }
         return true;
     }
 
-    private static boolean clauseMatches(Authorization.Clause clause, Connection c) {
+    private static boolean clauseMatches(Authorization.Clause clause, Connection c, String principal) {
         if (clause.matches().isEmpty()) {
             return true;
         }
         for (Match m : clause.matches()) {
-            if (!m.isEmpty() && matches(m, c)) {
+            if (!m.isEmpty() && matches(m, c, principal)) {
                 return true;
             }
         }
@@ -153,8 +155,11 @@ public final class Authorizer {
     }
 
     static boolean matches(Match m, Connection c) {
+        return matches(m, c, c.sourceIdentity() == null ? null : c.sourceIdentity().principal());
+    }
+
+    private static boolean matches(Match m, Connection c, String principal) {
         SpiffeId id = c.sourceIdentity();
-        String principal = id == null ? null : id.principal();
         String namespace = id == null ? "" : id.namespace();
         if (!m.principals().isEmpty() && (principal == null || !anyString(m.principals(), principal))) {
             return false;

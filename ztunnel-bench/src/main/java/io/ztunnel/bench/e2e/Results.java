@@ -1,0 +1,164 @@
+package io.ztunnel.bench.e2e;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/** The figures of one harness run, with the machine header and the issue's targets; written as JSON and markdown. */
+final class Results {
+    /** One figure: ztunnel-java's value, the direct baseline and stunnel's (null when not measured). */
+    record Figure(String name, String unit, double value, Double baseline, Double stunnel) {}
+
+    private final boolean quick;
+    private final Map<String, String> header = new LinkedHashMap<>();
+    private final Map<String, Figure> figures = new LinkedHashMap<>();
+    private final Map<String, String> notes = new LinkedHashMap<>();
+
+    Results(boolean quick) {
+        this.quick = quick;
+    }
+
+    void header(List<String> daemonJvm) throws IOException {
+        header.put("date", Instant.now().toString());
+        header.put("mode", quick ? "quick" : "full");
+        header.put("cores", String.valueOf(Runtime.getRuntime().availableProcessors()));
+        header.put("cpu", Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name"))
+                .findFirst().map(l -> l.substring(l.indexOf(':') + 1).trim()).orElse("?"));
+        header.put("kernel", Files.readString(Path.of("/proc/sys/kernel/osrelease")).trim());
+        header.put("jdk", System.getProperty("java.vm.vendor") + " " + Runtime.version());
+        header.put("loadavg_at_start", Files.readString(Path.of("/proc/loadavg")).trim());
+        header.put("daemon_jvm_flags", String.join(" ", daemonJvm));
+        header.put("daemon_workers", "2 per daemon (ZTUNNEL_WORKER_THREADS)");
+    }
+
+    void put(String name, String unit, double value, Double baseline, Double stunnel) {
+        figures.put(name, new Figure(name, unit, value, baseline, stunnel));
+    }
+
+    void note(String name, String text) {
+        notes.put(name, text);
+    }
+
+    /** The issue's first target for a figure, or "". */
+    private static String target(String name) {
+        return switch (name) {
+            case "tput1_up", "tput1_down" -> "≥ 25% of direct, ≥ stunnel";
+            case "rr_closed_p50" -> "added ≤ 100 µs";
+            case "rr_closed_p99" -> "added ≤ 400 µs";
+            case "cps_pooled" -> "≥ 3000/s";
+            case "cps_fresh_tls" -> "≥ 800/s";
+            case "rss_idle_node1", "rss_idle_node2" -> "≤ 96 MiB";
+            case "rss_per_idle_conn_node1", "rss_per_idle_conn_node2" -> "≤ 12 KiB";
+            case "ready_ms" -> "≤ 1500 ms";
+            default -> "";
+        };
+    }
+
+    private static String met(Figure f) {
+        double v = f.value();
+        Boolean ok = switch (f.name()) {
+            case "tput1_up", "tput1_down" -> f.baseline() == null ? null
+                    : v >= 0.25 * f.baseline() && (f.stunnel() == null || v >= f.stunnel());
+            case "rr_closed_p50" -> f.baseline() == null ? null : v - f.baseline() <= 100;
+            case "rr_closed_p99" -> f.baseline() == null ? null : v - f.baseline() <= 400;
+            case "cps_pooled" -> v >= 3000;
+            case "cps_fresh_tls" -> v >= 800;
+            case "rss_idle_node1", "rss_idle_node2" -> v <= 96;
+            case "rss_per_idle_conn_node1", "rss_per_idle_conn_node2" -> v <= 12;
+            case "ready_ms" -> v <= 1500;
+            default -> null;
+        };
+        return ok == null ? "" : ok ? "yes" : "**no**";
+    }
+
+    private static String fmt(Double d) {
+        if (d == null) {
+            return "";
+        }
+        if (d.isNaN()) {
+            return "n/a";
+        }
+        return Math.abs(d) >= 100 ? String.format(Locale.ROOT, "%.0f", d) : String.format(Locale.ROOT, "%.3g", d);
+    }
+
+    private static String relative(Figure f) {
+        if (f.baseline() == null || f.baseline() == 0) {
+            return "";
+        }
+        if (f.unit().equals("µs")) {
+            return "+" + fmt(f.value() - f.baseline()) + " µs (×" + fmt(f.value() / f.baseline()) + ")";
+        }
+        return "×" + fmt(f.value() / f.baseline());
+    }
+
+    void write(Path dir) throws IOException {
+        StringBuilder json = new StringBuilder("{\n  \"machine\": {");
+        String sep = "\n";
+        for (Map.Entry<String, String> e : header.entrySet()) {
+            json.append(sep).append("    ").append(q(e.getKey())).append(": ").append(q(e.getValue()));
+            sep = ",\n";
+        }
+        json.append("\n  },\n  \"figures\": [");
+        sep = "\n";
+        for (Figure f : figures.values()) {
+            json.append(sep).append("    {\"name\": ").append(q(f.name())).append(", \"unit\": ").append(q(f.unit()))
+                    .append(", \"ztunnel_java\": ").append(n(f.value()))
+                    .append(", \"direct\": ").append(f.baseline() == null ? "null" : n(f.baseline()))
+                    .append(", \"ratio\": ").append(f.baseline() == null || f.baseline() == 0 ? "null"
+                            : n(f.value() / f.baseline()))
+                    .append(", \"stunnel\": ").append(f.stunnel() == null ? "null" : n(f.stunnel()))
+                    .append(", \"target\": ").append(q(target(f.name())))
+                    .append(", \"met\": ").append(q(met(f).replace("*", "")))
+                    .append(", \"note\": ").append(q(notes.getOrDefault(f.name(), ""))).append('}');
+            sep = ",\n";
+        }
+        json.append("\n  ]\n}\n");
+        Files.writeString(dir.resolve("results.json"), json);
+
+        StringBuilder md = new StringBuilder("## ztunnel-java end-to-end benchmark\n\n");
+        for (Map.Entry<String, String> e : header.entrySet()) {
+            md.append("- ").append(e.getKey()).append(": ").append(e.getValue()).append('\n');
+        }
+        md.append("\n| figure | unit | direct (baseline) | ztunnel-java (2 daemons, HBONE) | vs baseline | stunnel mTLS |"
+                + " target | met |\n|---|---|---|---|---|---|---|---|\n");
+        for (Figure f : figures.values()) {
+            md.append("| ").append(f.name()).append(" | ").append(f.unit()).append(" | ").append(fmt(f.baseline()))
+                    .append(" | ").append(fmt(f.value())).append(" | ").append(relative(f)).append(" | ")
+                    .append(fmt(f.stunnel())).append(" | ").append(target(f.name())).append(" | ").append(met(f))
+                    .append(" |\n");
+        }
+        if (!notes.isEmpty()) {
+            md.append('\n');
+            notes.forEach((k, v) -> md.append("- ").append(k).append(": ").append(v).append('\n'));
+        }
+        Files.writeString(dir.resolve("results.md"), md);
+    }
+
+    private static String n(double d) {
+        return Double.isNaN(d) || Double.isInfinite(d) ? "null" : String.format(Locale.ROOT, "%.4f", d);
+    }
+
+    private static String q(String s) {
+        StringBuilder b = new StringBuilder("\"");
+        for (char c : s.toCharArray()) {
+            switch (c) {
+                case '"' -> b.append("\\\"");
+                case '\\' -> b.append("\\\\");
+                case '\n' -> b.append("\\n");
+                default -> {
+                    if (c < 0x20) {
+                        b.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        b.append(c);
+                    }
+                }
+            }
+        }
+        return b.append('"').toString();
+    }
+}
