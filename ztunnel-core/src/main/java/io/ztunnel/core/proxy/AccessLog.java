@@ -38,9 +38,13 @@ public final class AccessLog {
         if (r.destinationIdentity() != null) {
             line.addKeyValue("dst.identity", r.destinationIdentity());
         }
+        // From the reporting proxy's side of the application: the metrics count client -> server as "received"
+        // for both reporters (Istio's convention), but the log un-flips it for the client side, as ztunnel does, so
+        // an outbound line's bytes_sent is what the client sent.
+        boolean outbound = r.direction() == Direction.OUTBOUND;
         line.addKeyValue("direction", r.direction().label())
-                .addKeyValue("bytes_sent", r.sent())
-                .addKeyValue("bytes_recv", r.received())
+                .addKeyValue("bytes_sent", outbound ? r.received() : r.sent())
+                .addKeyValue("bytes_recv", outbound ? r.sent() : r.received())
                 .addKeyValue("duration", r.age().toMillis() + "ms");
         if (error != null) {
             line.addKeyValue("error", error);

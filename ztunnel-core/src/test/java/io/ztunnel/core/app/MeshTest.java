@@ -70,6 +70,66 @@ class MeshTest {
     }
 
     @Test
+    void accessLogLinesCarryEveryFieldForSuccessAndConnectFailureInPlainAndJson() throws Exception {
+        mesh = new MeshFixture(dir, Map.of());
+        try (Socket s = mesh.connect("127.0.0.3", 8080)) {
+            assertThat(MeshFixture.banner(s)).isEqualTo("server-a"); // 9 bytes with the newline
+            s.getOutputStream().write("ping".getBytes());
+            assertThat(new String(s.getInputStream().readNBytes(4))).isEqualTo("ping");
+        }
+        int closedPort = MeshFixture.freePort(); // nothing listens there: the server daemon's connect is refused
+        try (Socket s = mesh.connect("127.0.0.3", closedPort)) {
+            assertThat(MeshFixture.banner(s)).isNull();
+        }
+
+        String spiffeClient = "spiffe://cluster.local/ns/client/sa/client";
+        String spiffeServer = "spiffe://cluster.local/ns/server/sa/server-a";
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(lines("connection complete"))
+                .anySatisfy(l -> assertThat(l).containsEntry("level", "INFO").containsEntry("direction", "inbound")
+                        .containsEntry("src.identity", spiffeClient).containsEntry("dst.addr", "127.0.0.3:15008")
+                        .containsEntry("dst.hbone_addr", "127.0.0.3:8080").containsEntry("dst.workload", "server-a")
+                        .containsEntry("dst.namespace", "server").containsEntry("dst.identity", spiffeServer)
+                        .containsEntry("bytes_sent", "13").containsEntry("bytes_recv", "4")
+                        .containsKeys("src.addr", "duration").doesNotContainKey("error"))
+                .anySatisfy(l -> assertThat(l).containsEntry("level", "INFO").containsEntry("direction", "outbound")
+                        .containsEntry("src.workload", "client").containsEntry("src.namespace", "client")
+                        .containsEntry("src.identity", spiffeClient).containsEntry("dst.addr", "127.0.0.3:8080")
+                        .containsEntry("dst.hbone_addr", "127.0.0.3:8080").containsEntry("dst.workload", "server-a")
+                        .containsEntry("dst.identity", spiffeServer).containsEntry("bytes_sent", "4")
+                        .containsEntry("bytes_recv", "13"))
+                .anySatisfy(l -> assertThat(l).containsEntry("level", "ERROR").containsEntry("direction", "outbound")
+                        .containsEntry("dst.hbone_addr", "127.0.0.3:" + closedPort)
+                        .containsEntry("error", "HBONE CONNECT rejected with status 503")
+                        .containsEntry("bytes_sent", "0").containsEntry("bytes_recv", "0"))
+                .anySatisfy(l -> assertThat(l).containsEntry("level", "ERROR").containsEntry("direction", "inbound")
+                        .containsEntry("dst.hbone_addr", "127.0.0.3:" + closedPort)
+                        .hasEntrySatisfying("error", e -> assertThat(e).containsIgnoringCase("refused"))));
+
+        // The same events as users read them: plain key=value pairs, or one JSON object per line.
+        ILoggingEvent success = logs.list.stream().filter(e -> e.getFormattedMessage().equals("connection complete")
+                && e.getLevel() == ch.qos.logback.classic.Level.INFO
+                && e.getKeyValuePairs().stream().anyMatch(kv -> kv.value.equals("inbound"))).findFirst().orElseThrow();
+        ch.qos.logback.classic.LoggerContext context =
+                (ch.qos.logback.classic.LoggerContext) LoggerFactory.getILoggerFactory();
+        ch.qos.logback.classic.PatternLayout plain = new ch.qos.logback.classic.PatternLayout();
+        plain.setContext(context);
+        plain.setPattern("%level %logger %msg %kvp{NONE}");
+        plain.start();
+        assertThat(plain.doLayout(success)).startsWith("INFO access connection complete src.addr=")
+                .contains(" src.identity=" + spiffeClient + " dst.addr=127.0.0.3:15008 dst.hbone_addr=127.0.0.3:8080 ")
+                .contains(" dst.workload=server-a dst.namespace=server dst.identity=" + spiffeServer
+                        + " direction=inbound bytes_sent=13 bytes_recv=4 duration=");
+        com.fasterxml.jackson.databind.JsonNode json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+                new String(LogConfig.jsonEncoder(context).encode(success), java.nio.charset.StandardCharsets.UTF_8));
+        Map<String, String> fields = new HashMap<>();
+        json.get("kvpList").forEach(kv -> kv.fields().forEachRemaining(e -> fields.put(e.getKey(),
+                e.getValue().asText())));
+        assertThat(json.get("message").asText()).isEqualTo("connection complete");
+        assertThat(fields).containsEntry("dst.workload", "server-a").containsEntry("bytes_sent", "13")
+                .containsEntry("direction", "inbound").containsEntry("src.identity", spiffeClient);
+    }
+
+    @Test
     void denyPolicyRefusesTheConnectionAndTheLogNamesThePolicy() throws Exception {
         mesh = new MeshFixture(dir, Map.of());
         try (Socket s = mesh.connect("127.0.0.3", 8080)) {
