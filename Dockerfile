@@ -12,6 +12,8 @@ COPY ztunnel-cni-redirect ztunnel-cni-redirect
 COPY ztunnel-metrics ztunnel-metrics
 COPY ztunnel-xds ztunnel-xds
 COPY ztunnel-core ztunnel-core
+# Listed in the parent pom: Maven needs every module of the reactor present, even with -pl.
+COPY ztunnel-bench ztunnel-bench
 # The daemon's module and what it depends on; tests run in CI, not in the image build. (No
 # BuildKit cache mount, so the classic builder, which Testcontainers uses, works too.)
 RUN mvn -B -ntp -DskipTests -pl ztunnel-core -am package \
@@ -27,13 +29,17 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends iptables nftables ipset iproute2 \
  && rm -rf /var/lib/apt/lists/*
 # A non-root user for running the daemon outside Kubernetes (local mode, no capture). In a cluster
-# both DaemonSets run as uid 0 with only the capabilities they need (see deploy/).
-RUN useradd --system --uid 10001 --home-dir /var/lib/ztunnel-java --create-home ztunnel
+# both DaemonSets run as uid 0 with only the capabilities they need (see deploy/). The local CA's
+# default directory (./var/lib/ztunnel/ca from /) belongs to it.
+RUN useradd --system --uid 10001 --home-dir /var/lib/ztunnel --create-home ztunnel
 COPY --from=build /out/ /opt/ztunnel/
 COPY bin/ztunnel bin/ztunnel-java bin/ztunnel-node-agent /opt/ztunnel/bin/
 ENV ZTUNNEL_JAR=/opt/ztunnel/ztunnel.jar \
     PATH=/opt/ztunnel/bin:$PATH
-WORKDIR /var/lib/ztunnel-java
+# The working directory must be /, as in Istio's image: the default paths are relative
+# (./var/run/secrets/tokens/istio-token, ./var/run/secrets/istio/root-cert.pem, the mesh config at
+# ./etc/istio/config/mesh), so Istio's DaemonSet mounts are found without setting any variable.
+WORKDIR /
 USER 10001
 # 15001/15006/15008 live in pod namespaces; these are the node-level ones: admin (localhost only),
 # metrics, readiness, and the node agent's readiness/metrics.
