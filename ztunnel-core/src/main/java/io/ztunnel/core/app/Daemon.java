@@ -60,8 +60,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class Daemon implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Daemon.class);
-    /** How long event loops must be idle before they stop at shutdown (see {@link #close()}). */
-    public static final long SHUTDOWN_QUIET_MILLIS = 50;
 
     private final Config config;
     private final Transport transport;
@@ -420,11 +418,8 @@ public final class Daemon implements AutoCloseable {
             }
         }
         metrics.close();
-        // A short quiet period, not zero: with zero, an event loop stops right after the task pass that ran the last
-        // queued work, and a channel registered (or a TLS handler added) by that pass is never closed, so its engine
-        // leaks. Each quiet-period pass closes whatever is still registered.
-        dataPlane.shutdownGracefully(SHUTDOWN_QUIET_MILLIS, 2000, TimeUnit.MILLISECONDS).syncUninterruptibly();
-        control.shutdownGracefully(SHUTDOWN_QUIET_MILLIS, 2000, TimeUnit.MILLISECONDS).syncUninterruptibly();
+        Transport.shutdown(dataPlane);
+        Transport.shutdown(control);
         stopped.countDown();
     }
 }

@@ -8,7 +8,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.jspecify.annotations.Nullable;
@@ -92,8 +91,7 @@ public record MeshConfig(
             if (!md.isObject()) {
                 throw new ConfigException(source + ".proxyMetadata: expected a mapping of strings");
             }
-            for (Iterator<Map.Entry<String, JsonNode>> it = md.fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> e = it.next();
+            for (Map.Entry<String, JsonNode> e : md.properties()) {
                 if (!e.getValue().isValueNode() || e.getValue().isNull()) {
                     throw new ConfigException(source + ".proxyMetadata." + e.getKey() + ": expected a string");
                 }

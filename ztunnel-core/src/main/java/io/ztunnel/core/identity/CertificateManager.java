@@ -387,10 +387,7 @@ public final class CertificateManager implements AutoCloseable {
             queue.remove(entry);
             entry.queued = false;
         }
-        for (CompletableFuture<TlsMaterial> waiter : entry.waiters) {
-            waiter.completeExceptionally(reason);
-        }
-        entry.waiters.clear();
+        failWaiters(entry, reason);
         TlsMaterial material = entry.material;
         if (material != null && !closed) {
             retire(material);

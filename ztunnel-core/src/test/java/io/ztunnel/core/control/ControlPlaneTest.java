@@ -98,7 +98,7 @@ class ControlPlaneTest {
             closeable.close();
         }
         metrics.close();
-        control.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        Transport.shutdown(control);
         istiod.close();
     }
 

@@ -68,7 +68,7 @@ class IstiodCaTest {
         if (ca instanceof AutoCloseable closeable) {
             closeable.close();
         }
-        control.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        Transport.shutdown(control);
         istiod.close();
     }
 

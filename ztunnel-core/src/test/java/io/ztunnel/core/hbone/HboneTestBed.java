@@ -177,8 +177,7 @@ final class HboneTestBed implements AutoCloseable {
         if (server != null) {
             server.drain();
         }
-        // Quiet period as the daemon's: work queued in the last pass must not leave TLS engines behind.
-        group.shutdownGracefully(io.ztunnel.core.app.Daemon.SHUTDOWN_QUIET_MILLIS, 2000, TimeUnit.MILLISECONDS).sync();
+        Transport.shutdown(group);
         certs.close();
         control.shutdownNow();
         control.awaitTermination(5, TimeUnit.SECONDS);
