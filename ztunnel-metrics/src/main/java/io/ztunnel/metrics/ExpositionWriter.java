@@ -19,190 +19,189 @@ import java.nio.charset.StandardCharsets;
  */
 final class ExpositionWriter {
 
-  /** The metric types this module emits itself. */
-  enum Type {
-    COUNTER("counter"),
-    GAUGE("gauge");
+    /** The metric types this module emits itself. */
+    enum Type {
+        COUNTER("counter"),
+        GAUGE("gauge");
 
-    final String text;
+        final String text;
 
-    Type(String text) {
-      this.text = text;
+        Type(String text) {
+            this.text = text;
+        }
     }
-  }
 
-  private static final byte[] HELP = "# HELP ".getBytes(StandardCharsets.US_ASCII);
-  private static final byte[] TYPE = "# TYPE ".getBytes(StandardCharsets.US_ASCII);
-  private static final byte[] TOTAL = "_total".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] HELP = "# HELP ".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] TYPE = "# TYPE ".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] TOTAL = "_total".getBytes(StandardCharsets.US_ASCII);
 
-  private final ExpositionFormat format;
-  private final OutputStream out;
-  private final byte[] buf = new byte[16 * 1024];
-  private int pos;
+    private final ExpositionFormat format;
+    private final OutputStream out;
+    private final byte[] buf = new byte[16 * 1024];
+    private int pos;
 
-  ExpositionWriter(ExpositionFormat format, OutputStream out) {
-    this.format = format;
-    this.out = out;
-  }
-
-  ExpositionFormat format() {
-    return format;
-  }
-
-  /** Writes the {@code HELP} and {@code TYPE} lines that open a family. */
-  void family(String baseName, Type type, String help) throws IOException {
-    boolean suffixed = type == Type.COUNTER && format == ExpositionFormat.PROMETHEUS_TEXT;
-    bytes(HELP);
-    ascii(baseName);
-    if (suffixed) {
-      bytes(TOTAL);
+    ExpositionWriter(ExpositionFormat format, OutputStream out) {
+        this.format = format;
+        this.out = out;
     }
-    put(' ');
-    utf8(escapeHelp(help, format));
-    put('\n');
-    bytes(TYPE);
-    ascii(baseName);
-    if (suffixed) {
-      bytes(TOTAL);
+
+    ExpositionFormat format() {
+        return format;
     }
-    put(' ');
-    ascii(type.text);
-    put('\n');
-  }
 
-  /** One sample whose label set was rendered beforehand ({@code {a="b",…}} as UTF-8). */
-  void sample(String baseName, Type type, byte[] renderedLabels, long value) throws IOException {
-    sampleName(baseName, type);
-    bytes(renderedLabels);
-    value(value);
-  }
-
-  /** One sample without labels. */
-  void sample(String baseName, Type type, long value) throws IOException {
-    sampleName(baseName, type);
-    value(value);
-  }
-
-  /** One sample with a single label. */
-  void sample(String baseName, Type type, String labelName, String labelValue, long value)
-      throws IOException {
-    sampleName(baseName, type);
-    put('{');
-    ascii(labelName);
-    put('=');
-    put('"');
-    utf8(escapeLabelValue(labelValue));
-    put('"');
-    put('}');
-    value(value);
-  }
-
-  /** Writes OpenMetrics' terminating {@code # EOF} line; only valid in that format. */
-  void eof() throws IOException {
-    if (format != ExpositionFormat.OPENMETRICS) {
-      throw new IllegalStateException("# EOF belongs to OpenMetrics only");
+    /** Writes the {@code HELP} and {@code TYPE} lines that open a family. */
+    void family(String baseName, Type type, String help) throws IOException {
+        boolean suffixed = type == Type.COUNTER && format == ExpositionFormat.PROMETHEUS_TEXT;
+        bytes(HELP);
+        ascii(baseName);
+        if (suffixed) {
+            bytes(TOTAL);
+        }
+        put(' ');
+        utf8(escapeHelp(help, format));
+        put('\n');
+        bytes(TYPE);
+        ascii(baseName);
+        if (suffixed) {
+            bytes(TOTAL);
+        }
+        put(' ');
+        ascii(type.text);
+        put('\n');
     }
-    ascii("# EOF\n");
-  }
 
-  void flush() throws IOException {
-    if (pos > 0) {
-      out.write(buf, 0, pos);
-      pos = 0;
+    /** One sample whose label set was rendered beforehand ({@code {a="b",…}} as UTF-8). */
+    void sample(String baseName, Type type, byte[] renderedLabels, long value) throws IOException {
+        sampleName(baseName, type);
+        bytes(renderedLabels);
+        value(value);
     }
-    out.flush();
-  }
 
-  private void sampleName(String baseName, Type type) throws IOException {
-    ascii(baseName);
-    if (type == Type.COUNTER) {
-      bytes(TOTAL);
+    /** One sample without labels. */
+    void sample(String baseName, Type type, long value) throws IOException {
+        sampleName(baseName, type);
+        value(value);
     }
-  }
 
-  private void value(long value) throws IOException {
-    put(' ');
-    ascii(Long.toString(value));
-    put('\n');
-  }
-
-  private void put(int b) throws IOException {
-    if (pos == buf.length) {
-      out.write(buf, 0, pos);
-      pos = 0;
+    /** One sample with a single label. */
+    void sample(String baseName, Type type, String labelName, String labelValue, long value) throws IOException {
+        sampleName(baseName, type);
+        put('{');
+        ascii(labelName);
+        put('=');
+        put('"');
+        utf8(escapeLabelValue(labelValue));
+        put('"');
+        put('}');
+        value(value);
     }
-    buf[pos++] = (byte) b;
-  }
 
-  private void bytes(byte[] b) throws IOException {
-    if (b.length > buf.length - pos) {
-      out.write(buf, 0, pos);
-      pos = 0;
-      if (b.length > buf.length) {
-        out.write(b);
-        return;
-      }
+    /** Writes OpenMetrics' terminating {@code # EOF} line; only valid in that format. */
+    void eof() throws IOException {
+        if (format != ExpositionFormat.OPENMETRICS) {
+            throw new IllegalStateException("# EOF belongs to OpenMetrics only");
+        }
+        ascii("# EOF\n");
     }
-    System.arraycopy(b, 0, buf, pos, b.length);
-    pos += b.length;
-  }
 
-  /** Metric names, label names and numbers: ASCII by construction. */
-  private void ascii(String s) throws IOException {
-    int n = s.length();
-    for (int i = 0; i < n; i++) {
-      put(s.charAt(i));
+    void flush() throws IOException {
+        if (pos > 0) {
+            out.write(buf, 0, pos);
+            pos = 0;
+        }
+        out.flush();
     }
-  }
 
-  private void utf8(String s) throws IOException {
-    bytes(s.getBytes(StandardCharsets.UTF_8));
-  }
+    private void sampleName(String baseName, Type type) throws IOException {
+        ascii(baseName);
+        if (type == Type.COUNTER) {
+            bytes(TOTAL);
+        }
+    }
 
-  /** Escapes a label value for both formats: backslash, double quote and line feed. */
-  static String escapeLabelValue(String value) {
-    for (int i = 0; i < value.length(); i++) {
-      char c = value.charAt(i);
-      if (c == '\\' || c == '"' || c == '\n') {
-        StringBuilder sb = new StringBuilder(value.length() + 8);
-        escapeLabelValue(sb, value);
+    private void value(long value) throws IOException {
+        put(' ');
+        ascii(Long.toString(value));
+        put('\n');
+    }
+
+    private void put(int b) throws IOException {
+        if (pos == buf.length) {
+            out.write(buf, 0, pos);
+            pos = 0;
+        }
+        buf[pos++] = (byte) b;
+    }
+
+    private void bytes(byte[] b) throws IOException {
+        if (b.length > buf.length - pos) {
+            out.write(buf, 0, pos);
+            pos = 0;
+            if (b.length > buf.length) {
+                out.write(b);
+                return;
+            }
+        }
+        System.arraycopy(b, 0, buf, pos, b.length);
+        pos += b.length;
+    }
+
+    /** Metric names, label names and numbers: ASCII by construction. */
+    private void ascii(String s) throws IOException {
+        int n = s.length();
+        for (int i = 0; i < n; i++) {
+            put(s.charAt(i));
+        }
+    }
+
+    private void utf8(String s) throws IOException {
+        bytes(s.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** Escapes a label value for both formats: backslash, double quote and line feed. */
+    static String escapeLabelValue(String value) {
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            if (c == '\\' || c == '"' || c == '\n') {
+                StringBuilder sb = new StringBuilder(value.length() + 8);
+                escapeLabelValue(sb, value);
+                return sb.toString();
+            }
+        }
+        return value;
+    }
+
+    /** Appends {@code value} escaped for a label (backslash, double quote, line feed). */
+    static void escapeLabelValue(StringBuilder sb, String value) {
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            switch (c) {
+                case '\\' -> sb.append("\\\\");
+                case '"' -> sb.append("\\\"");
+                case '\n' -> sb.append("\\n");
+                default -> sb.append(c);
+            }
+        }
+    }
+
+    /**
+     * Escapes {@code HELP} text: backslash and line feed in text 0.0.4; OpenMetrics escapes double
+     * quotes as well.
+     */
+    static String escapeHelp(String help, ExpositionFormat format) {
+        StringBuilder sb = new StringBuilder(help.length() + 8);
+        for (int i = 0; i < help.length(); i++) {
+            char c = help.charAt(i);
+            if (c == '\\') {
+                sb.append("\\\\");
+            } else if (c == '\n') {
+                sb.append("\\n");
+            } else if (c == '"' && format == ExpositionFormat.OPENMETRICS) {
+                sb.append("\\\"");
+            } else {
+                sb.append(c);
+            }
+        }
         return sb.toString();
-      }
     }
-    return value;
-  }
-
-  /** Appends {@code value} escaped for a label (backslash, double quote, line feed). */
-  static void escapeLabelValue(StringBuilder sb, String value) {
-    for (int i = 0; i < value.length(); i++) {
-      char c = value.charAt(i);
-      switch (c) {
-        case '\\' -> sb.append("\\\\");
-        case '"' -> sb.append("\\\"");
-        case '\n' -> sb.append("\\n");
-        default -> sb.append(c);
-      }
-    }
-  }
-
-  /**
-   * Escapes {@code HELP} text: backslash and line feed in text 0.0.4; OpenMetrics escapes double
-   * quotes as well.
-   */
-  static String escapeHelp(String help, ExpositionFormat format) {
-    StringBuilder sb = new StringBuilder(help.length() + 8);
-    for (int i = 0; i < help.length(); i++) {
-      char c = help.charAt(i);
-      if (c == '\\') {
-        sb.append("\\\\");
-      } else if (c == '\n') {
-        sb.append("\\n");
-      } else if (c == '"' && format == ExpositionFormat.OPENMETRICS) {
-        sb.append("\\\"");
-      } else {
-        sb.append(c);
-      }
-    }
-    return sb.toString();
-  }
 }

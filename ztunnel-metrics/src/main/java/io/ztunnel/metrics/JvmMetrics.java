@@ -38,67 +38,67 @@ import org.slf4j.LoggerFactory;
  * that hold JMX notification listeners; {@link #close} releases them.
  */
 final class JvmMetrics implements AutoCloseable {
-  private static final Logger log = LoggerFactory.getLogger(JvmMetrics.class);
+    private static final Logger log = LoggerFactory.getLogger(JvmMetrics.class);
 
-  private static final Set<String> LINT_REJECTED = Set.of("system.cpu.count", "process.cpu.time");
+    private static final Set<String> LINT_REJECTED = Set.of("system.cpu.count", "process.cpu.time");
 
-  private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-  private final List<AutoCloseable> closeables = new ArrayList<>();
-  private final Predicate<String> included;
-  private final ExpositionFormatWriter textWriter = PrometheusTextFormatWriter.create();
-  private final ExpositionFormatWriter openMetricsWriter = OpenMetricsTextFormatWriter.create();
+    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final List<AutoCloseable> closeables = new ArrayList<>();
+    private final Predicate<String> included;
+    private final ExpositionFormatWriter textWriter = PrometheusTextFormatWriter.create();
+    private final ExpositionFormatWriter openMetricsWriter = OpenMetricsTextFormatWriter.create();
 
-  /**
-   * @param reservedNames family names written by this module itself; a JVM meter that maps to one
-   *     of them is left out so a family never appears twice
-   */
-  JvmMetrics(Set<String> reservedNames) {
-    this.included = name -> !reservedNames.contains(name) && !reservedNames.contains(stripTotal(name));
-    registry.config().meterFilter(MeterFilter.deny(id -> LINT_REJECTED.contains(id.getName())));
-    JvmGcMetrics gc = new JvmGcMetrics();
-    JvmHeapPressureMetrics heapPressure = new JvmHeapPressureMetrics();
-    closeables.add(gc);
-    closeables.add(heapPressure);
-    closeables.add(registry::close);
-    List<MeterBinder> binders = List.of(
-        new JvmInfoMetrics(),
-        new JvmMemoryMetrics(),
-        gc,
-        heapPressure,
-        new JvmThreadMetrics(),
-        new ClassLoaderMetrics(),
-        new ProcessorMetrics(),
-        new UptimeMetrics());
-    for (MeterBinder b : binders) {
-      b.bindTo(registry);
+    /**
+     * @param reservedNames family names written by this module itself; a JVM meter that maps to one
+     *     of them is left out so a family never appears twice
+     */
+    JvmMetrics(Set<String> reservedNames) {
+        this.included = name -> !reservedNames.contains(name) && !reservedNames.contains(stripTotal(name));
+        registry.config().meterFilter(MeterFilter.deny(id -> LINT_REJECTED.contains(id.getName())));
+        JvmGcMetrics gc = new JvmGcMetrics();
+        JvmHeapPressureMetrics heapPressure = new JvmHeapPressureMetrics();
+        closeables.add(gc);
+        closeables.add(heapPressure);
+        closeables.add(registry::close);
+        List<MeterBinder> binders = List.of(
+                new JvmInfoMetrics(),
+                new JvmMemoryMetrics(),
+                gc,
+                heapPressure,
+                new JvmThreadMetrics(),
+                new ClassLoaderMetrics(),
+                new ProcessorMetrics(),
+                new UptimeMetrics());
+        for (MeterBinder b : binders) {
+            b.bindTo(registry);
+        }
     }
-  }
 
-  private static String stripTotal(String name) {
-    return name.endsWith("_total") ? name.substring(0, name.length() - "_total".length()) : name;
-  }
-
-  /**
-   * Writes the JVM families to {@code out}. In OpenMetrics the client's writer ends with
-   * {@code # EOF}, so this must be the last part of a scrape.
-   */
-  void writeLast(ExpositionFormat format, OutputStream out) throws IOException {
-    MetricSnapshots snapshots = registry.getPrometheusRegistry().scrape(included);
-    ExpositionFormatWriter writer = format == ExpositionFormat.OPENMETRICS ? openMetricsWriter : textWriter;
-    writer.write(out, snapshots);
-  }
-
-  @Override
-  public void close() {
-    for (AutoCloseable c : closeables) {
-      try {
-        c.close();
-      } catch (Exception e) {
-        log.atWarn()
-            .setCause(e)
-            .addKeyValue("binder", c.getClass().getSimpleName())
-            .log("failed to release JVM metrics binder");
-      }
+    private static String stripTotal(String name) {
+        return name.endsWith("_total") ? name.substring(0, name.length() - "_total".length()) : name;
     }
-  }
+
+    /**
+     * Writes the JVM families to {@code out}. In OpenMetrics the client's writer ends with
+     * {@code # EOF}, so this must be the last part of a scrape.
+     */
+    void writeLast(ExpositionFormat format, OutputStream out) throws IOException {
+        MetricSnapshots snapshots = registry.getPrometheusRegistry().scrape(included);
+        ExpositionFormatWriter writer = format == ExpositionFormat.OPENMETRICS ? openMetricsWriter : textWriter;
+        writer.write(out, snapshots);
+    }
+
+    @Override
+    public void close() {
+        for (AutoCloseable c : closeables) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                log.atWarn()
+                        .setCause(e)
+                        .addKeyValue("binder", c.getClass().getSimpleName())
+                        .log("failed to release JVM metrics binder");
+            }
+        }
+    }
 }

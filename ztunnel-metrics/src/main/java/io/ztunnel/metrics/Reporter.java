@@ -6,19 +6,19 @@ package io.ztunnel.metrics;
  * <p>Immutable; safe on any thread.
  */
 public enum Reporter {
-  /** Outbound: the proxy on the client's node reports. */
-  SOURCE("source"),
-  /** Inbound: the proxy on the server's node reports. */
-  DESTINATION("destination");
+    /** Outbound: the proxy on the client's node reports. */
+    SOURCE("source"),
+    /** Inbound: the proxy on the server's node reports. */
+    DESTINATION("destination");
 
-  private final String labelValue;
+    private final String labelValue;
 
-  Reporter(String labelValue) {
-    this.labelValue = labelValue;
-  }
+    Reporter(String labelValue) {
+        this.labelValue = labelValue;
+    }
 
-  /** The exact value rendered in the {@code reporter} label. */
-  public String labelValue() {
-    return labelValue;
-  }
+    /** The exact value rendered in the {@code reporter} label. */
+    public String labelValue() {
+        return labelValue;
+    }
 }

@@ -18,97 +18,92 @@ import org.jspecify.annotations.Nullable;
  * the per-byte path.
  */
 final class Series {
-  final TrafficLabels labels;
-  final ResponseFlags flags;
+    final TrafficLabels labels;
+    final ResponseFlags flags;
 
-  /** Open connections holding this series (the byte series of a relaying connection). */
-  int refs;
+    /** Open connections holding this series (the byte series of a relaying connection). */
+    int refs;
 
-  /** True once taken out of the table; an acquirer seeing it must look the series up again. */
-  boolean removed;
+    /** True once taken out of the table; an acquirer seeing it must look the series up again. */
+    boolean removed;
 
-  /** A connection without workload keys used this series: it can never be retired. */
-  boolean pinned;
+    /** A connection without workload keys used this series: it can never be retired. */
+    boolean pinned;
 
-  /** How many live {@link WorkloadSet}s keep this series. */
-  int liveSets;
+    /** How many live {@link WorkloadSet}s keep this series. */
+    int liveSets;
 
-  long opened;
-  long closed;
-  long failed;
+    long opened;
+    long closed;
+    long failed;
 
-  /** Whether relaying connections used this series, so its byte counters are exposed. */
-  boolean carriesBytes;
+    /** Whether relaying connections used this series, so its byte counters are exposed. */
+    boolean carriesBytes;
 
-  long receivedOfClosed;
-  long sentOfClosed;
+    long receivedOfClosed;
+    long sentOfClosed;
 
-  /** Head of the intrusive list of open connections. */
-  @Nullable TrafficSeries head;
+    /** Head of the intrusive list of open connections. */
+    @Nullable
+    TrafficSeries head;
 
-  private byte @Nullable [] rendered;
+    private byte @Nullable [] rendered;
 
-  Series(TrafficLabels labels, ResponseFlags flags) {
-    this.labels = labels;
-    this.flags = flags;
-  }
-
-  /** Caller holds the monitor. */
-  boolean retired() {
-    return !pinned && liveSets == 0;
-  }
-
-  /** Caller holds the monitor. */
-  void attach(TrafficSeries conn) {
-    conn.next = head;
-    if (head != null) {
-      head.prev = conn;
+    Series(TrafficLabels labels, ResponseFlags flags) {
+        this.labels = labels;
+        this.flags = flags;
     }
-    head = conn;
-  }
 
-  /** Moves the connection's bytes into this series' totals and unlinks it. Caller holds the monitor. */
-  void detach(TrafficSeries conn) {
-    receivedOfClosed += conn.receivedBytes();
-    sentOfClosed += conn.sentBytes();
-    TrafficSeries p = conn.prev;
-    TrafficSeries n = conn.next;
-    if (p == null) {
-      head = n;
-    } else {
-      p.next = n;
+    /** Caller holds the monitor. */
+    boolean retired() {
+        return !pinned && liveSets == 0;
     }
-    if (n != null) {
-      n.prev = p;
-    }
-    conn.prev = null;
-    conn.next = null;
-  }
 
-  /** A consistent copy of the counters, or {@code null} once removed. */
-  synchronized @Nullable Snapshot snapshot() {
-    if (removed) {
-      return null;
+    /** Caller holds the monitor. */
+    void attach(TrafficSeries conn) {
+        conn.next = head;
+        if (head != null) {
+            head.prev = conn;
+        }
+        head = conn;
     }
-    long received = receivedOfClosed;
-    long sent = sentOfClosed;
-    for (TrafficSeries c = head; c != null; c = c.next) {
-      received += c.receivedBytes();
-      sent += c.sentBytes();
-    }
-    if (rendered == null) {
-      rendered = labels.renderLabelSet(flags);
-    }
-    return new Snapshot(rendered, opened, closed, failed, carriesBytes, received, sent);
-  }
 
-  /** What one scrape saw of one series. */
-  record Snapshot(
-      byte[] labels,
-      long opened,
-      long closed,
-      long failed,
-      boolean carriesBytes,
-      long received,
-      long sent) {}
+    /** Moves the connection's bytes into this series' totals and unlinks it. Caller holds the monitor. */
+    void detach(TrafficSeries conn) {
+        receivedOfClosed += conn.receivedBytes();
+        sentOfClosed += conn.sentBytes();
+        TrafficSeries p = conn.prev;
+        TrafficSeries n = conn.next;
+        if (p == null) {
+            head = n;
+        } else {
+            p.next = n;
+        }
+        if (n != null) {
+            n.prev = p;
+        }
+        conn.prev = null;
+        conn.next = null;
+    }
+
+    /** A consistent copy of the counters, or {@code null} once removed. */
+    synchronized @Nullable Snapshot snapshot() {
+        if (removed) {
+            return null;
+        }
+        long received = receivedOfClosed;
+        long sent = sentOfClosed;
+        for (TrafficSeries c = head; c != null; c = c.next) {
+            received += c.receivedBytes();
+            sent += c.sentBytes();
+        }
+        if (rendered == null) {
+            rendered = labels.renderLabelSet(flags);
+        }
+        return new Snapshot(rendered, opened, closed, failed, carriesBytes, received, sent);
+    }
+
+    /** What one scrape saw of one series. */
+    record Snapshot(
+            byte[] labels, long opened, long closed, long failed, boolean carriesBytes, long received, long sent) {}
 }

@@ -60,365 +60,375 @@ import org.slf4j.LoggerFactory;
  * {@link ZtunnelMetrics}.
  */
 public final class TrafficMetrics {
-  private static final Logger log = LoggerFactory.getLogger(TrafficMetrics.class);
+    private static final Logger log = LoggerFactory.getLogger(TrafficMetrics.class);
 
-  static final String OPENED = "istio_tcp_connections_opened";
-  static final String CLOSED = "istio_tcp_connections_closed";
-  static final String RECEIVED = "istio_tcp_received_bytes";
-  static final String SENT = "istio_tcp_sent_bytes";
-  static final String FAILED = "istio_tcp_connections_failed";
-  static final String SOCKETS_OPEN = "istio_tcp_sockets_open";
+    static final String OPENED = "istio_tcp_connections_opened";
+    static final String CLOSED = "istio_tcp_connections_closed";
+    static final String RECEIVED = "istio_tcp_received_bytes";
+    static final String SENT = "istio_tcp_sent_bytes";
+    static final String FAILED = "istio_tcp_connections_failed";
+    static final String SOCKETS_OPEN = "istio_tcp_sockets_open";
 
-  /** Every family this class writes, by base name. */
-  static final List<String> FAMILY_NAMES =
-      List.of(OPENED, CLOSED, RECEIVED, SENT, FAILED, SOCKETS_OPEN);
+    /** Every family this class writes, by base name. */
+    static final List<String> FAMILY_NAMES = List.of(OPENED, CLOSED, RECEIVED, SENT, FAILED, SOCKETS_OPEN);
 
-  private static final ResponseFlags[] FLAGS = ResponseFlags.values();
+    private static final ResponseFlags[] FLAGS = ResponseFlags.values();
 
-  /** One table per outcome (indexed by ordinal), so lookups need no composite key object. */
-  private final List<ConcurrentHashMap<TrafficLabels, Series>> tables;
+    /** One table per outcome (indexed by ordinal), so lookups need no composite key object. */
+    private final List<ConcurrentHashMap<TrafficLabels, Series>> tables;
 
-  private final ConcurrentHashMap<Set<String>, WorkloadSet> workloadSets = new ConcurrentHashMap<>();
-  private final ConcurrentHashMap<String, Set<WorkloadSet>> setsByWorkload = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<Set<String>, WorkloadSet> workloadSets = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Set<WorkloadSet>> setsByWorkload = new ConcurrentHashMap<>();
 
-  private final SocketGauge[] sockets = {new SocketGauge(), new SocketGauge()};
+    private final SocketGauge[] sockets = {new SocketGauge(), new SocketGauge()};
 
-  TrafficMetrics() {
-    List<ConcurrentHashMap<TrafficLabels, Series>> t = new ArrayList<>(FLAGS.length);
-    for (int i = 0; i < FLAGS.length; i++) {
-      t.add(new ConcurrentHashMap<>());
-    }
-    this.tables = List.copyOf(t);
-  }
-
-  /**
-   * A connection starts relaying: counts it in {@code istio_tcp_connections_opened_total} of
-   * {@code labels} with {@code response_flags="-"} and returns its handle for bytes and close.
-   *
-   * @param workloadKeys the workloads this connection involves (e.g. source and destination
-   *     workload uids; empty when none is known). Not retained: a copy is interned.
-   */
-  public TrafficSeries open(TrafficLabels labels, Set<String> workloadKeys) {
-    Objects.requireNonNull(labels, "labels");
-    WorkloadSet ws = intern(workloadKeys);
-    while (true) {
-      Series s = table(ResponseFlags.NONE, labels);
-      TrafficSeries conn = new TrafficSeries(this, s, ws);
-      if (ws == null) {
-        synchronized (s) {
-          if (s.removed) {
-            continue;
-          }
-          s.pinned = true;
-          opened(s, conn);
+    TrafficMetrics() {
+        List<ConcurrentHashMap<TrafficLabels, Series>> t = new ArrayList<>(FLAGS.length);
+        for (int i = 0; i < FLAGS.length; i++) {
+            t.add(new ConcurrentHashMap<>());
         }
-      } else {
-        synchronized (ws) {
-          synchronized (s) {
-            if (s.removed) {
-              continue;
+        this.tables = List.copyOf(t);
+    }
+
+    /**
+     * A connection starts relaying: counts it in {@code istio_tcp_connections_opened_total} of
+     * {@code labels} with {@code response_flags="-"} and returns its handle for bytes and close.
+     *
+     * @param workloadKeys the workloads this connection involves (e.g. source and destination
+     *     workload uids; empty when none is known). Not retained: a copy is interned.
+     */
+    public TrafficSeries open(TrafficLabels labels, Set<String> workloadKeys) {
+        Objects.requireNonNull(labels, "labels");
+        WorkloadSet ws = intern(workloadKeys);
+        while (true) {
+            Series s = table(ResponseFlags.NONE, labels);
+            TrafficSeries conn = new TrafficSeries(this, s, ws);
+            if (ws == null) {
+                synchronized (s) {
+                    if (s.removed) {
+                        continue;
+                    }
+                    s.pinned = true;
+                    opened(s, conn);
+                }
+            } else {
+                synchronized (ws) {
+                    synchronized (s) {
+                        if (s.removed) {
+                            continue;
+                        }
+                        link(ws, s);
+                        opened(s, conn);
+                    }
+                }
             }
-            link(ws, s);
-            opened(s, conn);
-          }
+            return conn;
         }
-      }
-      return conn;
     }
-  }
 
-  /**
-   * A connection failed before it relayed anything: counts it opened, closed and failed in the
-   * series of {@code labels} whose {@code response_flags} is {@code flags}.
-   *
-   * @throws IllegalArgumentException if {@code flags} is {@link ResponseFlags#NONE}
-   */
-  public void failed(TrafficLabels labels, Set<String> workloadKeys, ResponseFlags flags) {
-    Objects.requireNonNull(labels, "labels");
-    if (!flags.isFailure()) {
-      throw new IllegalArgumentException("flags: " + flags + " (expected: a failure flag)");
+    /**
+     * A connection failed before it relayed anything: counts it opened, closed and failed in the
+     * series of {@code labels} whose {@code response_flags} is {@code flags}.
+     *
+     * @throws IllegalArgumentException if {@code flags} is {@link ResponseFlags#NONE}
+     */
+    public void failed(TrafficLabels labels, Set<String> workloadKeys, ResponseFlags flags) {
+        Objects.requireNonNull(labels, "labels");
+        if (!flags.isFailure()) {
+            throw new IllegalArgumentException("flags: " + flags + " (expected: a failure flag)");
+        }
+        record(labels, intern(workloadKeys), flags, true);
     }
-    record(labels, intern(workloadKeys), flags, true);
-  }
 
-  /**
-   * A workload left the mesh: every series that only it (or other removed workloads) kept alive
-   * is dropped now if no connection holds it, or when its last open connection closes.
-   */
-  public void workloadRemoved(String key) {
-    Set<WorkloadSet> sets = setsByWorkload.remove(key);
-    if (sets == null) {
-      return;
+    /**
+     * A workload left the mesh: every series that only it (or other removed workloads) kept alive
+     * is dropped now if no connection holds it, or when its last open connection closes.
+     */
+    public void workloadRemoved(String key) {
+        Set<WorkloadSet> sets = setsByWorkload.remove(key);
+        if (sets == null) {
+            return;
+        }
+        int dropped = 0;
+        for (WorkloadSet ws : sets) {
+            dropped += kill(key, ws);
+        }
+        log.atDebug()
+                .addKeyValue("workload", key)
+                .addKeyValue("workloadSets", sets.size())
+                .addKeyValue("seriesDropped", dropped)
+                .log("traffic series released for removed workload");
     }
-    int dropped = 0;
-    for (WorkloadSet ws : sets) {
-      dropped += kill(key, ws);
+
+    /**
+     * Treats every workload key for which {@code isLive} answers {@code false} as removed. Use it to
+     * reconcile with the current state after a full update; see the class comment.
+     */
+    public void retainWorkloads(Predicate<String> isLive) {
+        for (String key : setsByWorkload.keySet()) {
+            if (!isLive.test(key)) {
+                workloadRemoved(key);
+            }
+        }
     }
-    log.atDebug()
-        .addKeyValue("workload", key)
-        .addKeyValue("workloadSets", sets.size())
-        .addKeyValue("seriesDropped", dropped)
-        .log("traffic series released for removed workload");
-  }
 
-  /**
-   * Treats every workload key for which {@code isLive} answers {@code false} as removed. Use it to
-   * reconcile with the current state after a full update; see the class comment.
-   */
-  public void retainWorkloads(Predicate<String> isLive) {
-    for (String key : setsByWorkload.keySet()) {
-      if (!isLive.test(key)) {
-        workloadRemoved(key);
-      }
+    /** An accepted socket was opened ({@code istio_tcp_sockets_open}). */
+    public void socketOpened(Reporter reporter) {
+        SocketGauge g = sockets[reporter.ordinal()];
+        g.touched = true;
+        g.value.increment();
     }
-  }
 
-  /** An accepted socket was opened ({@code istio_tcp_sockets_open}). */
-  public void socketOpened(Reporter reporter) {
-    SocketGauge g = sockets[reporter.ordinal()];
-    g.touched = true;
-    g.value.increment();
-  }
-
-  /** An accepted socket was closed ({@code istio_tcp_sockets_open}). */
-  public void socketClosed(Reporter reporter) {
-    SocketGauge g = sockets[reporter.ordinal()];
-    g.touched = true;
-    g.value.decrement();
-  }
-
-  /** How many series (label set and outcome) are currently exposed. */
-  public int seriesCount() {
-    int n = 0;
-    for (ConcurrentHashMap<TrafficLabels, Series> t : tables) {
-      n += t.size();
+    /** An accepted socket was closed ({@code istio_tcp_sockets_open}). */
+    public void socketClosed(Reporter reporter) {
+        SocketGauge g = sockets[reporter.ordinal()];
+        g.touched = true;
+        g.value.decrement();
     }
-    return n;
-  }
 
-  /** Called once per connection by {@link TrafficSeries#close}. */
-  void closed(TrafficSeries conn, ResponseFlags flags) {
-    Series s = conn.series;
-    if (flags.isFailure()) {
-      record(s.labels, conn.workloads, flags, false);
+    /** How many series (label set and outcome) are currently exposed. */
+    public int seriesCount() {
+        int n = 0;
+        for (ConcurrentHashMap<TrafficLabels, Series> t : tables) {
+            n += t.size();
+        }
+        return n;
     }
-    synchronized (s) {
-      if (!flags.isFailure()) {
+
+    /** Called once per connection by {@link TrafficSeries#close}. */
+    void closed(TrafficSeries conn, ResponseFlags flags) {
+        Series s = conn.series;
+        if (flags.isFailure()) {
+            record(s.labels, conn.workloads, flags, false);
+        }
+        synchronized (s) {
+            if (!flags.isFailure()) {
+                s.closed++;
+            }
+            s.detach(conn);
+            s.refs--;
+            removeIfUnused(s);
+        }
+    }
+
+    /** Counts a closed (and failed) connection, optionally opened too, in the {@code flags} series. */
+    private void record(TrafficLabels labels, @Nullable WorkloadSet ws, ResponseFlags flags, boolean countOpened) {
+        while (true) {
+            Series s = table(flags, labels);
+            if (ws == null) {
+                synchronized (s) {
+                    if (s.removed) {
+                        continue;
+                    }
+                    s.pinned = true;
+                    count(s, countOpened);
+                }
+            } else {
+                synchronized (ws) {
+                    synchronized (s) {
+                        if (s.removed) {
+                            continue;
+                        }
+                        link(ws, s);
+                        count(s, countOpened);
+                    }
+                }
+            }
+            return;
+        }
+    }
+
+    /** Caller holds the series monitor (and the workload set's, if any). */
+    private void count(Series s, boolean countOpened) {
+        if (countOpened) {
+            s.opened++;
+        }
         s.closed++;
-      }
-      s.detach(conn);
-      s.refs--;
-      removeIfUnused(s);
-    }
-  }
-
-  /** Counts a closed (and failed) connection, optionally opened too, in the {@code flags} series. */
-  private void record(TrafficLabels labels, @Nullable WorkloadSet ws, ResponseFlags flags, boolean countOpened) {
-    while (true) {
-      Series s = table(flags, labels);
-      if (ws == null) {
-        synchronized (s) {
-          if (s.removed) {
-            continue;
-          }
-          s.pinned = true;
-          count(s, countOpened);
-        }
-      } else {
-        synchronized (ws) {
-          synchronized (s) {
-            if (s.removed) {
-              continue;
-            }
-            link(ws, s);
-            count(s, countOpened);
-          }
-        }
-      }
-      return;
-    }
-  }
-
-  /** Caller holds the series monitor (and the workload set's, if any). */
-  private void count(Series s, boolean countOpened) {
-    if (countOpened) {
-      s.opened++;
-    }
-    s.closed++;
-    s.failed++;
-    // The series may already be retired (all its workloads gone): then the count is dropped with it.
-    removeIfUnused(s);
-  }
-
-  /** Caller holds the series monitor. */
-  private static void opened(Series s, TrafficSeries conn) {
-    s.refs++;
-    s.opened++;
-    s.carriesBytes = true;
-    s.attach(conn);
-  }
-
-  /** Caller holds both monitors, workload set first. */
-  private static void link(WorkloadSet ws, Series s) {
-    if (!ws.dead && ws.series.add(s)) {
-      s.liveSets++;
-    }
-  }
-
-  /** Caller holds the series monitor. */
-  private void removeIfUnused(Series s) {
-    if (s.refs == 0 && !s.removed && s.retired()) {
-      s.removed = true;
-      tables.get(s.flags.ordinal()).remove(s.labels, s);
-    }
-  }
-
-  private int kill(String removedKey, WorkloadSet ws) {
-    workloadSets.remove(ws.keys, ws);
-    List<Series> linked;
-    synchronized (ws) {
-      if (ws.dead) {
-        return 0;
-      }
-      ws.dead = true;
-      linked = List.copyOf(ws.series);
-      ws.series.clear();
-    }
-    for (String other : ws.keys) {
-      if (!other.equals(removedKey)) {
-        setsByWorkload.computeIfPresent(other, (k, v) -> {
-          v.remove(ws);
-          return v.isEmpty() ? null : v;
-        });
-      }
-    }
-    int dropped = 0;
-    for (Series s : linked) {
-      synchronized (s) {
-        s.liveSets--;
-        boolean wasRemoved = s.removed;
+        s.failed++;
+        // The series may already be retired (all its workloads gone): then the count is dropped with it.
         removeIfUnused(s);
-        if (!wasRemoved && s.removed) {
-          dropped++;
+    }
+
+    /** Caller holds the series monitor. */
+    private static void opened(Series s, TrafficSeries conn) {
+        s.refs++;
+        s.opened++;
+        s.carriesBytes = true;
+        s.attach(conn);
+    }
+
+    /** Caller holds both monitors, workload set first. */
+    private static void link(WorkloadSet ws, Series s) {
+        if (!ws.dead && ws.series.add(s)) {
+            s.liveSets++;
         }
-      }
     }
-    return dropped;
-  }
 
-  private Series table(ResponseFlags flags, TrafficLabels labels) {
-    ConcurrentHashMap<TrafficLabels, Series> t = tables.get(flags.ordinal());
-    Series s = t.get(labels);
-    return s != null ? s : t.computeIfAbsent(labels, l -> new Series(l, flags));
-  }
+    /** Caller holds the series monitor. */
+    private void removeIfUnused(Series s) {
+        if (s.refs == 0 && !s.removed && s.retired()) {
+            s.removed = true;
+            tables.get(s.flags.ordinal()).remove(s.labels, s);
+        }
+    }
 
-  private @Nullable WorkloadSet intern(Set<String> keys) {
-    if (keys.isEmpty()) {
-      return null;
+    private int kill(String removedKey, WorkloadSet ws) {
+        workloadSets.remove(ws.keys, ws);
+        List<Series> linked;
+        synchronized (ws) {
+            if (ws.dead) {
+                return 0;
+            }
+            ws.dead = true;
+            linked = List.copyOf(ws.series);
+            ws.series.clear();
+        }
+        for (String other : ws.keys) {
+            if (!other.equals(removedKey)) {
+                setsByWorkload.computeIfPresent(other, (k, v) -> {
+                    v.remove(ws);
+                    return v.isEmpty() ? null : v;
+                });
+            }
+        }
+        int dropped = 0;
+        for (Series s : linked) {
+            synchronized (s) {
+                s.liveSets--;
+                boolean wasRemoved = s.removed;
+                removeIfUnused(s);
+                if (!wasRemoved && s.removed) {
+                    dropped++;
+                }
+            }
+        }
+        return dropped;
     }
-    WorkloadSet ws = workloadSets.get(keys);
-    if (ws != null) {
-      return ws;
+
+    private Series table(ResponseFlags flags, TrafficLabels labels) {
+        ConcurrentHashMap<TrafficLabels, Series> t = tables.get(flags.ordinal());
+        Series s = t.get(labels);
+        return s != null ? s : t.computeIfAbsent(labels, l -> new Series(l, flags));
     }
-    return workloadSets.computeIfAbsent(Set.copyOf(keys), k -> {
-      WorkloadSet created = new WorkloadSet(k);
-      for (String key : k) {
-        // compute, not computeIfAbsent + add: workloadRemoved may empty and drop the set concurrently.
-        setsByWorkload.compute(key, (kk, v) -> {
-          Set<WorkloadSet> sets = v != null ? v : ConcurrentHashMap.newKeySet();
-          sets.add(created);
-          return sets;
+
+    private @Nullable WorkloadSet intern(Set<String> keys) {
+        if (keys.isEmpty()) {
+            return null;
+        }
+        WorkloadSet ws = workloadSets.get(keys);
+        if (ws != null) {
+            return ws;
+        }
+        return workloadSets.computeIfAbsent(Set.copyOf(keys), k -> {
+            WorkloadSet created = new WorkloadSet(k);
+            for (String key : k) {
+                // compute, not computeIfAbsent + add: workloadRemoved may empty and drop the set concurrently.
+                setsByWorkload.compute(key, (kk, v) -> {
+                    Set<WorkloadSet> sets = v != null ? v : ConcurrentHashMap.newKeySet();
+                    sets.add(created);
+                    return sets;
+                });
+            }
+            return created;
         });
-      }
-      return created;
-    });
-  }
+    }
 
-  /** Writes the non-empty {@code istio_tcp_*} families. Runs on the scraping thread. */
-  void writeTo(ExpositionWriter w) throws IOException {
-    List<Series.Snapshot> snaps = new ArrayList<>();
-    for (ConcurrentHashMap<TrafficLabels, Series> t : tables) {
-      for (Series s : t.values()) {
-        Series.Snapshot snap = s.snapshot();
-        if (snap != null) {
-          snaps.add(snap);
+    /** Writes the non-empty {@code istio_tcp_*} families. Runs on the scraping thread. */
+    void writeTo(ExpositionWriter w) throws IOException {
+        List<Series.Snapshot> snaps = new ArrayList<>();
+        for (ConcurrentHashMap<TrafficLabels, Series> t : tables) {
+            for (Series s : t.values()) {
+                Series.Snapshot snap = s.snapshot();
+                if (snap != null) {
+                    snaps.add(snap);
+                }
+            }
         }
-      }
-    }
-    // Stable, diff-friendly order: the rendered label sets compared bytewise.
-    snaps.sort((a, b) -> Arrays.compareUnsigned(a.labels(), b.labels()));
+        // Stable, diff-friendly order: the rendered label sets compared bytewise.
+        snaps.sort((a, b) -> Arrays.compareUnsigned(a.labels(), b.labels()));
 
-    writeFamily(w, snaps, OPENED, "Total number of TCP connections opened.", Field.OPENED);
-    writeFamily(w, snaps, CLOSED, "Total number of TCP connections closed.", Field.CLOSED);
-    writeFamily(w, snaps, RECEIVED,
-        "Total bytes received on TCP connections, client to server, for both reporters.", Field.RECEIVED);
-    writeFamily(w, snaps, SENT,
-        "Total bytes sent on TCP connections, server to client, for both reporters.", Field.SENT);
-    writeFamily(w, snaps, FAILED,
-        "Total number of TCP connections that ended with a failure response flag (unstable).", Field.FAILED);
+        writeFamily(w, snaps, OPENED, "Total number of TCP connections opened.", Field.OPENED);
+        writeFamily(w, snaps, CLOSED, "Total number of TCP connections closed.", Field.CLOSED);
+        writeFamily(
+                w,
+                snaps,
+                RECEIVED,
+                "Total bytes received on TCP connections, client to server, for both reporters.",
+                Field.RECEIVED);
+        writeFamily(
+                w,
+                snaps,
+                SENT,
+                "Total bytes sent on TCP connections, server to client, for both reporters.",
+                Field.SENT);
+        writeFamily(
+                w,
+                snaps,
+                FAILED,
+                "Total number of TCP connections that ended with a failure response flag (unstable).",
+                Field.FAILED);
 
-    boolean anySockets = false;
-    for (SocketGauge g : sockets) {
-      anySockets |= g.touched;
-    }
-    if (anySockets) {
-      w.family(SOCKETS_OPEN, ExpositionWriter.Type.GAUGE,
-          "Number of accepted sockets currently open (unstable).");
-      for (Reporter r : Reporter.values()) {
-        SocketGauge g = sockets[r.ordinal()];
-        if (g.touched) {
-          w.sample(SOCKETS_OPEN, ExpositionWriter.Type.GAUGE, "reporter", r.labelValue(), g.value.sum());
+        boolean anySockets = false;
+        for (SocketGauge g : sockets) {
+            anySockets |= g.touched;
         }
-      }
-    }
-  }
-
-  private enum Field {
-    OPENED,
-    CLOSED,
-    RECEIVED,
-    SENT,
-    FAILED;
-
-    boolean present(Series.Snapshot s) {
-      return switch (this) {
-        case OPENED -> s.opened() > 0;
-        case CLOSED -> s.closed() > 0;
-        case RECEIVED, SENT -> s.carriesBytes();
-        case FAILED -> s.failed() > 0;
-      };
+        if (anySockets) {
+            w.family(
+                    SOCKETS_OPEN, ExpositionWriter.Type.GAUGE, "Number of accepted sockets currently open (unstable).");
+            for (Reporter r : Reporter.values()) {
+                SocketGauge g = sockets[r.ordinal()];
+                if (g.touched) {
+                    w.sample(SOCKETS_OPEN, ExpositionWriter.Type.GAUGE, "reporter", r.labelValue(), g.value.sum());
+                }
+            }
+        }
     }
 
-    long value(Series.Snapshot s) {
-      return switch (this) {
-        case OPENED -> s.opened();
-        case CLOSED -> s.closed();
-        case RECEIVED -> s.received();
-        case SENT -> s.sent();
-        case FAILED -> s.failed();
-      };
-    }
-  }
+    private enum Field {
+        OPENED,
+        CLOSED,
+        RECEIVED,
+        SENT,
+        FAILED;
 
-  private static void writeFamily(
-      ExpositionWriter w, List<Series.Snapshot> snaps, String name, String help, Field field)
-      throws IOException {
-    boolean started = false;
-    for (Series.Snapshot s : snaps) {
-      if (!field.present(s)) {
-        continue;
-      }
-      if (!started) {
-        w.family(name, ExpositionWriter.Type.COUNTER, help);
-        started = true;
-      }
-      w.sample(name, ExpositionWriter.Type.COUNTER, s.labels(), field.value(s));
-    }
-  }
+        boolean present(Series.Snapshot s) {
+            return switch (this) {
+                case OPENED -> s.opened() > 0;
+                case CLOSED -> s.closed() > 0;
+                case RECEIVED, SENT -> s.carriesBytes();
+                case FAILED -> s.failed() > 0;
+            };
+        }
 
-  /** One {@code reporter} series of {@code istio_tcp_sockets_open}. */
-  private static final class SocketGauge {
-    final LongAdder value = new LongAdder();
-    volatile boolean touched;
-  }
+        long value(Series.Snapshot s) {
+            return switch (this) {
+                case OPENED -> s.opened();
+                case CLOSED -> s.closed();
+                case RECEIVED -> s.received();
+                case SENT -> s.sent();
+                case FAILED -> s.failed();
+            };
+        }
+    }
+
+    private static void writeFamily(
+            ExpositionWriter w, List<Series.Snapshot> snaps, String name, String help, Field field) throws IOException {
+        boolean started = false;
+        for (Series.Snapshot s : snaps) {
+            if (!field.present(s)) {
+                continue;
+            }
+            if (!started) {
+                w.family(name, ExpositionWriter.Type.COUNTER, help);
+                started = true;
+            }
+            w.sample(name, ExpositionWriter.Type.COUNTER, s.labels(), field.value(s));
+        }
+    }
+
+    /** One {@code reporter} series of {@code istio_tcp_sockets_open}. */
+    private static final class SocketGauge {
+        final LongAdder value = new LongAdder();
+        volatile boolean touched;
+    }
 }

@@ -16,20 +16,20 @@ import java.util.Set;
  * {@link Series} monitor, never the reverse.
  */
 final class WorkloadSet {
-  final Set<String> keys;
+    final Set<String> keys;
 
-  /** Guarded by {@code this}. Once true, never false again. */
-  boolean dead;
+    /** Guarded by {@code this}. Once true, never false again. */
+    boolean dead;
 
-  /** The series this set has contributed to and still keeps alive. Guarded by {@code this}. */
-  final Set<Series> series = new HashSet<>(4);
+    /** The series this set has contributed to and still keeps alive. Guarded by {@code this}. */
+    final Set<Series> series = new HashSet<>(4);
 
-  WorkloadSet(Set<String> keys) {
-    this.keys = keys;
-  }
+    WorkloadSet(Set<String> keys) {
+        this.keys = keys;
+    }
 
-  @Override
-  public String toString() {
-    return "WorkloadSet" + keys;
-  }
+    @Override
+    public String toString() {
+        return "WorkloadSet" + keys;
+    }
 }

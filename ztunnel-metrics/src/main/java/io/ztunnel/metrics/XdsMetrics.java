@@ -17,74 +17,89 @@ import java.util.concurrent.atomic.LongAdder;
  * Owned by {@link ZtunnelMetrics}.
  */
 public final class XdsMetrics {
-  static final String TERMINATIONS = "istio_xds_connection_terminations";
-  static final String MESSAGES = "istio_xds_message";
-  static final String MESSAGE_BYTES = "istio_xds_message_bytes";
+    static final String TERMINATIONS = "istio_xds_connection_terminations";
+    static final String MESSAGES = "istio_xds_message";
+    static final String MESSAGE_BYTES = "istio_xds_message_bytes";
 
-  static final List<String> FAMILY_NAMES = List.of(TERMINATIONS, MESSAGES, MESSAGE_BYTES);
+    static final List<String> FAMILY_NAMES = List.of(TERMINATIONS, MESSAGES, MESSAGE_BYTES);
 
-  private final Map<XdsTerminationReason, LongAdder> terminations =
-      new EnumMap<>(XdsTerminationReason.class);
-  private final ConcurrentHashMap<String, PerType> byTypeUrl = new ConcurrentHashMap<>();
+    private final Map<XdsTerminationReason, LongAdder> terminations = new EnumMap<>(XdsTerminationReason.class);
+    private final ConcurrentHashMap<String, PerType> byTypeUrl = new ConcurrentHashMap<>();
 
-  XdsMetrics() {
-    for (XdsTerminationReason r : XdsTerminationReason.values()) {
-      terminations.put(r, new LongAdder());
+    XdsMetrics() {
+        for (XdsTerminationReason r : XdsTerminationReason.values()) {
+            terminations.put(r, new LongAdder());
+        }
     }
-  }
 
-  /** The ADS stream ended for {@code reason}. */
-  public void terminated(XdsTerminationReason reason) {
-    terminations.get(Objects.requireNonNull(reason, "reason")).increment();
-  }
+    /** The ADS stream ended for {@code reason}. */
+    public void terminated(XdsTerminationReason reason) {
+        terminations.get(Objects.requireNonNull(reason, "reason")).increment();
+    }
 
-  /**
-   * A response of resource type {@code typeUrl} (e.g.
-   * {@code type.googleapis.com/istio.workload.Address}) arrived, {@code bytes} long on the wire.
-   */
-  public void messageReceived(String typeUrl, long bytes) {
-    Objects.requireNonNull(typeUrl, "typeUrl");
-    if (bytes < 0) {
-      throw new IllegalArgumentException("bytes: " + bytes + " (expected: >= 0)");
+    /**
+     * A response of resource type {@code typeUrl} (e.g.
+     * {@code type.googleapis.com/istio.workload.Address}) arrived, {@code bytes} long on the wire.
+     */
+    public void messageReceived(String typeUrl, long bytes) {
+        Objects.requireNonNull(typeUrl, "typeUrl");
+        if (bytes < 0) {
+            throw new IllegalArgumentException("bytes: " + bytes + " (expected: >= 0)");
+        }
+        PerType t = byTypeUrl.computeIfAbsent(typeUrl, u -> new PerType());
+        t.messages.increment();
+        t.bytes.add(bytes);
     }
-    PerType t = byTypeUrl.computeIfAbsent(typeUrl, u -> new PerType());
-    t.messages.increment();
-    t.bytes.add(bytes);
-  }
 
-  void writeTo(ExpositionWriter w) throws IOException {
-    boolean started = false;
-    for (XdsTerminationReason r : XdsTerminationReason.values()) {
-      long v = terminations.get(r).sum();
-      if (v == 0) {
-        continue; // upstream creates a reason's series on first use only
-      }
-      if (!started) {
-        w.family(TERMINATIONS, ExpositionWriter.Type.COUNTER,
-            "Total number of xDS stream terminations, by reason (unstable).");
-        started = true;
-      }
-      w.sample(TERMINATIONS, ExpositionWriter.Type.COUNTER, "reason", r.labelValue(), v);
+    void writeTo(ExpositionWriter w) throws IOException {
+        boolean started = false;
+        for (XdsTerminationReason r : XdsTerminationReason.values()) {
+            long v = terminations.get(r).sum();
+            if (v == 0) {
+                continue; // upstream creates a reason's series on first use only
+            }
+            if (!started) {
+                w.family(
+                        TERMINATIONS,
+                        ExpositionWriter.Type.COUNTER,
+                        "Total number of xDS stream terminations, by reason (unstable).");
+                started = true;
+            }
+            w.sample(TERMINATIONS, ExpositionWriter.Type.COUNTER, "reason", r.labelValue(), v);
+        }
+        if (byTypeUrl.isEmpty()) {
+            return;
+        }
+        List<String> urls = new ArrayList<>(byTypeUrl.keySet());
+        urls.sort(null);
+        w.family(
+                MESSAGES,
+                ExpositionWriter.Type.COUNTER,
+                "Total number of xDS messages received, by type URL (unstable).");
+        for (String url : urls) {
+            w.sample(
+                    MESSAGES,
+                    ExpositionWriter.Type.COUNTER,
+                    "url",
+                    url,
+                    byTypeUrl.get(url).messages.sum());
+        }
+        w.family(
+                MESSAGE_BYTES,
+                ExpositionWriter.Type.COUNTER,
+                "Total bytes of xDS messages received, by type URL (unstable).");
+        for (String url : urls) {
+            w.sample(
+                    MESSAGE_BYTES,
+                    ExpositionWriter.Type.COUNTER,
+                    "url",
+                    url,
+                    byTypeUrl.get(url).bytes.sum());
+        }
     }
-    if (byTypeUrl.isEmpty()) {
-      return;
-    }
-    List<String> urls = new ArrayList<>(byTypeUrl.keySet());
-    urls.sort(null);
-    w.family(MESSAGES, ExpositionWriter.Type.COUNTER,
-        "Total number of xDS messages received, by type URL (unstable).");
-    for (String url : urls) {
-      w.sample(MESSAGES, ExpositionWriter.Type.COUNTER, "url", url, byTypeUrl.get(url).messages.sum());
-    }
-    w.family(MESSAGE_BYTES, ExpositionWriter.Type.COUNTER,
-        "Total bytes of xDS messages received, by type URL (unstable).");
-    for (String url : urls) {
-      w.sample(MESSAGE_BYTES, ExpositionWriter.Type.COUNTER, "url", url, byTypeUrl.get(url).bytes.sum());
-    }
-  }
 
-  private static final class PerType {
-    final LongAdder messages = new LongAdder();
-    final LongAdder bytes = new LongAdder();
-  }
+    private static final class PerType {
+        final LongAdder messages = new LongAdder();
+        final LongAdder bytes = new LongAdder();
+    }
 }

@@ -7,23 +7,23 @@ package io.ztunnel.metrics;
  * <p>Immutable; safe on any thread.
  */
 public enum XdsTerminationReason {
-  /** The transport failed (connect error, reset, TLS failure). */
-  CONNECTION_ERROR("ConnectionError"),
-  /** The server ended the stream with an error status. */
-  ERROR("Error"),
-  /** The client ended the stream on purpose to reconnect (for example, a new certificate). */
-  RECONNECT("Reconnect"),
-  /** The stream ended cleanly. */
-  COMPLETE("Complete");
+    /** The transport failed (connect error, reset, TLS failure). */
+    CONNECTION_ERROR("ConnectionError"),
+    /** The server ended the stream with an error status. */
+    ERROR("Error"),
+    /** The client ended the stream on purpose to reconnect (for example, a new certificate). */
+    RECONNECT("Reconnect"),
+    /** The stream ended cleanly. */
+    COMPLETE("Complete");
 
-  private final String labelValue;
+    private final String labelValue;
 
-  XdsTerminationReason(String labelValue) {
-    this.labelValue = labelValue;
-  }
+    XdsTerminationReason(String labelValue) {
+        this.labelValue = labelValue;
+    }
 
-  /** The exact value rendered in the {@code reason} label. */
-  public String labelValue() {
-    return labelValue;
-  }
+    /** The exact value rendered in the {@code reason} label. */
+    public String labelValue() {
+        return labelValue;
+    }
 }

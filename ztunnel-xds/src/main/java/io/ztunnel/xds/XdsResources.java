@@ -16,32 +16,31 @@ import io.ztunnel.xds.proto.workload.Address;
  * <p>Stateless; all methods are thread-safe.
  */
 public final class XdsResources {
-  /** Type URL of {@code istio.workload.Address} (workloads and services). */
-  public static final String ADDRESS_TYPE_URL = "type.googleapis.com/istio.workload.Address";
+    /** Type URL of {@code istio.workload.Address} (workloads and services). */
+    public static final String ADDRESS_TYPE_URL = "type.googleapis.com/istio.workload.Address";
 
-  /** Type URL of {@code istio.security.Authorization} (L4 policies). */
-  public static final String AUTHORIZATION_TYPE_URL =
-      "type.googleapis.com/istio.security.Authorization";
+    /** Type URL of {@code istio.security.Authorization} (L4 policies). */
+    public static final String AUTHORIZATION_TYPE_URL = "type.googleapis.com/istio.security.Authorization";
 
-  private XdsResources() {}
+    private XdsResources() {}
 
-  /**
-   * The xDS resource name of an address: the workload's uid, or {@code namespace/hostname} for a
-   * service.
-   *
-   * @throws IllegalArgumentException if the address holds neither a workload nor a service
-   */
-  public static String nameOf(Address address) {
-    return switch (address.getTypeCase()) {
-      case WORKLOAD -> address.getWorkload().getUid();
-      case SERVICE ->
-          address.getService().getNamespace() + "/" + address.getService().getHostname();
-      case TYPE_NOT_SET -> throw new IllegalArgumentException("address has neither workload nor service");
-    };
-  }
+    /**
+     * The xDS resource name of an address: the workload's uid, or {@code namespace/hostname} for a
+     * service.
+     *
+     * @throws IllegalArgumentException if the address holds neither a workload nor a service
+     */
+    public static String nameOf(Address address) {
+        return switch (address.getTypeCase()) {
+            case WORKLOAD -> address.getWorkload().getUid();
+            case SERVICE ->
+                address.getService().getNamespace() + "/" + address.getService().getHostname();
+            case TYPE_NOT_SET -> throw new IllegalArgumentException("address has neither workload nor service");
+        };
+    }
 
-  /** The xDS resource name of a policy: {@code namespace/name}. */
-  public static String nameOf(Authorization policy) {
-    return policy.getNamespace() + "/" + policy.getName();
-  }
+    /** The xDS resource name of a policy: {@code namespace/name}. */
+    public static String nameOf(Authorization policy) {
+        return policy.getNamespace() + "/" + policy.getName();
+    }
 }

@@ -71,8 +71,9 @@ public final class Harness {
                 case "--only" -> only.addAll(Arrays.asList(args[++i].split(",")));
                 case "--daemon-jvm" -> daemonJvm = args[++i];
                 default -> {
-                    System.err.println("usage: bench [--quick] [--out DIR] [--only tput,rr,rate,cps,fresh,cpu,idle,ready]"
-                            + " [--jfr] [--daemon-jvm \"flags\"]");
+                    System.err.println(
+                            "usage: bench [--quick] [--out DIR] [--only tput,rr,rate,cps,fresh,cpu,idle,ready]"
+                                    + " [--jfr] [--daemon-jvm \"flags\"]");
                     System.exit(2);
                 }
             }
@@ -83,7 +84,8 @@ public final class Harness {
         }
         io.ztunnel.core.app.LogConfig.configure("warn", false);
         Files.createDirectories(out);
-        List<String> jvm = daemonJvm.isBlank() ? List.of() : List.of(daemonJvm.trim().split("\\s+"));
+        List<String> jvm =
+                daemonJvm.isBlank() ? List.of() : List.of(daemonJvm.trim().split("\\s+"));
         long t0 = System.nanoTime();
         new Harness(quick, out.toAbsolutePath(), only, jfr, jvm).run();
         System.out.printf(Locale.ROOT, "bench: done in %.0f s%n", (System.nanoTime() - t0) / 1e9);
@@ -144,17 +146,23 @@ public final class Harness {
                     results.put(name, "Gbit/s", gbps(m), d, gbps(t));
                     if (dirn.equals("up")) {
                         double meshGib = Double.parseDouble(m.get("bytes")) / (1L << 30);
-                        results.put("cpu_s_per_gib_node1", "CPU s/GiB", (cpu1[0] - cpu0[0]) / 100.0 / meshGib, null,
-                                null);
-                        results.put("cpu_s_per_gib_node2", "CPU s/GiB", (cpu1[1] - cpu0[1]) / 100.0 / meshGib, null,
-                                null);
+                        results.put(
+                                "cpu_s_per_gib_node1", "CPU s/GiB", (cpu1[0] - cpu0[0]) / 100.0 / meshGib, null, null);
+                        results.put(
+                                "cpu_s_per_gib_node2", "CPU s/GiB", (cpu1[1] - cpu0[1]) / 100.0 / meshGib, null, null);
                         double stGib = Double.parseDouble(t.get("bytes")) / (1L << 30);
-                        results.put("cpu_s_per_gib_two_daemons", "CPU s/GiB",
-                                (cpu1[0] - cpu0[0] + cpu1[1] - cpu0[1]) / 100.0 / meshGib, null,
+                        results.put(
+                                "cpu_s_per_gib_two_daemons",
+                                "CPU s/GiB",
+                                (cpu1[0] - cpu0[0] + cpu1[1] - cpu0[1]) / 100.0 / meshGib,
+                                null,
                                 (st1[0] - st0[0] + st1[1] - st0[1]) / 100.0 / stGib);
                     }
                 }
-                results.put("tput8_up", "Gbit/s", gbps(loadgen(meshed, "tput", "8", str(s), "up")),
+                results.put(
+                        "tput8_up",
+                        "Gbit/s",
+                        gbps(loadgen(meshed, "tput", "8", str(s), "up")),
                         gbps(loadgen(direct, "tput", "8", str(s), "up")),
                         gbps(loadgen(tunneled, "tput", "8", str(s), "up")));
             }
@@ -188,8 +196,10 @@ public final class Harness {
                 long dials = activeOpens(pods.clientNs) - opens0 - attempts(m);
                 double t = num(loadgen(tunneled, "cps", "4", s), "perSecond");
                 results.put("cps_pooled", "conn/s", num(m, "perSecond"), d, t);
-                results.note("cps_pooled", "HBONE dials during the pooled run: " + dials + " for " + attempts(m)
-                        + " connections; stunnel column: a full TLS 1.3 handshake per connection (no resumption)");
+                results.note(
+                        "cps_pooled",
+                        "HBONE dials during the pooled run: " + dials + " for " + attempts(m)
+                                + " connections; stunnel column: a full TLS 1.3 handshake per connection (no resumption)");
             }
             if (wants("idle")) {
                 int n = quick ? 1000 : 10_000;
@@ -199,13 +209,18 @@ public final class Harness {
                     int open = h.open;
                     for (int i = 0; i < 2; i++) {
                         long after = rssKiB(daemons[i]);
-                        results.put("rss_idle_conns_node" + (i + 1), "MiB", after / 1024.0,
-                                before[i] / 1024.0, null);
-                        results.put("rss_per_idle_conn_node" + (i + 1), "KiB", (after - before[i]) / (double) open,
-                                null, null);
+                        results.put("rss_idle_conns_node" + (i + 1), "MiB", after / 1024.0, before[i] / 1024.0, null);
+                        results.put(
+                                "rss_per_idle_conn_node" + (i + 1),
+                                "KiB",
+                                (after - before[i]) / (double) open,
+                                null,
+                                null);
                     }
-                    results.note("rss_per_idle_conn_node1", open + " of " + n + " connections held open through both daemons ("
-                            + h.failed + " failed); the baseline column of rss_idle_conns_* is the RSS before opening them");
+                    results.note(
+                            "rss_per_idle_conn_node1",
+                            open + " of " + n + " connections held open through both daemons (" + h.failed
+                                    + " failed); the baseline column of rss_idle_conns_* is the RSS before opening them");
                 }
             }
             if (wants("ready")) {
@@ -232,8 +247,10 @@ public final class Harness {
                 }
                 Arrays.sort(ms);
                 results.put("ready_ms", "ms", ms[runs / 2], null, null);
-                results.note("ready_ms", "process start (ip netns exec + JVM) to /healthz/ready 200 with its pods' proxies"
-                        + " up, in-pod mode; median of " + runs + ": " + Arrays.toString(ms));
+                results.note(
+                        "ready_ms",
+                        "process start (ip netns exec + JVM) to /healthz/ready 200 with its pods' proxies"
+                                + " up, in-pod mode; median of " + runs + ": " + Arrays.toString(ms));
                 Thread.sleep(quick ? 1000 : 3000);
                 results.put("rss_idle_fresh_start_node2", "MiB", rssMiB(pid(dir, "node2")), null, null);
             }
@@ -253,8 +270,8 @@ public final class Harness {
     private void freshTls() throws Exception {
         Path dir = Files.createTempDirectory("ztunnel-bench-fresh-");
         log("second mesh, no HBONE pooling (POOL_MAX_STREAMS_PER_CONNECTION=1, POOL_UNUSED_RELEASE_TIMEOUT=0)");
-        LocalMesh mesh = startMesh(dir, Map.of("POOL_MAX_STREAMS_PER_CONNECTION", "1",
-                "POOL_UNUSED_RELEASE_TIMEOUT", "0"));
+        LocalMesh mesh =
+                startMesh(dir, Map.of("POOL_MAX_STREAMS_PER_CONNECTION", "1", "POOL_UNUSED_RELEASE_TIMEOUT", "0"));
         try {
             Pods pods = new Pods(mesh);
             startServers(mesh, dir, pods);
@@ -267,8 +284,10 @@ public final class Harness {
             Map<String, String> m = loadgen(meshed, "cps", "4", s);
             long dials = activeOpens(pods.clientNs) - opens0 - attempts(m);
             results.put("cps_fresh_tls", "conn/s", num(m, "perSecond"), d, null);
-            results.note("cps_fresh_tls", "HBONE dials (TLS handshakes) " + dials + " for " + attempts(m)
-                    + " connections (an idle connection may be reused before its close timer fires)");
+            results.note(
+                    "cps_fresh_tls",
+                    "HBONE dials (TLS handshakes) " + dials + " for " + attempts(m)
+                            + " connections (an idle connection may be reused before its close timer fires)");
         } finally {
             stopHelpers();
             mesh.close();
@@ -288,15 +307,21 @@ public final class Harness {
             jvm.add("-XX:StartFlightRecording=settings=profile,dumponexit=true,filename=" + out + "/"
                     + dir.getFileName() + "-%p.jfr");
         }
-        Map<String, Map<String, String>> ns = Map.of("mesh", Map.of(LocalMesh.DATAPLANE_MODE, "ambient"),
-                "plain", Map.of());
+        Map<String, Map<String, String>> ns =
+                Map.of("mesh", Map.of(LocalMesh.DATAPLANE_MODE, "ambient"), "plain", Map.of());
         long t0 = System.nanoTime();
-        LocalMesh mesh = LocalMesh.start(dir, List.of("node1", "node2"), List.of(
-                new LocalMesh.PodSpec("client", "mesh", "client", "node1", 2, Map.of("app", "client")),
-                new LocalMesh.PodSpec("server", "mesh", "server", "node2", 2, Map.of("app", "server")),
-                new LocalMesh.PodSpec("plain-client", "plain", "default", "node1", 3, Map.of()),
-                new LocalMesh.PodSpec("plain-server", "plain", "default", "node2", 3, Map.of())),
-                ns, List.of(), env, jvm);
+        LocalMesh mesh = LocalMesh.start(
+                dir,
+                List.of("node1", "node2"),
+                List.of(
+                        new LocalMesh.PodSpec("client", "mesh", "client", "node1", 2, Map.of("app", "client")),
+                        new LocalMesh.PodSpec("server", "mesh", "server", "node2", 2, Map.of("app", "server")),
+                        new LocalMesh.PodSpec("plain-client", "plain", "default", "node1", 3, Map.of()),
+                        new LocalMesh.PodSpec("plain-server", "plain", "default", "node2", 3, Map.of())),
+                ns,
+                List.of(),
+                env,
+                jvm);
         log(String.format(Locale.ROOT, "mesh ready in %.1f s", (System.nanoTime() - t0) / 1e9));
         // The test pods' own TCP settings (same for every path): many short connections to one destination.
         for (String pod : List.of("client", "server", "plain-client", "plain-server")) {
@@ -309,9 +334,14 @@ public final class Harness {
 
     private void startServers(LocalMesh mesh, Path dir, Pods pods) throws Exception {
         for (String pod : List.of("server", "plain-server")) {
-            ManagedProcess p = ManagedProcess.start("app-" + pod, mesh.pod(pod).netns(), BenchServer.class.getName(),
-                    List.of(mesh.pod(pod).ip(), String.valueOf(APP_PORT)), Map.of(),
-                    List.of("-XX:+UseSerialGC", "-Xmx1g"), dir.resolve("app-" + pod + ".log"));
+            ManagedProcess p = ManagedProcess.start(
+                    "app-" + pod,
+                    mesh.pod(pod).netns(),
+                    BenchServer.class.getName(),
+                    List.of(mesh.pod(pod).ip(), String.valueOf(APP_PORT)),
+                    Map.of(),
+                    List.of("-XX:+UseSerialGC", "-Xmx1g"),
+                    dir.resolve("app-" + pod + ".log"));
             servers.add(p);
             long end = System.nanoTime() + 30_000_000_000L;
             while (!p.output().contains("listening")) {
@@ -357,9 +387,17 @@ public final class Harness {
     }
 
     static List<String> javaCommand(String netns, String mainClass, List<String> args) {
-        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", netns,
-                ProcessHandle.current().info().command().orElse("java"), "-XX:+UseSerialGC", "-Xmx512m",
-                "-cp", System.getProperty("java.class.path"), mainClass));
+        List<String> cmd = new ArrayList<>(List.of(
+                "ip",
+                "netns",
+                "exec",
+                netns,
+                ProcessHandle.current().info().command().orElse("java"),
+                "-XX:+UseSerialGC",
+                "-Xmx512m",
+                "-cp",
+                System.getProperty("java.class.path"),
+                mainClass));
         cmd.addAll(args);
         return cmd;
     }
@@ -369,7 +407,8 @@ public final class Harness {
         List<String> a = new ArrayList<>(List.of(mode, e.host(), String.valueOf(e.port())));
         a.addAll(List.of(args));
         Process p = new ProcessBuilder(javaCommand(e.netns(), LoadGen.class.getName(), a))
-                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+                .redirectError(ProcessBuilder.Redirect.INHERIT)
+                .start();
         String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         if (!p.waitFor(120, TimeUnit.SECONDS) || p.exitValue() != 0) {
             p.destroyForcibly();
@@ -401,9 +440,12 @@ public final class Harness {
         }
 
         static Holder open(Endpoint e, int n) throws IOException {
-            Process p = new ProcessBuilder(javaCommand(e.netns(), LoadGen.class.getName(),
-                    List.of("hold", e.host(), String.valueOf(e.port()), String.valueOf(n))))
-                    .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            Process p = new ProcessBuilder(javaCommand(
+                            e.netns(),
+                            LoadGen.class.getName(),
+                            List.of("hold", e.host(), String.valueOf(e.port()), String.valueOf(n))))
+                    .redirectError(ProcessBuilder.Redirect.INHERIT)
+                    .start();
             BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
             String line;
             while ((line = r.readLine()) != null && !line.startsWith("HELD")) {
@@ -445,14 +487,15 @@ public final class Harness {
     static String pid(Path dir, String node) throws IOException {
         String config = "LOCAL_XDS_PATH=" + dir.resolve("mesh.yaml");
         try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
-            for (Path p : procs.filter(p -> p.getFileName().toString().matches("\\d+")).toList()) {
+            for (Path p : procs.filter(p -> p.getFileName().toString().matches("\\d+"))
+                    .toList()) {
                 try {
                     String cmd = new String(Files.readAllBytes(p.resolve("cmdline")), StandardCharsets.UTF_8);
                     if (!cmd.contains("io.ztunnel.core.app.Main")) {
                         continue;
                     }
-                    List<String> env = Arrays.asList(new String(Files.readAllBytes(p.resolve("environ")),
-                            StandardCharsets.UTF_8).split("\0"));
+                    List<String> env = Arrays.asList(
+                            new String(Files.readAllBytes(p.resolve("environ")), StandardCharsets.UTF_8).split("\0"));
                     if (env.contains(config) && env.contains("NODE_NAME=" + node)) {
                         return p.getFileName().toString();
                     }

@@ -34,11 +34,12 @@ public final class LoadGen {
         String host = args[1];
         int port = Integer.parseInt(args[2]);
         String result = switch (args[0]) {
-            case "tput" -> tput(host, port, Integer.parseInt(args[3]), Double.parseDouble(args[4]),
-                    args[5].equals("up"));
-            case "rr" -> rr(host, port, Integer.parseInt(args[3]), Integer.parseInt(args[4]), Integer.parseInt(args[5]));
-            case "rate" -> rate(host, port, Integer.parseInt(args[3]), Double.parseDouble(args[4]),
-                    Integer.parseInt(args[5]));
+            case "tput" ->
+                tput(host, port, Integer.parseInt(args[3]), Double.parseDouble(args[4]), args[5].equals("up"));
+            case "rr" ->
+                rr(host, port, Integer.parseInt(args[3]), Integer.parseInt(args[4]), Integer.parseInt(args[5]));
+            case "rate" ->
+                rate(host, port, Integer.parseInt(args[3]), Double.parseDouble(args[4]), Integer.parseInt(args[5]));
             case "cps" -> cps(host, port, Integer.parseInt(args[3]), Double.parseDouble(args[4]));
             case "hold" -> hold(host, port, Integer.parseInt(args[3]));
             default -> throw new IllegalArgumentException("unknown mode " + args[0]);
@@ -102,8 +103,8 @@ public final class LoadGen {
         }
         long end = Arrays.stream(ends).max().orElse(System.nanoTime());
         double secs = (end - start) / 1e9;
-        return String.format(Locale.ROOT, "bytes=%d seconds=%.3f gbps=%.3f", bytes.get(), secs,
-                bytes.get() * 8 / secs / 1e9);
+        return String.format(
+                Locale.ROOT, "bytes=%d seconds=%.3f gbps=%.3f", bytes.get(), secs, bytes.get() * 8 / secs / 1e9);
     }
 
     private static String rr(String host, int port, int samples, int warmup, int size) throws IOException {
@@ -168,8 +169,15 @@ public final class LoadGen {
     private static String percentiles(long[] lat, int n) {
         long[] sorted = Arrays.copyOf(lat, n);
         Arrays.sort(sorted);
-        return String.format(Locale.ROOT, "samples=%d p50=%.1f p90=%.1f p99=%.1f p999=%.1f max=%.1f", n,
-                at(sorted, 0.50), at(sorted, 0.90), at(sorted, 0.99), at(sorted, 0.999), sorted[n - 1] / 1e3);
+        return String.format(
+                Locale.ROOT,
+                "samples=%d p50=%.1f p90=%.1f p99=%.1f p999=%.1f max=%.1f",
+                n,
+                at(sorted, 0.50),
+                at(sorted, 0.90),
+                at(sorted, 0.99),
+                at(sorted, 0.999),
+                sorted[n - 1] / 1e3);
     }
 
     private static double at(long[] sorted, double q) {
@@ -210,8 +218,13 @@ public final class LoadGen {
         for (Thread t : workers) {
             t.join();
         }
-        return String.format(Locale.ROOT, "connections=%d failed=%d perSecond=%.1f attempts=%d", done.get(),
-                failed.get(), done.get() / seconds, attempts.get());
+        return String.format(
+                Locale.ROOT,
+                "connections=%d failed=%d perSecond=%.1f attempts=%d",
+                done.get(),
+                failed.get(),
+                done.get() / seconds,
+                attempts.get());
     }
 
     private static String hold(String host, int port, int count) throws IOException {
@@ -234,7 +247,11 @@ public final class LoadGen {
                 }
             }
         }
-        System.out.printf(Locale.ROOT, "HELD open=%d failed=%d seconds=%.2f%n", open.size(), failed,
+        System.out.printf(
+                Locale.ROOT,
+                "HELD open=%d failed=%d seconds=%.2f%n",
+                open.size(),
+                failed,
                 (System.nanoTime() - start) / 1e9);
         System.out.flush();
         BufferedReader stdin = new BufferedReader(new InputStreamReader(System.in));

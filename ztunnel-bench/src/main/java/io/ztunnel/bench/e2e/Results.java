@@ -27,11 +27,19 @@ final class Results {
         header.put("date", Instant.now().toString());
         header.put("mode", quick ? "quick" : "full");
         header.put("cores", String.valueOf(Runtime.getRuntime().availableProcessors()));
-        header.put("cpu", Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name"))
-                .findFirst().map(l -> l.substring(l.indexOf(':') + 1).trim()).orElse("?"));
-        header.put("kernel", Files.readString(Path.of("/proc/sys/kernel/osrelease")).trim());
+        header.put(
+                "cpu",
+                Files.readAllLines(Path.of("/proc/cpuinfo")).stream()
+                        .filter(l -> l.startsWith("model name"))
+                        .findFirst()
+                        .map(l -> l.substring(l.indexOf(':') + 1).trim())
+                        .orElse("?"));
+        header.put(
+                "kernel",
+                Files.readString(Path.of("/proc/sys/kernel/osrelease")).trim());
         header.put("jdk", System.getProperty("java.vm.vendor") + " " + Runtime.version());
-        header.put("loadavg_at_start", Files.readString(Path.of("/proc/loadavg")).trim());
+        header.put(
+                "loadavg_at_start", Files.readString(Path.of("/proc/loadavg")).trim());
         header.put("daemon_jvm_flags", String.join(" ", daemonJvm));
         header.put("daemon_workers", "2 per daemon (ZTUNNEL_WORKER_THREADS)");
     }
@@ -62,8 +70,8 @@ final class Results {
     private static String met(Figure f) {
         double v = f.value();
         Boolean ok = switch (f.name()) {
-            case "tput1_up", "tput1_down" -> f.baseline() == null ? null
-                    : v >= 0.25 * f.baseline() && (f.stunnel() == null || v >= f.stunnel());
+            case "tput1_up", "tput1_down" ->
+                f.baseline() == null ? null : v >= 0.25 * f.baseline() && (f.stunnel() == null || v >= f.stunnel());
             case "rr_closed_p50" -> f.baseline() == null ? null : v - f.baseline() <= 100;
             case "rr_closed_p99" -> f.baseline() == null ? null : v - f.baseline() <= 400;
             case "cps_pooled" -> v >= 3000;
@@ -106,15 +114,26 @@ final class Results {
         json.append("\n  },\n  \"figures\": [");
         sep = "\n";
         for (Figure f : figures.values()) {
-            json.append(sep).append("    {\"name\": ").append(q(f.name())).append(", \"unit\": ").append(q(f.unit()))
-                    .append(", \"ztunnel_java\": ").append(n(f.value()))
-                    .append(", \"direct\": ").append(f.baseline() == null ? "null" : n(f.baseline()))
-                    .append(", \"ratio\": ").append(f.baseline() == null || f.baseline() == 0 ? "null"
-                            : n(f.value() / f.baseline()))
-                    .append(", \"stunnel\": ").append(f.stunnel() == null ? "null" : n(f.stunnel()))
-                    .append(", \"target\": ").append(q(target(f.name())))
-                    .append(", \"met\": ").append(q(met(f).replace("*", "")))
-                    .append(", \"note\": ").append(q(notes.getOrDefault(f.name(), ""))).append('}');
+            json.append(sep)
+                    .append("    {\"name\": ")
+                    .append(q(f.name()))
+                    .append(", \"unit\": ")
+                    .append(q(f.unit()))
+                    .append(", \"ztunnel_java\": ")
+                    .append(n(f.value()))
+                    .append(", \"direct\": ")
+                    .append(f.baseline() == null ? "null" : n(f.baseline()))
+                    .append(", \"ratio\": ")
+                    .append(f.baseline() == null || f.baseline() == 0 ? "null" : n(f.value() / f.baseline()))
+                    .append(", \"stunnel\": ")
+                    .append(f.stunnel() == null ? "null" : n(f.stunnel()))
+                    .append(", \"target\": ")
+                    .append(q(target(f.name())))
+                    .append(", \"met\": ")
+                    .append(q(met(f).replace("*", "")))
+                    .append(", \"note\": ")
+                    .append(q(notes.getOrDefault(f.name(), "")))
+                    .append('}');
             sep = ",\n";
         }
         json.append("\n  ]\n}\n");
@@ -124,17 +143,32 @@ final class Results {
         for (Map.Entry<String, String> e : header.entrySet()) {
             md.append("- ").append(e.getKey()).append(": ").append(e.getValue()).append('\n');
         }
-        md.append("\n| figure | unit | direct (baseline) | ztunnel-java (2 daemons, HBONE) | vs baseline | stunnel mTLS |"
-                + " target | met |\n|---|---|---|---|---|---|---|---|\n");
+        md.append(
+                "\n| figure | unit | direct (baseline) | ztunnel-java (2 daemons, HBONE) | vs baseline | stunnel mTLS |"
+                        + " target | met |\n|---|---|---|---|---|---|---|---|\n");
         for (Figure f : figures.values()) {
-            md.append("| ").append(f.name()).append(" | ").append(f.unit()).append(" | ").append(fmt(f.baseline()))
-                    .append(" | ").append(fmt(f.value())).append(" | ").append(relative(f)).append(" | ")
-                    .append(fmt(f.stunnel())).append(" | ").append(target(f.name())).append(" | ").append(met(f))
+            md.append("| ")
+                    .append(f.name())
+                    .append(" | ")
+                    .append(f.unit())
+                    .append(" | ")
+                    .append(fmt(f.baseline()))
+                    .append(" | ")
+                    .append(fmt(f.value()))
+                    .append(" | ")
+                    .append(relative(f))
+                    .append(" | ")
+                    .append(fmt(f.stunnel()))
+                    .append(" | ")
+                    .append(target(f.name()))
+                    .append(" | ")
+                    .append(met(f))
                     .append(" |\n");
         }
         if (!notes.isEmpty()) {
             md.append('\n');
-            notes.forEach((k, v) -> md.append("- ").append(k).append(": ").append(v).append('\n'));
+            notes.forEach(
+                    (k, v) -> md.append("- ").append(k).append(": ").append(v).append('\n'));
         }
         Files.writeString(dir.resolve("results.md"), md);
     }

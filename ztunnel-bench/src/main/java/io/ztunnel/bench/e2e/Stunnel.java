@@ -17,16 +17,29 @@ record Stunnel(Process server, Process client) {
         return new String[] {String.valueOf(server.pid()), String.valueOf(client.pid())};
     }
 
-    static Stunnel start(Path dir, Harness.Pods pods, int appPort, int serverPort, int clientPort,
-            List<Process> owned) throws Exception {
+    static Stunnel start(Path dir, Harness.Pods pods, int appPort, int serverPort, int clientPort, List<Process> owned)
+            throws Exception {
         Path d = Files.createDirectories(dir.resolve("stunnel"));
         openssl(d, "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca.key");
         openssl(d, "req", "-x509", "-new", "-key", "ca.key", "-subj", "/CN=bench-ca", "-days", "2", "-out", "ca.pem");
         for (String who : List.of("server", "client")) {
             openssl(d, "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", who + ".key");
             openssl(d, "req", "-new", "-key", who + ".key", "-subj", "/CN=" + who, "-out", who + ".csr");
-            openssl(d, "x509", "-req", "-in", who + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                    "-days", "2", "-out", who + ".pem");
+            openssl(
+                    d,
+                    "x509",
+                    "-req",
+                    "-in",
+                    who + ".csr",
+                    "-CA",
+                    "ca.pem",
+                    "-CAkey",
+                    "ca.key",
+                    "-CAcreateserial",
+                    "-days",
+                    "2",
+                    "-out",
+                    who + ".pem");
         }
         String common = """
                 foreground = yes
@@ -41,13 +54,19 @@ record Stunnel(Process server, Process client) {
                 CAfile = %s/ca.pem
                 verifyChain = yes
                 """;
-        Files.writeString(d.resolve("server.conf"), common.formatted(d.resolve("server.log"), d) + """
+        Files.writeString(
+                d.resolve("server.conf"),
+                common.formatted(d.resolve("server.log"), d)
+                        + """
                 accept = %s:%d
                 connect = %s:%d
                 cert = %s/server.pem
                 key = %s/server.key
                 """.formatted(pods.plainServerIp, serverPort, pods.plainServerIp, appPort, d, d));
-        Files.writeString(d.resolve("client.conf"), common.formatted(d.resolve("client.log"), d) + """
+        Files.writeString(
+                d.resolve("client.conf"),
+                common.formatted(d.resolve("client.log"), d)
+                        + """
                 client = yes
                 sessionResume = no
                 accept = 127.0.0.1:%d
@@ -75,7 +94,8 @@ record Stunnel(Process server, Process client) {
 
     private static Process launch(String netns, Path conf, List<Process> owned) throws IOException {
         Process p = new ProcessBuilder("ip", "netns", "exec", netns, "stunnel", conf.toString())
-                .redirectErrorStream(true).redirectOutput(conf.resolveSibling(conf.getFileName() + ".out").toFile())
+                .redirectErrorStream(true)
+                .redirectOutput(conf.resolveSibling(conf.getFileName() + ".out").toFile())
                 .start();
         owned.add(p);
         return p;
@@ -84,7 +104,10 @@ record Stunnel(Process server, Process client) {
     private static void openssl(Path dir, String... args) throws Exception {
         List<String> cmd = new java.util.ArrayList<>(List.of("openssl"));
         cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
+        Process p = new ProcessBuilder(cmd)
+                .directory(dir.toFile())
+                .redirectErrorStream(true)
+                .start();
         String out = new String(p.getInputStream().readAllBytes());
         if (p.waitFor() != 0) {
             throw new IllegalStateException("openssl " + String.join(" ", args) + ": " + out);

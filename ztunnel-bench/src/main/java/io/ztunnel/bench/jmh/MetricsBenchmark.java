@@ -12,16 +12,16 @@ import io.ztunnel.metrics.ZtunnelMetrics;
 import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Warmup;
-import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * Metric recording for one proxied connection, as the data plane does it: the connection record is opened (labels
@@ -29,7 +29,9 @@ import org.openjdk.jmh.annotations.State;
  * (one report per read loop), and it is closed ({@code _closed_total}, access log off). Connections cycle over 64
  * source workloads so a handful of label sets are live, as on a node.
  */
-@Fork(value = 1, jvmArgsAppend = {"-XX:+UseCompactObjectHeaders", "-Xmx1g"})
+@Fork(
+        value = 1,
+        jvmArgsAppend = {"-XX:+UseCompactObjectHeaders", "-Xmx1g"})
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
 @State(Scope.Thread)
@@ -51,7 +53,8 @@ public class MetricsBenchmark {
     public void setup() throws Exception {
         LogConfig.configure("warn", false); // the access log is a separate cost (stdout); here: metrics only
         ProxyState state = MeshFixture.build(1000, 0);
-        telemetry = new TrafficTelemetry(ZtunnelMetrics.builder().jvmMetrics(false).build().traffic());
+        telemetry = new TrafficTelemetry(
+                ZtunnelMetrics.builder().jvmMetrics(false).build().traffic());
         tracker = new ConnectionTracker();
         sources = new Workload[64];
         for (int i = 0; i < sources.length; i++) {
@@ -65,9 +68,21 @@ public class MetricsBenchmark {
     @Benchmark
     public ConnectionRecord connectionLifecycle() {
         Workload source = sources[next = (next + 1) & 63];
-        ConnectionRecord r = new ConnectionRecord("ns99/pod-999/sa-999", Direction.INBOUND, src, dst, null,
-                source.identity(), source, destination, null, new SpiffeId("cluster.local", "ns99", "sa-999"), null,
-                "allowed", tracker, telemetry);
+        ConnectionRecord r = new ConnectionRecord(
+                "ns99/pod-999/sa-999",
+                Direction.INBOUND,
+                src,
+                dst,
+                null,
+                source.identity(),
+                source,
+                destination,
+                null,
+                new SpiffeId("cluster.local", "ns99", "sa-999"),
+                null,
+                "allowed",
+                tracker,
+                telemetry);
         r.opened();
         r.established(() -> {});
         for (int i = 0; i < flushes; i++) {

@@ -20,11 +20,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
@@ -33,6 +32,7 @@ import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * The relay's copy path alone: an "app" channel writes {@code chunk}-byte buffers into a downstream channel whose
@@ -41,7 +41,9 @@ import org.openjdk.jmh.annotations.TearDown;
  * backpressure bookkeeping, flush per read loop, the observer's byte accounting). Each invocation pushes 1 MiB and
  * waits until the sink has it; the score is per chunk.
  */
-@Fork(value = 1, jvmArgsAppend = {"-XX:+UseCompactObjectHeaders", "-Xmx1g"})
+@Fork(
+        value = 1,
+        jvmArgsAppend = {"-XX:+UseCompactObjectHeaders", "-Xmx1g"})
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
 @State(Scope.Benchmark)
@@ -67,7 +69,9 @@ public class RelayBenchmark {
         loop = new DefaultEventLoopGroup(1);
         LocalAddress sinkAddress = new LocalAddress("relay-bench-sink");
         LocalAddress relayAddress = new LocalAddress("relay-bench-in");
-        sinkServer = new ServerBootstrap().group(loop).channel(LocalServerChannel.class)
+        sinkServer = new ServerBootstrap()
+                .group(loop)
+                .channel(LocalServerChannel.class)
                 .childHandler(new ChannelInboundHandlerAdapter() {
                     @Override
                     public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -78,16 +82,24 @@ public class RelayBenchmark {
                             d.complete(null);
                         }
                     }
-                }).bind(sinkAddress).sync().channel();
-        relayServer = new ServerBootstrap().group(loop).channel(LocalServerChannel.class)
+                })
+                .bind(sinkAddress)
+                .sync()
+                .channel();
+        relayServer = new ServerBootstrap()
+                .group(loop)
+                .channel(LocalServerChannel.class)
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childHandler(new ChannelInitializer<LocalChannel>() {
                     @Override
                     protected void initChannel(LocalChannel downstream) {
-                        new Bootstrap().group(downstream.eventLoop()).channel(LocalChannel.class)
+                        new Bootstrap()
+                                .group(downstream.eventLoop())
+                                .channel(LocalChannel.class)
                                 .option(ChannelOption.AUTO_READ, false)
                                 .handler(new ChannelInboundHandlerAdapter())
-                                .connect(sinkAddress).addListener(f -> {
+                                .connect(sinkAddress)
+                                .addListener(f -> {
                                     Channel upstream = ((io.netty.channel.ChannelFuture) f).channel();
                                     Relay.start(downstream, upstream, new ConnectionObserver() {
                                         long received;
@@ -99,9 +111,17 @@ public class RelayBenchmark {
                                     });
                                 });
                     }
-                }).bind(relayAddress).sync().channel();
-        app = new Bootstrap().group(loop).channel(LocalChannel.class).handler(new ChannelInboundHandlerAdapter())
-                .connect(relayAddress).sync().channel();
+                })
+                .bind(relayAddress)
+                .sync()
+                .channel();
+        app = new Bootstrap()
+                .group(loop)
+                .channel(LocalChannel.class)
+                .handler(new ChannelInboundHandlerAdapter())
+                .connect(relayAddress)
+                .sync()
+                .channel();
         payload = PooledByteBufAllocator.DEFAULT.directBuffer(chunk).writeZero(chunk);
         Thread.sleep(100); // the relay's upstream connect
     }

@@ -12,23 +12,25 @@ import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Warmup;
-import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * State lookups and outbound routing on a mesh of {@code workloads} pods and one service (10 endpoints) per 10 pods:
  * pod-IP lookup, VIP lookup, and whole outbound decisions (VIP → load-balanced endpoint pick, and pod IP).
  * Destinations rotate over 1,024 precomputed addresses so the indexes are not read from one hot cache line.
  */
-@Fork(value = 1, jvmArgsAppend = {"-XX:+UseCompactObjectHeaders", "-Xmx1g"})
+@Fork(
+        value = 1,
+        jvmArgsAppend = {"-XX:+UseCompactObjectHeaders", "-Xmx1g"})
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
 @State(Scope.Thread)
@@ -62,9 +64,10 @@ public class RoutingBenchmark {
             vipTargets[i] = new InetSocketAddress(vip, 80);
         }
         if (!(router.route(state, source, vipTargets[0]) instanceof Route.Hbone)
-                || state.workloadByAddress(podAddresses[0]) == null || state.servicesByVip(vipAddresses[0]).isEmpty()) {
-            throw new IllegalStateException("fixture does not route as expected: "
-                    + router.route(state, source, vipTargets[0]));
+                || state.workloadByAddress(podAddresses[0]) == null
+                || state.servicesByVip(vipAddresses[0]).isEmpty()) {
+            throw new IllegalStateException(
+                    "fixture does not route as expected: " + router.route(state, source, vipTargets[0]));
         }
     }
 

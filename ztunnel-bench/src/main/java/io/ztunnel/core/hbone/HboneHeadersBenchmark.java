@@ -12,15 +12,15 @@ import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Warmup;
-import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.Blackhole;
 
 /**
@@ -29,7 +29,9 @@ import org.openjdk.jmh.infra.Blackhole;
  * (authority, baggage, forwarded host). Lives in the {@code hbone} package to reach the package-private pieces the
  * daemon uses.
  */
-@Fork(value = 1, jvmArgsAppend = {"-XX:+UseCompactObjectHeaders", "-Xmx1g"})
+@Fork(
+        value = 1,
+        jvmArgsAppend = {"-XX:+UseCompactObjectHeaders", "-Xmx1g"})
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
 @State(Scope.Thread)
@@ -46,9 +48,15 @@ public class HboneHeadersBenchmark {
     public void setup() throws Exception {
         InetAddress src = InetAddress.getByName("10.1.2.3");
         InetAddress dst = InetAddress.getByName("10.4.5.6");
-        request = new HboneRequest(new PoolKey(new SpiffeId("cluster.local", "apps", "client"),
-                List.of(new SpiffeId("cluster.local", "apps", "server")), new InetSocketAddress(dst, 15008), src),
-                "10.4.5.6:8080", new InetSocketAddress(src, 41234), "web.apps.svc.cluster.local",
+        request = new HboneRequest(
+                new PoolKey(
+                        new SpiffeId("cluster.local", "apps", "client"),
+                        List.of(new SpiffeId("cluster.local", "apps", "server")),
+                        new InetSocketAddress(dst, 15008),
+                        src),
+                "10.4.5.6:8080",
+                new InetSocketAddress(src, 41234),
+                "web.apps.svc.cluster.local",
                 new Baggage("Kubernetes", "apps", "deployment", "client", "client", "v1", "", ""));
         encoder = new DefaultHttp2HeadersEncoder();
         decoder = new DefaultHttp2HeadersDecoder(true);

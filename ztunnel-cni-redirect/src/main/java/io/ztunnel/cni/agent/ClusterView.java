@@ -15,29 +15,29 @@ import java.util.Optional;
  * @param pods this node's pods (uids unique)
  */
 public record ClusterView(List<Namespace> namespaces, List<Pod> pods) {
-  public static final ClusterView EMPTY = new ClusterView(List.of(), List.of());
+    public static final ClusterView EMPTY = new ClusterView(List.of(), List.of());
 
-  public ClusterView {
-    namespaces = List.copyOf(namespaces);
-    pods = List.copyOf(pods);
-  }
-
-  /** The namespace called {@code name}, if the source knows it. */
-  public Optional<Namespace> namespace(String name) {
-    for (Namespace ns : namespaces) {
-      if (ns.name().equals(name)) {
-        return Optional.of(ns);
-      }
+    public ClusterView {
+        namespaces = List.copyOf(namespaces);
+        pods = List.copyOf(pods);
     }
-    return Optional.empty();
-  }
 
-  /** Pods by uid, in order. */
-  public Map<String, Pod> podsByUid() {
-    Map<String, Pod> m = new LinkedHashMap<>();
-    for (Pod p : pods) {
-      m.put(p.uid(), p);
+    /** The namespace called {@code name}, if the source knows it. */
+    public Optional<Namespace> namespace(String name) {
+        for (Namespace ns : namespaces) {
+            if (ns.name().equals(name)) {
+                return Optional.of(ns);
+            }
+        }
+        return Optional.empty();
     }
-    return m;
-  }
+
+    /** Pods by uid, in order. */
+    public Map<String, Pod> podsByUid() {
+        Map<String, Pod> m = new LinkedHashMap<>();
+        for (Pod p : pods) {
+            m.put(p.uid(), p);
+        }
+        return m;
+    }
 }

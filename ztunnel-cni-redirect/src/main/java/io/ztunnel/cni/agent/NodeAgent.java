@@ -24,10 +24,10 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -70,633 +70,643 @@ import org.slf4j.LoggerFactory;
  * closes; ZDS only borrows them.
  */
 public final class NodeAgent implements AutoCloseable {
-  private static final Logger log = LoggerFactory.getLogger(NodeAgent.class);
-  private static final Duration SNAPSHOT_WAIT = Duration.ofSeconds(30);
+    private static final Logger log = LoggerFactory.getLogger(NodeAgent.class);
+    private static final Duration SNAPSHOT_WAIT = Duration.ofSeconds(30);
 
-  private final EnrollmentPolicy policy;
-  private final InpodRedirector redirector;
-  private final RedirectSettings settings;
-  private final PodHooks hooks;
-  private final ConcurrentHashMap<String, LongAdder> failures = new ConcurrentHashMap<>();
+    private final EnrollmentPolicy policy;
+    private final InpodRedirector redirector;
+    private final RedirectSettings settings;
+    private final PodHooks hooks;
+    private final ConcurrentHashMap<String, LongAdder> failures = new ConcurrentHashMap<>();
 
-  private final LinkedBlockingQueue<Event> events = new LinkedBlockingQueue<>();
-  private final CountDownLatch initialReconcile = new CountDownLatch(1);
-  private final Object lifecycle = new Object();
-  private @Nullable Thread thread; // guarded by lifecycle
-  private boolean closed; // guarded by lifecycle
+    private final LinkedBlockingQueue<Event> events = new LinkedBlockingQueue<>();
+    private final CountDownLatch initialReconcile = new CountDownLatch(1);
+    private final Object lifecycle = new Object();
+    private @Nullable Thread thread; // guarded by lifecycle
+    private boolean closed; // guarded by lifecycle
 
-  private volatile List<SnapshotEntry> snapshot = List.of();
-  private volatile Map<String, PodStatus> statuses = Map.of();
+    private volatile List<SnapshotEntry> snapshot = List.of();
+    private volatile Map<String, PodStatus> statuses = Map.of();
 
-  // Confined to the reconcile thread.
-  private @Nullable ZdsPort zds;
-  private @Nullable ClusterView view;
-  private final Map<String, Tracked> tracked = new LinkedHashMap<>();
-  private final Map<String, String> lastDecision = new HashMap<>();
-  // Pods whose annotation we removed, until the source shows them without it.
-  private final java.util.Set<String> annotationCleared = new java.util.HashSet<>();
+    // Confined to the reconcile thread.
+    private @Nullable ZdsPort zds;
+    private @Nullable ClusterView view;
+    private final Map<String, Tracked> tracked = new LinkedHashMap<>();
+    private final Map<String, String> lastDecision = new HashMap<>();
+    // Pods whose annotation we removed, until the source shows them without it.
+    private final java.util.Set<String> annotationCleared = new java.util.HashSet<>();
 
-  private sealed interface Event {
-    record ViewChanged(ClusterView view) implements Event {}
+    private sealed interface Event {
+        record ViewChanged(ClusterView view) implements Event {}
 
-    record AddDone(String uid, long attempt, @Nullable Throwable error) implements Event {}
+        record AddDone(String uid, long attempt, @Nullable Throwable error) implements Event {}
 
-    record Stop() implements Event {}
-  }
-
-  /** One pod the agent has taken on. Confined to the reconcile thread. */
-  private static final class Tracked {
-    Pod pod;
-    InpodRuleSet rules;
-    @Nullable PodNetns netns;
-    @Nullable InpodRuleSet applied;
-    boolean touched; // an apply was attempted: remove must run even if it failed halfway
-    boolean accepted;
-    boolean adding;
-    long attempt;
-    boolean removing;
-    @Nullable String error; // rules or netns failure (status error)
-    String pendingReason = "waiting for a ztunnel to accept the pod";
-    final RetryBackoff backoff = new RetryBackoff();
-    long dueNanos;
-    boolean probed; // IPs in the host probe set
-    PodStatus.@Nullable State reported; // the annotation as last written (or found)
-    boolean delSent;
-    @Nullable String hookError; // last probe/annotation failure, for logs (not the status)
-
-    Tracked(Pod pod, InpodRuleSet rules, long now) {
-      this.pod = pod;
-      this.rules = rules;
-      this.dueNanos = now;
-      this.reported = annotationState(pod);
+        record Stop() implements Event {}
     }
-  }
 
-  public NodeAgent(
-      EnrollmentPolicy policy, InpodRedirector redirector, RedirectSettings settings) {
-    this(policy, redirector, settings, PodHooks.NONE);
-  }
+    /** One pod the agent has taken on. Confined to the reconcile thread. */
+    private static final class Tracked {
+        Pod pod;
+        InpodRuleSet rules;
 
-  public NodeAgent(
-      EnrollmentPolicy policy,
-      InpodRedirector redirector,
-      RedirectSettings settings,
-      PodHooks hooks) {
-    this.policy = Objects.requireNonNull(policy, "policy");
-    this.redirector = Objects.requireNonNull(redirector, "redirector");
-    this.settings = Objects.requireNonNull(settings, "settings");
-    this.hooks = Objects.requireNonNull(hooks, "hooks");
-  }
+        @Nullable
+        PodNetns netns;
 
-  /** The annotation state written on {@code pod}, if it is one of ours. */
-  private static PodStatus.@Nullable State annotationState(Pod pod) {
-    String v = pod.annotations().get(PodHooks.REDIRECTION_ANNOTATION);
-    for (PodStatus.State s : PodStatus.State.values()) {
-      if (s.text().equals(v)) {
-        return s;
-      }
-    }
-    return null;
-  }
+        @Nullable
+        InpodRuleSet applied;
 
-  /**
-   * Failures so far by operation ({@code netns}, {@code rules}, {@code zds_add}, {@code
-   * probe_set}, {@code annotation}, {@code remove}); thread-safe, for metrics.
-   */
-  public Map<String, Long> failureCounts() {
-    Map<String, Long> m = new java.util.TreeMap<>();
-    failures.forEach((k, v) -> m.put(k, v.sum()));
-    return m;
-  }
+        boolean touched; // an apply was attempted: remove must run even if it failed halfway
+        boolean accepted;
+        boolean adding;
+        long attempt;
+        boolean removing;
 
-  private void countFailure(String operation) {
-    failures.computeIfAbsent(operation, k -> new LongAdder()).increment();
-  }
+        @Nullable
+        String error; // rules or netns failure (status error)
 
-  /** Starts the reconcile thread; ZDS calls go to {@code zds}. */
-  public void start(ZdsPort zds) {
-    Objects.requireNonNull(zds, "zds");
-    synchronized (lifecycle) {
-      if (thread != null || closed) {
-        throw new IllegalStateException("NodeAgent already started or closed");
-      }
-      thread =
-          Thread.ofPlatform()
-              .name("cni-agent-reconcile")
-              .daemon(true)
-              .start(() -> run(zds));
-    }
-  }
+        String pendingReason = "waiting for a ztunnel to accept the pod";
+        final RetryBackoff backoff = new RetryBackoff();
+        long dueNanos;
+        boolean probed; // IPs in the host probe set
+        PodStatus.@Nullable State reported; // the annotation as last written (or found)
+        boolean delSent;
 
-  /** A new view from the pod source (any thread). */
-  public void update(ClusterView newView) {
-    events.add(new Event.ViewChanged(Objects.requireNonNull(newView, "view")));
-  }
+        @Nullable
+        String hookError; // last probe/annotation failure, for logs (not the status)
 
-  /** The status of each enrolled pod by uid, in enrollment order (a snapshot). */
-  public Map<String, PodStatus> statuses() {
-    return statuses;
-  }
-
-  /** True once the first view has been reconciled (every pod tried once). */
-  public boolean isReady() {
-    return initialReconcile.getCount() == 0;
-  }
-
-  /** Waits up to {@code timeout} for the first reconcile; true if it finished. */
-  public boolean awaitInitialReconcile(Duration timeout) throws InterruptedException {
-    return initialReconcile.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
-  }
-
-  /**
-   * The pods to send a newly connected daemon: every enrolled pod whose rules are in place, with
-   * its netns (still owned by the agent). Waits up to 30 s for the first reconcile, so an agent
-   * restart never hands a reconnecting daemon an incomplete list. For {@link
-   * io.ztunnel.cni.zds.ZdsServer#start}'s supplier; thread-safe.
-   */
-  public List<SnapshotEntry> zdsSnapshot() {
-    try {
-      if (!awaitInitialReconcile(SNAPSHOT_WAIT)) {
-        log.atWarn()
-            .setMessage("first reconcile not finished; sending ztunnel a partial snapshot")
-            .log();
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    return snapshot;
-  }
-
-  /** Stops the loop and closes every netns fd; rules stay in the pods. */
-  @Override
-  public void close() {
-    Thread t;
-    synchronized (lifecycle) {
-      if (closed) {
-        return;
-      }
-      closed = true;
-      t = thread;
-    }
-    events.add(new Event.Stop());
-    if (t != null && t != Thread.currentThread()) {
-      try {
-        t.join(Duration.ofSeconds(30));
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }
-  }
-
-  private void run(ZdsPort port) {
-    this.zds = port;
-    try {
-      while (true) {
-        long wait = nextDueNanos() - System.nanoTime();
-        Event e = wait == Long.MAX_VALUE ? events.take() : events.poll(Math.max(0, wait), TimeUnit.NANOSECONDS);
-        boolean stop = false;
-        while (e != null) {
-          stop |= handle(e);
-          e = events.poll();
+        Tracked(Pod pod, InpodRuleSet rules, long now) {
+            this.pod = pod;
+            this.rules = rules;
+            this.dueNanos = now;
+            this.reported = annotationState(pod);
         }
-        if (stop) {
-          break;
+    }
+
+    public NodeAgent(EnrollmentPolicy policy, InpodRedirector redirector, RedirectSettings settings) {
+        this(policy, redirector, settings, PodHooks.NONE);
+    }
+
+    public NodeAgent(EnrollmentPolicy policy, InpodRedirector redirector, RedirectSettings settings, PodHooks hooks) {
+        this.policy = Objects.requireNonNull(policy, "policy");
+        this.redirector = Objects.requireNonNull(redirector, "redirector");
+        this.settings = Objects.requireNonNull(settings, "settings");
+        this.hooks = Objects.requireNonNull(hooks, "hooks");
+    }
+
+    /** The annotation state written on {@code pod}, if it is one of ours. */
+    private static PodStatus.@Nullable State annotationState(Pod pod) {
+        String v = pod.annotations().get(PodHooks.REDIRECTION_ANNOTATION);
+        for (PodStatus.State s : PodStatus.State.values()) {
+            if (s.text().equals(v)) {
+                return s;
+            }
         }
-        reconcile();
-        publish();
-        if (view != null && initialReconcile.getCount() > 0) {
-          initialReconcile.countDown();
-          log.atInfo().setMessage("initial reconcile done").addKeyValue("pods", tracked.size()).log();
+        return null;
+    }
+
+    /**
+     * Failures so far by operation ({@code netns}, {@code rules}, {@code zds_add}, {@code
+     * probe_set}, {@code annotation}, {@code remove}); thread-safe, for metrics.
+     */
+    public Map<String, Long> failureCounts() {
+        Map<String, Long> m = new java.util.TreeMap<>();
+        failures.forEach((k, v) -> m.put(k, v.sum()));
+        return m;
+    }
+
+    private void countFailure(String operation) {
+        failures.computeIfAbsent(operation, k -> new LongAdder()).increment();
+    }
+
+    /** Starts the reconcile thread; ZDS calls go to {@code zds}. */
+    public void start(ZdsPort zds) {
+        Objects.requireNonNull(zds, "zds");
+        synchronized (lifecycle) {
+            if (thread != null || closed) {
+                throw new IllegalStateException("NodeAgent already started or closed");
+            }
+            thread =
+                    Thread.ofPlatform().name("cni-agent-reconcile").daemon(true).start(() -> run(zds));
         }
-      }
-    } catch (InterruptedException e) {
-      // only close() would; fall through to cleanup
-    } catch (RuntimeException e) {
-      log.atError().setMessage("reconcile loop died").setCause(e).log();
-    } finally {
-      for (Tracked t : tracked.values()) {
-        if (t.netns != null) {
-          t.netns.close();
-        }
-      }
-      tracked.clear();
-      snapshot = List.of();
-    }
-  }
-
-  private long nextDueNanos() {
-    long next = Long.MAX_VALUE;
-    for (Tracked t : tracked.values()) {
-      if (needsWork(t)) {
-        next = Math.min(next, t.dueNanos);
-      }
-    }
-    return next;
-  }
-
-  private static boolean needsWork(Tracked t) {
-    return t.removing
-        || t.netns == null
-        || !t.rules.equals(t.applied)
-        || (!t.accepted && !t.adding)
-        || (t.accepted && (!t.probed || t.reported != PodStatus.State.ENABLED));
-  }
-
-  /** Returns true for Stop. */
-  private boolean handle(Event e) {
-    switch (e) {
-      case Event.ViewChanged v -> view = v.view();
-      case Event.AddDone done -> addDone(done);
-      case Event.Stop s -> {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  private void addDone(Event.AddDone done) {
-    Tracked t = tracked.get(done.uid());
-    if (t == null || t.attempt != done.attempt() || !t.adding) {
-      return; // stale: the pod was removed or re-added meanwhile
-    }
-    t.adding = false;
-    if (done.error() == null) {
-      t.accepted = true;
-      t.backoff.reset();
-      t.dueNanos = System.nanoTime(); // next: the probe set and the annotation
-      log.atInfo().setMessage("pod enabled").addKeyValue("pod", t.pod.key()).addKeyValue("uid", t.pod.uid()).log();
-      return;
-    }
-    Throwable cause = done.error() instanceof CompletionException ce && ce.getCause() != null ? ce.getCause() : done.error();
-    String reason = String.valueOf(cause.getMessage());
-    Duration delay = t.backoff.next();
-    t.dueNanos = System.nanoTime() + delay.toNanos();
-    if (!reason.equals(t.pendingReason)) {
-      log.atWarn()
-          .setMessage("pod pending: ztunnel did not accept it; will retry")
-          .addKeyValue("pod", t.pod.key())
-          .addKeyValue("uid", t.pod.uid())
-          .addKeyValue("reason", reason)
-          .log();
-    }
-    t.pendingReason = reason;
-    countFailure("zds_add");
-    if (t.reported != PodStatus.State.PENDING) {
-      try {
-        hooks.annotate(t.pod, PodStatus.State.PENDING);
-        t.reported = PodStatus.State.PENDING;
-      } catch (Exception e) {
-        hookFailed(t, "annotation", e);
-      }
-    }
-  }
-
-  private void hookFailed(Tracked t, String operation, Exception e) {
-    countFailure(operation);
-    String message = operation + ": " + e.getMessage();
-    if (!message.equals(t.hookError)) {
-      log.atWarn()
-          .setMessage("pod step failed; will retry")
-          .addKeyValue("pod", t.pod.key())
-          .addKeyValue("uid", t.pod.uid())
-          .addKeyValue("step", operation)
-          .addKeyValue("error", String.valueOf(e.getMessage()))
-          .log();
-    }
-    t.hookError = message;
-  }
-
-  private void reconcile() {
-    if (view == null) {
-      return;
-    }
-    long now = System.nanoTime();
-    Map<String, Pod> desired = new LinkedHashMap<>();
-    for (Pod pod : view.pods()) {
-      EnrollmentDecision d = policy.decide(pod, view.namespace(pod.namespace()));
-      String summary = (d.enrolled() ? "enrolled: " : "not enrolled: ") + d.reason();
-      if (!summary.equals(lastDecision.put(pod.uid(), summary))) {
-        log.atInfo()
-            .setMessage("enrollment decision")
-            .addKeyValue("pod", pod.key())
-            .addKeyValue("uid", pod.uid())
-            .addKeyValue("enrolled", d.enrolled())
-            .addKeyValue("reason", d.reason())
-            .log();
-      }
-      if (d.enrolled()) {
-        desired.put(pod.uid(), pod);
-      }
-    }
-    lastDecision.keySet().retainAll(view.podsByUid().keySet());
-    adoptAnnotated(desired, now);
-
-    for (Tracked t : List.copyOf(tracked.values())) {
-      Pod want = desired.get(t.pod.uid());
-      boolean leave = want == null || sandboxChanged(t, want);
-      if (leave && !t.removing) {
-        t.removing = true;
-        t.backoff.reset();
-        t.dueNanos = now;
-        t.error = null;
-      } else if (!leave && t.removing) {
-        t.removing = false; // enrolled again before removal finished: re-apply instead
-        if (!t.touched) {
-          t.applied = null; // the rules were already removed
-        }
-        if (t.delSent) {
-          t.accepted = false; // the daemons were told to drop it: add again
-          t.delSent = false;
-        }
-        t.error = null;
-        t.dueNanos = now;
-      }
-      if (t.removing && t.dueNanos <= now) {
-        remove(t);
-      }
     }
 
-    for (Pod pod : desired.values()) {
-      Tracked t = tracked.get(pod.uid());
-      InpodRuleSet rules = rulesFor(pod);
-      if (t == null) {
-        t = new Tracked(pod, rules, now);
-        if (annotationCleared.remove(pod.uid())) {
-          t.reported = null; // the view still shows the annotation we just removed
-        }
-        tracked.put(pod.uid(), t);
-      } else if (t.removing) {
-        continue; // the old sandbox is still being removed
-      } else {
-        t.pod = pod;
-        if (!rules.equals(t.rules)) {
-          t.rules = rules;
-          t.dueNanos = now;
-        }
-      }
-      if (t.dueNanos <= now) {
-        step(t, now);
-      }
+    /** A new view from the pod source (any thread). */
+    public void update(ClusterView newView) {
+        events.add(new Event.ViewChanged(Objects.requireNonNull(newView, "view")));
     }
-  }
 
-  /**
-   * A pod that is not enrolled yet carries our annotation (an earlier agent enrolled it and
-   * stopped before un-enrolling it) is taken on as "leaving", so the whole removal runs: probe set,
-   * rules (if its namespace is known and exists), Del, annotation.
-   */
-  private void adoptAnnotated(Map<String, Pod> desired, long now) {
-    for (Pod pod : Objects.requireNonNull(view).pods()) {
-      if (!pod.annotations().containsKey(PodHooks.REDIRECTION_ANNOTATION)) {
-        annotationCleared.remove(pod.uid());
-        continue;
-      }
-      if (desired.containsKey(pod.uid())
-          || tracked.containsKey(pod.uid())
-          || annotationCleared.contains(pod.uid())) {
-        continue;
-      }
-      Tracked t = new Tracked(pod, rulesFor(pod), now);
-      t.removing = true;
-      t.touched = pod.netns().isPresent();
-      t.probed = true;
-      tracked.put(pod.uid(), t);
-      log.atInfo()
-          .setMessage("pod is annotated but not enrolled; removing its redirection")
-          .addKeyValue("pod", pod.key())
-          .addKeyValue("uid", pod.uid())
-          .log();
+    /** The status of each enrolled pod by uid, in enrollment order (a snapshot). */
+    public Map<String, PodStatus> statuses() {
+        return statuses;
     }
-    annotationCleared.retainAll(Objects.requireNonNull(view).podsByUid().keySet());
-  }
 
-  private InpodRuleSet rulesFor(Pod pod) {
-    PodOverrides overrides;
-    try {
-      overrides = PodOverrides.fromAnnotations(pod.annotations());
-    } catch (IllegalArgumentException e) {
-      log.atWarn()
-          .setMessage("ignoring invalid pod annotation")
-          .addKeyValue("pod", pod.key())
-          .addKeyValue("error", e.getMessage())
-          .log();
-      overrides = PodOverrides.NONE;
+    /** True once the first view has been reconciled (every pod tried once). */
+    public boolean isReady() {
+        return initialReconcile.getCount() == 0;
     }
-    return InpodRuleSet.resolve(settings, overrides);
-  }
 
-  /** The pod's namespace is no longer the one we hold: other path, or the path now names another. */
-  private static boolean sandboxChanged(Tracked t, Pod want) {
-    if (t.netns == null && t.pod.netns().isEmpty()) {
-      return false; // its namespace was not known yet (Kubernetes: not found yet); now it may be
+    /** Waits up to {@code timeout} for the first reconcile; true if it finished. */
+    public boolean awaitInitialReconcile(Duration timeout) throws InterruptedException {
+        return initialReconcile.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
     }
-    if (!want.netns().equals(t.pod.netns())) {
-      return true;
-    }
-    if (t.netns == null) {
-      return false;
-    }
-    Optional<NetnsId> now = currentId(want.netns());
-    return now.isEmpty() || !now.get().equals(t.netns.id());
-  }
 
-  private static Optional<NetnsId> currentId(Optional<Path> path) {
-    if (path.isEmpty()) {
-      return Optional.empty();
-    }
-    try (PodNetns probe = PodNetns.open(path.get())) {
-      return Optional.of(probe.id());
-    } catch (IOException e) {
-      return Optional.empty();
-    }
-  }
-
-  /** Opens, applies, adds: as far as it gets; schedules a retry on failure. */
-  private void step(Tracked t, long now) {
-    Pod pod = t.pod;
-    try {
-      if (t.netns == null) {
-        Path path =
-            pod.netns().orElseThrow(() -> new IOException("pod has no network namespace path"));
-        t.netns = PodNetns.open(path);
-      }
-      if (!t.rules.equals(t.applied)) {
-        t.touched = true;
-        redirector.apply(t.netns, pod.key(), t.rules);
-        t.applied = t.rules;
-        if (t.error != null) {
-          log.atInfo()
-              .setMessage("pod rules applied after an earlier failure")
-              .addKeyValue("pod", pod.key())
-              .log();
-          t.backoff.reset();
-        }
-        t.error = null;
-      }
-    } catch (IOException | RuntimeException e) {
-      countFailure(t.netns == null ? "netns" : "rules");
-      String message = String.valueOf(e.getMessage());
-      if (!message.equals(t.error)) {
-        log.atError()
-            .setMessage("cannot redirect pod; will retry")
-            .addKeyValue("pod", pod.key())
-            .addKeyValue("uid", pod.uid())
-            .addKeyValue("error", message)
-            .log();
-      }
-      t.error = message;
-      t.dueNanos = now + t.backoff.next().toNanos();
-      return;
-    }
-    if (!t.accepted && !t.adding) {
-      t.adding = true;
-      long attempt = ++t.attempt;
-      String uid = pod.uid();
-      WorkloadInfo info = new WorkloadInfo(pod.name(), pod.namespace(), pod.serviceAccount());
-      t.dueNanos = Long.MAX_VALUE; // until the add completes
-      Objects.requireNonNull(zds)
-          .addWorkload(uid, info, t.netns)
-          .whenComplete((ok, err) -> events.add(new Event.AddDone(uid, attempt, err)));
-      return;
-    }
-    if (t.accepted) {
-      try {
-        if (!t.probed) {
-          hooks.addProbeTarget(pod);
-          t.probed = true;
-        }
-      } catch (Exception e) {
-        hookFailed(t, "probe_set", e);
-        t.dueNanos = now + t.backoff.next().toNanos();
-        return;
-      }
-      try {
-        if (t.reported != PodStatus.State.ENABLED) {
-          hooks.annotate(pod, PodStatus.State.ENABLED);
-          t.reported = PodStatus.State.ENABLED;
-        }
-      } catch (Exception e) {
-        hookFailed(t, "annotation", e);
-        t.dueNanos = now + t.backoff.next().toNanos();
-        return;
-      }
-      t.hookError = null;
-    }
-  }
-
-  /**
-   * Section A.10's order: out of the probe set, rules out (if the namespace is still there), Del to
-   * every daemon, annotation removed; then the fd is closed and the pod forgotten. Each step that
-   * succeeded is not repeated on a retry.
-   */
-  private void remove(Tracked t) {
-    Pod pod = t.pod;
-    if (t.probed) {
-      try {
-        hooks.removeProbeTarget(pod);
-        t.probed = false;
-      } catch (Exception e) {
-        hookFailed(t, "probe_set", e);
-        t.error = "removing from the host probe set: " + e.getMessage();
-        t.dueNanos = System.nanoTime() + t.backoff.next().toNanos();
-        return;
-      }
-    }
-    if (t.netns == null && t.touched && pod.netns().isPresent()) {
-      try {
-        t.netns = PodNetns.open(pod.netns().get()); // an adopted pod: its rules may be in there
-      } catch (IOException e) {
-        t.touched = false; // the namespace is gone, and its rules with it
-      }
-    }
-    try {
-      if (t.netns != null && t.touched && stillExists(t)) {
-        redirector.remove(t.netns, pod.key());
-      }
-      t.touched = false;
-    } catch (IOException | RuntimeException e) {
-      countFailure("remove");
-      String message = "removing redirection: " + e.getMessage();
-      if (!message.equals(t.error)) {
-        log.atError()
-            .setMessage("cannot remove pod's redirection; will retry")
-            .addKeyValue("pod", pod.key())
-            .addKeyValue("uid", pod.uid())
-            .addKeyValue("error", e.getMessage())
-            .log();
-      }
-      t.error = message;
-      t.dueNanos = System.nanoTime() + t.backoff.next().toNanos();
-      return;
-    }
-    String uid = pod.uid();
-    if (!t.delSent) {
-      t.delSent = true;
-      sendDelete(uid);
-    }
-    if (t.reported != null) {
-      try {
-        hooks.clearAnnotation(pod);
-        t.reported = null;
-        annotationCleared.add(uid);
-      } catch (Exception e) {
-        hookFailed(t, "annotation", e);
-        t.error = "removing the status annotation: " + e.getMessage();
-        t.dueNanos = System.nanoTime() + t.backoff.next().toNanos();
-        return;
-      }
-    }
-    if (t.netns != null) {
-      t.netns.close();
-    }
-    tracked.remove(uid);
-    log.atInfo().setMessage("pod removed from the mesh").addKeyValue("pod", pod.key()).addKeyValue("uid", uid).log();
-  }
-
-  private void sendDelete(String uid) {
-    Objects.requireNonNull(zds)
-        .deleteWorkload(uid)
-        .whenComplete(
-            (ok, err) -> {
-              if (err != null) {
+    /**
+     * The pods to send a newly connected daemon: every enrolled pod whose rules are in place, with
+     * its netns (still owned by the agent). Waits up to 30 s for the first reconcile, so an agent
+     * restart never hands a reconnecting daemon an incomplete list. For {@link
+     * io.ztunnel.cni.zds.ZdsServer#start}'s supplier; thread-safe.
+     */
+    public List<SnapshotEntry> zdsSnapshot() {
+        try {
+            if (!awaitInitialReconcile(SNAPSHOT_WAIT)) {
                 log.atWarn()
-                    .setMessage("DelWorkload not acknowledged (a reconnecting ztunnel drops the pod with its next snapshot)")
-                    .addKeyValue("uid", uid)
-                    .addKeyValue("error", err.getMessage())
-                    .log();
-              }
-            });
-  }
-
-  /** Whether the pod's namespace path still names the namespace we hold. */
-  private static boolean stillExists(Tracked t) {
-    PodNetns held = Objects.requireNonNull(t.netns);
-    return currentId(t.pod.netns()).map(held.id()::equals).orElse(false);
-  }
-
-  private void publish() {
-    List<SnapshotEntry> entries = new ArrayList<>();
-    Map<String, PodStatus> st = new LinkedHashMap<>();
-    for (Tracked t : tracked.values()) {
-      Pod pod = t.pod;
-      if (!t.removing && t.netns != null && t.applied != null) {
-        entries.add(
-            new SnapshotEntry.Add(
-                pod.uid(), new WorkloadInfo(pod.name(), pod.namespace(), pod.serviceAccount()), t.netns));
-      }
-      PodStatus status;
-      if (t.error != null) {
-        status = new PodStatus(pod.uid(), pod.key(), PodStatus.State.ERROR, t.error);
-      } else if (t.removing) {
-        continue;
-      } else if (t.accepted && t.rules.equals(t.applied)) {
-        status = new PodStatus(pod.uid(), pod.key(), PodStatus.State.ENABLED, "");
-      } else {
-        status = new PodStatus(pod.uid(), pod.key(), PodStatus.State.PENDING, t.pendingReason);
-      }
-      st.put(pod.uid(), status);
+                        .setMessage("first reconcile not finished; sending ztunnel a partial snapshot")
+                        .log();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return snapshot;
     }
-    snapshot = List.copyOf(entries);
-    statuses = Collections.unmodifiableMap(st);
-  }
+
+    /** Stops the loop and closes every netns fd; rules stay in the pods. */
+    @Override
+    public void close() {
+        Thread t;
+        synchronized (lifecycle) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            t = thread;
+        }
+        events.add(new Event.Stop());
+        if (t != null && t != Thread.currentThread()) {
+            try {
+                t.join(Duration.ofSeconds(30));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private void run(ZdsPort port) {
+        this.zds = port;
+        try {
+            while (true) {
+                long wait = nextDueNanos() - System.nanoTime();
+                Event e = wait == Long.MAX_VALUE ? events.take() : events.poll(Math.max(0, wait), TimeUnit.NANOSECONDS);
+                boolean stop = false;
+                while (e != null) {
+                    stop |= handle(e);
+                    e = events.poll();
+                }
+                if (stop) {
+                    break;
+                }
+                reconcile();
+                publish();
+                if (view != null && initialReconcile.getCount() > 0) {
+                    initialReconcile.countDown();
+                    log.atInfo()
+                            .setMessage("initial reconcile done")
+                            .addKeyValue("pods", tracked.size())
+                            .log();
+                }
+            }
+        } catch (InterruptedException e) {
+            // only close() would; fall through to cleanup
+        } catch (RuntimeException e) {
+            log.atError().setMessage("reconcile loop died").setCause(e).log();
+        } finally {
+            for (Tracked t : tracked.values()) {
+                if (t.netns != null) {
+                    t.netns.close();
+                }
+            }
+            tracked.clear();
+            snapshot = List.of();
+        }
+    }
+
+    private long nextDueNanos() {
+        long next = Long.MAX_VALUE;
+        for (Tracked t : tracked.values()) {
+            if (needsWork(t)) {
+                next = Math.min(next, t.dueNanos);
+            }
+        }
+        return next;
+    }
+
+    private static boolean needsWork(Tracked t) {
+        return t.removing
+                || t.netns == null
+                || !t.rules.equals(t.applied)
+                || (!t.accepted && !t.adding)
+                || (t.accepted && (!t.probed || t.reported != PodStatus.State.ENABLED));
+    }
+
+    /** Returns true for Stop. */
+    private boolean handle(Event e) {
+        switch (e) {
+            case Event.ViewChanged v -> view = v.view();
+            case Event.AddDone done -> addDone(done);
+            case Event.Stop s -> {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void addDone(Event.AddDone done) {
+        Tracked t = tracked.get(done.uid());
+        if (t == null || t.attempt != done.attempt() || !t.adding) {
+            return; // stale: the pod was removed or re-added meanwhile
+        }
+        t.adding = false;
+        if (done.error() == null) {
+            t.accepted = true;
+            t.backoff.reset();
+            t.dueNanos = System.nanoTime(); // next: the probe set and the annotation
+            log.atInfo()
+                    .setMessage("pod enabled")
+                    .addKeyValue("pod", t.pod.key())
+                    .addKeyValue("uid", t.pod.uid())
+                    .log();
+            return;
+        }
+        Throwable cause =
+                done.error() instanceof CompletionException ce && ce.getCause() != null ? ce.getCause() : done.error();
+        String reason = String.valueOf(cause.getMessage());
+        Duration delay = t.backoff.next();
+        t.dueNanos = System.nanoTime() + delay.toNanos();
+        if (!reason.equals(t.pendingReason)) {
+            log.atWarn()
+                    .setMessage("pod pending: ztunnel did not accept it; will retry")
+                    .addKeyValue("pod", t.pod.key())
+                    .addKeyValue("uid", t.pod.uid())
+                    .addKeyValue("reason", reason)
+                    .log();
+        }
+        t.pendingReason = reason;
+        countFailure("zds_add");
+        if (t.reported != PodStatus.State.PENDING) {
+            try {
+                hooks.annotate(t.pod, PodStatus.State.PENDING);
+                t.reported = PodStatus.State.PENDING;
+            } catch (Exception e) {
+                hookFailed(t, "annotation", e);
+            }
+        }
+    }
+
+    private void hookFailed(Tracked t, String operation, Exception e) {
+        countFailure(operation);
+        String message = operation + ": " + e.getMessage();
+        if (!message.equals(t.hookError)) {
+            log.atWarn()
+                    .setMessage("pod step failed; will retry")
+                    .addKeyValue("pod", t.pod.key())
+                    .addKeyValue("uid", t.pod.uid())
+                    .addKeyValue("step", operation)
+                    .addKeyValue("error", String.valueOf(e.getMessage()))
+                    .log();
+        }
+        t.hookError = message;
+    }
+
+    private void reconcile() {
+        if (view == null) {
+            return;
+        }
+        long now = System.nanoTime();
+        Map<String, Pod> desired = new LinkedHashMap<>();
+        for (Pod pod : view.pods()) {
+            EnrollmentDecision d = policy.decide(pod, view.namespace(pod.namespace()));
+            String summary = (d.enrolled() ? "enrolled: " : "not enrolled: ") + d.reason();
+            if (!summary.equals(lastDecision.put(pod.uid(), summary))) {
+                log.atInfo()
+                        .setMessage("enrollment decision")
+                        .addKeyValue("pod", pod.key())
+                        .addKeyValue("uid", pod.uid())
+                        .addKeyValue("enrolled", d.enrolled())
+                        .addKeyValue("reason", d.reason())
+                        .log();
+            }
+            if (d.enrolled()) {
+                desired.put(pod.uid(), pod);
+            }
+        }
+        lastDecision.keySet().retainAll(view.podsByUid().keySet());
+        adoptAnnotated(desired, now);
+
+        for (Tracked t : List.copyOf(tracked.values())) {
+            Pod want = desired.get(t.pod.uid());
+            boolean leave = want == null || sandboxChanged(t, want);
+            if (leave && !t.removing) {
+                t.removing = true;
+                t.backoff.reset();
+                t.dueNanos = now;
+                t.error = null;
+            } else if (!leave && t.removing) {
+                t.removing = false; // enrolled again before removal finished: re-apply instead
+                if (!t.touched) {
+                    t.applied = null; // the rules were already removed
+                }
+                if (t.delSent) {
+                    t.accepted = false; // the daemons were told to drop it: add again
+                    t.delSent = false;
+                }
+                t.error = null;
+                t.dueNanos = now;
+            }
+            if (t.removing && t.dueNanos <= now) {
+                remove(t);
+            }
+        }
+
+        for (Pod pod : desired.values()) {
+            Tracked t = tracked.get(pod.uid());
+            InpodRuleSet rules = rulesFor(pod);
+            if (t == null) {
+                t = new Tracked(pod, rules, now);
+                if (annotationCleared.remove(pod.uid())) {
+                    t.reported = null; // the view still shows the annotation we just removed
+                }
+                tracked.put(pod.uid(), t);
+            } else if (t.removing) {
+                continue; // the old sandbox is still being removed
+            } else {
+                t.pod = pod;
+                if (!rules.equals(t.rules)) {
+                    t.rules = rules;
+                    t.dueNanos = now;
+                }
+            }
+            if (t.dueNanos <= now) {
+                step(t, now);
+            }
+        }
+    }
+
+    /**
+     * A pod that is not enrolled yet carries our annotation (an earlier agent enrolled it and
+     * stopped before un-enrolling it) is taken on as "leaving", so the whole removal runs: probe set,
+     * rules (if its namespace is known and exists), Del, annotation.
+     */
+    private void adoptAnnotated(Map<String, Pod> desired, long now) {
+        for (Pod pod : Objects.requireNonNull(view).pods()) {
+            if (!pod.annotations().containsKey(PodHooks.REDIRECTION_ANNOTATION)) {
+                annotationCleared.remove(pod.uid());
+                continue;
+            }
+            if (desired.containsKey(pod.uid())
+                    || tracked.containsKey(pod.uid())
+                    || annotationCleared.contains(pod.uid())) {
+                continue;
+            }
+            Tracked t = new Tracked(pod, rulesFor(pod), now);
+            t.removing = true;
+            t.touched = pod.netns().isPresent();
+            t.probed = true;
+            tracked.put(pod.uid(), t);
+            log.atInfo()
+                    .setMessage("pod is annotated but not enrolled; removing its redirection")
+                    .addKeyValue("pod", pod.key())
+                    .addKeyValue("uid", pod.uid())
+                    .log();
+        }
+        annotationCleared.retainAll(Objects.requireNonNull(view).podsByUid().keySet());
+    }
+
+    private InpodRuleSet rulesFor(Pod pod) {
+        PodOverrides overrides;
+        try {
+            overrides = PodOverrides.fromAnnotations(pod.annotations());
+        } catch (IllegalArgumentException e) {
+            log.atWarn()
+                    .setMessage("ignoring invalid pod annotation")
+                    .addKeyValue("pod", pod.key())
+                    .addKeyValue("error", e.getMessage())
+                    .log();
+            overrides = PodOverrides.NONE;
+        }
+        return InpodRuleSet.resolve(settings, overrides);
+    }
+
+    /** The pod's namespace is no longer the one we hold: other path, or the path now names another. */
+    private static boolean sandboxChanged(Tracked t, Pod want) {
+        if (t.netns == null && t.pod.netns().isEmpty()) {
+            return false; // its namespace was not known yet (Kubernetes: not found yet); now it may be
+        }
+        if (!want.netns().equals(t.pod.netns())) {
+            return true;
+        }
+        if (t.netns == null) {
+            return false;
+        }
+        Optional<NetnsId> now = currentId(want.netns());
+        return now.isEmpty() || !now.get().equals(t.netns.id());
+    }
+
+    private static Optional<NetnsId> currentId(Optional<Path> path) {
+        if (path.isEmpty()) {
+            return Optional.empty();
+        }
+        try (PodNetns probe = PodNetns.open(path.get())) {
+            return Optional.of(probe.id());
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** Opens, applies, adds: as far as it gets; schedules a retry on failure. */
+    private void step(Tracked t, long now) {
+        Pod pod = t.pod;
+        try {
+            if (t.netns == null) {
+                Path path = pod.netns().orElseThrow(() -> new IOException("pod has no network namespace path"));
+                t.netns = PodNetns.open(path);
+            }
+            if (!t.rules.equals(t.applied)) {
+                t.touched = true;
+                redirector.apply(t.netns, pod.key(), t.rules);
+                t.applied = t.rules;
+                if (t.error != null) {
+                    log.atInfo()
+                            .setMessage("pod rules applied after an earlier failure")
+                            .addKeyValue("pod", pod.key())
+                            .log();
+                    t.backoff.reset();
+                }
+                t.error = null;
+            }
+        } catch (IOException | RuntimeException e) {
+            countFailure(t.netns == null ? "netns" : "rules");
+            String message = String.valueOf(e.getMessage());
+            if (!message.equals(t.error)) {
+                log.atError()
+                        .setMessage("cannot redirect pod; will retry")
+                        .addKeyValue("pod", pod.key())
+                        .addKeyValue("uid", pod.uid())
+                        .addKeyValue("error", message)
+                        .log();
+            }
+            t.error = message;
+            t.dueNanos = now + t.backoff.next().toNanos();
+            return;
+        }
+        if (!t.accepted && !t.adding) {
+            t.adding = true;
+            long attempt = ++t.attempt;
+            String uid = pod.uid();
+            WorkloadInfo info = new WorkloadInfo(pod.name(), pod.namespace(), pod.serviceAccount());
+            t.dueNanos = Long.MAX_VALUE; // until the add completes
+            Objects.requireNonNull(zds)
+                    .addWorkload(uid, info, t.netns)
+                    .whenComplete((ok, err) -> events.add(new Event.AddDone(uid, attempt, err)));
+            return;
+        }
+        if (t.accepted) {
+            try {
+                if (!t.probed) {
+                    hooks.addProbeTarget(pod);
+                    t.probed = true;
+                }
+            } catch (Exception e) {
+                hookFailed(t, "probe_set", e);
+                t.dueNanos = now + t.backoff.next().toNanos();
+                return;
+            }
+            try {
+                if (t.reported != PodStatus.State.ENABLED) {
+                    hooks.annotate(pod, PodStatus.State.ENABLED);
+                    t.reported = PodStatus.State.ENABLED;
+                }
+            } catch (Exception e) {
+                hookFailed(t, "annotation", e);
+                t.dueNanos = now + t.backoff.next().toNanos();
+                return;
+            }
+            t.hookError = null;
+        }
+    }
+
+    /**
+     * Section A.10's order: out of the probe set, rules out (if the namespace is still there), Del to
+     * every daemon, annotation removed; then the fd is closed and the pod forgotten. Each step that
+     * succeeded is not repeated on a retry.
+     */
+    private void remove(Tracked t) {
+        Pod pod = t.pod;
+        if (t.probed) {
+            try {
+                hooks.removeProbeTarget(pod);
+                t.probed = false;
+            } catch (Exception e) {
+                hookFailed(t, "probe_set", e);
+                t.error = "removing from the host probe set: " + e.getMessage();
+                t.dueNanos = System.nanoTime() + t.backoff.next().toNanos();
+                return;
+            }
+        }
+        if (t.netns == null && t.touched && pod.netns().isPresent()) {
+            try {
+                t.netns = PodNetns.open(pod.netns().get()); // an adopted pod: its rules may be in there
+            } catch (IOException e) {
+                t.touched = false; // the namespace is gone, and its rules with it
+            }
+        }
+        try {
+            if (t.netns != null && t.touched && stillExists(t)) {
+                redirector.remove(t.netns, pod.key());
+            }
+            t.touched = false;
+        } catch (IOException | RuntimeException e) {
+            countFailure("remove");
+            String message = "removing redirection: " + e.getMessage();
+            if (!message.equals(t.error)) {
+                log.atError()
+                        .setMessage("cannot remove pod's redirection; will retry")
+                        .addKeyValue("pod", pod.key())
+                        .addKeyValue("uid", pod.uid())
+                        .addKeyValue("error", e.getMessage())
+                        .log();
+            }
+            t.error = message;
+            t.dueNanos = System.nanoTime() + t.backoff.next().toNanos();
+            return;
+        }
+        String uid = pod.uid();
+        if (!t.delSent) {
+            t.delSent = true;
+            sendDelete(uid);
+        }
+        if (t.reported != null) {
+            try {
+                hooks.clearAnnotation(pod);
+                t.reported = null;
+                annotationCleared.add(uid);
+            } catch (Exception e) {
+                hookFailed(t, "annotation", e);
+                t.error = "removing the status annotation: " + e.getMessage();
+                t.dueNanos = System.nanoTime() + t.backoff.next().toNanos();
+                return;
+            }
+        }
+        if (t.netns != null) {
+            t.netns.close();
+        }
+        tracked.remove(uid);
+        log.atInfo()
+                .setMessage("pod removed from the mesh")
+                .addKeyValue("pod", pod.key())
+                .addKeyValue("uid", uid)
+                .log();
+    }
+
+    private void sendDelete(String uid) {
+        Objects.requireNonNull(zds).deleteWorkload(uid).whenComplete((ok, err) -> {
+            if (err != null) {
+                log.atWarn()
+                        .setMessage(
+                                "DelWorkload not acknowledged (a reconnecting ztunnel drops the pod with its next snapshot)")
+                        .addKeyValue("uid", uid)
+                        .addKeyValue("error", err.getMessage())
+                        .log();
+            }
+        });
+    }
+
+    /** Whether the pod's namespace path still names the namespace we hold. */
+    private static boolean stillExists(Tracked t) {
+        PodNetns held = Objects.requireNonNull(t.netns);
+        return currentId(t.pod.netns()).map(held.id()::equals).orElse(false);
+    }
+
+    private void publish() {
+        List<SnapshotEntry> entries = new ArrayList<>();
+        Map<String, PodStatus> st = new LinkedHashMap<>();
+        for (Tracked t : tracked.values()) {
+            Pod pod = t.pod;
+            if (!t.removing && t.netns != null && t.applied != null) {
+                entries.add(new SnapshotEntry.Add(
+                        pod.uid(), new WorkloadInfo(pod.name(), pod.namespace(), pod.serviceAccount()), t.netns));
+            }
+            PodStatus status;
+            if (t.error != null) {
+                status = new PodStatus(pod.uid(), pod.key(), PodStatus.State.ERROR, t.error);
+            } else if (t.removing) {
+                continue;
+            } else if (t.accepted && t.rules.equals(t.applied)) {
+                status = new PodStatus(pod.uid(), pod.key(), PodStatus.State.ENABLED, "");
+            } else {
+                status = new PodStatus(pod.uid(), pod.key(), PodStatus.State.PENDING, t.pendingReason);
+            }
+            st.put(pod.uid(), status);
+        }
+        snapshot = List.copyOf(entries);
+        statuses = Collections.unmodifiableMap(st);
+    }
 }

@@ -14,24 +14,23 @@ import io.ztunnel.cni.agent.enrollment.Pod;
  * API call with its own timeout). Local mode uses {@link #NONE}.
  */
 public interface PodHooks {
-  /** The status annotation istiod reads to treat the workload as captured. */
-  String REDIRECTION_ANNOTATION = "ambient.istio.io/redirection";
+    /** The status annotation istiod reads to treat the workload as captured. */
+    String REDIRECTION_ANNOTATION = "ambient.istio.io/redirection";
 
-  /** Puts the pod's IPs in the host probe set (the pod is served by a daemon now). */
-  void addProbeTarget(Pod pod) throws Exception;
+    /** Puts the pod's IPs in the host probe set (the pod is served by a daemon now). */
+    void addProbeTarget(Pod pod) throws Exception;
 
-  /** Takes the pod's IPs out of the host probe set (only entries carrying this pod's uid). */
-  void removeProbeTarget(Pod pod) throws Exception;
+    /** Takes the pod's IPs out of the host probe set (only entries carrying this pod's uid). */
+    void removeProbeTarget(Pod pod) throws Exception;
 
-  /** Sets the status annotation to {@code state.text()} ({@code enabled} or {@code pending}). */
-  void annotate(Pod pod, PodStatus.State state) throws Exception;
+    /** Sets the status annotation to {@code state.text()} ({@code enabled} or {@code pending}). */
+    void annotate(Pod pod, PodStatus.State state) throws Exception;
 
-  /** Removes the status annotation; a pod that no longer exists counts as done. */
-  void clearAnnotation(Pod pod) throws Exception;
+    /** Removes the status annotation; a pod that no longer exists counts as done. */
+    void clearAnnotation(Pod pod) throws Exception;
 
-  /** Does nothing (local mode: no API server, no kubelet). */
-  PodHooks NONE =
-      new PodHooks() {
+    /** Does nothing (local mode: no API server, no kubelet). */
+    PodHooks NONE = new PodHooks() {
         @Override
         public void addProbeTarget(Pod pod) {}
 
@@ -43,5 +42,5 @@ public interface PodHooks {
 
         @Override
         public void clearAnnotation(Pod pod) {}
-      };
+    };
 }

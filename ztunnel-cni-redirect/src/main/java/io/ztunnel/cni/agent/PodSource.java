@@ -12,13 +12,13 @@ import java.util.function.Consumer;
  * own, one at a time. The listener must not block for long. {@link #close()} stops delivery.
  */
 public interface PodSource extends AutoCloseable {
-  /**
-   * Delivers the current view to {@code listener}, then keeps delivering changes.
-   *
-   * @throws IOException if the initial view cannot be had (the agent does not start then)
-   */
-  void start(Consumer<ClusterView> listener) throws IOException;
+    /**
+     * Delivers the current view to {@code listener}, then keeps delivering changes.
+     *
+     * @throws IOException if the initial view cannot be had (the agent does not start then)
+     */
+    void start(Consumer<ClusterView> listener) throws IOException;
 
-  @Override
-  void close();
+    @Override
+    void close();
 }

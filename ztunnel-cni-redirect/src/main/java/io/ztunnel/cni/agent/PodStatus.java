@@ -14,33 +14,33 @@ import java.util.Objects;
  * @param message why it is pending or failing; empty when enabled
  */
 public record PodStatus(String uid, String pod, State state, String message) {
-  /** The three states. */
-  public enum State {
-    ENABLED("enabled"),
-    PENDING("pending"),
-    ERROR("error");
+    /** The three states. */
+    public enum State {
+        ENABLED("enabled"),
+        PENDING("pending"),
+        ERROR("error");
 
-    private final String text;
+        private final String text;
 
-    State(String text) {
-      this.text = text;
+        State(String text) {
+            this.text = text;
+        }
+
+        /** The annotation value: {@code enabled}, {@code pending}, {@code error}. */
+        public String text() {
+            return text;
+        }
     }
 
-    /** The annotation value: {@code enabled}, {@code pending}, {@code error}. */
-    public String text() {
-      return text;
+    public PodStatus {
+        Objects.requireNonNull(uid, "uid");
+        Objects.requireNonNull(pod, "pod");
+        Objects.requireNonNull(state, "state");
+        Objects.requireNonNull(message, "message");
     }
-  }
 
-  public PodStatus {
-    Objects.requireNonNull(uid, "uid");
-    Objects.requireNonNull(pod, "pod");
-    Objects.requireNonNull(state, "state");
-    Objects.requireNonNull(message, "message");
-  }
-
-  /** {@code enabled}, {@code pending: <why>}, {@code error: <why>}. */
-  public String describe() {
-    return message.isEmpty() ? state.text() : state.text() + ": " + message;
-  }
+    /** {@code enabled}, {@code pending: <why>}, {@code error: <why>}. */
+    public String describe() {
+        return message.isEmpty() ? state.text() : state.text() + ": " + message;
+    }
 }

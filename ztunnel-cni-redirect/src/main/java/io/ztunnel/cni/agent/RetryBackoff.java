@@ -7,20 +7,20 @@ import java.time.Duration;
  * reconcile thread owns each instance).
  */
 public final class RetryBackoff {
-  static final Duration INITIAL = Duration.ofMillis(5);
-  static final Duration MAX = Duration.ofSeconds(5);
+    static final Duration INITIAL = Duration.ofMillis(5);
+    static final Duration MAX = Duration.ofSeconds(5);
 
-  private Duration next = INITIAL;
+    private Duration next = INITIAL;
 
-  /** The delay to wait now; the next one is twice as long, at most {@link #MAX}. */
-  public Duration next() {
-    Duration current = next;
-    Duration doubled = current.multipliedBy(2);
-    next = doubled.compareTo(MAX) > 0 ? MAX : doubled;
-    return current;
-  }
+    /** The delay to wait now; the next one is twice as long, at most {@link #MAX}. */
+    public Duration next() {
+        Duration current = next;
+        Duration doubled = current.multipliedBy(2);
+        next = doubled.compareTo(MAX) > 0 ? MAX : doubled;
+        return current;
+    }
 
-  public void reset() {
-    next = INITIAL;
-  }
+    public void reset() {
+        next = INITIAL;
+    }
 }

@@ -10,23 +10,23 @@ import java.util.concurrent.CompletableFuture;
  * {@link #of(ZdsServer)}. Implementations must not block and must be thread-safe.
  */
 public interface ZdsPort {
-  /** {@link ZdsServer#addWorkload}: to the newest daemon; fails without a daemon or on a NACK. */
-  CompletableFuture<Void> addWorkload(String uid, WorkloadInfo info, PodNetns netns);
+    /** {@link ZdsServer#addWorkload}: to the newest daemon; fails without a daemon or on a NACK. */
+    CompletableFuture<Void> addWorkload(String uid, WorkloadInfo info, PodNetns netns);
 
-  /** {@link ZdsServer#deleteWorkload}: to every daemon. */
-  CompletableFuture<Void> deleteWorkload(String uid);
+    /** {@link ZdsServer#deleteWorkload}: to every daemon. */
+    CompletableFuture<Void> deleteWorkload(String uid);
 
-  static ZdsPort of(ZdsServer server) {
-    return new ZdsPort() {
-      @Override
-      public CompletableFuture<Void> addWorkload(String uid, WorkloadInfo info, PodNetns netns) {
-        return server.addWorkload(uid, info, netns);
-      }
+    static ZdsPort of(ZdsServer server) {
+        return new ZdsPort() {
+            @Override
+            public CompletableFuture<Void> addWorkload(String uid, WorkloadInfo info, PodNetns netns) {
+                return server.addWorkload(uid, info, netns);
+            }
 
-      @Override
-      public CompletableFuture<Void> deleteWorkload(String uid) {
-        return server.deleteWorkload(uid);
-      }
-    };
-  }
+            @Override
+            public CompletableFuture<Void> deleteWorkload(String uid) {
+                return server.deleteWorkload(uid);
+            }
+        };
+    }
 }

@@ -11,64 +11,59 @@ import org.jspecify.annotations.Nullable;
  * failed: Chain already exists.} Immutable.
  */
 public final class CommandException extends IOException {
-  private static final long serialVersionUID = 1L;
+    private static final long serialVersionUID = 1L;
 
-  /** {@link #exitCode()} when the process never exited on its own (not started, timed out). */
-  public static final int NO_EXIT_CODE = -1;
+    /** {@link #exitCode()} when the process never exited on its own (not started, timed out). */
+    public static final int NO_EXIT_CODE = -1;
 
-  private final List<String> command;
-  private final int exitCode;
-  private final String stderr;
+    private final List<String> command;
+    private final int exitCode;
+    private final String stderr;
 
-  CommandException(
-      String message,
-      List<String> command,
-      int exitCode,
-      String stderr,
-      @Nullable Throwable cause) {
-    super(message, cause);
-    this.command = List.copyOf(command);
-    this.exitCode = exitCode;
-    this.stderr = stderr;
-  }
-
-  static CommandException failed(CommandResult r) {
-    return new CommandException(
-        "\""
-            + r.commandLine()
-            + "\" in "
-            + r.where()
-            + " exited "
-            + r.exitCode()
-            + ": "
-            + describeOutput(r.stderr(), r.stdout()),
-        r.command(),
-        r.exitCode(),
-        r.stderr(),
-        null);
-  }
-
-  private static String describeOutput(String stderr, String stdout) {
-    String err = stderr.strip();
-    if (!err.isEmpty()) {
-      return err;
+    CommandException(String message, List<String> command, int exitCode, String stderr, @Nullable Throwable cause) {
+        super(message, cause);
+        this.command = List.copyOf(command);
+        this.exitCode = exitCode;
+        this.stderr = stderr;
     }
-    String out = stdout.strip();
-    return out.isEmpty() ? "(no output)" : "(no stderr; stdout: " + out + ")";
-  }
 
-  /** The argv (without any {@code nsenter} prefix). */
-  public List<String> command() {
-    return command;
-  }
+    static CommandException failed(CommandResult r) {
+        return new CommandException(
+                "\""
+                        + r.commandLine()
+                        + "\" in "
+                        + r.where()
+                        + " exited "
+                        + r.exitCode()
+                        + ": "
+                        + describeOutput(r.stderr(), r.stdout()),
+                r.command(),
+                r.exitCode(),
+                r.stderr(),
+                null);
+    }
 
-  /** The exit code, or {@link #NO_EXIT_CODE}. */
-  public int exitCode() {
-    return exitCode;
-  }
+    private static String describeOutput(String stderr, String stdout) {
+        String err = stderr.strip();
+        if (!err.isEmpty()) {
+            return err;
+        }
+        String out = stdout.strip();
+        return out.isEmpty() ? "(no output)" : "(no stderr; stdout: " + out + ")";
+    }
 
-  /** What the command wrote to stderr (possibly empty). */
-  public String stderr() {
-    return stderr;
-  }
+    /** The argv (without any {@code nsenter} prefix). */
+    public List<String> command() {
+        return command;
+    }
+
+    /** The exit code, or {@link #NO_EXIT_CODE}. */
+    public int exitCode() {
+        return exitCode;
+    }
+
+    /** What the command wrote to stderr (possibly empty). */
+    public String stderr() {
+        return stderr;
+    }
 }

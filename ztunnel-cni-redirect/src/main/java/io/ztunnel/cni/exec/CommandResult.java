@@ -15,33 +15,33 @@ import java.util.Objects;
  * @param took wall-clock time from start to exit
  */
 public record CommandResult(
-    List<String> command, String where, int exitCode, String stdout, String stderr, Duration took) {
-  public CommandResult {
-    command = List.copyOf(command);
-    Objects.requireNonNull(where, "where");
-    Objects.requireNonNull(stdout, "stdout");
-    Objects.requireNonNull(stderr, "stderr");
-    Objects.requireNonNull(took, "took");
-  }
-
-  public boolean succeeded() {
-    return exitCode == 0;
-  }
-
-  /** The command line, space separated, for messages. */
-  public String commandLine() {
-    return String.join(" ", command);
-  }
-
-  /**
-   * This result if the command exited 0.
-   *
-   * @throws CommandException naming the command, where it ran, its exit code and stderr
-   */
-  public CommandResult orThrow() throws CommandException {
-    if (succeeded()) {
-      return this;
+        List<String> command, String where, int exitCode, String stdout, String stderr, Duration took) {
+    public CommandResult {
+        command = List.copyOf(command);
+        Objects.requireNonNull(where, "where");
+        Objects.requireNonNull(stdout, "stdout");
+        Objects.requireNonNull(stderr, "stderr");
+        Objects.requireNonNull(took, "took");
     }
-    throw CommandException.failed(this);
-  }
+
+    public boolean succeeded() {
+        return exitCode == 0;
+    }
+
+    /** The command line, space separated, for messages. */
+    public String commandLine() {
+        return String.join(" ", command);
+    }
+
+    /**
+     * This result if the command exited 0.
+     *
+     * @throws CommandException naming the command, where it ran, its exit code and stderr
+     */
+    public CommandResult orThrow() throws CommandException {
+        if (succeeded()) {
+            return this;
+        }
+        throw CommandException.failed(this);
+    }
 }

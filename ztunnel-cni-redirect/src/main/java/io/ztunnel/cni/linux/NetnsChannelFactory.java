@@ -34,113 +34,106 @@ import org.jspecify.annotations.Nullable;
  *
  * @param <C> the epoll channel type
  */
-public final class NetnsChannelFactory<C extends Channel & UnixChannel>
-    implements ChannelFactory<C> {
-  private static final Duration CONSTRUCT_TIMEOUT = Duration.ofSeconds(10);
+public final class NetnsChannelFactory<C extends Channel & UnixChannel> implements ChannelFactory<C> {
+    private static final Duration CONSTRUCT_TIMEOUT = Duration.ofSeconds(10);
 
-  private final @Nullable PodNetns
-      netns; // null = the calling thread's (the daemon's own) namespace
-  private final Supplier<C> constructor;
-  private final int mark;
-  private final boolean reusePort;
-  private final String kind;
+    private final @Nullable PodNetns netns; // null = the calling thread's (the daemon's own) namespace
+    private final Supplier<C> constructor;
+    private final int mark;
+    private final boolean reusePort;
+    private final String kind;
 
-  private NetnsChannelFactory(
-      @Nullable PodNetns netns, Supplier<C> constructor, int mark, boolean reusePort, String kind) {
-    this.netns = netns;
-    this.constructor = Objects.requireNonNull(constructor, "constructor");
-    this.mark = mark;
-    this.reusePort = reusePort;
-    this.kind = kind;
-  }
-
-  /**
-   * Channels built by {@code constructor} inside {@code netns} (or on the calling thread when
-   * {@code netns} is null), marked with {@code mark}, with {@code SO_REUSEPORT} if {@code
-   * reusePort}.
-   */
-  public static <C extends Channel & UnixChannel> NetnsChannelFactory<C> of(
-      @Nullable PodNetns netns, Supplier<C> constructor, int mark, boolean reusePort) {
-    return new NetnsChannelFactory<>(netns, constructor, mark, reusePort, "channel");
-  }
-
-  /** TCP client sockets in {@code netns}. */
-  public static NetnsChannelFactory<EpollSocketChannel> socket(PodNetns netns, int mark) {
-    return new NetnsChannelFactory<>(
-        Objects.requireNonNull(netns, "netns"), EpollSocketChannel::new, mark, false, "socket");
-  }
-
-  /** TCP listeners in {@code netns}. */
-  public static NetnsChannelFactory<EpollServerSocketChannel> serverSocket(
-      PodNetns netns, int mark, boolean reusePort) {
-    return new NetnsChannelFactory<>(
-        Objects.requireNonNull(netns, "netns"),
-        EpollServerSocketChannel::new,
-        mark,
-        reusePort,
-        "server socket");
-  }
-
-  /** UDP sockets in {@code netns} (the DNS proxy). */
-  public static NetnsChannelFactory<EpollDatagramChannel> datagram(PodNetns netns, int mark) {
-    return new NetnsChannelFactory<>(
-        Objects.requireNonNull(netns, "netns"), EpollDatagramChannel::new, mark, false, "datagram");
-  }
-
-  /** TCP client sockets in the daemon's own namespace. */
-  public static NetnsChannelFactory<EpollSocketChannel> hostSocket(int mark) {
-    return new NetnsChannelFactory<>(null, EpollSocketChannel::new, mark, false, "socket");
-  }
-
-  /** TCP listeners in the daemon's own namespace. */
-  public static NetnsChannelFactory<EpollServerSocketChannel> hostServerSocket(
-      int mark, boolean reusePort) {
-    return new NetnsChannelFactory<>(
-        null, EpollServerSocketChannel::new, mark, reusePort, "server socket");
-  }
-
-  @Override
-  public C newChannel() {
-    try {
-      return netns == null ? build() : netns.call(this::build, CONSTRUCT_TIMEOUT);
-    } catch (ChannelException e) {
-      throw e;
-    } catch (IOException | RuntimeException e) {
-      throw new ChannelException(
-          "cannot create " + kind + " in " + where() + ": " + e.getMessage(), e);
+    private NetnsChannelFactory(
+            @Nullable PodNetns netns, Supplier<C> constructor, int mark, boolean reusePort, String kind) {
+        this.netns = netns;
+        this.constructor = Objects.requireNonNull(constructor, "constructor");
+        this.mark = mark;
+        this.reusePort = reusePort;
+        this.kind = kind;
     }
-  }
 
-  private C build() throws IOException {
-    C channel = constructor.get();
-    try {
-      int fd = channel.fd().intValue();
-      SocketOptions.setMark(fd, mark);
-      if (reusePort) {
-        channel.config().setOption(EpollChannelOption.SO_REUSEPORT, true);
-      }
-      return channel;
-    } catch (IOException | RuntimeException e) {
-      channel.unsafe().closeForcibly();
-      throw e;
+    /**
+     * Channels built by {@code constructor} inside {@code netns} (or on the calling thread when
+     * {@code netns} is null), marked with {@code mark}, with {@code SO_REUSEPORT} if {@code
+     * reusePort}.
+     */
+    public static <C extends Channel & UnixChannel> NetnsChannelFactory<C> of(
+            @Nullable PodNetns netns, Supplier<C> constructor, int mark, boolean reusePort) {
+        return new NetnsChannelFactory<>(netns, constructor, mark, reusePort, "channel");
     }
-  }
 
-  private String where() {
-    return netns == null
-        ? "the host network namespace"
-        : "netns " + netns.id() + " (" + netns.description() + ")";
-  }
+    /** TCP client sockets in {@code netns}. */
+    public static NetnsChannelFactory<EpollSocketChannel> socket(PodNetns netns, int mark) {
+        return new NetnsChannelFactory<>(
+                Objects.requireNonNull(netns, "netns"), EpollSocketChannel::new, mark, false, "socket");
+    }
 
-  @Override
-  public String toString() {
-    return "NetnsChannelFactory{"
-        + kind
-        + " in "
-        + where()
-        + ", mark "
-        + mark
-        + (reusePort ? ", SO_REUSEPORT" : "")
-        + "}";
-  }
+    /** TCP listeners in {@code netns}. */
+    public static NetnsChannelFactory<EpollServerSocketChannel> serverSocket(
+            PodNetns netns, int mark, boolean reusePort) {
+        return new NetnsChannelFactory<>(
+                Objects.requireNonNull(netns, "netns"),
+                EpollServerSocketChannel::new,
+                mark,
+                reusePort,
+                "server socket");
+    }
+
+    /** UDP sockets in {@code netns} (the DNS proxy). */
+    public static NetnsChannelFactory<EpollDatagramChannel> datagram(PodNetns netns, int mark) {
+        return new NetnsChannelFactory<>(
+                Objects.requireNonNull(netns, "netns"), EpollDatagramChannel::new, mark, false, "datagram");
+    }
+
+    /** TCP client sockets in the daemon's own namespace. */
+    public static NetnsChannelFactory<EpollSocketChannel> hostSocket(int mark) {
+        return new NetnsChannelFactory<>(null, EpollSocketChannel::new, mark, false, "socket");
+    }
+
+    /** TCP listeners in the daemon's own namespace. */
+    public static NetnsChannelFactory<EpollServerSocketChannel> hostServerSocket(int mark, boolean reusePort) {
+        return new NetnsChannelFactory<>(null, EpollServerSocketChannel::new, mark, reusePort, "server socket");
+    }
+
+    @Override
+    public C newChannel() {
+        try {
+            return netns == null ? build() : netns.call(this::build, CONSTRUCT_TIMEOUT);
+        } catch (ChannelException e) {
+            throw e;
+        } catch (IOException | RuntimeException e) {
+            throw new ChannelException("cannot create " + kind + " in " + where() + ": " + e.getMessage(), e);
+        }
+    }
+
+    private C build() throws IOException {
+        C channel = constructor.get();
+        try {
+            int fd = channel.fd().intValue();
+            SocketOptions.setMark(fd, mark);
+            if (reusePort) {
+                channel.config().setOption(EpollChannelOption.SO_REUSEPORT, true);
+            }
+            return channel;
+        } catch (IOException | RuntimeException e) {
+            channel.unsafe().closeForcibly();
+            throw e;
+        }
+    }
+
+    private String where() {
+        return netns == null ? "the host network namespace" : "netns " + netns.id() + " (" + netns.description() + ")";
+    }
+
+    @Override
+    public String toString() {
+        return "NetnsChannelFactory{"
+                + kind
+                + " in "
+                + where()
+                + ", mark "
+                + mark
+                + (reusePort ? ", SO_REUSEPORT" : "")
+                + "}";
+    }
 }

@@ -9,8 +9,8 @@ package io.ztunnel.cni.linux;
  * @param dev {@code st_dev}
  */
 public record NetnsId(long inode, long dev) {
-  @Override
-  public String toString() {
-    return "net:[" + Long.toUnsignedString(inode) + "]@" + Long.toUnsignedString(dev);
-  }
+    @Override
+    public String toString() {
+        return "net:[" + Long.toUnsignedString(inode) + "]@" + Long.toUnsignedString(dev);
+    }
 }

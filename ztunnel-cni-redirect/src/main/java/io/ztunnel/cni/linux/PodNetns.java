@@ -41,296 +41,288 @@ import org.slf4j.LoggerFactory;
  * <p>Thread-safe.
  */
 public final class PodNetns implements AutoCloseable {
-  private static final Logger log = LoggerFactory.getLogger(PodNetns.class);
-  private static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);
-  private static final AtomicLong THREAD_IDS = new AtomicLong();
+    private static final Logger log = LoggerFactory.getLogger(PodNetns.class);
+    private static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);
+    private static final AtomicLong THREAD_IDS = new AtomicLong();
 
-  private final int fd;
-  private final NetnsId id;
-  private final String description;
+    private final int fd;
+    private final NetnsId id;
+    private final String description;
 
-  // Guarded by this.
-  private final ArrayDeque<Task<?>> tasks = new ArrayDeque<>();
-  private boolean closed;
-  private @Nullable Thread thread;
-  private @Nullable IOException enterFailure;
+    // Guarded by this.
+    private final ArrayDeque<Task<?>> tasks = new ArrayDeque<>();
+    private boolean closed;
+    private @Nullable Thread thread;
+    private @Nullable IOException enterFailure;
 
-  private PodNetns(int fd, NetnsId id, String description) {
-    this.fd = fd;
-    this.id = id;
-    this.description = description;
-  }
-
-  /**
-   * Opens the network namespace at {@code path} ({@code O_RDONLY|O_CLOEXEC}).
-   *
-   * @throws ErrnoException if the path cannot be opened
-   * @throws IOException if it is not a network namespace
-   */
-  public static PodNetns open(Path path) throws IOException {
-    int fd = Libc.open(path.toString(), Libc.O_RDONLY | Libc.O_CLOEXEC);
-    return adopt(fd, path.toString());
-  }
-
-  /** Opens the namespace this process runs in ({@code /proc/self/ns/net}). */
-  public static PodNetns openCurrent() throws IOException {
-    return open(Path.of("/proc/self/ns/net"));
-  }
-
-  /**
-   * Takes ownership of {@code fd}, which must refer to a network namespace. On any failure the fd
-   * is closed before the exception is thrown, so the caller never has to.
-   *
-   * @param description how the fd came (a path, "ZDS add for uid X"), used in logs and errors
-   */
-  public static PodNetns adopt(int fd, String description) throws IOException {
-    try {
-      verifyNetworkNamespace(fd, description);
-      long[] devIno = Libc.fstatDevIno(fd);
-      return new PodNetns(fd, new NetnsId(devIno[1], devIno[0]), description);
-    } catch (IOException | RuntimeException e) {
-      Libc.closeQuietly(fd);
-      throw e;
+    private PodNetns(int fd, NetnsId id, String description) {
+        this.fd = fd;
+        this.id = id;
+        this.description = description;
     }
-  }
 
-  private static void verifyNetworkNamespace(int fd, String description) throws IOException {
-    int type = Libc.ioctlNoArg(fd, Libc.NS_GET_NSTYPE);
-    if (type >= 0) {
-      if (type != Libc.CLONE_NEWNET) {
-        throw new IOException(
-            description
-                + " is a namespace but not a network namespace (NS_GET_NSTYPE returned 0x"
-                + Integer.toHexString(type)
-                + ")");
-      }
-      return;
+    /**
+     * Opens the network namespace at {@code path} ({@code O_RDONLY|O_CLOEXEC}).
+     *
+     * @throws ErrnoException if the path cannot be opened
+     * @throws IOException if it is not a network namespace
+     */
+    public static PodNetns open(Path path) throws IOException {
+        int fd = Libc.open(path.toString(), Libc.O_RDONLY | Libc.O_CLOEXEC);
+        return adopt(fd, path.toString());
     }
-    // Kernels before 4.11 lack NS_GET_NSTYPE; fall back to the filesystem type, as ztunnel does.
-    long magic = Libc.fstatfsType(fd);
-    if (magic != Libc.NSFS_MAGIC && magic != Libc.PROC_SUPER_MAGIC) {
-      throw new IOException(
-          description
-              + " is not a namespace file (NS_GET_NSTYPE failed with "
-              + ErrnoException.describe(-type)
-              + ", filesystem magic 0x"
-              + Long.toHexString(magic)
-              + ")");
+
+    /** Opens the namespace this process runs in ({@code /proc/self/ns/net}). */
+    public static PodNetns openCurrent() throws IOException {
+        return open(Path.of("/proc/self/ns/net"));
     }
-  }
 
-  /** The (inode, dev) identity of this namespace. */
-  public NetnsId id() {
-    return id;
-  }
-
-  /** Where the fd came from, for logs. */
-  public String description() {
-    return description;
-  }
-
-  /**
-   * The raw fd, lent to the caller. Do not close it. Another thread may close this netns right
-   * after the call returns; where that matters (passing the fd on), use {@link #withFd}.
-   *
-   * @throws IllegalStateException if this netns is closed
-   */
-  public int fd() {
-    synchronized (this) {
-      if (closed) {
-        throw new IllegalStateException("netns " + id + " (" + description + ") is closed");
-      }
+    /**
+     * Takes ownership of {@code fd}, which must refer to a network namespace. On any failure the fd
+     * is closed before the exception is thrown, so the caller never has to.
+     *
+     * @param description how the fd came (a path, "ZDS add for uid X"), used in logs and errors
+     */
+    public static PodNetns adopt(int fd, String description) throws IOException {
+        try {
+            verifyNetworkNamespace(fd, description);
+            long[] devIno = Libc.fstatDevIno(fd);
+            return new PodNetns(fd, new NetnsId(devIno[1], devIno[0]), description);
+        } catch (IOException | RuntimeException e) {
+            Libc.closeQuietly(fd);
+            throw e;
+        }
     }
-    return fd;
-  }
 
-  /** Something to do with the raw fd while it is guaranteed open. */
-  @FunctionalInterface
-  public interface FdAction<T> {
-    T apply(int fd) throws IOException;
-  }
-
-  /**
-   * Runs {@code action} with the raw fd while holding off {@link #close()}, so the fd number cannot
-   * be closed and reused under it (e.g. while sending it over SCM_RIGHTS). Keep the action short:
-   * close() on another thread waits for it.
-   *
-   * @throws IllegalStateException if this netns is closed
-   */
-  public synchronized <T> T withFd(FdAction<T> action) throws IOException {
-    if (closed) {
-      throw new IllegalStateException("netns " + id + " (" + description + ") is closed");
+    private static void verifyNetworkNamespace(int fd, String description) throws IOException {
+        int type = Libc.ioctlNoArg(fd, Libc.NS_GET_NSTYPE);
+        if (type >= 0) {
+            if (type != Libc.CLONE_NEWNET) {
+                throw new IOException(description
+                        + " is a namespace but not a network namespace (NS_GET_NSTYPE returned 0x"
+                        + Integer.toHexString(type)
+                        + ")");
+            }
+            return;
+        }
+        // Kernels before 4.11 lack NS_GET_NSTYPE; fall back to the filesystem type, as ztunnel does.
+        long magic = Libc.fstatfsType(fd);
+        if (magic != Libc.NSFS_MAGIC && magic != Libc.PROC_SUPER_MAGIC) {
+            throw new IOException(description
+                    + " is not a namespace file (NS_GET_NSTYPE failed with "
+                    + ErrnoException.describe(-type)
+                    + ", filesystem magic 0x"
+                    + Long.toHexString(magic)
+                    + ")");
+        }
     }
-    return action.apply(fd);
-  }
 
-  public synchronized boolean isOpen() {
-    return !closed;
-  }
-
-  /**
-   * Runs {@code task} on this namespace's thread and waits up to 10 s for it. See {@link
-   * #call(Callable, Duration)}.
-   */
-  public <T> T call(Callable<T> task) throws IOException {
-    return call(task, DEFAULT_TIMEOUT);
-  }
-
-  /**
-   * Runs {@code task} inside this namespace and waits for it.
-   *
-   * @return the task's result
-   * @throws IOException the task's own IOException; an IOException wrapping any other checked
-   *     exception; an {@link ErrnoException} if the thread could not enter the namespace; an
-   *     IOException if the timeout passed (the task may still run) or this netns is closed; {@link
-   *     InterruptedIOException} if the caller was interrupted
-   * @throws RuntimeException the task's own unchecked exceptions, as thrown
-   */
-  public <T> T call(Callable<T> task, Duration timeout) throws IOException {
-    CompletableFuture<T> future = submit(task);
-    try {
-      return future.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new InterruptedIOException("interrupted waiting for a task in netns " + id);
-    } catch (TimeoutException e) {
-      throw new IOException(
-          "task in netns " + id + " (" + description + ") did not finish within " + timeout);
-    } catch (CancellationException e) {
-      throw new IOException("netns " + id + " (" + description + ") was closed", e);
-    } catch (ExecutionException e) {
-      Throwable cause = e.getCause();
-      if (cause instanceof IOException io) {
-        throw io;
-      }
-      if (cause instanceof RuntimeException re) {
-        throw re;
-      }
-      if (cause instanceof Error err) {
-        throw err;
-      }
-      throw new IOException("task in netns " + id + " failed: " + cause, cause);
+    /** The (inode, dev) identity of this namespace. */
+    public NetnsId id() {
+        return id;
     }
-  }
 
-  /**
-   * Queues {@code task} to run inside this namespace. The future completes with its result or
-   * exception; it is cancelled if the netns is closed before the task starts, and fails with an
-   * {@link ErrnoException} if the thread could not enter the namespace.
-   */
-  public <T> CompletableFuture<T> submit(Callable<T> task) {
-    Task<T> t = new Task<>(task, new CompletableFuture<>());
-    synchronized (this) {
-      if (closed) {
-        t.future.cancel(false);
-        return t.future;
-      }
-      if (enterFailure != null) {
-        t.future.completeExceptionally(enterFailure);
-        return t.future;
-      }
-      tasks.addLast(t);
-      if (thread == null) {
-        thread =
-            Thread.ofPlatform()
-                .daemon(true)
-                .name(
-                    "netns-"
-                        + Long.toUnsignedString(id.inode())
-                        + "-"
-                        + THREAD_IDS.incrementAndGet())
-                .start(this::serve);
-      } else {
-        notifyAll();
-      }
+    /** Where the fd came from, for logs. */
+    public String description() {
+        return description;
     }
-    return t.future;
-  }
 
-  /** A queued task and the future its caller waits on. */
-  private record Task<T>(Callable<T> callable, CompletableFuture<T> future) {
-    void run() {
-      if (future.isDone()) {
-        return; // cancelled by the caller
-      }
-      try {
-        future.complete(callable.call());
-      } catch (Throwable t) {
-        future.completeExceptionally(t);
-      }
+    /**
+     * The raw fd, lent to the caller. Do not close it. Another thread may close this netns right
+     * after the call returns; where that matters (passing the fd on), use {@link #withFd}.
+     *
+     * @throws IllegalStateException if this netns is closed
+     */
+    public int fd() {
+        synchronized (this) {
+            if (closed) {
+                throw new IllegalStateException("netns " + id + " (" + description + ") is closed");
+            }
+        }
+        return fd;
     }
-  }
 
-  private void serve() {
-    try {
-      // Under the lock, so close() cannot release the fd (and the number be reused for another
-      // file) between the closed check and the setns call.
-      synchronized (this) {
+    /** Something to do with the raw fd while it is guaranteed open. */
+    @FunctionalInterface
+    public interface FdAction<T> {
+        T apply(int fd) throws IOException;
+    }
+
+    /**
+     * Runs {@code action} with the raw fd while holding off {@link #close()}, so the fd number cannot
+     * be closed and reused under it (e.g. while sending it over SCM_RIGHTS). Keep the action short:
+     * close() on another thread waits for it.
+     *
+     * @throws IllegalStateException if this netns is closed
+     */
+    public synchronized <T> T withFd(FdAction<T> action) throws IOException {
         if (closed) {
-          return;
+            throw new IllegalStateException("netns " + id + " (" + description + ") is closed");
         }
-        Libc.setns(fd, Libc.CLONE_NEWNET, "fd " + fd + " " + description + ", CLONE_NEWNET");
-      }
-    } catch (ErrnoException e) {
-      // Never run a task here: this thread is still in the daemon's own namespace.
-      ArrayDeque<Task<?>> failed;
-      synchronized (this) {
-        enterFailure = e;
-        failed = new ArrayDeque<>(tasks);
-        tasks.clear();
-      }
-      log.atWarn()
-          .setMessage("could not enter network namespace")
-          .addKeyValue("netns", id)
-          .addKeyValue("source", description)
-          .addKeyValue("error", e.getMessage())
-          .log();
-      failed.forEach(t -> t.future.completeExceptionally(e));
-      return;
+        return action.apply(fd);
     }
-    log.atDebug()
-        .setMessage("netns thread entered namespace")
-        .addKeyValue("netns", id)
-        .addKeyValue("source", description)
-        .log();
-    while (true) {
-      Task<?> next;
-      synchronized (this) {
-        while (tasks.isEmpty() && !closed) {
-          try {
-            wait();
-          } catch (InterruptedException e) {
-            // Only close() stops this thread; an interrupt from elsewhere is ignored.
-          }
-        }
-        if (closed) {
-          return;
-        }
-        next = tasks.removeFirst();
-      }
-      next.run();
-    }
-  }
 
-  /** Closes the fd (once), cancels tasks that have not started and stops the thread. */
-  @Override
-  public void close() {
-    ArrayDeque<Task<?>> cancelled;
-    synchronized (this) {
-      if (closed) {
-        return;
-      }
-      closed = true;
-      cancelled = new ArrayDeque<>(tasks);
-      tasks.clear();
-      notifyAll();
+    public synchronized boolean isOpen() {
+        return !closed;
     }
-    cancelled.forEach(t -> t.future.cancel(false));
-    Libc.closeQuietly(fd);
-  }
 
-  @Override
-  public String toString() {
-    return "PodNetns{" + id + ", " + description + (isOpen() ? "" : ", closed") + "}";
-  }
+    /**
+     * Runs {@code task} on this namespace's thread and waits up to 10 s for it. See {@link
+     * #call(Callable, Duration)}.
+     */
+    public <T> T call(Callable<T> task) throws IOException {
+        return call(task, DEFAULT_TIMEOUT);
+    }
+
+    /**
+     * Runs {@code task} inside this namespace and waits for it.
+     *
+     * @return the task's result
+     * @throws IOException the task's own IOException; an IOException wrapping any other checked
+     *     exception; an {@link ErrnoException} if the thread could not enter the namespace; an
+     *     IOException if the timeout passed (the task may still run) or this netns is closed; {@link
+     *     InterruptedIOException} if the caller was interrupted
+     * @throws RuntimeException the task's own unchecked exceptions, as thrown
+     */
+    public <T> T call(Callable<T> task, Duration timeout) throws IOException {
+        CompletableFuture<T> future = submit(task);
+        try {
+            return future.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted waiting for a task in netns " + id);
+        } catch (TimeoutException e) {
+            throw new IOException("task in netns " + id + " (" + description + ") did not finish within " + timeout);
+        } catch (CancellationException e) {
+            throw new IOException("netns " + id + " (" + description + ") was closed", e);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof IOException io) {
+                throw io;
+            }
+            if (cause instanceof RuntimeException re) {
+                throw re;
+            }
+            if (cause instanceof Error err) {
+                throw err;
+            }
+            throw new IOException("task in netns " + id + " failed: " + cause, cause);
+        }
+    }
+
+    /**
+     * Queues {@code task} to run inside this namespace. The future completes with its result or
+     * exception; it is cancelled if the netns is closed before the task starts, and fails with an
+     * {@link ErrnoException} if the thread could not enter the namespace.
+     */
+    public <T> CompletableFuture<T> submit(Callable<T> task) {
+        Task<T> t = new Task<>(task, new CompletableFuture<>());
+        synchronized (this) {
+            if (closed) {
+                t.future.cancel(false);
+                return t.future;
+            }
+            if (enterFailure != null) {
+                t.future.completeExceptionally(enterFailure);
+                return t.future;
+            }
+            tasks.addLast(t);
+            if (thread == null) {
+                thread = Thread.ofPlatform()
+                        .daemon(true)
+                        .name("netns-" + Long.toUnsignedString(id.inode()) + "-" + THREAD_IDS.incrementAndGet())
+                        .start(this::serve);
+            } else {
+                notifyAll();
+            }
+        }
+        return t.future;
+    }
+
+    /** A queued task and the future its caller waits on. */
+    private record Task<T>(Callable<T> callable, CompletableFuture<T> future) {
+        void run() {
+            if (future.isDone()) {
+                return; // cancelled by the caller
+            }
+            try {
+                future.complete(callable.call());
+            } catch (Throwable t) {
+                future.completeExceptionally(t);
+            }
+        }
+    }
+
+    private void serve() {
+        try {
+            // Under the lock, so close() cannot release the fd (and the number be reused for another
+            // file) between the closed check and the setns call.
+            synchronized (this) {
+                if (closed) {
+                    return;
+                }
+                Libc.setns(fd, Libc.CLONE_NEWNET, "fd " + fd + " " + description + ", CLONE_NEWNET");
+            }
+        } catch (ErrnoException e) {
+            // Never run a task here: this thread is still in the daemon's own namespace.
+            ArrayDeque<Task<?>> failed;
+            synchronized (this) {
+                enterFailure = e;
+                failed = new ArrayDeque<>(tasks);
+                tasks.clear();
+            }
+            log.atWarn()
+                    .setMessage("could not enter network namespace")
+                    .addKeyValue("netns", id)
+                    .addKeyValue("source", description)
+                    .addKeyValue("error", e.getMessage())
+                    .log();
+            failed.forEach(t -> t.future.completeExceptionally(e));
+            return;
+        }
+        log.atDebug()
+                .setMessage("netns thread entered namespace")
+                .addKeyValue("netns", id)
+                .addKeyValue("source", description)
+                .log();
+        while (true) {
+            Task<?> next;
+            synchronized (this) {
+                while (tasks.isEmpty() && !closed) {
+                    try {
+                        wait();
+                    } catch (InterruptedException e) {
+                        // Only close() stops this thread; an interrupt from elsewhere is ignored.
+                    }
+                }
+                if (closed) {
+                    return;
+                }
+                next = tasks.removeFirst();
+            }
+            next.run();
+        }
+    }
+
+    /** Closes the fd (once), cancels tasks that have not started and stops the thread. */
+    @Override
+    public void close() {
+        ArrayDeque<Task<?>> cancelled;
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            cancelled = new ArrayDeque<>(tasks);
+            tasks.clear();
+            notifyAll();
+        }
+        cancelled.forEach(t -> t.future.cancel(false));
+        Libc.closeQuietly(fd);
+    }
+
+    @Override
+    public String toString() {
+        return "PodNetns{" + id + ", " + description + (isOpen() ? "" : ", closed") + "}";
+    }
 }

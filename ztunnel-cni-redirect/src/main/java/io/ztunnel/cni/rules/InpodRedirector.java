@@ -13,33 +13,33 @@ import java.util.List;
  * program one pod from two threads at once (the agent's single reconcile thread does not).
  */
 public interface InpodRedirector {
-  /**
-   * Makes the pod's namespace hold exactly the rules of {@code rules} (idempotent: applying the
-   * same rule set twice changes nothing the second time). Each table changes atomically (traffic
-   * sees its old or its new rules, never a mix); if a later table fails, earlier ones stay
-   * changed, and the next apply (or remove) finishes the job.
-   *
-   * @return true if anything was changed
-   * @throws RedirectException naming the pod, the command, its exit code and stderr
-   */
-  boolean apply(PodNetns netns, String pod, InpodRuleSet rules) throws RedirectException;
+    /**
+     * Makes the pod's namespace hold exactly the rules of {@code rules} (idempotent: applying the
+     * same rule set twice changes nothing the second time). Each table changes atomically (traffic
+     * sees its old or its new rules, never a mix); if a later table fails, earlier ones stay
+     * changed, and the next apply (or remove) finishes the job.
+     *
+     * @return true if anything was changed
+     * @throws RedirectException naming the pod, the command, its exit code and stderr
+     */
+    boolean apply(PodNetns netns, String pod, InpodRuleSet rules) throws RedirectException;
 
-  /**
-   * Removes everything {@link #apply} added (chains, jumps, tables, the ip rule and route). What is
-   * already gone is ignored.
-   *
-   * @throws RedirectException naming the pod, the command, its exit code and stderr
-   */
-  void remove(PodNetns netns, String pod) throws RedirectException;
+    /**
+     * Removes everything {@link #apply} added (chains, jumps, tables, the ip rule and route). What is
+     * already gone is ignored.
+     *
+     * @throws RedirectException naming the pod, the command, its exit code and stderr
+     */
+    void remove(PodNetns netns, String pod) throws RedirectException;
 
-  /**
-   * How the pod's namespace differs from {@code rules}, one line per difference; empty when in
-   * sync.
-   */
-  List<String> drift(PodNetns netns, String pod, InpodRuleSet rules) throws RedirectException;
+    /**
+     * How the pod's namespace differs from {@code rules}, one line per difference; empty when in
+     * sync.
+     */
+    List<String> drift(PodNetns netns, String pod, InpodRuleSet rules) throws RedirectException;
 
-  /** The redirector {@code settings} ask for: nftables when {@code nativeNftables}, else iptables. */
-  static InpodRedirector create(RedirectSettings settings) {
-    return settings.nativeNftables() ? new NftRedirector() : new IptablesRedirector();
-  }
+    /** The redirector {@code settings} ask for: nftables when {@code nativeNftables}, else iptables. */
+    static InpodRedirector create(RedirectSettings settings) {
+        return settings.nativeNftables() ? new NftRedirector() : new IptablesRedirector();
+    }
 }

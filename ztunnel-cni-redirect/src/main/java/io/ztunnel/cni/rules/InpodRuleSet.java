@@ -18,31 +18,31 @@ import java.util.Objects;
  * @param probeSnatV6 the IPv6 kubelet probe source, exempt from capture
  */
 public record InpodRuleSet(
-    boolean dnsCapture,
-    boolean ingressMode,
-    List<String> virtualInterfaces,
-    boolean ipv6,
-    Inet4Address probeSnatV4,
-    Inet6Address probeSnatV6) {
-  public InpodRuleSet {
-    virtualInterfaces = List.copyOf(virtualInterfaces);
-    Objects.requireNonNull(probeSnatV4, "probeSnatV4");
-    Objects.requireNonNull(probeSnatV6, "probeSnatV6");
-  }
+        boolean dnsCapture,
+        boolean ingressMode,
+        List<String> virtualInterfaces,
+        boolean ipv6,
+        Inet4Address probeSnatV4,
+        Inet6Address probeSnatV6) {
+    public InpodRuleSet {
+        virtualInterfaces = List.copyOf(virtualInterfaces);
+        Objects.requireNonNull(probeSnatV4, "probeSnatV4");
+        Objects.requireNonNull(probeSnatV6, "probeSnatV6");
+    }
 
-  /** The node settings with the pod's annotations applied. */
-  public static InpodRuleSet resolve(RedirectSettings settings, PodOverrides pod) {
-    return new InpodRuleSet(
-        pod.dnsCapture().orElse(settings.dnsCapture()),
-        pod.ingressMode(),
-        pod.virtualInterfaces(),
-        settings.ipv6(),
-        settings.probeSnatV4(),
-        settings.probeSnatV6());
-  }
+    /** The node settings with the pod's annotations applied. */
+    public static InpodRuleSet resolve(RedirectSettings settings, PodOverrides pod) {
+        return new InpodRuleSet(
+                pod.dnsCapture().orElse(settings.dnsCapture()),
+                pod.ingressMode(),
+                pod.virtualInterfaces(),
+                settings.ipv6(),
+                settings.probeSnatV4(),
+                settings.probeSnatV6());
+    }
 
-  /** The rule set of a pod without annotations. */
-  public static InpodRuleSet of(RedirectSettings settings) {
-    return resolve(settings, PodOverrides.NONE);
-  }
+    /** The rule set of a pod without annotations. */
+    public static InpodRuleSet of(RedirectSettings settings) {
+        return resolve(settings, PodOverrides.NONE);
+    }
 }

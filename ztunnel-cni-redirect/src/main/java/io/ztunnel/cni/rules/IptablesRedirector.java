@@ -28,138 +28,131 @@ import org.slf4j.LoggerFactory;
  * timeout each (10 s by default). Owns no fds.
  */
 public final class IptablesRedirector implements InpodRedirector {
-  private static final Logger log = LoggerFactory.getLogger(IptablesRedirector.class);
+    private static final Logger log = LoggerFactory.getLogger(IptablesRedirector.class);
 
-  private final Duration timeout;
+    private final Duration timeout;
 
-  public IptablesRedirector() {
-    this(Duration.ofSeconds(10));
-  }
-
-  public IptablesRedirector(Duration commandTimeout) {
-    this.timeout = commandTimeout;
-  }
-
-  @Override
-  public boolean apply(PodNetns netns, String pod, InpodRuleSet rules) throws RedirectException {
-    CommandRunner runner = CommandRunner.in(netns);
-    List<IpFamily> wanted = families(pod, () -> NetnsFamilies.wanted(netns, rules.ipv6()));
-    List<IpFamily> present = families(pod, () -> NetnsFamilies.present(netns));
-    try {
-      PolicyRouting.add(runner, wanted, timeout);
-      List<IpFamily> unwanted = new ArrayList<>(present);
-      unwanted.removeAll(wanted);
-      PolicyRouting.remove(runner, unwanted, timeout);
-    } catch (CommandException e) {
-      throw new RedirectException(pod, "setting up policy routing", e);
+    public IptablesRedirector() {
+        this(Duration.ofSeconds(10));
     }
-    boolean changed = false;
-    for (IpFamily family : present) {
-      List<IptablesTable> tables =
-          wanted.contains(family) ? IptablesRules.tables(rules, family) : List.of();
-      changed |= sync(runner, pod, family, tables, "applying iptables rules");
-    }
-    return changed;
-  }
 
-  @Override
-  public void remove(PodNetns netns, String pod) throws RedirectException {
-    CommandRunner runner = CommandRunner.in(netns);
-    List<IpFamily> present = families(pod, () -> NetnsFamilies.present(netns));
-    for (IpFamily family : present) {
-      sync(runner, pod, family, List.of(), "removing iptables rules");
+    public IptablesRedirector(Duration commandTimeout) {
+        this.timeout = commandTimeout;
     }
-    try {
-      PolicyRouting.remove(runner, present, timeout);
-    } catch (CommandException e) {
-      throw new RedirectException(pod, "removing policy routing", e);
-    }
-  }
 
-  @Override
-  public List<String> drift(PodNetns netns, String pod, InpodRuleSet rules)
-      throws RedirectException {
-    CommandRunner runner = CommandRunner.in(netns);
-    List<IpFamily> wanted = families(pod, () -> NetnsFamilies.wanted(netns, rules.ipv6()));
-    List<String> out = new ArrayList<>();
-    for (IpFamily family : families(pod, () -> NetnsFamilies.present(netns))) {
-      List<IptablesTable> tables =
-          wanted.contains(family) ? IptablesRules.tables(rules, family) : List.of();
-      Map<String, IptablesSave.Table> current = save(runner, pod, family, "checking iptables rules");
-      for (String d :
-          IptablesSync.differences(
-              tables, IptablesRules.OWNED_CHAINS, IptablesRules.TABLES, current)) {
-        out.add(family + " " + d);
-      }
+    @Override
+    public boolean apply(PodNetns netns, String pod, InpodRuleSet rules) throws RedirectException {
+        CommandRunner runner = CommandRunner.in(netns);
+        List<IpFamily> wanted = families(pod, () -> NetnsFamilies.wanted(netns, rules.ipv6()));
+        List<IpFamily> present = families(pod, () -> NetnsFamilies.present(netns));
+        try {
+            PolicyRouting.add(runner, wanted, timeout);
+            List<IpFamily> unwanted = new ArrayList<>(present);
+            unwanted.removeAll(wanted);
+            PolicyRouting.remove(runner, unwanted, timeout);
+        } catch (CommandException e) {
+            throw new RedirectException(pod, "setting up policy routing", e);
+        }
+        boolean changed = false;
+        for (IpFamily family : present) {
+            List<IptablesTable> tables = wanted.contains(family) ? IptablesRules.tables(rules, family) : List.of();
+            changed |= sync(runner, pod, family, tables, "applying iptables rules");
+        }
+        return changed;
     }
-    return out;
-  }
 
-  /** Brings one family to {@code tables}; true if a transaction was needed. */
-  private boolean sync(
-      CommandRunner runner, String pod, IpFamily family, List<IptablesTable> tables, String step)
-      throws RedirectException {
-    Map<String, IptablesSave.Table> current = save(runner, pod, family, step);
-    Optional<String> plan =
-        IptablesSync.plan(tables, IptablesRules.OWNED_CHAINS, IptablesRules.TABLES, current);
-    if (plan.isEmpty()) {
-      log.atDebug()
-          .setMessage("iptables rules already in place")
-          .addKeyValue("pod", pod)
-          .addKeyValue("family", family)
-          .log();
-      return false;
+    @Override
+    public void remove(PodNetns netns, String pod) throws RedirectException {
+        CommandRunner runner = CommandRunner.in(netns);
+        List<IpFamily> present = families(pod, () -> NetnsFamilies.present(netns));
+        for (IpFamily family : present) {
+            sync(runner, pod, family, List.of(), "removing iptables rules");
+        }
+        try {
+            PolicyRouting.remove(runner, present, timeout);
+        } catch (CommandException e) {
+            throw new RedirectException(pod, "removing policy routing", e);
+        }
     }
-    boolean residue =
-        IptablesSync.hasResidue(IptablesRules.OWNED_CHAINS, IptablesRules.TABLES, current);
-    log.atInfo()
-        .setMessage(
-            tables.isEmpty()
-                ? "removing iptables rules"
-                : residue ? "repairing drifted iptables rules" : "installing iptables rules")
-        .addKeyValue("pod", pod)
-        .addKeyValue("family", family)
-        .addKeyValue("netns", runner.where())
-        .addKeyValue(
-            "drift",
-            residue
-                ? IptablesSync.differences(
-                    tables, IptablesRules.OWNED_CHAINS, IptablesRules.TABLES, current)
-                : List.of())
-        .log();
-    try {
-      runner
-          .run(
-              List.of(family.restoreCommand(), "--noflush"),
-              plan.get().getBytes(StandardCharsets.UTF_8),
-              timeout)
-          .orThrow();
-    } catch (CommandException e) {
-      throw new RedirectException(pod, step + " (" + family + ")", e);
-    }
-    return true;
-  }
 
-  private Map<String, IptablesSave.Table> save(
-      CommandRunner runner, String pod, IpFamily family, String step) throws RedirectException {
-    try {
-      String listing = runner.run(List.of(family.saveCommand()), timeout).orThrow().stdout();
-      return IptablesSave.parse(listing);
-    } catch (CommandException | IllegalArgumentException e) {
-      throw new RedirectException(pod, step + " (" + family + ", reading the current rules)", e);
+    @Override
+    public List<String> drift(PodNetns netns, String pod, InpodRuleSet rules) throws RedirectException {
+        CommandRunner runner = CommandRunner.in(netns);
+        List<IpFamily> wanted = families(pod, () -> NetnsFamilies.wanted(netns, rules.ipv6()));
+        List<String> out = new ArrayList<>();
+        for (IpFamily family : families(pod, () -> NetnsFamilies.present(netns))) {
+            List<IptablesTable> tables = wanted.contains(family) ? IptablesRules.tables(rules, family) : List.of();
+            Map<String, IptablesSave.Table> current = save(runner, pod, family, "checking iptables rules");
+            for (String d :
+                    IptablesSync.differences(tables, IptablesRules.OWNED_CHAINS, IptablesRules.TABLES, current)) {
+                out.add(family + " " + d);
+            }
+        }
+        return out;
     }
-  }
 
-  @FunctionalInterface
-  interface FamilyLookup {
-    List<IpFamily> get() throws IOException;
-  }
-
-  static List<IpFamily> families(String pod, FamilyLookup lookup) throws RedirectException {
-    try {
-      return lookup.get();
-    } catch (IOException e) {
-      throw new RedirectException(pod, "checking the namespace for IPv6", e);
+    /** Brings one family to {@code tables}; true if a transaction was needed. */
+    private boolean sync(CommandRunner runner, String pod, IpFamily family, List<IptablesTable> tables, String step)
+            throws RedirectException {
+        Map<String, IptablesSave.Table> current = save(runner, pod, family, step);
+        Optional<String> plan = IptablesSync.plan(tables, IptablesRules.OWNED_CHAINS, IptablesRules.TABLES, current);
+        if (plan.isEmpty()) {
+            log.atDebug()
+                    .setMessage("iptables rules already in place")
+                    .addKeyValue("pod", pod)
+                    .addKeyValue("family", family)
+                    .log();
+            return false;
+        }
+        boolean residue = IptablesSync.hasResidue(IptablesRules.OWNED_CHAINS, IptablesRules.TABLES, current);
+        log.atInfo()
+                .setMessage(
+                        tables.isEmpty()
+                                ? "removing iptables rules"
+                                : residue ? "repairing drifted iptables rules" : "installing iptables rules")
+                .addKeyValue("pod", pod)
+                .addKeyValue("family", family)
+                .addKeyValue("netns", runner.where())
+                .addKeyValue(
+                        "drift",
+                        residue
+                                ? IptablesSync.differences(
+                                        tables, IptablesRules.OWNED_CHAINS, IptablesRules.TABLES, current)
+                                : List.of())
+                .log();
+        try {
+            runner.run(
+                            List.of(family.restoreCommand(), "--noflush"),
+                            plan.get().getBytes(StandardCharsets.UTF_8),
+                            timeout)
+                    .orThrow();
+        } catch (CommandException e) {
+            throw new RedirectException(pod, step + " (" + family + ")", e);
+        }
+        return true;
     }
-  }
+
+    private Map<String, IptablesSave.Table> save(CommandRunner runner, String pod, IpFamily family, String step)
+            throws RedirectException {
+        try {
+            String listing =
+                    runner.run(List.of(family.saveCommand()), timeout).orThrow().stdout();
+            return IptablesSave.parse(listing);
+        } catch (CommandException | IllegalArgumentException e) {
+            throw new RedirectException(pod, step + " (" + family + ", reading the current rules)", e);
+        }
+    }
+
+    @FunctionalInterface
+    interface FamilyLookup {
+        List<IpFamily> get() throws IOException;
+    }
+
+    static List<IpFamily> families(String pod, FamilyLookup lookup) throws RedirectException {
+        try {
+            return lookup.get();
+        } catch (IOException e) {
+            throw new RedirectException(pod, "checking the namespace for IPv6", e);
+        }
+    }
 }

@@ -29,169 +29,166 @@ import org.jspecify.annotations.Nullable;
  * exactly {@link IptablesRules#render}.
  */
 final class IptablesSync {
-  private IptablesSync() {}
+    private IptablesSync() {}
 
-  /**
-   * The transaction that makes {@code current} hold exactly {@code wanted} in {@code managedTables}
-   * (a managed table absent from {@code wanted} must end up without our chains), or empty when it
-   * already does.
-   */
-  static Optional<String> plan(
-      List<IptablesTable> wanted,
-      Set<String> ownedChains,
-      Collection<String> managedTables,
-      Map<String, IptablesSave.Table> current) {
-    Map<String, IptablesTable> byName = new HashMap<>();
-    for (IptablesTable t : wanted) {
-      byName.put(t.name(), t);
-    }
-    StringBuilder sb = new StringBuilder();
-    for (String name : managedTables) {
-      IptablesTable want =
-          byName.getOrDefault(name, new IptablesTable(name, List.of(), List.of()));
-      IptablesSave.@Nullable Table have = current.get(name);
-      if (inSync(want, ownedChains, have)) {
-        continue;
-      }
-      sb.append("* ").append(name).append('\n');
-      List<String> existing = new ArrayList<>();
-      if (have != null) {
-        for (IptablesSave.Rule r : have.rules()) {
-          if (!ownedChains.contains(r.chain()) && ownedChains.contains(IptablesSave.target(r.spec()))) {
-            sb.append("-D ").append(r.chain()).append(' ').append(r.spec()).append('\n');
-          }
+    /**
+     * The transaction that makes {@code current} hold exactly {@code wanted} in {@code managedTables}
+     * (a managed table absent from {@code wanted} must end up without our chains), or empty when it
+     * already does.
+     */
+    static Optional<String> plan(
+            List<IptablesTable> wanted,
+            Set<String> ownedChains,
+            Collection<String> managedTables,
+            Map<String, IptablesSave.Table> current) {
+        Map<String, IptablesTable> byName = new HashMap<>();
+        for (IptablesTable t : wanted) {
+            byName.put(t.name(), t);
         }
-        for (String chain : have.chains()) {
-          if (ownedChains.contains(chain)) {
-            existing.add(chain);
-          }
+        StringBuilder sb = new StringBuilder();
+        for (String name : managedTables) {
+            IptablesTable want = byName.getOrDefault(name, new IptablesTable(name, List.of(), List.of()));
+            IptablesSave.@Nullable Table have = current.get(name);
+            if (inSync(want, ownedChains, have)) {
+                continue;
+            }
+            sb.append("* ").append(name).append('\n');
+            List<String> existing = new ArrayList<>();
+            if (have != null) {
+                for (IptablesSave.Rule r : have.rules()) {
+                    if (!ownedChains.contains(r.chain()) && ownedChains.contains(IptablesSave.target(r.spec()))) {
+                        sb.append("-D ")
+                                .append(r.chain())
+                                .append(' ')
+                                .append(r.spec())
+                                .append('\n');
+                    }
+                }
+                for (String chain : have.chains()) {
+                    if (ownedChains.contains(chain)) {
+                        existing.add(chain);
+                    }
+                }
+            }
+            for (String chain : existing) {
+                if (want.chains().contains(chain)) {
+                    sb.append(':').append(chain).append(" - [0:0]\n"); // with --noflush: flush it
+                } else {
+                    sb.append("-F ").append(chain).append('\n');
+                    sb.append("-X ").append(chain).append('\n');
+                }
+            }
+            for (String chain : want.chains()) {
+                if (!existing.contains(chain)) {
+                    sb.append("-N ").append(chain).append('\n');
+                }
+            }
+            for (IptablesRule r : want.rules()) {
+                sb.append(r.restoreLine()).append('\n');
+            }
+            sb.append("COMMIT\n");
         }
-      }
-      for (String chain : existing) {
-        if (want.chains().contains(chain)) {
-          sb.append(':').append(chain).append(" - [0:0]\n"); // with --noflush: flush it
-        } else {
-          sb.append("-F ").append(chain).append('\n');
-          sb.append("-X ").append(chain).append('\n');
+        return sb.isEmpty() ? Optional.empty() : Optional.of(sb.toString());
+    }
+
+    /** Whether any of our chains or jumps into them are in {@code current}'s managed tables. */
+    static boolean hasResidue(
+            Set<String> ownedChains, Collection<String> managedTables, Map<String, IptablesSave.Table> current) {
+        for (String name : managedTables) {
+            IptablesSave.@Nullable Table have = current.get(name);
+            if (have == null) {
+                continue;
+            }
+            if (have.chains().stream().anyMatch(ownedChains::contains)) {
+                return true;
+            }
+            if (have.rules().stream().anyMatch(r -> ownedChains.contains(IptablesSave.target(r.spec())))) {
+                return true;
+            }
         }
-      }
-      for (String chain : want.chains()) {
-        if (!existing.contains(chain)) {
-          sb.append("-N ").append(chain).append('\n');
+        return false;
+    }
+
+    /**
+     * A readable description of how {@code current} differs from {@code wanted}, one line per table
+     * that is out of sync; empty when in sync.
+     */
+    static List<String> differences(
+            List<IptablesTable> wanted,
+            Set<String> ownedChains,
+            Collection<String> managedTables,
+            Map<String, IptablesSave.Table> current) {
+        Map<String, IptablesTable> byName = new HashMap<>();
+        for (IptablesTable t : wanted) {
+            byName.put(t.name(), t);
         }
-      }
-      for (IptablesRule r : want.rules()) {
-        sb.append(r.restoreLine()).append('\n');
-      }
-      sb.append("COMMIT\n");
+        List<String> out = new ArrayList<>();
+        for (String name : managedTables) {
+            IptablesTable want = byName.getOrDefault(name, new IptablesTable(name, List.of(), List.of()));
+            IptablesSave.@Nullable Table have = current.get(name);
+            if (!inSync(want, ownedChains, have)) {
+                out.add(name
+                        + ": want "
+                        + describe(ownedOf(want))
+                        + ", have "
+                        + describe(have == null ? Map.of() : ownedOf(have, ownedChains)));
+            }
+        }
+        return out;
     }
-    return sb.isEmpty() ? Optional.empty() : Optional.of(sb.toString());
-  }
 
-  /** Whether any of our chains or jumps into them are in {@code current}'s managed tables. */
-  static boolean hasResidue(
-      Set<String> ownedChains,
-      Collection<String> managedTables,
-      Map<String, IptablesSave.Table> current) {
-    for (String name : managedTables) {
-      IptablesSave.@Nullable Table have = current.get(name);
-      if (have == null) {
-        continue;
-      }
-      if (have.chains().stream().anyMatch(ownedChains::contains)) {
-        return true;
-      }
-      if (have.rules().stream().anyMatch(r -> ownedChains.contains(IptablesSave.target(r.spec())))) {
-        return true;
-      }
+    private static boolean inSync(IptablesTable want, Set<String> ownedChains, IptablesSave.@Nullable Table have) {
+        Map<String, List<String>> wantOwned = ownedOf(want);
+        Map<String, List<String>> haveOwned = have == null ? Map.of() : ownedOf(have, ownedChains);
+        return wantOwned.equals(haveOwned);
     }
-    return false;
-  }
 
-  /**
-   * A readable description of how {@code current} differs from {@code wanted}, one line per table
-   * that is out of sync; empty when in sync.
-   */
-  static List<String> differences(
-      List<IptablesTable> wanted,
-      Set<String> ownedChains,
-      Collection<String> managedTables,
-      Map<String, IptablesSave.Table> current) {
-    Map<String, IptablesTable> byName = new HashMap<>();
-    for (IptablesTable t : wanted) {
-      byName.put(t.name(), t);
+    /**
+     * Chain → canonical rules, for our chains (even when empty) and, under the key {@code "jumps
+     * from X"}, the sorted jumps from another chain into ours.
+     */
+    private static Map<String, List<String>> ownedOf(IptablesTable t) {
+        Map<String, List<String>> m = new HashMap<>();
+        for (String chain : t.chains()) {
+            m.put(chain, new ArrayList<>());
+        }
+        for (IptablesRule r : t.rules()) {
+            String key = t.chains().contains(r.chain()) ? r.chain() : "jumps from " + r.chain();
+            m.computeIfAbsent(key, k -> new ArrayList<>()).add(IptablesSave.canonical(r.spec()));
+        }
+        m.replaceAll((k, v) -> k.startsWith("jumps from ") ? v.stream().sorted().toList() : v);
+        return m;
     }
-    List<String> out = new ArrayList<>();
-    for (String name : managedTables) {
-      IptablesTable want =
-          byName.getOrDefault(name, new IptablesTable(name, List.of(), List.of()));
-      IptablesSave.@Nullable Table have = current.get(name);
-      if (!inSync(want, ownedChains, have)) {
-        out.add(
-            name
-                + ": want "
-                + describe(ownedOf(want))
-                + ", have "
-                + describe(have == null ? Map.of() : ownedOf(have, ownedChains)));
-      }
-    }
-    return out;
-  }
 
-  private static boolean inSync(
-      IptablesTable want, Set<String> ownedChains, IptablesSave.@Nullable Table have) {
-    Map<String, List<String>> wantOwned = ownedOf(want);
-    Map<String, List<String>> haveOwned =
-        have == null ? Map.of() : ownedOf(have, ownedChains);
-    return wantOwned.equals(haveOwned);
-  }
+    private static Map<String, List<String>> ownedOf(IptablesSave.Table t, Set<String> ownedChains) {
+        Map<String, List<String>> m = new HashMap<>();
+        for (String chain : t.chains()) {
+            if (ownedChains.contains(chain)) {
+                m.put(chain, new ArrayList<>());
+            }
+        }
+        for (IptablesSave.Rule r : t.rules()) {
+            String key;
+            if (ownedChains.contains(r.chain())) {
+                key = r.chain();
+            } else if (ownedChains.contains(IptablesSave.target(r.spec()))) {
+                key = "jumps from " + r.chain();
+            } else {
+                continue;
+            }
+            m.computeIfAbsent(key, k -> new ArrayList<>()).add(IptablesSave.canonical(r.spec()));
+        }
+        m.replaceAll((k, v) -> k.startsWith("jumps from ") ? v.stream().sorted().toList() : v);
+        return m;
+    }
 
-  /**
-   * Chain → canonical rules, for our chains (even when empty) and, under the key {@code "jumps
-   * from X"}, the sorted jumps from another chain into ours.
-   */
-  private static Map<String, List<String>> ownedOf(IptablesTable t) {
-    Map<String, List<String>> m = new HashMap<>();
-    for (String chain : t.chains()) {
-      m.put(chain, new ArrayList<>());
+    private static String describe(Map<String, List<String>> owned) {
+        if (owned.isEmpty()) {
+            return "nothing";
+        }
+        return owned.entrySet().stream()
+                .sorted(Map.Entry.comparingByKey())
+                .map(e -> e.getKey() + " (" + e.getValue().size() + " rules)")
+                .collect(Collectors.joining(", "));
     }
-    for (IptablesRule r : t.rules()) {
-      String key = t.chains().contains(r.chain()) ? r.chain() : "jumps from " + r.chain();
-      m.computeIfAbsent(key, k -> new ArrayList<>()).add(IptablesSave.canonical(r.spec()));
-    }
-    m.replaceAll((k, v) -> k.startsWith("jumps from ") ? v.stream().sorted().toList() : v);
-    return m;
-  }
-
-  private static Map<String, List<String>> ownedOf(IptablesSave.Table t, Set<String> ownedChains) {
-    Map<String, List<String>> m = new HashMap<>();
-    for (String chain : t.chains()) {
-      if (ownedChains.contains(chain)) {
-        m.put(chain, new ArrayList<>());
-      }
-    }
-    for (IptablesSave.Rule r : t.rules()) {
-      String key;
-      if (ownedChains.contains(r.chain())) {
-        key = r.chain();
-      } else if (ownedChains.contains(IptablesSave.target(r.spec()))) {
-        key = "jumps from " + r.chain();
-      } else {
-        continue;
-      }
-      m.computeIfAbsent(key, k -> new ArrayList<>()).add(IptablesSave.canonical(r.spec()));
-    }
-    m.replaceAll((k, v) -> k.startsWith("jumps from ") ? v.stream().sorted().toList() : v);
-    return m;
-  }
-
-  private static String describe(Map<String, List<String>> owned) {
-    if (owned.isEmpty()) {
-      return "nothing";
-    }
-    return owned.entrySet().stream()
-        .sorted(Map.Entry.comparingByKey())
-        .map(e -> e.getKey() + " (" + e.getValue().size() + " rules)")
-        .collect(Collectors.joining(", "));
-  }
 }

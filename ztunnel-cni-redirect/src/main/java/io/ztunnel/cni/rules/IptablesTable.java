@@ -12,14 +12,14 @@ import java.util.Objects;
  * @param rules our rules, in the order they are added
  */
 public record IptablesTable(String name, List<String> chains, List<IptablesRule> rules) {
-  public IptablesTable {
-    Objects.requireNonNull(name, "name");
-    chains = List.copyOf(chains);
-    rules = List.copyOf(rules);
-    for (IptablesRule r : rules) {
-      if (!r.table().equals(name)) {
-        throw new IllegalArgumentException("rule for table " + r.table() + " in table " + name);
-      }
+    public IptablesTable {
+        Objects.requireNonNull(name, "name");
+        chains = List.copyOf(chains);
+        rules = List.copyOf(rules);
+        for (IptablesRule r : rules) {
+            if (!r.table().equals(name)) {
+                throw new IllegalArgumentException("rule for table " + r.table() + " in table " + name);
+            }
+        }
     }
-  }
 }

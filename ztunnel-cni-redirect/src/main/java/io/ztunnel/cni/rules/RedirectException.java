@@ -10,17 +10,17 @@ import java.io.IOException;
  * Immutable.
  */
 public final class RedirectException extends IOException {
-  private static final long serialVersionUID = 1L;
+    private static final long serialVersionUID = 1L;
 
-  private final String pod;
+    private final String pod;
 
-  public RedirectException(String pod, String step, Throwable cause) {
-    super("pod " + pod + ": " + step + " failed: " + cause.getMessage(), cause);
-    this.pod = pod;
-  }
+    public RedirectException(String pod, String step, Throwable cause) {
+        super("pod " + pod + ": " + step + " failed: " + cause.getMessage(), cause);
+        this.pod = pod;
+    }
 
-  /** The pod, as {@code namespace/name}. */
-  public String pod() {
-    return pod;
-  }
+    /** The pod, as {@code namespace/name}. */
+    public String pod() {
+        return pod;
+    }
 }

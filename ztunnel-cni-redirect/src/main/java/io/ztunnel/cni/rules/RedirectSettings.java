@@ -23,39 +23,34 @@ import java.util.Objects;
  *     fd16:9254:7127:1337:ffff:ffff:ffff:ffff)
  */
 public record RedirectSettings(
-    boolean dnsCapture,
-    boolean ipv6,
-    boolean nativeNftables,
-    Inet4Address probeSnatV4,
-    Inet6Address probeSnatV6) {
+        boolean dnsCapture, boolean ipv6, boolean nativeNftables, Inet4Address probeSnatV4, Inet6Address probeSnatV6) {
 
-  /** Istio's default kubelet probe SNAT address. */
-  public static final Inet4Address DEFAULT_PROBE_SNAT_V4 =
-      (Inet4Address) InetAddress.ofLiteral("169.254.7.127");
+    /** Istio's default kubelet probe SNAT address. */
+    public static final Inet4Address DEFAULT_PROBE_SNAT_V4 = (Inet4Address) InetAddress.ofLiteral("169.254.7.127");
 
-  /** Istio's default IPv6 kubelet probe SNAT address. */
-  public static final Inet6Address DEFAULT_PROBE_SNAT_V6 =
-      (Inet6Address) InetAddress.ofLiteral("fd16:9254:7127:1337:ffff:ffff:ffff:ffff");
+    /** Istio's default IPv6 kubelet probe SNAT address. */
+    public static final Inet6Address DEFAULT_PROBE_SNAT_V6 =
+            (Inet6Address) InetAddress.ofLiteral("fd16:9254:7127:1337:ffff:ffff:ffff:ffff");
 
-  public RedirectSettings {
-    Objects.requireNonNull(probeSnatV4, "probeSnatV4");
-    Objects.requireNonNull(probeSnatV6, "probeSnatV6");
-  }
+    public RedirectSettings {
+        Objects.requireNonNull(probeSnatV4, "probeSnatV4");
+        Objects.requireNonNull(probeSnatV6, "probeSnatV6");
+    }
 
-  /** DNS capture off, IPv6 on, iptables, Istio's probe addresses. */
-  public static RedirectSettings defaults() {
-    return new RedirectSettings(false, true, false, DEFAULT_PROBE_SNAT_V4, DEFAULT_PROBE_SNAT_V6);
-  }
+    /** DNS capture off, IPv6 on, iptables, Istio's probe addresses. */
+    public static RedirectSettings defaults() {
+        return new RedirectSettings(false, true, false, DEFAULT_PROBE_SNAT_V4, DEFAULT_PROBE_SNAT_V6);
+    }
 
-  public RedirectSettings withDnsCapture(boolean on) {
-    return new RedirectSettings(on, ipv6, nativeNftables, probeSnatV4, probeSnatV6);
-  }
+    public RedirectSettings withDnsCapture(boolean on) {
+        return new RedirectSettings(on, ipv6, nativeNftables, probeSnatV4, probeSnatV6);
+    }
 
-  public RedirectSettings withIpv6(boolean on) {
-    return new RedirectSettings(dnsCapture, on, nativeNftables, probeSnatV4, probeSnatV6);
-  }
+    public RedirectSettings withIpv6(boolean on) {
+        return new RedirectSettings(dnsCapture, on, nativeNftables, probeSnatV4, probeSnatV6);
+    }
 
-  public RedirectSettings withNativeNftables(boolean on) {
-    return new RedirectSettings(dnsCapture, ipv6, on, probeSnatV4, probeSnatV6);
-  }
+    public RedirectSettings withNativeNftables(boolean on) {
+        return new RedirectSettings(dnsCapture, ipv6, on, probeSnatV4, probeSnatV6);
+    }
 }

@@ -12,14 +12,14 @@ import java.util.Objects;
  * @param serviceAccount the pod's Kubernetes service account
  */
 public record WorkloadInfo(String name, String namespace, String serviceAccount) {
-  public WorkloadInfo {
-    Objects.requireNonNull(name, "name");
-    Objects.requireNonNull(namespace, "namespace");
-    Objects.requireNonNull(serviceAccount, "serviceAccount");
-  }
+    public WorkloadInfo {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(namespace, "namespace");
+        Objects.requireNonNull(serviceAccount, "serviceAccount");
+    }
 
-  @Override
-  public String toString() {
-    return namespace + "/" + name + " (sa " + serviceAccount + ")";
-  }
+    @Override
+    public String toString() {
+        return namespace + "/" + name + " (sa " + serviceAccount + ")";
+    }
 }

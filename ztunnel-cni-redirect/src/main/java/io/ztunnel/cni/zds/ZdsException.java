@@ -9,29 +9,29 @@ import org.jspecify.annotations.Nullable;
  * Immutable.
  */
 public final class ZdsException extends IOException {
-  private static final long serialVersionUID = 1L;
+    private static final long serialVersionUID = 1L;
 
-  private final @Nullable String nackError;
+    private final @Nullable String nackError;
 
-  private ZdsException(String message, @Nullable String nackError, @Nullable Throwable cause) {
-    super(message, cause);
-    this.nackError = nackError;
-  }
+    private ZdsException(String message, @Nullable String nackError, @Nullable Throwable cause) {
+        super(message, cause);
+        this.nackError = nackError;
+    }
 
-  static ZdsException nack(String request, String error) {
-    return new ZdsException("ztunnel rejected " + request + ": " + error, error, null);
-  }
+    static ZdsException nack(String request, String error) {
+        return new ZdsException("ztunnel rejected " + request + ": " + error, error, null);
+    }
 
-  static ZdsException failed(String message, @Nullable Throwable cause) {
-    return new ZdsException(message, null, cause);
-  }
+    static ZdsException failed(String message, @Nullable Throwable cause) {
+        return new ZdsException(message, null, cause);
+    }
 
-  /** The daemon's error text if this was a NACK, else null. */
-  public @Nullable String nackError() {
-    return nackError;
-  }
+    /** The daemon's error text if this was a NACK, else null. */
+    public @Nullable String nackError() {
+        return nackError;
+    }
 
-  public boolean isNack() {
-    return nackError != null;
-  }
+    public boolean isNack() {
+        return nackError != null;
+    }
 }

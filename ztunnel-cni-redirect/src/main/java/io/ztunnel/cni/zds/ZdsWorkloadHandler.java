@@ -17,34 +17,34 @@ import java.util.concurrent.CompletionStage;
  * returning is treated like an exceptionally completed stage.
  */
 public interface ZdsWorkloadHandler {
-  /**
-   * Start the proxies of a pod, or keep them if they already run in the same network namespace
-   * (compare {@link PodNetns#id()}); a different namespace for a known uid means the sandbox was
-   * recreated. Takes ownership of {@code netns} in every case, including when it throws.
-   */
-  CompletionStage<Void> addWorkload(String uid, WorkloadInfo info, PodNetns netns);
+    /**
+     * Start the proxies of a pod, or keep them if they already run in the same network namespace
+     * (compare {@link PodNetns#id()}); a different namespace for a known uid means the sandbox was
+     * recreated. Takes ownership of {@code netns} in every case, including when it throws.
+     */
+    CompletionStage<Void> addWorkload(String uid, WorkloadInfo info, PodNetns netns);
 
-  /** Before the snapshot only: this uid is still wanted, its netns is not being resent. */
-  void keepWorkload(String uid);
+    /** Before the snapshot only: this uid is still wanted, its netns is not being resent. */
+    void keepWorkload(String uid);
 
-  /** Stop that pod's proxies now (its netns is usually gone already). */
-  CompletionStage<Void> deleteWorkload(String uid);
+    /** Stop that pod's proxies now (its netns is usually gone already). */
+    CompletionStage<Void> deleteWorkload(String uid);
 
-  /**
-   * The initial snapshot is complete: drop every workload whose uid is not in {@code
-   * namedSinceConnect} (every uid added or kept, and not deleted, on this connection).
-   */
-  CompletionStage<Void> snapshotSent(Set<String> namedSinceConnect);
+    /**
+     * The initial snapshot is complete: drop every workload whose uid is not in {@code
+     * namedSinceConnect} (every uid added or kept, and not deleted, on this connection).
+     */
+    CompletionStage<Void> snapshotSent(Set<String> namedSinceConnect);
 
-  /**
-   * The connection to the node agent is gone (readiness must drop); the client reconnects by itself
-   * and a new snapshot follows.
-   */
-  void disconnected(Throwable cause);
+    /**
+     * The connection to the node agent is gone (readiness must drop); the client reconnects by itself
+     * and a new snapshot follows.
+     */
+    void disconnected(Throwable cause);
 
-  /**
-   * The node agent broke the protocol (a second SnapshotSent, Keep after the snapshot, Add without
-   * workload_info). The client has sent a NACK and stopped for good; the daemon must exit.
-   */
-  void protocolViolation(String message);
+    /**
+     * The node agent broke the protocol (a second SnapshotSent, Keep after the snapshot, Add without
+     * workload_info). The client has sent a NACK and stopped for good; the daemon must exit.
+     */
+    void protocolViolation(String message);
 }

@@ -31,7 +31,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Optional;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
@@ -46,138 +45,190 @@ import org.junit.jupiter.api.io.TempDir;
 @RequiresNetns(tools = {"iptables-restore", "ip6tables-restore", "nsenter", "ipset"})
 @EnableKubernetesMockClient(crud = true)
 class KubeNodeAgentNetnsTest {
-  private static final String ANNOTATION = "ambient.istio.io/redirection";
+    private static final String ANNOTATION = "ambient.istio.io/redirection";
 
-  KubernetesClient client;
-  @TempDir Path dir;
+    KubernetesClient client;
 
-  private static List<String> istioRules(TestNetns ns) throws IOException {
-    return ns.exec("iptables-save").lines().filter(l -> l.startsWith("-A") && l.contains("ISTIO")).toList();
-  }
+    @TempDir
+    Path dir;
 
-  private String pod(String name, String ip) {
-    var p =
-        new PodBuilder()
-            .withNewMetadata().withNamespace("demo").withName(name).endMetadata()
-            .withNewSpec().withNodeName("node-1").withServiceAccountName("sa-" + name).endSpec()
-            .withNewStatus().withPhase("Running").withPodIP(ip).addNewPodIP(ip).endStatus()
-            .build();
-    var created = client.pods().inNamespace("demo").resource(p).create();
-    created.setStatus(p.getStatus());
-    client.pods().inNamespace("demo").resource(created).updateStatus();
-    return created.getMetadata().getUid();
-  }
-
-  private @Nullable String annotation(String name) {
-    var p = client.pods().inNamespace("demo").withName(name).get();
-    return p.getMetadata().getAnnotations() == null ? null : p.getMetadata().getAnnotations().get(ANNOTATION);
-  }
-
-  private void labelNamespace(@Nullable String mode) {
-    client.namespaces().withName("demo").edit(ns -> {
-      ns.getMetadata().setLabels(mode == null ? Map.of() : Map.of("istio.io/dataplane-mode", mode));
-      return ns;
-    });
-  }
-
-  /** Starts a long-lived process inside {@code ns}, as a pod's sandbox process. */
-  private static Process sandboxProcess(TestNetns ns) throws IOException {
-    return new ProcessBuilder("ip", "netns", "exec", ns.name(), "sleep", "600").start();
-  }
-
-  @Test
-  void procScanFindsThePodNamespaceByIpAndNeverTheHost() throws Exception {
-    try (TestNetns a = TestNetns.create()) {
-      a.addInterface("10.77.0.5/24");
-      Process p = sandboxProcess(a);
-      try {
-        ProcNetnsFinder finder = new ProcNetnsFinder(Path.of("/proc"));
-        InetAddress ip = InetAddress.ofLiteral("10.77.0.5");
-        await().atMost(Duration.ofSeconds(5)).until(() -> finder.find(Map.of("a", List.of(ip))).containsKey("a"));
-        NetnsFinder.Found found = finder.find(Map.of("a", List.of(ip))).get("a");
-        try (PodNetns expected = PodNetns.open(a.path())) {
-          assertThat(found.id()).isEqualTo(expected.id());
-        }
-        assertThat(found.path().toString()).matches("/proc/\\d+/ns/net");
-        assertThat(finder.find(Map.of("x", List.of(InetAddress.ofLiteral("10.77.9.9"))))).isEmpty();
-        // Every namespace with lo up has 127.0.0.1, the host's too; the host's is never an answer.
-        NetnsFinder.Found lo = finder.find(Map.of("lo", List.of(InetAddress.ofLiteral("127.0.0.1")))).get("lo");
-        if (lo != null) {
-          assertThat(Optional.of(lo.id())).isNotEqualTo(ProcNetnsFinder.idOf(Path.of("/proc/1/ns/net")));
-        }
-      } finally {
-        p.destroyForcibly().waitFor();
-      }
+    private static List<String> istioRules(TestNetns ns) throws IOException {
+        return ns.exec("iptables-save")
+                .lines()
+                .filter(l -> l.startsWith("-A") && l.contains("ISTIO"))
+                .toList();
     }
-  }
 
-  @Test
-  void labellingTheNamespaceRedirectsTheRunningPodAndUnlabellingUndoesIt() throws Exception {
-    client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName("demo").endMetadata().build()).create();
-    Path socket = dir.resolve("ztunnel.sock");
-    RecordingDaemon daemon = new RecordingDaemon();
-    try (TestNetns host = TestNetns.create();
-        TestNetns a = TestNetns.create();
-        PodNetns hostNetns = PodNetns.open(host.path())) {
-      a.addInterface("10.77.0.5/24");
-      Process sandbox = sandboxProcess(a);
-      String uid = pod("a", "10.77.0.5");
-      HostProbeSnat probes = new HostProbeSnat(CommandRunner.in(hostNetns), RedirectSettings.defaults(), Duration.ofSeconds(10));
-      probes.install();
-      KubePodHooks real = new KubePodHooks(client, probes);
-      // fabric8's mock keeps only .status from a pods/status patch; the real API server keeps the
-      // annotation too, so the test copies it onto the pod (see KubeNodeAgentTest#mirror).
-      PodHooks hooks = new PodHooks() {
-        @Override public void addProbeTarget(Pod pod) throws Exception { real.addProbeTarget(pod); }
-        @Override public void removeProbeTarget(Pod pod) throws Exception { real.removeProbeTarget(pod); }
-        @Override public void annotate(Pod pod, PodStatus.State state) {
-          real.annotate(pod, state);
-          mirror(pod, "\"" + state.text() + "\"");
-        }
-        @Override public void clearAnnotation(Pod pod) {
-          real.clearAnnotation(pod);
-          mirror(pod, "null");
-        }
-      };
-      NodeAgent loop = new NodeAgent(EnrollmentPolicy.defaults(), InpodRedirector.create(RedirectSettings.defaults()), RedirectSettings.defaults(), hooks);
-      ZdsServer zds = ZdsServer.start(socket, loop::zdsSnapshot);
-      loop.start(ZdsPort.of(zds));
-      KubePodSource source = new KubePodSource(client, "node-1", new ProcNetnsFinder(Path.of("/proc")), EnrollmentPolicy.defaults(), Duration.ofSeconds(20), false);
-      try (ZdsClient zdsClient = new ZdsClient(socket, daemon)) {
-        source.start(loop::update);
-        zdsClient.start();
-        daemon.await("empty snapshot", e -> e.equals("snapshot []"));
-        assertThat(istioRules(a)).isEmpty();
-
-        labelNamespace("ambient");
-
-        String add = daemon.await("add of pod a", e -> e.startsWith("add " + uid));
-        try (PodNetns expected = PodNetns.open(a.path())) {
-          assertThat(add).isEqualTo("add " + uid + " demo/a " + expected.id());
-        }
-        await().atMost(Duration.ofSeconds(10)).until(() -> "enabled".equals(annotation("a")));
-        assertThat(istioRules(a)).hasSize(12);
-        assertThat(a.exec("ip", "rule")).contains("32764");
-        assertThat(probes.list(IpFamily.V4)).contains(Map.of("10.77.0.5", uid));
-
-        labelNamespace(null);
-
-        daemon.await("del of pod a", e -> e.equals("del " + uid));
-        await().atMost(Duration.ofSeconds(10)).until(() -> annotation("a") == null);
-        assertThat(istioRules(a)).isEmpty();
-        assertThat(a.exec("ip", "rule")).doesNotContain("32764");
-        assertThat(probes.list(IpFamily.V4)).hasValueSatisfying(m -> assertThat(m).doesNotContainKey("10.77.0.5"));
-      } finally {
-        source.close();
-        zds.close();
-        loop.close();
-        sandbox.destroyForcibly().waitFor();
-      }
+    private String pod(String name, String ip) {
+        var p = new PodBuilder()
+                .withNewMetadata()
+                .withNamespace("demo")
+                .withName(name)
+                .endMetadata()
+                .withNewSpec()
+                .withNodeName("node-1")
+                .withServiceAccountName("sa-" + name)
+                .endSpec()
+                .withNewStatus()
+                .withPhase("Running")
+                .withPodIP(ip)
+                .addNewPodIP(ip)
+                .endStatus()
+                .build();
+        var created = client.pods().inNamespace("demo").resource(p).create();
+        created.setStatus(p.getStatus());
+        client.pods().inNamespace("demo").resource(created).updateStatus();
+        return created.getMetadata().getUid();
     }
-  }
 
-  private void mirror(Pod pod, String value) {
-    client.pods().inNamespace(pod.namespace()).withName(pod.name())
-        .patch(PatchContext.of(PatchType.JSON_MERGE), "{\"metadata\":{\"annotations\":{\"" + ANNOTATION + "\":" + value + "}}}");
-  }
+    private @Nullable String annotation(String name) {
+        var p = client.pods().inNamespace("demo").withName(name).get();
+        return p.getMetadata().getAnnotations() == null
+                ? null
+                : p.getMetadata().getAnnotations().get(ANNOTATION);
+    }
+
+    private void labelNamespace(@Nullable String mode) {
+        client.namespaces().withName("demo").edit(ns -> {
+            ns.getMetadata().setLabels(mode == null ? Map.of() : Map.of("istio.io/dataplane-mode", mode));
+            return ns;
+        });
+    }
+
+    /** Starts a long-lived process inside {@code ns}, as a pod's sandbox process. */
+    private static Process sandboxProcess(TestNetns ns) throws IOException {
+        return new ProcessBuilder("ip", "netns", "exec", ns.name(), "sleep", "600").start();
+    }
+
+    @Test
+    void procScanFindsThePodNamespaceByIpAndNeverTheHost() throws Exception {
+        try (TestNetns a = TestNetns.create()) {
+            a.addInterface("10.77.0.5/24");
+            Process p = sandboxProcess(a);
+            try {
+                ProcNetnsFinder finder = new ProcNetnsFinder(Path.of("/proc"));
+                InetAddress ip = InetAddress.ofLiteral("10.77.0.5");
+                await().atMost(Duration.ofSeconds(5))
+                        .until(() -> finder.find(Map.of("a", List.of(ip))).containsKey("a"));
+                NetnsFinder.Found found = finder.find(Map.of("a", List.of(ip))).get("a");
+                try (PodNetns expected = PodNetns.open(a.path())) {
+                    assertThat(found.id()).isEqualTo(expected.id());
+                }
+                assertThat(found.path().toString()).matches("/proc/\\d+/ns/net");
+                assertThat(finder.find(Map.of("x", List.of(InetAddress.ofLiteral("10.77.9.9")))))
+                        .isEmpty();
+                // Every namespace with lo up has 127.0.0.1, the host's too; the host's is never an answer.
+                NetnsFinder.Found lo = finder.find(Map.of("lo", List.of(InetAddress.ofLiteral("127.0.0.1"))))
+                        .get("lo");
+                if (lo != null) {
+                    assertThat(Optional.of(lo.id())).isNotEqualTo(ProcNetnsFinder.idOf(Path.of("/proc/1/ns/net")));
+                }
+            } finally {
+                p.destroyForcibly().waitFor();
+            }
+        }
+    }
+
+    @Test
+    void labellingTheNamespaceRedirectsTheRunningPodAndUnlabellingUndoesIt() throws Exception {
+        client.namespaces()
+                .resource(new NamespaceBuilder()
+                        .withNewMetadata()
+                        .withName("demo")
+                        .endMetadata()
+                        .build())
+                .create();
+        Path socket = dir.resolve("ztunnel.sock");
+        RecordingDaemon daemon = new RecordingDaemon();
+        try (TestNetns host = TestNetns.create();
+                TestNetns a = TestNetns.create();
+                PodNetns hostNetns = PodNetns.open(host.path())) {
+            a.addInterface("10.77.0.5/24");
+            Process sandbox = sandboxProcess(a);
+            String uid = pod("a", "10.77.0.5");
+            HostProbeSnat probes =
+                    new HostProbeSnat(CommandRunner.in(hostNetns), RedirectSettings.defaults(), Duration.ofSeconds(10));
+            probes.install();
+            KubePodHooks real = new KubePodHooks(client, probes);
+            // fabric8's mock keeps only .status from a pods/status patch; the real API server keeps the
+            // annotation too, so the test copies it onto the pod (see KubeNodeAgentTest#mirror).
+            PodHooks hooks = new PodHooks() {
+                @Override
+                public void addProbeTarget(Pod pod) throws Exception {
+                    real.addProbeTarget(pod);
+                }
+
+                @Override
+                public void removeProbeTarget(Pod pod) throws Exception {
+                    real.removeProbeTarget(pod);
+                }
+
+                @Override
+                public void annotate(Pod pod, PodStatus.State state) {
+                    real.annotate(pod, state);
+                    mirror(pod, "\"" + state.text() + "\"");
+                }
+
+                @Override
+                public void clearAnnotation(Pod pod) {
+                    real.clearAnnotation(pod);
+                    mirror(pod, "null");
+                }
+            };
+            NodeAgent loop = new NodeAgent(
+                    EnrollmentPolicy.defaults(),
+                    InpodRedirector.create(RedirectSettings.defaults()),
+                    RedirectSettings.defaults(),
+                    hooks);
+            ZdsServer zds = ZdsServer.start(socket, loop::zdsSnapshot);
+            loop.start(ZdsPort.of(zds));
+            KubePodSource source = new KubePodSource(
+                    client,
+                    "node-1",
+                    new ProcNetnsFinder(Path.of("/proc")),
+                    EnrollmentPolicy.defaults(),
+                    Duration.ofSeconds(20),
+                    false);
+            try (ZdsClient zdsClient = new ZdsClient(socket, daemon)) {
+                source.start(loop::update);
+                zdsClient.start();
+                daemon.await("empty snapshot", e -> e.equals("snapshot []"));
+                assertThat(istioRules(a)).isEmpty();
+
+                labelNamespace("ambient");
+
+                String add = daemon.await("add of pod a", e -> e.startsWith("add " + uid));
+                try (PodNetns expected = PodNetns.open(a.path())) {
+                    assertThat(add).isEqualTo("add " + uid + " demo/a " + expected.id());
+                }
+                await().atMost(Duration.ofSeconds(10)).until(() -> "enabled".equals(annotation("a")));
+                assertThat(istioRules(a)).hasSize(12);
+                assertThat(a.exec("ip", "rule")).contains("32764");
+                assertThat(probes.list(IpFamily.V4)).contains(Map.of("10.77.0.5", uid));
+
+                labelNamespace(null);
+
+                daemon.await("del of pod a", e -> e.equals("del " + uid));
+                await().atMost(Duration.ofSeconds(10)).until(() -> annotation("a") == null);
+                assertThat(istioRules(a)).isEmpty();
+                assertThat(a.exec("ip", "rule")).doesNotContain("32764");
+                assertThat(probes.list(IpFamily.V4))
+                        .hasValueSatisfying(m -> assertThat(m).doesNotContainKey("10.77.0.5"));
+            } finally {
+                source.close();
+                zds.close();
+                loop.close();
+                sandbox.destroyForcibly().waitFor();
+            }
+        }
+    }
+
+    private void mirror(Pod pod, String value) {
+        client.pods()
+                .inNamespace(pod.namespace())
+                .withName(pod.name())
+                .patch(
+                        PatchContext.of(PatchType.JSON_MERGE),
+                        "{\"metadata\":{\"annotations\":{\"" + ANNOTATION + "\":" + value + "}}}");
+    }
 }

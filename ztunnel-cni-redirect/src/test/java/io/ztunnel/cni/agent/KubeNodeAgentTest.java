@@ -22,7 +22,6 @@ import io.ztunnel.cni.zds.WorkloadInfo;
 import io.ztunnel.cni.zds.ZdsClient;
 import io.ztunnel.cni.zds.ZdsServer;
 import java.io.IOException;
-import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -49,353 +48,381 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @EnableKubernetesMockClient(crud = true)
 class KubeNodeAgentTest {
-  private static final String NODE = "node-1";
-  private static final String ANNOTATION = "ambient.istio.io/redirection";
+    private static final String NODE = "node-1";
+    private static final String ANNOTATION = "ambient.istio.io/redirection";
 
-  KubernetesMockServer server;
-  KubernetesClient client;
-  @TempDir Path dir;
+    KubernetesMockServer server;
+    KubernetesClient client;
 
-  private final List<String> steps = new CopyOnWriteArrayList<>();
-  private final Set<String> searched = ConcurrentHashMap.newKeySet();
-  private final RecordingDaemon daemon = new RecordingDaemon();
-  private @Nullable Running agent;
-  private @Nullable ZdsClient daemonClient;
+    @TempDir
+    Path dir;
 
-  /** Rules as log lines only. */
-  private final InpodRedirector redirector =
-      new InpodRedirector() {
+    private final List<String> steps = new CopyOnWriteArrayList<>();
+    private final Set<String> searched = ConcurrentHashMap.newKeySet();
+    private final RecordingDaemon daemon = new RecordingDaemon();
+    private @Nullable Running agent;
+    private @Nullable ZdsClient daemonClient;
+
+    /** Rules as log lines only. */
+    private final InpodRedirector redirector = new InpodRedirector() {
         @Override
         public boolean apply(PodNetns netns, String pod, InpodRuleSet rules) {
-          steps.add("rules+ " + pod);
-          return true;
+            steps.add("rules+ " + pod);
+            return true;
         }
 
         @Override
         public void remove(PodNetns netns, String pod) {
-          steps.add("rules- " + pod);
+            steps.add("rules- " + pod);
         }
 
         @Override
         public List<String> drift(PodNetns netns, String pod, InpodRuleSet rules) {
-          return List.of();
+            return List.of();
         }
-      };
+    };
 
-  /** Every pod's "namespace" is this process's own (a symlink per pod, as /proc/<pid>/ns/net). */
-  private final NetnsFinder finder =
-      wanted -> {
+    /** Every pod's "namespace" is this process's own (a symlink per pod, as /proc/<pid>/ns/net). */
+    private final NetnsFinder finder = wanted -> {
         Map<String, NetnsFinder.Found> out = new LinkedHashMap<>();
         NetnsId self;
         try (PodNetns n = PodNetns.openCurrent()) {
-          self = n.id();
+            self = n.id();
         }
         for (String uid : wanted.keySet()) {
-          searched.add(uid);
-          Path link = dir.resolve("netns-" + uid);
-          if (!Files.exists(link, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            Files.createSymbolicLink(link, Path.of("/proc/self/ns/net"));
-          }
-          out.put(uid, new NetnsFinder.Found(link, self));
+            searched.add(uid);
+            Path link = dir.resolve("netns-" + uid);
+            if (!Files.exists(link, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                Files.createSymbolicLink(link, Path.of("/proc/self/ns/net"));
+            }
+            out.put(uid, new NetnsFinder.Found(link, self));
         }
         return out;
-      };
+    };
 
-  /** An agent's parts, wired as NodeAgentMain does, with the step log around hooks and ZDS. */
-  private final class Running implements AutoCloseable {
-    final NodeAgent loop;
-    final ZdsServer zds;
-    final KubePodSource source;
+    /** An agent's parts, wired as NodeAgentMain does, with the step log around hooks and ZDS. */
+    private final class Running implements AutoCloseable {
+        final NodeAgent loop;
+        final ZdsServer zds;
+        final KubePodSource source;
 
-    Running(Path socket) throws IOException {
-      KubePodHooks real = new KubePodHooks(client, null);
-      PodHooks hooks =
-          new PodHooks() {
-            @Override
-            public void addProbeTarget(Pod pod) {
-              steps.add("probe+ " + pod.key());
-            }
+        Running(Path socket) throws IOException {
+            KubePodHooks real = new KubePodHooks(client, null);
+            PodHooks hooks = new PodHooks() {
+                @Override
+                public void addProbeTarget(Pod pod) {
+                    steps.add("probe+ " + pod.key());
+                }
 
-            @Override
-            public void removeProbeTarget(Pod pod) {
-              steps.add("probe- " + pod.key());
-            }
+                @Override
+                public void removeProbeTarget(Pod pod) {
+                    steps.add("probe- " + pod.key());
+                }
 
-            @Override
-            public void annotate(Pod pod, PodStatus.State state) {
-              real.annotate(pod, state);
-              mirror(pod, "\"" + state.text() + "\"");
-              steps.add("annotate " + pod.key() + " " + state.text());
-            }
+                @Override
+                public void annotate(Pod pod, PodStatus.State state) {
+                    real.annotate(pod, state);
+                    mirror(pod, "\"" + state.text() + "\"");
+                    steps.add("annotate " + pod.key() + " " + state.text());
+                }
 
-            @Override
-            public void clearAnnotation(Pod pod) {
-              real.clearAnnotation(pod);
-              mirror(pod, "null");
-              steps.add("unannotate " + pod.key());
-            }
-          };
-      loop = new NodeAgent(EnrollmentPolicy.defaults(), redirector, RedirectSettings.defaults(), hooks);
-      zds = ZdsServer.start(socket, loop::zdsSnapshot);
-      ZdsPort port = ZdsPort.of(zds);
-      loop.start(
-          new ZdsPort() {
-            @Override
-            public CompletableFuture<Void> addWorkload(String uid, WorkloadInfo info, PodNetns netns) {
-              steps.add("zds-add " + info.namespace() + "/" + info.name());
-              return port.addWorkload(uid, info, netns);
-            }
+                @Override
+                public void clearAnnotation(Pod pod) {
+                    real.clearAnnotation(pod);
+                    mirror(pod, "null");
+                    steps.add("unannotate " + pod.key());
+                }
+            };
+            loop = new NodeAgent(EnrollmentPolicy.defaults(), redirector, RedirectSettings.defaults(), hooks);
+            zds = ZdsServer.start(socket, loop::zdsSnapshot);
+            ZdsPort port = ZdsPort.of(zds);
+            loop.start(new ZdsPort() {
+                @Override
+                public CompletableFuture<Void> addWorkload(String uid, WorkloadInfo info, PodNetns netns) {
+                    steps.add("zds-add " + info.namespace() + "/" + info.name());
+                    return port.addWorkload(uid, info, netns);
+                }
 
-            @Override
-            public CompletableFuture<Void> deleteWorkload(String uid) {
-              steps.add("zds-del " + uid);
-              return port.deleteWorkload(uid);
-            }
-          });
-      source = new KubePodSource(client, NODE, finder, EnrollmentPolicy.defaults(), Duration.ofSeconds(20), false);
-      source.start(loop::update);
-    }
-
-    @Override
-    public void close() {
-      source.close();
-      zds.close();
-      loop.close();
-    }
-  }
-
-  /**
-   * The real API server keeps metadata changes made through {@code pods/status} (that is how
-   * istio-cni's annotation lands); fabric8's mock keeps only {@code .status} from such a patch. So
-   * after the agent's status patch the test applies the same change to the pod itself.
-   */
-  private void mirror(Pod pod, String value) {
-    client
-        .pods()
-        .inNamespace(pod.namespace())
-        .withName(pod.name())
-        .patch(
-            io.fabric8.kubernetes.client.dsl.base.PatchContext.of(io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
-            "{\"metadata\":{\"annotations\":{\"" + ANNOTATION + "\":" + value + "}}}");
-  }
-
-  @BeforeEach
-  void namespaces() {
-    namespace("demo", Map.of());
-    namespace("kube-system", Map.of("istio.io/dataplane-mode", "ambient"));
-  }
-
-  @AfterEach
-  void stop() {
-    if (daemonClient != null) {
-      daemonClient.close();
-    }
-    if (agent != null) {
-      agent.close();
-    }
-  }
-
-  private void startAgent() throws IOException {
-    Path socket = dir.resolve("ztunnel.sock");
-    agent = new Running(socket);
-    if (daemonClient == null) {
-      daemonClient = new ZdsClient(socket, daemon);
-      daemonClient.start();
-    }
-  }
-
-  private void namespace(String name, Map<String, String> labels) {
-    client
-        .namespaces()
-        .resource(new NamespaceBuilder().withNewMetadata().withName(name).withLabels(labels).endMetadata().build())
-        .createOr(r -> r.update());
-  }
-
-  private void labelNamespace(String name, @Nullable String mode) {
-    client
-        .namespaces()
-        .withName(name)
-        .edit(
-            ns -> {
-              Map<String, String> labels = new LinkedHashMap<>(ns.getMetadata().getLabels() == null ? Map.of() : ns.getMetadata().getLabels());
-              if (mode == null) {
-                labels.remove("istio.io/dataplane-mode");
-              } else {
-                labels.put("istio.io/dataplane-mode", mode);
-              }
-              ns.getMetadata().setLabels(labels);
-              return ns;
+                @Override
+                public CompletableFuture<Void> deleteWorkload(String uid) {
+                    steps.add("zds-del " + uid);
+                    return port.deleteWorkload(uid);
+                }
             });
-  }
+            source =
+                    new KubePodSource(client, NODE, finder, EnrollmentPolicy.defaults(), Duration.ofSeconds(20), false);
+            source.start(loop::update);
+        }
 
-  /** Creates a running pod and returns its uid. */
-  private String pod(String ns, String name, String node, String ip, Map<String, String> labels, boolean hostNetwork) {
-    io.fabric8.kubernetes.api.model.Pod p =
-        new PodBuilder()
-            .withNewMetadata().withNamespace(ns).withName(name).withLabels(labels).endMetadata()
-            .withNewSpec().withNodeName(node).withServiceAccountName("sa-" + name).withHostNetwork(hostNetwork).endSpec()
-            .withNewStatus().withPhase("Running").withPodIP(ip).addNewPodIP(ip).endStatus()
-            .build();
-    var created = client.pods().inNamespace(ns).resource(p).create();
-    created.setStatus(p.getStatus()); // the kubelet's part
-    client.pods().inNamespace(ns).resource(created).updateStatus();
-    return created.getMetadata().getUid();
-  }
-
-  private @Nullable String annotation(String ns, String name) {
-    var p = client.pods().inNamespace(ns).withName(name).get();
-    return p == null || p.getMetadata().getAnnotations() == null ? null : p.getMetadata().getAnnotations().get(ANNOTATION);
-  }
-
-  private void awaitAnnotation(String ns, String name, @Nullable String value) {
-    await().atMost(Duration.ofSeconds(10)).until(() -> java.util.Objects.equals(annotation(ns, name), value));
-  }
-
-  private static String idOfSelf() throws IOException {
-    try (PodNetns n = PodNetns.openCurrent()) {
-      return n.id().toString();
+        @Override
+        public void close() {
+            source.close();
+            zds.close();
+            loop.close();
+        }
     }
-  }
 
-  @Test
-  void labellingANamespaceEnrollsItsPodsOnThisNodeOnly() throws Exception {
-    String a = pod("demo", "a", NODE, "10.1.0.5", Map.of(), false);
-    String optOut = pod("demo", "opt-out", NODE, "10.1.0.6", Map.of("istio.io/dataplane-mode", "none"), false);
-    String host = pod("demo", "host", NODE, "192.168.0.10", Map.of(), true);
-    String elsewhere = pod("demo", "elsewhere", "node-2", "10.2.0.5", Map.of(), false);
-    String system = pod("kube-system", "dns", NODE, "10.1.0.9", Map.of(), false);
-    startAgent();
-    daemon.await("the first snapshot", e -> e.startsWith("snapshot"));
-    assertThat(daemon.events()).containsExactly("snapshot []");
-
-    labelNamespace("demo", "ambient");
-
-    assertThat(daemon.await("add of pod a", e -> e.startsWith("add " + a)))
-        .isEqualTo("add " + a + " demo/a " + idOfSelf());
-    awaitAnnotation("demo", "a", "enabled");
-    await().atMost(Duration.ofSeconds(10)).until(() -> steps.contains("annotate demo/a enabled"));
-    assertThat(steps).containsExactly("rules+ demo/a", "zds-add demo/a", "probe+ demo/a", "annotate demo/a enabled");
-    for (String other : List.of("opt-out", "host", "elsewhere")) {
-      assertThat(annotation("demo", other)).as(other).isNull();
+    /**
+     * The real API server keeps metadata changes made through {@code pods/status} (that is how
+     * istio-cni's annotation lands); fabric8's mock keeps only {@code .status} from such a patch. So
+     * after the agent's status patch the test applies the same change to the pod itself.
+     */
+    private void mirror(Pod pod, String value) {
+        client.pods()
+                .inNamespace(pod.namespace())
+                .withName(pod.name())
+                .patch(
+                        io.fabric8.kubernetes.client.dsl.base.PatchContext.of(
+                                io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
+                        "{\"metadata\":{\"annotations\":{\"" + ANNOTATION + "\":" + value + "}}}");
     }
-    assertThat(annotation("kube-system", "dns")).as("kube-system is excluded").isNull();
-    assertThat(daemon.events()).noneMatch(e -> e.contains(optOut) || e.contains(host) || e.contains(elsewhere) || e.contains(system));
-    assertThat(searched).as("the only netns looked for").containsExactly(a);
-    assertThat(agent.loop.statuses().keySet()).containsExactly(a);
-    assertThat(StatusServer.metrics(agent.loop)).contains("ztunnel_node_agent_pods{state=\"enabled\"} 1\n");
 
-    // A pod that starts later in the labelled namespace is enrolled from the watch.
-    String late = pod("demo", "late", NODE, "10.1.0.7", Map.of(), false);
-    daemon.await("add of the late pod", e -> e.startsWith("add " + late + " demo/late"));
-    awaitAnnotation("demo", "late", "enabled");
-  }
+    @BeforeEach
+    void namespaces() {
+        namespace("demo", Map.of());
+        namespace("kube-system", Map.of("istio.io/dataplane-mode", "ambient"));
+    }
 
-  @Test
-  void removingTheNamespaceLabelUnenrollsInIstioCniOrder() throws Exception {
-    String a = pod("demo", "a", NODE, "10.1.0.5", Map.of(), false);
-    labelNamespace("demo", "ambient");
-    startAgent();
-    awaitAnnotation("demo", "a", "enabled");
-    daemon.await("add of pod a", e -> e.startsWith("add " + a));
-    steps.clear();
+    @AfterEach
+    void stop() {
+        if (daemonClient != null) {
+            daemonClient.close();
+        }
+        if (agent != null) {
+            agent.close();
+        }
+    }
 
-    labelNamespace("demo", null);
+    private void startAgent() throws IOException {
+        Path socket = dir.resolve("ztunnel.sock");
+        agent = new Running(socket);
+        if (daemonClient == null) {
+            daemonClient = new ZdsClient(socket, daemon);
+            daemonClient.start();
+        }
+    }
 
-    daemon.await("del of pod a", e -> e.equals("del " + a));
-    awaitAnnotation("demo", "a", null);
-    await().atMost(Duration.ofSeconds(10)).until(() -> steps.contains("unannotate demo/a"));
-    assertThat(steps).containsExactly("probe- demo/a", "rules- demo/a", "zds-del " + a, "unannotate demo/a");
-    await().atMost(Duration.ofSeconds(10)).until(() -> agent.loop.statuses().isEmpty());
-    Thread.sleep(300); // the informer now shows the pod without the annotation: nothing more happens
-    assertThat(steps).hasSize(4);
-  }
+    private void namespace(String name, Map<String, String> labels) {
+        client.namespaces()
+                .resource(new NamespaceBuilder()
+                        .withNewMetadata()
+                        .withName(name)
+                        .withLabels(labels)
+                        .endMetadata()
+                        .build())
+                .createOr(r -> r.update());
+    }
 
-  @Test
-  void aPodThatOptsOutIsUnenrolledAndItsNeighboursStay() throws Exception {
-    String a = pod("demo", "a", NODE, "10.1.0.5", Map.of(), false);
-    String b = pod("demo", "b", NODE, "10.1.0.6", Map.of(), false);
-    labelNamespace("demo", "ambient");
-    startAgent();
-    awaitAnnotation("demo", "a", "enabled");
-    awaitAnnotation("demo", "b", "enabled");
+    private void labelNamespace(String name, @Nullable String mode) {
+        client.namespaces().withName(name).edit(ns -> {
+            Map<String, String> labels = new LinkedHashMap<>(
+                    ns.getMetadata().getLabels() == null
+                            ? Map.of()
+                            : ns.getMetadata().getLabels());
+            if (mode == null) {
+                labels.remove("istio.io/dataplane-mode");
+            } else {
+                labels.put("istio.io/dataplane-mode", mode);
+            }
+            ns.getMetadata().setLabels(labels);
+            return ns;
+        });
+    }
 
-    client.pods().inNamespace("demo").withName("a").edit(p -> {
-      p.getMetadata().setLabels(Map.of("istio.io/dataplane-mode", "none"));
-      return p;
-    });
+    /** Creates a running pod and returns its uid. */
+    private String pod(
+            String ns, String name, String node, String ip, Map<String, String> labels, boolean hostNetwork) {
+        io.fabric8.kubernetes.api.model.Pod p = new PodBuilder()
+                .withNewMetadata()
+                .withNamespace(ns)
+                .withName(name)
+                .withLabels(labels)
+                .endMetadata()
+                .withNewSpec()
+                .withNodeName(node)
+                .withServiceAccountName("sa-" + name)
+                .withHostNetwork(hostNetwork)
+                .endSpec()
+                .withNewStatus()
+                .withPhase("Running")
+                .withPodIP(ip)
+                .addNewPodIP(ip)
+                .endStatus()
+                .build();
+        var created = client.pods().inNamespace(ns).resource(p).create();
+        created.setStatus(p.getStatus()); // the kubelet's part
+        client.pods().inNamespace(ns).resource(created).updateStatus();
+        return created.getMetadata().getUid();
+    }
 
-    daemon.await("del of pod a", e -> e.equals("del " + a));
-    awaitAnnotation("demo", "a", null);
-    assertThat(annotation("demo", "b")).isEqualTo("enabled");
-    assertThat(daemon.events()).doesNotContain("del " + b);
-    assertThat(agent.loop.statuses().keySet()).containsExactly(b);
-  }
+    private @Nullable String annotation(String ns, String name) {
+        var p = client.pods().inNamespace(ns).withName(name).get();
+        return p == null || p.getMetadata().getAnnotations() == null
+                ? null
+                : p.getMetadata().getAnnotations().get(ANNOTATION);
+    }
 
-  @Test
-  void aRestartedAgentReconcilesWhatChangedWhileItWasDown() throws Exception {
-    String a = pod("demo", "a", NODE, "10.1.0.5", Map.of(), false);
-    String b = pod("demo", "b", NODE, "10.1.0.6", Map.of(), false);
-    labelNamespace("demo", "ambient");
-    startAgent();
-    awaitAnnotation("demo", "a", "enabled");
-    awaitAnnotation("demo", "b", "enabled");
-    agent.close();
-    agent = null;
-    daemon.await("disconnect", e -> e.equals("disconnected"));
+    private void awaitAnnotation(String ns, String name, @Nullable String value) {
+        await().atMost(Duration.ofSeconds(10)).until(() -> java.util.Objects.equals(annotation(ns, name), value));
+    }
 
-    // While no agent runs: b opts out, c starts.
-    client.pods().inNamespace("demo").withName("b").edit(p -> {
-      p.getMetadata().getLabels().put("istio.io/dataplane-mode", "none");
-      return p;
-    });
-    String c = pod("demo", "c", NODE, "10.1.0.7", Map.of(), false);
-    daemon.clear();
-    steps.clear();
+    private static String idOfSelf() throws IOException {
+        try (PodNetns n = PodNetns.openCurrent()) {
+            return n.id().toString();
+        }
+    }
 
-    startAgent();
+    @Test
+    void labellingANamespaceEnrollsItsPodsOnThisNodeOnly() throws Exception {
+        String a = pod("demo", "a", NODE, "10.1.0.5", Map.of(), false);
+        String optOut = pod("demo", "opt-out", NODE, "10.1.0.6", Map.of("istio.io/dataplane-mode", "none"), false);
+        String host = pod("demo", "host", NODE, "192.168.0.10", Map.of(), true);
+        String elsewhere = pod("demo", "elsewhere", "node-2", "10.2.0.5", Map.of(), false);
+        String system = pod("kube-system", "dns", NODE, "10.1.0.9", Map.of(), false);
+        startAgent();
+        daemon.await("the first snapshot", e -> e.startsWith("snapshot"));
+        assertThat(daemon.events()).containsExactly("snapshot []");
 
-    daemon.await("snapshot", e -> e.startsWith("snapshot"));
-    assertThat(daemon.events()).contains("add " + a + " demo/a " + idOfSelf());
-    awaitAnnotation("demo", "c", "enabled");
-    awaitAnnotation("demo", "b", null);
-    assertThat(steps).as("b's rules are removed, in order").containsSubsequence("probe- demo/b", "rules- demo/b", "zds-del " + b, "unannotate demo/b");
-    assertThat(steps).as("a was enabled before the restart; no second patch").doesNotContain("annotate demo/a enabled");
-    assertThat(agent.loop.statuses().keySet()).containsExactlyInAnyOrder(a, c);
-  }
+        labelNamespace("demo", "ambient");
 
-  @Test
-  void apiErrorsOnTheStatusPatchAreRetriedWithoutBlockingOtherPods() throws Exception {
-    String a = pod("demo", "a", NODE, "10.1.0.5", Map.of(), false);
-    pod("demo", "b", NODE, "10.1.0.6", Map.of(), false);
-    // 403 as while the agent's RBAC binding propagates (the client itself retries 5xx, not 4xx).
-    server
-        .expect()
-        .patch()
-        .withPath("/api/v1/namespaces/demo/pods/a/status")
-        .andReturn(403, "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"reason\":\"Forbidden\",\"code\":403}")
-        .times(3);
-    startAgent();
-    daemon.await("the first snapshot", e -> e.equals("snapshot []"));
+        assertThat(daemon.await("add of pod a", e -> e.startsWith("add " + a)))
+                .isEqualTo("add " + a + " demo/a " + idOfSelf());
+        awaitAnnotation("demo", "a", "enabled");
+        await().atMost(Duration.ofSeconds(10)).until(() -> steps.contains("annotate demo/a enabled"));
+        assertThat(steps)
+                .containsExactly("rules+ demo/a", "zds-add demo/a", "probe+ demo/a", "annotate demo/a enabled");
+        for (String other : List.of("opt-out", "host", "elsewhere")) {
+            assertThat(annotation("demo", other)).as(other).isNull();
+        }
+        assertThat(annotation("kube-system", "dns"))
+                .as("kube-system is excluded")
+                .isNull();
+        assertThat(daemon.events())
+                .noneMatch(e -> e.contains(optOut) || e.contains(host) || e.contains(elsewhere) || e.contains(system));
+        assertThat(searched).as("the only netns looked for").containsExactly(a);
+        assertThat(agent.loop.statuses().keySet()).containsExactly(a);
+        assertThat(StatusServer.metrics(agent.loop)).contains("ztunnel_node_agent_pods{state=\"enabled\"} 1\n");
 
-    labelNamespace("demo", "ambient");
+        // A pod that starts later in the labelled namespace is enrolled from the watch.
+        String late = pod("demo", "late", NODE, "10.1.0.7", Map.of(), false);
+        daemon.await("add of the late pod", e -> e.startsWith("add " + late + " demo/late"));
+        awaitAnnotation("demo", "late", "enabled");
+    }
 
-    awaitAnnotation("demo", "b", "enabled");
-    awaitAnnotation("demo", "a", "enabled");
-    assertThat(StatusServer.metrics(agent.loop))
-        .contains("ztunnel_node_agent_failures_total{operation=\"annotation\"} 3\n")
-        .contains("ztunnel_node_agent_pods{state=\"enabled\"} 2\n");
-    assertThat(daemon.events().stream().filter(e -> e.startsWith("add " + a)).count())
-        .as("the daemon gets the pod once; annotation retries do not repeat the add").isEqualTo(1);
-  }
+    @Test
+    void removingTheNamespaceLabelUnenrollsInIstioCniOrder() throws Exception {
+        String a = pod("demo", "a", NODE, "10.1.0.5", Map.of(), false);
+        labelNamespace("demo", "ambient");
+        startAgent();
+        awaitAnnotation("demo", "a", "enabled");
+        daemon.await("add of pod a", e -> e.startsWith("add " + a));
+        steps.clear();
 
-  @Test
-  void withoutAZtunnelThePodIsAnnotatedPendingThenEnabled() throws Exception {
-    pod("demo", "a", NODE, "10.1.0.5", Map.of(), false);
-    labelNamespace("demo", "ambient");
-    agent = new Running(dir.resolve("ztunnel.sock")); // no daemon connected yet
-    awaitAnnotation("demo", "a", "pending");
-    daemonClient = new ZdsClient(dir.resolve("ztunnel.sock"), daemon);
-    daemonClient.start();
-    awaitAnnotation("demo", "a", "enabled");
-  }
+        labelNamespace("demo", null);
+
+        daemon.await("del of pod a", e -> e.equals("del " + a));
+        awaitAnnotation("demo", "a", null);
+        await().atMost(Duration.ofSeconds(10)).until(() -> steps.contains("unannotate demo/a"));
+        assertThat(steps).containsExactly("probe- demo/a", "rules- demo/a", "zds-del " + a, "unannotate demo/a");
+        await().atMost(Duration.ofSeconds(10)).until(() -> agent.loop.statuses().isEmpty());
+        Thread.sleep(300); // the informer now shows the pod without the annotation: nothing more happens
+        assertThat(steps).hasSize(4);
+    }
+
+    @Test
+    void aPodThatOptsOutIsUnenrolledAndItsNeighboursStay() throws Exception {
+        String a = pod("demo", "a", NODE, "10.1.0.5", Map.of(), false);
+        String b = pod("demo", "b", NODE, "10.1.0.6", Map.of(), false);
+        labelNamespace("demo", "ambient");
+        startAgent();
+        awaitAnnotation("demo", "a", "enabled");
+        awaitAnnotation("demo", "b", "enabled");
+
+        client.pods().inNamespace("demo").withName("a").edit(p -> {
+            p.getMetadata().setLabels(Map.of("istio.io/dataplane-mode", "none"));
+            return p;
+        });
+
+        daemon.await("del of pod a", e -> e.equals("del " + a));
+        awaitAnnotation("demo", "a", null);
+        assertThat(annotation("demo", "b")).isEqualTo("enabled");
+        assertThat(daemon.events()).doesNotContain("del " + b);
+        assertThat(agent.loop.statuses().keySet()).containsExactly(b);
+    }
+
+    @Test
+    void aRestartedAgentReconcilesWhatChangedWhileItWasDown() throws Exception {
+        String a = pod("demo", "a", NODE, "10.1.0.5", Map.of(), false);
+        String b = pod("demo", "b", NODE, "10.1.0.6", Map.of(), false);
+        labelNamespace("demo", "ambient");
+        startAgent();
+        awaitAnnotation("demo", "a", "enabled");
+        awaitAnnotation("demo", "b", "enabled");
+        agent.close();
+        agent = null;
+        daemon.await("disconnect", e -> e.equals("disconnected"));
+
+        // While no agent runs: b opts out, c starts.
+        client.pods().inNamespace("demo").withName("b").edit(p -> {
+            p.getMetadata().getLabels().put("istio.io/dataplane-mode", "none");
+            return p;
+        });
+        String c = pod("demo", "c", NODE, "10.1.0.7", Map.of(), false);
+        daemon.clear();
+        steps.clear();
+
+        startAgent();
+
+        daemon.await("snapshot", e -> e.startsWith("snapshot"));
+        assertThat(daemon.events()).contains("add " + a + " demo/a " + idOfSelf());
+        awaitAnnotation("demo", "c", "enabled");
+        awaitAnnotation("demo", "b", null);
+        assertThat(steps)
+                .as("b's rules are removed, in order")
+                .containsSubsequence("probe- demo/b", "rules- demo/b", "zds-del " + b, "unannotate demo/b");
+        assertThat(steps)
+                .as("a was enabled before the restart; no second patch")
+                .doesNotContain("annotate demo/a enabled");
+        assertThat(agent.loop.statuses().keySet()).containsExactlyInAnyOrder(a, c);
+    }
+
+    @Test
+    void apiErrorsOnTheStatusPatchAreRetriedWithoutBlockingOtherPods() throws Exception {
+        String a = pod("demo", "a", NODE, "10.1.0.5", Map.of(), false);
+        pod("demo", "b", NODE, "10.1.0.6", Map.of(), false);
+        // 403 as while the agent's RBAC binding propagates (the client itself retries 5xx, not 4xx).
+        server.expect()
+                .patch()
+                .withPath("/api/v1/namespaces/demo/pods/a/status")
+                .andReturn(
+                        403,
+                        "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"reason\":\"Forbidden\",\"code\":403}")
+                .times(3);
+        startAgent();
+        daemon.await("the first snapshot", e -> e.equals("snapshot []"));
+
+        labelNamespace("demo", "ambient");
+
+        awaitAnnotation("demo", "b", "enabled");
+        awaitAnnotation("demo", "a", "enabled");
+        assertThat(StatusServer.metrics(agent.loop))
+                .contains("ztunnel_node_agent_failures_total{operation=\"annotation\"} 3\n")
+                .contains("ztunnel_node_agent_pods{state=\"enabled\"} 2\n");
+        assertThat(daemon.events().stream()
+                        .filter(e -> e.startsWith("add " + a))
+                        .count())
+                .as("the daemon gets the pod once; annotation retries do not repeat the add")
+                .isEqualTo(1);
+    }
+
+    @Test
+    void withoutAZtunnelThePodIsAnnotatedPendingThenEnabled() throws Exception {
+        pod("demo", "a", NODE, "10.1.0.5", Map.of(), false);
+        labelNamespace("demo", "ambient");
+        agent = new Running(dir.resolve("ztunnel.sock")); // no daemon connected yet
+        awaitAnnotation("demo", "a", "pending");
+        daemonClient = new ZdsClient(dir.resolve("ztunnel.sock"), daemon);
+        daemonClient.start();
+        awaitAnnotation("demo", "a", "enabled");
+    }
 }

@@ -16,28 +16,32 @@ import org.junit.jupiter.api.Test;
  * certificate and mesh config meet the DaemonSet's mounts.
  */
 class DockerfileTest {
-  private static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
+    private static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
 
-  @Test
-  void theBuildStageCopiesEveryModuleOfTheReactor() throws Exception {
-    String pom = Files.readString(ROOT.resolve("pom.xml"));
-    String dockerfile = Files.readString(ROOT.resolve("Dockerfile"));
-    Matcher m = Pattern.compile("<module>([^<]+)</module>").matcher(pom);
-    List<String> modules = m.results().map(r -> r.group(1)).toList();
-    assertThat(modules).isNotEmpty();
-    for (String module : modules) {
-      assertThat(dockerfile).as("Dockerfile copies module " + module)
-          .containsPattern("(?m)^COPY " + Pattern.quote(module) + " " + Pattern.quote(module) + "$");
+    @Test
+    void theBuildStageCopiesEveryModuleOfTheReactor() throws Exception {
+        String pom = Files.readString(ROOT.resolve("pom.xml"));
+        String dockerfile = Files.readString(ROOT.resolve("Dockerfile"));
+        Matcher m = Pattern.compile("<module>([^<]+)</module>").matcher(pom);
+        List<String> modules = m.results().map(r -> r.group(1)).toList();
+        assertThat(modules).isNotEmpty();
+        for (String module : modules) {
+            assertThat(dockerfile)
+                    .as("Dockerfile copies module " + module)
+                    .containsPattern("(?m)^COPY " + Pattern.quote(module) + " " + Pattern.quote(module) + "$");
+        }
     }
-  }
 
-  @Test
-  void theRuntimeStageWorksFromRootAndStartsTheDaemon() throws Exception {
-    String dockerfile = Files.readString(ROOT.resolve("Dockerfile"));
-    String runtime = dockerfile.substring(dockerfile.lastIndexOf("\nFROM "));
-    List<String> workdirs = runtime.lines().filter(l -> l.startsWith("WORKDIR ")).toList();
-    assertThat(workdirs).as("the last WORKDIR of the runtime stage").isNotEmpty();
-    assertThat(workdirs.getLast()).isEqualTo("WORKDIR /");
-    assertThat(runtime).contains("ENTRYPOINT [\"/opt/ztunnel/bin/ztunnel\"]").contains("CMD [\"proxy\", \"ztunnel\"]");
-  }
+    @Test
+    void theRuntimeStageWorksFromRootAndStartsTheDaemon() throws Exception {
+        String dockerfile = Files.readString(ROOT.resolve("Dockerfile"));
+        String runtime = dockerfile.substring(dockerfile.lastIndexOf("\nFROM "));
+        List<String> workdirs =
+                runtime.lines().filter(l -> l.startsWith("WORKDIR ")).toList();
+        assertThat(workdirs).as("the last WORKDIR of the runtime stage").isNotEmpty();
+        assertThat(workdirs.getLast()).isEqualTo("WORKDIR /");
+        assertThat(runtime)
+                .contains("ENTRYPOINT [\"/opt/ztunnel/bin/ztunnel\"]")
+                .contains("CMD [\"proxy\", \"ztunnel\"]");
+    }
 }

@@ -39,336 +39,326 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @RequiresNetns(tools = {"iptables", "ip6tables"})
 @ExtendWith(NoFdLeaks.class)
 class NetnsSocketsTest {
-  private static final int MARK = SocketOptions.DEFAULT_MARK;
+    private static final int MARK = SocketOptions.DEFAULT_MARK;
 
-  private EventLoopGroup group;
+    private EventLoopGroup group;
 
-  @BeforeEach
-  void startEventLoop() {
-    group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
-  }
-
-  @AfterEach
-  void stopEventLoop() throws Exception {
-    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
-  }
-
-  @Test
-  void tasksRunOnAThreadInsideTheNamespace() throws Exception {
-    try (TestNetns ns = TestNetns.create();
-        PodNetns netns = PodNetns.open(ns.path())) {
-      String inside =
-          netns.call(() -> Files.readSymbolicLink(Path.of("/proc/thread-self/ns/net")).toString());
-      assertThat(inside).isEqualTo("net:[" + netns.id().inode() + "]");
-      Thread thread = netns.call(Thread::currentThread);
-      assertThat(thread.isVirtual()).isFalse();
-      assertThat(thread).isNotSameAs(Thread.currentThread());
-      String here = Files.readSymbolicLink(Path.of("/proc/thread-self/ns/net")).toString();
-      assertThat(here).as("the caller's namespace is unchanged").isNotEqualTo(inside);
+    @BeforeEach
+    void startEventLoop() {
+        group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     }
-  }
 
-  @Test
-  void identityIsEqualForTwoOpensOfOneNamespaceAndDiffersBetweenNamespaces() throws Exception {
-    try (TestNetns a = TestNetns.create();
-        TestNetns b = TestNetns.create();
-        PodNetns a1 = PodNetns.open(a.path());
-        PodNetns a2 = PodNetns.open(a.path());
-        PodNetns b1 = PodNetns.open(b.path());
-        PodNetns host = PodNetns.openCurrent()) {
-      assertThat(a1.id()).isEqualTo(a2.id());
-      assertThat(a1.id()).isNotEqualTo(b1.id());
-      assertThat(a1.id()).isNotEqualTo(host.id());
+    @AfterEach
+    void stopEventLoop() throws Exception {
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
     }
-  }
 
-  @Test
-  void listenerFromTheFactoryLivesInThePodNamespaceAndCarriesTheMark() throws Exception {
-    try (TestNetns ns = TestNetns.create();
-        PodNetns netns = PodNetns.open(ns.path())) {
-      ns.exec("ip", "addr", "add", "10.250.0.1/32", "dev", "lo");
-      InetSocketAddress podOnly = new InetSocketAddress(InetAddress.getByName("10.250.0.1"), 15008);
-
-      CompletableFuture<int[]> acceptedMark = new CompletableFuture<>();
-      Channel server =
-          new ServerBootstrap()
-              .group(group)
-              .channelFactory(NetnsChannelFactory.serverSocket(netns, MARK, true))
-              .childHandler(
-                  new ChannelInitializer<EpollSocketChannel>() {
-                    @Override
-                    protected void initChannel(EpollSocketChannel ch) throws Exception {
-                      acceptedMark.complete(new int[] {SocketOptions.mark(ch.fd().intValue())});
-                    }
-                  })
-              .bind(podOnly)
-              .sync()
-              .channel();
-      try {
-        int serverFd = ((io.netty.channel.unix.UnixChannel) server).fd().intValue();
-        assertThat(SocketOptions.mark(serverFd)).isEqualTo(MARK);
-        assertThat(SocketOptions.getInt(serverFd, Libc.SOL_SOCKET, 15, "SO_REUSEPORT"))
-            .isEqualTo(1);
-
-        // The address exists only in the pod namespace: the host cannot bind it.
-        assertThatThrownBy(
-                () ->
-                    new ServerBootstrap()
-                        .group(group)
-                        .channelFactory(NetnsChannelFactory.hostServerSocket(MARK, false))
-                        .childHandler(new ChannelInboundHandlerAdapter())
-                        .bind(podOnly)
-                        .sync())
-            .hasMessageContaining("Cannot assign requested address");
-
-        Channel client =
-            new Bootstrap()
-                .group(group)
-                .channelFactory(NetnsChannelFactory.socket(netns, MARK))
-                .handler(new ChannelInboundHandlerAdapter())
-                .connect(podOnly)
-                .sync()
-                .channel();
-        try {
-          assertThat(SocketOptions.mark(((EpollSocketChannel) client).fd().intValue()))
-              .isEqualTo(MARK);
-          assertThat(acceptedMark.get(5, TimeUnit.SECONDS)[0])
-              .as("accepted sockets inherit the listener's mark")
-              .isEqualTo(MARK);
-        } finally {
-          client.close().sync();
+    @Test
+    void tasksRunOnAThreadInsideTheNamespace() throws Exception {
+        try (TestNetns ns = TestNetns.create();
+                PodNetns netns = PodNetns.open(ns.path())) {
+            String inside = netns.call(() ->
+                    Files.readSymbolicLink(Path.of("/proc/thread-self/ns/net")).toString());
+            assertThat(inside).isEqualTo("net:[" + netns.id().inode() + "]");
+            Thread thread = netns.call(Thread::currentThread);
+            assertThat(thread.isVirtual()).isFalse();
+            assertThat(thread).isNotSameAs(Thread.currentThread());
+            String here =
+                    Files.readSymbolicLink(Path.of("/proc/thread-self/ns/net")).toString();
+            assertThat(here).as("the caller's namespace is unchanged").isNotEqualTo(inside);
         }
-      } finally {
-        server.close().sync();
-      }
     }
-  }
 
-  @Test
-  void originalDestinationIsThePreRedirectAddressForIpv4() throws Exception {
-    try (TestNetns ns = TestNetns.create();
-        PodNetns netns = PodNetns.open(ns.path())) {
-      ns.addInterface("10.251.0.1/24");
-      ns.exec(
-          "iptables",
-          "-t",
-          "nat",
-          "-A",
-          "OUTPUT",
-          "-p",
-          "tcp",
-          "-d",
-          "10.251.0.99",
-          "--dport",
-          "80",
-          "-j",
-          "REDIRECT",
-          "--to-ports",
-          "15001");
-
-      Optional<InetSocketAddress> seen =
-          originalDestinationSeenBy15001(netns, new InetSocketAddress("10.251.0.99", 80));
-      assertThat(seen).contains(new InetSocketAddress(InetAddress.getByName("10.251.0.99"), 80));
+    @Test
+    void identityIsEqualForTwoOpensOfOneNamespaceAndDiffersBetweenNamespaces() throws Exception {
+        try (TestNetns a = TestNetns.create();
+                TestNetns b = TestNetns.create();
+                PodNetns a1 = PodNetns.open(a.path());
+                PodNetns a2 = PodNetns.open(a.path());
+                PodNetns b1 = PodNetns.open(b.path());
+                PodNetns host = PodNetns.openCurrent()) {
+            assertThat(a1.id()).isEqualTo(a2.id());
+            assertThat(a1.id()).isNotEqualTo(b1.id());
+            assertThat(a1.id()).isNotEqualTo(host.id());
+        }
     }
-  }
 
-  @Test
-  void originalDestinationIsThePreRedirectAddressForIpv6() throws Exception {
-    try (TestNetns ns = TestNetns.create();
-        PodNetns netns = PodNetns.open(ns.path())) {
-      ns.addInterface("fd00:251::1/64");
-      ns.exec(
-          "ip6tables",
-          "-t",
-          "nat",
-          "-A",
-          "OUTPUT",
-          "-p",
-          "tcp",
-          "-d",
-          "fd00:251::99",
-          "--dport",
-          "80",
-          "-j",
-          "REDIRECT",
-          "--to-ports",
-          "15001");
+    @Test
+    void listenerFromTheFactoryLivesInThePodNamespaceAndCarriesTheMark() throws Exception {
+        try (TestNetns ns = TestNetns.create();
+                PodNetns netns = PodNetns.open(ns.path())) {
+            ns.exec("ip", "addr", "add", "10.250.0.1/32", "dev", "lo");
+            InetSocketAddress podOnly = new InetSocketAddress(InetAddress.getByName("10.250.0.1"), 15008);
 
-      Optional<InetSocketAddress> seen =
-          originalDestinationSeenBy15001(netns, new InetSocketAddress("fd00:251::99", 80));
-      assertThat(seen).contains(new InetSocketAddress(InetAddress.getByName("fd00:251::99"), 80));
-    }
-  }
+            CompletableFuture<int[]> acceptedMark = new CompletableFuture<>();
+            Channel server = new ServerBootstrap()
+                    .group(group)
+                    .channelFactory(NetnsChannelFactory.serverSocket(netns, MARK, true))
+                    .childHandler(new ChannelInitializer<EpollSocketChannel>() {
+                        @Override
+                        protected void initChannel(EpollSocketChannel ch) throws Exception {
+                            acceptedMark.complete(
+                                    new int[] {SocketOptions.mark(ch.fd().intValue())});
+                        }
+                    })
+                    .bind(podOnly)
+                    .sync()
+                    .channel();
+            try {
+                int serverFd = ((io.netty.channel.unix.UnixChannel) server).fd().intValue();
+                assertThat(SocketOptions.mark(serverFd)).isEqualTo(MARK);
+                assertThat(SocketOptions.getInt(serverFd, Libc.SOL_SOCKET, 15, "SO_REUSEPORT"))
+                        .isEqualTo(1);
 
-  @Test
-  void originalDestinationIsEmptyForAConnectionThatWasNotRedirected() throws Exception {
-    try (TestNetns ns = TestNetns.create();
-        PodNetns netns = PodNetns.open(ns.path())) {
-      Optional<InetSocketAddress> seen =
-          originalDestinationSeenBy15001(netns, new InetSocketAddress("127.0.0.1", 15001));
-      assertThat(seen).isEmpty();
-    }
-  }
+                // The address exists only in the pod namespace: the host cannot bind it.
+                assertThatThrownBy(() -> new ServerBootstrap()
+                                .group(group)
+                                .channelFactory(NetnsChannelFactory.hostServerSocket(MARK, false))
+                                .childHandler(new ChannelInboundHandlerAdapter())
+                                .bind(podOnly)
+                                .sync())
+                        .hasMessageContaining("Cannot assign requested address");
 
-  /** Listens on [::]:15001 in the netns, connects to {@code target} from inside, reads orig dst. */
-  private Optional<InetSocketAddress> originalDestinationSeenBy15001(
-      PodNetns netns, InetSocketAddress target) throws Exception {
-    CompletableFuture<Optional<InetSocketAddress>> seen = new CompletableFuture<>();
-    Channel server =
-        new ServerBootstrap()
-            .group(group)
-            .channelFactory(NetnsChannelFactory.serverSocket(netns, MARK, true))
-            .childHandler(
-                new ChannelInitializer<EpollSocketChannel>() {
-                  @Override
-                  protected void initChannel(EpollSocketChannel ch) {
-                    try {
-                      seen.complete(SocketOptions.originalDestination(ch));
-                    } catch (Exception e) {
-                      seen.completeExceptionally(e);
-                    }
-                    ch.close();
-                  }
-                })
-            .bind(new InetSocketAddress(15001))
-            .sync()
-            .channel();
-    try {
-      Channel client =
-          new Bootstrap()
-              .group(group)
-              .channelFactory(NetnsChannelFactory.socket(netns, 0))
-              .handler(new ChannelInboundHandlerAdapter())
-              .connect(target)
-              .sync()
-              .channel();
-      try {
-        return seen.get(5, TimeUnit.SECONDS);
-      } finally {
-        client.close().sync();
-      }
-    } finally {
-      server.close().sync();
-    }
-  }
-
-  @Test
-  void transparentFreebindSocketConnectsFromAForeignSourceAddress() throws Exception {
-    try (TestNetns ns = TestNetns.create();
-        PodNetns netns = PodNetns.open(ns.path())) {
-      ns.addInterface("10.252.0.1/24");
-      // The in-pod rules that route replies to a spoofed source back to the marked socket.
-      ns.exec(
-          "iptables",
-          "-t",
-          "mangle",
-          "-A",
-          "PREROUTING",
-          "-m",
-          "mark",
-          "--mark",
-          "0x539/0xfff",
-          "-j",
-          "CONNMARK",
-          "--set-xmark",
-          "0x111/0xfff");
-      ns.exec(
-          "iptables",
-          "-t",
-          "mangle",
-          "-A",
-          "OUTPUT",
-          "-m",
-          "connmark",
-          "--mark",
-          "0x111/0xfff",
-          "-j",
-          "CONNMARK",
-          "--restore-mark",
-          "--nfmask",
-          "0xffffffff",
-          "--ctmask",
-          "0xffffffff");
-      ns.exec("ip", "rule", "add", "fwmark", "0x111/0xfff", "pref", "32764", "lookup", "100");
-      ns.exec("ip", "route", "add", "local", "0.0.0.0/0", "dev", "lo", "table", "100");
-
-      InetSocketAddress app = new InetSocketAddress(InetAddress.getByName("10.252.0.1"), 8080);
-      InetSocketAddress spoofed = new InetSocketAddress(InetAddress.getByName("10.252.0.77"), 0);
-      CompletableFuture<InetSocketAddress> peerSeenByApp = new CompletableFuture<>();
-      Channel server =
-          new ServerBootstrap()
-              .group(group)
-              .channelFactory(NetnsChannelFactory.serverSocket(netns, 0, false))
-              .childHandler(
-                  new ChannelInitializer<EpollSocketChannel>() {
-                    @Override
-                    protected void initChannel(EpollSocketChannel ch) {
-                      peerSeenByApp.complete(ch.remoteAddress());
-                    }
-                  })
-              .bind(app)
-              .sync()
-              .channel();
-      try {
-        // Without IP_TRANSPARENT/IP_FREEBIND a foreign source address cannot be bound.
-        assertThatThrownBy(
-                () ->
-                    new Bootstrap()
+                Channel client = new Bootstrap()
                         .group(group)
                         .channelFactory(NetnsChannelFactory.socket(netns, MARK))
                         .handler(new ChannelInboundHandlerAdapter())
-                        .connect(app, spoofed)
-                        .sync())
-            .hasMessageContaining("Cannot assign requested address");
+                        .connect(podOnly)
+                        .sync()
+                        .channel();
+                try {
+                    assertThat(SocketOptions.mark(
+                                    ((EpollSocketChannel) client).fd().intValue()))
+                            .isEqualTo(MARK);
+                    assertThat(acceptedMark.get(5, TimeUnit.SECONDS)[0])
+                            .as("accepted sockets inherit the listener's mark")
+                            .isEqualTo(MARK);
+                } finally {
+                    client.close().sync();
+                }
+            } finally {
+                server.close().sync();
+            }
+        }
+    }
 
-        Channel client =
-            new Bootstrap()
+    @Test
+    void originalDestinationIsThePreRedirectAddressForIpv4() throws Exception {
+        try (TestNetns ns = TestNetns.create();
+                PodNetns netns = PodNetns.open(ns.path())) {
+            ns.addInterface("10.251.0.1/24");
+            ns.exec(
+                    "iptables",
+                    "-t",
+                    "nat",
+                    "-A",
+                    "OUTPUT",
+                    "-p",
+                    "tcp",
+                    "-d",
+                    "10.251.0.99",
+                    "--dport",
+                    "80",
+                    "-j",
+                    "REDIRECT",
+                    "--to-ports",
+                    "15001");
+
+            Optional<InetSocketAddress> seen =
+                    originalDestinationSeenBy15001(netns, new InetSocketAddress("10.251.0.99", 80));
+            assertThat(seen).contains(new InetSocketAddress(InetAddress.getByName("10.251.0.99"), 80));
+        }
+    }
+
+    @Test
+    void originalDestinationIsThePreRedirectAddressForIpv6() throws Exception {
+        try (TestNetns ns = TestNetns.create();
+                PodNetns netns = PodNetns.open(ns.path())) {
+            ns.addInterface("fd00:251::1/64");
+            ns.exec(
+                    "ip6tables",
+                    "-t",
+                    "nat",
+                    "-A",
+                    "OUTPUT",
+                    "-p",
+                    "tcp",
+                    "-d",
+                    "fd00:251::99",
+                    "--dport",
+                    "80",
+                    "-j",
+                    "REDIRECT",
+                    "--to-ports",
+                    "15001");
+
+            Optional<InetSocketAddress> seen =
+                    originalDestinationSeenBy15001(netns, new InetSocketAddress("fd00:251::99", 80));
+            assertThat(seen).contains(new InetSocketAddress(InetAddress.getByName("fd00:251::99"), 80));
+        }
+    }
+
+    @Test
+    void originalDestinationIsEmptyForAConnectionThatWasNotRedirected() throws Exception {
+        try (TestNetns ns = TestNetns.create();
+                PodNetns netns = PodNetns.open(ns.path())) {
+            Optional<InetSocketAddress> seen =
+                    originalDestinationSeenBy15001(netns, new InetSocketAddress("127.0.0.1", 15001));
+            assertThat(seen).isEmpty();
+        }
+    }
+
+    /** Listens on [::]:15001 in the netns, connects to {@code target} from inside, reads orig dst. */
+    private Optional<InetSocketAddress> originalDestinationSeenBy15001(PodNetns netns, InetSocketAddress target)
+            throws Exception {
+        CompletableFuture<Optional<InetSocketAddress>> seen = new CompletableFuture<>();
+        Channel server = new ServerBootstrap()
                 .group(group)
-                .channelFactory(NetnsChannelFactory.socket(netns, MARK))
-                .option(SocketOptions.IP_TRANSPARENT, 1)
-                .option(SocketOptions.IP_FREEBIND, 1)
-                .handler(new DiscardHandler())
-                .connect(app, spoofed)
+                .channelFactory(NetnsChannelFactory.serverSocket(netns, MARK, true))
+                .childHandler(new ChannelInitializer<EpollSocketChannel>() {
+                    @Override
+                    protected void initChannel(EpollSocketChannel ch) {
+                        try {
+                            seen.complete(SocketOptions.originalDestination(ch));
+                        } catch (Exception e) {
+                            seen.completeExceptionally(e);
+                        }
+                        ch.close();
+                    }
+                })
+                .bind(new InetSocketAddress(15001))
                 .sync()
                 .channel();
         try {
-          assertThat(((InetSocketAddress) client.localAddress()).getAddress())
-              .isEqualTo(spoofed.getAddress());
-          assertThat(peerSeenByApp.get(5, TimeUnit.SECONDS).getAddress())
-              .as("the app sees the spoofed client address")
-              .isEqualTo(spoofed.getAddress());
+            Channel client = new Bootstrap()
+                    .group(group)
+                    .channelFactory(NetnsChannelFactory.socket(netns, 0))
+                    .handler(new ChannelInboundHandlerAdapter())
+                    .connect(target)
+                    .sync()
+                    .channel();
+            try {
+                return seen.get(5, TimeUnit.SECONDS);
+            } finally {
+                client.close().sync();
+            }
         } finally {
-          client.close().sync();
+            server.close().sync();
         }
-      } finally {
-        server.close().sync();
-      }
     }
-  }
 
-  @Test
-  void factoryFailsWithAClearErrorWhenTheNamespaceIsClosed() throws Exception {
-    PodNetns netns;
-    try (TestNetns ns = TestNetns.create()) {
-      netns = PodNetns.open(ns.path());
+    @Test
+    void transparentFreebindSocketConnectsFromAForeignSourceAddress() throws Exception {
+        try (TestNetns ns = TestNetns.create();
+                PodNetns netns = PodNetns.open(ns.path())) {
+            ns.addInterface("10.252.0.1/24");
+            // The in-pod rules that route replies to a spoofed source back to the marked socket.
+            ns.exec(
+                    "iptables",
+                    "-t",
+                    "mangle",
+                    "-A",
+                    "PREROUTING",
+                    "-m",
+                    "mark",
+                    "--mark",
+                    "0x539/0xfff",
+                    "-j",
+                    "CONNMARK",
+                    "--set-xmark",
+                    "0x111/0xfff");
+            ns.exec(
+                    "iptables",
+                    "-t",
+                    "mangle",
+                    "-A",
+                    "OUTPUT",
+                    "-m",
+                    "connmark",
+                    "--mark",
+                    "0x111/0xfff",
+                    "-j",
+                    "CONNMARK",
+                    "--restore-mark",
+                    "--nfmask",
+                    "0xffffffff",
+                    "--ctmask",
+                    "0xffffffff");
+            ns.exec("ip", "rule", "add", "fwmark", "0x111/0xfff", "pref", "32764", "lookup", "100");
+            ns.exec("ip", "route", "add", "local", "0.0.0.0/0", "dev", "lo", "table", "100");
+
+            InetSocketAddress app = new InetSocketAddress(InetAddress.getByName("10.252.0.1"), 8080);
+            InetSocketAddress spoofed = new InetSocketAddress(InetAddress.getByName("10.252.0.77"), 0);
+            CompletableFuture<InetSocketAddress> peerSeenByApp = new CompletableFuture<>();
+            Channel server = new ServerBootstrap()
+                    .group(group)
+                    .channelFactory(NetnsChannelFactory.serverSocket(netns, 0, false))
+                    .childHandler(new ChannelInitializer<EpollSocketChannel>() {
+                        @Override
+                        protected void initChannel(EpollSocketChannel ch) {
+                            peerSeenByApp.complete(ch.remoteAddress());
+                        }
+                    })
+                    .bind(app)
+                    .sync()
+                    .channel();
+            try {
+                // Without IP_TRANSPARENT/IP_FREEBIND a foreign source address cannot be bound.
+                assertThatThrownBy(() -> new Bootstrap()
+                                .group(group)
+                                .channelFactory(NetnsChannelFactory.socket(netns, MARK))
+                                .handler(new ChannelInboundHandlerAdapter())
+                                .connect(app, spoofed)
+                                .sync())
+                        .hasMessageContaining("Cannot assign requested address");
+
+                Channel client = new Bootstrap()
+                        .group(group)
+                        .channelFactory(NetnsChannelFactory.socket(netns, MARK))
+                        .option(SocketOptions.IP_TRANSPARENT, 1)
+                        .option(SocketOptions.IP_FREEBIND, 1)
+                        .handler(new DiscardHandler())
+                        .connect(app, spoofed)
+                        .sync()
+                        .channel();
+                try {
+                    assertThat(((InetSocketAddress) client.localAddress()).getAddress())
+                            .isEqualTo(spoofed.getAddress());
+                    assertThat(peerSeenByApp.get(5, TimeUnit.SECONDS).getAddress())
+                            .as("the app sees the spoofed client address")
+                            .isEqualTo(spoofed.getAddress());
+                } finally {
+                    client.close().sync();
+                }
+            } finally {
+                server.close().sync();
+            }
+        }
     }
-    netns.close();
-    assertThatThrownBy(() -> NetnsChannelFactory.socket(netns, MARK).newChannel())
-        .isInstanceOf(ChannelException.class)
-        .hasMessageContaining("cannot create socket in netns " + netns.id())
-        .hasMessageContaining("closed");
-  }
 
-  @Test
-  void capabilityCheckPassesAsRoot() {
-    Capabilities.check(MARK);
-  }
-
-  /** Releases whatever arrives (nothing is expected). */
-  private static final class DiscardHandler extends ChannelInboundHandlerAdapter {
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      ReferenceCountUtil.release(msg);
+    @Test
+    void factoryFailsWithAClearErrorWhenTheNamespaceIsClosed() throws Exception {
+        PodNetns netns;
+        try (TestNetns ns = TestNetns.create()) {
+            netns = PodNetns.open(ns.path());
+        }
+        netns.close();
+        assertThatThrownBy(() -> NetnsChannelFactory.socket(netns, MARK).newChannel())
+                .isInstanceOf(ChannelException.class)
+                .hasMessageContaining("cannot create socket in netns " + netns.id())
+                .hasMessageContaining("closed");
     }
-  }
+
+    @Test
+    void capabilityCheckPassesAsRoot() {
+        Capabilities.check(MARK);
+    }
+
+    /** Releases whatever arrives (nothing is expected). */
+    private static final class DiscardHandler extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ReferenceCountUtil.release(msg);
+        }
+    }
 }

@@ -11,50 +11,47 @@ import org.junit.jupiter.api.Test;
  * nft and legacy backends) and planning the restore transaction.
  */
 class IptablesSyncTest {
-  private static final InpodRuleSet DNS = InpodRuleSet.of(RedirectSettings.defaults().withDnsCapture(true));
-  private static final InpodRuleSet DEFAULT = InpodRuleSet.of(RedirectSettings.defaults());
+    private static final InpodRuleSet DNS =
+            InpodRuleSet.of(RedirectSettings.defaults().withDnsCapture(true));
+    private static final InpodRuleSet DEFAULT = InpodRuleSet.of(RedirectSettings.defaults());
 
-  private static java.util.Optional<String> plan(InpodRuleSet set, IpFamily f, String listing) {
-    return IptablesSync.plan(
-        IptablesRules.tables(set, f),
-        IptablesRules.OWNED_CHAINS,
-        IptablesRules.TABLES,
-        IptablesSave.parse(listing));
-  }
+    private static java.util.Optional<String> plan(InpodRuleSet set, IpFamily f, String listing) {
+        return IptablesSync.plan(
+                IptablesRules.tables(set, f),
+                IptablesRules.OWNED_CHAINS,
+                IptablesRules.TABLES,
+                IptablesSave.parse(listing));
+    }
 
-  @Test
-  void rulesAsIptablesSavePrintsThemAreInSync() {
-    assertThat(plan(DNS, IpFamily.V4, Goldens.read("save-dns-v4-nft.txt"))).isEmpty();
-    assertThat(plan(DNS, IpFamily.V6, Goldens.read("save-dns-v6-nft.txt"))).isEmpty();
-    InpodRuleSet virt =
-        InpodRuleSet.resolve(
-            RedirectSettings.defaults(),
-            PodOverrides.fromAnnotations(
-                Map.of(PodOverrides.REROUTE_VIRTUAL_INTERFACES, "tap0,veth9")));
-    assertThat(plan(virt, IpFamily.V4, Goldens.read("save-virtual-interfaces-v4-legacy.txt")))
-        .isEmpty();
-  }
+    @Test
+    void rulesAsIptablesSavePrintsThemAreInSync() {
+        assertThat(plan(DNS, IpFamily.V4, Goldens.read("save-dns-v4-nft.txt"))).isEmpty();
+        assertThat(plan(DNS, IpFamily.V6, Goldens.read("save-dns-v6-nft.txt"))).isEmpty();
+        InpodRuleSet virt = InpodRuleSet.resolve(
+                RedirectSettings.defaults(),
+                PodOverrides.fromAnnotations(Map.of(PodOverrides.REROUTE_VIRTUAL_INTERFACES, "tap0,veth9")));
+        assertThat(plan(virt, IpFamily.V4, Goldens.read("save-virtual-interfaces-v4-legacy.txt")))
+                .isEmpty();
+    }
 
-  @Test
-  void aCleanNamespaceGetsExactlyTheGoldenInput() {
-    String empty =
-        """
+    @Test
+    void aCleanNamespaceGetsExactlyTheGoldenInput() {
+        String empty = """
         *nat
         :PREROUTING ACCEPT [0:0]
         :OUTPUT ACCEPT [0:0]
         -A OUTPUT -d 10.9.9.9/32 -j ACCEPT
         COMMIT
         """;
-    assertThat(plan(DEFAULT, IpFamily.V4, empty)).contains(Goldens.read("iptables-default-v4.golden"));
-  }
+        assertThat(plan(DEFAULT, IpFamily.V4, empty)).contains(Goldens.read("iptables-default-v4.golden"));
+    }
 
-  @Test
-  void driftedRulesAreReplacedInOneTransactionThatFlushesAndRecreates() {
-    // DNS rules present but DNS capture now off: raw must go, nat must be rewritten, mangle stays.
-    String planned = plan(DEFAULT, IpFamily.V4, Goldens.read("save-dns-v4-nft.txt")).orElseThrow();
-    assertThat(planned)
-        .isEqualTo(
-            """
+    @Test
+    void driftedRulesAreReplacedInOneTransactionThatFlushesAndRecreates() {
+        // DNS rules present but DNS capture now off: raw must go, nat must be rewritten, mangle stays.
+        String planned =
+                plan(DEFAULT, IpFamily.V4, Goldens.read("save-dns-v4-nft.txt")).orElseThrow();
+        assertThat(planned).isEqualTo("""
             * nat
             -D PREROUTING -j ISTIO_PRERT
             -D OUTPUT -j ISTIO_OUTPUT
@@ -78,38 +75,37 @@ class IptablesSyncTest {
             -X ISTIO_PRERT
             COMMIT
             """);
-  }
+    }
 
-  @Test
-  void aDuplicatedJumpIsDrift() {
-    String listing =
-        Goldens.read("save-dns-v4-nft.txt")
-            .replace("-A OUTPUT -j ISTIO_OUTPUT\n", "-A OUTPUT -j ISTIO_OUTPUT\n-A OUTPUT -j ISTIO_OUTPUT\n");
-    String planned = plan(DNS, IpFamily.V4, listing).orElseThrow();
-    assertThat(planned.lines().filter(l -> l.equals("-D OUTPUT -j ISTIO_OUTPUT")).count())
-        .isGreaterThanOrEqualTo(2);
-  }
+    @Test
+    void aDuplicatedJumpIsDrift() {
+        String listing = Goldens.read("save-dns-v4-nft.txt")
+                .replace("-A OUTPUT -j ISTIO_OUTPUT\n", "-A OUTPUT -j ISTIO_OUTPUT\n-A OUTPUT -j ISTIO_OUTPUT\n");
+        String planned = plan(DNS, IpFamily.V4, listing).orElseThrow();
+        assertThat(planned.lines()
+                        .filter(l -> l.equals("-D OUTPUT -j ISTIO_OUTPUT"))
+                        .count())
+                .isGreaterThanOrEqualTo(2);
+    }
 
-  @Test
-  void aMissingRuleIsReportedAsADifference() {
-    String listing =
-        Goldens.read("save-dns-v4-nft.txt")
-            .replace(
-                "-A ISTIO_OUTPUT -p tcp -m mark --mark 0x111/0xfff -j ACCEPT\n", "");
-    List<String> diff =
-        IptablesSync.differences(
-            IptablesRules.tables(DNS, IpFamily.V4),
-            IptablesRules.OWNED_CHAINS,
-            IptablesRules.TABLES,
-            IptablesSave.parse(listing));
-    assertThat(diff).hasSize(1);
-    assertThat(diff.getFirst()).startsWith("nat: want").contains("ISTIO_OUTPUT (6 rules)", "ISTIO_OUTPUT (5 rules)");
-  }
+    @Test
+    void aMissingRuleIsReportedAsADifference() {
+        String listing = Goldens.read("save-dns-v4-nft.txt")
+                .replace("-A ISTIO_OUTPUT -p tcp -m mark --mark 0x111/0xfff -j ACCEPT\n", "");
+        List<String> diff = IptablesSync.differences(
+                IptablesRules.tables(DNS, IpFamily.V4),
+                IptablesRules.OWNED_CHAINS,
+                IptablesRules.TABLES,
+                IptablesSave.parse(listing));
+        assertThat(diff).hasSize(1);
+        assertThat(diff.getFirst())
+                .startsWith("nat: want")
+                .contains("ISTIO_OUTPUT (6 rules)", "ISTIO_OUTPUT (5 rules)");
+    }
 
-  @Test
-  void removalPlanDeletesOnlyWhatIsThereAndLeavesOtherRulesAlone() {
-    String listing =
-        """
+    @Test
+    void removalPlanDeletesOnlyWhatIsThereAndLeavesOtherRulesAlone() {
+        String listing = """
         *nat
         :PREROUTING ACCEPT [0:0]
         :OUTPUT ACCEPT [0:0]
@@ -120,37 +116,34 @@ class IptablesSyncTest {
         -A ISTIO_OUTPUT -p tcp -j REDIRECT --to-ports 15001
         COMMIT
         """;
-    String planned =
-        IptablesSync.plan(
-                List.of(), IptablesRules.OWNED_CHAINS, IptablesRules.TABLES, IptablesSave.parse(listing))
-            .orElseThrow();
-    assertThat(planned)
-        .isEqualTo(
-            """
+        String planned = IptablesSync.plan(
+                        List.of(), IptablesRules.OWNED_CHAINS, IptablesRules.TABLES, IptablesSave.parse(listing))
+                .orElseThrow();
+        assertThat(planned).isEqualTo("""
             * nat
             -D OUTPUT -j ISTIO_OUTPUT
             -F ISTIO_OUTPUT
             -X ISTIO_OUTPUT
             COMMIT
             """);
-    assertThat(
-            IptablesSync.plan(
-                List.of(),
-                IptablesRules.OWNED_CHAINS,
-                IptablesRules.TABLES,
-                IptablesSave.parse("*nat\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n")))
-        .isEmpty();
-  }
+        assertThat(IptablesSync.plan(
+                        List.of(),
+                        IptablesRules.OWNED_CHAINS,
+                        IptablesRules.TABLES,
+                        IptablesSave.parse("*nat\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n")))
+                .isEmpty();
+    }
 
-  @Test
-  void canonicalFormIgnoresSpellingDifferencesButNotMeaning() {
-    assertThat(IptablesSave.canonical("! -d 127.0.0.1/32 -p tcp ! --dport 15008 -j REDIRECT --to-port 15006"))
-        .isEqualTo(IptablesSave.canonical("-p tcp ! -d 127.0.0.1 -m tcp ! --dport 15008 -j REDIRECT --to-ports 15006"));
-    assertThat(IptablesSave.canonical("-s fd16:9254:7127:1337:ffff:ffff:ffff:ffff -j ACCEPT"))
-        .isEqualTo(IptablesSave.canonical("-s fd16:9254:7127:1337:FFFF:ffff:ffff:ffff/128 -j ACCEPT"));
-    assertThat(IptablesSave.canonical("-p tcp --dport 53 -j ACCEPT"))
-        .isNotEqualTo(IptablesSave.canonical("-p tcp ! --dport 53 -j ACCEPT"));
-    assertThat(IptablesSave.canonical("! -d 127.0.0.1/32 -j ACCEPT"))
-        .isNotEqualTo(IptablesSave.canonical("-d 127.0.0.1/32 -j ACCEPT"));
-  }
+    @Test
+    void canonicalFormIgnoresSpellingDifferencesButNotMeaning() {
+        assertThat(IptablesSave.canonical("! -d 127.0.0.1/32 -p tcp ! --dport 15008 -j REDIRECT --to-port 15006"))
+                .isEqualTo(IptablesSave.canonical(
+                        "-p tcp ! -d 127.0.0.1 -m tcp ! --dport 15008 -j REDIRECT --to-ports 15006"));
+        assertThat(IptablesSave.canonical("-s fd16:9254:7127:1337:ffff:ffff:ffff:ffff -j ACCEPT"))
+                .isEqualTo(IptablesSave.canonical("-s fd16:9254:7127:1337:FFFF:ffff:ffff:ffff/128 -j ACCEPT"));
+        assertThat(IptablesSave.canonical("-p tcp --dport 53 -j ACCEPT"))
+                .isNotEqualTo(IptablesSave.canonical("-p tcp ! --dport 53 -j ACCEPT"));
+        assertThat(IptablesSave.canonical("! -d 127.0.0.1/32 -j ACCEPT"))
+                .isNotEqualTo(IptablesSave.canonical("-d 127.0.0.1/32 -j ACCEPT"));
+    }
 }

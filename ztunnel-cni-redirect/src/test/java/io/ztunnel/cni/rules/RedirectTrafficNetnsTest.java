@@ -27,9 +27,9 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * Proof that the rules redirect real traffic: a pod namespace with the rules applied and plain TCP
@@ -39,149 +39,146 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @RequiresNetns(tools = {"iptables-restore", "ip6tables-restore", "nft", "nsenter"})
 @ExtendWith(NoFdLeaks.class)
 class RedirectTrafficNetnsTest {
-  private static final InetAddress POD_IP = InetAddress.ofLiteral("10.71.0.2");
-  private static final InetAddress PEER_IP = InetAddress.ofLiteral("10.71.0.1");
-  private static final InetAddress POD_IP6 = InetAddress.ofLiteral("fd00:71::2");
-  private static final InetAddress PEER_IP6 = InetAddress.ofLiteral("fd00:71::1");
-  private static final InetAddress PROBE = InetAddress.ofLiteral("169.254.7.127");
+    private static final InetAddress POD_IP = InetAddress.ofLiteral("10.71.0.2");
+    private static final InetAddress PEER_IP = InetAddress.ofLiteral("10.71.0.1");
+    private static final InetAddress POD_IP6 = InetAddress.ofLiteral("fd00:71::2");
+    private static final InetAddress PEER_IP6 = InetAddress.ofLiteral("fd00:71::1");
+    private static final InetAddress PROBE = InetAddress.ofLiteral("169.254.7.127");
 
-  /** What a listener saw: the port it listens on, the connection's original destination and peer. */
-  record Accepted(int listenerPort, Optional<InetSocketAddress> originalDst, InetSocketAddress peer) {}
+    /** What a listener saw: the port it listens on, the connection's original destination and peer. */
+    record Accepted(int listenerPort, Optional<InetSocketAddress> originalDst, InetSocketAddress peer) {}
 
-  private EventLoopGroup group;
-  private final List<Channel> channels = new ArrayList<>();
+    private EventLoopGroup group;
+    private final List<Channel> channels = new ArrayList<>();
 
-  @BeforeEach
-  void startEventLoop() {
-    group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
-  }
-
-  @AfterEach
-  void stop() throws Exception {
-    for (Channel c : channels) {
-      c.close().sync();
+    @BeforeEach
+    void startEventLoop() {
+        group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     }
-    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
-  }
 
-  private BlockingQueue<Accepted> listen(PodNetns netns, int port) throws Exception {
-    BlockingQueue<Accepted> seen = new LinkedBlockingQueue<>();
-    Channel server =
-        new ServerBootstrap()
-            .group(group)
-            .channelFactory(NetnsChannelFactory.serverSocket(netns, 0, false))
-            .childHandler(
-                new ChannelInitializer<EpollSocketChannel>() {
-                  @Override
-                  protected void initChannel(EpollSocketChannel ch) throws Exception {
-                    seen.add(
-                        new Accepted(
-                            port, SocketOptions.originalDestination(ch), ch.remoteAddress()));
-                    ch.close();
-                  }
+    @AfterEach
+    void stop() throws Exception {
+        for (Channel c : channels) {
+            c.close().sync();
+        }
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+    }
+
+    private BlockingQueue<Accepted> listen(PodNetns netns, int port) throws Exception {
+        BlockingQueue<Accepted> seen = new LinkedBlockingQueue<>();
+        Channel server = new ServerBootstrap()
+                .group(group)
+                .channelFactory(NetnsChannelFactory.serverSocket(netns, 0, false))
+                .childHandler(new ChannelInitializer<EpollSocketChannel>() {
+                    @Override
+                    protected void initChannel(EpollSocketChannel ch) throws Exception {
+                        seen.add(new Accepted(port, SocketOptions.originalDestination(ch), ch.remoteAddress()));
+                        ch.close();
+                    }
                 })
-            .bind(new InetSocketAddress(port)) // [::]:port, dual stack
-            .sync()
-            .channel();
-    channels.add(server);
-    return seen;
-  }
-
-  private void connect(PodNetns from, int mark, InetSocketAddress to, InetSocketAddress local)
-      throws Exception {
-    Bootstrap b =
-        new Bootstrap()
-            .group(group)
-            .channelFactory(NetnsChannelFactory.socket(from, mark))
-            .handler(new ChannelInboundHandlerAdapter());
-    Channel c = (local == null ? b.connect(to) : b.connect(to, local)).sync().channel();
-    channels.add(c);
-  }
-
-  private static Accepted next(BlockingQueue<Accepted> q) throws InterruptedException {
-    Accepted a = q.poll(5, TimeUnit.SECONDS);
-    assertThat(a).as("a connection within 5 s").isNotNull();
-    return a;
-  }
-
-  @ParameterizedTest(name = "nftables={0}")
-  @ValueSource(booleans = {false, true})
-  void podTrafficIsRedirectedExactlyAsIstioDoes(boolean nft) throws Exception {
-    try (TestNetns pod = TestNetns.create();
-        TestNetns peer = TestNetns.create();
-        PodNetns podNs = PodNetns.open(pod.path());
-        PodNetns peerNs = PodNetns.open(peer.path())) {
-      pod.exec("ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", peer.name());
-      pod.exec("ip", "addr", "add", POD_IP.getHostAddress() + "/24", "dev", "eth0");
-      pod.exec("ip", "-6", "addr", "add", "fd00:71::2/64", "dev", "eth0", "nodad");
-      pod.exec("ip", "link", "set", "eth0", "up");
-      pod.exec("ip", "route", "add", PROBE.getHostAddress() + "/32", "dev", "eth0");
-      peer.exec("ip", "addr", "add", PEER_IP.getHostAddress() + "/24", "dev", "eth0");
-      peer.exec("ip", "addr", "add", PROBE.getHostAddress() + "/32", "dev", "eth0");
-      peer.exec("ip", "-6", "addr", "add", "fd00:71::1/64", "dev", "eth0", "nodad");
-      peer.exec("ip", "link", "set", "eth0", "up");
-
-      RedirectSettings settings = RedirectSettings.defaults().withNativeNftables(nft);
-      InpodRedirector.create(settings).apply(podNs, "test/traffic", InpodRuleSet.of(settings));
-
-      BlockingQueue<Accepted> outbound = listen(podNs, 15001);
-      BlockingQueue<Accepted> inbound = listen(podNs, 15006);
-      BlockingQueue<Accepted> hbone = listen(podNs, 15008);
-      BlockingQueue<Accepted> app = listen(podNs, 8080);
-      BlockingQueue<Accepted> outside = listen(peerNs, 80);
-
-      // Outbound from the pod to some IP:80 lands on 15001, which recovers IP:80.
-      connect(podNs, 0, new InetSocketAddress(PEER_IP, 80), null);
-      Accepted out = next(outbound);
-      assertThat(out.originalDst()).contains(new InetSocketAddress(PEER_IP, 80));
-      assertThat(outside.poll(200, TimeUnit.MILLISECONDS)).as("not delivered directly").isNull();
-
-      // IPv6 too.
-      connect(podNs, 0, new InetSocketAddress(PEER_IP6, 80), null);
-      assertThat(next(outbound).originalDst()).contains(new InetSocketAddress(PEER_IP6, 80));
-
-      // The daemon's own sockets (mark 1337) are not redirected.
-      connect(podNs, SocketOptions.DEFAULT_MARK, new InetSocketAddress(PEER_IP, 80), null);
-      assertThat(next(outside).peer().getAddress()).isEqualTo(POD_IP);
-      assertThat(outbound.poll(200, TimeUnit.MILLISECONDS)).isNull();
-
-      // Inbound to the pod's IP:8080 lands on 15006, which recovers POD_IP:8080.
-      connect(peerNs, 0, new InetSocketAddress(POD_IP, 8080), null);
-      Accepted in = next(inbound);
-      assertThat(in.originalDst()).contains(new InetSocketAddress(POD_IP, 8080));
-      assertThat(in.peer().getAddress()).isEqualTo(PEER_IP);
-      connect(peerNs, 0, new InetSocketAddress(POD_IP6, 8080), null);
-      assertThat(next(inbound).originalDst()).contains(new InetSocketAddress(POD_IP6, 8080));
-      assertThat(app.poll(200, TimeUnit.MILLISECONDS)).isNull();
-
-      // HBONE on 15008 is reached directly.
-      connect(peerNs, 0, new InetSocketAddress(POD_IP, 15008), null);
-      Accepted h = next(hbone);
-      assertThat(h.originalDst().orElse(new InetSocketAddress(POD_IP, 15008)))
-          .as("not rewritten")
-          .isEqualTo(new InetSocketAddress(POD_IP, 15008));
-      assertThat(inbound.poll(200, TimeUnit.MILLISECONDS)).isNull();
-
-      // Kubelet probes (SNATed to 169.254.7.127 by the host) reach the app uncaptured.
-      connect(peerNs, 0, new InetSocketAddress(POD_IP, 8080), new InetSocketAddress(PROBE, 0));
-      Accepted probe = next(app);
-      assertThat(probe.peer().getAddress()).isEqualTo(PROBE);
-      assertThat(inbound.poll(200, TimeUnit.MILLISECONDS)).isNull();
-
-      // Loopback stays uncaptured.
-      connect(podNs, 0, new InetSocketAddress(InetAddress.ofLiteral("127.0.0.1"), 8080), null);
-      assertThat(next(app).originalDst().orElse(null))
-          .isIn(null, new InetSocketAddress(InetAddress.ofLiteral("127.0.0.1"), 8080));
-
-      // After removal nothing is redirected any more.
-      InpodRedirector.create(settings).remove(podNs, "test/traffic");
-      connect(podNs, 0, new InetSocketAddress(PEER_IP, 80), null);
-      assertThat(next(outside).peer().getAddress()).isEqualTo(POD_IP);
-      assertThat(outbound.poll(200, TimeUnit.MILLISECONDS)).isNull();
-      for (Channel c : channels) {
-        c.close().sync();
-      }
-      channels.clear();
+                .bind(new InetSocketAddress(port)) // [::]:port, dual stack
+                .sync()
+                .channel();
+        channels.add(server);
+        return seen;
     }
-  }
+
+    private void connect(PodNetns from, int mark, InetSocketAddress to, InetSocketAddress local) throws Exception {
+        Bootstrap b = new Bootstrap()
+                .group(group)
+                .channelFactory(NetnsChannelFactory.socket(from, mark))
+                .handler(new ChannelInboundHandlerAdapter());
+        Channel c =
+                (local == null ? b.connect(to) : b.connect(to, local)).sync().channel();
+        channels.add(c);
+    }
+
+    private static Accepted next(BlockingQueue<Accepted> q) throws InterruptedException {
+        Accepted a = q.poll(5, TimeUnit.SECONDS);
+        assertThat(a).as("a connection within 5 s").isNotNull();
+        return a;
+    }
+
+    @ParameterizedTest(name = "nftables={0}")
+    @ValueSource(booleans = {false, true})
+    void podTrafficIsRedirectedExactlyAsIstioDoes(boolean nft) throws Exception {
+        try (TestNetns pod = TestNetns.create();
+                TestNetns peer = TestNetns.create();
+                PodNetns podNs = PodNetns.open(pod.path());
+                PodNetns peerNs = PodNetns.open(peer.path())) {
+            pod.exec("ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", peer.name());
+            pod.exec("ip", "addr", "add", POD_IP.getHostAddress() + "/24", "dev", "eth0");
+            pod.exec("ip", "-6", "addr", "add", "fd00:71::2/64", "dev", "eth0", "nodad");
+            pod.exec("ip", "link", "set", "eth0", "up");
+            pod.exec("ip", "route", "add", PROBE.getHostAddress() + "/32", "dev", "eth0");
+            peer.exec("ip", "addr", "add", PEER_IP.getHostAddress() + "/24", "dev", "eth0");
+            peer.exec("ip", "addr", "add", PROBE.getHostAddress() + "/32", "dev", "eth0");
+            peer.exec("ip", "-6", "addr", "add", "fd00:71::1/64", "dev", "eth0", "nodad");
+            peer.exec("ip", "link", "set", "eth0", "up");
+
+            RedirectSettings settings = RedirectSettings.defaults().withNativeNftables(nft);
+            InpodRedirector.create(settings).apply(podNs, "test/traffic", InpodRuleSet.of(settings));
+
+            BlockingQueue<Accepted> outbound = listen(podNs, 15001);
+            BlockingQueue<Accepted> inbound = listen(podNs, 15006);
+            BlockingQueue<Accepted> hbone = listen(podNs, 15008);
+            BlockingQueue<Accepted> app = listen(podNs, 8080);
+            BlockingQueue<Accepted> outside = listen(peerNs, 80);
+
+            // Outbound from the pod to some IP:80 lands on 15001, which recovers IP:80.
+            connect(podNs, 0, new InetSocketAddress(PEER_IP, 80), null);
+            Accepted out = next(outbound);
+            assertThat(out.originalDst()).contains(new InetSocketAddress(PEER_IP, 80));
+            assertThat(outside.poll(200, TimeUnit.MILLISECONDS))
+                    .as("not delivered directly")
+                    .isNull();
+
+            // IPv6 too.
+            connect(podNs, 0, new InetSocketAddress(PEER_IP6, 80), null);
+            assertThat(next(outbound).originalDst()).contains(new InetSocketAddress(PEER_IP6, 80));
+
+            // The daemon's own sockets (mark 1337) are not redirected.
+            connect(podNs, SocketOptions.DEFAULT_MARK, new InetSocketAddress(PEER_IP, 80), null);
+            assertThat(next(outside).peer().getAddress()).isEqualTo(POD_IP);
+            assertThat(outbound.poll(200, TimeUnit.MILLISECONDS)).isNull();
+
+            // Inbound to the pod's IP:8080 lands on 15006, which recovers POD_IP:8080.
+            connect(peerNs, 0, new InetSocketAddress(POD_IP, 8080), null);
+            Accepted in = next(inbound);
+            assertThat(in.originalDst()).contains(new InetSocketAddress(POD_IP, 8080));
+            assertThat(in.peer().getAddress()).isEqualTo(PEER_IP);
+            connect(peerNs, 0, new InetSocketAddress(POD_IP6, 8080), null);
+            assertThat(next(inbound).originalDst()).contains(new InetSocketAddress(POD_IP6, 8080));
+            assertThat(app.poll(200, TimeUnit.MILLISECONDS)).isNull();
+
+            // HBONE on 15008 is reached directly.
+            connect(peerNs, 0, new InetSocketAddress(POD_IP, 15008), null);
+            Accepted h = next(hbone);
+            assertThat(h.originalDst().orElse(new InetSocketAddress(POD_IP, 15008)))
+                    .as("not rewritten")
+                    .isEqualTo(new InetSocketAddress(POD_IP, 15008));
+            assertThat(inbound.poll(200, TimeUnit.MILLISECONDS)).isNull();
+
+            // Kubelet probes (SNATed to 169.254.7.127 by the host) reach the app uncaptured.
+            connect(peerNs, 0, new InetSocketAddress(POD_IP, 8080), new InetSocketAddress(PROBE, 0));
+            Accepted probe = next(app);
+            assertThat(probe.peer().getAddress()).isEqualTo(PROBE);
+            assertThat(inbound.poll(200, TimeUnit.MILLISECONDS)).isNull();
+
+            // Loopback stays uncaptured.
+            connect(podNs, 0, new InetSocketAddress(InetAddress.ofLiteral("127.0.0.1"), 8080), null);
+            assertThat(next(app).originalDst().orElse(null))
+                    .isIn(null, new InetSocketAddress(InetAddress.ofLiteral("127.0.0.1"), 8080));
+
+            // After removal nothing is redirected any more.
+            InpodRedirector.create(settings).remove(podNs, "test/traffic");
+            connect(podNs, 0, new InetSocketAddress(PEER_IP, 80), null);
+            assertThat(next(outside).peer().getAddress()).isEqualTo(POD_IP);
+            assertThat(outbound.poll(200, TimeUnit.MILLISECONDS)).isNull();
+            for (Channel c : channels) {
+                c.close().sync();
+            }
+            channels.clear();
+        }
+    }
 }

@@ -17,6 +17,6 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @Tag("netns")
 @ExtendWith(NetnsCondition.class)
 public @interface RequiresNetns {
-  /** Extra executables that must be on PATH, e.g. {@code "iptables"}. */
-  String[] tools() default {};
+    /** Extra executables that must be on PATH, e.g. {@code "iptables"}. */
+    String[] tools() default {};
 }

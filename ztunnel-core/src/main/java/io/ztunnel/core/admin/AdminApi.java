@@ -64,8 +64,13 @@ public final class AdminApi {
     private final LogLevels logLevels;
     private final Runnable shutdown;
 
-    public AdminApi(Supplier<Map<String, Object>> configDump, StateStore state, ConnectionTracker connections,
-            String network, LogLevels logLevels, Runnable shutdown) {
+    public AdminApi(
+            Supplier<Map<String, Object>> configDump,
+            StateStore state,
+            ConnectionTracker connections,
+            String network,
+            LogLevels logLevels,
+            Runnable shutdown) {
         this.configDump = configDump;
         this.state = state;
         this.connections = connections;
@@ -105,13 +110,13 @@ public final class AdminApi {
         }
         if (r.query().containsKey("reset")) {
             logLevels.reset();
-            return done(HttpServer.Response.text(HttpResponseStatus.OK,
-                    "current log level is " + logLevels.current() + "\n"));
+            return done(HttpServer.Response.text(
+                    HttpResponseStatus.OK, "current log level is " + logLevels.current() + "\n"));
         }
         String level = r.param("level");
         if (level == null) {
-            return done(HttpServer.Response.text(HttpResponseStatus.OK,
-                    "current log level is " + logLevels.current() + "\n"));
+            return done(HttpServer.Response.text(
+                    HttpResponseStatus.OK, "current log level is " + logLevels.current() + "\n"));
         }
         try {
             logLevels.apply(level);
@@ -144,11 +149,27 @@ public final class AdminApi {
             m.put("src", String.valueOf(c.source()));
             m.put("dst", String.valueOf(c.destination()));
             m.put("hboneTarget", c.hboneTarget());
-            m.put("srcIdentity", c.sourceIdentity() == null ? null : c.sourceIdentity().toString());
-            m.put("dstIdentity", c.destinationIdentity() == null ? null : c.destinationIdentity().toString());
-            m.put("srcWorkload", c.sourceWorkload() == null ? null : c.sourceWorkload().uid());
-            m.put("dstWorkload", c.destinationWorkload() == null ? null : c.destinationWorkload().uid());
-            m.put("dstService", c.destinationService() == null ? null : c.destinationService().hostname());
+            m.put(
+                    "srcIdentity",
+                    c.sourceIdentity() == null ? null : c.sourceIdentity().toString());
+            m.put(
+                    "dstIdentity",
+                    c.destinationIdentity() == null
+                            ? null
+                            : c.destinationIdentity().toString());
+            m.put(
+                    "srcWorkload",
+                    c.sourceWorkload() == null ? null : c.sourceWorkload().uid());
+            m.put(
+                    "dstWorkload",
+                    c.destinationWorkload() == null
+                            ? null
+                            : c.destinationWorkload().uid());
+            m.put(
+                    "dstService",
+                    c.destinationService() == null
+                            ? null
+                            : c.destinationService().hostname());
             m.put("bytesReceived", c.received());
             m.put("bytesSent", c.sent());
             m.put("started", c.start().toString());
@@ -191,8 +212,8 @@ public final class AdminApi {
         if (destination == null) {
             return badRequest("no workload with IP " + dst + " on network \"" + network + "\"");
         }
-        Authorizer.Decision decision = Authorizer.evaluate(snapshot, destination,
-                new Authorizer.Connection(srcIp, identity, dstIp, dstPort), true);
+        Authorizer.Decision decision = Authorizer.evaluate(
+                snapshot, destination, new Authorizer.Connection(srcIp, identity, dstIp, dstPort), true);
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("allowed", decision.allowed());
         out.put("reason", decision.reason());

@@ -66,7 +66,9 @@ public final class ConfigDump {
         m.put("uid", w.uid());
         m.put("name", w.name());
         m.put("namespace", w.namespace());
-        m.put("workloadIps", w.addresses().stream().map(InetAddress::getHostAddress).toList());
+        m.put(
+                "workloadIps",
+                w.addresses().stream().map(InetAddress::getHostAddress).toList());
         if (!w.hostname().isEmpty()) {
             m.put("hostname", w.hostname());
         }
@@ -101,8 +103,15 @@ public final class ConfigDump {
         m.put("status", w.status() == Workload.HealthStatus.HEALTHY ? "Healthy" : "Unhealthy");
         m.put("clusterId", w.clusterId());
         if (!w.locality().equals(io.ztunnel.core.state.Locality.NONE)) {
-            m.put("locality", Map.of("region", w.locality().region(), "zone", w.locality().zone(),
-                    "subzone", w.locality().subzone()));
+            m.put(
+                    "locality",
+                    Map.of(
+                            "region",
+                            w.locality().region(),
+                            "zone",
+                            w.locality().zone(),
+                            "subzone",
+                            w.locality().subzone()));
         }
         m.put("networkMode", w.networkMode() == Workload.NetworkMode.HOST_NETWORK ? "HostNetwork" : "Standard");
         m.put("capacity", w.capacity());
@@ -116,7 +125,9 @@ public final class ConfigDump {
         m.put("hostname", s.hostname());
         m.put("vips", s.vips().stream().map(NetworkAddress::toString).toList());
         if (!s.cidrVips().isEmpty()) {
-            m.put("cidrVips", s.cidrVips().stream().map(c -> c.network() + "/" + c.cidr()).toList());
+            m.put(
+                    "cidrVips",
+                    s.cidrVips().stream().map(c -> c.network() + "/" + c.cidr()).toList());
         }
         m.put("ports", portMap(s.ports()));
         m.put("subjectAltNames", s.subjectAltNames());
@@ -132,19 +143,28 @@ public final class ConfigDump {
         }
         if (s.loadBalancing() != null) {
             Map<String, Object> lb = new LinkedHashMap<>();
-            lb.put("routingPreferences", s.loadBalancing().routingPreference().stream().map(ConfigDump::pascal)
-                    .toList());
-            lb.put("mode", s.loadBalancing().mode() == Service.LoadBalancing.Mode.UNSPECIFIED ? "Standard"
-                    : pascal(s.loadBalancing().mode()));
-            lb.put("healthPolicy", s.loadBalancing().healthPolicy() == Service.LoadBalancing.HealthPolicy.ALLOW_ALL
-                    ? "AllowAll" : "OnlyHealthy");
+            lb.put(
+                    "routingPreferences",
+                    s.loadBalancing().routingPreference().stream()
+                            .map(ConfigDump::pascal)
+                            .toList());
+            lb.put(
+                    "mode",
+                    s.loadBalancing().mode() == Service.LoadBalancing.Mode.UNSPECIFIED
+                            ? "Standard"
+                            : pascal(s.loadBalancing().mode()));
+            lb.put(
+                    "healthPolicy",
+                    s.loadBalancing().healthPolicy() == Service.LoadBalancing.HealthPolicy.ALLOW_ALL
+                            ? "AllowAll"
+                            : "OnlyHealthy");
             m.put("loadBalancer", lb);
         }
         switch (s.ipFamilies()) {
             case DUAL -> m.put("ipFamilies", "Dual");
             case IPV4_ONLY -> m.put("ipFamilies", "IPv4");
             case IPV6_ONLY -> m.put("ipFamilies", "IPv6");
-            case AUTOMATIC -> { }
+            case AUTOMATIC -> {}
         }
         m.put("canonical", s.canonical());
         m.put("visibility", s.visibility() == Service.Visibility.NAMESPACE ? "Namespace" : "Public");
@@ -166,11 +186,13 @@ public final class ConfigDump {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("name", p.name());
         m.put("namespace", p.namespace());
-        m.put("scope", switch (p.scope()) {
-            case GLOBAL -> "Global";
-            case NAMESPACE -> "Namespace";
-            case WORKLOAD_SELECTOR -> "WorkloadSelector";
-        });
+        m.put(
+                "scope",
+                switch (p.scope()) {
+                    case GLOBAL -> "Global";
+                    case NAMESPACE -> "Namespace";
+                    case WORKLOAD_SELECTOR -> "WorkloadSelector";
+                });
         m.put("action", p.action() == Authorization.Action.DENY ? "Deny" : "Allow");
         m.put("dryRun", p.dryRun());
         List<Object> rules = new ArrayList<>();
@@ -216,21 +238,24 @@ public final class ConfigDump {
         }
         List<Object> items = new ArrayList<>();
         for (Authorization.StringMatch s : list) {
-            items.add(switch (s) {
-                case Authorization.StringMatch.Exact e -> Map.of("Exact", e.value());
-                case Authorization.StringMatch.Prefix p -> Map.of("Prefix", p.value());
-                case Authorization.StringMatch.Suffix x -> Map.of("Suffix", x.value());
-                case Authorization.StringMatch.Presence p -> Map.of("Presence", List.of());
-            });
+            items.add(
+                    switch (s) {
+                        case Authorization.StringMatch.Exact e -> Map.of("Exact", e.value());
+                        case Authorization.StringMatch.Prefix p -> Map.of("Prefix", p.value());
+                        case Authorization.StringMatch.Suffix x -> Map.of("Suffix", x.value());
+                        case Authorization.StringMatch.Presence p -> Map.of("Presence", List.of());
+                    });
         }
         out.put(key, items);
     }
 
-    private static void putAccounts(Map<String, Object> out, String key,
-            List<Authorization.ServiceAccountMatch> list) {
+    private static void putAccounts(Map<String, Object> out, String key, List<Authorization.ServiceAccountMatch> list) {
         if (!list.isEmpty()) {
-            out.put(key, list.stream().map(a -> Map.of("namespace", a.namespace(), "serviceAccount",
-                    a.serviceAccount())).toList());
+            out.put(
+                    key,
+                    list.stream()
+                            .map(a -> Map.of("namespace", a.namespace(), "serviceAccount", a.serviceAccount()))
+                            .toList());
         }
     }
 
@@ -264,15 +289,21 @@ public final class ConfigDump {
         for (CertificateManager.Status s : statuses) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("identity", s.identity().toString());
-            m.put("state", switch (s.state()) {
-                case INITIALIZING -> "Initializing";
-                case AVAILABLE -> "Available";
-                case UNAVAILABLE -> "Unavailable: " + s.error();
-            });
+            m.put(
+                    "state",
+                    switch (s.state()) {
+                        case INITIALIZING -> "Initializing";
+                        case AVAILABLE -> "Available";
+                        case UNAVAILABLE -> "Unavailable: " + s.error();
+                    });
             WorkloadCertificate cert = s.certificate();
             if (cert != null) {
-                m.put("certChain", cert.chain().stream().map(ConfigDump::certificate).toList());
-                m.put("rootCerts", cert.roots().stream().map(ConfigDump::certificate).toList());
+                m.put(
+                        "certChain",
+                        cert.chain().stream().map(ConfigDump::certificate).toList());
+                m.put(
+                        "rootCerts",
+                        cert.roots().stream().map(ConfigDump::certificate).toList());
             } else {
                 m.put("certChain", List.of());
                 m.put("rootCerts", List.of());
@@ -285,8 +316,11 @@ public final class ConfigDump {
     private static Map<String, Object> certificate(X509Certificate c) {
         Map<String, Object> m = new LinkedHashMap<>();
         try {
-            m.put("pem", Base64.getEncoder().encodeToString(
-                    io.ztunnel.core.identity.Pem.encode(c).getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
+            m.put(
+                    "pem",
+                    Base64.getEncoder()
+                            .encodeToString(io.ztunnel.core.identity.Pem.encode(c)
+                                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
         } catch (RuntimeException e) {
             m.put("pem", "");
         }
@@ -295,5 +329,4 @@ public final class ConfigDump {
         m.put("expirationTime", c.getNotAfter().toInstant().toString());
         return m;
     }
-
 }

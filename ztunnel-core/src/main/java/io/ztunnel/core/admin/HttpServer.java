@@ -44,8 +44,8 @@ public final class HttpServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(HttpServer.class);
 
     /** A request as handlers see it. */
-    public record Request(String method, String path, Map<String, List<String>> query, String body,
-            InetSocketAddress remote) {
+    public record Request(
+            String method, String path, Map<String, List<String>> query, String body, InetSocketAddress remote) {
         public String param(String name) {
             List<String> v = query.get(name);
             return v == null || v.isEmpty() ? null : v.getFirst();
@@ -85,21 +85,26 @@ public final class HttpServer implements AutoCloseable {
     }
 
     /** Binds one more address; throws with the address when that fails. */
-    public InetSocketAddress bind(EventLoopGroup group, Class<? extends ServerChannel> channelType,
-            InetSocketAddress address) {
-        var future = new ServerBootstrap().group(group).channel(channelType)
+    public InetSocketAddress bind(
+            EventLoopGroup group, Class<? extends ServerChannel> channelType, InetSocketAddress address) {
+        var future = new ServerBootstrap()
+                .group(group)
+                .channel(channelType)
                 .childHandler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {
-                        ch.pipeline().addLast("header-timeout", new ReadTimeoutHandler(2, TimeUnit.SECONDS))
+                        ch.pipeline()
+                                .addLast("header-timeout", new ReadTimeoutHandler(2, TimeUnit.SECONDS))
                                 .addLast(new HttpServerCodec())
                                 .addLast(new HttpObjectAggregator(64 * 1024))
                                 .addLast(new Dispatcher());
                     }
-                }).bind(address).awaitUninterruptibly();
+                })
+                .bind(address)
+                .awaitUninterruptibly();
         if (!future.isSuccess()) {
-            throw new IllegalStateException("cannot listen on " + address + ": " + future.cause().getMessage(),
-                    future.cause());
+            throw new IllegalStateException(
+                    "cannot listen on " + address + ": " + future.cause().getMessage(), future.cause());
         }
         channels.add(future.channel());
         return (InetSocketAddress) future.channel().localAddress();
@@ -120,13 +125,17 @@ public final class HttpServer implements AutoCloseable {
             }
             QueryStringDecoder uri = new QueryStringDecoder(msg.uri());
             boolean keepAlive = HttpUtil.isKeepAlive(msg);
-            Request request = new Request(msg.method().name(), uri.path(), uri.parameters(),
-                    msg.content().toString(StandardCharsets.UTF_8), (InetSocketAddress) ctx.channel().remoteAddress());
+            Request request = new Request(
+                    msg.method().name(),
+                    uri.path(),
+                    uri.parameters(),
+                    msg.content().toString(StandardCharsets.UTF_8),
+                    (InetSocketAddress) ctx.channel().remoteAddress());
             Handler handler = routes.get(uri.path());
             CompletionStage<Response> response;
             if (handler == null) {
-                response = CompletableFuture.completedFuture(Response.text(HttpResponseStatus.NOT_FOUND,
-                        "not found\n"));
+                response =
+                        CompletableFuture.completedFuture(Response.text(HttpResponseStatus.NOT_FOUND, "not found\n"));
             } else {
                 try {
                     response = handler.handle(request);
@@ -138,8 +147,8 @@ public final class HttpServer implements AutoCloseable {
                 Response out = r;
                 if (error != null) {
                     log.atWarn().addKeyValue("path", uri.path()).setCause(error).log("admin handler failed");
-                    out = Response.text(HttpResponseStatus.INTERNAL_SERVER_ERROR, "error: " + error.getMessage()
-                            + "\n");
+                    out = Response.text(
+                            HttpResponseStatus.INTERNAL_SERVER_ERROR, "error: " + error.getMessage() + "\n");
                 }
                 write(ctx, out, keepAlive);
             }));
@@ -148,7 +157,8 @@ public final class HttpServer implements AutoCloseable {
         private void write(ChannelHandlerContext ctx, Response r, boolean keepAlive) {
             ByteBuf body = Unpooled.wrappedBuffer(r.body());
             FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, r.status(), body);
-            response.headers().set(HttpHeaderNames.CONTENT_TYPE, r.contentType())
+            response.headers()
+                    .set(HttpHeaderNames.CONTENT_TYPE, r.contentType())
                     .setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
             if (keepAlive) {
                 response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);

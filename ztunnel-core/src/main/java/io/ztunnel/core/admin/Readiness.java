@@ -30,12 +30,14 @@ public final class Readiness {
     /** The readiness endpoint's answer. */
     public HttpServer.Response response(String method) {
         if (!method.equals("GET")) {
-            return HttpServer.Response.text(io.netty.handler.codec.http.HttpResponseStatus.METHOD_NOT_ALLOWED,
-                    "method not allowed\n");
+            return HttpServer.Response.text(
+                    io.netty.handler.codec.http.HttpResponseStatus.METHOD_NOT_ALLOWED, "method not allowed\n");
         }
         List<String> now = pending();
-        return now.isEmpty() ? HttpServer.Response.text(io.netty.handler.codec.http.HttpResponseStatus.OK, "ready\n")
-                : HttpServer.Response.text(io.netty.handler.codec.http.HttpResponseStatus.INTERNAL_SERVER_ERROR,
+        return now.isEmpty()
+                ? HttpServer.Response.text(io.netty.handler.codec.http.HttpResponseStatus.OK, "ready\n")
+                : HttpServer.Response.text(
+                        io.netty.handler.codec.http.HttpResponseStatus.INTERNAL_SERVER_ERROR,
                         "not ready, pending: " + String.join(", ", now) + "\n");
     }
 
@@ -44,5 +46,4 @@ public final class Readiness {
     public interface Task {
         void done();
     }
-
 }

@@ -1,7 +1,6 @@
 package io.ztunnel.core.app;
 
 import io.netty.channel.EventLoopGroup;
-import io.netty.handler.codec.http.HttpResponseStatus;
 import io.ztunnel.core.admin.AdminApi;
 import io.ztunnel.core.admin.ConfigDump;
 import io.ztunnel.core.admin.HttpServer;
@@ -92,18 +91,36 @@ public final class Daemon implements AutoCloseable {
         this.control = transport.newGroup(1, "ztunnel-control");
         this.timer = control.next();
         this.ca = ControlPlane.certificateAuthority(config, control, transport);
-        this.certificates = new CertificateManager(ca, config.secretTtl(), config.tls(),
-                Scheduler.of(control.next(), Clock.systemUTC()), CertificateManager.DEFAULT_MAX_IN_FLIGHT);
-        this.metrics = ZtunnelMetrics.builder().buildTag(config.istioVersion()).jvmMetrics(true)
-                .workloadManagerMetrics(config.proxyMode() == Config.ProxyMode.SHARED).build();
-        RoutingConfig routing = new RoutingConfig(config.network(), config.illegalPorts(),
-                config.preferredServiceNamespace(), config.ports().inboundHbone());
+        this.certificates = new CertificateManager(
+                ca,
+                config.secretTtl(),
+                config.tls(),
+                Scheduler.of(control.next(), Clock.systemUTC()),
+                CertificateManager.DEFAULT_MAX_IN_FLIGHT);
+        this.metrics = ZtunnelMetrics.builder()
+                .buildTag(config.istioVersion())
+                .jvmMetrics(true)
+                .workloadManagerMetrics(config.proxyMode() == Config.ProxyMode.SHARED)
+                .build();
+        RoutingConfig routing = new RoutingConfig(
+                config.network(),
+                config.illegalPorts(),
+                config.preferredServiceNamespace(),
+                config.ports().inboundHbone());
         io.ztunnel.core.telemetry.TrafficTelemetry telemetry =
                 new io.ztunnel.core.telemetry.TrafficTelemetry(metrics.traffic());
         ConnectionRecord.Listener listener = telemetry;
-        this.context = new ProxyContext(config, transport, dataPlane, store, certificates,
-                new OutboundRouter(routing, new SplittableRandom()), new InboundResolver(routing), connections,
-                listener, timer);
+        this.context = new ProxyContext(
+                config,
+                transport,
+                dataPlane,
+                store,
+                certificates,
+                new OutboundRouter(routing, new SplittableRandom()),
+                new InboundResolver(routing),
+                connections,
+                listener,
+                timer);
         store.onChange((previous, next) -> Inbound.reevaluate(next, connections));
         store.onChange(telemetry::stateChanged);
     }
@@ -148,10 +165,15 @@ public final class Daemon implements AutoCloseable {
             zds.start();
             proxyReady.done();
         }
-        log.atInfo().addKeyValue("mode", config.proxyMode()).addKeyValue("workers", config.workerThreads())
-                .addKeyValue("transport", transport.name()).addKeyValue("ca", ca.describe())
-                .addKeyValue("admin", adminAddress).addKeyValue("readiness", readinessAddress)
-                .addKeyValue("metrics", metricsAddress).log("ztunnel started");
+        log.atInfo()
+                .addKeyValue("mode", config.proxyMode())
+                .addKeyValue("workers", config.workerThreads())
+                .addKeyValue("transport", transport.name())
+                .addKeyValue("ca", ca.describe())
+                .addKeyValue("admin", adminAddress)
+                .addKeyValue("readiness", readinessAddress)
+                .addKeyValue("metrics", metricsAddress)
+                .log("ztunnel started");
     }
 
     /**
@@ -193,7 +215,8 @@ public final class Daemon implements AutoCloseable {
                 closeables.add(watcher);
                 first.get(30, TimeUnit.SECONDS);
             } catch (java.util.concurrent.ExecutionException e) {
-                throw new IllegalStateException("local config " + path + ": " + e.getCause().getMessage(), e);
+                throw new IllegalStateException(
+                        "local config " + path + ": " + e.getCause().getMessage(), e);
             } catch (Exception e) {
                 throw new IllegalStateException("local config " + path + ": " + e.getMessage(), e);
             }
@@ -209,7 +232,9 @@ public final class Daemon implements AutoCloseable {
 
     private static void rejected(Path path, String reason, CompletableFuture<Void> first) {
         if (first.isDone()) {
-            log.atError().addKeyValue("file", path).addKeyValue("error", reason)
+            log.atError()
+                    .addKeyValue("file", path)
+                    .addKeyValue("error", reason)
                     .log("local config edit rejected; the previous config stays in force");
         } else {
             first.completeExceptionally(new IllegalArgumentException(reason));
@@ -217,7 +242,11 @@ public final class Daemon implements AutoCloseable {
     }
 
     private void startServers() {
-        AdminApi api = new AdminApi(this::configDump, store, connections, config.network(),
+        AdminApi api = new AdminApi(
+                this::configDump,
+                store,
+                connections,
+                config.network(),
                 new AdminApi.LogLevels() {
                     @Override
                     public void apply(String spec) {
@@ -233,32 +262,42 @@ public final class Daemon implements AutoCloseable {
                     public String current() {
                         return LogConfig.current();
                     }
-                }, this::shutdown);
+                },
+                this::shutdown);
         Map<String, HttpServer.Handler> admin = api.routes();
         HttpServer adminServer = new HttpServer(admin);
         closeables.add(adminServer);
-        adminAddress = adminServer.bind(control, transport.serverChannel(),
-                new InetSocketAddress(InetAddress.getLoopbackAddress(), config.ports().admin()));
+        adminAddress = adminServer.bind(
+                control,
+                transport.serverChannel(),
+                new InetSocketAddress(
+                        InetAddress.getLoopbackAddress(), config.ports().admin()));
         if (config.ipv6Enabled()) {
             try {
-                adminServer.bind(control, transport.serverChannel(),
+                adminServer.bind(
+                        control,
+                        transport.serverChannel(),
                         new InetSocketAddress(InetAddress.getByName("::1"), adminAddress.getPort()));
             } catch (Exception e) {
                 log.atDebug().addKeyValue("error", e.getMessage()).log("admin not bound on ::1");
             }
         }
-        HttpServer readinessServer = new HttpServer(Map.of("/healthz/ready",
-                r -> done(readiness.response(r.method()))));
+        HttpServer readinessServer =
+                new HttpServer(Map.of("/healthz/ready", r -> done(readiness.response(r.method()))));
         closeables.add(readinessServer);
-        readinessAddress = readinessServer.bind(control, transport.serverChannel(),
+        readinessAddress = readinessServer.bind(
+                control,
+                transport.serverChannel(),
                 new InetSocketAddress(wildcard(), config.ports().readiness()));
-        MetricsServer metricsServer = MetricsServer.builder(metrics, control).port(config.ports().stats()).build();
+        MetricsServer metricsServer = MetricsServer.builder(metrics, control)
+                .port(config.ports().stats())
+                .build();
         closeables.add(metricsServer::close);
         try {
             metricsAddress = metricsServer.start();
         } catch (Exception e) {
-            throw new IllegalStateException("cannot start the metrics server on port " + config.ports().stats() + ": "
-                    + e.getMessage(), e);
+            throw new IllegalStateException(
+                    "cannot start the metrics server on port " + config.ports().stats() + ": " + e.getMessage(), e);
         }
     }
 
@@ -295,7 +334,11 @@ public final class Daemon implements AutoCloseable {
     private Map<String, Object> configView() {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("proxyMode", config.proxyMode().name().toLowerCase(java.util.Locale.ROOT));
-        m.put("proxyWorkloadInfo", config.proxyWorkloadInfo() == null ? null : config.proxyWorkloadInfo().toString());
+        m.put(
+                "proxyWorkloadInfo",
+                config.proxyWorkloadInfo() == null
+                        ? null
+                        : config.proxyWorkloadInfo().toString());
         m.put("nodeName", config.nodeName());
         m.put("network", config.network());
         m.put("clusterId", config.clusterId());
@@ -355,7 +398,9 @@ public final class Daemon implements AutoCloseable {
         }
         readiness.register("draining");
         Duration deadline = config.terminationDeadline();
-        log.atInfo().addKeyValue("deadline", deadline).addKeyValue("connections", connections.size())
+        log.atInfo()
+                .addKeyValue("deadline", deadline)
+                .addKeyValue("connections", connections.size())
                 .log("draining");
         proxies.forEach(ProxySet::drain);
         if (zds != null) {

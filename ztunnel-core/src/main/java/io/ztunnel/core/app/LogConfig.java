@@ -57,8 +57,9 @@ public final class LogConfig {
             case "debug" -> Level.DEBUG;
             case "trace" -> Level.TRACE;
             case "off" -> Level.OFF;
-            default -> throw new IllegalArgumentException("log level entry \"" + entry
-                    + "\": unknown level \"" + text + "\" (expected error, warn, info, debug, trace or off)");
+            default ->
+                throw new IllegalArgumentException("log level entry \"" + entry + "\": unknown level \"" + text
+                        + "\" (expected error, warn, info, debug, trace or off)");
         };
     }
 
@@ -85,7 +86,8 @@ public final class LogConfig {
         LoggerContext context = (LoggerContext) LoggerFactory.getILoggerFactory();
         List<Logger> loggers = new ArrayList<>(context.getLoggerList());
         for (Logger logger : loggers) {
-            if (!logger.getName().equals(Logger.ROOT_LOGGER_NAME) && !logger.getName().startsWith("io.netty")
+            if (!logger.getName().equals(Logger.ROOT_LOGGER_NAME)
+                    && !logger.getName().startsWith("io.netty")
                     && !logger.getName().startsWith("io.grpc")) {
                 logger.setLevel(null);
             }

@@ -14,7 +14,8 @@ import sun.misc.Signal;
  */
 public final class Main {
     public static final String VERSION = Main.class.getPackage().getImplementationVersion() != null
-            ? Main.class.getPackage().getImplementationVersion() : "0.1.0-SNAPSHOT";
+            ? Main.class.getPackage().getImplementationVersion()
+            : "0.1.0-SNAPSHOT";
 
     private Main() {}
 
@@ -30,7 +31,7 @@ public final class Main {
                         + "variables (see README)");
                 return;
             }
-            case "proxy" -> { }
+            case "proxy" -> {}
             default -> {
                 System.err.println("ztunnel: unknown command \"" + command + "\" (expected proxy, version or help)");
                 System.exit(2);

@@ -69,11 +69,14 @@ public record Config(
         List<String> warnings) {
 
     /** {@code shared}: one daemon per node proxying every enrolled pod in its own network namespace. */
-    public enum ProxyMode { SHARED, DEDICATED }
+    public enum ProxyMode {
+        SHARED,
+        DEDICATED
+    }
 
     /** The listening ports; upstream's fixed values unless overridden (tests, several daemons on one host). */
-    public record Ports(int outbound, int inboundPlaintext, int inboundHbone, int socks5, int admin, int stats,
-            int readiness) {
+    public record Ports(
+            int outbound, int inboundPlaintext, int inboundHbone, int socks5, int admin, int stats, int readiness) {
         public static final Ports DEFAULT = new Ports(15001, 15006, 15008, 15080, 15000, 15020, 15021);
     }
 
@@ -82,8 +85,8 @@ public record Config(
         public static LocalWorkloadInfo parse(String text) {
             String[] parts = text.split("/", -1);
             if (parts.length != 3 || parts[0].isEmpty() || parts[1].isEmpty() || parts[2].isEmpty()) {
-                throw new ConfigException("PROXY_WORKLOAD_INFO=" + text
-                        + ": expected <namespace>/<name>/<service account>");
+                throw new ConfigException(
+                        "PROXY_WORKLOAD_INFO=" + text + ": expected <namespace>/<name>/<service account>");
             }
             return new LocalWorkloadInfo(parts[0], parts[1], parts[2]);
         }
@@ -114,10 +117,12 @@ public record Config(
         ProxyMode mode = switch (env.nonEmpty("PROXY_MODE", "shared").toLowerCase(java.util.Locale.ROOT)) {
             case "shared" -> ProxyMode.SHARED;
             case "dedicated" -> ProxyMode.DEDICATED;
-            default -> throw new ConfigException("PROXY_MODE=" + env.raw("PROXY_MODE") + ": expected shared or dedicated");
+            default ->
+                throw new ConfigException("PROXY_MODE=" + env.raw("PROXY_MODE") + ": expected shared or dedicated");
         };
         LocalWorkloadInfo info = null;
-        if (env.raw("PROXY_WORKLOAD_INFO") != null && !env.raw("PROXY_WORKLOAD_INFO").isEmpty()) {
+        if (env.raw("PROXY_WORKLOAD_INFO") != null
+                && !env.raw("PROXY_WORKLOAD_INFO").isEmpty()) {
             info = LocalWorkloadInfo.parse(env.raw("PROXY_WORKLOAD_INFO"));
         }
         if (mode == ProxyMode.DEDICATED && info == null) {
@@ -138,13 +143,19 @@ public record Config(
         }
 
         int cpus = Runtime.getRuntime().availableProcessors();
-        int workers = env.nonEmpty("ZTUNNEL_WORKER_THREADS", null) == null && mesh.concurrency() != null
-                && mesh.concurrency() > 0 ? mesh.concurrency() : workerThreads(env, cpus);
+        int workers = env.nonEmpty("ZTUNNEL_WORKER_THREADS", null) == null
+                        && mesh.concurrency() != null
+                        && mesh.concurrency() > 0
+                ? mesh.concurrency()
+                : workerThreads(env, cpus);
 
         HboneSettings hbone = new HboneSettings(
-                env.integer("HTTP2_STREAM_WINDOW_SIZE", HboneSettings.DEFAULT.streamWindow(), 65_535,
-                        Integer.MAX_VALUE),
-                env.integer("HTTP2_CONNECTION_WINDOW_SIZE", HboneSettings.DEFAULT.connectionWindow(), 65_535,
+                env.integer(
+                        "HTTP2_STREAM_WINDOW_SIZE", HboneSettings.DEFAULT.streamWindow(), 65_535, Integer.MAX_VALUE),
+                env.integer(
+                        "HTTP2_CONNECTION_WINDOW_SIZE",
+                        HboneSettings.DEFAULT.connectionWindow(),
+                        65_535,
                         Integer.MAX_VALUE),
                 env.integer("HTTP2_FRAME_SIZE", HboneSettings.DEFAULT.frameSize(), 16_384, 16_777_215),
                 HboneSettings.DEFAULT.serverMaxConcurrentStreams(),
@@ -165,8 +176,7 @@ public record Config(
         String bindText = env.nonEmpty("PROXY_BIND_ADDRESS", null);
         boolean ipv6 = env.bool("IPV6_ENABLED", true);
         try {
-            bind = bindText != null ? InetAddress.getByName(bindText)
-                    : InetAddress.getByName(ipv6 ? "::" : "0.0.0.0");
+            bind = bindText != null ? InetAddress.getByName(bindText) : InetAddress.getByName(ipv6 ? "::" : "0.0.0.0");
         } catch (UnknownHostException e) {
             throw new ConfigException("PROXY_BIND_ADDRESS=" + bindText + ": not an IP address");
         }
@@ -182,8 +192,8 @@ public record Config(
 
         Map<String, String> metadata = new LinkedHashMap<>(mesh.proxyMetadata());
         metadata.putAll(env.withPrefix("ISTIO_META_"));
-        String clusterId = env.nonEmpty("ISTIO_META_CLUSTER_ID", env.nonEmpty("CLUSTER_ID",
-                metadata.getOrDefault("CLUSTER_ID", "Kubernetes")));
+        String clusterId = env.nonEmpty(
+                "ISTIO_META_CLUSTER_ID", env.nonEmpty("CLUSTER_ID", metadata.getOrDefault("CLUSTER_ID", "Kubernetes")));
 
         return new Config(
                 mode,
@@ -197,8 +207,8 @@ public record Config(
                 env.nonEmpty("SERVICE_ACCOUNT", ""),
                 trustDomain,
                 env.nonEmpty("INSTANCE_IP", ""),
-                withScheme(env.string("XDS_ADDRESS",
-                        mesh.discoveryAddress() != null ? mesh.discoveryAddress() : defaultIstiod)),
+                withScheme(env.string(
+                        "XDS_ADDRESS", mesh.discoveryAddress() != null ? mesh.discoveryAddress() : defaultIstiod)),
                 withScheme(env.string("CA_ADDRESS", defaultIstiod)),
                 env.nonEmpty("XDS_ROOT_CA", "./var/run/secrets/istio/root-cert.pem"),
                 env.nonEmpty("CA_ROOT_CA", "./var/run/secrets/istio/root-cert.pem"),
@@ -315,8 +325,7 @@ public record Config(
         }
         try {
             String t = v.trim();
-            return t.endsWith("m") ? Double.parseDouble(t.substring(0, t.length() - 1)) / 1000
-                    : Double.parseDouble(t);
+            return t.endsWith("m") ? Double.parseDouble(t.substring(0, t.length() - 1)) / 1000 : Double.parseDouble(t);
         } catch (NumberFormatException e) {
             throw new ConfigException(name + "=" + v + ": expected a CPU quantity like 2 or 500m");
         }

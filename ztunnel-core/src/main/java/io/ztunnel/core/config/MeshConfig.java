@@ -121,8 +121,8 @@ public record MeshConfig(
         return integer(pc, field, source, current, 0, 65535);
     }
 
-    private static @Nullable Integer integer(JsonNode pc, String field, String source, @Nullable Integer current,
-            int min, int max) {
+    private static @Nullable Integer integer(
+            JsonNode pc, String field, String source, @Nullable Integer current, int min, int max) {
         JsonNode v = pc.path(field);
         if (v.isMissingNode() || v.isNull()) {
             return current;

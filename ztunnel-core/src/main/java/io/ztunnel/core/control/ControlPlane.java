@@ -80,8 +80,8 @@ public final class ControlPlane implements AutoCloseable {
     private final XdsStateSource source;
     private final DeltaAdsClient client;
 
-    private ControlPlane(ControlPlaneEndpoint endpoint, NodeIdentity node, XdsStateSource source,
-            DeltaAdsClient client) {
+    private ControlPlane(
+            ControlPlaneEndpoint endpoint, NodeIdentity node, XdsStateSource source, DeltaAdsClient client) {
         this.endpoint = endpoint;
         this.node = node;
         this.source = source;
@@ -100,8 +100,13 @@ public final class ControlPlane implements AutoCloseable {
      * @param metrics {@code istio_xds_*}
      * @throws IllegalStateException naming the variable when the xDS settings cannot be used
      */
-    public static ControlPlane start(Config config, EventLoopGroup control, Transport transport, StateStore store,
-            CertificateManager certificates, XdsMetrics metrics) {
+    public static ControlPlane start(
+            Config config,
+            EventLoopGroup control,
+            Transport transport,
+            StateStore store,
+            CertificateManager certificates,
+            XdsMetrics metrics) {
         Objects.requireNonNull(store, "store");
         Objects.requireNonNull(certificates, "certificates");
         Objects.requireNonNull(metrics, "metrics");
@@ -112,17 +117,24 @@ public final class ControlPlane implements AutoCloseable {
         NodeIdentity node = nodeIdentity(config);
         boolean shared = config.proxyMode() == Config.ProxyMode.SHARED;
         if (shared && config.nodeName().isEmpty()) {
-            log.atWarn().log("NODE_NAME is not set: no workload is known to be on this node, so certificates are not "
-                    + "prefetched");
+            log.atWarn()
+                    .log("NODE_NAME is not set: no workload is known to be on this node, so certificates are not "
+                            + "prefetched");
         }
-        XdsStateSource source = new XdsStateSource(store, config.nodeName(),
+        XdsStateSource source = new XdsStateSource(
+                store,
+                config.nodeName(),
                 shared ? XdsStateSource.CertificateWarmer.of(certificates) : XdsStateSource.CertificateWarmer.NONE);
-        DeltaAdsClient client = DeltaAdsClient.builder(endpoint, node, source).listener(new MetricsListener(metrics))
+        DeltaAdsClient client = DeltaAdsClient.builder(endpoint, node, source)
+                .listener(new MetricsListener(metrics))
                 .build();
         ControlPlane controlPlane = new ControlPlane(endpoint, node, source, client);
         client.start();
-        log.atInfo().addKeyValue("address", endpoint.address()).addKeyValue("node", node.id())
-                .addKeyValue("clusterId", config.clusterId()).log("xDS client started");
+        log.atInfo()
+                .addKeyValue("address", endpoint.address())
+                .addKeyValue("node", node.id())
+                .addKeyValue("clusterId", config.clusterId())
+                .log("xDS client started");
         return controlPlane;
     }
 
@@ -135,12 +147,12 @@ public final class ControlPlane implements AutoCloseable {
      * @throws IllegalStateException naming the variable when the CA settings cannot be used
      * @throws IllegalArgumentException / {@link java.io.UncheckedIOException} when the local CA files are unusable
      */
-    public static CertificateAuthority certificateAuthority(Config config, EventLoopGroup control,
-            Transport transport) {
+    public static CertificateAuthority certificateAuthority(
+            Config config, EventLoopGroup control, Transport transport) {
         CertificateAuthority ca = config.localCa()
                 ? LocalCa.loadOrCreate(config.localCaDir(), Clock.systemUTC())
-                : IstiodCa.create(caEndpoint(config, control, transport),
-                        config.proxyMode() == Config.ProxyMode.SHARED);
+                : IstiodCa.create(
+                        caEndpoint(config, control, transport), config.proxyMode() == Config.ProxyMode.SHARED);
         log.atInfo().addKeyValue("ca", ca.describe()).log("certificate authority selected");
         return ca;
     }
@@ -149,24 +161,52 @@ public final class ControlPlane implements AutoCloseable {
     public static NodeIdentity nodeIdentity(Config config) {
         Map<String, String> metadata = new LinkedHashMap<>(config.proxyMetadata());
         metadata.putIfAbsent("CLUSTER_ID", config.clusterId());
-        return new NodeIdentity(config.instanceIp(), config.podName(), config.podNamespace(), config.nodeName(),
-                metadata, config.proxyMetadataJson());
+        return new NodeIdentity(
+                config.instanceIp(),
+                config.podName(),
+                config.podNamespace(),
+                config.nodeName(),
+                metadata,
+                config.proxyMetadataJson());
     }
 
     /** The discovery endpoint: {@code XDS_ADDRESS}, {@code XDS_ROOT_CA}, {@code ALT_XDS_HOSTNAME}, {@code XDS_HEADER_*}. */
     public static ControlPlaneEndpoint xdsEndpoint(Config config, EventLoopGroup control, Transport transport) {
-        return endpoint("XDS", config.xdsAddress(), config.xdsRootCa(), config.altXdsHostname(), config.authToken(),
-                config.clusterId(), config.xdsHeaders(), control, transport);
+        return endpoint(
+                "XDS",
+                config.xdsAddress(),
+                config.xdsRootCa(),
+                config.altXdsHostname(),
+                config.authToken(),
+                config.clusterId(),
+                config.xdsHeaders(),
+                control,
+                transport);
     }
 
     /** The CA endpoint: {@code CA_ADDRESS}, {@code CA_ROOT_CA}, {@code ALT_CA_HOSTNAME}, {@code CA_HEADER_*}. */
     public static ControlPlaneEndpoint caEndpoint(Config config, EventLoopGroup control, Transport transport) {
-        return endpoint("CA", config.caAddress(), config.caRootCa(), config.altCaHostname(), config.authToken(),
-                config.clusterId(), config.caHeaders(), control, transport);
+        return endpoint(
+                "CA",
+                config.caAddress(),
+                config.caRootCa(),
+                config.altCaHostname(),
+                config.authToken(),
+                config.clusterId(),
+                config.caHeaders(),
+                control,
+                transport);
     }
 
-    private static ControlPlaneEndpoint endpoint(String prefix, String address, String rootCa, String altHostname,
-            String token, String clusterId, Map<String, String> headers, EventLoopGroup control,
+    private static ControlPlaneEndpoint endpoint(
+            String prefix,
+            String address,
+            String rootCa,
+            String altHostname,
+            String token,
+            String clusterId,
+            Map<String, String> headers,
+            EventLoopGroup control,
             Transport transport) {
         Objects.requireNonNull(control, "control");
         Objects.requireNonNull(transport, "transport");
@@ -210,14 +250,17 @@ public final class ControlPlane implements AutoCloseable {
             return AuthToken.none();
         }
         if (setting.equals(DEFAULT_AUTH_TOKEN) && !isFile(setting)) {
-            log.atDebug().addKeyValue("path", setting).log("no service-account token file; calling istiod without a "
-                    + "bearer token");
+            log.atDebug()
+                    .addKeyValue("path", setting)
+                    .log("no service-account token file; calling istiod without a " + "bearer token");
             return AuthToken.none();
         }
         AuthToken token = AuthToken.fromSetting(setting);
-        if (!setting.equals(DEFAULT_AUTH_TOKEN) && (setting.startsWith("/") || setting.startsWith("./"))
+        if (!setting.equals(DEFAULT_AUTH_TOKEN)
+                && (setting.startsWith("/") || setting.startsWith("./"))
                 && !isFile(setting)) {
-            log.atWarn().addKeyValue("variable", "AUTH_TOKEN")
+            log.atWarn()
+                    .addKeyValue("variable", "AUTH_TOKEN")
                     .log("AUTH_TOKEN looks like a path but no such file exists; sending the value itself as the token");
         }
         return token;
@@ -266,12 +309,13 @@ public final class ControlPlane implements AutoCloseable {
     private record MetricsListener(XdsMetrics metrics) implements XdsClientListener {
         @Override
         public void onConnectionTerminated(TerminationReason reason) {
-            metrics.terminated(switch (reason) {
-                case CONNECTION_ERROR -> XdsTerminationReason.CONNECTION_ERROR;
-                case ERROR -> XdsTerminationReason.ERROR;
-                case RECONNECT -> XdsTerminationReason.RECONNECT;
-                case COMPLETE -> XdsTerminationReason.COMPLETE;
-            });
+            metrics.terminated(
+                    switch (reason) {
+                        case CONNECTION_ERROR -> XdsTerminationReason.CONNECTION_ERROR;
+                        case ERROR -> XdsTerminationReason.ERROR;
+                        case RECONNECT -> XdsTerminationReason.RECONNECT;
+                        case COMPLETE -> XdsTerminationReason.COMPLETE;
+                    });
         }
 
         @Override

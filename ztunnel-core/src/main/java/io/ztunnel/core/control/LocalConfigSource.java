@@ -33,8 +33,11 @@ public final class LocalConfigSource {
     public synchronized ProxyState apply(LocalConfig config, String source) throws ConversionException {
         ProxyState next = toState(config);
         store.replace(next);
-        log.atInfo().addKeyValue("source", source).addKeyValue("workloads", next.workloadCount())
-                .addKeyValue("services", next.services().size()).addKeyValue("policies", next.policies().size())
+        log.atInfo()
+                .addKeyValue("source", source)
+                .addKeyValue("workloads", next.workloadCount())
+                .addKeyValue("services", next.services().size())
+                .addKeyValue("policies", next.policies().size())
                 .log("local config loaded");
         return next;
     }
@@ -52,8 +55,8 @@ public final class LocalConfigSource {
                     case TYPE_NOT_SET -> throw new ConversionException("neither workload nor service");
                 }
             } catch (ConversionException e) {
-                throw new ConversionException((a.hasWorkload() ? "workload " : "service ") + name + ": "
-                        + e.getMessage());
+                throw new ConversionException(
+                        (a.hasWorkload() ? "workload " : "service ") + name + ": " + e.getMessage());
             }
         }
         List<Authorization> policies = new ArrayList<>();
@@ -61,8 +64,7 @@ public final class LocalConfigSource {
             try {
                 policies.add(ProtoConverter.authorization(p));
             } catch (ConversionException e) {
-                throw new ConversionException("policy " + p.getNamespace() + "/" + p.getName() + ": "
-                        + e.getMessage());
+                throw new ConversionException("policy " + p.getNamespace() + "/" + p.getName() + ": " + e.getMessage());
             }
         }
         return ProxyState.of(workloads, services, policies);

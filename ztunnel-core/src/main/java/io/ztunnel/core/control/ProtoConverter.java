@@ -41,8 +41,8 @@ public final class ProtoConverter {
         Workload.TunnelProtocol protocol = switch (known(w.getTunnelProtocol(), "tunnel_protocol")) {
             case NONE -> Workload.TunnelProtocol.NONE;
             case HBONE -> Workload.TunnelProtocol.HBONE;
-            case LEGACY_ISTIO_MTLS -> throw new ConversionException(
-                    "tunnel_protocol LEGACY_ISTIO_MTLS is not supported");
+            case LEGACY_ISTIO_MTLS ->
+                throw new ConversionException("tunnel_protocol LEGACY_ISTIO_MTLS is not supported");
             case UNRECOGNIZED -> throw new IllegalStateException();
         };
         Map<String, Map<Integer, Integer>> services = new LinkedHashMap<>();
@@ -52,11 +52,13 @@ public final class ProtoConverter {
         Workload.ApplicationTunnel tunnel = null;
         if (w.hasApplicationTunnel()) {
             var t = w.getApplicationTunnel();
-            tunnel = new Workload.ApplicationTunnel(switch (known(t.getProtocol(), "application_tunnel.protocol")) {
-                case NONE -> Workload.ApplicationTunnel.Protocol.NONE;
-                case PROXY -> Workload.ApplicationTunnel.Protocol.PROXY;
-                case UNRECOGNIZED -> throw new IllegalStateException();
-            }, port(t.getPort(), "application_tunnel.port"));
+            tunnel = new Workload.ApplicationTunnel(
+                    switch (known(t.getProtocol(), "application_tunnel.protocol")) {
+                        case NONE -> Workload.ApplicationTunnel.Protocol.NONE;
+                        case PROXY -> Workload.ApplicationTunnel.Protocol.PROXY;
+                        case UNRECOGNIZED -> throw new IllegalStateException();
+                    },
+                    port(t.getPort(), "application_tunnel.port"));
         }
         return Workload.builder(w.getUid())
                 .name(w.getName())
@@ -72,28 +74,41 @@ public final class ProtoConverter {
                 .node(w.getNode())
                 .canonicalName(w.getCanonicalName())
                 .canonicalRevision(w.getCanonicalRevision())
-                .workloadType(switch (known(w.getWorkloadType(), "workload_type")) {
-                    case DEPLOYMENT -> Workload.WorkloadType.DEPLOYMENT;
-                    case CRONJOB -> Workload.WorkloadType.CRONJOB;
-                    case POD -> Workload.WorkloadType.POD;
-                    case JOB -> Workload.WorkloadType.JOB;
-                    case UNRECOGNIZED -> throw new IllegalStateException();
-                })
+                .workloadType(
+                        switch (known(w.getWorkloadType(), "workload_type")) {
+                            case DEPLOYMENT -> Workload.WorkloadType.DEPLOYMENT;
+                            case CRONJOB -> Workload.WorkloadType.CRONJOB;
+                            case POD -> Workload.WorkloadType.POD;
+                            case JOB -> Workload.WorkloadType.JOB;
+                            case UNRECOGNIZED -> throw new IllegalStateException();
+                        })
                 .workloadName(w.getWorkloadName())
                 .nativeTunnel(w.getNativeTunnel())
                 .applicationTunnel(tunnel)
                 .services(services)
                 .authorizationPolicies(w.getAuthorizationPoliciesList())
-                .status(known(w.getStatus(), "status") == io.ztunnel.xds.proto.workload.WorkloadStatus.UNHEALTHY
-                        ? Workload.HealthStatus.UNHEALTHY : Workload.HealthStatus.HEALTHY)
+                .status(
+                        known(w.getStatus(), "status") == io.ztunnel.xds.proto.workload.WorkloadStatus.UNHEALTHY
+                                ? Workload.HealthStatus.UNHEALTHY
+                                : Workload.HealthStatus.HEALTHY)
                 .clusterId(w.getClusterId())
-                .locality(w.hasLocality() ? new Locality(w.getLocality().getRegion(), w.getLocality().getZone(),
-                        w.getLocality().getSubzone()) : Locality.NONE)
-                .networkMode(known(w.getNetworkMode(), "network_mode")
-                        == io.ztunnel.xds.proto.workload.NetworkMode.HOST_NETWORK
-                        ? Workload.NetworkMode.HOST_NETWORK : Workload.NetworkMode.STANDARD)
-                .capacity(w.hasCapacity()
-                        ? (int) Math.min(Integer.toUnsignedLong(w.getCapacity().getValue()), Integer.MAX_VALUE) : 1)
+                .locality(
+                        w.hasLocality()
+                                ? new Locality(
+                                        w.getLocality().getRegion(),
+                                        w.getLocality().getZone(),
+                                        w.getLocality().getSubzone())
+                                : Locality.NONE)
+                .networkMode(
+                        known(w.getNetworkMode(), "network_mode")
+                                        == io.ztunnel.xds.proto.workload.NetworkMode.HOST_NETWORK
+                                ? Workload.NetworkMode.HOST_NETWORK
+                                : Workload.NetworkMode.STANDARD)
+                .capacity(
+                        w.hasCapacity()
+                                ? (int) Math.min(
+                                        Integer.toUnsignedLong(w.getCapacity().getValue()), Integer.MAX_VALUE)
+                                : 1)
                 .build();
     }
 
@@ -123,8 +138,9 @@ public final class ProtoConverter {
         List<Service.WeightedWaypoint> weighted = new ArrayList<>();
         for (int i = 0; i < s.getWeightedWaypointsCount(); i++) {
             var ww = s.getWeightedWaypoints(i);
-            weighted.add(new Service.WeightedWaypoint(gateway(ww.getDestination(), "weighted_waypoints[" + i + "]"),
-                    (int) Math.min(Integer.toUnsignedLong(ww.getWeight()), Integer.MAX_VALUE)));
+            weighted.add(
+                    new Service.WeightedWaypoint(gateway(ww.getDestination(), "weighted_waypoints[" + i + "]"), (int)
+                            Math.min(Integer.toUnsignedLong(ww.getWeight()), Integer.MAX_VALUE)));
         }
         Service.LoadBalancing lb = null;
         if (s.hasLoadBalancing()) {
@@ -139,19 +155,23 @@ public final class ProtoConverter {
                     case NODE -> scopes.add(Service.LoadBalancing.Scope.NODE);
                     case CLUSTER -> scopes.add(Service.LoadBalancing.Scope.CLUSTER);
                     case NETWORK -> scopes.add(Service.LoadBalancing.Scope.NETWORK);
-                    case UNSPECIFIED_SCOPE -> { }
+                    case UNSPECIFIED_SCOPE -> {}
                     case UNRECOGNIZED -> throw new IllegalStateException();
                 }
             }
-            lb = new Service.LoadBalancing(scopes, switch (known(l.getMode(), "load_balancing.mode")) {
-                case UNSPECIFIED_MODE -> Service.LoadBalancing.Mode.UNSPECIFIED;
-                case STRICT -> Service.LoadBalancing.Mode.STRICT;
-                case FAILOVER -> Service.LoadBalancing.Mode.FAILOVER;
-                case PASSTHROUGH -> Service.LoadBalancing.Mode.PASSTHROUGH;
-                case UNRECOGNIZED -> throw new IllegalStateException();
-            }, known(l.getHealthPolicy(), "load_balancing.health_policy")
-                    == io.ztunnel.xds.proto.workload.LoadBalancing.HealthPolicy.ALLOW_ALL
-                    ? Service.LoadBalancing.HealthPolicy.ALLOW_ALL : Service.LoadBalancing.HealthPolicy.ONLY_HEALTHY);
+            lb = new Service.LoadBalancing(
+                    scopes,
+                    switch (known(l.getMode(), "load_balancing.mode")) {
+                        case UNSPECIFIED_MODE -> Service.LoadBalancing.Mode.UNSPECIFIED;
+                        case STRICT -> Service.LoadBalancing.Mode.STRICT;
+                        case FAILOVER -> Service.LoadBalancing.Mode.FAILOVER;
+                        case PASSTHROUGH -> Service.LoadBalancing.Mode.PASSTHROUGH;
+                        case UNRECOGNIZED -> throw new IllegalStateException();
+                    },
+                    known(l.getHealthPolicy(), "load_balancing.health_policy")
+                                    == io.ztunnel.xds.proto.workload.LoadBalancing.HealthPolicy.ALLOW_ALL
+                            ? Service.LoadBalancing.HealthPolicy.ALLOW_ALL
+                            : Service.LoadBalancing.HealthPolicy.ONLY_HEALTHY);
         }
         return Service.builder(s.getNamespace(), s.getName(), s.getHostname())
                 .vips(vips)
@@ -161,16 +181,19 @@ public final class ProtoConverter {
                 .waypoint(s.hasWaypoint() ? gateway(s.getWaypoint(), "waypoint") : null)
                 .weightedWaypoints(weighted)
                 .loadBalancing(lb)
-                .ipFamilies(switch (known(s.getIpFamilies(), "ip_families")) {
-                    case AUTOMATIC -> Service.IpFamilies.AUTOMATIC;
-                    case IPV4_ONLY -> Service.IpFamilies.IPV4_ONLY;
-                    case IPV6_ONLY -> Service.IpFamilies.IPV6_ONLY;
-                    case DUAL -> Service.IpFamilies.DUAL;
-                    case UNRECOGNIZED -> throw new IllegalStateException();
-                })
+                .ipFamilies(
+                        switch (known(s.getIpFamilies(), "ip_families")) {
+                            case AUTOMATIC -> Service.IpFamilies.AUTOMATIC;
+                            case IPV4_ONLY -> Service.IpFamilies.IPV4_ONLY;
+                            case IPV6_ONLY -> Service.IpFamilies.IPV6_ONLY;
+                            case DUAL -> Service.IpFamilies.DUAL;
+                            case UNRECOGNIZED -> throw new IllegalStateException();
+                        })
                 .canonical(s.getCanonical())
-                .visibility(known(s.getVisibility(), "visibility") == io.ztunnel.xds.proto.workload.Visibility.NAMESPACE
-                        ? Service.Visibility.NAMESPACE : Service.Visibility.PUBLIC)
+                .visibility(
+                        known(s.getVisibility(), "visibility") == io.ztunnel.xds.proto.workload.Visibility.NAMESPACE
+                                ? Service.Visibility.NAMESPACE
+                                : Service.Visibility.PUBLIC)
                 .build();
     }
 
@@ -192,13 +215,20 @@ public final class ProtoConverter {
             }
             rules.add(new Authorization.Rule(clauses));
         }
-        return new Authorization(a.getName(), a.getNamespace(), switch (known(a.getScope(), "scope")) {
-            case GLOBAL -> Authorization.Scope.GLOBAL;
-            case NAMESPACE -> Authorization.Scope.NAMESPACE;
-            case WORKLOAD_SELECTOR -> Authorization.Scope.WORKLOAD_SELECTOR;
-            case UNRECOGNIZED -> throw new IllegalStateException();
-        }, known(a.getAction(), "action") == io.ztunnel.xds.proto.security.Action.DENY
-                ? Authorization.Action.DENY : Authorization.Action.ALLOW, rules, a.getDryRun());
+        return new Authorization(
+                a.getName(),
+                a.getNamespace(),
+                switch (known(a.getScope(), "scope")) {
+                    case GLOBAL -> Authorization.Scope.GLOBAL;
+                    case NAMESPACE -> Authorization.Scope.NAMESPACE;
+                    case WORKLOAD_SELECTOR -> Authorization.Scope.WORKLOAD_SELECTOR;
+                    case UNRECOGNIZED -> throw new IllegalStateException();
+                },
+                known(a.getAction(), "action") == io.ztunnel.xds.proto.security.Action.DENY
+                        ? Authorization.Action.DENY
+                        : Authorization.Action.ALLOW,
+                rules,
+                a.getDryRun());
     }
 
     private static Authorization.Match match(Match m, String field) throws ConversionException {
@@ -222,13 +252,15 @@ public final class ProtoConverter {
         List<Authorization.StringMatch> out = new ArrayList<>(in.size());
         for (int i = 0; i < in.size(); i++) {
             StringMatch s = in.get(i);
-            out.add(switch (s.getMatchTypeCase()) {
-                case EXACT -> new Authorization.StringMatch.Exact(s.getExact());
-                case PREFIX -> new Authorization.StringMatch.Prefix(s.getPrefix());
-                case SUFFIX -> new Authorization.StringMatch.Suffix(s.getSuffix());
-                case PRESENCE -> new Authorization.StringMatch.Presence();
-                case MATCHTYPE_NOT_SET -> throw new ConversionException(field + "[" + i + "]: no match type set");
-            });
+            out.add(
+                    switch (s.getMatchTypeCase()) {
+                        case EXACT -> new Authorization.StringMatch.Exact(s.getExact());
+                        case PREFIX -> new Authorization.StringMatch.Prefix(s.getPrefix());
+                        case SUFFIX -> new Authorization.StringMatch.Suffix(s.getSuffix());
+                        case PRESENCE -> new Authorization.StringMatch.Presence();
+                        case MATCHTYPE_NOT_SET ->
+                            throw new ConversionException(field + "[" + i + "]: no match type set");
+                    });
         }
         return out;
     }
@@ -267,7 +299,8 @@ public final class ProtoConverter {
     private static Map<Integer, Integer> ports(List<Port> in, String field) throws ConversionException {
         Map<Integer, Integer> out = new LinkedHashMap<>();
         for (int i = 0; i < in.size(); i++) {
-            out.put(port(in.get(i).getServicePort(), field + "[" + i + "].service_port"),
+            out.put(
+                    port(in.get(i).getServicePort(), field + "[" + i + "].service_port"),
                     port(in.get(i).getTargetPort(), field + "[" + i + "].target_port"));
         }
         return out;
@@ -284,10 +317,12 @@ public final class ProtoConverter {
     private static GatewayAddress gateway(io.ztunnel.xds.proto.workload.GatewayAddress g, String field)
             throws ConversionException {
         GatewayAddress.Destination destination = switch (g.getDestinationCase()) {
-            case HOSTNAME -> new GatewayAddress.Hostname(new NamespacedHostname(g.getHostname().getNamespace(),
-                    g.getHostname().getHostname()));
-            case ADDRESS -> new GatewayAddress.Address(new NetworkAddress(g.getAddress().getNetwork(),
-                    ip(g.getAddress().getAddress(), field + ".address")));
+            case HOSTNAME ->
+                new GatewayAddress.Hostname(new NamespacedHostname(
+                        g.getHostname().getNamespace(), g.getHostname().getHostname()));
+            case ADDRESS ->
+                new GatewayAddress.Address(new NetworkAddress(
+                        g.getAddress().getNetwork(), ip(g.getAddress().getAddress(), field + ".address")));
             case DESTINATION_NOT_SET -> throw new ConversionException(field + ": no destination set");
         };
         return new GatewayAddress(destination, port(g.getHboneMtlsPort(), field + ".hbone_mtls_port"));
@@ -304,8 +339,7 @@ public final class ProtoConverter {
         }
     }
 
-    private static <E extends Enum<E> & ProtocolMessageEnum> E known(E value, String field)
-            throws ConversionException {
+    private static <E extends Enum<E> & ProtocolMessageEnum> E known(E value, String field) throws ConversionException {
         if (value.name().equals("UNRECOGNIZED")) {
             throw new ConversionException(field + ": unknown enum value");
         }

@@ -166,7 +166,10 @@ public final class XdsStateSource implements XdsResourceHandler {
                 errors.add(reject(name, "address", e.getMessage()));
             } catch (RuntimeException e) {
                 // A converter bug must not cost the other resources of the response: reject only this one.
-                log.atError().addKeyValue("name", name).setCause(e).log("converting an xDS address failed unexpectedly");
+                log.atError()
+                        .addKeyValue("name", name)
+                        .setCause(e)
+                        .log("converting an xDS address failed unexpectedly");
                 errors.add(new ResourceError(name, "internal error: " + e));
             }
         }
@@ -216,7 +219,10 @@ public final class XdsStateSource implements XdsResourceHandler {
     }
 
     private static ResourceError reject(String name, String kind, String reason) {
-        log.atWarn().addKeyValue("name", name).addKeyValue("kind", kind).addKeyValue("reason", reason)
+        log.atWarn()
+                .addKeyValue("name", name)
+                .addKeyValue("kind", kind)
+                .addKeyValue("reason", reason)
                 .log("xDS resource rejected; NACKing it and keeping any previous version");
         return new ResourceError(name, reason);
     }
@@ -224,9 +230,14 @@ public final class XdsStateSource implements XdsResourceHandler {
     private void publish(String type, int applied, int removed, int rejected) {
         ProxyState next = ProxyState.of(workloads.values(), services.values(), policies.values());
         store.replace(next);
-        log.atDebug().addKeyValue("type", type).addKeyValue("applied", applied).addKeyValue("removed", removed)
-                .addKeyValue("rejected", rejected).addKeyValue("workloads", next.workloadCount())
-                .addKeyValue("services", services.size()).addKeyValue("policies", policies.size())
+        log.atDebug()
+                .addKeyValue("type", type)
+                .addKeyValue("applied", applied)
+                .addKeyValue("removed", removed)
+                .addKeyValue("rejected", rejected)
+                .addKeyValue("workloads", next.workloadCount())
+                .addKeyValue("services", services.size())
+                .addKeyValue("policies", policies.size())
                 .log("xDS state updated");
     }
 
@@ -266,7 +277,9 @@ public final class XdsStateSource implements XdsResourceHandler {
         try {
             return workload.identity();
         } catch (IllegalArgumentException e) {
-            log.atWarn().addKeyValue("uid", workload.uid()).addKeyValue("reason", e.getMessage())
+            log.atWarn()
+                    .addKeyValue("uid", workload.uid())
+                    .addKeyValue("reason", e.getMessage())
                     .log("local workload has no valid SPIFFE identity; not prefetching its certificate");
             return null;
         }
@@ -287,7 +300,8 @@ public final class XdsStateSource implements XdsResourceHandler {
                     log.atDebug().addKeyValue("identity", identity).log("prefetching certificate for local workload");
                     warmer.prefetch(identity);
                 } else if (before && !after) {
-                    log.atDebug().addKeyValue("identity", identity)
+                    log.atDebug()
+                            .addKeyValue("identity", identity)
                             .log("last local workload with this identity is gone; forgetting its certificate");
                     warmer.forget(identity);
                 }

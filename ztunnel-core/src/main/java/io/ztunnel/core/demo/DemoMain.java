@@ -35,13 +35,17 @@ public final class DemoMain {
         io.ztunnel.core.app.LogConfig.configure("warn", false); // the daemons' own logs go to files
         Path dir = Files.createTempDirectory("ztunnel-demo-");
         say("Building a two-node mesh of network namespaces under " + dir + " ...");
-        LocalMesh mesh = LocalMesh.start(dir, List.of("node1", "node2"),
-                List.of(new LocalMesh.PodSpec("client", "demo", "client", "node1", 2, Map.of("app", "client")),
+        LocalMesh mesh = LocalMesh.start(
+                dir,
+                List.of("node1", "node2"),
+                List.of(
+                        new LocalMesh.PodSpec("client", "demo", "client", "node1", 2, Map.of("app", "client")),
                         new LocalMesh.PodSpec("web-1", "demo", "web", "node1", 3, Map.of("app", "web")),
                         new LocalMesh.PodSpec("web-2", "demo", "web", "node2", 2, Map.of("app", "web"))),
                 Map.of("demo", Map.of(LocalMesh.DATAPLANE_MODE, "ambient")),
                 List.of(new LocalMesh.ServiceSpec("web", "demo", 1, 80, 8080, List.of("web-1", "web-2"))),
-                Map.of("RUST_LOG", "info"), List.of("-Xmx192m", "-XX:+UseSerialGC"));
+                Map.of("RUST_LOG", "info"),
+                List.of("-Xmx192m", "-XX:+UseSerialGC"));
         CountDownLatch done = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             say("\nStopping: daemons, agents, then every namespace and link the demo made ...");
@@ -61,7 +65,11 @@ public final class DemoMain {
                   web-1   %s  (node1)
                   web-2   %s  (node2)
                   service web.demo.svc.cluster.local  VIP %s:80 -> pods :8080
-                """.formatted(mesh.pod("client").ip(), mesh.pod("web-1").ip(), mesh.pod("web-2").ip(), vip));
+                """.formatted(
+                        mesh.pod("client").ip(),
+                        mesh.pod("web-1").ip(),
+                        mesh.pod("web-2").ip(),
+                        vip));
 
         say("1. client -> http://" + vip + "/ six times (captured by the client pod's rules, sent over HBONE):");
         for (int i = 0; i < 6; i++) {
@@ -76,7 +84,9 @@ public final class DemoMain {
                 live = mesh.http("node2", 15000, "/debug/connections");
             }
             for (String line : live.lines().toList()) {
-                if (line.contains("Identity") || line.contains("\"direction\"") || line.contains("\"src\"")
+                if (line.contains("Identity")
+                        || line.contains("\"direction\"")
+                        || line.contains("\"src\"")
                         || line.contains("\"decision\"")) {
                     say("   " + line.strip());
                 }
@@ -84,8 +94,10 @@ public final class DemoMain {
         }
         say("   -> mutual TLS between the pods' identities; the app sees the client pod's own IP.");
         String metrics = mesh.http("node2", 15020, "/metrics");
-        metrics.lines().filter(l -> l.startsWith("istio_tcp_received_bytes_total{reporter=\"destination\""))
-                .findFirst().ifPresent(l -> say("   " + shorten(l)));
+        metrics.lines()
+                .filter(l -> l.startsWith("istio_tcp_received_bytes_total{reporter=\"destination\""))
+                .findFirst()
+                .ifPresent(l -> say("   " + shorten(l)));
 
         say("\n3. Applying a DENY policy for the client's identity in namespace demo ...");
         mesh.setPolicies("""
@@ -100,8 +112,12 @@ public final class DemoMain {
         String refused = get(mesh, "client", vip, 80);
         say("   client -> web: " + (refused.isBlank() ? "connection closed by the mesh (denied)" : refused.strip()));
         for (String node : List.of("node1", "node2")) {
-            mesh.daemon(node).output().lines().filter(l -> l.contains("explicitly denied by: demo/deny-client"))
-                    .reduce((a, b) -> b).ifPresent(l -> say("   " + node + ": " + shorten(l)));
+            mesh.daemon(node)
+                    .output()
+                    .lines()
+                    .filter(l -> l.contains("explicitly denied by: demo/deny-client"))
+                    .reduce((a, b) -> b)
+                    .ifPresent(l -> say("   " + node + ": " + shorten(l)));
         }
         mesh.setPolicies("");
         say("   (policy removed again)");
@@ -126,8 +142,9 @@ public final class DemoMain {
         String ip = mesh.pod(pod).ip();
         HttpServer server = mesh.netns(pod).call(() -> HttpServer.create(new InetSocketAddress(ip, 8080), 64));
         server.createContext("/", exchange -> {
-            byte[] body = ("hello from " + pod + ", you are " + exchange.getRemoteAddress().getAddress()
-                    .getHostAddress() + "\n").getBytes(StandardCharsets.UTF_8);
+            byte[] body = ("hello from " + pod + ", you are "
+                            + exchange.getRemoteAddress().getAddress().getHostAddress() + "\n")
+                    .getBytes(StandardCharsets.UTF_8);
             exchange.sendResponseHeaders(200, body.length);
             exchange.getResponseBody().write(body);
             exchange.close();

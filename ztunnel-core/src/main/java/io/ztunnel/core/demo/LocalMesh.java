@@ -37,12 +37,12 @@ public final class LocalMesh implements AutoCloseable {
     public static final String DATAPLANE_MODE = "istio.io/dataplane-mode";
 
     /** A pod to create: its node and index on the node (2..254) pick its IP. */
-    public record PodSpec(String name, String namespace, String serviceAccount, String node, int index,
-            Map<String, String> labels) {}
+    public record PodSpec(
+            String name, String namespace, String serviceAccount, String node, int index, Map<String, String> labels) {}
 
     /** A service over pods (by name), with a VIP from the topology. */
-    public record ServiceSpec(String name, String namespace, int vipIndex, int port, int targetPort,
-            List<String> pods) {}
+    public record ServiceSpec(
+            String name, String namespace, int vipIndex, int port, int targetPort, List<String> pods) {}
 
     private final Path dir;
     private final Topology topology;
@@ -67,9 +67,15 @@ public final class LocalMesh implements AutoCloseable {
     }
 
     /** Builds the topology, writes the files, starts agents and daemons, and waits until all are ready. */
-    public static LocalMesh start(Path dir, List<String> nodeNames, List<PodSpec> pods,
-            Map<String, Map<String, String>> namespaceLabels, List<ServiceSpec> services,
-            Map<String, String> daemonEnv, List<String> jvmOptions) throws Exception {
+    public static LocalMesh start(
+            Path dir,
+            List<String> nodeNames,
+            List<PodSpec> pods,
+            Map<String, Map<String, String>> namespaceLabels,
+            List<ServiceSpec> services,
+            Map<String, String> daemonEnv,
+            List<String> jvmOptions)
+            throws Exception {
         Files.createDirectories(dir);
         LocalMesh mesh = new LocalMesh(dir, services, daemonEnv, jvmOptions);
         try {
@@ -107,9 +113,16 @@ public final class LocalMesh implements AutoCloseable {
         env.put("INPOD_UDS", socket(node).toString());
         env.put("EXCLUDE_NAMESPACES", "kube-system");
         env.put("READINESS_PORT", "8000");
-        agents.put(node, ManagedProcess.start("agent-" + node, nodes.get(node).netns(),
-                "io.ztunnel.cni.agent.NodeAgentMain", List.of(), env, jvmOptions, dir.resolve(node)
-                        .resolve("agent.log")));
+        agents.put(
+                node,
+                ManagedProcess.start(
+                        "agent-" + node,
+                        nodes.get(node).netns(),
+                        "io.ztunnel.cni.agent.NodeAgentMain",
+                        List.of(),
+                        env,
+                        jvmOptions,
+                        dir.resolve(node).resolve("agent.log")));
     }
 
     /** Starts (or restarts) the daemon of {@code node}. */
@@ -124,9 +137,16 @@ public final class LocalMesh implements AutoCloseable {
         env.put("CA_ADDRESS", "");
         env.put("ZTUNNEL_WORKER_THREADS", "1");
         env.putAll(daemonEnv);
-        daemons.put(node, ManagedProcess.start("ztunnel-" + node, nodes.get(node).netns(),
-                "io.ztunnel.core.app.Main", List.of("proxy", "ztunnel"), env, jvmOptions,
-                dir.resolve(node).resolve("ztunnel.log")));
+        daemons.put(
+                node,
+                ManagedProcess.start(
+                        "ztunnel-" + node,
+                        nodes.get(node).netns(),
+                        "io.ztunnel.core.app.Main",
+                        List.of("proxy", "ztunnel"),
+                        env,
+                        jvmOptions,
+                        dir.resolve(node).resolve("ztunnel.log")));
     }
 
     /** Stops the daemon of {@code node} (SIGTERM, graceful drain). */
@@ -148,8 +168,8 @@ public final class LocalMesh implements AutoCloseable {
         while (System.nanoTime() < end) {
             ManagedProcess daemon = daemons.get(node);
             if (daemon != null && !daemon.isAlive()) {
-                throw new IllegalStateException("ztunnel on " + node + " exited with " + daemon.exitCode() + ":\n"
-                        + tail(daemon.output()));
+                throw new IllegalStateException(
+                        "ztunnel on " + node + " exited with " + daemon.exitCode() + ":\n" + tail(daemon.output()));
             }
             try {
                 last = http(node, 15021, "/healthz/ready");
@@ -227,18 +247,29 @@ public final class LocalMesh implements AutoCloseable {
             return socket;
         })) {
             s.setSoTimeout(5000);
-            s.getOutputStream().write(("GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n")
-                    .getBytes(StandardCharsets.US_ASCII));
+            s.getOutputStream()
+                    .write(("GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n")
+                            .getBytes(StandardCharsets.US_ASCII));
             InputStream in = s.getInputStream();
             return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         }
     }
 
     private boolean enrolled(PodSpec p) {
-        Pod pod = new Pod(uid(p), p.name(), p.namespace(), p.serviceAccount(),
-                List.of(ip(pods.get(p.name()).ip())), p.labels(), Map.of(), false, Optional.empty());
+        Pod pod = new Pod(
+                uid(p),
+                p.name(),
+                p.namespace(),
+                p.serviceAccount(),
+                List.of(ip(pods.get(p.name()).ip())),
+                p.labels(),
+                Map.of(),
+                false,
+                Optional.empty());
         Map<String, String> labels = namespaces.getOrDefault(p.namespace(), Map.of());
-        return EnrollmentPolicy.defaults().decide(pod, Optional.of(new Namespace(p.namespace(), labels))).enrolled();
+        return EnrollmentPolicy.defaults()
+                .decide(pod, Optional.of(new Namespace(p.namespace(), labels)))
+                .enrolled();
     }
 
     private static String uid(PodSpec p) {
@@ -257,35 +288,73 @@ public final class LocalMesh implements AutoCloseable {
     private void writeFiles() throws IOException {
         StringBuilder mesh = new StringBuilder("workloads:\n");
         for (PodSpec p : podSpecs.values()) {
-            mesh.append("- uid: ").append(uid(p)).append('\n')
-                    .append("  name: ").append(p.name()).append('\n')
-                    .append("  namespace: ").append(p.namespace()).append('\n')
-                    .append("  serviceAccount: ").append(p.serviceAccount()).append('\n')
+            mesh.append("- uid: ")
+                    .append(uid(p))
+                    .append('\n')
+                    .append("  name: ")
+                    .append(p.name())
+                    .append('\n')
+                    .append("  namespace: ")
+                    .append(p.namespace())
+                    .append('\n')
+                    .append("  serviceAccount: ")
+                    .append(p.serviceAccount())
+                    .append('\n')
                     .append("  trustDomain: cluster.local\n")
-                    .append("  workloadIps: [\"").append(pods.get(p.name()).ip()).append("\"]\n")
-                    .append("  protocol: ").append(enrolled(p) ? "HBONE" : "TCP").append('\n')
-                    .append("  node: ").append(p.node()).append('\n')
-                    .append("  canonicalName: ").append(p.labels().getOrDefault("app", p.name())).append('\n')
-                    .append("  canonicalRevision: ").append(p.labels().getOrDefault("version", "v1")).append('\n')
+                    .append("  workloadIps: [\"")
+                    .append(pods.get(p.name()).ip())
+                    .append("\"]\n")
+                    .append("  protocol: ")
+                    .append(enrolled(p) ? "HBONE" : "TCP")
+                    .append('\n')
+                    .append("  node: ")
+                    .append(p.node())
+                    .append('\n')
+                    .append("  canonicalName: ")
+                    .append(p.labels().getOrDefault("app", p.name()))
+                    .append('\n')
+                    .append("  canonicalRevision: ")
+                    .append(p.labels().getOrDefault("version", "v1"))
+                    .append('\n')
                     .append("  services:");
-            List<ServiceSpec> member = services.stream().filter(s -> s.pods().contains(p.name())).toList();
+            List<ServiceSpec> member =
+                    services.stream().filter(s -> s.pods().contains(p.name())).toList();
             if (member.isEmpty()) {
                 mesh.append(" {}\n");
             } else {
                 mesh.append('\n');
                 for (ServiceSpec s : member) {
-                    mesh.append("    \"").append(s.namespace()).append('/').append(hostname(s)).append("\": {")
-                            .append(s.port()).append(": ").append(s.targetPort()).append("}\n");
+                    mesh.append("    \"")
+                            .append(s.namespace())
+                            .append('/')
+                            .append(hostname(s))
+                            .append("\": {")
+                            .append(s.port())
+                            .append(": ")
+                            .append(s.targetPort())
+                            .append("}\n");
                 }
             }
         }
         mesh.append("services:").append(services.isEmpty() ? " []\n" : "\n");
         for (ServiceSpec s : services) {
-            mesh.append("- name: ").append(s.name()).append('\n')
-                    .append("  namespace: ").append(s.namespace()).append('\n')
-                    .append("  hostname: ").append(hostname(s)).append('\n')
-                    .append("  vips: [\"/").append(topology.vip(s.vipIndex())).append("\"]\n")
-                    .append("  ports: {").append(s.port()).append(": ").append(s.targetPort()).append("}\n");
+            mesh.append("- name: ")
+                    .append(s.name())
+                    .append('\n')
+                    .append("  namespace: ")
+                    .append(s.namespace())
+                    .append('\n')
+                    .append("  hostname: ")
+                    .append(hostname(s))
+                    .append('\n')
+                    .append("  vips: [\"/")
+                    .append(topology.vip(s.vipIndex()))
+                    .append("\"]\n")
+                    .append("  ports: {")
+                    .append(s.port())
+                    .append(": ")
+                    .append(s.targetPort())
+                    .append("}\n");
         }
         mesh.append("policies:").append(policies.isBlank() ? " []\n" : "\n" + policies);
         atomicWrite(dir.resolve("mesh.yaml"), mesh.toString());
@@ -298,22 +367,44 @@ public final class LocalMesh implements AutoCloseable {
             }
             for (Map.Entry<String, Map<String, String>> ns : namespaces.entrySet()) {
                 agent.append("- name: ").append(ns.getKey()).append('\n').append("  labels: {");
-                agent.append(String.join(", ", ns.getValue().entrySet().stream()
-                        .map(e -> "\"" + e.getKey() + "\": \"" + e.getValue() + "\"").toList()));
+                agent.append(String.join(
+                        ", ",
+                        ns.getValue().entrySet().stream()
+                                .map(e -> "\"" + e.getKey() + "\": \"" + e.getValue() + "\"")
+                                .toList()));
                 agent.append("}\n");
             }
-            List<PodSpec> local = podSpecs.values().stream().filter(p -> p.node().equals(node.getKey())).toList();
+            List<PodSpec> local = podSpecs.values().stream()
+                    .filter(p -> p.node().equals(node.getKey()))
+                    .toList();
             agent.append("pods:").append(local.isEmpty() ? " []\n" : "\n");
             for (PodSpec p : local) {
-                agent.append("- name: ").append(p.name()).append('\n')
-                        .append("  namespace: ").append(p.namespace()).append('\n')
-                        .append("  uid: ").append(p.namespace()).append('-').append(p.name()).append('\n')
-                        .append("  serviceAccount: ").append(p.serviceAccount()).append('\n')
-                        .append("  ips: [\"").append(pods.get(p.name()).ip()).append("\"]\n")
-                        .append("  netns: ").append(pods.get(p.name()).netns()).append('\n')
+                agent.append("- name: ")
+                        .append(p.name())
+                        .append('\n')
+                        .append("  namespace: ")
+                        .append(p.namespace())
+                        .append('\n')
+                        .append("  uid: ")
+                        .append(p.namespace())
+                        .append('-')
+                        .append(p.name())
+                        .append('\n')
+                        .append("  serviceAccount: ")
+                        .append(p.serviceAccount())
+                        .append('\n')
+                        .append("  ips: [\"")
+                        .append(pods.get(p.name()).ip())
+                        .append("\"]\n")
+                        .append("  netns: ")
+                        .append(pods.get(p.name()).netns())
+                        .append('\n')
                         .append("  labels: {");
-                agent.append(String.join(", ", p.labels().entrySet().stream()
-                        .map(e -> "\"" + e.getKey() + "\": \"" + e.getValue() + "\"").toList()));
+                agent.append(String.join(
+                        ", ",
+                        p.labels().entrySet().stream()
+                                .map(e -> "\"" + e.getKey() + "\": \"" + e.getValue() + "\"")
+                                .toList()));
                 agent.append("}\n");
             }
             atomicWrite(dir.resolve(node.getKey()).resolve("pods.yaml"), agent.toString());
@@ -336,7 +427,11 @@ public final class LocalMesh implements AutoCloseable {
         List<ManagedProcess> all = new ArrayList<>(agents.values());
         all.addAll(daemons.values());
         for (ManagedProcess p : all) {
-            out.append("==== ").append(p.name()).append(" ====\n").append(tail(p.output())).append('\n');
+            out.append("==== ")
+                    .append(p.name())
+                    .append(" ====\n")
+                    .append(tail(p.output()))
+                    .append('\n');
         }
         return out.toString();
     }

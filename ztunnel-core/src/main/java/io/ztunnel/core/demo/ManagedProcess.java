@@ -29,8 +29,14 @@ public final class ManagedProcess implements AutoCloseable {
      *
      * @param jvmOptions extra JVM flags
      */
-    public static ManagedProcess start(String name, String netns, String mainClass, List<String> args,
-            Map<String, String> env, List<String> jvmOptions, Path log) {
+    public static ManagedProcess start(
+            String name,
+            String netns,
+            String mainClass,
+            List<String> args,
+            Map<String, String> env,
+            List<String> jvmOptions,
+            Path log) {
         List<String> command = new ArrayList<>();
         if (netns != null) {
             command.addAll(List.of("ip", "netns", "exec", netns));
@@ -42,10 +48,15 @@ public final class ManagedProcess implements AutoCloseable {
         command.add(System.getProperty("java.class.path"));
         command.add(mainClass);
         command.addAll(args);
-        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
+        ProcessBuilder builder = new ProcessBuilder(command)
+                .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
-        builder.environment().keySet().removeIf(k -> k.startsWith("ISTIO_") || k.startsWith("XDS_")
-                || k.startsWith("CA_") || k.equals("KUBERNETES_SERVICE_HOST"));
+        builder.environment()
+                .keySet()
+                .removeIf(k -> k.startsWith("ISTIO_")
+                        || k.startsWith("XDS_")
+                        || k.startsWith("CA_")
+                        || k.equals("KUBERNETES_SERVICE_HOST"));
         builder.environment().putAll(env);
         try {
             return new ManagedProcess(name, log, builder.start());

@@ -86,8 +86,8 @@ public final class Topology implements AutoCloseable {
         Shell.check("ip", "netns", "add", ns);
         namespaces.add(ns);
         String outer = "ztp" + tag + node.index() + "x" + index;
-        Shell.check("ip", "link", "add", outer, "netns", node.netns(), "type", "veth", "peer", "name", "eth0",
-                "netns", ns);
+        Shell.check(
+                "ip", "link", "add", outer, "netns", node.netns(), "type", "veth", "peer", "name", "eth0", "netns", ns);
         String gateway = "10." + subnet + "." + node.index() + ".1";
         String ip = "10." + subnet + "." + node.index() + "." + index;
         Shell.inNetns(node.netns(), "sysctl", "-qw", "net.ipv4.conf." + outer + ".rp_filter=0");

@@ -7,8 +7,15 @@ import java.util.List;
  * Workload metadata carried in the W3C {@code baggage} header of HBONE requests (the source) and responses (the
  * destination), with the keys Istio uses. Empty values are left out when encoding. Immutable.
  */
-public record Baggage(String clusterId, String namespace, String workloadType, String workloadName, String serviceName,
-        String serviceVersion, String region, String zone) {
+public record Baggage(
+        String clusterId,
+        String namespace,
+        String workloadType,
+        String workloadName,
+        String serviceName,
+        String serviceVersion,
+        String region,
+        String zone) {
 
     public static final Baggage EMPTY = new Baggage("", "", "", "", "", "", "", "");
     private static final List<String> WORKLOAD_TYPES = List.of("deployment", "cronjob", "pod", "job");

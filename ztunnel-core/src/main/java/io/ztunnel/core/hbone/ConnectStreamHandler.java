@@ -39,7 +39,12 @@ import org.slf4j.LoggerFactory;
 final class ConnectStreamHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(ConnectStreamHandler.class);
 
-    private enum State { AWAITING_HEADERS, ROUTING, CONNECTING, DONE }
+    private enum State {
+        AWAITING_HEADERS,
+        ROUTING,
+        CONNECTING,
+        DONE
+    }
 
     private final InboundRouter router;
     private final SpiffeId peerIdentity;
@@ -83,19 +88,27 @@ final class ConnectStreamHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         Channel parent = ((Http2StreamChannel) ctx.channel()).parent();
-        InboundRequest request = new InboundRequest(peerIdentity, (InetSocketAddress) parent.remoteAddress(),
-                (InetSocketAddress) parent.localAddress(), target, headers);
+        InboundRequest request = new InboundRequest(
+                peerIdentity,
+                (InetSocketAddress) parent.remoteAddress(),
+                (InetSocketAddress) parent.localAddress(),
+                target,
+                headers);
         ctx.channel().config().setAutoRead(false);
-        router.route(request).whenComplete((decision, error) -> ctx.executor().execute(() -> {
-            if (error != null) {
-                log.atWarn().addKeyValue("target", target).setCause(error).log("inbound routing failed");
-                reject(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, String.valueOf(error));
-            } else if (decision instanceof InboundDecision.Reject r) {
-                reject(ctx, r.status(), r.reason());
-            } else if (decision instanceof InboundDecision.Connect c) {
-                connect(ctx, request, c);
-            }
-        }));
+        router.route(request)
+                .whenComplete((decision, error) -> ctx.executor().execute(() -> {
+                    if (error != null) {
+                        log.atWarn()
+                                .addKeyValue("target", target)
+                                .setCause(error)
+                                .log("inbound routing failed");
+                        reject(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, String.valueOf(error));
+                    } else if (decision instanceof InboundDecision.Reject r) {
+                        reject(ctx, r.status(), r.reason());
+                    } else if (decision instanceof InboundDecision.Connect c) {
+                        connect(ctx, request, c);
+                    }
+                }));
     }
 
     private void connect(ChannelHandlerContext ctx, InboundRequest request, InboundDecision.Connect decision) {
@@ -106,12 +119,14 @@ final class ConnectStreamHandler extends ChannelInboundHandlerAdapter {
         }
         state = State.CONNECTING;
         ChannelConnector connector = decision.connector();
-        ChannelFuture connect = connector.connect(ctx.channel().eventLoop(), decision.upstream(),
-                decision.spoofSource(), null);
+        ChannelFuture connect =
+                connector.connect(ctx.channel().eventLoop(), decision.upstream(), decision.spoofSource(), null);
         upstream = connect.channel();
         connect.addListener((ChannelFutureListener) f -> {
             if (!f.isSuccess()) {
-                log.atDebug().addKeyValue("upstream", decision.upstream()).addKeyValue("error", f.cause().toString())
+                log.atDebug()
+                        .addKeyValue("upstream", decision.upstream())
+                        .addKeyValue("error", f.cause().toString())
                         .log("inbound upstream connect failed");
                 decision.observer().closed(f.cause());
                 reject(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "upstream connect failed: " + f.cause());
@@ -154,8 +169,11 @@ final class ConnectStreamHandler extends ChannelInboundHandlerAdapter {
     private void reject(ChannelHandlerContext ctx, HttpResponseStatus status, String reason) {
         state = State.DONE;
         discardEarly();
-        log.atDebug().addKeyValue("stream", ctx.channel()).addKeyValue("status", status.code())
-                .addKeyValue("reason", reason).log("HBONE request rejected");
+        log.atDebug()
+                .addKeyValue("stream", ctx.channel())
+                .addKeyValue("status", status.code())
+                .addKeyValue("reason", reason)
+                .log("HBONE request rejected");
         if (!ctx.channel().isActive()) {
             return;
         }
@@ -181,8 +199,11 @@ final class ConnectStreamHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        log.atDebug().addKeyValue("stream", ctx.channel()).addKeyValue("error",
-                cause instanceof CompletionException && cause.getCause() != null ? cause.getCause() : cause)
+        log.atDebug()
+                .addKeyValue("stream", ctx.channel())
+                .addKeyValue(
+                        "error",
+                        cause instanceof CompletionException && cause.getCause() != null ? cause.getCause() : cause)
                 .log("HBONE stream error");
         ctx.close();
     }

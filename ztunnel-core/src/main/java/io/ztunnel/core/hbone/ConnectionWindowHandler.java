@@ -23,7 +23,9 @@ final class ConnectionWindowHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) throws Http2Exception {
         Http2ConnectionHandler h2 = ctx.pipeline().get(Http2ConnectionHandler.class);
-        if (h2 != null && h2.connection().local().flowController() != null && ctx.channel().isActive()) {
+        if (h2 != null
+                && h2.connection().local().flowController() != null
+                && ctx.channel().isActive()) {
             // The preface may already be out (handler added after activation).
             grow(ctx, h2);
         }

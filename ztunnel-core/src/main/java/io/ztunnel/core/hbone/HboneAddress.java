@@ -143,7 +143,10 @@ public sealed interface HboneAddress {
             }
             for (int i = 0; i < label.length(); i++) {
                 char c = label.charAt(i);
-                boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'
+                boolean ok = (c >= 'a' && c <= 'z')
+                        || (c >= 'A' && c <= 'Z')
+                        || (c >= '0' && c <= '9')
+                        || c == '-'
                         || c == '_';
                 if (!ok) {
                     return false;

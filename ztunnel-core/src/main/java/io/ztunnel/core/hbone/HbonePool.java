@@ -1,7 +1,6 @@
 package io.ztunnel.core.hbone;
 
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -80,8 +79,8 @@ public final class HbonePool implements AutoCloseable {
      * @param connector opens the TCP connections (from the source pod's network namespace, with its mark)
      * @param tls the TLS material of a source identity
      */
-    public HbonePool(HboneSettings settings, ChannelConnector connector,
-            Function<SpiffeId, CompletionStage<TlsMaterial>> tls) {
+    public HbonePool(
+            HboneSettings settings, ChannelConnector connector, Function<SpiffeId, CompletionStage<TlsMaterial>> tls) {
         this.settings = settings;
         this.connector = connector;
         this.tls = tls;
@@ -146,8 +145,8 @@ public final class HbonePool implements AutoCloseable {
     }
 
     /** A request waiting for a connection slot. */
-    private record Waiter(HboneRequest request, Channel downstream, EventLoop loop,
-            Promise<Http2StreamChannel> result) {}
+    private record Waiter(
+            HboneRequest request, Channel downstream, EventLoop loop, Promise<Http2StreamChannel> result) {}
 
     /** Per-key bookkeeping; every field is guarded by the object's lock. */
     private static final class KeyState {
@@ -176,7 +175,8 @@ public final class HbonePool implements AutoCloseable {
         }
 
         boolean hasCapacity() {
-            return !goingAway && channel.isActive()
+            return !goingAway
+                    && channel.isActive()
                     && active < Math.min(settings.poolMaxStreamsPerConnection(), peerMaxStreams);
         }
 
@@ -192,20 +192,25 @@ public final class HbonePool implements AutoCloseable {
             if (close) {
                 channel.close();
             } else if (idle && channel.isActive()) {
-                idleTimer = channel.eventLoop().schedule(() -> {
-                    boolean stillIdle;
-                    synchronized (state) {
-                        stillIdle = active == 0;
-                        if (stillIdle) {
-                            goingAway = true; // no new streams while it closes
-                        }
-                    }
-                    if (stillIdle) {
-                        log.atDebug().addKeyValue("destination", state.key.destination())
-                                .log("closing idle HBONE connection");
-                        channel.close();
-                    }
-                }, settings.poolIdleTimeout().toNanos(), TimeUnit.NANOSECONDS);
+                idleTimer = channel.eventLoop()
+                        .schedule(
+                                () -> {
+                                    boolean stillIdle;
+                                    synchronized (state) {
+                                        stillIdle = active == 0;
+                                        if (stillIdle) {
+                                            goingAway = true; // no new streams while it closes
+                                        }
+                                    }
+                                    if (stillIdle) {
+                                        log.atDebug()
+                                                .addKeyValue("destination", state.key.destination())
+                                                .log("closing idle HBONE connection");
+                                        channel.close();
+                                    }
+                                },
+                                settings.poolIdleTimeout().toNanos(),
+                                TimeUnit.NANOSECONDS);
             }
             serve(state);
         }
@@ -263,28 +268,41 @@ public final class HbonePool implements AutoCloseable {
 
     private void dial(KeyState state, EventLoop loop) {
         PoolKey key = state.key;
-        tls.apply(key.source()).whenComplete((material, error) -> loop.execute(() -> {
-            if (error != null || material == null) {
-                dialFailed(state, new HboneException(HboneException.Kind.NO_CERTIFICATE,
-                        "no certificate for " + key.source() + ": " + error, error));
-                return;
-            }
-            connector.connect(loop, key.destination(), null, new ChannelInboundHandlerAdapter())
-                    .addListener((ChannelFutureListener) f -> {
-                        if (!f.isSuccess()) {
-                            Throwable cause = f.cause();
-                            boolean timeout = cause instanceof ConnectTimeoutException;
-                            dialFailed(state, new HboneException(
-                                    timeout ? HboneException.Kind.NETWORK_POLICY : HboneException.Kind.CONNECT,
-                                    (timeout ? "timed out connecting to " : "failed to connect to ")
-                                            + key.destination() + (timeout
-                                            ? " (maybe a NetworkPolicy is blocking HBONE port 15008)" : "")
-                                            + ": " + cause.getMessage(), cause));
-                            return;
-                        }
-                        handshake(state, f.channel(), material);
-                    });
-        }));
+        tls.apply(key.source())
+                .whenComplete((material, error) -> loop.execute(() -> {
+                    if (error != null || material == null) {
+                        dialFailed(
+                                state,
+                                new HboneException(
+                                        HboneException.Kind.NO_CERTIFICATE,
+                                        "no certificate for " + key.source() + ": " + error,
+                                        error));
+                        return;
+                    }
+                    connector
+                            .connect(loop, key.destination(), null, new ChannelInboundHandlerAdapter())
+                            .addListener((ChannelFutureListener) f -> {
+                                if (!f.isSuccess()) {
+                                    Throwable cause = f.cause();
+                                    boolean timeout = cause instanceof ConnectTimeoutException;
+                                    dialFailed(
+                                            state,
+                                            new HboneException(
+                                                    timeout
+                                                            ? HboneException.Kind.NETWORK_POLICY
+                                                            : HboneException.Kind.CONNECT,
+                                                    (timeout ? "timed out connecting to " : "failed to connect to ")
+                                                            + key.destination()
+                                                            + (timeout
+                                                                    ? " (maybe a NetworkPolicy is blocking HBONE port 15008)"
+                                                                    : "")
+                                                            + ": " + cause.getMessage(),
+                                                    cause));
+                                    return;
+                                }
+                                handshake(state, f.channel(), material);
+                            });
+                }));
     }
 
     private void handshake(KeyState state, Channel ch, TlsMaterial material) {
@@ -295,8 +313,12 @@ public final class HbonePool implements AutoCloseable {
             return;
         }
         if (!ch.isActive()) { // closed right after connecting: no engine must be created for a dead pipeline
-            dialFailed(state, new HboneException(HboneException.Kind.CONNECT, "connection to " + key.destination()
-                    + " closed before the TLS handshake", null));
+            dialFailed(
+                    state,
+                    new HboneException(
+                            HboneException.Kind.CONNECT,
+                            "connection to " + key.destination() + " closed before the TLS handshake",
+                            null));
             return;
         }
         ch.pipeline().addLast("tls", material.newClientHandler(ch.alloc()));
@@ -309,10 +331,16 @@ public final class HbonePool implements AutoCloseable {
                 }
                 HboneException failure;
                 if (!done.isSuccess()) {
-                    failure = new HboneException(HboneException.Kind.TLS_FAILURE, "TLS handshake with "
-                            + key.destination() + " failed: " + done.cause().getMessage(), done.cause());
+                    failure = new HboneException(
+                            HboneException.Kind.TLS_FAILURE,
+                            "TLS handshake with " + key.destination() + " failed: "
+                                    + done.cause().getMessage(),
+                            done.cause());
                 } else {
-                    failure = verifyPeer(key, material, ctx.pipeline().get(SslHandler.class).engine().getSession());
+                    failure = verifyPeer(
+                            key,
+                            material,
+                            ctx.pipeline().get(SslHandler.class).engine().getSession());
                 }
                 if (failure != null) {
                     ch.close();
@@ -326,7 +354,9 @@ public final class HbonePool implements AutoCloseable {
             @Override
             public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
                 // The handshake failure event carries the cause; the exception itself needs no more handling.
-                log.atDebug().addKeyValue("destination", key.destination()).addKeyValue("error", cause.toString())
+                log.atDebug()
+                        .addKeyValue("destination", key.destination())
+                        .addKeyValue("error", cause.toString())
                         .log("HBONE handshake error");
                 ctx.close();
             }
@@ -369,7 +399,9 @@ public final class HbonePool implements AutoCloseable {
             ch.close();
             return;
         }
-        log.atDebug().addKeyValue("destination", state.key.destination()).addKeyValue("source", state.key.source())
+        log.atDebug()
+                .addKeyValue("destination", state.key.destination())
+                .addKeyValue("source", state.key.source())
                 .log("HBONE connection established");
         serve(state);
     }
@@ -382,7 +414,9 @@ public final class HbonePool implements AutoCloseable {
             failed = List.copyOf(state.waiters);
             state.waiters.clear();
         }
-        log.atDebug().addKeyValue("destination", state.key.destination()).addKeyValue("error", failure.getMessage())
+        log.atDebug()
+                .addKeyValue("destination", state.key.destination())
+                .addKeyValue("error", failure.getMessage())
                 .log("HBONE dial failed");
         failed.forEach(w -> w.result().tryFailure(failure));
         serve(state);
@@ -401,8 +435,11 @@ public final class HbonePool implements AutoCloseable {
                 .addListener((Future<Http2StreamChannel> f) -> {
                     if (!f.isSuccess()) {
                         connection.release();
-                        waiter.result().tryFailure(new HboneException(HboneException.Kind.H2_HANDSHAKE_FAILURE,
-                                "cannot open HBONE stream: " + f.cause(), f.cause()));
+                        waiter.result()
+                                .tryFailure(new HboneException(
+                                        HboneException.Kind.H2_HANDSHAKE_FAILURE,
+                                        "cannot open HBONE stream: " + f.cause(),
+                                        f.cause()));
                         return;
                     }
                     Http2StreamChannel stream = f.getNow();
@@ -418,9 +455,11 @@ public final class HbonePool implements AutoCloseable {
                     stream.writeAndFlush(new DefaultHttp2HeadersFrame(headers, false))
                             .addListener((ChannelFutureListener) w -> {
                                 if (!w.isSuccess()) {
-                                    waiter.result().tryFailure(new HboneException(
-                                            HboneException.Kind.H2_HANDSHAKE_FAILURE,
-                                            "cannot send CONNECT: " + w.cause(), w.cause()));
+                                    waiter.result()
+                                            .tryFailure(new HboneException(
+                                                    HboneException.Kind.H2_HANDSHAKE_FAILURE,
+                                                    "cannot send CONNECT: " + w.cause(),
+                                                    w.cause()));
                                     stream.close();
                                 }
                             });
@@ -428,7 +467,8 @@ public final class HbonePool implements AutoCloseable {
     }
 
     /** Moves {@code downstream} to {@code loop} (if it is elsewhere), then runs {@code then} there. */
-    static void moveTo(Channel downstream, EventLoop loop, Runnable then, java.util.function.Consumer<Throwable> failed) {
+    static void moveTo(
+            Channel downstream, EventLoop loop, Runnable then, java.util.function.Consumer<Throwable> failed) {
         if (downstream == null || downstream.eventLoop() == loop) {
             then.run();
             return;
@@ -461,8 +501,11 @@ public final class HbonePool implements AutoCloseable {
                     return null;
                 }
             }
-            return new HboneException(HboneException.Kind.IDENTITY_ERROR, "server at " + key.destination()
-                    + " presented " + presented + ", expected one of " + key.expectedIdentities(), null);
+            return new HboneException(
+                    HboneException.Kind.IDENTITY_ERROR,
+                    "server at " + key.destination() + " presented " + presented + ", expected one of "
+                            + key.expectedIdentities(),
+                    null);
         } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
             return new HboneException(HboneException.Kind.IDENTITY_ERROR, "server presented no certificate", e);
         }
@@ -504,7 +547,9 @@ public final class HbonePool implements AutoCloseable {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            log.atDebug().addKeyValue("connection", ctx.channel()).addKeyValue("error", cause.toString())
+            log.atDebug()
+                    .addKeyValue("connection", ctx.channel())
+                    .addKeyValue("error", cause.toString())
                     .log("HBONE connection error");
             ctx.close();
         }
@@ -534,25 +579,36 @@ public final class HbonePool implements AutoCloseable {
                         Http2StreamChannel stream = (Http2StreamChannel) ctx.channel();
                         stream.config().setAutoRead(false);
                         ctx.pipeline().replace(this, "hbone-bytes", new StreamByteAdapter());
-                        moveTo(downstream, loop, () -> {
-                            if (!result.trySuccess(stream)) {
-                                stream.close();
-                            }
-                        }, error -> {
-                            result.tryFailure(new HboneException(HboneException.Kind.H2_HANDSHAKE_FAILURE,
-                                    "cannot move the downstream connection to the HBONE stream's loop: " + error,
-                                    error));
-                            stream.close();
-                        });
+                        moveTo(
+                                downstream,
+                                loop,
+                                () -> {
+                                    if (!result.trySuccess(stream)) {
+                                        stream.close();
+                                    }
+                                },
+                                error -> {
+                                    result.tryFailure(new HboneException(
+                                            HboneException.Kind.H2_HANDSHAKE_FAILURE,
+                                            "cannot move the downstream connection to the HBONE stream's loop: "
+                                                    + error,
+                                            error));
+                                    stream.close();
+                                });
                         return;
                     }
                     int code = parseStatus(status);
-                    result.tryFailure(new HboneException(HboneException.Kind.HTTP_STATUS, code,
-                            "HBONE CONNECT rejected with status " + status, null));
+                    result.tryFailure(new HboneException(
+                            HboneException.Kind.HTTP_STATUS,
+                            code,
+                            "HBONE CONNECT rejected with status " + status,
+                            null));
                     ctx.close();
                 } else {
-                    result.tryFailure(new HboneException(HboneException.Kind.H2_HANDSHAKE_FAILURE,
-                            "unexpected " + msg.getClass().getSimpleName() + " before the CONNECT response", null));
+                    result.tryFailure(new HboneException(
+                            HboneException.Kind.H2_HANDSHAKE_FAILURE,
+                            "unexpected " + msg.getClass().getSimpleName() + " before the CONNECT response",
+                            null));
                     ctx.close();
                 }
             } finally {
@@ -563,23 +619,25 @@ public final class HbonePool implements AutoCloseable {
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
             if (evt instanceof io.netty.handler.codec.http2.Http2ResetFrame reset) {
-                result.tryFailure(new HboneException(HboneException.Kind.H2_HANDSHAKE_FAILURE,
-                        "HBONE stream reset before the CONNECT response (code " + reset.errorCode() + ")", null));
+                result.tryFailure(new HboneException(
+                        HboneException.Kind.H2_HANDSHAKE_FAILURE,
+                        "HBONE stream reset before the CONNECT response (code " + reset.errorCode() + ")",
+                        null));
             }
             ReferenceCountUtil.release(evt);
         }
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
-            result.tryFailure(new HboneException(HboneException.Kind.H2_HANDSHAKE_FAILURE,
-                    "HBONE stream closed before the CONNECT response", null));
+            result.tryFailure(new HboneException(
+                    HboneException.Kind.H2_HANDSHAKE_FAILURE, "HBONE stream closed before the CONNECT response", null));
             ctx.fireChannelInactive();
         }
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            result.tryFailure(new HboneException(HboneException.Kind.H2_HANDSHAKE_FAILURE,
-                    "HBONE stream failed: " + cause, cause));
+            result.tryFailure(new HboneException(
+                    HboneException.Kind.H2_HANDSHAKE_FAILURE, "HBONE stream failed: " + cause, cause));
             ctx.close();
         }
 
@@ -591,5 +649,4 @@ public final class HbonePool implements AutoCloseable {
             }
         }
     }
-
 }

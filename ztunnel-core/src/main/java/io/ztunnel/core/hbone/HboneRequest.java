@@ -12,8 +12,8 @@ import java.net.InetSocketAddress;
  * @param serviceHost the destination service host name for {@code forwarded}'s {@code host=}, or {@code null}
  * @param sourceBaggage the source workload's metadata, or {@link Baggage#EMPTY}
  */
-public record HboneRequest(PoolKey key, String authority, InetSocketAddress client, String serviceHost,
-        Baggage sourceBaggage) {
+public record HboneRequest(
+        PoolKey key, String authority, InetSocketAddress client, String serviceHost, Baggage sourceBaggage) {
 
     /** Adds ztunnel's request headers: {@code forwarded}, {@code baggage} (when non-empty), a fresh {@code traceparent}. */
     void addHeaders(Http2Headers headers) {

@@ -48,8 +48,11 @@ public final class HboneServer {
      * @param tls the local workload's TLS material for the address a connection was accepted on
      * @param drainDeadline how long in-flight streams may run after {@link #drain} before connections are closed
      */
-    public HboneServer(HboneSettings settings, Function<InetSocketAddress, CompletionStage<TlsMaterial>> tls,
-            InboundRouter router, Duration drainDeadline) {
+    public HboneServer(
+            HboneSettings settings,
+            Function<InetSocketAddress, CompletionStage<TlsMaterial>> tls,
+            InboundRouter router,
+            Duration drainDeadline) {
         this.settings = settings;
         this.tls = tls;
         this.router = router;
@@ -63,10 +66,11 @@ public final class HboneServer {
                 io.ztunnel.core.proxy.EpollSockets.keepRegistered(ch);
                 ch.config().setAutoRead(false);
                 connections.add(ch);
-                tls.apply((InetSocketAddress) ch.localAddress()).whenComplete((material, error) ->
-                        ch.eventLoop().execute(() -> {
+                tls.apply((InetSocketAddress) ch.localAddress())
+                        .whenComplete((material, error) -> ch.eventLoop().execute(() -> {
                             if (error != null || material == null) {
-                                log.atWarn().addKeyValue("local", ch.localAddress())
+                                log.atWarn()
+                                        .addKeyValue("local", ch.localAddress())
                                         .addKeyValue("peer", ch.remoteAddress())
                                         .addKeyValue("error", String.valueOf(error))
                                         .log("no certificate for inbound HBONE connection; closing it");
@@ -111,7 +115,8 @@ public final class HboneServer {
                 return;
             }
             if (!done.isSuccess()) {
-                log.atInfo().addKeyValue("peer", ctx.channel().remoteAddress())
+                log.atInfo()
+                        .addKeyValue("peer", ctx.channel().remoteAddress())
                         .addKeyValue("local", ctx.channel().localAddress())
                         .addKeyValue("error", String.valueOf(done.cause()))
                         .log("inbound TLS handshake failed");
@@ -120,10 +125,12 @@ public final class HboneServer {
             }
             SSLSession session = ctx.pipeline().get(SslHandler.class).engine().getSession();
             String violation = material.settings().violation(session.getProtocol(), session.getCipherSuite());
-            SpiffeId peer = session.getPeerCertificates().length == 0 ? null
+            SpiffeId peer = session.getPeerCertificates().length == 0
+                    ? null
                     : Certificates.firstSpiffeId((X509Certificate) session.getPeerCertificates()[0]);
             if (violation != null || peer == null) {
-                log.atInfo().addKeyValue("peer", ctx.channel().remoteAddress())
+                log.atInfo()
+                        .addKeyValue("peer", ctx.channel().remoteAddress())
                         .addKeyValue("error", violation != null ? violation : "client has no SPIFFE identity")
                         .log("inbound TLS connection refused");
                 ctx.close();
@@ -140,15 +147,16 @@ public final class HboneServer {
                     .build();
             ctx.pipeline().addLast("h2", codec);
             ctx.pipeline().addLast("h2-window", new ConnectionWindowHandler(settings.connectionWindow()));
-            ctx.pipeline().addLast("h2-streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
-                @Override
-                protected void initChannel(Http2StreamChannel stream) {
-                    stream.config().setWriteBufferWaterMark(io.ztunnel.core.proxy.ChannelConnector.WATER_MARK);
-                    stream.pipeline().addLast("hbone-connect", new ConnectStreamHandler(router, peer));
-                }
-            }));
-            ctx.pipeline().addLast("h2-ping", new PingKeepaliveHandler(settings.pingInterval(),
-                    settings.pingTimeout()));
+            ctx.pipeline()
+                    .addLast("h2-streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
+                        @Override
+                        protected void initChannel(Http2StreamChannel stream) {
+                            stream.config().setWriteBufferWaterMark(io.ztunnel.core.proxy.ChannelConnector.WATER_MARK);
+                            stream.pipeline().addLast("hbone-connect", new ConnectStreamHandler(router, peer));
+                        }
+                    }));
+            ctx.pipeline()
+                    .addLast("h2-ping", new PingKeepaliveHandler(settings.pingInterval(), settings.pingTimeout()));
             ctx.pipeline().addLast("h2-tail", new ReleaseHandler());
             ctx.pipeline().remove(this);
         }
@@ -156,7 +164,9 @@ public final class HboneServer {
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             // Handshake failures are reported by the completion event above; this is the same failure again.
-            log.atDebug().addKeyValue("peer", ctx.channel().remoteAddress()).addKeyValue("error", cause.toString())
+            log.atDebug()
+                    .addKeyValue("peer", ctx.channel().remoteAddress())
+                    .addKeyValue("error", cause.toString())
                     .log("inbound TLS error");
             ctx.close();
         }
@@ -171,7 +181,9 @@ public final class HboneServer {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            log.atDebug().addKeyValue("connection", ctx.channel()).addKeyValue("error", cause.toString())
+            log.atDebug()
+                    .addKeyValue("connection", ctx.channel())
+                    .addKeyValue("error", cause.toString())
                     .log("HBONE connection error");
             ctx.close();
         }

@@ -17,14 +17,33 @@ import java.time.Duration;
  * @param pingTimeout how long without a PING answer before the connection is dropped (20 s)
  * @param connectTimeout TCP connect timeout for dials and upstream connects (10 s)
  */
-public record HboneSettings(int streamWindow, int connectionWindow, int frameSize, int serverMaxConcurrentStreams,
-        int serverMaxHeaderListSize, int clientMaxHeaderListSize, int poolMaxStreamsPerConnection,
-        Duration poolIdleTimeout, Duration pingInterval, Duration pingTimeout, Duration connectTimeout) {
+public record HboneSettings(
+        int streamWindow,
+        int connectionWindow,
+        int frameSize,
+        int serverMaxConcurrentStreams,
+        int serverMaxHeaderListSize,
+        int clientMaxHeaderListSize,
+        int poolMaxStreamsPerConnection,
+        Duration poolIdleTimeout,
+        Duration pingInterval,
+        Duration pingTimeout,
+        Duration connectTimeout) {
 
     public static final int MIB = 1024 * 1024;
 
-    public static final HboneSettings DEFAULT = new HboneSettings(4 * MIB, 16 * MIB, MIB, 200, 64 * 1024, 16 * 1024,
-            100, Duration.ofMinutes(5), Duration.ofSeconds(10), Duration.ofSeconds(20), Duration.ofSeconds(10));
+    public static final HboneSettings DEFAULT = new HboneSettings(
+            4 * MIB,
+            16 * MIB,
+            MIB,
+            200,
+            64 * 1024,
+            16 * 1024,
+            100,
+            Duration.ofMinutes(5),
+            Duration.ofSeconds(10),
+            Duration.ofSeconds(20),
+            Duration.ofSeconds(10));
 
     public HboneSettings {
         if (frameSize < 16384 || frameSize > 16777215) {
@@ -34,20 +53,38 @@ public record HboneSettings(int streamWindow, int connectionWindow, int frameSiz
             throw new IllegalArgumentException("HTTP/2 windows must be positive");
         }
         if (poolMaxStreamsPerConnection <= 0) {
-            throw new IllegalArgumentException("POOL_MAX_STREAMS_PER_CONNECTION: " + poolMaxStreamsPerConnection
-                    + " (expected: > 0)");
+            throw new IllegalArgumentException(
+                    "POOL_MAX_STREAMS_PER_CONNECTION: " + poolMaxStreamsPerConnection + " (expected: > 0)");
         }
     }
 
     public HboneSettings withPing(Duration interval, Duration timeout) {
-        return new HboneSettings(streamWindow, connectionWindow, frameSize, serverMaxConcurrentStreams,
-                serverMaxHeaderListSize, clientMaxHeaderListSize, poolMaxStreamsPerConnection, poolIdleTimeout,
-                interval, timeout, connectTimeout);
+        return new HboneSettings(
+                streamWindow,
+                connectionWindow,
+                frameSize,
+                serverMaxConcurrentStreams,
+                serverMaxHeaderListSize,
+                clientMaxHeaderListSize,
+                poolMaxStreamsPerConnection,
+                poolIdleTimeout,
+                interval,
+                timeout,
+                connectTimeout);
     }
 
     public HboneSettings withPool(int maxStreams, Duration idleTimeout) {
-        return new HboneSettings(streamWindow, connectionWindow, frameSize, serverMaxConcurrentStreams,
-                serverMaxHeaderListSize, clientMaxHeaderListSize, maxStreams, idleTimeout, pingInterval, pingTimeout,
+        return new HboneSettings(
+                streamWindow,
+                connectionWindow,
+                frameSize,
+                serverMaxConcurrentStreams,
+                serverMaxHeaderListSize,
+                clientMaxHeaderListSize,
+                maxStreams,
+                idleTimeout,
+                pingInterval,
+                pingTimeout,
                 connectTimeout);
     }
 }

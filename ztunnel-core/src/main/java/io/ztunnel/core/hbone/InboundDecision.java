@@ -24,6 +24,11 @@ public sealed interface InboundDecision {
      * @param responseBaggage the destination's metadata for the 200's {@code baggage} header, or {@code null}
      * @param observer receives the connection's life events (metrics, access log, policy tracking)
      */
-    record Connect(InetSocketAddress upstream, InetAddress spoofSource, ChannelConnector connector,
-            Baggage responseBaggage, ConnectionObserver observer) implements InboundDecision {}
+    record Connect(
+            InetSocketAddress upstream,
+            InetAddress spoofSource,
+            ChannelConnector connector,
+            Baggage responseBaggage,
+            ConnectionObserver observer)
+            implements InboundDecision {}
 }

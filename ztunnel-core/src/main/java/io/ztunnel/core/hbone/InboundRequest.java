@@ -13,8 +13,12 @@ import java.net.InetSocketAddress;
  * @param target the parsed {@code :authority}
  * @param headers the request headers ({@code forwarded}, {@code baggage}, {@code traceparent}, ...)
  */
-public record InboundRequest(SpiffeId peerIdentity, InetSocketAddress peer, InetSocketAddress local,
-        HboneAddress target, Http2Headers headers) {
+public record InboundRequest(
+        SpiffeId peerIdentity,
+        InetSocketAddress peer,
+        InetSocketAddress local,
+        HboneAddress target,
+        Http2Headers headers) {
 
     public String header(String name) {
         CharSequence value = headers.get(name);

@@ -50,8 +50,8 @@ public final class PingKeepaliveHandler extends ChannelDuplexHandler {
 
     private void start(ChannelHandlerContext ctx) {
         if (timer == null && intervalNanos > 0) {
-            timer = ctx.executor().scheduleAtFixedRate(() -> tick(ctx), intervalNanos, intervalNanos,
-                    TimeUnit.NANOSECONDS);
+            timer = ctx.executor()
+                    .scheduleAtFixedRate(() -> tick(ctx), intervalNanos, intervalNanos, TimeUnit.NANOSECONDS);
         }
     }
 
@@ -59,7 +59,8 @@ public final class PingKeepaliveHandler extends ChannelDuplexHandler {
         if (outstandingTicks >= 0) {
             outstandingTicks++;
             if (outstandingTicks * intervalNanos >= timeoutNanos) {
-                log.atInfo().addKeyValue("peer", ctx.channel().remoteAddress())
+                log.atInfo()
+                        .addKeyValue("peer", ctx.channel().remoteAddress())
                         .addKeyValue("timeout", Duration.ofNanos(timeoutNanos))
                         .log("HBONE connection did not answer PING; closing it");
                 ctx.close();

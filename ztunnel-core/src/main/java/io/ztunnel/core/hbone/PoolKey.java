@@ -10,8 +10,8 @@ import java.util.List;
  * presented), the same expected server identities (in order), the same next hop, and the same downstream source IP.
  * Immutable.
  */
-public record PoolKey(SpiffeId source, List<SpiffeId> expectedIdentities, InetSocketAddress destination,
-        InetAddress sourceIp) {
+public record PoolKey(
+        SpiffeId source, List<SpiffeId> expectedIdentities, InetSocketAddress destination, InetAddress sourceIp) {
 
     public PoolKey {
         expectedIdentities = List.copyOf(expectedIdentities);

@@ -58,7 +58,9 @@ public final class StreamByteAdapter extends ChannelDuplexHandler {
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof Http2ResetFrame reset) {
             long code = reset.errorCode();
-            log.atDebug().addKeyValue("stream", ctx.channel()).addKeyValue("code", Http2Error.valueOf(code))
+            log.atDebug()
+                    .addKeyValue("stream", ctx.channel())
+                    .addKeyValue("code", Http2Error.valueOf(code))
                     .log("HBONE stream reset by peer");
             if (code == Http2Error.NO_ERROR.code() || code == Http2Error.CANCEL.code()) {
                 endInput(ctx);

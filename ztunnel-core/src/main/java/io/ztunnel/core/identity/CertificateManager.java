@@ -41,10 +41,18 @@ public final class CertificateManager implements AutoCloseable {
     public static final int DEFAULT_MAX_IN_FLIGHT = 8;
 
     /** Request priority: a waiting connection first, then prefetch for new local workloads, then renewals. */
-    public enum Priority { REALTIME, WARMUP, BACKGROUND }
+    public enum Priority {
+        REALTIME,
+        WARMUP,
+        BACKGROUND
+    }
 
     /** Lifecycle of one identity's certificate, as shown in {@code /config_dump}. */
-    public enum State { INITIALIZING, AVAILABLE, UNAVAILABLE }
+    public enum State {
+        INITIALIZING,
+        AVAILABLE,
+        UNAVAILABLE
+    }
 
     /** A read-only view of one entry. */
     public record Status(SpiffeId identity, State state, String error, WorkloadCertificate certificate) {}
@@ -57,14 +65,15 @@ public final class CertificateManager implements AutoCloseable {
     private final Map<SpiffeId, Entry> entries = new ConcurrentHashMap<>();
     /** Replaced or forgotten contexts waiting out their grace period before release (scheduler thread only). */
     private final java.util.Set<TlsMaterial> retiring = new java.util.HashSet<>();
+
     private final PriorityQueue<Entry> queue = new PriorityQueue<>(
             Comparator.<Entry, Priority>comparing(e -> e.queuedPriority).thenComparingLong(e -> e.queuedSeq));
     private long seq;
     private int inFlight;
     private boolean closed;
 
-    public CertificateManager(CertificateAuthority ca, Duration ttl, TlsSettings tlsSettings, Scheduler scheduler,
-            int maxInFlight) {
+    public CertificateManager(
+            CertificateAuthority ca, Duration ttl, TlsSettings tlsSettings, Scheduler scheduler, int maxInFlight) {
         this.ca = ca;
         this.ttl = ttl;
         this.tlsSettings = tlsSettings;
@@ -175,11 +184,13 @@ public final class CertificateManager implements AutoCloseable {
     /** Releases {@code material} after the grace period (or at close, whichever comes first). */
     private void retire(TlsMaterial material) {
         if (retiring.add(material)) {
-            scheduler.schedule(() -> {
-                if (retiring.remove(material)) {
-                    material.release();
-                }
-            }, RELEASE_GRACE);
+            scheduler.schedule(
+                    () -> {
+                        if (retiring.remove(material)) {
+                            material.release();
+                        }
+                    },
+                    RELEASE_GRACE);
         }
     }
 
@@ -202,7 +213,8 @@ public final class CertificateManager implements AutoCloseable {
         if (entry.inFlight) {
             return;
         }
-        boolean noValidCertificate = entry.material == null || entry.material.certificate().isExpired(scheduler.now());
+        boolean noValidCertificate =
+                entry.material == null || entry.material.certificate().isExpired(scheduler.now());
         if (entry.retryTask != null) {
             // Waiting for a backoff or a renewal time: only a connection with nothing to use jumps the wait.
             if (priority != Priority.REALTIME || !noValidCertificate) {
@@ -211,9 +223,11 @@ public final class CertificateManager implements AutoCloseable {
             if (entry.failures > 0) {
                 // Backing off after a failure: waiting connections fail at once with the last error instead of
                 // sending one more CSR each, which would hammer a CA that is already struggling.
-                failWaiters(entry, new IllegalStateException("no certificate for " + entry.identity
-                        + ": the last request failed (attempt " + entry.failures + ", retrying with backoff): "
-                        + entry.error));
+                failWaiters(
+                        entry,
+                        new IllegalStateException("no certificate for " + entry.identity
+                                + ": the last request failed (attempt " + entry.failures + ", retrying with backoff): "
+                                + entry.error));
                 return;
             }
             entry.retryTask.cancel();
@@ -255,8 +269,8 @@ public final class CertificateManager implements AutoCloseable {
             return;
         }
         try {
-            ca.sign(entry.identity, csr, ttl).whenComplete((chain, error) ->
-                    scheduler.execute(() -> finished(entry, keyPair, chain, error)));
+            ca.sign(entry.identity, csr, ttl)
+                    .whenComplete((chain, error) -> scheduler.execute(() -> finished(entry, keyPair, chain, error)));
         } catch (RuntimeException e) {
             scheduler.execute(() -> finished(entry, keyPair, null, e));
         }
@@ -291,8 +305,8 @@ public final class CertificateManager implements AutoCloseable {
         X509Certificate leaf = chain.leaf();
         SpiffeId first = Certificates.firstSpiffeId(leaf);
         if (!identity.equals(first)) {
-            throw new IllegalArgumentException("CA returned a certificate for " + (first == null
-                    ? "no SPIFFE identity (URI SANs " + Certificates.uriSans(leaf) + ")" : first)
+            throw new IllegalArgumentException("CA returned a certificate for "
+                    + (first == null ? "no SPIFFE identity (URI SANs " + Certificates.uriSans(leaf) + ")" : first)
                     + " instead of " + identity);
         }
         if (!leaf.getPublicKey().equals(keyPair.getPublic())) {
@@ -312,14 +326,19 @@ public final class CertificateManager implements AutoCloseable {
         }
         WorkloadCertificate certificate = fresh.certificate();
         Duration untilRefresh = Duration.between(scheduler.now(), certificate.refreshAt());
-        entry.retryTask = scheduler.schedule(() -> {
-            entry.retryTask = null;
-            if (!entry.forgotten && !closed) {
-                request(entry, Priority.BACKGROUND);
-            }
-        }, untilRefresh.isNegative() ? Duration.ZERO : untilRefresh);
-        log.atInfo().addKeyValue("identity", entry.identity).addKeyValue("serial", certificate.serialHex())
-                .addKeyValue("expires", certificate.notAfter()).addKeyValue("refresh", certificate.refreshAt())
+        entry.retryTask = scheduler.schedule(
+                () -> {
+                    entry.retryTask = null;
+                    if (!entry.forgotten && !closed) {
+                        request(entry, Priority.BACKGROUND);
+                    }
+                },
+                untilRefresh.isNegative() ? Duration.ZERO : untilRefresh);
+        log.atInfo()
+                .addKeyValue("identity", entry.identity)
+                .addKeyValue("serial", certificate.serialHex())
+                .addKeyValue("expires", certificate.notAfter())
+                .addKeyValue("refresh", certificate.refreshAt())
                 .log(old == null ? "workload certificate issued" : "workload certificate renewed");
         List<CompletableFuture<TlsMaterial>> waiters = List.copyOf(entry.waiters);
         entry.waiters.clear();
@@ -344,16 +363,23 @@ public final class CertificateManager implements AutoCloseable {
                 delay = untilExpiry;
             }
         }
-        log.atWarn().addKeyValue("identity", entry.identity).addKeyValue("attempt", entry.failures)
-                .addKeyValue("retry_in", delay).addKeyValue("error", entry.error)
-                .log(usable ? "certificate renewal failed; keeping the current certificate"
-                        : "certificate request failed");
-        entry.retryTask = scheduler.schedule(() -> {
-            entry.retryTask = null;
-            if (!entry.forgotten && !closed) {
-                request(entry, entry.waiters.isEmpty() ? Priority.BACKGROUND : Priority.REALTIME);
-            }
-        }, delay);
+        log.atWarn()
+                .addKeyValue("identity", entry.identity)
+                .addKeyValue("attempt", entry.failures)
+                .addKeyValue("retry_in", delay)
+                .addKeyValue("error", entry.error)
+                .log(
+                        usable
+                                ? "certificate renewal failed; keeping the current certificate"
+                                : "certificate request failed");
+        entry.retryTask = scheduler.schedule(
+                () -> {
+                    entry.retryTask = null;
+                    if (!entry.forgotten && !closed) {
+                        request(entry, entry.waiters.isEmpty() ? Priority.BACKGROUND : Priority.REALTIME);
+                    }
+                },
+                delay);
         List<CompletableFuture<TlsMaterial>> waiters = List.copyOf(entry.waiters);
         entry.waiters.clear();
         for (CompletableFuture<TlsMaterial> waiter : waiters) {
@@ -396,7 +422,8 @@ public final class CertificateManager implements AutoCloseable {
 
     private static Throwable unwrap(Throwable t) {
         while ((t instanceof java.util.concurrent.CompletionException
-                || t instanceof java.util.concurrent.ExecutionException) && t.getCause() != null) {
+                        || t instanceof java.util.concurrent.ExecutionException)
+                && t.getCause() != null) {
             t = t.getCause();
         }
         return t;

@@ -46,7 +46,9 @@ public final class Csr {
     public static String create(SpiffeId identity, KeyPair keyPair) {
         try {
             ExtensionsGenerator extensions = new ExtensionsGenerator();
-            extensions.addExtension(Extension.subjectAlternativeName, true,
+            extensions.addExtension(
+                    Extension.subjectAlternativeName,
+                    true,
                     new GeneralNames(new GeneralName(GeneralName.uniformResourceIdentifier, identity.toString())));
             PKCS10CertificationRequest request = new JcaPKCS10CertificationRequestBuilder(
                             new X500Name(new org.bouncycastle.asn1.x500.RDN[0]), keyPair.getPublic())

@@ -29,8 +29,8 @@ public record IssuedChain(List<X509Certificate> leafAndIntermediates, List<X509C
      */
     public static IssuedChain fromIstioResponse(List<String> pemChain) {
         if (pemChain.size() < 2) {
-            throw new IllegalArgumentException("no root certificate present (CA returned "
-                    + pemChain.size() + " element" + (pemChain.size() == 1 ? "" : "s") + ")");
+            throw new IllegalArgumentException("no root certificate present (CA returned " + pemChain.size()
+                    + " element" + (pemChain.size() == 1 ? "" : "s") + ")");
         }
         List<X509Certificate> chain = new ArrayList<>();
         for (int i = 0; i < pemChain.size() - 1; i++) {

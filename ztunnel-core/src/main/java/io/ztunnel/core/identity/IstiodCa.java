@@ -62,7 +62,10 @@ public final class IstiodCa implements CertificateAuthority, AutoCloseable {
             return CompletableFuture.failedFuture(
                     new IllegalArgumentException("certificate request for " + identity + ": " + e.getMessage(), e));
         }
-        log.atDebug().addKeyValue("identity", identity).addKeyValue("ttl", ttl).addKeyValue("impersonate", impersonate)
+        log.atDebug()
+                .addKeyValue("identity", identity)
+                .addKeyValue("ttl", ttl)
+                .addKeyValue("impersonate", impersonate)
                 .log("requesting a certificate from istiod");
         return client.createCertificate(request).thenApply(chain -> parse(identity, chain));
     }

@@ -81,8 +81,13 @@ public final class LocalCa implements CertificateAuthority {
     private final Clock clock;
     private final SecureRandom random = new SecureRandom();
 
-    private LocalCa(Path directory, X509Certificate signingCertificate, PrivateKey signingKey,
-            List<X509Certificate> intermediates, List<X509Certificate> roots, Clock clock) {
+    private LocalCa(
+            Path directory,
+            X509Certificate signingCertificate,
+            PrivateKey signingKey,
+            List<X509Certificate> intermediates,
+            List<X509Certificate> roots,
+            Clock clock) {
         this.directory = directory;
         this.signingCertificate = signingCertificate;
         this.signingKey = signingKey;
@@ -128,7 +133,9 @@ public final class LocalCa implements CertificateAuthority {
             writeAtomically(directory.resolve(CA_KEY), Pem.encodePkcs8(keyPair.getPrivate()), true);
             writeAtomically(directory.resolve(ROOT_CERT), Pem.encode(root), false);
             writeAtomically(directory.resolve(CA_CERT), Pem.encode(root), false);
-            log.atInfo().addKeyValue("dir", directory).addKeyValue("serial", root.getSerialNumber().toString(16))
+            log.atInfo()
+                    .addKeyValue("dir", directory)
+                    .addKeyValue("serial", root.getSerialNumber().toString(16))
                     .log("generated a new local root CA");
         }
     }
@@ -136,7 +143,8 @@ public final class LocalCa implements CertificateAuthority {
     private static LocalCa load(Path directory, Clock clock) throws IOException {
         Path certPath = directory.resolve(CA_CERT);
         Path keyPath = directory.resolve(CA_KEY);
-        X509Certificate signing = Pem.certificates(read(certPath), certPath.toString()).getFirst();
+        X509Certificate signing =
+                Pem.certificates(read(certPath), certPath.toString()).getFirst();
         PrivateKey key = Pem.privateKey(read(keyPath), keyPath.toString());
         if (!keyMatches(key, signing.getPublicKey())) {
             throw new IllegalArgumentException(keyPath + " does not match the public key of " + certPath);
@@ -145,8 +153,8 @@ public final class LocalCa implements CertificateAuthority {
             throw new IllegalArgumentException(certPath + " is not a CA certificate (basicConstraints CA:FALSE)");
         }
         Path chainPath = directory.resolve(CERT_CHAIN);
-        List<X509Certificate> chain = Files.exists(chainPath)
-                ? Pem.certificates(read(chainPath), chainPath.toString()) : List.of();
+        List<X509Certificate> chain =
+                Files.exists(chainPath) ? Pem.certificates(read(chainPath), chainPath.toString()) : List.of();
         Path rootPath = directory.resolve(ROOT_CERT);
         List<X509Certificate> roots = new ArrayList<>();
         if (Files.exists(rootPath)) {
@@ -170,15 +178,16 @@ public final class LocalCa implements CertificateAuthority {
             }
         }
         validatePath(directory, intermediates, roots);
-        log.atInfo().addKeyValue("dir", directory)
+        log.atInfo()
+                .addKeyValue("dir", directory)
                 .addKeyValue("subject", signing.getSubjectX500Principal().getName())
-                .addKeyValue("intermediates", intermediates.size()).addKeyValue("roots", roots.size())
+                .addKeyValue("intermediates", intermediates.size())
+                .addKeyValue("roots", roots.size())
                 .log("loaded local CA");
         return new LocalCa(directory, signing, key, intermediates, roots, clock);
     }
 
-    private static void validatePath(Path directory, List<X509Certificate> intermediates,
-            List<X509Certificate> roots) {
+    private static void validatePath(Path directory, List<X509Certificate> intermediates, List<X509Certificate> roots) {
         if (intermediates.isEmpty()) {
             return; // the signing certificate is itself a root
         }
@@ -192,8 +201,10 @@ public final class LocalCa implements CertificateAuthority {
             params.setRevocationEnabled(false);
             CertPathValidator.getInstance("PKIX").validate(path, params);
         } catch (GeneralSecurityException e) {
-            throw new IllegalArgumentException("local CA " + directory + ": " + CA_CERT
-                    + " does not chain to a root through " + CERT_CHAIN + ": " + e.getMessage(), e);
+            throw new IllegalArgumentException(
+                    "local CA " + directory + ": " + CA_CERT + " does not chain to a root through " + CERT_CHAIN + ": "
+                            + e.getMessage(),
+                    e);
         }
     }
 
@@ -202,8 +213,8 @@ public final class LocalCa implements CertificateAuthority {
         try {
             Csr.Parsed csr = Csr.parse(csrPem);
             if (!csr.uriSans().equals(List.of(identity.toString()))) {
-                throw new IllegalArgumentException("csr: URI SANs " + csr.uriSans() + " do not match the requested "
-                        + "identity " + identity);
+                throw new IllegalArgumentException(
+                        "csr: URI SANs " + csr.uriSans() + " do not match the requested " + "identity " + identity);
             }
             X509Certificate leaf = issueLeaf(identity, csr.publicKey(), ttl);
             List<X509Certificate> chain = new ArrayList<>();
@@ -230,20 +241,28 @@ public final class LocalCa implements CertificateAuthority {
         try {
             JcaX509ExtensionUtils utils = new JcaX509ExtensionUtils();
             X509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(
-                    X500Name.getInstance(signingCertificate.getSubjectX500Principal().getEncoded()),
-                    new BigInteger(127, random).setBit(126), Date.from(now.minus(backdate)), Date.from(now.plus(ttl)),
-                    new X500Name(new org.bouncycastle.asn1.x500.RDN[0]), publicKey);
-            builder.addExtension(Extension.subjectAlternativeName, true,
+                    X500Name.getInstance(
+                            signingCertificate.getSubjectX500Principal().getEncoded()),
+                    new BigInteger(127, random).setBit(126),
+                    Date.from(now.minus(backdate)),
+                    Date.from(now.plus(ttl)),
+                    new X500Name(new org.bouncycastle.asn1.x500.RDN[0]),
+                    publicKey);
+            builder.addExtension(
+                    Extension.subjectAlternativeName,
+                    true,
                     new GeneralNames(new GeneralName(GeneralName.uniformResourceIdentifier, identity.toString())));
-            builder.addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(
-                    new KeyPurposeId[] {KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth}));
-            builder.addExtension(Extension.keyUsage, true,
-                    new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyEncipherment));
+            builder.addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(new KeyPurposeId[] {
+                KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth
+            }));
+            builder.addExtension(
+                    Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyEncipherment));
             builder.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
-            builder.addExtension(Extension.authorityKeyIdentifier, false,
-                    utils.createAuthorityKeyIdentifier(signingCertificate));
-            return new JcaX509CertificateConverter().getCertificate(
-                    builder.build(new JcaContentSignerBuilder(signatureAlgorithm(signingKey)).build(signingKey)));
+            builder.addExtension(
+                    Extension.authorityKeyIdentifier, false, utils.createAuthorityKeyIdentifier(signingCertificate));
+            return new JcaX509CertificateConverter()
+                    .getCertificate(builder.build(
+                            new JcaContentSignerBuilder(signatureAlgorithm(signingKey)).build(signingKey)));
         } catch (GeneralSecurityException | CertIOException | OperatorCreationException e) {
             throw new IllegalStateException("cannot issue certificate for " + identity + ": " + e.getMessage(), e);
         }
@@ -253,15 +272,20 @@ public final class LocalCa implements CertificateAuthority {
         try {
             X500Name name = new X500Name("O=cluster.local,CN=ztunnel-java local root CA");
             JcaX509ExtensionUtils utils = new JcaX509ExtensionUtils();
-            X509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(name,
-                    new BigInteger(127, new SecureRandom()).setBit(126), Date.from(now.minus(Duration.ofHours(1))),
-                    Date.from(now.plus(GENERATED_ROOT_LIFETIME)), name, keyPair.getPublic());
+            X509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(
+                    name,
+                    new BigInteger(127, new SecureRandom()).setBit(126),
+                    Date.from(now.minus(Duration.ofHours(1))),
+                    Date.from(now.plus(GENERATED_ROOT_LIFETIME)),
+                    name,
+                    keyPair.getPublic());
             builder.addExtension(Extension.basicConstraints, true, new BasicConstraints(true));
             builder.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign));
-            builder.addExtension(Extension.subjectKeyIdentifier, false,
-                    utils.createSubjectKeyIdentifier(keyPair.getPublic()));
-            return new JcaX509CertificateConverter().getCertificate(
-                    builder.build(new JcaContentSignerBuilder("SHA256withECDSA").build(keyPair.getPrivate())));
+            builder.addExtension(
+                    Extension.subjectKeyIdentifier, false, utils.createSubjectKeyIdentifier(keyPair.getPublic()));
+            return new JcaX509CertificateConverter()
+                    .getCertificate(
+                            builder.build(new JcaContentSignerBuilder("SHA256withECDSA").build(keyPair.getPrivate())));
         } catch (GeneralSecurityException | CertIOException | OperatorCreationException e) {
             throw new IllegalStateException("cannot generate a root CA: " + e.getMessage(), e);
         }
@@ -271,8 +295,9 @@ public final class LocalCa implements CertificateAuthority {
         return switch (key.getAlgorithm()) {
             case "EC", "ECDSA" -> "SHA256withECDSA";
             case "RSA" -> "SHA256withRSA";
-            default -> throw new IllegalArgumentException("unsupported CA key algorithm " + key.getAlgorithm()
-                    + " (expected RSA or EC)");
+            default ->
+                throw new IllegalArgumentException(
+                        "unsupported CA key algorithm " + key.getAlgorithm() + " (expected RSA or EC)");
         };
     }
 

@@ -1,9 +1,9 @@
 package io.ztunnel.core.identity;
 
-import java.net.Socket;
-import java.security.GeneralSecurityException;
 import io.netty.handler.ssl.OpenSslCertificateException;
 import io.netty.internal.tcnative.CertificateVerifier;
+import java.net.Socket;
+import java.security.GeneralSecurityException;
 import java.security.cert.CertPathValidator;
 import java.security.cert.CertPathValidatorException;
 import java.security.cert.CertificateException;
@@ -102,8 +102,9 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
                 return;
             }
         }
-        throw new OpenSslCertificateException("client certificate has no SPIFFE identity in trust domain "
-                + clientTrustDomain + " (URI SANs: " + Certificates.uriSans(leaf) + ")",
+        throw new OpenSslCertificateException(
+                "client certificate has no SPIFFE identity in trust domain " + clientTrustDomain + " (URI SANs: "
+                        + Certificates.uriSans(leaf) + ")",
                 CertificateVerifier.X509_V_ERR_CERT_REJECTED);
     }
 
@@ -138,9 +139,12 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
         }
         List<String> usages = chain[0].getExtendedKeyUsage();
         if (usages != null && !usages.contains(requiredUsage)) {
-            throw new OpenSslCertificateException("peer certificate is not valid for "
-                    + (requiredUsage.equals(SERVER_AUTH) ? "serverAuth" : "clientAuth") + " (extended key usage "
-                    + usages + ")", CertificateVerifier.X509_V_ERR_INVALID_PURPOSE);
+            throw new OpenSslCertificateException(
+                    "peer certificate is not valid for "
+                            + (requiredUsage.equals(SERVER_AUTH) ? "serverAuth" : "clientAuth")
+                            + " (extended key usage "
+                            + usages + ")",
+                    CertificateVerifier.X509_V_ERR_INVALID_PURPOSE);
         }
     }
 }

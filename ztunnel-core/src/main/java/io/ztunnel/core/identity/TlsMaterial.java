@@ -42,14 +42,17 @@ public final class TlsMaterial {
     /** Builds both contexts; fails with a clear message if the key material is unusable. */
     public static TlsMaterial create(WorkloadCertificate certificate, TlsSettings settings) {
         X509Certificate[] chain = certificate.chain().toArray(new X509Certificate[0]);
-        ApplicationProtocolConfig alpn = new ApplicationProtocolConfig(ApplicationProtocolConfig.Protocol.ALPN,
+        ApplicationProtocolConfig alpn = new ApplicationProtocolConfig(
+                ApplicationProtocolConfig.Protocol.ALPN,
                 ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
-                ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT, ApplicationProtocolNames.HTTP_2);
+                ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
+                ApplicationProtocolNames.HTTP_2);
         SslContext server = null;
         try {
             SslContextBuilder serverBuilder = SslContextBuilder.forServer(certificate.privateKey(), chain)
                     .clientAuth(ClientAuth.REQUIRE)
-                    .trustManager(new SpiffeTrustManager(certificate.roots(), certificate.identity().trustDomain()));
+                    .trustManager(new SpiffeTrustManager(
+                            certificate.roots(), certificate.identity().trustDomain()));
             server = configure(serverBuilder, settings, alpn).build();
             SslContextBuilder clientBuilder = SslContextBuilder.forClient()
                     .keyManager(certificate.privateKey(), chain)
@@ -61,13 +64,13 @@ public final class TlsMaterial {
             return new TlsMaterial(certificate, settings, server, client);
         } catch (SSLException | RuntimeException e) {
             ReferenceCountUtil.release(server);
-            throw new IllegalArgumentException("cannot build TLS contexts for " + certificate.identity() + ": "
-                    + e.getMessage(), e);
+            throw new IllegalArgumentException(
+                    "cannot build TLS contexts for " + certificate.identity() + ": " + e.getMessage(), e);
         }
     }
 
-    private static SslContextBuilder configure(SslContextBuilder builder, TlsSettings settings,
-            ApplicationProtocolConfig alpn) {
+    private static SslContextBuilder configure(
+            SslContextBuilder builder, TlsSettings settings, ApplicationProtocolConfig alpn) {
         builder.sslProvider(SslProvider.OPENSSL_REFCNT)
                 .protocols(settings.protocols().toArray(new String[0]))
                 .applicationProtocolConfig(alpn);

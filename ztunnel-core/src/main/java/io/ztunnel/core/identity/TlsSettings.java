@@ -31,11 +31,13 @@ public record TlsSettings(boolean tls12Enabled, boolean postQuantumOnly) {
      */
     public String violation(String protocol, String cipherSuite) {
         if ("TLSv1.3".equals(protocol)) {
-            return ALLOWED_TLS13_SUITES.contains(cipherSuite) ? null
+            return ALLOWED_TLS13_SUITES.contains(cipherSuite)
+                    ? null
                     : "TLS 1.3 cipher suite " + cipherSuite + " is not allowed (only AES-GCM)";
         }
         if ("TLSv1.2".equals(protocol) && tls12Enabled) {
-            return TLS12_SUITES.contains(cipherSuite) ? null
+            return TLS12_SUITES.contains(cipherSuite)
+                    ? null
                     : "TLS 1.2 cipher suite " + cipherSuite + " is not allowed";
         }
         return "protocol " + protocol + " is not allowed";

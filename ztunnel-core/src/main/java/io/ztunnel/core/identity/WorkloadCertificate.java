@@ -10,8 +10,8 @@ import java.util.List;
  * A workload's key, its certificate chain (leaf first, then intermediates) and the trust anchors that came with it.
  * Immutable.
  */
-public record WorkloadCertificate(SpiffeId identity, PrivateKey privateKey, List<X509Certificate> chain,
-        List<X509Certificate> roots) {
+public record WorkloadCertificate(
+        SpiffeId identity, PrivateKey privateKey, List<X509Certificate> chain, List<X509Certificate> roots) {
 
     public WorkloadCertificate {
         chain = List.copyOf(chain);

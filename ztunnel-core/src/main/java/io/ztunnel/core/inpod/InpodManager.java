@@ -75,8 +75,7 @@ public final class InpodManager implements ZdsWorkloadHandler {
     }
 
     /** @param fatal called with the reason when the agent breaks the protocol (the daemon exits) */
-    public InpodManager(ProxyContext ctx, Readiness readiness, WorkloadManagerMetrics metrics,
-            Consumer<String> fatal) {
+    public InpodManager(ProxyContext ctx, Readiness readiness, WorkloadManagerMetrics metrics, Consumer<String> fatal) {
         this.ctx = ctx;
         this.readiness = readiness;
         this.metrics = metrics;
@@ -114,10 +113,16 @@ public final class InpodManager implements ZdsWorkloadHandler {
 
     private void start(Pod pod) {
         Config cfg = ctx.config();
-        LocalWorkload local = new LocalWorkload(new Config.LocalWorkloadInfo(pod.info.namespace(), pod.info.name(),
-                pod.info.serviceAccount()), cfg.nodeName(), ctx.state(), ctx.timer());
-        ProxySet proxies = new ProxySet(ctx, local,
-                new PodSockets(ctx.transport(), pod.netns, cfg.packetMark(), cfg.inpodPortReuse()), wildcard(cfg));
+        LocalWorkload local = new LocalWorkload(
+                new Config.LocalWorkloadInfo(pod.info.namespace(), pod.info.name(), pod.info.serviceAccount()),
+                cfg.nodeName(),
+                ctx.state(),
+                ctx.timer());
+        ProxySet proxies = new ProxySet(
+                ctx,
+                local,
+                new PodSockets(ctx.transport(), pod.netns, cfg.packetMark(), cfg.inpodPortReuse()),
+                wildcard(cfg));
         proxies.start().join();
         SpiffeId identity = new SpiffeId(cfg.trustDomain(), pod.info.namespace(), pod.info.serviceAccount());
         synchronized (this) {
@@ -131,14 +136,21 @@ public final class InpodManager implements ZdsWorkloadHandler {
         // used once the control plane describes it).
         local.get().thenAccept(w -> ctx.certificates().prefetch(w.identity()));
         metrics.proxyStarted();
-        log.atInfo().addKeyValue("uid", pod.uid).addKeyValue("workload", local.info())
-                .addKeyValue("netns", pod.netns.description()).log("pod proxies started");
+        log.atInfo()
+                .addKeyValue("uid", pod.uid)
+                .addKeyValue("workload", local.info())
+                .addKeyValue("netns", pod.netns.description())
+                .log("pod proxies started");
     }
 
     private void markPending(Pod pod, RuntimeException e) {
         String reason = e.getCause() != null && e instanceof java.util.concurrent.CompletionException
-                ? e.getCause().getMessage() : e.getMessage();
-        log.atWarn().addKeyValue("uid", pod.uid).addKeyValue("error", reason).addKeyValue("retry_in", RETRY)
+                ? e.getCause().getMessage()
+                : e.getMessage();
+        log.atWarn()
+                .addKeyValue("uid", pod.uid)
+                .addKeyValue("error", reason)
+                .addKeyValue("retry_in", RETRY)
                 .log("pod proxies failed to start");
         synchronized (this) {
             pod.pending = true;
@@ -181,7 +193,9 @@ public final class InpodManager implements ZdsWorkloadHandler {
     public CompletionStage<Void> snapshotSent(Set<String> namedSinceConnect) {
         List<Pod> stale;
         synchronized (this) {
-            stale = pods.values().stream().filter(p -> !namedSinceConnect.contains(p.uid)).toList();
+            stale = pods.values().stream()
+                    .filter(p -> !namedSinceConnect.contains(p.uid))
+                    .toList();
             stale.forEach(p -> pods.remove(p.uid));
             snapshotReceived = true;
         }
@@ -191,7 +205,9 @@ public final class InpodManager implements ZdsWorkloadHandler {
         synchronized (this) {
             publish();
         }
-        log.atInfo().addKeyValue("pods", namedSinceConnect.size()).addKeyValue("removed", stale.size())
+        log.atInfo()
+                .addKeyValue("pods", namedSinceConnect.size())
+                .addKeyValue("removed", stale.size())
                 .log("ZDS snapshot received");
         return CompletableFuture.completedFuture(null);
     }
@@ -264,8 +280,15 @@ public final class InpodManager implements ZdsWorkloadHandler {
         for (Pod p : pods.values()) {
             Map<String, Object> entry = new LinkedHashMap<>();
             entry.put("state", p.proxies != null ? "Up" : "Pending");
-            entry.put("info", Map.of("name", p.info.name(), "namespace", p.info.namespace(),
-                    "serviceAccount", p.info.serviceAccount()));
+            entry.put(
+                    "info",
+                    Map.of(
+                            "name",
+                            p.info.name(),
+                            "namespace",
+                            p.info.namespace(),
+                            "serviceAccount",
+                            p.info.serviceAccount()));
             out.put(p.uid, entry);
         }
         return out;

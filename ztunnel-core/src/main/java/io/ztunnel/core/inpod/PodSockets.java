@@ -67,7 +67,9 @@ final class PodSockets implements Sockets {
         try {
             return SocketOptions.originalDestination(unix);
         } catch (IOException e) {
-            log.atDebug().addKeyValue("channel", accepted).addKeyValue("error", e.getMessage())
+            log.atDebug()
+                    .addKeyValue("channel", accepted)
+                    .addKeyValue("error", e.getMessage())
                     .log("no original destination");
             return Optional.empty();
         }

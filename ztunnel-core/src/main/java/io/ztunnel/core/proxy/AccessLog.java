@@ -53,15 +53,22 @@ public final class AccessLog {
     }
 
     /** A connection refused or failed before any byte was proxied. */
-    public static void failed(Direction direction, InetSocketAddress source, InetSocketAddress destination,
-            SpiffeId sourceIdentity, Workload destinationWorkload, String error) {
+    public static void failed(
+            Direction direction,
+            InetSocketAddress source,
+            InetSocketAddress destination,
+            SpiffeId sourceIdentity,
+            Workload destinationWorkload,
+            String error) {
         LoggingEventBuilder line = log.atWarn().addKeyValue("src.addr", address(source));
         if (sourceIdentity != null) {
             line.addKeyValue("src.identity", sourceIdentity);
         }
         line.addKeyValue("dst.addr", address(destination));
         workload(line, "dst", destinationWorkload);
-        line.addKeyValue("direction", direction.label()).addKeyValue("error", error).log("connection failed");
+        line.addKeyValue("direction", direction.label())
+                .addKeyValue("error", error)
+                .log("connection failed");
     }
 
     private static void workload(LoggingEventBuilder line, String prefix, Workload w) {
@@ -74,7 +81,8 @@ public final class AccessLog {
         if (a == null) {
             return "";
         }
-        return a.isUnresolved() ? a.getHostString() + ":" + a.getPort()
+        return a.isUnresolved()
+                ? a.getHostString() + ":" + a.getPort()
                 : io.ztunnel.core.hbone.HboneAddress.format(a.getAddress(), a.getPort());
     }
 }

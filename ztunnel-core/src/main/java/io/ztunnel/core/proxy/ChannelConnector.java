@@ -31,8 +31,11 @@ public final class ChannelConnector {
     private final Duration connectTimeout;
     private final boolean keepalive;
 
-    public ChannelConnector(Transport transport, ChannelFactory<? extends SocketChannel> channelFactory,
-            Duration connectTimeout, boolean keepalive) {
+    public ChannelConnector(
+            Transport transport,
+            ChannelFactory<? extends SocketChannel> channelFactory,
+            Duration connectTimeout,
+            boolean keepalive) {
         this.transport = transport;
         this.channelFactory = channelFactory;
         this.connectTimeout = connectTimeout;
@@ -66,7 +69,8 @@ public final class ChannelConnector {
         if (keepalive) {
             bootstrap.option(ChannelOption.SO_KEEPALIVE, true);
             if (transport.isEpoll()) {
-                bootstrap.option(EpollChannelOption.TCP_KEEPIDLE, 180)
+                bootstrap
+                        .option(EpollChannelOption.TCP_KEEPIDLE, 180)
                         .option(EpollChannelOption.TCP_KEEPINTVL, 180)
                         .option(EpollChannelOption.TCP_KEEPCNT, 9);
             }
@@ -77,7 +81,8 @@ public final class ChannelConnector {
                 // client addresses both bind.
                 // Epoll client channels do not know EpollChannelOption.IP_FREEBIND (Bootstrap would warn on every
                 // connect and skip it), so the raw socket option is used for both families.
-                bootstrap.option(EpollChannelOption.IP_TRANSPARENT, true)
+                bootstrap
+                        .option(EpollChannelOption.IP_TRANSPARENT, true)
                         .option(io.ztunnel.cni.linux.SocketOptions.IP_FREEBIND, 1)
                         .option(io.ztunnel.cni.linux.SocketOptions.IPV6_TRANSPARENT, 1)
                         .option(io.ztunnel.cni.linux.SocketOptions.IPV6_FREEBIND, 1);

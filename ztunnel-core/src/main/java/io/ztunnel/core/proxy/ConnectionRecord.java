@@ -64,11 +64,21 @@ public final class ConnectionRecord implements ConnectionObserver {
      * @param authorizationInput for inbound connections, what policy re-evaluation needs; null for outbound
      * @param decision why the connection was admitted (e.g. {@code allowed by: ns/name}), for logs and the admin API
      */
-    public ConnectionRecord(String owner, Direction direction, InetSocketAddress source,
+    public ConnectionRecord(
+            String owner,
+            Direction direction,
+            InetSocketAddress source,
             InetSocketAddress destination,
-            String hboneTarget, SpiffeId sourceIdentity, Workload sourceWorkload, Workload destinationWorkload,
-            Service destinationService, SpiffeId destinationIdentity, Authorizer.Connection authorizationInput,
-            String decision, ConnectionTracker tracker, Listener listener) {
+            String hboneTarget,
+            SpiffeId sourceIdentity,
+            Workload sourceWorkload,
+            Workload destinationWorkload,
+            Service destinationService,
+            SpiffeId destinationIdentity,
+            Authorizer.Connection authorizationInput,
+            String decision,
+            ConnectionTracker tracker,
+            Listener listener) {
         this.owner = owner;
         this.direction = direction;
         this.source = source;
@@ -109,11 +119,17 @@ public final class ConnectionRecord implements ConnectionObserver {
 
     @Override
     public void closed(Throwable error) {
-        FailureFlag flag = closeFlag != null ? closeFlag
-                : error == null ? FailureFlag.NONE
-                : error instanceof io.ztunnel.core.hbone.HboneException h ? FailureFlag.of(h)
-                : abort == null ? FailureFlag.CONNECT // never relayed: the upstream connect failed
-                : FailureFlag.NONE; // resets and errors during relaying end connections, they are not failures
+        FailureFlag flag = closeFlag != null
+                ? closeFlag
+                : error == null
+                        ? FailureFlag.NONE
+                        : error instanceof io.ztunnel.core.hbone.HboneException h
+                                ? FailureFlag.of(h)
+                                : abort == null
+                                        ? FailureFlag.CONNECT // never relayed: the upstream connect failed
+                                        : FailureFlag
+                                                .NONE; // resets and errors during relaying end connections, they are
+        // not failures
         // Resets and I/O errors while relaying are how connections end, not failures worth an error line.
         boolean normalEnd = error == null || (abort != null && error instanceof java.io.IOException);
         String reason = closeReason != null ? closeReason : normalEnd ? null : String.valueOf(error.getMessage());

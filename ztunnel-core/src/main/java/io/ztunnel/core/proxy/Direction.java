@@ -2,7 +2,8 @@ package io.ztunnel.core.proxy;
 
 /** Which way a proxied connection goes, relative to the local workload. */
 public enum Direction {
-    OUTBOUND, INBOUND;
+    OUTBOUND,
+    INBOUND;
 
     public String label() {
         return this == OUTBOUND ? "outbound" : "inbound";

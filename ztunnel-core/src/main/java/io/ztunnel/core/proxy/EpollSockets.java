@@ -44,7 +44,8 @@ public final class EpollSockets {
             return MethodHandles.privateLookupIn(EPOLL_CHANNEL, MethodHandles.lookup())
                     .findVirtual(EPOLL_CHANNEL, "setFlag", MethodType.methodType(void.class, int.class));
         } catch (ReflectiveOperationException | LinkageError | RuntimeException e) {
-            log.atWarn().addKeyValue("error", e.toString())
+            log.atWarn()
+                    .addKeyValue("error", e.toString())
                     .log("cannot apply the epoll half-close workaround; large answers to half-closed clients may fail");
             return null;
         }
@@ -58,7 +59,9 @@ public final class EpollSockets {
         try {
             SET_FLAG.invoke(channel, Native.EPOLLERR);
         } catch (Throwable e) {
-            log.atDebug().addKeyValue("channel", channel).addKeyValue("error", e.toString())
+            log.atDebug()
+                    .addKeyValue("channel", channel)
+                    .addKeyValue("error", e.toString())
                     .log("could not keep socket registered with epoll");
         }
     }

@@ -17,7 +17,6 @@ import io.ztunnel.core.state.Service;
 import io.ztunnel.core.state.Workload;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-
 import java.util.concurrent.CompletionStage;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -66,8 +65,8 @@ public final class Inbound implements InboundRouter {
 
     private InboundDecision decide(InboundRequest request, Workload localWorkload) {
         ProxyState state = ctx.state().current();
-        InboundResolver.Result resolved = ctx.inboundResolver().resolve(state, localWorkload, request.local(),
-                request.target());
+        InboundResolver.Result resolved =
+                ctx.inboundResolver().resolve(state, localWorkload, request.local(), request.target());
         if (resolved instanceof InboundResolver.Failure f) {
             fail(request, localWorkload, f.reason());
             return new InboundDecision.Reject(f.status(), f.reason());
@@ -75,17 +74,30 @@ public final class Inbound implements InboundRouter {
         InboundResolver.Target target = (InboundResolver.Target) resolved;
         InetSocketAddress upstream = target.upstream();
         InetAddress peerIp = HboneAddress.canonical(request.peer().getAddress());
-        Authorizer.Connection connection = new Authorizer.Connection(peerIp, request.peerIdentity(),
-                upstream.getAddress(), upstream.getPort());
+        Authorizer.Connection connection =
+                new Authorizer.Connection(peerIp, request.peerIdentity(), upstream.getAddress(), upstream.getPort());
         Authorizer.Decision decision = authorize(state, localWorkload, connection);
         String network = request.header(HboneHeaders.X_FORWARDED_NETWORK.toString());
         boolean fromGateway = network != null && !network.equals(ctx.config().network());
-        Workload sourceWorkload = fromGateway ? null
+        Workload sourceWorkload = fromGateway
+                ? null
                 : state.workloadByAddress(new NetworkAddress(ctx.config().network(), peerIp));
-        ConnectionRecord record = new ConnectionRecord(local.info().toString(), Direction.INBOUND, request.peer(),
-                request.local(), request.target().authority(), request.peerIdentity(), sourceWorkload, localWorkload,
-                guessService(request, target), localWorkload.identity(), connection, decision.reason(),
-                ctx.connections(), ctx.connectionListener()).sourceBaggage(request.baggage());
+        ConnectionRecord record = new ConnectionRecord(
+                        local.info().toString(),
+                        Direction.INBOUND,
+                        request.peer(),
+                        request.local(),
+                        request.target().authority(),
+                        request.peerIdentity(),
+                        sourceWorkload,
+                        localWorkload,
+                        guessService(request, target),
+                        localWorkload.identity(),
+                        connection,
+                        decision.reason(),
+                        ctx.connections(),
+                        ctx.connectionListener())
+                .sourceBaggage(request.baggage());
         record.opened();
         if (!decision.allowed()) {
             record.fail(FailureFlag.DENY, "connection closed due to policy rejection: " + decision.reason());
@@ -131,8 +143,8 @@ public final class Inbound implements InboundRouter {
     }
 
     private void fail(InboundRequest request, Workload localWorkload, String reason) {
-        AccessLog.failed(Direction.INBOUND, request.peer(), request.local(), request.peerIdentity(), localWorkload,
-                reason);
+        AccessLog.failed(
+                Direction.INBOUND, request.peer(), request.local(), request.peerIdentity(), localWorkload, reason);
     }
 
     /**
@@ -142,53 +154,81 @@ public final class Inbound implements InboundRouter {
     public void plaintext(Channel downstream, InetSocketAddress destination) {
         InetSocketAddress client = (InetSocketAddress) downstream.remoteAddress();
         if (ctx.config().illegalPorts().contains(destination.getPort())) {
-            AccessLog.failed(Direction.INBOUND, client, destination, null, null,
+            AccessLog.failed(
+                    Direction.INBOUND,
+                    client,
+                    destination,
+                    null,
+                    null,
                     "call to a ztunnel port (" + destination.getPort() + ") refused");
             downstream.close();
             return;
         }
-        local.get().whenComplete((workload, error) -> downstream.eventLoop().execute(() -> {
-            if (error != null) {
-                AccessLog.failed(Direction.INBOUND, client, destination, null, null,
-                        "local workload not found: " + error.getMessage());
-                downstream.close();
-                return;
-            }
-            ProxyState state = ctx.state().current();
-            InetAddress clientIp = HboneAddress.canonical(client.getAddress());
-            Authorizer.Connection connection = new Authorizer.Connection(clientIp, null,
-                    HboneAddress.canonical(destination.getAddress()), destination.getPort());
-            Authorizer.Decision decision = authorize(state, workload, connection);
-            Workload sourceWorkload = state.workloadByAddress(new NetworkAddress(ctx.config().network(), clientIp));
-            ConnectionRecord record = new ConnectionRecord(local.info().toString(), Direction.INBOUND, client,
-                    destination, null, null, sourceWorkload, workload,
-                    state.servicesOf(workload).stream().findFirst().orElse(null), null, connection,
-                    decision.reason(), ctx.connections(), ctx.connectionListener());
-            record.opened();
-            if (!decision.allowed()) {
-                record.fail(FailureFlag.DENY, "connection closed due to policy rejection: " + decision.reason());
-                downstream.close();
-                return;
-            }
-            InetAddress spoof = transparent && !clientIp.equals(destination.getAddress()) ? clientIp : null;
-            sockets.connector().connect(downstream.eventLoop(), destination, spoof, null)
-                    .addListener((ChannelFutureListener) f -> {
-                        if (!f.isSuccess()) {
-                            log.atDebug().addKeyValue("upstream", destination).addKeyValue("error", f.cause().toString())
-                                    .log("inbound plaintext connect failed");
-                            record.closed(f.cause());
-                            downstream.close();
-                            return;
-                        }
-                        Relay.start(downstream, f.channel(), record);
-                    });
-        }));
+        local.get()
+                .whenComplete((workload, error) -> downstream.eventLoop().execute(() -> {
+                    if (error != null) {
+                        AccessLog.failed(
+                                Direction.INBOUND,
+                                client,
+                                destination,
+                                null,
+                                null,
+                                "local workload not found: " + error.getMessage());
+                        downstream.close();
+                        return;
+                    }
+                    ProxyState state = ctx.state().current();
+                    InetAddress clientIp = HboneAddress.canonical(client.getAddress());
+                    Authorizer.Connection connection = new Authorizer.Connection(
+                            clientIp, null, HboneAddress.canonical(destination.getAddress()), destination.getPort());
+                    Authorizer.Decision decision = authorize(state, workload, connection);
+                    Workload sourceWorkload = state.workloadByAddress(
+                            new NetworkAddress(ctx.config().network(), clientIp));
+                    ConnectionRecord record = new ConnectionRecord(
+                            local.info().toString(),
+                            Direction.INBOUND,
+                            client,
+                            destination,
+                            null,
+                            null,
+                            sourceWorkload,
+                            workload,
+                            state.servicesOf(workload).stream().findFirst().orElse(null),
+                            null,
+                            connection,
+                            decision.reason(),
+                            ctx.connections(),
+                            ctx.connectionListener());
+                    record.opened();
+                    if (!decision.allowed()) {
+                        record.fail(
+                                FailureFlag.DENY, "connection closed due to policy rejection: " + decision.reason());
+                        downstream.close();
+                        return;
+                    }
+                    InetAddress spoof = transparent && !clientIp.equals(destination.getAddress()) ? clientIp : null;
+                    sockets.connector()
+                            .connect(downstream.eventLoop(), destination, spoof, null)
+                            .addListener((ChannelFutureListener) f -> {
+                                if (!f.isSuccess()) {
+                                    log.atDebug()
+                                            .addKeyValue("upstream", destination)
+                                            .addKeyValue("error", f.cause().toString())
+                                            .log("inbound plaintext connect failed");
+                                    record.closed(f.cause());
+                                    downstream.close();
+                                    return;
+                                }
+                                Relay.start(downstream, f.channel(), record);
+                            });
+                }));
     }
 
     /** Re-checks tracked inbound connections after a policy change; closes the ones now denied. */
     public static void reevaluate(ProxyState state, ConnectionTracker tracker) {
         for (ConnectionRecord r : tracker.snapshot()) {
-            if (r.direction() != Direction.INBOUND || r.authorizationInput() == null
+            if (r.direction() != Direction.INBOUND
+                    || r.authorizationInput() == null
                     || r.destinationWorkload() == null) {
                 continue;
             }
@@ -200,5 +240,4 @@ public final class Inbound implements InboundRouter {
             }
         }
     }
-
 }

@@ -64,7 +64,8 @@ public final class LocalWorkload {
 
     private Workload scan(ProxyState state) {
         for (Workload w : state.workloads()) {
-            if (w.name().equals(info.name()) && w.namespace().equals(info.namespace())
+            if (w.name().equals(info.name())
+                    && w.namespace().equals(info.namespace())
                     && w.serviceAccount().equals(info.serviceAccount())
                     && (node.isEmpty() || w.node().isEmpty() || w.node().equals(node))) {
                 return w;
@@ -87,12 +88,15 @@ public final class LocalWorkload {
             waiter.complete(raced);
             return waiter;
         }
-        timer.schedule(() -> {
-            if (waiters.remove(waiter)) {
-                waiter.completeExceptionally(new TimeoutException("local workload " + info + " not found in "
-                        + WAIT.toSeconds() + " s"));
-            }
-        }, WAIT.toMillis(), TimeUnit.MILLISECONDS);
+        timer.schedule(
+                () -> {
+                    if (waiters.remove(waiter)) {
+                        waiter.completeExceptionally(new TimeoutException(
+                                "local workload " + info + " not found in " + WAIT.toSeconds() + " s"));
+                    }
+                },
+                WAIT.toMillis(),
+                TimeUnit.MILLISECONDS);
         return waiter;
     }
 }

@@ -43,13 +43,14 @@ public final class Outbound {
     /** Proxies {@code downstream} to {@code destination}. */
     public void proxy(Channel downstream, InetSocketAddress destination) {
         InetSocketAddress client = (InetSocketAddress) downstream.remoteAddress();
-        local.get().whenComplete((source, error) -> downstream.eventLoop().execute(() -> {
-            if (error != null) {
-                refuse(downstream, client, destination, null, "unknown source workload: " + error.getMessage());
-                return;
-            }
-            route(downstream, client, destination, source);
-        }));
+        local.get()
+                .whenComplete((source, error) -> downstream.eventLoop().execute(() -> {
+                    if (error != null) {
+                        refuse(downstream, client, destination, null, "unknown source workload: " + error.getMessage());
+                        return;
+                    }
+                    route(downstream, client, destination, source);
+                }));
     }
 
     private void route(Channel downstream, InetSocketAddress client, InetSocketAddress destination, Workload source) {
@@ -69,17 +70,35 @@ public final class Outbound {
         }
     }
 
-    private void tcp(Channel downstream, InetSocketAddress client, InetSocketAddress target, Workload source,
-            Workload destinationWorkload, io.ztunnel.core.state.Service service) {
-        ConnectionRecord record = new ConnectionRecord(local.info().toString(), Direction.OUTBOUND, client, target,
-                null, null, source, destinationWorkload, service, null, null, "outbound", ctx.connections(),
+    private void tcp(
+            Channel downstream,
+            InetSocketAddress client,
+            InetSocketAddress target,
+            Workload source,
+            Workload destinationWorkload,
+            io.ztunnel.core.state.Service service) {
+        ConnectionRecord record = new ConnectionRecord(
+                local.info().toString(),
+                Direction.OUTBOUND,
+                client,
+                target,
+                null,
+                null,
+                source,
+                destinationWorkload,
+                service,
+                null,
+                null,
+                "outbound",
+                ctx.connections(),
                 ctx.connectionListener());
         record.opened();
-        sockets.connector().connect(downstream.eventLoop(), target, null, null)
-                .addListener((ChannelFutureListener) f -> {
+        sockets.connector().connect(downstream.eventLoop(), target, null, null).addListener((ChannelFutureListener)
+                f -> {
                     if (!f.isSuccess()) {
-                        record.fail(FailureFlag.CONNECT, "connect to " + target + " failed: "
-                                + f.cause().getMessage());
+                        record.fail(
+                                FailureFlag.CONNECT,
+                                "connect to " + target + " failed: " + f.cause().getMessage());
                         downstream.close();
                         return;
                     }
@@ -88,40 +107,72 @@ public final class Outbound {
     }
 
     private void resolveThenTcp(Channel downstream, InetSocketAddress client, Route.Direct route, Workload source) {
-        CompletableFuture.supplyAsync(() -> {
-            try {
-                return InetAddress.getAllByName(route.hostname());
-            } catch (java.net.UnknownHostException e) {
-                throw new java.util.concurrent.CompletionException(e);
-            }
-        }, RESOLVER).whenComplete((ips, error) -> downstream.eventLoop().execute(() -> {
+        CompletableFuture.supplyAsync(
+                        () -> {
+                            try {
+                                return InetAddress.getAllByName(route.hostname());
+                            } catch (java.net.UnknownHostException e) {
+                                throw new java.util.concurrent.CompletionException(e);
+                            }
+                        },
+                        RESOLVER)
+                .whenComplete((ips, error) -> downstream.eventLoop().execute(() -> {
                     if (error != null || ips.length == 0) {
-                        refuse(downstream, client, route.destination(), route.workload(),
+                        refuse(
+                                downstream,
+                                client,
+                                route.destination(),
+                                route.workload(),
                                 "cannot resolve " + route.hostname() + ": " + error);
                         return;
                     }
                     InetAddress ip = ips[ThreadLocalRandom.current().nextInt(ips.length)];
-                    tcp(downstream, client, new InetSocketAddress(ip, route.destination().getPort()), source,
-                            route.workload(), route.service());
+                    tcp(
+                            downstream,
+                            client,
+                            new InetSocketAddress(ip, route.destination().getPort()),
+                            source,
+                            route.workload(),
+                            route.service());
                 }));
     }
 
-    private void hbone(Channel downstream, InetSocketAddress client, InetSocketAddress destination, Workload source,
+    private void hbone(
+            Channel downstream,
+            InetSocketAddress client,
+            InetSocketAddress destination,
+            Workload source,
             Route.Hbone route) {
         HboneRequest request = new HboneRequest(
                 new PoolKey(source.identity(), route.expectedIdentities(), route.hboneAddress(), client.getAddress()),
-                route.authority(), client, route.service() == null ? null : route.service().hostname(),
+                route.authority(),
+                client,
+                route.service() == null ? null : route.service().hostname(),
                 baggage(source));
         Workload destinationWorkload = route.destination() != null ? route.destination() : route.workload();
-        ConnectionRecord record = new ConnectionRecord(local.info().toString(), Direction.OUTBOUND, client, destination, route.authority(),
-                source.identity(), source, destinationWorkload, route.service(),
-                route.viaWaypoint() ? route.workload().identity() : destinationWorkload.identity(), null, "outbound",
-                ctx.connections(), ctx.connectionListener());
+        ConnectionRecord record = new ConnectionRecord(
+                local.info().toString(),
+                Direction.OUTBOUND,
+                client,
+                destination,
+                route.authority(),
+                source.identity(),
+                source,
+                destinationWorkload,
+                route.service(),
+                route.viaWaypoint() ? route.workload().identity() : destinationWorkload.identity(),
+                null,
+                "outbound",
+                ctx.connections(),
+                ctx.connectionListener());
         record.opened();
         pool.connect(downstream, request).addListener((Future<Http2StreamChannel> f) -> {
             if (!f.isSuccess()) {
-                record.fail(f.cause() instanceof io.ztunnel.core.hbone.HboneException h ? FailureFlag.of(h)
-                        : FailureFlag.CONNECT, f.cause().getMessage());
+                record.fail(
+                        f.cause() instanceof io.ztunnel.core.hbone.HboneException h
+                                ? FailureFlag.of(h)
+                                : FailureFlag.CONNECT,
+                        f.cause().getMessage());
                 downstream.close();
                 return;
             }
@@ -129,17 +180,26 @@ public final class Outbound {
         });
     }
 
-    private static void refuse(Channel downstream, InetSocketAddress client, InetSocketAddress destination,
-            Workload destinationWorkload, String reason) {
+    private static void refuse(
+            Channel downstream,
+            InetSocketAddress client,
+            InetSocketAddress destination,
+            Workload destinationWorkload,
+            String reason) {
         AccessLog.failed(Direction.OUTBOUND, client, destination, null, destinationWorkload, reason);
         downstream.close();
     }
 
     /** The source workload's metadata for the {@code baggage} header. */
     public static Baggage baggage(Workload w) {
-        return new Baggage(w.clusterId(), w.namespace(), w.workloadType().baggageName(),
-                w.workloadName().isEmpty() ? w.name() : w.workloadName(), w.canonicalName(), w.canonicalRevision(),
-                w.locality().region(), w.locality().zone());
+        return new Baggage(
+                w.clusterId(),
+                w.namespace(),
+                w.workloadType().baggageName(),
+                w.workloadName().isEmpty() ? w.name() : w.workloadName(),
+                w.canonicalName(),
+                w.canonicalRevision(),
+                w.locality().region(),
+                w.locality().zone());
     }
-
 }

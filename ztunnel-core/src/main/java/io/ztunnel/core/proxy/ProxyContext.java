@@ -14,6 +14,14 @@ import java.util.concurrent.ScheduledExecutorService;
  *
  * @param timer a control-plane timer (never a data-plane loop) for waits such as the local-workload lookup
  */
-public record ProxyContext(Config config, Transport transport, EventLoopGroup dataPlane, StateStore state,
-        CertificateManager certificates, OutboundRouter outboundRouter, InboundResolver inboundResolver,
-        ConnectionTracker connections, ConnectionRecord.Listener connectionListener, ScheduledExecutorService timer) {}
+public record ProxyContext(
+        Config config,
+        Transport transport,
+        EventLoopGroup dataPlane,
+        StateStore state,
+        CertificateManager certificates,
+        OutboundRouter outboundRouter,
+        InboundResolver inboundResolver,
+        ConnectionTracker connections,
+        ConnectionRecord.Listener connectionListener,
+        ScheduledExecutorService timer) {}

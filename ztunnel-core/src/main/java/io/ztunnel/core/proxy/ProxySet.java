@@ -7,8 +7,8 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.ztunnel.core.config.Config;
-import io.ztunnel.core.hbone.HboneServer;
 import io.ztunnel.core.hbone.HbonePool;
+import io.ztunnel.core.hbone.HboneServer;
 import io.ztunnel.core.identity.TlsMaterial;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -59,19 +59,28 @@ public final class ProxySet implements AutoCloseable {
     public CompletableFuture<Void> start() {
         Config cfg = ctx.config();
         try {
-            Channel outboundListener = bind(cfg.ports().outbound(), bindAddress, true, ch ->
-                    outbound().proxy(ch, sockets.originalDestination(ch).orElse((InetSocketAddress) ch.localAddress())));
+            Channel outboundListener = bind(
+                    cfg.ports().outbound(),
+                    bindAddress,
+                    true,
+                    ch -> outbound()
+                            .proxy(ch, sockets.originalDestination(ch).orElse((InetSocketAddress) ch.localAddress())));
             transparent = transparent(outboundListener, cfg.enableOriginalSource());
             Inbound inbound = new Inbound(ctx, local, sockets, transparent);
             hboneServer = new HboneServer(cfg.hbone(), this::serverTls, inbound, cfg.terminationDeadline());
             bindRaw(cfg.ports().inboundHbone(), bindAddress, hboneServer.initializer());
-            bind(cfg.ports().inboundPlaintext(), bindAddress, true, ch ->
-                    inbound.plaintext(ch, sockets.originalDestination(ch)
-                            .orElse((InetSocketAddress) ch.localAddress())));
+            bind(
+                    cfg.ports().inboundPlaintext(),
+                    bindAddress,
+                    true,
+                    ch -> inbound.plaintext(
+                            ch, sockets.originalDestination(ch).orElse((InetSocketAddress) ch.localAddress())));
             if (cfg.socks5Enabled()) {
                 InetAddress loopback = InetAddress.getLoopbackAddress();
-                bindRaw(cfg.ports().socks5(), loopback.isLoopbackAddress() && bindAddress.isLoopbackAddress()
-                        ? bindAddress : loopback, new ChannelInitializer<>() {
+                bindRaw(
+                        cfg.ports().socks5(),
+                        loopback.isLoopbackAddress() && bindAddress.isLoopbackAddress() ? bindAddress : loopback,
+                        new ChannelInitializer<>() {
                             @Override
                             protected void initChannel(Channel ch) {
                                 EpollSockets.keepRegistered(ch);
@@ -80,8 +89,11 @@ public final class ProxySet implements AutoCloseable {
                             }
                         });
             }
-            log.atInfo().addKeyValue("workload", local.info()).addKeyValue("address", bindAddress.getHostAddress())
-                    .addKeyValue("transparent", transparent).log("proxy listeners started");
+            log.atInfo()
+                    .addKeyValue("workload", local.info())
+                    .addKeyValue("address", bindAddress.getHostAddress())
+                    .addKeyValue("transparent", transparent)
+                    .log("proxy listeners started");
             return CompletableFuture.completedFuture(null);
         } catch (RuntimeException e) {
             listeners.forEach(Channel::close);
@@ -103,7 +115,9 @@ public final class ProxySet implements AutoCloseable {
             @Override
             protected void initChannel(Channel ch) {
                 EpollSockets.keepRegistered(ch);
-                if (keepalive && ctx.config().keepaliveEnabled() && ctx.transport().isEpoll()) {
+                if (keepalive
+                        && ctx.config().keepaliveEnabled()
+                        && ctx.transport().isEpoll()) {
                     ch.config().setOption(ChannelOption.SO_KEEPALIVE, true);
                     ch.config().setOption(EpollChannelOption.TCP_KEEPIDLE, 180);
                     ch.config().setOption(EpollChannelOption.TCP_KEEPINTVL, 180);
@@ -130,10 +144,13 @@ public final class ProxySet implements AutoCloseable {
             bootstrap.option(EpollChannelOption.IP_TRANSPARENT, true);
         }
         sockets.configureListener(bootstrap);
-        ChannelFuture bound = bootstrap.bind(new InetSocketAddress(address, port)).awaitUninterruptibly();
+        ChannelFuture bound =
+                bootstrap.bind(new InetSocketAddress(address, port)).awaitUninterruptibly();
         if (!bound.isSuccess()) {
-            throw new IllegalStateException("cannot listen on " + io.ztunnel.core.hbone.HboneAddress.format(address,
-                    port) + " for " + local.info() + ": " + bound.cause().getMessage(), bound.cause());
+            throw new IllegalStateException(
+                    "cannot listen on " + io.ztunnel.core.hbone.HboneAddress.format(address, port) + " for "
+                            + local.info() + ": " + bound.cause().getMessage(),
+                    bound.cause());
         }
         listeners.add(bound.channel());
         return bound.channel();
@@ -146,8 +163,8 @@ public final class ProxySet implements AutoCloseable {
         }
         boolean on = Boolean.TRUE.equals(listener.config().getOption(EpollChannelOption.IP_TRANSPARENT));
         if (!on && Boolean.TRUE.equals(wanted)) {
-            throw new IllegalStateException("ENABLE_ORIG_SRC=true but IP_TRANSPARENT could not be set "
-                    + "(needs CAP_NET_ADMIN)");
+            throw new IllegalStateException(
+                    "ENABLE_ORIG_SRC=true but IP_TRANSPARENT could not be set " + "(needs CAP_NET_ADMIN)");
         }
         return on;
     }

@@ -102,8 +102,7 @@ public final class Relay {
 
     /** Turns reads on or off, except on a socket whose input already ended (there is nothing left to read). */
     private static void setReading(Channel channel, boolean on) {
-        if (on && (!channel.isActive()
-                || channel instanceof DuplexChannel duplex && duplex.isInputShutdown())) {
+        if (on && (!channel.isActive() || channel instanceof DuplexChannel duplex && duplex.isInputShutdown())) {
             return;
         }
         channel.config().setAutoRead(on);
@@ -190,7 +189,9 @@ public final class Relay {
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             if (cause instanceof IOException) {
-                log.atDebug().addKeyValue("channel", channel).addKeyValue("error", cause.toString())
+                log.atDebug()
+                        .addKeyValue("channel", channel)
+                        .addKeyValue("error", cause.toString())
                         .log("connection ended by peer");
             } else {
                 log.atWarn().addKeyValue("channel", channel).setCause(cause).log("relay error");

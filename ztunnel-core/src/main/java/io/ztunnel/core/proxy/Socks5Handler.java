@@ -109,21 +109,29 @@ public final class Socks5Handler extends ByteToMessageDecoder {
         ctx.pipeline().remove(this); // leftover client bytes flow on to the PendingInput
         if (atyp == 3) {
             String host = new String(address, StandardCharsets.US_ASCII);
-            CompletableFuture.supplyAsync(() -> {
-                try {
-                    return InetAddress.getByName(host);
-                } catch (UnknownHostException e) {
-                    throw new java.util.concurrent.CompletionException(e);
-                }
-            }, RESOLVER).whenComplete((ip, error) -> ctx.channel().eventLoop().execute(() -> {
-                if (error != null) {
-                    AccessLog.failed(Direction.OUTBOUND, (InetSocketAddress) ctx.channel().remoteAddress(),
-                            InetSocketAddress.createUnresolved(host, port), null, null, "cannot resolve " + host);
-                    ctx.channel().close();
-                } else {
-                    connect.accept(ctx.channel(), new InetSocketAddress(ip, port));
-                }
-            }));
+            CompletableFuture.supplyAsync(
+                            () -> {
+                                try {
+                                    return InetAddress.getByName(host);
+                                } catch (UnknownHostException e) {
+                                    throw new java.util.concurrent.CompletionException(e);
+                                }
+                            },
+                            RESOLVER)
+                    .whenComplete((ip, error) -> ctx.channel().eventLoop().execute(() -> {
+                        if (error != null) {
+                            AccessLog.failed(
+                                    Direction.OUTBOUND,
+                                    (InetSocketAddress) ctx.channel().remoteAddress(),
+                                    InetSocketAddress.createUnresolved(host, port),
+                                    null,
+                                    null,
+                                    "cannot resolve " + host);
+                            ctx.channel().close();
+                        } else {
+                            connect.accept(ctx.channel(), new InetSocketAddress(ip, port));
+                        }
+                    }));
         } else {
             try {
                 connect.accept(ctx.channel(), new InetSocketAddress(InetAddress.getByAddress(address), port));
@@ -139,7 +147,12 @@ public final class Socks5Handler extends ByteToMessageDecoder {
 
     private static void fail(ChannelHandlerContext ctx, ByteBuf in, byte[] reply, String reason) {
         in.skipBytes(in.readableBytes());
-        AccessLog.failed(Direction.OUTBOUND, (InetSocketAddress) ctx.channel().remoteAddress(), null, null, null,
+        AccessLog.failed(
+                Direction.OUTBOUND,
+                (InetSocketAddress) ctx.channel().remoteAddress(),
+                null,
+                null,
+                null,
                 "SOCKS5: " + reason);
         if (reply != null) {
             ctx.writeAndFlush(ctx.alloc().buffer(reply.length).writeBytes(reply))

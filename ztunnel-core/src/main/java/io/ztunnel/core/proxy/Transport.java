@@ -18,7 +18,10 @@ import io.netty.util.concurrent.DefaultThreadFactory;
  * The socket transport: Linux epoll when its native library loads (needed for socket marks, original destination and
  * transparent sockets), Java NIO otherwise (tests on other platforms). Immutable.
  */
-public record Transport(String name, IoHandlerFactory ioHandlerFactory, Class<? extends SocketChannel> socketChannel,
+public record Transport(
+        String name,
+        IoHandlerFactory ioHandlerFactory,
+        Class<? extends SocketChannel> socketChannel,
         Class<? extends ServerChannel> serverChannel) {
 
     public static Transport best() {
@@ -27,8 +30,8 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory, Class<? 
 
     public static Transport epoll() {
         Epoll.ensureAvailability();
-        return new Transport("epoll", EpollIoHandler.newFactory(), EpollSocketChannel.class,
-                EpollServerSocketChannel.class);
+        return new Transport(
+                "epoll", EpollIoHandler.newFactory(), EpollSocketChannel.class, EpollServerSocketChannel.class);
     }
 
     public static Transport nio() {
@@ -62,6 +65,7 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory, Class<? 
      * quiet-period pass closes whatever is still registered. Must not be called from one of the group's loops.
      */
     public static void shutdown(EventLoopGroup group) {
-        group.shutdownGracefully(50, 2000, java.util.concurrent.TimeUnit.MILLISECONDS).syncUninterruptibly();
+        group.shutdownGracefully(50, 2000, java.util.concurrent.TimeUnit.MILLISECONDS)
+                .syncUninterruptibly();
     }
 }

@@ -35,8 +35,8 @@ public final class Authorizer {
     private Authorizer() {}
 
     /** What is known about a connection at the destination. {@code sourceIdentity} is null for plaintext. */
-    public record Connection(InetAddress sourceIp, SpiffeId sourceIdentity, InetAddress destinationIp,
-            int destinationPort) {}
+    public record Connection(
+            InetAddress sourceIp, SpiffeId sourceIdentity, InetAddress destinationIp, int destinationPort) {}
 
     /** How one policy fared, for logs and {@code /debug/authorize}. */
     public record PolicyResult(String policy, Action action, boolean dryRun, boolean matched, String detail) {}
@@ -59,7 +59,9 @@ public final class Authorizer {
     public static Decision evaluate(ProxyState state, Workload destination, Connection connection, boolean explain) {
         List<Authorization> policies = applicable(state, destination);
         // Built once per evaluation, not once per match: with thousands of policies the concatenation dominated.
-        String principal = connection.sourceIdentity() == null ? null : connection.sourceIdentity().principal();
+        String principal = connection.sourceIdentity() == null
+                ? null
+                : connection.sourceIdentity().principal();
         List<PolicyResult> trace = explain ? new ArrayList<>() : List.of();
         String denier = null;
         boolean anyAllow = false;
@@ -70,8 +72,8 @@ public final class Authorizer {
             }
             String matched = matchingRule(p, connection, principal);
             if (explain) {
-                trace.add(new PolicyResult(p.key(), p.action(), p.dryRun(), matched != null,
-                        matched != null ? matched : why(p)));
+                trace.add(new PolicyResult(
+                        p.key(), p.action(), p.dryRun(), matched != null, matched != null ? matched : why(p)));
             }
             if (matched != null && !p.dryRun() && denier == null) {
                 denier = p.key();
@@ -83,8 +85,8 @@ public final class Authorizer {
             }
             String matched = matchingRule(p, connection, principal);
             if (explain) {
-                trace.add(new PolicyResult(p.key(), p.action(), p.dryRun(), matched != null,
-                        matched != null ? matched : why(p)));
+                trace.add(new PolicyResult(
+                        p.key(), p.action(), p.dryRun(), matched != null, matched != null ? matched : why(p)));
             }
             if (!p.dryRun()) {
                 anyAllow = true;
@@ -155,7 +157,8 @@ public final class Authorizer {
     }
 
     static boolean matches(Match m, Connection c) {
-        return matches(m, c, c.sourceIdentity() == null ? null : c.sourceIdentity().principal());
+        return matches(
+                m, c, c.sourceIdentity() == null ? null : c.sourceIdentity().principal());
     }
 
     private static boolean matches(Match m, Connection c, String principal) {

@@ -50,10 +50,13 @@ public final class InboundResolver {
                 return new Failure(HttpResponseStatus.BAD_REQUEST, "call to a ztunnel port (" + port + ") refused");
             }
             InetAddress authorityIp = ip.address().getAddress();
-            if (!authorityIp.equals(localIp) && local.applicationTunnel() == null
+            if (!authorityIp.equals(localIp)
+                    && local.applicationTunnel() == null
                     && !targetsUsAsWaypoint(state, local, localIp, authorityIp)) {
-                return new Failure(HttpResponseStatus.BAD_REQUEST, "ip mismatch: connection to "
-                        + localIp.getHostAddress() + " asked for " + authorityIp.getHostAddress());
+                return new Failure(
+                        HttpResponseStatus.BAD_REQUEST,
+                        "ip mismatch: connection to " + localIp.getHostAddress() + " asked for "
+                                + authorityIp.getHostAddress());
             }
             services = state.servicesOf(local);
         } else {
@@ -64,12 +67,13 @@ public final class InboundResolver {
             }
             port = mappedPort(state, service, local, host.port());
             if (port == 0) {
-                return new Failure(HttpResponseStatus.SERVICE_UNAVAILABLE, "service " + service.key() + " port "
-                        + host.port() + " has no target port for " + local.uid());
+                return new Failure(
+                        HttpResponseStatus.SERVICE_UNAVAILABLE,
+                        "service " + service.key() + " port " + host.port() + " has no target port for " + local.uid());
             }
             if (config.illegalPorts().contains(port)) {
-                return new Failure(HttpResponseStatus.SERVICE_UNAVAILABLE,
-                        "call to a ztunnel port (" + port + ") refused");
+                return new Failure(
+                        HttpResponseStatus.SERVICE_UNAVAILABLE, "call to a ztunnel port (" + port + ") refused");
             }
             services = List.of(service);
         }
@@ -104,8 +108,8 @@ public final class InboundResolver {
     }
 
     /** Whether the service or workload at {@code authorityIp} has the local workload as its waypoint. */
-    private boolean targetsUsAsWaypoint(ProxyState state, Workload local, InetAddress localIp,
-            InetAddress authorityIp) {
+    private boolean targetsUsAsWaypoint(
+            ProxyState state, Workload local, InetAddress localIp, InetAddress authorityIp) {
         NetworkAddress address = new NetworkAddress(config.network(), authorityIp);
         GatewayAddress waypoint = null;
         List<Service> services = state.servicesByVip(address);

@@ -70,8 +70,13 @@ public final class OutboundRouter {
         return toWorkload(source, workload, null, dstIp, port);
     }
 
-    private Route viaService(ProxyState state, Workload source, InetSocketAddress destination, InetAddress dstIp,
-            int port, Service service) {
+    private Route viaService(
+            ProxyState state,
+            Workload source,
+            InetSocketAddress destination,
+            InetAddress dstIp,
+            int port,
+            Service service) {
         GatewayAddress waypoint = chooseWaypoint(service);
         if (waypoint != null) {
             WaypointRoute route = waypointRoute(state, source, waypoint, destination, service, null);
@@ -97,11 +102,14 @@ public final class OutboundRouter {
         InetAddress ip = chooseIp(workload, dstIp, service.ipFamilies());
         if (ip == null) {
             if (!workload.speaksHbone() && !workload.hostname().isEmpty()) {
-                return new Route.Direct(InetSocketAddress.createUnresolved(workload.hostname(), target),
-                        workload.hostname(), workload, service);
+                return new Route.Direct(
+                        InetSocketAddress.createUnresolved(workload.hostname(), target),
+                        workload.hostname(),
+                        workload,
+                        service);
             }
-            return new Route.Refuse("workload " + workload.uid() + " has no usable address for service "
-                    + service.key());
+            return new Route.Refuse(
+                    "workload " + workload.uid() + " has no usable address for service " + service.key());
         }
         return toWorkload(source, workload, service, ip, target);
     }
@@ -112,10 +120,16 @@ public final class OutboundRouter {
                     + "\"; cross-network traffic through a network gateway (double HBONE) is not supported");
         }
         if (workload.speaksHbone()) {
-            List<SpiffeId> expected = expectedIdentities(service == null ? List.of() : service.subjectAltNames(),
-                    workload);
-            return new Route.Hbone(new InetSocketAddress(ip, config.hbonePort()), HboneAddress.format(ip, target),
-                    expected, workload, workload, service, false);
+            List<SpiffeId> expected =
+                    expectedIdentities(service == null ? List.of() : service.subjectAltNames(), workload);
+            return new Route.Hbone(
+                    new InetSocketAddress(ip, config.hbonePort()),
+                    HboneAddress.format(ip, target),
+                    expected,
+                    workload,
+                    workload,
+                    service,
+                    false);
         }
         return new Route.Direct(new InetSocketAddress(ip, target), null, workload, service);
     }
@@ -138,8 +152,13 @@ public final class OutboundRouter {
     /** The route to a waypoint, or a null route when the client is the waypoint itself (then no waypoint applies). */
     private record WaypointRoute(Route route) {}
 
-    private WaypointRoute waypointRoute(ProxyState state, Workload source, GatewayAddress gateway,
-            InetSocketAddress destination, Service service, Workload destinationWorkload) {
+    private WaypointRoute waypointRoute(
+            ProxyState state,
+            Workload source,
+            GatewayAddress gateway,
+            InetSocketAddress destination,
+            Service service,
+            Workload destinationWorkload) {
         Gateway resolved = resolveGateway(state, gateway);
         if (resolved == null) {
             return new WaypointRoute(new Route.Refuse("waypoint " + gateway.destination() + " not found"));
@@ -155,8 +174,14 @@ public final class OutboundRouter {
         List<SpiffeId> expected = expectedIdentities(
                 resolved.service() == null ? List.of() : resolved.service().subjectAltNames(), waypoint);
         String authority = HboneAddress.format(destination.getAddress(), destination.getPort());
-        return new WaypointRoute(new Route.Hbone(new InetSocketAddress(ip, gateway.hboneMtlsPort()), authority,
-                expected, waypoint, destinationWorkload, service, true));
+        return new WaypointRoute(new Route.Hbone(
+                new InetSocketAddress(ip, gateway.hboneMtlsPort()),
+                authority,
+                expected,
+                waypoint,
+                destinationWorkload,
+                service,
+                true));
     }
 
     /** A resolved gateway: the workload chosen, every workload that is the gateway, and its service if any. */
@@ -181,7 +206,8 @@ public final class OutboundRouter {
         List<ProxyState.Endpoint> healthy = new ArrayList<>();
         for (ProxyState.Endpoint e : state.endpoints(service)) {
             members.add(e.workload());
-            if (e.workload().status() == Workload.HealthStatus.HEALTHY && !e.workload().addresses().isEmpty()) {
+            if (e.workload().status() == Workload.HealthStatus.HEALTHY
+                    && !e.workload().addresses().isEmpty()) {
                 healthy.add(e);
             }
         }
@@ -207,7 +233,9 @@ public final class OutboundRouter {
             total += Math.max(0, w.weight());
         }
         if (total == 0) {
-            return service.weightedWaypoints().get(random.nextInt(service.weightedWaypoints().size())).destination();
+            return service.weightedWaypoints()
+                    .get(random.nextInt(service.weightedWaypoints().size()))
+                    .destination();
         }
         long roll = random.nextLong(total);
         for (Service.WeightedWaypoint w : service.weightedWaypoints()) {
@@ -220,8 +248,8 @@ public final class OutboundRouter {
     }
 
     /** The service a VIP means to a client in {@code clientNamespace}, or null. */
-    static Service selectService(ProxyState state, NetworkAddress vip, String clientNamespace,
-            String preferredNamespace) {
+    static Service selectService(
+            ProxyState state, NetworkAddress vip, String clientNamespace, String preferredNamespace) {
         List<Service> visible = new ArrayList<>();
         for (Service s : state.servicesByVip(vip)) {
             if (s.visibleTo(clientNamespace)) {
@@ -246,8 +274,8 @@ public final class OutboundRouter {
         return selectService(state, vip, clientNamespace, config.preferredServiceNamespace());
     }
 
-    private static List<ProxyState.Endpoint> candidates(ProxyState state, Service service, int port,
-            int serviceTarget) {
+    private static List<ProxyState.Endpoint> candidates(
+            ProxyState state, Service service, int port, int serviceTarget) {
         boolean allowUnhealthy = service.loadBalancing() != null
                 && service.loadBalancing().healthPolicy() == LoadBalancing.HealthPolicy.ALLOW_ALL;
         List<ProxyState.Endpoint> out = new ArrayList<>();
@@ -278,7 +306,8 @@ public final class OutboundRouter {
 
     /** Keeps the endpoints best matching the client's locality (STRICT drops partial matches). */
     static List<ProxyState.Endpoint> rank(List<ProxyState.Endpoint> candidates, LoadBalancing lb, Workload source) {
-        if (lb == null || lb.routingPreference().isEmpty()
+        if (lb == null
+                || lb.routingPreference().isEmpty()
                 || (lb.mode() != LoadBalancing.Mode.STRICT && lb.mode() != LoadBalancing.Mode.FAILOVER)) {
             return candidates;
         }
@@ -292,7 +321,8 @@ public final class OutboundRouter {
                 }
                 score++;
             }
-            if (lb.mode() == LoadBalancing.Mode.STRICT && score < lb.routingPreference().size()) {
+            if (lb.mode() == LoadBalancing.Mode.STRICT
+                    && score < lb.routingPreference().size()) {
                 continue;
             }
             if (score > best) {

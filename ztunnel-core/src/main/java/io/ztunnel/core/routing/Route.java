@@ -37,6 +37,13 @@ public sealed interface Route {
      * @param service the destination service, or null when workload-addressed
      * @param viaWaypoint whether {@code workload} is a waypoint
      */
-    record Hbone(InetSocketAddress hboneAddress, String authority, List<SpiffeId> expectedIdentities,
-            Workload workload, Workload destination, Service service, boolean viaWaypoint) implements Route {}
+    record Hbone(
+            InetSocketAddress hboneAddress,
+            String authority,
+            List<SpiffeId> expectedIdentities,
+            Workload workload,
+            Workload destination,
+            Service service,
+            boolean viaWaypoint)
+            implements Route {}
 }

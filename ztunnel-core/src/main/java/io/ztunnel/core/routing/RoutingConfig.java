@@ -10,8 +10,8 @@ import java.util.Set;
  * @param preferredServiceNamespace {@code PREFERED_SERVICE_NAMESPACE}, tie-breaker between services sharing a VIP
  * @param hbonePort the port HBONE peers listen on (15008)
  */
-public record RoutingConfig(String network, Set<Integer> illegalPorts, String preferredServiceNamespace,
-        int hbonePort) {
+public record RoutingConfig(
+        String network, Set<Integer> illegalPorts, String preferredServiceNamespace, int hbonePort) {
 
     public RoutingConfig {
         network = network == null ? "" : network;
@@ -20,7 +20,7 @@ public record RoutingConfig(String network, Set<Integer> illegalPorts, String pr
     }
 
     public static RoutingConfig defaults(boolean socks5) {
-        return new RoutingConfig("", socks5 ? Set.of(15001, 15006, 15008, 15080) : Set.of(15001, 15006, 15008),
-                "", 15008);
+        return new RoutingConfig(
+                "", socks5 ? Set.of(15001, 15006, 15008, 15080) : Set.of(15001, 15006, 15008), "", 15008);
     }
 }

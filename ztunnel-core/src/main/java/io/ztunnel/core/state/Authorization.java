@@ -6,8 +6,8 @@ import java.util.List;
  * An L4 authorization policy ({@code istio.security.Authorization}). {@code rules} are ORed; each rule's clauses are
  * ANDed; each clause's matches are ORed. Immutable.
  */
-public record Authorization(String name, String namespace, Scope scope, Action action, List<Rule> rules,
-        boolean dryRun) {
+public record Authorization(
+        String name, String namespace, Scope scope, Action action, List<Rule> rules, boolean dryRun) {
 
     public Authorization {
         namespace = namespace == null ? "" : namespace;
@@ -19,9 +19,16 @@ public record Authorization(String name, String namespace, Scope scope, Action a
         return namespace + "/" + name;
     }
 
-    public enum Scope { GLOBAL, NAMESPACE, WORKLOAD_SELECTOR }
+    public enum Scope {
+        GLOBAL,
+        NAMESPACE,
+        WORKLOAD_SELECTOR
+    }
 
-    public enum Action { ALLOW, DENY }
+    public enum Action {
+        ALLOW,
+        DENY
+    }
 
     /** Clauses that must all match. */
     public record Rule(List<Clause> clauses) {
@@ -86,31 +93,101 @@ public record Authorization(String name, String namespace, Scope scope, Action a
             private final java.util.List<Integer> ports = new java.util.ArrayList<>();
             private final java.util.List<Integer> notPorts = new java.util.ArrayList<>();
 
-            public Builder namespaces(String... v) { for (String x : v) namespaces.add(new StringMatch.Exact(x)); return this; }
-            public Builder namespaces(StringMatch... v) { namespaces.addAll(java.util.List.of(v)); return this; }
-            public Builder notNamespaces(String... v) { for (String x : v) notNamespaces.add(new StringMatch.Exact(x)); return this; }
-            public Builder serviceAccounts(ServiceAccountMatch... v) { serviceAccounts.addAll(java.util.List.of(v)); return this; }
-            public Builder notServiceAccounts(ServiceAccountMatch... v) { notServiceAccounts.addAll(java.util.List.of(v)); return this; }
-            public Builder principals(StringMatch... v) { principals.addAll(java.util.List.of(v)); return this; }
-            public Builder notPrincipals(StringMatch... v) { notPrincipals.addAll(java.util.List.of(v)); return this; }
-            public Builder sourceIps(String... v) { for (String x : v) sourceIps.add(Cidr.parse(x)); return this; }
-            public Builder notSourceIps(String... v) { for (String x : v) notSourceIps.add(Cidr.parse(x)); return this; }
-            public Builder destinationIps(String... v) { for (String x : v) destinationIps.add(Cidr.parse(x)); return this; }
-            public Builder notDestinationIps(String... v) { for (String x : v) notDestinationIps.add(Cidr.parse(x)); return this; }
-            public Builder ports(Integer... v) { ports.addAll(java.util.List.of(v)); return this; }
-            public Builder notPorts(Integer... v) { notPorts.addAll(java.util.List.of(v)); return this; }
+            public Builder namespaces(String... v) {
+                for (String x : v) namespaces.add(new StringMatch.Exact(x));
+                return this;
+            }
+
+            public Builder namespaces(StringMatch... v) {
+                namespaces.addAll(java.util.List.of(v));
+                return this;
+            }
+
+            public Builder notNamespaces(String... v) {
+                for (String x : v) notNamespaces.add(new StringMatch.Exact(x));
+                return this;
+            }
+
+            public Builder serviceAccounts(ServiceAccountMatch... v) {
+                serviceAccounts.addAll(java.util.List.of(v));
+                return this;
+            }
+
+            public Builder notServiceAccounts(ServiceAccountMatch... v) {
+                notServiceAccounts.addAll(java.util.List.of(v));
+                return this;
+            }
+
+            public Builder principals(StringMatch... v) {
+                principals.addAll(java.util.List.of(v));
+                return this;
+            }
+
+            public Builder notPrincipals(StringMatch... v) {
+                notPrincipals.addAll(java.util.List.of(v));
+                return this;
+            }
+
+            public Builder sourceIps(String... v) {
+                for (String x : v) sourceIps.add(Cidr.parse(x));
+                return this;
+            }
+
+            public Builder notSourceIps(String... v) {
+                for (String x : v) notSourceIps.add(Cidr.parse(x));
+                return this;
+            }
+
+            public Builder destinationIps(String... v) {
+                for (String x : v) destinationIps.add(Cidr.parse(x));
+                return this;
+            }
+
+            public Builder notDestinationIps(String... v) {
+                for (String x : v) notDestinationIps.add(Cidr.parse(x));
+                return this;
+            }
+
+            public Builder ports(Integer... v) {
+                ports.addAll(java.util.List.of(v));
+                return this;
+            }
+
+            public Builder notPorts(Integer... v) {
+                notPorts.addAll(java.util.List.of(v));
+                return this;
+            }
 
             public Match build() {
-                return new Match(namespaces, notNamespaces, serviceAccounts, notServiceAccounts, principals,
-                        notPrincipals, sourceIps, notSourceIps, destinationIps, notDestinationIps, ports, notPorts);
+                return new Match(
+                        namespaces,
+                        notNamespaces,
+                        serviceAccounts,
+                        notServiceAccounts,
+                        principals,
+                        notPrincipals,
+                        sourceIps,
+                        notSourceIps,
+                        destinationIps,
+                        notDestinationIps,
+                        ports,
+                        notPorts);
             }
         }
 
         public boolean isEmpty() {
-            return namespaces.isEmpty() && notNamespaces.isEmpty() && serviceAccounts.isEmpty()
-                    && notServiceAccounts.isEmpty() && principals.isEmpty() && notPrincipals.isEmpty()
-                    && sourceIps.isEmpty() && notSourceIps.isEmpty() && destinationIps.isEmpty()
-                    && notDestinationIps.isEmpty() && destinationPorts.isEmpty() && notDestinationPorts.isEmpty();
+            return namespaces.isEmpty()
+                    && notNamespaces.isEmpty()
+                    && serviceAccounts.isEmpty()
+                    && notServiceAccounts.isEmpty()
+                    && principals.isEmpty()
+                    && notPrincipals.isEmpty()
+                    && sourceIps.isEmpty()
+                    && notSourceIps.isEmpty()
+                    && destinationIps.isEmpty()
+                    && notDestinationIps.isEmpty()
+                    && destinationPorts.isEmpty()
+                    && notDestinationPorts.isEmpty();
         }
 
         private static <T> List<T> copy(List<T> list) {

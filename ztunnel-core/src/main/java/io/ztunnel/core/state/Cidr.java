@@ -9,8 +9,8 @@ public record Cidr(InetAddress address, int prefixLength) {
     public Cidr {
         int max = address instanceof Inet4Address ? 32 : 128;
         if (prefixLength < 0 || prefixLength > max) {
-            throw new IllegalArgumentException("prefix length " + prefixLength + " out of range 0.." + max
-                    + " for " + address.getHostAddress());
+            throw new IllegalArgumentException(
+                    "prefix length " + prefixLength + " out of range 0.." + max + " for " + address.getHostAddress());
         }
     }
 

@@ -41,8 +41,8 @@ public final class ProxyState {
     private final List<Authorization> globalPolicies;
     private final List<String> stagedServices;
 
-    private ProxyState(Collection<Workload> workloads, Collection<Service> services,
-            Collection<Authorization> policies) {
+    private ProxyState(
+            Collection<Workload> workloads, Collection<Service> services, Collection<Authorization> policies) {
         Map<String, Workload> byUid = new LinkedHashMap<>();
         for (Workload w : workloads) {
             byUid.put(w.uid(), w);
@@ -85,8 +85,10 @@ public final class ProxyState {
         Map<String, List<Service>> byWorkload = new HashMap<>();
         TreeSet<String> staged = new TreeSet<>();
         for (Workload w : byUid.values()) {
-            for (Map.Entry<String, Map<Integer, Integer>> membership : w.services().entrySet()) {
-                endpoints.computeIfAbsent(membership.getKey(), k -> new ArrayList<>())
+            for (Map.Entry<String, Map<Integer, Integer>> membership :
+                    w.services().entrySet()) {
+                endpoints
+                        .computeIfAbsent(membership.getKey(), k -> new ArrayList<>())
                         .add(new Endpoint(w, membership.getValue()));
                 Service service = byKey.get(membership.getKey());
                 if (service == null) {
@@ -110,16 +112,19 @@ public final class ProxyState {
         for (Authorization p : policyByKey.values()) {
             switch (p.scope()) {
                 case GLOBAL -> global.add(p);
-                case NAMESPACE -> byNamespace.computeIfAbsent(p.namespace(), k -> new ArrayList<>()).add(p);
-                case WORKLOAD_SELECTOR -> { } // reached through Workload.authorizationPolicies
+                case NAMESPACE ->
+                    byNamespace
+                            .computeIfAbsent(p.namespace(), k -> new ArrayList<>())
+                            .add(p);
+                case WORKLOAD_SELECTOR -> {} // reached through Workload.authorizationPolicies
             }
         }
         this.policiesByNamespace = freeze(byNamespace);
         this.globalPolicies = List.copyOf(global);
     }
 
-    public static ProxyState of(Collection<Workload> workloads, Collection<Service> services,
-            Collection<Authorization> policies) {
+    public static ProxyState of(
+            Collection<Workload> workloads, Collection<Service> services, Collection<Authorization> policies) {
         return new ProxyState(workloads, services, policies);
     }
 
@@ -174,7 +179,8 @@ public final class ProxyState {
                 }
             }
         }
-        matches.sort(Comparator.comparingInt((Service s) -> longestPrefix(s, address)).reversed());
+        matches.sort(Comparator.comparingInt((Service s) -> longestPrefix(s, address))
+                .reversed());
         return matches;
     }
 

@@ -62,16 +62,39 @@ public record Service(
             healthPolicy = healthPolicy == null ? HealthPolicy.ONLY_HEALTHY : healthPolicy;
         }
 
-        public enum Scope { REGION, ZONE, SUBZONE, NODE, CLUSTER, NETWORK }
+        public enum Scope {
+            REGION,
+            ZONE,
+            SUBZONE,
+            NODE,
+            CLUSTER,
+            NETWORK
+        }
 
-        public enum Mode { UNSPECIFIED, STRICT, FAILOVER, PASSTHROUGH }
+        public enum Mode {
+            UNSPECIFIED,
+            STRICT,
+            FAILOVER,
+            PASSTHROUGH
+        }
 
-        public enum HealthPolicy { ONLY_HEALTHY, ALLOW_ALL }
+        public enum HealthPolicy {
+            ONLY_HEALTHY,
+            ALLOW_ALL
+        }
     }
 
-    public enum IpFamilies { AUTOMATIC, IPV4_ONLY, IPV6_ONLY, DUAL }
+    public enum IpFamilies {
+        AUTOMATIC,
+        IPV4_ONLY,
+        IPV6_ONLY,
+        DUAL
+    }
 
-    public enum Visibility { PUBLIC, NAMESPACE }
+    public enum Visibility {
+        PUBLIC,
+        NAMESPACE
+    }
 
     public static Builder builder(String namespace, String name, String hostname) {
         return new Builder(namespace, name, hostname);
@@ -99,20 +122,71 @@ public record Service(
             this.hostname = hostname;
         }
 
-        public Builder vips(List<NetworkAddress> v) { vips = v; return this; }
-        public Builder cidrVips(List<CidrVip> v) { cidrVips = v; return this; }
-        public Builder ports(Map<Integer, Integer> v) { ports = v; return this; }
-        public Builder subjectAltNames(List<String> v) { subjectAltNames = v; return this; }
-        public Builder waypoint(GatewayAddress v) { waypoint = v; return this; }
-        public Builder weightedWaypoints(List<WeightedWaypoint> v) { weightedWaypoints = v; return this; }
-        public Builder loadBalancing(LoadBalancing v) { loadBalancing = v; return this; }
-        public Builder ipFamilies(IpFamilies v) { ipFamilies = v; return this; }
-        public Builder canonical(boolean v) { canonical = v; return this; }
-        public Builder visibility(Visibility v) { visibility = v; return this; }
+        public Builder vips(List<NetworkAddress> v) {
+            vips = v;
+            return this;
+        }
+
+        public Builder cidrVips(List<CidrVip> v) {
+            cidrVips = v;
+            return this;
+        }
+
+        public Builder ports(Map<Integer, Integer> v) {
+            ports = v;
+            return this;
+        }
+
+        public Builder subjectAltNames(List<String> v) {
+            subjectAltNames = v;
+            return this;
+        }
+
+        public Builder waypoint(GatewayAddress v) {
+            waypoint = v;
+            return this;
+        }
+
+        public Builder weightedWaypoints(List<WeightedWaypoint> v) {
+            weightedWaypoints = v;
+            return this;
+        }
+
+        public Builder loadBalancing(LoadBalancing v) {
+            loadBalancing = v;
+            return this;
+        }
+
+        public Builder ipFamilies(IpFamilies v) {
+            ipFamilies = v;
+            return this;
+        }
+
+        public Builder canonical(boolean v) {
+            canonical = v;
+            return this;
+        }
+
+        public Builder visibility(Visibility v) {
+            visibility = v;
+            return this;
+        }
 
         public Service build() {
-            return new Service(name, namespace, hostname, vips, cidrVips, ports, subjectAltNames, waypoint,
-                    weightedWaypoints, loadBalancing, ipFamilies, canonical, visibility);
+            return new Service(
+                    name,
+                    namespace,
+                    hostname,
+                    vips,
+                    cidrVips,
+                    ports,
+                    subjectAltNames,
+                    waypoint,
+                    weightedWaypoints,
+                    loadBalancing,
+                    ipFamilies,
+                    canonical,
+                    visibility);
         }
     }
 }

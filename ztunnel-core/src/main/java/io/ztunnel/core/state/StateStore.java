@@ -1,11 +1,11 @@
 package io.ztunnel.core.state;
 
 import java.util.List;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BiConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Holds the current {@link ProxyState}. Readers take {@link #current()} once per connection; the control plane
@@ -33,7 +33,9 @@ public final class StateStore {
             try {
                 listener.accept(previous, next);
             } catch (RuntimeException e) {
-                log.atError().setCause(e).addKeyValue("listener", listener.getClass().getName())
+                log.atError()
+                        .setCause(e)
+                        .addKeyValue("listener", listener.getClass().getName())
                         .log("state change listener failed; the new state is in force");
             }
         }

@@ -82,11 +82,17 @@ public record Workload(
     }
 
     /** How traffic reaches the workload. */
-    public enum TunnelProtocol { NONE, HBONE }
+    public enum TunnelProtocol {
+        NONE,
+        HBONE
+    }
 
     /** Workload controller kind, for telemetry ({@code k8s.<type>.name} in baggage). */
     public enum WorkloadType {
-        DEPLOYMENT, CRONJOB, POD, JOB;
+        DEPLOYMENT,
+        CRONJOB,
+        POD,
+        JOB;
 
         public String baggageName() {
             return name().toLowerCase(java.util.Locale.ROOT);
@@ -94,14 +100,23 @@ public record Workload(
     }
 
     /** Whether the workload receives load-balanced traffic. */
-    public enum HealthStatus { HEALTHY, UNHEALTHY }
+    public enum HealthStatus {
+        HEALTHY,
+        UNHEALTHY
+    }
 
     /** Host-network workloads share the node's IP and are never looked up by IP. */
-    public enum NetworkMode { STANDARD, HOST_NETWORK }
+    public enum NetworkMode {
+        STANDARD,
+        HOST_NETWORK
+    }
 
     /** PROXY-protocol delivery to a workload that terminates HBONE itself (e.g. a waypoint). */
     public record ApplicationTunnel(Protocol protocol, int port) {
-        public enum Protocol { NONE, PROXY }
+        public enum Protocol {
+            NONE,
+            PROXY
+        }
     }
 
     public static Builder builder(String uid) {
@@ -169,36 +184,153 @@ public record Workload(
             this.uid = uid;
         }
 
-        public Builder name(String v) { name = v; return this; }
-        public Builder namespace(String v) { namespace = v; return this; }
-        public Builder addresses(List<InetAddress> v) { addresses = v; return this; }
-        public Builder hostname(String v) { hostname = v; return this; }
-        public Builder network(String v) { network = v; return this; }
-        public Builder tunnelProtocol(TunnelProtocol v) { tunnelProtocol = v; return this; }
-        public Builder trustDomain(String v) { trustDomain = v; return this; }
-        public Builder serviceAccount(String v) { serviceAccount = v; return this; }
-        public Builder waypoint(GatewayAddress v) { waypoint = v; return this; }
-        public Builder networkGateway(GatewayAddress v) { networkGateway = v; return this; }
-        public Builder node(String v) { node = v; return this; }
-        public Builder canonicalName(String v) { canonicalName = v; return this; }
-        public Builder canonicalRevision(String v) { canonicalRevision = v; return this; }
-        public Builder workloadType(WorkloadType v) { workloadType = v; return this; }
-        public Builder workloadName(String v) { workloadName = v; return this; }
-        public Builder nativeTunnel(boolean v) { nativeTunnel = v; return this; }
-        public Builder applicationTunnel(ApplicationTunnel v) { applicationTunnel = v; return this; }
-        public Builder services(Map<String, Map<Integer, Integer>> v) { services = v; return this; }
-        public Builder authorizationPolicies(List<String> v) { authorizationPolicies = v; return this; }
-        public Builder status(HealthStatus v) { status = v; return this; }
-        public Builder clusterId(String v) { clusterId = v; return this; }
-        public Builder locality(Locality v) { locality = v; return this; }
-        public Builder networkMode(NetworkMode v) { networkMode = v; return this; }
-        public Builder capacity(int v) { capacity = v; return this; }
+        public Builder name(String v) {
+            name = v;
+            return this;
+        }
+
+        public Builder namespace(String v) {
+            namespace = v;
+            return this;
+        }
+
+        public Builder addresses(List<InetAddress> v) {
+            addresses = v;
+            return this;
+        }
+
+        public Builder hostname(String v) {
+            hostname = v;
+            return this;
+        }
+
+        public Builder network(String v) {
+            network = v;
+            return this;
+        }
+
+        public Builder tunnelProtocol(TunnelProtocol v) {
+            tunnelProtocol = v;
+            return this;
+        }
+
+        public Builder trustDomain(String v) {
+            trustDomain = v;
+            return this;
+        }
+
+        public Builder serviceAccount(String v) {
+            serviceAccount = v;
+            return this;
+        }
+
+        public Builder waypoint(GatewayAddress v) {
+            waypoint = v;
+            return this;
+        }
+
+        public Builder networkGateway(GatewayAddress v) {
+            networkGateway = v;
+            return this;
+        }
+
+        public Builder node(String v) {
+            node = v;
+            return this;
+        }
+
+        public Builder canonicalName(String v) {
+            canonicalName = v;
+            return this;
+        }
+
+        public Builder canonicalRevision(String v) {
+            canonicalRevision = v;
+            return this;
+        }
+
+        public Builder workloadType(WorkloadType v) {
+            workloadType = v;
+            return this;
+        }
+
+        public Builder workloadName(String v) {
+            workloadName = v;
+            return this;
+        }
+
+        public Builder nativeTunnel(boolean v) {
+            nativeTunnel = v;
+            return this;
+        }
+
+        public Builder applicationTunnel(ApplicationTunnel v) {
+            applicationTunnel = v;
+            return this;
+        }
+
+        public Builder services(Map<String, Map<Integer, Integer>> v) {
+            services = v;
+            return this;
+        }
+
+        public Builder authorizationPolicies(List<String> v) {
+            authorizationPolicies = v;
+            return this;
+        }
+
+        public Builder status(HealthStatus v) {
+            status = v;
+            return this;
+        }
+
+        public Builder clusterId(String v) {
+            clusterId = v;
+            return this;
+        }
+
+        public Builder locality(Locality v) {
+            locality = v;
+            return this;
+        }
+
+        public Builder networkMode(NetworkMode v) {
+            networkMode = v;
+            return this;
+        }
+
+        public Builder capacity(int v) {
+            capacity = v;
+            return this;
+        }
 
         public Workload build() {
-            return new Workload(uid, name, namespace, addresses, hostname, network, tunnelProtocol, trustDomain,
-                    serviceAccount, waypoint, networkGateway, node, canonicalName, canonicalRevision, workloadType,
-                    workloadName, nativeTunnel, applicationTunnel, services, authorizationPolicies, status, clusterId,
-                    locality, networkMode, capacity);
+            return new Workload(
+                    uid,
+                    name,
+                    namespace,
+                    addresses,
+                    hostname,
+                    network,
+                    tunnelProtocol,
+                    trustDomain,
+                    serviceAccount,
+                    waypoint,
+                    networkGateway,
+                    node,
+                    canonicalName,
+                    canonicalRevision,
+                    workloadType,
+                    workloadName,
+                    nativeTunnel,
+                    applicationTunnel,
+                    services,
+                    authorizationPolicies,
+                    status,
+                    clusterId,
+                    locality,
+                    networkMode,
+                    capacity);
         }
     }
 }

@@ -123,7 +123,8 @@ public final class TrafficTelemetry implements ConnectionRecord.Listener {
         if (r.destinationIdentity() != null && mtls) {
             b.destinationPrincipal(r.destinationIdentity().toString());
         }
-        return b.connectionSecurityPolicy(mtls ? SecurityPolicy.MUTUAL_TLS : SecurityPolicy.UNKNOWN).build();
+        return b.connectionSecurityPolicy(mtls ? SecurityPolicy.MUTUAL_TLS : SecurityPolicy.UNKNOWN)
+                .build();
     }
 
     private static String workloadName(Workload w) {

@@ -36,9 +36,11 @@ class LogConfigTest {
 
     @Test
     void parsesRustLogSyntax() {
-        assertThat(LogConfig.parse("info,access=debug,io.ztunnel.core.hbone=trace")).containsExactly(
-                Map.entry("", Level.INFO), Map.entry("access", Level.DEBUG),
-                Map.entry("io.ztunnel.core.hbone", Level.TRACE));
+        assertThat(LogConfig.parse("info,access=debug,io.ztunnel.core.hbone=trace"))
+                .containsExactly(
+                        Map.entry("", Level.INFO),
+                        Map.entry("access", Level.DEBUG),
+                        Map.entry("io.ztunnel.core.hbone", Level.TRACE));
         assertThat(LogConfig.parse("warn")).containsExactly(Map.entry("", Level.WARN));
         assertThatThrownBy(() -> LogConfig.parse("info,access=loud")).hasMessageContaining("unknown level \"loud\"");
         assertThatThrownBy(() -> LogConfig.parse("=debug")).hasMessageContaining("empty target");
@@ -57,9 +59,13 @@ class LogConfigTest {
         captured.start();
         access.addAppender(captured);
         access.setLevel(Level.DEBUG);
-        AccessLog.failed(Direction.INBOUND, new InetSocketAddress("10.0.0.1", 40000),
-                new InetSocketAddress("10.0.0.2", 15008), null, null, "connection closed due to policy rejection: "
-                        + "explicitly denied by: ns/deny");
+        AccessLog.failed(
+                Direction.INBOUND,
+                new InetSocketAddress("10.0.0.1", 40000),
+                new InetSocketAddress("10.0.0.2", 15008),
+                null,
+                null,
+                "connection closed due to policy rejection: " + "explicitly denied by: ns/deny");
         return captured.list.getLast();
     }
 
@@ -69,9 +75,10 @@ class LogConfigTest {
         layout.setContext(context);
         layout.setPattern("%level %logger %msg %kvp{NONE}");
         layout.start();
-        assertThat(layout.doLayout(failedLine())).isEqualTo("WARN access connection failed src.addr=10.0.0.1:40000 "
-                + "dst.addr=10.0.0.2:15008 direction=inbound "
-                + "error=connection closed due to policy rejection: explicitly denied by: ns/deny");
+        assertThat(layout.doLayout(failedLine()))
+                .isEqualTo("WARN access connection failed src.addr=10.0.0.1:40000 "
+                        + "dst.addr=10.0.0.2:15008 direction=inbound "
+                        + "error=connection closed due to policy rejection: explicitly denied by: ns/deny");
     }
 
     @Test
@@ -82,9 +89,13 @@ class LogConfigTest {
         assertThat(json.get("loggerName").asText()).isEqualTo("access");
         assertThat(json.get("message").asText()).isEqualTo("connection failed");
         Map<String, String> fields = new HashMap<>();
-        json.get("kvpList").forEach(kv -> kv.fields().forEachRemaining(e -> fields.put(e.getKey(),
-                e.getValue().asText())));
-        assertThat(fields).containsEntry("src.addr", "10.0.0.1:40000").containsEntry("dst.addr", "10.0.0.2:15008")
+        json.get("kvpList")
+                .forEach(kv -> kv.fields()
+                        .forEachRemaining(
+                                e -> fields.put(e.getKey(), e.getValue().asText())));
+        assertThat(fields)
+                .containsEntry("src.addr", "10.0.0.1:40000")
+                .containsEntry("dst.addr", "10.0.0.2:15008")
                 .containsEntry("direction", "inbound")
                 .containsEntry("error", "connection closed due to policy rejection: explicitly denied by: ns/deny");
     }

@@ -11,13 +11,16 @@ final class LogEvents {
 
     /** The events whose message is {@code message}, each as its key-value fields plus {@code level}. */
     static List<Map<String, String>> withMessage(List<ILoggingEvent> events, String message) {
-        return List.copyOf(events).stream().filter(e -> e.getFormattedMessage().equals(message)).map(e -> {
-            Map<String, String> fields = new HashMap<>();
-            fields.put("level", e.getLevel().toString());
-            if (e.getKeyValuePairs() != null) {
-                e.getKeyValuePairs().forEach(kv -> fields.put(kv.key, String.valueOf(kv.value)));
-            }
-            return fields;
-        }).toList();
+        return List.copyOf(events).stream()
+                .filter(e -> e.getFormattedMessage().equals(message))
+                .map(e -> {
+                    Map<String, String> fields = new HashMap<>();
+                    fields.put("level", e.getLevel().toString());
+                    if (e.getKeyValuePairs() != null) {
+                        e.getKeyValuePairs().forEach(kv -> fields.put(kv.key, String.valueOf(kv.value)));
+                    }
+                    return fields;
+                })
+                .toList();
     }
 }

@@ -88,8 +88,10 @@ final class MeshFixture implements AutoCloseable {
         appA = banner("server-a", new InetSocketAddress("127.0.0.3", 8080));
         appB = banner("server-b", new InetSocketAddress("127.0.0.5", 8080));
         socksPort = freePort();
-        client = Daemon.start(config("client/client/client", "127.0.0.2", Map.of(
-                "UNSTABLE_ENABLE_SOCKS5", "true", "SOCKS5_PORT", String.valueOf(socksPort))));
+        client = Daemon.start(config(
+                "client/client/client",
+                "127.0.0.2",
+                Map.of("UNSTABLE_ENABLE_SOCKS5", "true", "SOCKS5_PORT", String.valueOf(socksPort))));
         server = Daemon.start(config("server/server-a/server-a", "127.0.0.3", serverExtra));
     }
 
@@ -159,12 +161,16 @@ final class MeshFixture implements AutoCloseable {
 
     static HttpResponse<String> http(InetSocketAddress address, String path, String method) throws Exception {
         try (HttpClient client = HttpClient.newHttpClient()) {
-            String host = address.getAddress().isAnyLocalAddress() ? "127.0.0.1"
-                    : address.getAddress() instanceof java.net.Inet6Address ? "[" + address.getAddress()
-                    .getHostAddress() + "]" : address.getAddress().getHostAddress();
-            return client.send(HttpRequest.newBuilder(new java.net.URI("http://" + host + ":" + address.getPort()
-                    + path)).method(method,
-                    HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+            String host = address.getAddress().isAnyLocalAddress()
+                    ? "127.0.0.1"
+                    : address.getAddress() instanceof java.net.Inet6Address
+                            ? "[" + address.getAddress().getHostAddress() + "]"
+                            : address.getAddress().getHostAddress();
+            return client.send(
+                    HttpRequest.newBuilder(new java.net.URI("http://" + host + ":" + address.getPort() + path))
+                            .method(method, HttpRequest.BodyPublishers.noBody())
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
         }
     }
 

@@ -62,10 +62,15 @@ class MeshTest {
         }
         assertThat(seen.keySet()).containsExactlyInAnyOrder("server-a", "server-b");
         // Only server-a (protocol HBONE) is reached through daemon B's inbound HBONE listener.
-        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(lines("connection complete").stream()
-                .filter(l -> l.get("direction").equals("inbound")).count()).isEqualTo((long) seen.get("server-a")));
-        assertThat(lines("connection complete").stream().filter(l -> l.get("direction").equals("inbound")))
-                .allSatisfy(l -> assertThat(l).containsEntry("dst.workload", "server-a")
+        await().atMost(Duration.ofSeconds(5))
+                .untilAsserted(() -> assertThat(lines("connection complete").stream()
+                                .filter(l -> l.get("direction").equals("inbound"))
+                                .count())
+                        .isEqualTo((long) seen.get("server-a")));
+        assertThat(lines("connection complete").stream()
+                        .filter(l -> l.get("direction").equals("inbound")))
+                .allSatisfy(l -> assertThat(l)
+                        .containsEntry("dst.workload", "server-a")
                         .containsEntry("src.identity", "spiffe://cluster.local/ns/client/sa/client"));
     }
 
@@ -84,49 +89,78 @@ class MeshTest {
 
         String spiffeClient = "spiffe://cluster.local/ns/client/sa/client";
         String spiffeServer = "spiffe://cluster.local/ns/server/sa/server-a";
-        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(lines("connection complete"))
-                .anySatisfy(l -> assertThat(l).containsEntry("level", "INFO").containsEntry("direction", "inbound")
-                        .containsEntry("src.identity", spiffeClient).containsEntry("dst.addr", "127.0.0.3:15008")
-                        .containsEntry("dst.hbone_addr", "127.0.0.3:8080").containsEntry("dst.workload", "server-a")
-                        .containsEntry("dst.namespace", "server").containsEntry("dst.identity", spiffeServer)
-                        .containsEntry("bytes_sent", "13").containsEntry("bytes_recv", "4")
-                        .containsKeys("src.addr", "duration").doesNotContainKey("error"))
-                .anySatisfy(l -> assertThat(l).containsEntry("level", "INFO").containsEntry("direction", "outbound")
-                        .containsEntry("src.workload", "client").containsEntry("src.namespace", "client")
-                        .containsEntry("src.identity", spiffeClient).containsEntry("dst.addr", "127.0.0.3:8080")
-                        .containsEntry("dst.hbone_addr", "127.0.0.3:8080").containsEntry("dst.workload", "server-a")
-                        .containsEntry("dst.identity", spiffeServer).containsEntry("bytes_sent", "4")
-                        .containsEntry("bytes_recv", "13"))
-                .anySatisfy(l -> assertThat(l).containsEntry("level", "ERROR").containsEntry("direction", "outbound")
-                        .containsEntry("dst.hbone_addr", "127.0.0.3:" + closedPort)
-                        .containsEntry("error", "HBONE CONNECT rejected with status 503")
-                        .containsEntry("bytes_sent", "0").containsEntry("bytes_recv", "0"))
-                .anySatisfy(l -> assertThat(l).containsEntry("level", "ERROR").containsEntry("direction", "inbound")
-                        .containsEntry("dst.hbone_addr", "127.0.0.3:" + closedPort)
-                        .hasEntrySatisfying("error", e -> assertThat(e).containsIgnoringCase("refused"))));
+        await().atMost(Duration.ofSeconds(5))
+                .untilAsserted(() -> assertThat(lines("connection complete"))
+                        .anySatisfy(l -> assertThat(l)
+                                .containsEntry("level", "INFO")
+                                .containsEntry("direction", "inbound")
+                                .containsEntry("src.identity", spiffeClient)
+                                .containsEntry("dst.addr", "127.0.0.3:15008")
+                                .containsEntry("dst.hbone_addr", "127.0.0.3:8080")
+                                .containsEntry("dst.workload", "server-a")
+                                .containsEntry("dst.namespace", "server")
+                                .containsEntry("dst.identity", spiffeServer)
+                                .containsEntry("bytes_sent", "13")
+                                .containsEntry("bytes_recv", "4")
+                                .containsKeys("src.addr", "duration")
+                                .doesNotContainKey("error"))
+                        .anySatisfy(l -> assertThat(l)
+                                .containsEntry("level", "INFO")
+                                .containsEntry("direction", "outbound")
+                                .containsEntry("src.workload", "client")
+                                .containsEntry("src.namespace", "client")
+                                .containsEntry("src.identity", spiffeClient)
+                                .containsEntry("dst.addr", "127.0.0.3:8080")
+                                .containsEntry("dst.hbone_addr", "127.0.0.3:8080")
+                                .containsEntry("dst.workload", "server-a")
+                                .containsEntry("dst.identity", spiffeServer)
+                                .containsEntry("bytes_sent", "4")
+                                .containsEntry("bytes_recv", "13"))
+                        .anySatisfy(l -> assertThat(l)
+                                .containsEntry("level", "ERROR")
+                                .containsEntry("direction", "outbound")
+                                .containsEntry("dst.hbone_addr", "127.0.0.3:" + closedPort)
+                                .containsEntry("error", "HBONE CONNECT rejected with status 503")
+                                .containsEntry("bytes_sent", "0")
+                                .containsEntry("bytes_recv", "0"))
+                        .anySatisfy(l -> assertThat(l)
+                                .containsEntry("level", "ERROR")
+                                .containsEntry("direction", "inbound")
+                                .containsEntry("dst.hbone_addr", "127.0.0.3:" + closedPort)
+                                .hasEntrySatisfying("error", e -> assertThat(e).containsIgnoringCase("refused"))));
 
         // The same events as users read them: plain key=value pairs, or one JSON object per line.
-        ILoggingEvent success = logs.list.stream().filter(e -> e.getFormattedMessage().equals("connection complete")
-                && e.getLevel() == ch.qos.logback.classic.Level.INFO
-                && e.getKeyValuePairs().stream().anyMatch(kv -> kv.value.equals("inbound"))).findFirst().orElseThrow();
+        ILoggingEvent success = logs.list.stream()
+                .filter(e -> e.getFormattedMessage().equals("connection complete")
+                        && e.getLevel() == ch.qos.logback.classic.Level.INFO
+                        && e.getKeyValuePairs().stream().anyMatch(kv -> kv.value.equals("inbound")))
+                .findFirst()
+                .orElseThrow();
         ch.qos.logback.classic.LoggerContext context =
                 (ch.qos.logback.classic.LoggerContext) LoggerFactory.getILoggerFactory();
         ch.qos.logback.classic.PatternLayout plain = new ch.qos.logback.classic.PatternLayout();
         plain.setContext(context);
         plain.setPattern("%level %logger %msg %kvp{NONE}");
         plain.start();
-        assertThat(plain.doLayout(success)).startsWith("INFO access connection complete src.addr=")
+        assertThat(plain.doLayout(success))
+                .startsWith("INFO access connection complete src.addr=")
                 .contains(" src.identity=" + spiffeClient + " dst.addr=127.0.0.3:15008 dst.hbone_addr=127.0.0.3:8080 ")
                 .contains(" dst.workload=server-a dst.namespace=server dst.identity=" + spiffeServer
                         + " direction=inbound bytes_sent=13 bytes_recv=4 duration=");
-        com.fasterxml.jackson.databind.JsonNode json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
-                new String(LogConfig.jsonEncoder(context).encode(success), java.nio.charset.StandardCharsets.UTF_8));
+        com.fasterxml.jackson.databind.JsonNode json = new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(new String(
+                        LogConfig.jsonEncoder(context).encode(success), java.nio.charset.StandardCharsets.UTF_8));
         Map<String, String> fields = new HashMap<>();
-        json.get("kvpList").forEach(kv -> kv.fields().forEachRemaining(e -> fields.put(e.getKey(),
-                e.getValue().asText())));
+        json.get("kvpList")
+                .forEach(kv -> kv.fields()
+                        .forEachRemaining(
+                                e -> fields.put(e.getKey(), e.getValue().asText())));
         assertThat(json.get("message").asText()).isEqualTo("connection complete");
-        assertThat(fields).containsEntry("dst.workload", "server-a").containsEntry("bytes_sent", "13")
-                .containsEntry("direction", "inbound").containsEntry("src.identity", spiffeClient);
+        assertThat(fields)
+                .containsEntry("dst.workload", "server-a")
+                .containsEntry("bytes_sent", "13")
+                .containsEntry("direction", "inbound")
+                .containsEntry("src.identity", spiffeClient);
     }
 
     @Test
@@ -136,19 +170,28 @@ class MeshTest {
             assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
         }
         mesh.write(MeshFixture.BASE + MeshFixture.DENY_CLIENT);
-        await().atMost(Duration.ofSeconds(10)).until(() -> mesh.server.state().current().policies().size() == 1);
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> mesh.server.state().current().policies().size() == 1);
         try (Socket s = mesh.connect("127.0.0.3", 8080)) {
             assertThat(MeshFixture.banner(s)).isNull();
         }
-        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(lines("connection complete"))
-                .anySatisfy(l -> assertThat(l).containsEntry("direction", "inbound").containsEntry("level", "ERROR")
-                        .containsEntry("error",
-                                "connection closed due to policy rejection: explicitly denied by: server/deny-client"))
-                .anySatisfy(l -> assertThat(l).containsEntry("direction", "outbound").containsEntry("level", "ERROR")
-                        .containsEntry("error", "HBONE CONNECT rejected with status 401")));
+        await().atMost(Duration.ofSeconds(5))
+                .untilAsserted(() -> assertThat(lines("connection complete"))
+                        .anySatisfy(
+                                l -> assertThat(l)
+                                        .containsEntry("direction", "inbound")
+                                        .containsEntry("level", "ERROR")
+                                        .containsEntry(
+                                                "error",
+                                                "connection closed due to policy rejection: explicitly denied by: server/deny-client"))
+                        .anySatisfy(l -> assertThat(l)
+                                .containsEntry("direction", "outbound")
+                                .containsEntry("level", "ERROR")
+                                .containsEntry("error", "HBONE CONNECT rejected with status 401")));
         String scrape = MeshFixture.get(mesh.server.metricsAddress(), "/metrics");
-        assertThat(scrape).containsPattern("istio_tcp_connections_failed_total\\{reporter=\"destination\",[^}]*"
-                + "destination_workload=\"server-a\"[^}]*response_flags=\"DENY\"[^}]*} 1");
+        assertThat(scrape)
+                .containsPattern("istio_tcp_connections_failed_total\\{reporter=\"destination\",[^}]*"
+                        + "destination_workload=\"server-a\"[^}]*response_flags=\"DENY\"[^}]*} 1");
     }
 
     @Test
@@ -169,10 +212,16 @@ class MeshTest {
                 }
             });
         }
-        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(lines("connection complete"))
-                .anySatisfy(l -> assertThat(l).containsEntry("direction", "inbound").containsEntry("level", "ERROR")
-                        .containsEntry("error",
-                                "connection closed due to policy change: explicitly denied by: server/deny-client")));
+        await().atMost(Duration.ofSeconds(5))
+                .untilAsserted(
+                        () -> assertThat(lines("connection complete"))
+                                .anySatisfy(
+                                        l -> assertThat(l)
+                                                .containsEntry("direction", "inbound")
+                                                .containsEntry("level", "ERROR")
+                                                .containsEntry(
+                                                        "error",
+                                                        "connection closed due to policy change: explicitly denied by: server/deny-client")));
     }
 
     @Test
@@ -191,8 +240,13 @@ class MeshTest {
                 """);
         assertThat(withoutB).isNotEqualTo(MeshFixture.BASE);
         mesh.write(withoutB);
-        await().atMost(Duration.ofSeconds(10)).until(() -> mesh.client.state().current()
-                .workload("Kubernetes//Pod/server/server-b").services().isEmpty());
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> mesh.client
+                        .state()
+                        .current()
+                        .workload("Kubernetes//Pod/server/server-b")
+                        .services()
+                        .isEmpty());
         for (int i = 0; i < 10; i++) {
             try (Socket s = mesh.connect("127.10.0.1", 80)) {
                 assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
@@ -200,9 +254,9 @@ class MeshTest {
         }
 
         mesh.write(withoutB + "\nworkloads: [not, valid");
-        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(
-                lines("local config edit rejected; the previous config stays in force"))
-                .anySatisfy(l -> assertThat(l.get("error")).contains("line")));
+        await().atMost(Duration.ofSeconds(10))
+                .untilAsserted(() -> assertThat(lines("local config edit rejected; the previous config stays in force"))
+                        .anySatisfy(l -> assertThat(l.get("error")).contains("line")));
         try (Socket s = mesh.connect("127.10.0.1", 80)) {
             assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
         }
@@ -214,7 +268,8 @@ class MeshTest {
         try (Socket s = mesh.connect("127.0.0.3", 8080)) {
             assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
             CompletableFuture<Void> draining = CompletableFuture.runAsync(mesh.server::shutdown);
-            await().atMost(Duration.ofSeconds(5)).until(() -> !mesh.server.readiness().isReady());
+            await().atMost(Duration.ofSeconds(5))
+                    .until(() -> !mesh.server.readiness().isReady());
             // New connections to the draining daemon fail...
             try (Socket late = mesh.connect("127.0.0.3", 8080)) {
                 assertThat(MeshFixture.banner(late)).isNull();

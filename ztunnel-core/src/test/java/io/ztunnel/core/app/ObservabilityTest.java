@@ -49,20 +49,27 @@ class ObservabilityTest {
     record Sample(String name, LinkedHashMap<String, String> labels, double value) {}
 
     static List<Sample> parse(String exposition) {
-        return exposition.lines().map(SAMPLE::matcher).filter(Matcher::matches).map(m -> {
-            LinkedHashMap<String, String> labels = new LinkedHashMap<>();
-            Matcher l = LABEL.matcher(m.group(2));
-            while (l.find()) {
-                labels.put(l.group(1), l.group(2));
-            }
-            return new Sample(m.group(1), labels, Double.parseDouble(m.group(3)));
-        }).toList();
+        return exposition
+                .lines()
+                .map(SAMPLE::matcher)
+                .filter(Matcher::matches)
+                .map(m -> {
+                    LinkedHashMap<String, String> labels = new LinkedHashMap<>();
+                    Matcher l = LABEL.matcher(m.group(2));
+                    while (l.find()) {
+                        labels.put(l.group(1), l.group(2));
+                    }
+                    return new Sample(m.group(1), labels, Double.parseDouble(m.group(3)));
+                })
+                .toList();
     }
 
     static double value(List<Sample> samples, String name, Map<String, String> where) {
-        return samples.stream().filter(s -> s.name().equals(name))
+        return samples.stream()
+                .filter(s -> s.name().equals(name))
                 .filter(s -> s.labels().entrySet().containsAll(where.entrySet()))
-                .mapToDouble(Sample::value).sum();
+                .mapToDouble(Sample::value)
+                .sum();
     }
 
     @Test
@@ -105,20 +112,41 @@ class ObservabilityTest {
             Map<String, String> source = new LinkedHashMap<>();
             source.put("reporter", "source");
             source.putAll(common);
-            assertThat(value(client, "istio_tcp_connections_opened_total", source)).isEqualTo(1);
-            assertThat(value(client, "istio_tcp_connections_closed_total", source)).isEqualTo(1);
+            assertThat(value(client, "istio_tcp_connections_opened_total", source))
+                    .isEqualTo(1);
+            assertThat(value(client, "istio_tcp_connections_closed_total", source))
+                    .isEqualTo(1);
             assertThat(value(client, "istio_tcp_received_bytes_total", source)).isEqualTo(payload.length);
             assertThat(value(client, "istio_tcp_sent_bytes_total", source)).isEqualTo(payload.length + 9);
-            Sample opened = client.stream().filter(s -> s.name().equals("istio_tcp_connections_opened_total"))
-                    .findFirst().orElseThrow();
-            assertThat(List.copyOf(opened.labels().keySet()).subList(0, 23)).containsExactly("reporter",
-                    "source_workload", "source_canonical_service", "source_canonical_revision",
-                    "source_workload_namespace", "source_principal", "source_app", "source_version",
-                    "source_cluster", "destination_service", "destination_service_namespace",
-                    "destination_service_name", "destination_workload", "destination_canonical_service",
-                    "destination_canonical_revision", "destination_workload_namespace", "destination_principal",
-                    "destination_app", "destination_version", "destination_cluster", "request_protocol",
-                    "response_flags", "connection_security_policy");
+            Sample opened = client.stream()
+                    .filter(s -> s.name().equals("istio_tcp_connections_opened_total"))
+                    .findFirst()
+                    .orElseThrow();
+            assertThat(List.copyOf(opened.labels().keySet()).subList(0, 23))
+                    .containsExactly(
+                            "reporter",
+                            "source_workload",
+                            "source_canonical_service",
+                            "source_canonical_revision",
+                            "source_workload_namespace",
+                            "source_principal",
+                            "source_app",
+                            "source_version",
+                            "source_cluster",
+                            "destination_service",
+                            "destination_service_namespace",
+                            "destination_service_name",
+                            "destination_workload",
+                            "destination_canonical_service",
+                            "destination_canonical_revision",
+                            "destination_workload_namespace",
+                            "destination_principal",
+                            "destination_app",
+                            "destination_version",
+                            "destination_cluster",
+                            "request_protocol",
+                            "response_flags",
+                            "connection_security_policy");
 
             String serverScrape = MeshFixture.get(mesh.server.metricsAddress(), "/stats/prometheus");
             List<Sample> server = parse(serverScrape);
@@ -132,8 +160,10 @@ class ObservabilityTest {
             destination.put("destination_service", "echo.server.svc.cluster.local");
             destination.put("destination_service_namespace", "server");
             destination.put("destination_service_name", "echo");
-            assertThat(value(server, "istio_tcp_connections_opened_total", destination)).isEqualTo(1);
-            assertThat(value(server, "istio_tcp_received_bytes_total", destination)).isEqualTo(payload.length);
+            assertThat(value(server, "istio_tcp_connections_opened_total", destination))
+                    .isEqualTo(1);
+            assertThat(value(server, "istio_tcp_received_bytes_total", destination))
+                    .isEqualTo(payload.length);
             assertThat(value(server, "istio_tcp_sent_bytes_total", destination)).isEqualTo(payload.length + 9);
         });
     }
@@ -144,11 +174,12 @@ class ObservabilityTest {
         try (Socket s = mesh.connect("127.0.0.3", 8080)) {
             assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
         }
-        await().atMost(Duration.ofSeconds(5)).until(() -> MeshFixture.get(mesh.client.metricsAddress(), "/metrics")
-                .contains("destination_workload=\"server-a\""));
+        await().atMost(Duration.ofSeconds(5))
+                .until(() -> MeshFixture.get(mesh.client.metricsAddress(), "/metrics")
+                        .contains("destination_workload=\"server-a\""));
         mesh.write(MeshFixture.BASE.replaceAll("(?s)- uid: Kubernetes//Pod/server/server-a.*?(?=- uid)", ""));
-        await().atMost(Duration.ofSeconds(10)).until(() -> mesh.client.state().current()
-                .workload("Kubernetes//Pod/server/server-a") == null);
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> mesh.client.state().current().workload("Kubernetes//Pod/server/server-a") == null);
         assertThat(MeshFixture.get(mesh.client.metricsAddress(), "/metrics"))
                 .doesNotContain("destination_workload=\"server-a\"");
     }
@@ -162,16 +193,21 @@ class ObservabilityTest {
         String scrape = MeshFixture.get(mesh.client.metricsAddress(), "/metrics");
         Path promtool = Path.of("/usr/bin/promtool");
         if (!Files.isExecutable(promtool)) {
-            assertThat(System.getenv("CI")).as("promtool must be installed in CI").isNotEqualTo("true");
+            assertThat(System.getenv("CI"))
+                    .as("promtool must be installed in CI")
+                    .isNotEqualTo("true");
             return;
         }
-        Process p = new ProcessBuilder(promtool.toString(), "check", "metrics").redirectErrorStream(true).start();
+        Process p = new ProcessBuilder(promtool.toString(), "check", "metrics")
+                .redirectErrorStream(true)
+                .start();
         p.getOutputStream().write(scrape.getBytes(StandardCharsets.UTF_8));
         p.getOutputStream().close();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
         // Istio's own names end in _count for gauges; promtool's linter dislikes that and nothing else may remain.
-        List<String> problems = out.lines().filter(l -> !l.isBlank())
+        List<String> problems = out.lines()
+                .filter(l -> !l.isBlank())
                 .filter(l -> !l.contains("workload_manager_active_proxy_count")
                         && !l.contains("workload_manager_pending_proxy_count"))
                 .toList();
@@ -189,7 +225,8 @@ class ObservabilityTest {
         assertThat(dump.get("config").get("proxyMode").asText()).isEqualTo("dedicated");
         assertThat(MeshFixture.http(admin, "/quitquitquit", "GET").statusCode()).isEqualTo(405);
         assertThat(MeshFixture.http(admin, "/nope", "GET").statusCode()).isEqualTo(404);
-        assertThat(MeshFixture.http(mesh.client.readinessAddress(), "/healthz/ready", "GET").body())
+        assertThat(MeshFixture.http(mesh.client.readinessAddress(), "/healthz/ready", "GET")
+                        .body())
                 .isEqualTo("ready\n");
 
         InetAddress external = nonLoopbackAddress();
@@ -208,12 +245,17 @@ class ObservabilityTest {
         mesh = new MeshFixture(dir, Map.of());
         InetSocketAddress admin = mesh.client.adminAddress();
         assertThat(MeshFixture.http(admin, "/logging", "GET").statusCode()).isEqualTo(405);
-        assertThat(MeshFixture.http(admin, "/logging?level=access=debug,authorization=trace", "POST").body())
+        assertThat(MeshFixture.http(admin, "/logging?level=access=debug,authorization=trace", "POST")
+                        .body())
                 .isEqualTo("current log level is access=debug,authorization=trace\n");
-        assertThat(org.slf4j.LoggerFactory.getLogger("authorization").isTraceEnabled()).isTrue();
-        assertThat(MeshFixture.http(admin, "/logging?level=loud", "POST").statusCode()).isEqualTo(400);
-        assertThat(MeshFixture.http(admin, "/logging?reset", "POST").statusCode()).isEqualTo(200);
-        assertThat(org.slf4j.LoggerFactory.getLogger("authorization").isTraceEnabled()).isFalse();
+        assertThat(org.slf4j.LoggerFactory.getLogger("authorization").isTraceEnabled())
+                .isTrue();
+        assertThat(MeshFixture.http(admin, "/logging?level=loud", "POST").statusCode())
+                .isEqualTo(400);
+        assertThat(MeshFixture.http(admin, "/logging?reset", "POST").statusCode())
+                .isEqualTo(200);
+        assertThat(org.slf4j.LoggerFactory.getLogger("authorization").isTraceEnabled())
+                .isFalse();
     }
 
     @Test
@@ -221,27 +263,36 @@ class ObservabilityTest {
         mesh = new MeshFixture(dir, Map.of());
         try (Socket s = mesh.connect("127.0.0.3", 8080)) {
             assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
-            JsonNode live = new ObjectMapper().readTree(MeshFixture.get(mesh.server.adminAddress(),
-                    "/debug/connections"));
+            JsonNode live =
+                    new ObjectMapper().readTree(MeshFixture.get(mesh.server.adminAddress(), "/debug/connections"));
             assertThat(live).hasSize(1);
             assertThat(live.get(0).get("direction").asText()).isEqualTo("inbound");
             assertThat(live.get(0).get("srcIdentity").asText()).isEqualTo("spiffe://cluster.local/ns/client/sa/client");
             assertThat(live.get(0).get("decision").asText()).isEqualTo("no allow policies");
         }
         mesh.write(MeshFixture.BASE + MeshFixture.DENY_CLIENT);
-        await().atMost(Duration.ofSeconds(10)).until(() -> mesh.client.state().current().policies().size() == 1);
-        JsonNode deny = new ObjectMapper().readTree(MeshFixture.get(mesh.client.adminAddress(),
-                "/debug/authorize?src=127.0.0.2&dst=127.0.0.3&port=8080&identity=spiffe://cluster.local/ns/client/sa/client"));
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> mesh.client.state().current().policies().size() == 1);
+        JsonNode deny = new ObjectMapper()
+                .readTree(
+                        MeshFixture.get(
+                                mesh.client.adminAddress(),
+                                "/debug/authorize?src=127.0.0.2&dst=127.0.0.3&port=8080&identity=spiffe://cluster.local/ns/client/sa/client"));
         assertThat(deny.get("allowed").asBoolean()).isFalse();
         assertThat(deny.get("reason").asText()).isEqualTo("explicitly denied by: server/deny-client");
         assertThat(deny.get("policies").get(0).get("matched").asBoolean()).isTrue();
-        JsonNode allow = new ObjectMapper().readTree(MeshFixture.get(mesh.client.adminAddress(),
-                "/debug/authorize?src=127.0.0.2&dst=127.0.0.3&port=8080&identity=spiffe://cluster.local/ns/other/sa/x"));
+        JsonNode allow = new ObjectMapper()
+                .readTree(
+                        MeshFixture.get(
+                                mesh.client.adminAddress(),
+                                "/debug/authorize?src=127.0.0.2&dst=127.0.0.3&port=8080&identity=spiffe://cluster.local/ns/other/sa/x"));
         assertThat(allow.get("allowed").asBoolean()).isTrue();
         assertThat(allow.get("policies").get(0).get("detail").asText()).isEqualTo("no rule matched");
         assertThat(MeshFixture.http(mesh.client.adminAddress(), "/debug/authorize?src=x&dst=127.0.0.3&port=1", "GET")
-                .statusCode()).isEqualTo(400);
-        assertThat(MeshFixture.get(mesh.client.adminAddress(), "/debug/threads")).contains("ztunnel-dp");
+                        .statusCode())
+                .isEqualTo(400);
+        assertThat(MeshFixture.get(mesh.client.adminAddress(), "/debug/threads"))
+                .contains("ztunnel-dp");
     }
 
     private static InetAddress nonLoopbackAddress() throws IOException {
@@ -257,5 +308,4 @@ class ObservabilityTest {
         }
         return null;
     }
-
 }

@@ -65,7 +65,9 @@ class XdsMeshTest {
         istiod.setAddress(service("server", "echo", "127.10.0.1", 80, 8080));
         app = MeshFixture.banner("server-a", new InetSocketAddress("127.0.0.3", 8080));
         socksPort = MeshFixture.freePort();
-        client = Daemon.start(config("client/client/client", "127.0.0.2",
+        client = Daemon.start(config(
+                "client/client/client",
+                "127.0.0.2",
                 Map.of("UNSTABLE_ENABLE_SOCKS5", "true", "SOCKS5_PORT", String.valueOf(socksPort))));
         server = Daemon.start(config("server/server-a/server-a", "127.0.0.3", Map.of()));
     }
@@ -120,7 +122,8 @@ class XdsMeshTest {
 
     @Test
     void trafficFlowsOverHboneWithIstiodCertificatesUntilAnXdsDenyPolicyRefusesIt() throws Exception {
-        await().atMost(Duration.ofSeconds(30)).until(() -> client.readiness().isReady() && server.readiness().isReady());
+        await().atMost(Duration.ofSeconds(30))
+                .until(() -> client.readiness().isReady() && server.readiness().isReady());
         assertThat(server.state().current().workloadCount()).isEqualTo(2);
 
         try (Socket s = connect("127.0.0.3", 8080)) {
@@ -129,30 +132,45 @@ class XdsMeshTest {
             assertThat(new String(s.getInputStream().readNBytes(4))).isEqualTo("ping");
         }
         try (Socket s = connect("127.10.0.1", 80)) {
-            assertThat(MeshFixture.banner(s)).as("through the service VIP from xDS").isEqualTo("server-a");
+            assertThat(MeshFixture.banner(s))
+                    .as("through the service VIP from xDS")
+                    .isEqualTo("server-a");
         }
-        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(completed())
-                .filteredOn(l -> l.get("direction").equals("inbound")).hasSize(2)
-                .allSatisfy(l -> assertThat(l).containsEntry("src.identity", CLIENT.toString())
-                        .containsEntry("dst.workload", "server-a")));
+        await().atMost(Duration.ofSeconds(5))
+                .untilAsserted(() -> assertThat(completed())
+                        .filteredOn(l -> l.get("direction").equals("inbound"))
+                        .hasSize(2)
+                        .allSatisfy(l -> assertThat(l)
+                                .containsEntry("src.identity", CLIENT.toString())
+                                .containsEntry("dst.workload", "server-a")));
 
         // Both workload certificates were signed by istiod (its root is the mesh trust anchor), in dedicated mode
         // without impersonation.
         assertIssuedByIstiod(client.certificates(), CLIENT);
         assertIssuedByIstiod(server.certificates(), SERVER);
-        assertThat(istiod.caRequests()).hasSize(2).allSatisfy(r -> assertThat(r.request().hasMetadata()).isFalse());
-        assertThat(istiod.caRequests()).extracting(r -> TestCertificates.parseCsr(r.request().getCsr()).uriSans())
+        assertThat(istiod.caRequests())
+                .hasSize(2)
+                .allSatisfy(r -> assertThat(r.request().hasMetadata()).isFalse());
+        assertThat(istiod.caRequests())
+                .extracting(r -> TestCertificates.parseCsr(r.request().getCsr()).uriSans())
                 .containsExactlyInAnyOrder(List.of(CLIENT.toString()), List.of(SERVER.toString()));
 
         istiod.setAuthorization(XdsProtos.principalPolicy("server", "deny-client", Action.DENY, CLIENT.principal()));
-        await().atMost(Duration.ofSeconds(10)).until(() -> server.state().current().policy("server/deny-client") != null);
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> server.state().current().policy("server/deny-client") != null);
         try (Socket s = connect("127.0.0.3", 8080)) {
             assertThat(MeshFixture.banner(s)).isNull();
         }
-        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(completed())
-                .anySatisfy(l -> assertThat(l).containsEntry("direction", "inbound").containsEntry("level", "ERROR")
-                        .containsEntry("error",
-                                "connection closed due to policy rejection: explicitly denied by: server/deny-client")));
+        await().atMost(Duration.ofSeconds(5))
+                .untilAsserted(
+                        () -> assertThat(completed())
+                                .anySatisfy(
+                                        l -> assertThat(l)
+                                                .containsEntry("direction", "inbound")
+                                                .containsEntry("level", "ERROR")
+                                                .containsEntry(
+                                                        "error",
+                                                        "connection closed due to policy rejection: explicitly denied by: server/deny-client")));
         assertThat(istiod.nacks()).isEmpty();
     }
 

@@ -44,28 +44,36 @@ class ConfigTest {
         assertThat(c.xdsAddress()).isEqualTo("https://istiod.istio-system.svc:15012");
         assertThat(c.caAddress()).isEqualTo("https://istiod.istio-system.svc:15012");
         assertThat(c.localCa()).isFalse();
-        assertThat(from(Map.of("KUBERNETES_SERVICE_HOST", "10.96.0.1", "LOCAL_CA_DIR", "/ca")).localCa()).isTrue();
+        assertThat(from(Map.of("KUBERNETES_SERVICE_HOST", "10.96.0.1", "LOCAL_CA_DIR", "/ca"))
+                        .localCa())
+                .isTrue();
     }
 
     @Test
     void unsupportedOnDemandXdsIsAcceptedWithAWarning() {
         assertThat(from(Map.of()).warnings()).isEmpty();
-        assertThat(from(Map.of("XDS_ON_DEMAND", "true")).warnings()).singleElement()
+        assertThat(from(Map.of("XDS_ON_DEMAND", "true")).warnings())
+                .singleElement()
                 .satisfies(w -> assertThat(w).startsWith("XDS_ON_DEMAND=true is not supported"));
     }
 
     @Test
     void badValuesNameTheVariable() {
         assertThatThrownBy(() -> from(Map.of("PROXY_MODE", "sidecar")))
-                .isInstanceOf(ConfigException.class).hasMessageContaining("PROXY_MODE=sidecar");
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("PROXY_MODE=sidecar");
         assertThatThrownBy(() -> from(Map.of("STATS_PORT", "70000")))
-                .isInstanceOf(ConfigException.class).hasMessageContaining("STATS_PORT");
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("STATS_PORT");
         assertThatThrownBy(() -> from(Map.of("SECRET_TTL", "soon")))
-                .isInstanceOf(ConfigException.class).hasMessageContaining("SECRET_TTL");
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("SECRET_TTL");
         assertThatThrownBy(() -> from(Map.of("SECRET_TTL", "500ms")))
-                .isInstanceOf(ConfigException.class).hasMessageContaining("SECRET_TTL=500ms");
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("SECRET_TTL=500ms");
         assertThatThrownBy(() -> from(Map.of("PROXY_MODE", "dedicated")))
-                .isInstanceOf(ConfigException.class).hasMessageContaining("PROXY_WORKLOAD_INFO");
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("PROXY_WORKLOAD_INFO");
     }
 
     @Test
@@ -90,8 +98,10 @@ class ConfigTest {
         assertThat(c.workerThreads()).isEqualTo(3);
         assertThat(c.proxyMetadata()).containsEntry("DNS_CAPTURE", "true").containsEntry("FROM_MESH", "env");
 
-        Config overridden = Config.from(new Env(Map.of("XDS_ADDRESS", "https://other:15012", "ADMIN_PORT", "15200",
-                "ZTUNNEL_WORKER_THREADS", "1")), mesh);
+        Config overridden = Config.from(
+                new Env(Map.of(
+                        "XDS_ADDRESS", "https://other:15012", "ADMIN_PORT", "15200", "ZTUNNEL_WORKER_THREADS", "1")),
+                mesh);
         assertThat(overridden.xdsAddress()).isEqualTo("https://other:15012");
         assertThat(overridden.ports().admin()).isEqualTo(15200);
         assertThat(overridden.workerThreads()).isEqualTo(1);
@@ -111,15 +121,27 @@ class ConfigTest {
         vars.put("PROXY_CONFIG", "{\"statsPort\": \"15130\", \"proxyMetadata\": {\"B\": \"env\", \"C\": 7}}");
         Config c = Config.from(new Env(vars), mesh);
         assertThat(c.ports().stats()).isEqualTo(15130);
-        assertThat(c.proxyMetadata()).containsEntry("A", "file").containsEntry("B", "env").containsEntry("C", "7");
+        assertThat(c.proxyMetadata())
+                .containsEntry("A", "file")
+                .containsEntry("B", "env")
+                .containsEntry("C", "7");
     }
 
     @Test
     void meshMetadataReachesTheXdsNodeAndEnvironmentMetadataWins() {
-        Config c = from(Map.of("PROXY_CONFIG", "proxyMetadata: {REGION: eu, CLUSTER_ID: from-mesh}",
-                "ISTIO_META_REGION", "us", "POD_NAME", "ztunnel-a", "POD_NAMESPACE", "istio-system",
-                "INSTANCE_IP", "10.0.0.5"));
-        Map<String, Value> node = ControlPlane.nodeIdentity(c).toNode().getMetadata().getFieldsMap();
+        Config c = from(Map.of(
+                "PROXY_CONFIG",
+                "proxyMetadata: {REGION: eu, CLUSTER_ID: from-mesh}",
+                "ISTIO_META_REGION",
+                "us",
+                "POD_NAME",
+                "ztunnel-a",
+                "POD_NAMESPACE",
+                "istio-system",
+                "INSTANCE_IP",
+                "10.0.0.5"));
+        Map<String, Value> node =
+                ControlPlane.nodeIdentity(c).toNode().getMetadata().getFieldsMap();
         assertThat(node.get("REGION").getStringValue()).isEqualTo("us");
         assertThat(node.get("CLUSTER_ID").getStringValue()).isEqualTo("from-mesh");
         assertThat(c.clusterId()).isEqualTo("from-mesh");
@@ -129,17 +151,22 @@ class ConfigTest {
     @Test
     void brokenMeshConfigIsAnErrorNamingSourceAndField() throws IOException {
         assertThatThrownBy(() -> from(Map.of("PROXY_CONFIG", "statsPort: lots")))
-                .isInstanceOf(ConfigException.class).hasMessageContaining("PROXY_CONFIG.statsPort");
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("PROXY_CONFIG.statsPort");
         assertThatThrownBy(() -> from(Map.of("PROXY_CONFIG", "concurrency: -1")))
-                .isInstanceOf(ConfigException.class).hasMessageContaining("PROXY_CONFIG.concurrency");
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("PROXY_CONFIG.concurrency");
         assertThatThrownBy(() -> from(Map.of("PROXY_CONFIG", "proxyMetadata: [a, b]")))
-                .isInstanceOf(ConfigException.class).hasMessageContaining("PROXY_CONFIG.proxyMetadata");
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("PROXY_CONFIG.proxyMetadata");
         assertThatThrownBy(() -> from(Map.of("PROXY_CONFIG", "- just\n- a list")))
-                .isInstanceOf(ConfigException.class).hasMessageContaining("PROXY_CONFIG");
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("PROXY_CONFIG");
         Path mesh = dir.resolve("mesh");
         Files.writeString(mesh, "defaultConfig:\n  discoveryAddress: [1, 2]\n");
         assertThatThrownBy(() -> Config.from(new Env(Map.of()), mesh))
                 .isInstanceOf(ConfigException.class)
-                .hasMessageContaining(mesh.toString()).hasMessageContaining("defaultConfig.discoveryAddress");
+                .hasMessageContaining(mesh.toString())
+                .hasMessageContaining("defaultConfig.discoveryAddress");
     }
 }

@@ -30,7 +30,6 @@ import io.ztunnel.xds.XdsResources;
 import io.ztunnel.xds.proto.envoy.discovery.DeltaDiscoveryRequest;
 import io.ztunnel.xds.proto.security.Action;
 import io.ztunnel.xds.proto.security.Authorization;
-import io.ztunnel.xds.proto.workload.Address;
 import io.ztunnel.xds.proto.workload.TunnelProtocol;
 import io.ztunnel.xds.testing.FakeIstiod;
 import java.net.InetAddress;
@@ -129,8 +128,12 @@ class ControlPlaneTest {
     private ControlPlane start(Map<String, String> extra) throws Exception {
         Config config = config(extra);
         ca = ControlPlane.certificateAuthority(config, control, transport);
-        certificates = new CertificateManager(ca, config.secretTtl(), TlsSettings.DEFAULT,
-                Scheduler.of(control.next(), Clock.systemUTC()), CertificateManager.DEFAULT_MAX_IN_FLIGHT);
+        certificates = new CertificateManager(
+                ca,
+                config.secretTtl(),
+                TlsSettings.DEFAULT,
+                Scheduler.of(control.next(), Clock.systemUTC()),
+                CertificateManager.DEFAULT_MAX_IN_FLIGHT);
         controlPlane = ControlPlane.start(config, control, transport, store, certificates, metrics.xds());
         return controlPlane;
     }
@@ -166,14 +169,19 @@ class ControlPlaneTest {
         ProxyState state = store.current();
         assertThat(state.workloadByAddress(at("10.0.1.1")).uid()).isEqualTo(uid("server", "a"));
         assertThat(state.workloadByAddress(at("10.0.1.2")).uid()).isEqualTo(uid("server", "b"));
-        assertThat(state.servicesByVip(at("10.96.0.10"))).singleElement()
+        assertThat(state.servicesByVip(at("10.96.0.10")))
+                .singleElement()
                 .satisfies(s -> assertThat(state.endpoints(s)).hasSize(2));
         assertThat(state.policy("server/deny-x")).isNotNull();
         assertThat(istiod.nacks()).isEmpty();
-        await().atMost(WAIT).untilAsserted(() -> assertThat(istiod.acks()).extracting(FakeIstiod.Reply::typeUrl)
-                .contains(ADDRESS, AUTHORIZATION));
-        assertThat(scrape()).contains("istio_xds_message_total{url=\"" + ADDRESS + "\"} 1",
-                "istio_xds_message_total{url=\"" + AUTHORIZATION + "\"} 1");
+        await().atMost(WAIT)
+                .untilAsserted(() -> assertThat(istiod.acks())
+                        .extracting(FakeIstiod.Reply::typeUrl)
+                        .contains(ADDRESS, AUTHORIZATION));
+        assertThat(scrape())
+                .contains(
+                        "istio_xds_message_total{url=\"" + ADDRESS + "\"} 1",
+                        "istio_xds_message_total{url=\"" + AUTHORIZATION + "\"} 1");
     }
 
     @Test
@@ -182,23 +190,30 @@ class ControlPlaneTest {
         awaitReady();
 
         List<DeltaDiscoveryRequest> initial = istiod.initialRequests();
-        assertThat(initial).extracting(DeltaDiscoveryRequest::getTypeUrl).containsExactlyInAnyOrder(ADDRESS,
-                AUTHORIZATION);
+        assertThat(initial)
+                .extracting(DeltaDiscoveryRequest::getTypeUrl)
+                .containsExactlyInAnyOrder(ADDRESS, AUTHORIZATION);
         assertThat(initial).allSatisfy(r -> {
             assertThat(r.getNode().getId())
                     .isEqualTo("ztunnel~10.0.0.100~ztunnel-abc.istio-system~istio-system.svc.cluster.local");
             Struct metadata = r.getNode().getMetadata();
             assertThat(metadata.getFieldsOrThrow("NAME").getStringValue()).isEqualTo("ztunnel-abc");
             assertThat(metadata.getFieldsOrThrow("NAMESPACE").getStringValue()).isEqualTo("istio-system");
-            assertThat(metadata.getFieldsOrThrow("INSTANCE_IPS").getStringValue()).isEqualTo("10.0.0.100");
+            assertThat(metadata.getFieldsOrThrow("INSTANCE_IPS").getStringValue())
+                    .isEqualTo("10.0.0.100");
             assertThat(metadata.getFieldsOrThrow("NODE_NAME").getStringValue()).isEqualTo("node-1");
             assertThat(metadata.getFieldsOrThrow("CLUSTER_ID").getStringValue()).isEqualTo("cluster-1");
-            assertThat(metadata.getFieldsOrThrow("DNS_CAPTURE").getStringValue()).isEqualTo("true");
-            assertThat(metadata.getFieldsOrThrow("LABELS").getStructValue().getFieldsOrThrow("app").getStringValue())
+            assertThat(metadata.getFieldsOrThrow("DNS_CAPTURE").getStringValue())
+                    .isEqualTo("true");
+            assertThat(metadata.getFieldsOrThrow("LABELS")
+                            .getStructValue()
+                            .getFieldsOrThrow("app")
+                            .getStringValue())
                     .isEqualTo("ztunnel");
             assertThat(r.getResourceNamesSubscribeList()).isEmpty();
         });
-        FakeIstiod.CallRecord call = istiod.callHeaders(m -> m.endsWith("DeltaAggregatedResources")).getFirst();
+        FakeIstiod.CallRecord call =
+                istiod.callHeaders(m -> m.endsWith("DeltaAggregatedResources")).getFirst();
         assertThat(call.authorization()).isEqualTo("Bearer token-1");
         assertThat(call.header("clusterid")).isEqualTo("cluster-1");
         assertThat(call.header("x_xds_test")).isEqualTo("xds-header");
@@ -215,7 +230,9 @@ class ControlPlaneTest {
         istiod.closeStreams(Status.UNAVAILABLE.withDescription("test: reconnect"));
 
         await().atMost(WAIT).until(() -> istiod.streamsOpened() > streams);
-        assertThat(istiod.callHeaders(m -> m.endsWith("DeltaAggregatedResources")).getLast().authorization())
+        assertThat(istiod.callHeaders(m -> m.endsWith("DeltaAggregatedResources"))
+                        .getLast()
+                        .authorization())
                 .isEqualTo("Bearer token-2");
     }
 
@@ -232,8 +249,10 @@ class ControlPlaneTest {
         assertThat(store.current().workloadByAddress(at("10.0.1.1"))).isNull();
 
         istiod.setAddress(service("ns", "svc", "10.96.0.1", 80, 8080));
-        await().atMost(WAIT).until(() -> !store.current().servicesByVip(at("10.96.0.1")).isEmpty());
-        assertThat(store.current().endpoints(store.current().service("ns/svc.ns.svc.cluster.local"))).hasSize(1);
+        await().atMost(WAIT)
+                .until(() -> !store.current().servicesByVip(at("10.96.0.1")).isEmpty());
+        assertThat(store.current().endpoints(store.current().service("ns/svc.ns.svc.cluster.local")))
+                .hasSize(1);
 
         istiod.setAuthorization(XdsProtos.principalPolicy("ns", "p", Action.ALLOW, "cluster.local/ns/x/sa/x"));
         await().atMost(WAIT).until(() -> store.current().policy("ns/p") != null);
@@ -244,34 +263,43 @@ class ControlPlaneTest {
 
         istiod.remove(ADDRESS, "ns/svc.ns.svc.cluster.local");
         istiod.remove(AUTHORIZATION, "ns/p");
-        await().atMost(WAIT).until(() -> store.current().services().isEmpty() && store.current().policies().isEmpty());
+        await().atMost(WAIT)
+                .until(() -> store.current().services().isEmpty()
+                        && store.current().policies().isEmpty());
         assertThat(istiod.nacks()).isEmpty();
     }
 
     static Stream<Arguments> malformedAddresses() {
         return Stream.of(
-                Arguments.of("a 5-byte address",
-                        workload("ns", "bad", "10.0.9.9").clearAddresses().addAddresses(ByteString.copyFrom(new byte[5])),
+                Arguments.of(
+                        "a 5-byte address",
+                        workload("ns", "bad", "10.0.9.9")
+                                .clearAddresses()
+                                .addAddresses(ByteString.copyFrom(new byte[5])),
                         "addresses[0]: 5 bytes is not an IP address (4 or 16)"),
-                Arguments.of("an out-of-range enum", workload("ns", "bad", "10.0.9.9").setTunnelProtocolValue(9),
+                Arguments.of(
+                        "an out-of-range enum",
+                        workload("ns", "bad", "10.0.9.9").setTunnelProtocolValue(9),
                         "tunnel_protocol: unknown enum value"),
-                Arguments.of("a LEGACY_ISTIO_MTLS workload",
+                Arguments.of(
+                        "a LEGACY_ISTIO_MTLS workload",
                         workload("ns", "bad", "10.0.9.9").setTunnelProtocol(TunnelProtocol.LEGACY_ISTIO_MTLS),
                         "tunnel_protocol LEGACY_ISTIO_MTLS is not supported"));
     }
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("malformedAddresses")
-    void nacksExactlyTheMalformedResourceAndAppliesTheRest(String what,
-            io.ztunnel.xds.proto.workload.Workload.Builder bad, String reason) throws Exception {
+    void nacksExactlyTheMalformedResourceAndAppliesTheRest(
+            String what, io.ztunnel.xds.proto.workload.Workload.Builder bad, String reason) throws Exception {
         istiod.setAddress(address(workload("ns", "bad", "10.0.9.1")));
         start();
         awaitReady();
 
-        String nonce = istiod.push(ADDRESS, p -> p
-                .upsert(uid("ns", "good"), address(workload("ns", "good", "10.0.1.1")))
-                .upsert(uid("ns", "bad"), address(bad))
-                .upsert("ns/svc.ns.svc.cluster.local", service("ns", "svc", "10.96.0.1", 80, 8080)));
+        String nonce = istiod.push(
+                ADDRESS,
+                p -> p.upsert(uid("ns", "good"), address(workload("ns", "good", "10.0.1.1")))
+                        .upsert(uid("ns", "bad"), address(bad))
+                        .upsert("ns/svc.ns.svc.cluster.local", service("ns", "svc", "10.96.0.1", 80, 8080)));
 
         FakeIstiod.Reply reply = awaitReply(nonce);
         assertThat(reply.isNack()).isTrue();
@@ -279,11 +307,13 @@ class ControlPlaneTest {
         ProxyState state = store.current();
         assertThat(state.workload(uid("ns", "good"))).isNotNull();
         assertThat(state.service("ns/svc.ns.svc.cluster.local")).isNotNull();
-        assertThat(state.workload(uid("ns", "bad")).addresses()).as("the previous version stays")
+        assertThat(state.workload(uid("ns", "bad")).addresses())
+                .as("the previous version stays")
                 .containsExactly(InetAddress.getByName("10.0.9.1"));
         // Rejected resources are not held, so a reconnect asks for them again.
-        assertThat(controlPlane.heldVersions().get(ADDRESS)).containsKeys(uid("ns", "good"),
-                "ns/svc.ns.svc.cluster.local").doesNotContainKey(uid("ns", "bad"));
+        assertThat(controlPlane.heldVersions().get(ADDRESS))
+                .containsKeys(uid("ns", "good"), "ns/svc.ns.svc.cluster.local")
+                .doesNotContainKey(uid("ns", "bad"));
     }
 
     @Test
@@ -306,10 +336,15 @@ class ControlPlaneTest {
         istiod.setAuthorization(XdsProtos.principalPolicy("ns", "p", Action.ALLOW, "cluster.local/ns/x/sa/x"));
         start();
 
-        await().atMost(WAIT).until(() -> !istiod.nacks().isEmpty() && !istiod.acks().isEmpty());
-        assertThat(istiod.nacks()).singleElement().satisfies(n -> assertThat(n.typeUrl()).isEqualTo(ADDRESS));
+        await().atMost(WAIT)
+                .until(() -> !istiod.nacks().isEmpty() && !istiod.acks().isEmpty());
+        assertThat(istiod.nacks())
+                .singleElement()
+                .satisfies(n -> assertThat(n.typeUrl()).isEqualTo(ADDRESS));
         assertThat(istiod.acks()).extracting(FakeIstiod.Reply::typeUrl).containsOnly(AUTHORIZATION);
-        assertThat(store.current().policy("ns/p")).as("the acked type is applied").isNotNull();
+        assertThat(store.current().policy("ns/p"))
+                .as("the acked type is applied")
+                .isNotNull();
         assertThat(controlPlane.ready()).isNotDone();
 
         istiod.setAddress(address(workload("ns", "bad", "10.0.9.9")));
@@ -323,8 +358,8 @@ class ControlPlaneTest {
         istiod.stop();
         start();
 
-        await().atMost(WAIT).until(() -> scrape().contains(
-                "istio_xds_connection_terminations_total{reason=\"ConnectionError\"}"));
+        await().atMost(WAIT)
+                .until(() -> scrape().contains("istio_xds_connection_terminations_total{reason=\"ConnectionError\"}"));
         assertThat(controlPlane.ready()).isNotDone();
 
         istiod.restart();
@@ -348,9 +383,10 @@ class ControlPlaneTest {
         int initialRequests = istiod.initialRequests().size();
 
         istiod.stop();
-        await().atMost(WAIT).until(() -> scrape().contains(
-                "istio_xds_connection_terminations_total{reason=\"ConnectionError\"}"));
-        assertThat(store.current().workloadByAddress(at("10.0.1.2")).uid()).as("lookups still work")
+        await().atMost(WAIT)
+                .until(() -> scrape().contains("istio_xds_connection_terminations_total{reason=\"ConnectionError\"}"));
+        assertThat(store.current().workloadByAddress(at("10.0.1.2")).uid())
+                .as("lookups still work")
                 .isEqualTo(uid("ns", "b"));
         assertThat(published).as("nothing is dropped while istiod is away").isEmpty();
 
@@ -360,20 +396,27 @@ class ControlPlaneTest {
         istiod.restart();
 
         await().atMost(WAIT).until(() -> istiod.initialRequests().size() >= initialRequests + 2);
-        List<DeltaDiscoveryRequest> resubscriptions =
-                istiod.initialRequests().subList(initialRequests, istiod.initialRequests().size());
-        assertThat(resubscriptions).filteredOn(r -> r.getTypeUrl().equals(ADDRESS)).first()
+        List<DeltaDiscoveryRequest> resubscriptions = istiod.initialRequests()
+                .subList(initialRequests, istiod.initialRequests().size());
+        assertThat(resubscriptions)
+                .filteredOn(r -> r.getTypeUrl().equals(ADDRESS))
+                .first()
                 .satisfies(r -> assertThat(r.getInitialResourceVersionsMap()).isEqualTo(held.get(ADDRESS)));
-        assertThat(resubscriptions).filteredOn(r -> r.getTypeUrl().equals(AUTHORIZATION)).first()
+        assertThat(resubscriptions)
+                .filteredOn(r -> r.getTypeUrl().equals(AUTHORIZATION))
+                .first()
                 .satisfies(r -> assertThat(r.getInitialResourceVersionsMap()).isEqualTo(held.get(AUTHORIZATION)));
-        await().atMost(WAIT).until(() -> store.current().workload(uid("ns", "d")) != null
-                && store.current().workload(uid("ns", "c")) == null);
-        assertThat(published).as("a and b, the service and the policy were never missing").allSatisfy(s -> {
-            assertThat(s.workload(uid("ns", "a"))).isNotNull();
-            assertThat(s.workload(uid("ns", "b"))).isNotNull();
-            assertThat(s.service("ns/svc.ns.svc.cluster.local")).isNotNull();
-            assertThat(s.policy("ns/p")).isNotNull();
-        });
+        await().atMost(WAIT)
+                .until(() -> store.current().workload(uid("ns", "d")) != null
+                        && store.current().workload(uid("ns", "c")) == null);
+        assertThat(published)
+                .as("a and b, the service and the policy were never missing")
+                .allSatisfy(s -> {
+                    assertThat(s.workload(uid("ns", "a"))).isNotNull();
+                    assertThat(s.workload(uid("ns", "b"))).isNotNull();
+                    assertThat(s.service("ns/svc.ns.svc.cluster.local")).isNotNull();
+                    assertThat(s.policy("ns/p")).isNotNull();
+                });
         assertThat(istiod.nacks()).isEmpty();
     }
 
@@ -384,27 +427,48 @@ class ControlPlaneTest {
         SpiffeId a = SpiffeId.parse("spiffe://cluster.local/ns/ns/sa/a");
 
         istiod.setAddress(address(workload("ns", "a", "10.0.1.1").setNode("node-1")));
-        await().atMost(WAIT).until(() -> certificates.status().stream()
-                .anyMatch(s -> s.identity().equals(a) && s.state() == CertificateManager.State.AVAILABLE));
-        assertThat(istiod.caRequests()).singleElement().satisfies(r -> assertThat(r.request().getMetadata()
-                .getFieldsOrThrow("ImpersonatedIdentity").getStringValue()).isEqualTo(a.toString()));
+        await().atMost(WAIT)
+                .until(() -> certificates.status().stream()
+                        .anyMatch(s -> s.identity().equals(a) && s.state() == CertificateManager.State.AVAILABLE));
+        assertThat(istiod.caRequests())
+                .singleElement()
+                .satisfies(r -> assertThat(r.request()
+                                .getMetadata()
+                                .getFieldsOrThrow("ImpersonatedIdentity")
+                                .getStringValue())
+                        .isEqualTo(a.toString()));
 
-        String nonce = istiod.push(ADDRESS, p -> p
-                .upsert(uid("ns", "a-2"), address(workload("ns", "a-2", "10.0.1.2").setServiceAccount("a")
-                        .setNode("node-1")))
-                .upsert(uid("ns", "remote"), address(workload("ns", "remote", "10.0.1.3").setNode("node-2")))
-                .upsert(uid("ns", "tcp"), address(workload("ns", "tcp", "10.0.1.4").setNode("node-1")
-                        .setTunnelProtocol(TunnelProtocol.NONE))));
+        String nonce = istiod.push(
+                ADDRESS,
+                p -> p.upsert(
+                                uid("ns", "a-2"),
+                                address(workload("ns", "a-2", "10.0.1.2")
+                                        .setServiceAccount("a")
+                                        .setNode("node-1")))
+                        .upsert(
+                                uid("ns", "remote"),
+                                address(workload("ns", "remote", "10.0.1.3").setNode("node-2")))
+                        .upsert(
+                                uid("ns", "tcp"),
+                                address(workload("ns", "tcp", "10.0.1.4")
+                                        .setNode("node-1")
+                                        .setTunnelProtocol(TunnelProtocol.NONE))));
         assertThat(awaitReply(nonce).isNack()).isFalse();
         assertThat(controlPlane.source().localIdentities()).containsExactly(a);
 
         istiod.remove(ADDRESS, uid("ns", "a"));
-        assertThat(awaitReply(istiod.push(ADDRESS, p -> p.remove(uid("ns", "remote")))).isNack()).isFalse();
-        assertThat(certificates.status()).extracting(CertificateManager.Status::identity).containsExactly(a);
+        assertThat(awaitReply(istiod.push(ADDRESS, p -> p.remove(uid("ns", "remote"))))
+                        .isNack())
+                .isFalse();
+        assertThat(certificates.status())
+                .extracting(CertificateManager.Status::identity)
+                .containsExactly(a);
 
         istiod.remove(ADDRESS, uid("ns", "a-2"));
         await().atMost(WAIT).until(() -> certificates.status().isEmpty());
-        assertThat(istiod.caRequests()).as("no certificate for the remote or plain-TCP workloads").hasSize(1);
+        assertThat(istiod.caRequests())
+                .as("no certificate for the remote or plain-TCP workloads")
+                .hasSize(1);
     }
 
     @Test
@@ -412,8 +476,10 @@ class ControlPlaneTest {
         start(Map.of("PROXY_MODE", "dedicated", "PROXY_WORKLOAD_INFO", "ns/a/a"));
         awaitReady();
 
-        String nonce = istiod.push(ADDRESS,
-                p -> p.upsert(uid("ns", "a"), address(workload("ns", "a", "10.0.1.1").setNode("node-1"))));
+        String nonce = istiod.push(
+                ADDRESS,
+                p -> p.upsert(
+                        uid("ns", "a"), address(workload("ns", "a", "10.0.1.1").setNode("node-1"))));
         assertThat(awaitReply(nonce).isNack()).isFalse();
         assertThat(store.current().workload(uid("ns", "a"))).isNotNull();
 
@@ -425,15 +491,16 @@ class ControlPlaneTest {
     @Test
     void refusesUnusableSettingsNamingTheVariable() throws Exception {
         Config badHeader = config(Map.of("XDS_HEADER_bad header", "x"));
-        assertThatThrownBy(() -> ControlPlane.xdsEndpoint(badHeader, control,
-                        transport))
-                .isInstanceOf(IllegalStateException.class).hasMessageStartingWith("XDS_HEADER_bad header: ");
+        assertThatThrownBy(() -> ControlPlane.xdsEndpoint(badHeader, control, transport))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith("XDS_HEADER_bad header: ");
         Config badAddress = config(Map.of("CA_ADDRESS", "ftp://istiod:15012"));
-        assertThatThrownBy(() -> ControlPlane.caEndpoint(badAddress, control,
-                        transport))
-                .isInstanceOf(IllegalStateException.class).hasMessageStartingWith("CA_ADDRESS=ftp://istiod:15012: ");
+        assertThatThrownBy(() -> ControlPlane.caEndpoint(badAddress, control, transport))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith("CA_ADDRESS=ftp://istiod:15012: ");
         assertThat(ControlPlane.authToken(ControlPlane.DEFAULT_AUTH_TOKEN).toString())
-                .as("the default token path counts only when the file exists").isEqualTo("AuthToken.none");
+                .as("the default token path counts only when the file exists")
+                .isEqualTo("AuthToken.none");
         assertThat(ControlPlane.authToken(tokenFile.toString()).toString()).startsWith("AuthToken.file(");
         assertThat(ControlPlane.authToken("literal-token").toString()).isEqualTo("AuthToken.literal(<redacted>)");
     }

@@ -94,7 +94,8 @@ class IstiodCaTest {
         assertThat(ca.describe()).isEqualTo("istiod CA " + istiod.address() + " (impersonating workloads)");
 
         KeyPair key = Csr.newP256KeyPair();
-        IssuedChain chain = ca.sign(A, Csr.create(A, key), Duration.ofHours(12)).toCompletableFuture()
+        IssuedChain chain = ca.sign(A, Csr.create(A, key), Duration.ofHours(12))
+                .toCompletableFuture()
                 .get(10, TimeUnit.SECONDS);
 
         assertThat(Certificates.firstSpiffeId(chain.leaf())).isEqualTo(A);
@@ -104,9 +105,12 @@ class IstiodCaTest {
         assertThat(TestCertificates.parseCsr(request.getCsr()).uriSans()).containsExactly(A.toString());
         assertThat(request.getValidityDuration()).isEqualTo(12 * 3600);
         assertThat(request.getMetadata().getFieldsMap()).containsOnlyKeys("ImpersonatedIdentity");
-        assertThat(request.getMetadata().getFieldsOrThrow("ImpersonatedIdentity").getStringValue())
+        assertThat(request.getMetadata()
+                        .getFieldsOrThrow("ImpersonatedIdentity")
+                        .getStringValue())
                 .isEqualTo(A.toString());
-        FakeIstiod.CallRecord call = istiod.callHeaders(m -> m.endsWith("CreateCertificate")).getLast();
+        FakeIstiod.CallRecord call =
+                istiod.callHeaders(m -> m.endsWith("CreateCertificate")).getLast();
         assertThat(call.authorization()).isEqualTo("Bearer ca-test-token");
         assertThat(call.header("clusterid")).isEqualTo("cluster-1");
         assertThat(call.header("x_ca_test")).isEqualTo("yes");
@@ -114,12 +118,13 @@ class IstiodCaTest {
 
     @Test
     void dedicatedModeSendsNoMetadata() throws Exception {
-        ca = ControlPlane.certificateAuthority(config(Map.of("PROXY_MODE", "dedicated",
-                "PROXY_WORKLOAD_INFO", "a/pod-a/a")), control, transport);
+        ca = ControlPlane.certificateAuthority(
+                config(Map.of("PROXY_MODE", "dedicated", "PROXY_WORKLOAD_INFO", "a/pod-a/a")), control, transport);
         assertThat(ca.describe()).endsWith("(own identity)");
 
         IssuedChain chain = ca.sign(A, Csr.create(A, Csr.newP256KeyPair()), Duration.ofHours(24))
-                .toCompletableFuture().get(10, TimeUnit.SECONDS);
+                .toCompletableFuture()
+                .get(10, TimeUnit.SECONDS);
 
         assertThat(Certificates.firstSpiffeId(chain.leaf())).isEqualTo(A);
         IstioCertificateRequest request = lastRequest();
@@ -148,7 +153,8 @@ class IstiodCaTest {
         assertThat(original.certificate().roots()).containsExactly(istiod.root());
 
         istiod.caMode(FakeIstiod.CaMode.WRONG_SAN);
-        scheduler.advance(Duration.between(scheduler.now(), original.certificate().refreshAt()));
+        scheduler.advance(
+                Duration.between(scheduler.now(), original.certificate().refreshAt()));
         until(scheduler, () -> error().contains("instead of " + A));
         assertThat(error()).contains(FakeIstiod.WRONG_IDENTITY);
         assertKeptOriginal(original);
@@ -166,8 +172,12 @@ class IstiodCaTest {
         assertKeptOriginal(original);
 
         // Every renewal asked for the same identity, and a good answer replaces the certificate at last.
-        assertThat(istiod.caRequests()).allSatisfy(r -> assertThat(r.request().getMetadata()
-                .getFieldsOrThrow("ImpersonatedIdentity").getStringValue()).isEqualTo(A.toString()));
+        assertThat(istiod.caRequests())
+                .allSatisfy(r -> assertThat(r.request()
+                                .getMetadata()
+                                .getFieldsOrThrow("ImpersonatedIdentity")
+                                .getStringValue())
+                        .isEqualTo(A.toString()));
         istiod.caMode(FakeIstiod.CaMode.NORMAL);
         scheduler.advance(Duration.ofSeconds(5));
         until(scheduler, () -> manager.current(A) != original);
@@ -179,14 +189,18 @@ class IstiodCaTest {
 
     @Test
     void theLocalCaStaysTheDefaultWithoutACaAddressOrWithAnExplicitLocalCaDir() throws Exception {
-        ca = ControlPlane.certificateAuthority(config(Map.of("CA_ADDRESS", "", "LOCAL_CA_DIR",
-                dir.resolve("ca-1").toString())), control, transport);
+        ca = ControlPlane.certificateAuthority(
+                config(Map.of(
+                        "CA_ADDRESS", "", "LOCAL_CA_DIR", dir.resolve("ca-1").toString())),
+                control,
+                transport);
         assertThat(ca).isInstanceOf(LocalCa.class);
 
         Config explicitDir = config(Map.of("LOCAL_CA_DIR", dir.resolve("ca-2").toString()));
         assertThat(explicitDir.caAddress()).isEqualTo(istiod.address());
         assertThat(explicitDir.localCa()).isTrue();
-        assertThat(ControlPlane.certificateAuthority(explicitDir, control, transport).describe())
+        assertThat(ControlPlane.certificateAuthority(explicitDir, control, transport)
+                        .describe())
                 .isEqualTo("local CA " + dir.resolve("ca-2"));
 
         assertThat(config(Map.of()).localCa()).isFalse();
@@ -200,7 +214,8 @@ class IstiodCaTest {
     private void assertKeptOriginal(TlsMaterial original) {
         assertThat(manager.current(A)).isSameAs(original);
         assertThat(manager.fetch(A).join()).isSameAs(original);
-        assertThat(manager.status()).singleElement()
+        assertThat(manager.status())
+                .singleElement()
                 .satisfies(s -> assertThat(s.state()).isEqualTo(CertificateManager.State.AVAILABLE));
     }
 

@@ -146,7 +146,13 @@ class LocalConfigCompatTest {
         assertThat(state.endpoints(svc)).extracting(e -> e.workload().uid()).containsExactly(app.uid());
         Authorization policy = state.policy("default/no-9999");
         assertThat(policy.action()).isEqualTo(Authorization.Action.ALLOW);
-        assertThat(policy.rules().getFirst().clauses().getFirst().matches().getFirst().notDestinationPorts())
+        assertThat(policy.rules()
+                        .getFirst()
+                        .clauses()
+                        .getFirst()
+                        .matches()
+                        .getFirst()
+                        .notDestinationPorts())
                 .containsExactly(9999);
     }
 
@@ -159,8 +165,8 @@ class LocalConfigCompatTest {
         assertThat(cart.network()).isEqualTo("net1");
         assertThat(cart.waypoint().destination()).isInstanceOf(GatewayAddress.Hostname.class);
         assertThat(cart.networkGateway().hboneMtlsPort()).isEqualTo(15009);
-        assertThat(cart.applicationTunnel()).isEqualTo(new Workload.ApplicationTunnel(
-                Workload.ApplicationTunnel.Protocol.PROXY, 15088));
+        assertThat(cart.applicationTunnel())
+                .isEqualTo(new Workload.ApplicationTunnel(Workload.ApplicationTunnel.Protocol.PROXY, 15088));
         assertThat(cart.status()).isEqualTo(Workload.HealthStatus.UNHEALTHY);
         assertThat(cart.locality().subzone()).isEqualTo("rack3");
         assertThat(cart.capacity()).isEqualTo(5);
@@ -169,12 +175,19 @@ class LocalConfigCompatTest {
                 .isEqualTo(Workload.NetworkMode.HOST_NETWORK);
         Service svc = state.service("shop/cart.shop.svc.cluster.local");
         assertThat(svc.cidrVips()).hasSize(1);
-        assertThat(svc.weightedWaypoints()).extracting(Service.WeightedWaypoint::weight).containsExactly(3, 1);
+        assertThat(svc.weightedWaypoints())
+                .extracting(Service.WeightedWaypoint::weight)
+                .containsExactly(3, 1);
         assertThat(svc.loadBalancing().mode()).isEqualTo(Service.LoadBalancing.Mode.FAILOVER);
         assertThat(svc.loadBalancing().routingPreference()).hasSize(6);
         assertThat(svc.ipFamilies()).isEqualTo(Service.IpFamilies.DUAL);
         assertThat(svc.visibility()).isEqualTo(Service.Visibility.NAMESPACE);
-        Authorization.Match m = state.policy("shop/cart-only").rules().getFirst().clauses().getFirst().matches()
+        Authorization.Match m = state.policy("shop/cart-only")
+                .rules()
+                .getFirst()
+                .clauses()
+                .getFirst()
+                .matches()
                 .getFirst();
         assertThat(m.notPrincipals()).containsExactly(new Authorization.StringMatch.Presence());
         assertThat(m.sourceIps()).hasSize(2);
@@ -207,9 +220,13 @@ class LocalConfigCompatTest {
         ProxyState ok = LocalConfigSource.toState(LocalConfigParser.parseInline(bad));
         assertThat(ok.workloadCount()).isEqualTo(1);
         var proto = LocalConfigParser.parseInline(TINY);
-        var broken = new io.ztunnel.xds.local.LocalConfig(List.of(
-                proto.workloads().getFirst().toBuilder().setWorkload(proto.workloads().getFirst().getWorkload()
-                        .toBuilder().setTunnelProtocolValue(2)).build()), proto.services(), proto.policies());
+        var broken = new io.ztunnel.xds.local.LocalConfig(
+                List.of(proto.workloads().getFirst().toBuilder()
+                        .setWorkload(proto.workloads().getFirst().getWorkload().toBuilder()
+                                .setTunnelProtocolValue(2))
+                        .build()),
+                proto.services(),
+                proto.policies());
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> LocalConfigSource.toState(broken))
                 .isInstanceOf(ConversionException.class)
                 .hasMessage("workload c1//v1/Pod/default/app: tunnel_protocol LEGACY_ISTIO_MTLS is not supported");

@@ -18,12 +18,18 @@ class ProtoConverterTest {
         mapped[11] = (byte) 0xff;
         mapped[12] = 10;
         mapped[15] = 1;
-        Service proto = Service.newBuilder().setName("s").setNamespace("ns").setHostname("s.ns.svc.cluster.local")
-                .addAddresses(NetworkAddress.newBuilder().setAddress(ByteString.copyFrom(mapped)).setLength(128))
+        Service proto = Service.newBuilder()
+                .setName("s")
+                .setNamespace("ns")
+                .setHostname("s.ns.svc.cluster.local")
+                .addAddresses(NetworkAddress.newBuilder()
+                        .setAddress(ByteString.copyFrom(mapped))
+                        .setLength(128))
                 .build();
         io.ztunnel.core.state.Service service = ProtoConverter.service(proto);
         assertThat(service.cidrVips()).isEmpty();
-        assertThat(service.vips()).singleElement()
+        assertThat(service.vips())
+                .singleElement()
                 .satisfies(vip -> assertThat(vip.address()).isEqualTo(InetAddress.getByName("10.0.0.1")));
     }
 }

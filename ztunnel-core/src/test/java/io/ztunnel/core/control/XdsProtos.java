@@ -44,8 +44,11 @@ public final class XdsProtos {
 
     /** Adds endpoint membership of {@code namespace/hostname} with one port mapping. */
     public static Workload.Builder member(Workload.Builder w, String serviceKey, int port, int target) {
-        return w.putServices(serviceKey, PortList.newBuilder()
-                .addPorts(Port.newBuilder().setServicePort(port).setTargetPort(target)).build());
+        return w.putServices(
+                serviceKey,
+                PortList.newBuilder()
+                        .addPorts(Port.newBuilder().setServicePort(port).setTargetPort(target))
+                        .build());
     }
 
     public static Address address(Workload.Builder workload) {
@@ -58,12 +61,14 @@ public final class XdsProtos {
 
     /** A service {@code <name>.<namespace>.svc.cluster.local} with one VIP and one port. */
     public static Address service(String namespace, String name, String vip, int port, int target) {
-        return Address.newBuilder().setService(Service.newBuilder()
-                .setName(name)
-                .setNamespace(namespace)
-                .setHostname(name + "." + namespace + ".svc.cluster.local")
-                .addAddresses(NetworkAddress.newBuilder().setAddress(ip(vip)))
-                .addPorts(Port.newBuilder().setServicePort(port).setTargetPort(target))).build();
+        return Address.newBuilder()
+                .setService(Service.newBuilder()
+                        .setName(name)
+                        .setNamespace(namespace)
+                        .setHostname(name + "." + namespace + ".svc.cluster.local")
+                        .addAddresses(NetworkAddress.newBuilder().setAddress(ip(vip)))
+                        .addPorts(Port.newBuilder().setServicePort(port).setTargetPort(target)))
+                .build();
     }
 
     /** A namespace-scoped policy matching one principal (without {@code spiffe://}). */
@@ -73,8 +78,10 @@ public final class XdsProtos {
                 .setNamespace(namespace)
                 .setScope(Scope.NAMESPACE)
                 .setAction(action)
-                .addRules(Rule.newBuilder().addClauses(Clause.newBuilder().addMatches(
-                        Match.newBuilder().addPrincipals(StringMatch.newBuilder().setExact(principal)))))
+                .addRules(Rule.newBuilder()
+                        .addClauses(Clause.newBuilder()
+                                .addMatches(Match.newBuilder()
+                                        .addPrincipals(StringMatch.newBuilder().setExact(principal)))))
                 .build();
     }
 

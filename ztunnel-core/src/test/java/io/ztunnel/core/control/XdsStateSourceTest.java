@@ -69,8 +69,8 @@ class XdsStateSourceTest {
                 throw new IllegalStateException("listener bug");
             }
         });
-        List<ResourceError> errors = addresses(List.of(address(workload("ns", "a", "10.0.0.1").setNode(NODE))),
-                List.of());
+        List<ResourceError> errors =
+                addresses(List.of(address(workload("ns", "a", "10.0.0.1").setNode(NODE))), List.of());
         assertThat(errors).as("the state is in force, so nothing may be NACKed").isEmpty();
         assertThat(store.current().workloadByAddress(at("10.0.0.1"))).isNotNull();
         assertThat(warmups).containsExactly("prefetch spiffe://cluster.local/ns/ns/sa/a");
@@ -79,16 +79,19 @@ class XdsStateSourceTest {
     @Test
     void appliesAResponseAndPublishesOneSnapshotForIt() throws Exception {
         String key = "server/echo.server.svc.cluster.local";
-        List<ResourceError> errors = addresses(List.of(
-                address(member(workload("server", "a", "10.0.0.1"), key, 80, 8080)),
-                address(member(workload("server", "b", "10.0.0.2"), key, 80, 8080)),
-                service("server", "echo", "10.96.0.1", 80, 8080)), List.of());
+        List<ResourceError> errors = addresses(
+                List.of(
+                        address(member(workload("server", "a", "10.0.0.1"), key, 80, 8080)),
+                        address(member(workload("server", "b", "10.0.0.2"), key, 80, 8080)),
+                        service("server", "echo", "10.96.0.1", 80, 8080)),
+                List.of());
 
         assertThat(errors).isEmpty();
         assertThat(replacements).hasValue(1);
         ProxyState state = store.current();
         assertThat(state.workloadByAddress(at("10.0.0.1")).uid()).isEqualTo(uid("server", "a"));
-        assertThat(state.servicesByVip(at("10.96.0.1"))).singleElement()
+        assertThat(state.servicesByVip(at("10.96.0.1")))
+                .singleElement()
                 .satisfies(s -> assertThat(state.endpoints(s)).hasSize(2));
         assertThat(source.workloadCount()).isEqualTo(2);
         assertThat(source.serviceCount()).isEqualTo(1);
@@ -98,12 +101,13 @@ class XdsStateSourceTest {
     void rejectsOnlyTheBadResourceAndKeepsItsPreviousVersion() throws Exception {
         addresses(List.of(address(workload("ns", "a", "10.0.0.1"))), List.of());
 
-        Address broken = address(workload("ns", "a", "10.0.0.1").clearAddresses()
-                .addAddresses(ByteString.copyFrom(new byte[5])));
+        Address broken = address(
+                workload("ns", "a", "10.0.0.1").clearAddresses().addAddresses(ByteString.copyFrom(new byte[5])));
         List<ResourceError> errors = addresses(List.of(broken, address(workload("ns", "b", "10.0.0.2"))), List.of());
 
-        assertThat(errors).containsExactly(
-                new ResourceError(uid("ns", "a"), "addresses[0]: 5 bytes is not an IP address (4 or 16)"));
+        assertThat(errors)
+                .containsExactly(
+                        new ResourceError(uid("ns", "a"), "addresses[0]: 5 bytes is not an IP address (4 or 16)"));
         ProxyState state = store.current();
         assertThat(state.workload(uid("ns", "a")).addresses()).containsExactly(InetAddress.getByName("10.0.0.1"));
         assertThat(state.workload(uid("ns", "b"))).isNotNull();
@@ -113,32 +117,38 @@ class XdsStateSourceTest {
     @Test
     void rejectsOutOfRangeEnumsLegacyMtlsAndEmptyAddresses() {
         Address badEnum = address(workload("ns", "enum", "10.0.0.3").setTunnelProtocolValue(7));
-        Address legacy = address(workload("ns", "legacy", "10.0.0.4").setTunnelProtocol(TunnelProtocol.LEGACY_ISTIO_MTLS));
+        Address legacy =
+                address(workload("ns", "legacy", "10.0.0.4").setTunnelProtocol(TunnelProtocol.LEGACY_ISTIO_MTLS));
         XdsResource<Address> empty = resource("ns/nothing", Address.getDefaultInstance());
 
-        List<ResourceError> errors = source.applyAddresses(List.of(resource(badEnum), resource(legacy), empty),
-                List.of());
+        List<ResourceError> errors =
+                source.applyAddresses(List.of(resource(badEnum), resource(legacy), empty), List.of());
 
-        assertThat(errors).containsExactly(
-                new ResourceError(uid("ns", "enum"), "tunnel_protocol: unknown enum value"),
-                new ResourceError(uid("ns", "legacy"), "tunnel_protocol LEGACY_ISTIO_MTLS is not supported"),
-                new ResourceError("ns/nothing", "address has neither a workload nor a service"));
+        assertThat(errors)
+                .containsExactly(
+                        new ResourceError(uid("ns", "enum"), "tunnel_protocol: unknown enum value"),
+                        new ResourceError(uid("ns", "legacy"), "tunnel_protocol LEGACY_ISTIO_MTLS is not supported"),
+                        new ResourceError("ns/nothing", "address has neither a workload nor a service"));
         assertThat(store.current().workloadCount()).isZero();
         assertThat(replacements).as("nothing applied, nothing published").hasValue(0);
     }
 
     @Test
     void removalTriesTheWorkloadThenTheServiceAndIgnoresUnknownNames() {
-        addresses(List.of(address(workload("ns", "a", "10.0.0.1")), service("ns", "svc", "10.96.0.1", 80, 80)),
+        addresses(
+                List.of(address(workload("ns", "a", "10.0.0.1")), service("ns", "svc", "10.96.0.1", 80, 80)),
                 List.of());
 
-        assertThat(addresses(List.of(), List.of(uid("ns", "a"), "ns/svc.ns.svc.cluster.local"))).isEmpty();
+        assertThat(addresses(List.of(), List.of(uid("ns", "a"), "ns/svc.ns.svc.cluster.local")))
+                .isEmpty();
         assertThat(store.current().workloadCount()).isZero();
         assertThat(store.current().services()).isEmpty();
         assertThat(replacements).hasValue(2);
 
         assertThat(addresses(List.of(), List.of("ns/unknown", uid("ns", "a")))).isEmpty();
-        assertThat(replacements).as("a removal of unknown names changes nothing").hasValue(2);
+        assertThat(replacements)
+                .as("a removal of unknown names changes nothing")
+                .hasValue(2);
     }
 
     @Test
@@ -158,15 +168,17 @@ class XdsStateSourceTest {
     @Test
     void appliesAddsUpdatesAndRemovalsOfPolicies() {
         Authorization deny = XdsProtos.principalPolicy("ns", "deny", Action.DENY, "cluster.local/ns/x/sa/x");
-        Authorization badAction = deny.toBuilder().setName("bad").setActionValue(9).build();
-        List<ResourceError> errors = source.applyAuthorizations(List.of(resource(deny), resource(badAction)),
-                List.of());
+        Authorization badAction =
+                deny.toBuilder().setName("bad").setActionValue(9).build();
+        List<ResourceError> errors =
+                source.applyAuthorizations(List.of(resource(deny), resource(badAction)), List.of());
 
         assertThat(errors).containsExactly(new ResourceError("ns/bad", "action: unknown enum value"));
         assertThat(store.current().policy("ns/deny").action())
                 .isEqualTo(io.ztunnel.core.state.Authorization.Action.DENY);
 
-        source.applyAuthorizations(List.of(resource(deny.toBuilder().setAction(Action.ALLOW).build())), List.of());
+        source.applyAuthorizations(
+                List.of(resource(deny.toBuilder().setAction(Action.ALLOW).build())), List.of());
         assertThat(store.current().policy("ns/deny").action())
                 .isEqualTo(io.ztunnel.core.state.Authorization.Action.ALLOW);
 
@@ -182,16 +194,25 @@ class XdsStateSourceTest {
         assertThat(warmups).containsExactly("prefetch " + a);
 
         // A second pod with the same service account, a remote pod, a local plain-TCP pod: no new prefetch.
-        addresses(List.of(
-                address(workload("ns", "a-2", "10.0.0.2").setServiceAccount("a").setNode(NODE)),
-                address(workload("ns", "remote", "10.0.0.3").setNode("node-2")),
-                address(workload("ns", "tcp", "10.0.0.4").setNode(NODE).setTunnelProtocol(TunnelProtocol.NONE))),
+        addresses(
+                List.of(
+                        address(workload("ns", "a-2", "10.0.0.2")
+                                .setServiceAccount("a")
+                                .setNode(NODE)),
+                        address(workload("ns", "remote", "10.0.0.3").setNode("node-2")),
+                        address(workload("ns", "tcp", "10.0.0.4")
+                                .setNode(NODE)
+                                .setTunnelProtocol(TunnelProtocol.NONE))),
                 List.of());
         assertThat(warmups).containsExactly("prefetch " + a);
 
         // A native-tunnel workload speaks HBONE without the tunnel protocol.
-        addresses(List.of(address(workload("ns", "native", "10.0.0.5").setNode(NODE)
-                .setTunnelProtocol(TunnelProtocol.NONE).setNativeTunnel(true))), List.of());
+        addresses(
+                List.of(address(workload("ns", "native", "10.0.0.5")
+                        .setNode(NODE)
+                        .setTunnelProtocol(TunnelProtocol.NONE)
+                        .setNativeTunnel(true))),
+                List.of());
         assertThat(warmups).endsWith("prefetch spiffe://cluster.local/ns/ns/sa/native");
 
         addresses(List.of(), List.of(uid("ns", "a")));
@@ -200,8 +221,12 @@ class XdsStateSourceTest {
         assertThat(warmups).endsWith("forget " + a);
 
         // Moving to another node is losing the local workload too.
-        addresses(List.of(address(workload("ns", "native", "10.0.0.5").setNode("node-2")
-                .setTunnelProtocol(TunnelProtocol.NONE).setNativeTunnel(true))), List.of());
+        addresses(
+                List.of(address(workload("ns", "native", "10.0.0.5")
+                        .setNode("node-2")
+                        .setTunnelProtocol(TunnelProtocol.NONE)
+                        .setNativeTunnel(true))),
+                List.of());
         assertThat(warmups).endsWith("forget spiffe://cluster.local/ns/ns/sa/native");
         assertThat(source.localIdentities()).isEmpty();
     }
@@ -211,7 +236,10 @@ class XdsStateSourceTest {
         addresses(List.of(address(workload("ns", "a", "10.0.0.1").setNode(NODE))), List.of());
         warmups.clear();
 
-        addresses(List.of(address(workload("ns", "a-new", "10.0.0.9").setServiceAccount("a").setNode(NODE))),
+        addresses(
+                List.of(address(workload("ns", "a-new", "10.0.0.9")
+                        .setServiceAccount("a")
+                        .setNode(NODE))),
                 List.of(uid("ns", "a")));
 
         assertThat(warmups).isEmpty();
@@ -223,8 +251,11 @@ class XdsStateSourceTest {
         addresses(List.of(address(workload("ns", "a", "10.0.0.1").setNode(NODE))), List.of());
         addresses(List.of(address(workload("ns", "a", "10.0.0.1").setNode(NODE).setServiceAccount("b"))), List.of());
 
-        assertThat(warmups).containsExactly("prefetch spiffe://cluster.local/ns/ns/sa/a",
-                "forget spiffe://cluster.local/ns/ns/sa/a", "prefetch spiffe://cluster.local/ns/ns/sa/b");
+        assertThat(warmups)
+                .containsExactly(
+                        "prefetch spiffe://cluster.local/ns/ns/sa/a",
+                        "forget spiffe://cluster.local/ns/ns/sa/a",
+                        "prefetch spiffe://cluster.local/ns/ns/sa/b");
     }
 
     @Test
@@ -260,8 +291,11 @@ class XdsStateSourceTest {
         List<Address> initial = new ArrayList<>();
         for (int i = 0; i < 10_000; i++) {
             String key = "ns/svc-" + (i % 1000) + ".ns.svc.cluster.local";
-            initial.add(address(member(workload("ns", "pod-" + i, "10." + (i >> 16 & 255) + "." + (i >> 8 & 255) + "."
-                    + (i & 255)), key, 80, 8080)));
+            initial.add(address(member(
+                    workload("ns", "pod-" + i, "10." + (i >> 16 & 255) + "." + (i >> 8 & 255) + "." + (i & 255)),
+                    key,
+                    80,
+                    8080)));
         }
         for (int s = 0; s < 1000; s++) {
             initial.add(service("ns", "svc-" + s, "10.96." + (s >> 8) + "." + (s & 255), 80, 8080));
@@ -271,7 +305,8 @@ class XdsStateSourceTest {
         assertThat(store.current().workloadCount()).isEqualTo(10_000);
 
         for (int i = 0; i < 200; i++) {
-            addresses(List.of(address(workload("ns", "pod-" + i, "11.0." + (i >> 8) + "." + (i & 255)))),
+            addresses(
+                    List.of(address(workload("ns", "pod-" + i, "11.0." + (i >> 8) + "." + (i & 255)))),
                     List.of(uid("ns", "pod-" + (9_999 - i))));
         }
         assertThat(replacements).hasValue(201);
@@ -279,7 +314,8 @@ class XdsStateSourceTest {
         assertThat(state.workloadCount()).isEqualTo(9_800);
         assertThat(state.workloadByAddress(at("11.0.0.5")).uid()).isEqualTo(uid("ns", "pod-5"));
         assertThat(state.workloadByAddress(at("10.0.0.5"))).isNull();
-        assertThat(state.servicesByVip(at("10.96.0.7"))).singleElement()
+        assertThat(state.servicesByVip(at("10.96.0.7")))
+                .singleElement()
                 .satisfies(s -> assertThat(state.endpoints(s)).hasSize(9));
     }
 }

@@ -96,8 +96,8 @@ class HandlerTest {
 
     @Test
     void pingHandlerPingsEveryIntervalAndClosesWhenTheAnswerIsOverdue() {
-        EmbeddedChannel ch = new EmbeddedChannel(
-                new PingKeepaliveHandler(Duration.ofSeconds(10), Duration.ofSeconds(20)));
+        EmbeddedChannel ch =
+                new EmbeddedChannel(new PingKeepaliveHandler(Duration.ofSeconds(10), Duration.ofSeconds(20)));
         assertThat((Object) ch.readOutbound()).isNull();
 
         ch.advanceTimeBy(10, TimeUnit.SECONDS);
@@ -121,8 +121,8 @@ class HandlerTest {
 
     @Test
     void pingHandlerIgnoresAcksForOtherPayloadsAndPassesOtherFramesOn() {
-        EmbeddedChannel ch = new EmbeddedChannel(
-                new PingKeepaliveHandler(Duration.ofSeconds(10), Duration.ofSeconds(20)));
+        EmbeddedChannel ch =
+                new EmbeddedChannel(new PingKeepaliveHandler(Duration.ofSeconds(10), Duration.ofSeconds(20)));
         ch.advanceTimeBy(10, TimeUnit.SECONDS);
         ch.runScheduledPendingTasks();
         Http2PingFrame ping = ch.readOutbound();

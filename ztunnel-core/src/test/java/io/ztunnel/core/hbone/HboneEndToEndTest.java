@@ -1,11 +1,10 @@
 package io.ztunnel.core.hbone;
 
-import io.ztunnel.core.testing.TestApps;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.ztunnel.core.testing.TestApps;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
@@ -61,11 +60,13 @@ class HboneEndToEndTest {
         assertThat(request.headers().method().toString()).isEqualTo("CONNECT");
         assertThat(request.headers().scheme()).isNull();
         assertThat(request.headers().path()).isNull();
-        assertThat(request.header("forwarded")).matches("for=\"127\\.0\\.0\\.1:\\d+\";host=echo\\.server\\.svc\\.cluster\\.local");
+        assertThat(request.header("forwarded"))
+                .matches("for=\"127\\.0\\.0\\.1:\\d+\";host=echo\\.server\\.svc\\.cluster\\.local");
         assertThat(request.header("traceparent")).matches("00-[0-9a-f]{32}-[0-9a-f]{16}-00");
         assertThat(request.baggage().namespace()).isEqualTo("client");
-        assertThat(request.header("baggage")).isEqualTo("k8s.cluster.name=Kubernetes,k8s.namespace.name=client,"
-                + "k8s.deployment.name=client,service.name=client,service.version=v1");
+        assertThat(request.header("baggage"))
+                .isEqualTo("k8s.cluster.name=Kubernetes,k8s.namespace.name=client,"
+                        + "k8s.deployment.name=client,service.name=client,service.version=v1");
     }
 
     @Test

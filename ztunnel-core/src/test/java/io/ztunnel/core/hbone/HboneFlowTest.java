@@ -1,18 +1,15 @@
 package io.ztunnel.core.hbone;
 
-import io.ztunnel.core.testing.TestApps;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import java.io.InputStream;
+import io.ztunnel.core.testing.TestApps;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -56,11 +53,13 @@ class HboneFlowTest {
         bed.target = app.address();
         InetSocketAddress forwarder = bed.startForwarder(bed.startServer());
         try (Socket s = new Socket(forwarder.getAddress(), forwarder.getPort())) {
-            String firstSerial = bed.certs.fetch(HboneTestBed.CLIENT).join().certificate().serialHex();
+            String firstSerial =
+                    bed.certs.fetch(HboneTestBed.CLIENT).join().certificate().serialHex();
             String sent = sendSlowly(s, 5_000);
             s.shutdownOutput();
             assertThat(s.getInputStream().read()).isEqualTo(1);
-            assertThat(bed.certs.current(HboneTestBed.CLIENT).certificate().serialHex()).isNotEqualTo(firstSerial);
+            assertThat(bed.certs.current(HboneTestBed.CLIENT).certificate().serialHex())
+                    .isNotEqualTo(firstSerial);
             assertThat(received.get().sha256()).isEqualTo(sent);
         }
         // New connections after the renewals work with the new certificates.
@@ -133,7 +132,8 @@ class HboneFlowTest {
             }
             // Kernel buffers on four sockets plus the proxies' bounded buffers (a 4 MiB HTTP/2 stream window and the
             // relays' 512 KiB high-water marks); without backpressure the proxy would have taken all 256 MiB.
-            assertThat(accepted).as("bytes taken from a client whose server does not read")
+            assertThat(accepted)
+                    .as("bytes taken from a client whose server does not read")
                     .isLessThan(48L << 20);
 
             startReading.countDown();
@@ -146,8 +146,8 @@ class HboneFlowTest {
             client.shutdownOutput();
             await().atMost(Duration.ofSeconds(30)).until(() -> received.get() != null);
             assertThat(received.get().bytes()).isEqualTo(rest);
-            assertThat(received.get().sha256()).isEqualTo(java.util.HexFormat.of().formatHex(sha.digest()));
+            assertThat(received.get().sha256())
+                    .isEqualTo(java.util.HexFormat.of().formatHex(sha.digest()));
         }
     }
-
 }

@@ -63,9 +63,10 @@ class HboneHeadersTest {
     @Test
     void baggageEncodesIstioKeysAndSkipsEmptyValues() {
         Baggage b = new Baggage("Kubernetes", "default", "deployment", "productpage-v1", "productpage", "v1", "", "z1");
-        assertThat(b.encode()).isEqualTo("k8s.cluster.name=Kubernetes,k8s.namespace.name=default,"
-                + "k8s.deployment.name=productpage-v1,service.name=productpage,service.version=v1,"
-                + "cloud.availability_zone=z1");
+        assertThat(b.encode())
+                .isEqualTo("k8s.cluster.name=Kubernetes,k8s.namespace.name=default,"
+                        + "k8s.deployment.name=productpage-v1,service.name=productpage,service.version=v1,"
+                        + "cloud.availability_zone=z1");
         assertThat(Baggage.parse(b.encode())).isEqualTo(b);
         assertThat(Baggage.EMPTY.encode()).isEmpty();
     }

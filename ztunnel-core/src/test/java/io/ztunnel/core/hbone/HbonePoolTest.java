@@ -1,7 +1,5 @@
 package io.ztunnel.core.hbone;
 
-import io.ztunnel.core.testing.TestApps;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -10,7 +8,7 @@ import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.concurrent.Future;
 import io.ztunnel.core.identity.SpiffeId;
-import io.ztunnel.core.proxy.ChannelConnector;
+import io.ztunnel.core.testing.TestApps;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -58,16 +56,18 @@ class HbonePoolTest {
             List<CompletableFuture<Socket>> opening = new ArrayList<>();
             for (int i = 0; i < 1000; i++) {
                 int n = i;
-                opening.add(CompletableFuture.supplyAsync(() -> {
-                    try {
-                        Socket s = new Socket(forwarder.getAddress(), forwarder.getPort());
-                        s.getOutputStream().write(n & 0x7f);
-                        assertThat(s.getInputStream().read()).isEqualTo(n & 0x7f);
-                        return s;
-                    } catch (Exception e) {
-                        throw new RuntimeException(e);
-                    }
-                }, threads));
+                opening.add(CompletableFuture.supplyAsync(
+                        () -> {
+                            try {
+                                Socket s = new Socket(forwarder.getAddress(), forwarder.getPort());
+                                s.getOutputStream().write(n & 0x7f);
+                                assertThat(s.getInputStream().read()).isEqualTo(n & 0x7f);
+                                return s;
+                            } catch (Exception e) {
+                                throw new RuntimeException(e);
+                            }
+                        },
+                        threads));
             }
             for (CompletableFuture<Socket> f : opening) {
                 sockets.add(f.join());
@@ -116,17 +116,24 @@ class HbonePoolTest {
         EventLoop loop = bed.group.next();
         SpiffeId otherSource = SpiffeId.parse("spiffe://cluster.local/ns/client/sa/other");
 
-        Http2StreamChannel a = openStreams(loop, request(hbone, HboneTestBed.CLIENT), 1).getFirst();
+        Http2StreamChannel a =
+                openStreams(loop, request(hbone, HboneTestBed.CLIENT), 1).getFirst();
         Http2StreamChannel b = openStreams(loop, request(hbone, otherSource), 1).getFirst();
-        HboneRequest otherIp = new HboneRequest(new PoolKey(HboneTestBed.CLIENT, List.of(HboneTestBed.SERVER), hbone,
-                InetAddress.getByName("127.0.0.2")), HboneAddress.of(app.address()).authority(), null, null,
+        HboneRequest otherIp = new HboneRequest(
+                new PoolKey(
+                        HboneTestBed.CLIENT, List.of(HboneTestBed.SERVER), hbone, InetAddress.getByName("127.0.0.2")),
+                HboneAddress.of(app.address()).authority(),
+                null,
+                null,
                 Baggage.EMPTY);
         Http2StreamChannel c = openStreams(loop, otherIp, 1).getFirst();
-        Http2StreamChannel d = openStreams(loop, request(hbone, HboneTestBed.CLIENT), 1).getFirst();
+        Http2StreamChannel d =
+                openStreams(loop, request(hbone, HboneTestBed.CLIENT), 1).getFirst();
 
         assertThat(List.of(a.parent(), b.parent(), c.parent())).doesNotHaveDuplicates();
         assertThat(d.parent()).isSameAs(a.parent());
-        assertThat(bed.requests).extracting(InboundRequest::peerIdentity)
+        assertThat(bed.requests)
+                .extracting(InboundRequest::peerIdentity)
                 .containsExactlyInAnyOrder(HboneTestBed.CLIENT, otherSource, HboneTestBed.CLIENT, HboneTestBed.CLIENT);
         closeAll(List.of(a, b, c, d));
     }
@@ -134,12 +141,13 @@ class HbonePoolTest {
     @Test
     void idleConnectionsAreReleasedAfterTheTimeout() throws Exception {
         app = TestApps.echo();
-        bed = new HboneTestBed(caDir, HboneSettings.DEFAULT.withPool(100, Duration.ofMillis(300)),
-                Duration.ofHours(1), 1);
+        bed = new HboneTestBed(
+                caDir, HboneSettings.DEFAULT.withPool(100, Duration.ofMillis(300)), Duration.ofHours(1), 1);
         bed.target = app.address();
         InetSocketAddress hbone = bed.startServer();
         bed.startForwarder(hbone);
-        Http2StreamChannel stream = openStreams(bed.group.next(), request(hbone, HboneTestBed.CLIENT), 1).getFirst();
+        Http2StreamChannel stream = openStreams(bed.group.next(), request(hbone, HboneTestBed.CLIENT), 1)
+                .getFirst();
         Channel connection = stream.parent();
         Thread.sleep(600);
         assertThat(connection.isActive()).as("busy connection stays").isTrue();
@@ -151,14 +159,18 @@ class HbonePoolTest {
     @Test
     void aConnectionThatStopsAnsweringPingsIsDropped() throws Exception {
         app = TestApps.echo();
-        bed = new HboneTestBed(caDir,
-                HboneSettings.DEFAULT.withPing(Duration.ofMillis(100), Duration.ofMillis(300)), Duration.ofHours(1), 1);
+        bed = new HboneTestBed(
+                caDir,
+                HboneSettings.DEFAULT.withPing(Duration.ofMillis(100), Duration.ofMillis(300)),
+                Duration.ofHours(1),
+                1);
         bed.target = app.address();
         // A TCP "server" that accepts and completes nothing: the TLS handshake stalls, so use a real server whose
         // connection we then freeze by stopping reads on its side.
         InetSocketAddress hbone = bed.startServer();
         bed.startForwarder(hbone);
-        Http2StreamChannel stream = openStreams(bed.group.next(), request(hbone, HboneTestBed.CLIENT), 1).getFirst();
+        Http2StreamChannel stream = openStreams(bed.group.next(), request(hbone, HboneTestBed.CLIENT), 1)
+                .getFirst();
         Channel connection = stream.parent();
         await().atMost(Duration.ofSeconds(5)).until(() -> bed.server.connectionCount() == 1);
         bed.freezeServerConnections();
@@ -174,7 +186,8 @@ class HbonePoolTest {
         bed.startForwarder(hbone);
         EventLoop loop = bed.group.next();
         // A connection for another key first, so the pool is known to work on this bed.
-        Http2StreamChannel warm = openStreams(loop, request(hbone, HboneTestBed.CLIENT), 1).getFirst();
+        Http2StreamChannel warm =
+                openStreams(loop, request(hbone, HboneTestBed.CLIENT), 1).getFirst();
         warm.close().sync();
 
         Future<Http2StreamChannel> inFlight =
@@ -188,8 +201,11 @@ class HbonePoolTest {
     }
 
     private HboneRequest request(InetSocketAddress hbone, SpiffeId source) throws Exception {
-        return new HboneRequest(new PoolKey(source, List.of(HboneTestBed.SERVER), hbone,
-                InetAddress.getLoopbackAddress()), HboneAddress.of(app.address()).authority(), null, null,
+        return new HboneRequest(
+                new PoolKey(source, List.of(HboneTestBed.SERVER), hbone, InetAddress.getLoopbackAddress()),
+                HboneAddress.of(app.address()).authority(),
+                null,
+                null,
                 Baggage.EMPTY);
     }
 

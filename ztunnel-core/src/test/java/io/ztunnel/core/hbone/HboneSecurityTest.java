@@ -1,7 +1,5 @@
 package io.ztunnel.core.hbone;
 
-import io.ztunnel.core.testing.TestApps;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -9,6 +7,7 @@ import io.ztunnel.core.identity.CertificateManager;
 import io.ztunnel.core.identity.LocalCa;
 import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.identity.TlsSettings;
+import io.ztunnel.core.testing.TestApps;
 import io.ztunnel.core.util.Scheduler;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -26,6 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
 class HboneSecurityTest {
     @TempDir
     Path caDir;
+
     @TempDir
     Path otherCaDir;
 
@@ -104,8 +104,8 @@ class HboneSecurityTest {
 
         assertClosedWithoutData(forwarder);
 
-        assertThat(awaitFailure().kind()).isIn(HboneException.Kind.TLS_FAILURE,
-                HboneException.Kind.H2_HANDSHAKE_FAILURE);
+        assertThat(awaitFailure().kind())
+                .isIn(HboneException.Kind.TLS_FAILURE, HboneException.Kind.H2_HANDSHAKE_FAILURE);
         assertThat(bed.routed).hasValue(0);
         assertThat(app.accepted).isEmpty();
     }
@@ -117,15 +117,19 @@ class HboneSecurityTest {
         bed.target = app.address();
         InetSocketAddress hbone = bed.startServer();
         ScheduledExecutor executor = new ScheduledExecutor();
-        otherCerts = new CertificateManager(LocalCa.loadOrCreate(otherCaDir, Clock.systemUTC()), Duration.ofHours(1),
-                TlsSettings.DEFAULT, Scheduler.of(executor.service, Clock.systemUTC()), 8);
+        otherCerts = new CertificateManager(
+                LocalCa.loadOrCreate(otherCaDir, Clock.systemUTC()),
+                Duration.ofHours(1),
+                TlsSettings.DEFAULT,
+                Scheduler.of(executor.service, Clock.systemUTC()),
+                8);
         InetSocketAddress forwarder = bed.startForwarder(hbone, otherCerts);
 
         assertClosedWithoutData(forwarder);
 
         // The client does not trust the server either (different roots): whichever side notices first, it fails.
-        assertThat(awaitFailure().kind()).isIn(HboneException.Kind.TLS_FAILURE,
-                HboneException.Kind.H2_HANDSHAKE_FAILURE);
+        assertThat(awaitFailure().kind())
+                .isIn(HboneException.Kind.TLS_FAILURE, HboneException.Kind.H2_HANDSHAKE_FAILURE);
         assertThat(bed.routed).hasValue(0);
         otherCerts.close();
         otherCerts = null;

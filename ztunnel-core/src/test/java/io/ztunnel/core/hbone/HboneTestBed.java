@@ -64,12 +64,19 @@ final class HboneTestBed implements AutoCloseable {
         this.group = transport.newGroup(threads, "test-dp");
         this.settings = settings;
         this.ca = LocalCa.loadOrCreate(caDir, Clock.systemUTC());
-        this.certs = new CertificateManager(ca, ttl, TlsSettings.DEFAULT, Scheduler.of(control, Clock.systemUTC()),
+        this.certs = new CertificateManager(
+                ca,
+                ttl,
+                TlsSettings.DEFAULT,
+                Scheduler.of(control, Clock.systemUTC()),
                 CertificateManager.DEFAULT_MAX_IN_FLIGHT);
         ChannelConnector connector = ChannelConnector.plain(transport);
         this.decide = request -> {
             if (request.target() instanceof HboneAddress.Ip ip) {
-                return new InboundDecision.Connect(ip.address(), null, connector,
+                return new InboundDecision.Connect(
+                        ip.address(),
+                        null,
+                        connector,
                         new Baggage("Kubernetes", "server", "deployment", "server", "server", "v1", "", ""),
                         ConnectionObserver.NOOP);
             }
@@ -83,12 +90,18 @@ final class HboneTestBed implements AutoCloseable {
 
     /** Starts the inbound server, with certificates of {@code serverIdentity} (or another manager's). */
     InetSocketAddress startServer(CertificateManager serverCerts) throws InterruptedException {
-        server = new HboneServer(settings, local -> serverCerts.fetch(serverIdentity), request -> {
-            routed.incrementAndGet();
-            requests.add(request);
-            return CompletableFuture.completedFuture(decide.apply(request));
-        }, Duration.ofSeconds(5));
-        serverChannel = new ServerBootstrap().group(group).channel(transport.serverChannel())
+        server = new HboneServer(
+                settings,
+                local -> serverCerts.fetch(serverIdentity),
+                request -> {
+                    routed.incrementAndGet();
+                    requests.add(request);
+                    return CompletableFuture.completedFuture(decide.apply(request));
+                },
+                Duration.ofSeconds(5));
+        serverChannel = new ServerBootstrap()
+                .group(group)
+                .channel(transport.serverChannel())
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childHandler(new ChannelInitializer<>() {
                     @Override
@@ -97,7 +110,9 @@ final class HboneTestBed implements AutoCloseable {
                         ch.pipeline().addLast(server.initializer());
                     }
                 })
-                .bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+                .bind(new InetSocketAddress("127.0.0.1", 0))
+                .sync()
+                .channel();
         return (InetSocketAddress) serverChannel.localAddress();
     }
 
@@ -112,11 +127,14 @@ final class HboneTestBed implements AutoCloseable {
     }
 
     /** As above, with the client's TLS material chosen by {@code clientTls} (e.g. a foreign identity). */
-    InetSocketAddress startForwarder(InetSocketAddress hbone,
+    InetSocketAddress startForwarder(
+            InetSocketAddress hbone,
             Function<SpiffeId, java.util.concurrent.CompletionStage<io.ztunnel.core.identity.TlsMaterial>> clientTls)
             throws InterruptedException {
         pool = new HbonePool(settings, ChannelConnector.plain(transport), clientTls);
-        forwarderChannel = new ServerBootstrap().group(group).channel(transport.serverChannel())
+        forwarderChannel = new ServerBootstrap()
+                .group(group)
+                .channel(transport.serverChannel())
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
@@ -130,27 +148,39 @@ final class HboneTestBed implements AutoCloseable {
                             @Override
                             public void channelActive(ChannelHandlerContext ctx) {
                                 HboneRequest request = new HboneRequest(
-                                        new PoolKey(CLIENT, expected, hbone,
+                                        new PoolKey(
+                                                CLIENT,
+                                                expected,
+                                                hbone,
                                                 ((InetSocketAddress) downstream.remoteAddress()).getAddress()),
                                         HboneAddress.of(target).authority(),
-                                        (InetSocketAddress) downstream.remoteAddress(), "echo.server.svc.cluster.local",
-                                        new Baggage("Kubernetes", "client", "deployment", "client", "client", "v1",
-                                                "", ""));
-                                pool.connect(downstream, request)
-                                        .addListener((Future<Http2StreamChannel> f) -> {
-                                            if (f.isSuccess()) {
-                                                Relay.start(downstream, f.getNow(), ConnectionObserver.NOOP);
-                                            } else {
-                                                outboundFailures.add(f.cause());
-                                                downstream.close();
-                                            }
-                                        });
+                                        (InetSocketAddress) downstream.remoteAddress(),
+                                        "echo.server.svc.cluster.local",
+                                        new Baggage(
+                                                "Kubernetes",
+                                                "client",
+                                                "deployment",
+                                                "client",
+                                                "client",
+                                                "v1",
+                                                "",
+                                                ""));
+                                pool.connect(downstream, request).addListener((Future<Http2StreamChannel> f) -> {
+                                    if (f.isSuccess()) {
+                                        Relay.start(downstream, f.getNow(), ConnectionObserver.NOOP);
+                                    } else {
+                                        outboundFailures.add(f.cause());
+                                        downstream.close();
+                                    }
+                                });
                                 ctx.pipeline().remove(this);
                             }
                         });
                     }
                 })
-                .bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+                .bind(new InetSocketAddress("127.0.0.1", 0))
+                .sync()
+                .channel();
         return (InetSocketAddress) forwarderChannel.localAddress();
     }
 

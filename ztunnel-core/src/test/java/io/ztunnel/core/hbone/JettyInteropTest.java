@@ -1,11 +1,10 @@
 package io.ztunnel.core.hbone;
 
-import io.ztunnel.core.testing.TestApps;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.ztunnel.core.identity.WorkloadCertificate;
+import io.ztunnel.core.testing.TestApps;
 import java.io.ByteArrayOutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -76,8 +75,8 @@ class JettyInteropTest {
     private static KeyStore keyStore(WorkloadCertificate cert) throws Exception {
         KeyStore ks = KeyStore.getInstance("PKCS12");
         ks.load(null, null);
-        ks.setKeyEntry("workload", cert.privateKey(), "pw".toCharArray(),
-                cert.chain().toArray(new X509Certificate[0]));
+        ks.setKeyEntry(
+                "workload", cert.privateKey(), "pw".toCharArray(), cert.chain().toArray(new X509Certificate[0]));
         return ks;
     }
 
@@ -91,7 +90,8 @@ class JettyInteropTest {
     }
 
     private Session jettyClientSession(InetSocketAddress hbone, String... cipherSuites) throws Exception {
-        WorkloadCertificate cert = bed.certs.fetch(HboneTestBed.CLIENT).get(10, TimeUnit.SECONDS).certificate();
+        WorkloadCertificate cert =
+                bed.certs.fetch(HboneTestBed.CLIENT).get(10, TimeUnit.SECONDS).certificate();
         SslContextFactory.Client tls = new SslContextFactory.Client();
         tls.setKeyStore(keyStore(cert));
         tls.setKeyStorePassword("pw");
@@ -119,35 +119,40 @@ class JettyInteropTest {
         ByteArrayOutputStream echoed = new ByteArrayOutputStream();
         CompletableFuture<Void> ended = new CompletableFuture<>();
         HttpFields.Mutable fields = HttpFields.build().put("baggage", "k8s.namespace.name=jetty");
-        MetaData.ConnectRequest connect = new MetaData.ConnectRequest((String) null,
-                new HostPortHttpField("127.0.0.1:" + app.address().getPort()), null, fields, null);
+        MetaData.ConnectRequest connect = new MetaData.ConnectRequest(
+                (String) null,
+                new HostPortHttpField("127.0.0.1:" + app.address().getPort()),
+                null,
+                fields,
+                null);
         Stream stream = session.newStream(new HeadersFrame(connect, null, false), new Stream.Listener() {
-            @Override
-            public void onHeaders(Stream s, HeadersFrame frame) {
-                status.complete(((MetaData.Response) frame.getMetaData()).getStatus());
-                s.demand();
-            }
+                    @Override
+                    public void onHeaders(Stream s, HeadersFrame frame) {
+                        status.complete(((MetaData.Response) frame.getMetaData()).getStatus());
+                        s.demand();
+                    }
 
-            @Override
-            public void onDataAvailable(Stream s) {
-                Stream.Data data = s.readData();
-                if (data == null) {
-                    s.demand();
-                    return;
-                }
-                ByteBuffer bytes = data.frame().getByteBuffer();
-                byte[] copy = new byte[bytes.remaining()];
-                bytes.get(copy);
-                echoed.writeBytes(copy);
-                boolean last = data.frame().isEndStream();
-                data.release();
-                if (last) {
-                    ended.complete(null);
-                } else {
-                    s.demand();
-                }
-            }
-        }).get(10, TimeUnit.SECONDS);
+                    @Override
+                    public void onDataAvailable(Stream s) {
+                        Stream.Data data = s.readData();
+                        if (data == null) {
+                            s.demand();
+                            return;
+                        }
+                        ByteBuffer bytes = data.frame().getByteBuffer();
+                        byte[] copy = new byte[bytes.remaining()];
+                        bytes.get(copy);
+                        echoed.writeBytes(copy);
+                        boolean last = data.frame().isEndStream();
+                        data.release();
+                        if (last) {
+                            ended.complete(null);
+                        } else {
+                            s.demand();
+                        }
+                    }
+                })
+                .get(10, TimeUnit.SECONDS);
 
         assertThat(status.get(10, TimeUnit.SECONDS)).isEqualTo(200);
         stream.data(new DataFrame(stream.getId(), ByteBuffer.wrap("over jetty".getBytes()), true))
@@ -165,8 +170,12 @@ class JettyInteropTest {
         bed = new HboneTestBed(caDir);
         Session session = jettyClientSession(bed.startServer());
         CompletableFuture<Integer> status = new CompletableFuture<>();
-        MetaData.ConnectRequest connect = new MetaData.ConnectRequest((String) null,
-                new HostPortHttpField("reviews.default.svc.cluster.local"), null, HttpFields.EMPTY, null);
+        MetaData.ConnectRequest connect = new MetaData.ConnectRequest(
+                (String) null,
+                new HostPortHttpField("reviews.default.svc.cluster.local"),
+                null,
+                HttpFields.EMPTY,
+                null);
         session.newStream(new HeadersFrame(connect, null, false), new Stream.Listener() {
             @Override
             public void onHeaders(Stream s, HeadersFrame frame) {
@@ -185,14 +194,19 @@ class JettyInteropTest {
         CompletableFuture<Integer> status = new CompletableFuture<>();
         try {
             Session session = jettyClientSession(hbone, "TLS_CHACHA20_POLY1305_SHA256");
-            MetaData.ConnectRequest connect = new MetaData.ConnectRequest((String) null,
-                    new HostPortHttpField("127.0.0.1:" + app.address().getPort()), null, HttpFields.EMPTY, null);
+            MetaData.ConnectRequest connect = new MetaData.ConnectRequest(
+                    (String) null,
+                    new HostPortHttpField("127.0.0.1:" + app.address().getPort()),
+                    null,
+                    HttpFields.EMPTY,
+                    null);
             session.newStream(new HeadersFrame(connect, null, false), new Stream.Listener() {
-                @Override
-                public void onHeaders(Stream s, HeadersFrame frame) {
-                    status.complete(((MetaData.Response) frame.getMetaData()).getStatus());
-                }
-            }).get(5, TimeUnit.SECONDS);
+                        @Override
+                        public void onHeaders(Stream s, HeadersFrame frame) {
+                            status.complete(((MetaData.Response) frame.getMetaData()).getStatus());
+                        }
+                    })
+                    .get(5, TimeUnit.SECONDS);
             Thread.sleep(500);
         } catch (Exception expected) {
             // the connection is closed right after the handshake
@@ -206,7 +220,8 @@ class JettyInteropTest {
     void ourPoolTunnelsThroughAJettyServer() throws Exception {
         app = TestApps.echo();
         bed = new HboneTestBed(caDir);
-        WorkloadCertificate serverCert = bed.certs.fetch(HboneTestBed.SERVER).get(10, TimeUnit.SECONDS).certificate();
+        WorkloadCertificate serverCert =
+                bed.certs.fetch(HboneTestBed.SERVER).get(10, TimeUnit.SECONDS).certificate();
         ConcurrentLinkedQueue<MetaData.Request> seen = new ConcurrentLinkedQueue<>();
 
         SslContextFactory.Server tls = new SslContextFactory.Server();
@@ -216,13 +231,19 @@ class JettyInteropTest {
         tls.setNeedClientAuth(true);
         tls.setIncludeProtocols("TLSv1.3");
         jettyServer = new Server();
-        RawHTTP2ServerConnectionFactory h2 = new RawHTTP2ServerConnectionFactory(new HttpConfiguration(),
+        RawHTTP2ServerConnectionFactory h2 = new RawHTTP2ServerConnectionFactory(
+                new HttpConfiguration(),
                 new ServerSessionListener() {
                     @Override
                     public Stream.Listener onNewStream(Stream stream, HeadersFrame frame) {
                         seen.add((MetaData.Request) frame.getMetaData());
-                        stream.headers(new HeadersFrame(stream.getId(), new MetaData.Response(200, null,
-                                HttpVersion.HTTP_2, HttpFields.EMPTY), null, false), Callback.NOOP);
+                        stream.headers(
+                                new HeadersFrame(
+                                        stream.getId(),
+                                        new MetaData.Response(200, null, HttpVersion.HTTP_2, HttpFields.EMPTY),
+                                        null,
+                                        false),
+                                Callback.NOOP);
                         stream.demand();
                         return new Stream.Listener() {
                             @Override
@@ -233,22 +254,29 @@ class JettyInteropTest {
                                     return;
                                 }
                                 ByteBuffer in = data.frame().getByteBuffer();
-                                ByteBuffer copy = ByteBuffer.allocate(in.remaining()).put(in).flip();
+                                ByteBuffer copy = ByteBuffer.allocate(in.remaining())
+                                        .put(in)
+                                        .flip();
                                 boolean last = data.frame().isEndStream();
                                 data.release();
-                                s.data(new DataFrame(s.getId(), copy, last), Callback.from(() -> {
-                                    if (!last) {
-                                        s.demand();
-                                    }
-                                }, Throwable::printStackTrace));
+                                s.data(
+                                        new DataFrame(s.getId(), copy, last),
+                                        Callback.from(
+                                                () -> {
+                                                    if (!last) {
+                                                        s.demand();
+                                                    }
+                                                },
+                                                Throwable::printStackTrace));
                             }
                         };
                     }
-                }, "h2");
+                },
+                "h2");
         ALPNServerConnectionFactory alpn = new ALPNServerConnectionFactory("h2");
         alpn.setDefaultProtocol("h2");
-        ServerConnector connector = new ServerConnector(jettyServer,
-                new SslConnectionFactory(tls, alpn.getProtocol()), alpn, h2);
+        ServerConnector connector =
+                new ServerConnector(jettyServer, new SslConnectionFactory(tls, alpn.getProtocol()), alpn, h2);
         connector.setHost("127.0.0.1");
         connector.setPort(0);
         jettyServer.addConnector(connector);
@@ -264,7 +292,8 @@ class JettyInteropTest {
         await().atMost(Duration.ofSeconds(5)).until(() -> !seen.isEmpty());
         MetaData.Request request = seen.peek();
         assertThat(request.getMethod()).isEqualTo("CONNECT");
-        assertThat(request.getHttpURI().getAuthority()).isEqualTo("127.0.0.1:" + app.address().getPort());
+        assertThat(request.getHttpURI().getAuthority())
+                .isEqualTo("127.0.0.1:" + app.address().getPort());
         assertThat(request.getHttpFields().get("traceparent")).matches("00-[0-9a-f]{32}-[0-9a-f]{16}-00");
         assertThat(request.getHttpFields().get("forwarded")).startsWith("for=\"127.0.0.1:");
         assertThat(request.getHttpFields().get("baggage")).contains("k8s.namespace.name=client");

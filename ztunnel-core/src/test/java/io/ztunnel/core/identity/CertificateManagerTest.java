@@ -47,8 +47,10 @@ class CertificateManagerTest {
             requests.add(identity);
             CompletableFuture<IssuedChain> f = new CompletableFuture<>();
             pending.add(f);
-            answers.add(() -> real.sign(identity, csrPem, ttl).thenApply(tamper)
-                    .whenComplete((c, e) -> { if (e != null) f.completeExceptionally(e); else f.complete(c); }));
+            answers.add(() -> real.sign(identity, csrPem, ttl).thenApply(tamper).whenComplete((c, e) -> {
+                if (e != null) f.completeExceptionally(e);
+                else f.complete(c);
+            }));
             return f;
         }
 
@@ -78,9 +80,20 @@ class CertificateManagerTest {
         Instant start = Instant.now();
         scheduler = new ManualScheduler(start);
         Clock clock = new Clock() {
-            @Override public ZoneOffset getZone() { return ZoneOffset.UTC; }
-            @Override public Clock withZone(java.time.ZoneId zone) { return this; }
-            @Override public Instant instant() { return scheduler.now(); }
+            @Override
+            public ZoneOffset getZone() {
+                return ZoneOffset.UTC;
+            }
+
+            @Override
+            public Clock withZone(java.time.ZoneId zone) {
+                return this;
+            }
+
+            @Override
+            public Instant instant() {
+                return scheduler.now();
+            }
         };
         ca = new ControllableCa(LocalCa.loadOrCreate(dir, clock));
         manager = new CertificateManager(ca, TTL, TlsSettings.DEFAULT, scheduler, 2);
@@ -103,7 +116,8 @@ class CertificateManagerTest {
         assertThat(material.identity()).isEqualTo(A);
         assertThat(manager.fetch(A).join()).isSameAs(material);
         assertThat(ca.requests).containsExactly(A);
-        assertThat(manager.status()).singleElement()
+        assertThat(manager.status())
+                .singleElement()
                 .satisfies(s -> assertThat(s.state()).isEqualTo(CertificateManager.State.AVAILABLE));
     }
 
@@ -134,7 +148,8 @@ class CertificateManagerTest {
 
         TlsMaterial renewed = manager.current(A);
         assertThat(renewed).isNotSameAs(original);
-        assertThat(renewed.certificate().serialHex()).isNotEqualTo(original.certificate().serialHex());
+        assertThat(renewed.certificate().serialHex())
+                .isNotEqualTo(original.certificate().serialHex());
         assertThat(original.isReleased()).isFalse();
         scheduler.advance(CertificateManager.RELEASE_GRACE);
         assertThat(original.isReleased()).isTrue();
@@ -147,7 +162,8 @@ class CertificateManagerTest {
         scheduler.runPending();
         ca.answerAll();
         TlsMaterial original = first.join();
-        scheduler.advance(Duration.between(scheduler.now(), original.certificate().refreshAt()));
+        scheduler.advance(
+                Duration.between(scheduler.now(), original.certificate().refreshAt()));
         assertThat(ca.requests).hasSize(2);
 
         List<Duration> delays = new ArrayList<>();

@@ -49,9 +49,14 @@ class LocalCaTest {
         assertThat(leaf.getExtendedKeyUsage()).containsExactlyInAnyOrder("1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2");
         assertThat(leaf.getBasicConstraints()).isEqualTo(-1);
         assertThat(leaf.getPublicKey()).isInstanceOf(ECPublicKey.class);
-        assertThat(((ECPublicKey) leaf.getPublicKey()).getParams().getCurve().getField().getFieldSize())
+        assertThat(((ECPublicKey) leaf.getPublicKey())
+                        .getParams()
+                        .getCurve()
+                        .getField()
+                        .getFieldSize())
                 .isEqualTo(256);
-        assertThat(Duration.between(leaf.getNotBefore().toInstant(), leaf.getNotAfter().toInstant()))
+        assertThat(Duration.between(
+                        leaf.getNotBefore().toInstant(), leaf.getNotAfter().toInstant()))
                 .isBetween(Duration.ofHours(24), Duration.ofHours(24).plusMinutes(2));
         assertThat(cert.chain()).hasSize(1);
         leaf.verify(ca.roots().getFirst().getPublicKey());
@@ -70,8 +75,11 @@ class LocalCaTest {
     void usesAnOperatorsRsaIntermediateWithItsChain() throws Exception {
         TestPki.Ca root = TestPki.root("CN=corp root", TestPki.rsa());
         TestPki.Ca intermediate = TestPki.intermediate("CN=mesh intermediate", TestPki.rsa(), root);
-        TestPki.writePluginCa(dir, intermediate,
-                new X509Certificate[] {intermediate.certificate(), root.certificate()}, root.certificate());
+        TestPki.writePluginCa(
+                dir,
+                intermediate,
+                new X509Certificate[] {intermediate.certificate(), root.certificate()},
+                root.certificate());
 
         LocalCa ca = LocalCa.loadOrCreate(dir, Clock.systemUTC());
         WorkloadCertificate cert = TestPki.issue(ca, ID, Duration.ofHours(1));
@@ -87,8 +95,8 @@ class LocalCaTest {
     void findsTheRootAtTheEndOfTheChainWhenRootCertIsAbsent() throws Exception {
         TestPki.Ca root = TestPki.root("CN=corp root", Csr.newP256KeyPair());
         TestPki.Ca intermediate = TestPki.intermediate("CN=mesh intermediate", Csr.newP256KeyPair(), root);
-        TestPki.writePluginCa(dir, intermediate,
-                new X509Certificate[] {intermediate.certificate(), root.certificate()}, null);
+        TestPki.writePluginCa(
+                dir, intermediate, new X509Certificate[] {intermediate.certificate(), root.certificate()}, null);
 
         assertThat(LocalCa.loadOrCreate(dir, Clock.systemUTC()).roots()).containsExactly(root.certificate());
     }
@@ -128,7 +136,10 @@ class LocalCaTest {
         LocalCa ca = LocalCa.loadOrCreate(dir, Clock.systemUTC());
         String csr = Csr.create(SpiffeId.parse("spiffe://cluster.local/ns/other/sa/x"), Csr.newP256KeyPair());
 
-        assertThatThrownBy(() -> ca.sign(ID, csr, Duration.ofHours(1)).toCompletableFuture().join())
-                .isInstanceOf(CompletionException.class).hasMessageContaining("do not match the requested identity");
+        assertThatThrownBy(() -> ca.sign(ID, csr, Duration.ofHours(1))
+                        .toCompletableFuture()
+                        .join())
+                .isInstanceOf(CompletionException.class)
+                .hasMessageContaining("do not match the requested identity");
     }
 }

@@ -14,12 +14,16 @@ class SpiffeIdTest {
 
     @Provide
     Arbitrary<String> segments() {
-        return Arbitraries.strings().withCharRange('!', '~').excludeChars('/').ofMinLength(1).ofMaxLength(30);
+        return Arbitraries.strings()
+                .withCharRange('!', '~')
+                .excludeChars('/')
+                .ofMinLength(1)
+                .ofMaxLength(30);
     }
 
     @Property
-    void formatThenParseGivesTheSameIdentity(@ForAll("segments") String td, @ForAll("segments") String ns,
-            @ForAll("segments") String sa) {
+    void formatThenParseGivesTheSameIdentity(
+            @ForAll("segments") String td, @ForAll("segments") String ns, @ForAll("segments") String sa) {
         SpiffeId id = new SpiffeId(td, ns, sa);
         assertThat(SpiffeId.parse(id.toString())).isEqualTo(id);
         assertThat(id.principal()).isEqualTo(td + "/ns/" + ns + "/sa/" + sa);
@@ -31,7 +35,8 @@ class SpiffeIdTest {
         if (id != null) {
             assertThat(id.toString()).isEqualTo(input);
         } else {
-            assertThatThrownBy(() -> SpiffeId.parse(input)).isInstanceOf(IllegalArgumentException.class)
+            assertThatThrownBy(() -> SpiffeId.parse(input))
+                    .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageStartingWith("SPIFFE id");
         }
     }

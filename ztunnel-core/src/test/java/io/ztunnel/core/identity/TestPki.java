@@ -37,20 +37,29 @@ public final class TestPki {
     }
 
     public static Ca intermediate(String name, KeyPair keyPair, Ca issuer) throws Exception {
-        return new Ca(keyPair, caCertificate(name, keyPair, issuer.certificate().getSubjectX500Principal().getName(),
-                issuer.keyPair()));
+        return new Ca(
+                keyPair,
+                caCertificate(
+                        name,
+                        keyPair,
+                        issuer.certificate().getSubjectX500Principal().getName(),
+                        issuer.keyPair()));
     }
 
-    private static X509Certificate caCertificate(String subject, KeyPair subjectKeys, String issuer,
-            KeyPair issuerKeys) throws Exception {
+    private static X509Certificate caCertificate(String subject, KeyPair subjectKeys, String issuer, KeyPair issuerKeys)
+            throws Exception {
         Instant now = Instant.now();
-        X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(new X500Name(issuer),
-                new BigInteger(64, new SecureRandom()), Date.from(now.minus(Duration.ofHours(1))),
-                Date.from(now.plus(Duration.ofDays(30))), new X500Name(subject), subjectKeys.getPublic());
+        X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(
+                new X500Name(issuer),
+                new BigInteger(64, new SecureRandom()),
+                Date.from(now.minus(Duration.ofHours(1))),
+                Date.from(now.plus(Duration.ofDays(30))),
+                new X500Name(subject),
+                subjectKeys.getPublic());
         b.addExtension(Extension.basicConstraints, true, new BasicConstraints(true));
         b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign));
-        return new JcaX509CertificateConverter().getCertificate(b.build(
-                new JcaContentSignerBuilder(LocalCa.signatureAlgorithm(issuerKeys.getPrivate()))
+        return new JcaX509CertificateConverter()
+                .getCertificate(b.build(new JcaContentSignerBuilder(LocalCa.signatureAlgorithm(issuerKeys.getPrivate()))
                         .build(issuerKeys.getPrivate())));
     }
 
@@ -59,12 +68,15 @@ public final class TestPki {
             throws Exception {
         Files.createDirectories(dir);
         Files.writeString(dir.resolve("ca-cert.pem"), Pem.encode(signing.certificate()), StandardCharsets.US_ASCII);
-        Files.writeString(dir.resolve("ca-key.pem"), signing.keyPair().getPrivate().getAlgorithm().equals("RSA")
-                ? Pem.write(signing.keyPair().getPrivate()) : Pem.encodePkcs8(signing.keyPair().getPrivate()),
+        Files.writeString(
+                dir.resolve("ca-key.pem"),
+                signing.keyPair().getPrivate().getAlgorithm().equals("RSA")
+                        ? Pem.write(signing.keyPair().getPrivate())
+                        : Pem.encodePkcs8(signing.keyPair().getPrivate()),
                 StandardCharsets.US_ASCII);
         if (chain != null) {
-            Files.writeString(dir.resolve("cert-chain.pem"), Pem.encode(java.util.List.of(chain)),
-                    StandardCharsets.US_ASCII);
+            Files.writeString(
+                    dir.resolve("cert-chain.pem"), Pem.encode(java.util.List.of(chain)), StandardCharsets.US_ASCII);
         }
         if (root != null) {
             Files.writeString(dir.resolve("root-cert.pem"), Pem.encode(root), StandardCharsets.US_ASCII);
@@ -74,13 +86,16 @@ public final class TestPki {
     /** Issues a certificate for {@code identity} from {@code ca} as the daemon would, returning the material. */
     public static WorkloadCertificate issue(LocalCa ca, SpiffeId identity, Duration ttl) {
         KeyPair keys = Csr.newP256KeyPair();
-        IssuedChain chain = ca.sign(identity, Csr.create(identity, keys), ttl).toCompletableFuture().join();
+        IssuedChain chain = ca.sign(identity, Csr.create(identity, keys), ttl)
+                .toCompletableFuture()
+                .join();
         return new WorkloadCertificate(identity, keys.getPrivate(), chain.leafAndIntermediates(), chain.roots());
     }
 
     /** A chain for {@code identity} with a throw-away key (what a misbehaving CA might return). */
     public static IssuedChain issueChain(LocalCa ca, SpiffeId identity) {
         return ca.sign(identity, Csr.create(identity, Csr.newP256KeyPair()), Duration.ofHours(1))
-                .toCompletableFuture().join();
+                .toCompletableFuture()
+                .join();
     }
 }

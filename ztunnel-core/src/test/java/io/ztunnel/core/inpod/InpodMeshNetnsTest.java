@@ -53,8 +53,11 @@ class InpodMeshNetnsTest {
     @BeforeAll
     void startMesh() throws Exception {
         dir = Files.createTempDirectory("inpod-mesh");
-        mesh = LocalMesh.start(dir, List.of("node1", "node2"),
-                List.of(new LocalMesh.PodSpec("client", "apps", "client", "node1", 2, Map.of()),
+        mesh = LocalMesh.start(
+                dir,
+                List.of("node1", "node2"),
+                List.of(
+                        new LocalMesh.PodSpec("client", "apps", "client", "node1", 2, Map.of()),
                         new LocalMesh.PodSpec("server1", "apps", "server", "node1", 3, Map.of("app", "web")),
                         new LocalMesh.PodSpec("outsider", "legacy", "default", "node1", 4, Map.of()),
                         new LocalMesh.PodSpec("server2", "apps", "server", "node2", 2, Map.of("app", "web")),
@@ -100,8 +103,9 @@ class InpodMeshNetnsTest {
                 Socket s = listener.accept();
                 apps.submit(() -> {
                     try (s) {
-                        s.getOutputStream().write((pod + " " + s.getInetAddress().getHostAddress() + "\n")
-                                .getBytes(StandardCharsets.US_ASCII));
+                        s.getOutputStream()
+                                .write((pod + " " + s.getInetAddress().getHostAddress() + "\n")
+                                        .getBytes(StandardCharsets.US_ASCII));
                         InputStream in = s.getInputStream();
                         byte[] buf = new byte[16384];
                         int n;
@@ -167,7 +171,8 @@ class InpodMeshNetnsTest {
         try (Socket s = connect("client", ip("server2"), 8080)) {
             assertThat(line(s)).isEqualTo("server2 " + ip("client"));
             String live = mesh.http("node2", 15000, "/debug/connections");
-            assertThat(live).contains("\"direction\" : \"inbound\"")
+            assertThat(live)
+                    .contains("\"direction\" : \"inbound\"")
                     .contains("\"srcIdentity\" : \"spiffe://cluster.local/ns/apps/sa/client\"")
                     .contains("\"dstIdentity\" : \"spiffe://cluster.local/ns/apps/sa/server\"");
         }
@@ -178,8 +183,10 @@ class InpodMeshNetnsTest {
     void betweenNodesTheBytesAreEncrypted() throws Exception {
         Path capture = dir.resolve("node2.pcap");
         String node2 = mesh.nodeNetns("node2");
-        Process tcpdump = new ProcessBuilder("ip", "netns", "exec", node2, "tcpdump", "-i", "eth0", "-U", "-w",
-                capture.toString(), "tcp").redirectErrorStream(true).start();
+        Process tcpdump = new ProcessBuilder(
+                        "ip", "netns", "exec", node2, "tcpdump", "-i", "eth0", "-U", "-w", capture.toString(), "tcp")
+                .redirectErrorStream(true)
+                .start();
         try {
             Thread.sleep(1000);
             String secret = "TOP-SECRET-PAYLOAD-0123456789";
@@ -197,7 +204,8 @@ class InpodMeshNetnsTest {
             tcpdump.waitFor(5, TimeUnit.SECONDS);
         }
         String wire = new String(Files.readAllBytes(capture), StandardCharsets.ISO_8859_1);
-        assertThat(wire).as("plaintext to the uncaptured pod is visible: the capture works")
+        assertThat(wire)
+                .as("plaintext to the uncaptured pod is visible: the capture works")
                 .contains("TOP-SECRET-PAYLOAD-0123456789-external");
         assertThat(wire).as("the mesh connection between nodes is TLS").doesNotContain("-server2");
     }
@@ -252,8 +260,9 @@ class InpodMeshNetnsTest {
                 """);
         awaitPolicies(1);
         assertThat(banner("client", ip("server2"), 8080)).isNull();
-        assertThat(mesh.http("node2", 15020, "/metrics")).containsPattern(
-                "istio_tcp_connections_failed_total\\{reporter=\"destination\",[^}]*response_flags=\"DENY\"");
+        assertThat(mesh.http("node2", 15020, "/metrics"))
+                .containsPattern(
+                        "istio_tcp_connections_failed_total\\{reporter=\"destination\",[^}]*response_flags=\"DENY\"");
         mesh.setPolicies("");
         awaitPolicies(0);
         assertThat(banner("client", ip("server2"), 8080)).isEqualTo("server2 " + ip("client"));
@@ -263,12 +272,16 @@ class InpodMeshNetnsTest {
     @Order(7)
     void appsCannotLoopThroughTheProxyPorts() throws Exception {
         for (int port : List.of(15001, 15006)) {
-            assertThat(banner("client", "127.0.0.1", port)).as("127.0.0.1:" + port).isNull();
+            assertThat(banner("client", "127.0.0.1", port))
+                    .as("127.0.0.1:" + port)
+                    .isNull();
         }
         assertThat(banner("client", ip("client"), 15006)).as("own IP :15006").isNull();
         try (Socket s = connect("client", ip("server2"), 15008)) {
             s.getOutputStream().write("GET / HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-            assertThat(s.getInputStream().read()).as("plaintext to a peer's HBONE port").isEqualTo(-1);
+            assertThat(s.getInputStream().read())
+                    .as("plaintext to a peer's HBONE port")
+                    .isEqualTo(-1);
         } catch (java.net.SocketException expected) {
             // reset is also a refusal
         }
@@ -278,20 +291,22 @@ class InpodMeshNetnsTest {
     @Order(8)
     void unEnrollingANamespaceRemovesTheRulesAndTrafficFlowsDirectly() throws Exception {
         mesh.setNamespaceLabels("apps", Map.of());
-        await().atMost(Duration.ofSeconds(20)).until(() -> !Shell.inNetns(mesh.pod("client").netns(),
-                "iptables-save").contains("ISTIO_OUTPUT"));
+        await().atMost(Duration.ofSeconds(20))
+                .until(() -> !Shell.inNetns(mesh.pod("client").netns(), "iptables-save")
+                        .contains("ISTIO_OUTPUT"));
         // No proxy in the way: the server sees the client directly, and node2's daemon sees nothing.
         try (Socket s = connect("client", ip("server2"), 8080)) {
             assertThat(line(s)).isEqualTo("server2 " + ip("client"));
             assertThat(mesh.http("node2", 15000, "/debug/connections")).doesNotContain("\"inbound\"");
         }
         mesh.setNamespaceLabels("apps", AMBIENT);
-        await().atMost(Duration.ofSeconds(30)).until(() -> Shell.inNetns(mesh.pod("client").netns(),
-                "iptables-save").contains("ISTIO_OUTPUT"));
+        await().atMost(Duration.ofSeconds(30))
+                .until(() -> Shell.inNetns(mesh.pod("client").netns(), "iptables-save")
+                        .contains("ISTIO_OUTPUT"));
         mesh.awaitReady("node1", Duration.ofSeconds(30));
         mesh.awaitReady("node2", Duration.ofSeconds(30));
-        await().atMost(Duration.ofSeconds(20)).until(() -> ("server2 " + ip("client"))
-                .equals(banner("client", ip("server2"), 8080)));
+        await().atMost(Duration.ofSeconds(20))
+                .until(() -> ("server2 " + ip("client")).equals(banner("client", ip("server2"), 8080)));
     }
 
     @Test
@@ -320,7 +335,9 @@ class InpodMeshNetnsTest {
             }
         });
         open.close();
-        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThatThrownBy(() ->
-                connect("client", "127.0.0.1", 15001).close()).isInstanceOf(java.net.ConnectException.class));
+        await().atMost(Duration.ofSeconds(20))
+                .untilAsserted(() -> assertThatThrownBy(
+                                () -> connect("client", "127.0.0.1", 15001).close())
+                        .isInstanceOf(java.net.ConnectException.class));
     }
 }

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.ztunnel.cni.linux.SeqpacketSocket;
 import io.ztunnel.cni.testing.RequiresNetns;
 import io.ztunnel.core.demo.ManagedProcess;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HexFormat;
@@ -29,19 +28,41 @@ class ZdsViolationNetnsTest {
     void aSecondSnapshotSentEndsTheDaemonAfterNackingIt() throws Exception {
         Path socket = dir.resolve("ztunnel.sock");
         try (SeqpacketSocket listener = SeqpacketSocket.listen(socket, 4);
-                ManagedProcess daemon = ManagedProcess.start("ztunnel", null, "io.ztunnel.core.app.Main",
-                        List.of("proxy", "ztunnel"), Map.of("PROXY_MODE", "shared", "INPOD_UDS", socket.toString(),
-                                "LOCAL_CA_DIR", dir.resolve("ca").toString(), "XDS_ADDRESS", "", "CA_ADDRESS", "",
-                                "ADMIN_PORT", "0", "STATS_PORT", "0", "READINESS_PORT", "0"),
-                        List.of("-Xmx128m"), dir.resolve("ztunnel.log"));
+                ManagedProcess daemon = ManagedProcess.start(
+                        "ztunnel",
+                        null,
+                        "io.ztunnel.core.app.Main",
+                        List.of("proxy", "ztunnel"),
+                        Map.of(
+                                "PROXY_MODE",
+                                "shared",
+                                "INPOD_UDS",
+                                socket.toString(),
+                                "LOCAL_CA_DIR",
+                                dir.resolve("ca").toString(),
+                                "XDS_ADDRESS",
+                                "",
+                                "CA_ADDRESS",
+                                "",
+                                "ADMIN_PORT",
+                                "0",
+                                "STATS_PORT",
+                                "0",
+                                "READINESS_PORT",
+                                "0"),
+                        List.of("-Xmx128m"),
+                        dir.resolve("ztunnel.log"));
                 SeqpacketSocket peer = listener.accept()) {
-            assertThat(hex(peer.receive(Duration.ofSeconds(30)))).as("ZdsHello{version: V1}").isEqualTo("0801");
+            assertThat(hex(peer.receive(Duration.ofSeconds(30))))
+                    .as("ZdsHello{version: V1}")
+                    .isEqualTo("0801");
             peer.send(HexFormat.of().parseHex("1a00")); // WorkloadRequest{snapshot_sent: {}}
             assertThat(hex(peer.receive(Duration.ofSeconds(10)))).as("ack").isEqualTo("0a00");
             peer.send(HexFormat.of().parseHex("1a00")); // again: a protocol violation
             byte[] nack = peer.receive(Duration.ofSeconds(10)).orElseThrow().data();
             assertThat(nack[0]).as("WorkloadResponse.ack").isEqualTo((byte) 0x0a);
-            assertThat(new String(nack, java.nio.charset.StandardCharsets.UTF_8)).containsIgnoringCase("snapshot");
+            assertThat(new String(nack, java.nio.charset.StandardCharsets.UTF_8))
+                    .containsIgnoringCase("snapshot");
             assertThat(daemon.waitFor(30)).as("the daemon exits").isTrue();
             assertThat(daemon.exitCode()).isEqualTo(1);
             assertThat(daemon.output()).contains("node agent broke the ZDS protocol");

@@ -20,8 +20,11 @@ import org.junit.jupiter.api.Test;
 /** One test per inbound HBONE destination rule of sections 2.5 and 3.1. */
 class InboundResolverTest {
     private final InboundResolver resolver = new InboundResolver(RoutingConfig.defaults(false));
-    private final Service svc = service("ns", "web", "10.96.0.10", Map.of(80, 8080, 81, 0)).build();
-    private final Workload local = pod("ns", "web-1", "10.0.2.1").services(memberOf(svc, Map.of(81, 9091))).build();
+    private final Service svc =
+            service("ns", "web", "10.96.0.10", Map.of(80, 8080, 81, 0)).build();
+    private final Workload local = pod("ns", "web-1", "10.0.2.1")
+            .services(memberOf(svc, Map.of(81, 9091)))
+            .build();
 
     private InboundResolver.Result resolve(ProxyState state, Workload me, String authority) {
         return resolver.resolve(state, me, addr("10.0.2.1", 15008), HboneAddress.parse(authority));
@@ -47,7 +50,8 @@ class InboundResolverTest {
     @Test
     void ipAuthorityOnAnIllegalPortIs400() {
         for (int port : List.of(15001, 15006, 15008)) {
-            assertThat(status(resolve(state(List.of(local), List.of(svc)), local, "10.0.2.1:" + port))).isEqualTo(400);
+            assertThat(status(resolve(state(List.of(local), List.of(svc)), local, "10.0.2.1:" + port)))
+                    .isEqualTo(400);
         }
     }
 
@@ -64,8 +68,10 @@ class InboundResolverTest {
     void aTargetWhoseWaypointIsUsPassesTheIpCheck() {
         Workload waypoint = pod("ns", "waypoint", "10.0.2.1").build();
         Service behind = service("ns", "reviews", "10.96.0.20", Map.of(9080, 9080))
-                .waypoint(new GatewayAddress(new GatewayAddress.Address(vip("10.0.2.1")), 15008)).build();
-        Service notBehind = service("ns", "ratings", "10.96.0.30", Map.of(9080, 9080)).build();
+                .waypoint(new GatewayAddress(new GatewayAddress.Address(vip("10.0.2.1")), 15008))
+                .build();
+        Service notBehind =
+                service("ns", "ratings", "10.96.0.30", Map.of(9080, 9080)).build();
         ProxyState s = state(List.of(waypoint), List.of(behind, notBehind));
         assertThat(resolve(s, waypoint, "10.96.0.20:9080")).isInstanceOf(InboundResolver.Target.class);
         assertThat(status(resolve(s, waypoint, "10.96.0.30:9080"))).isEqualTo(400);

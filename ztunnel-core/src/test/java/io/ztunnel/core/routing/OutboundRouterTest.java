@@ -36,7 +36,8 @@ class OutboundRouterTest {
     @Test
     void loopbackDestinationOnAnIllegalPortIsRefused() {
         for (int port : List.of(15001, 15006, 15008, 15080)) {
-            assertThat(route(state(List.of(client), List.of()), "127.0.0.1", port)).isInstanceOf(Route.Refuse.class);
+            assertThat(route(state(List.of(client), List.of()), "127.0.0.1", port))
+                    .isInstanceOf(Route.Refuse.class);
         }
         assertThat(route(state(List.of(client), List.of()), "127.0.0.1", 8080)).isInstanceOf(Route.Passthrough.class);
     }
@@ -59,14 +60,18 @@ class OutboundRouterTest {
 
     @Test
     void podIpOfAPlainWorkloadIsDirectTcp() {
-        Workload server = pod("ns", "server", "10.0.2.1").tunnelProtocol(Workload.TunnelProtocol.NONE).build();
+        Workload server = pod("ns", "server", "10.0.2.1")
+                .tunnelProtocol(Workload.TunnelProtocol.NONE)
+                .build();
         assertThat(route(state(List.of(client, server), List.of()), "10.0.2.1", 8080))
                 .isEqualTo(new Route.Direct(addr("10.0.2.1", 8080), null, server, null));
     }
 
     @Test
     void hostNetworkWorkloadsAreNotFoundByIp() {
-        Workload node = pod("ns", "node-agent", "10.0.2.1").networkMode(Workload.NetworkMode.HOST_NETWORK).build();
+        Workload node = pod("ns", "node-agent", "10.0.2.1")
+                .networkMode(Workload.NetworkMode.HOST_NETWORK)
+                .build();
         assertThat(route(state(List.of(client, node), List.of()), "10.0.2.1", 8080))
                 .isInstanceOf(Route.Passthrough.class);
     }
@@ -74,7 +79,8 @@ class OutboundRouterTest {
     @Test
     void serviceVipIsLoadBalancedToAnEndpointWithTheServiceTargetPort() {
         Service svc = service("ns", "web", "10.96.0.10", Map.of(80, 8080)).build();
-        Workload a = pod("ns", "a", "10.0.2.1").services(memberOf(svc, Map.of())).build();
+        Workload a =
+                pod("ns", "a", "10.0.2.1").services(memberOf(svc, Map.of())).build();
         Route.Hbone r = (Route.Hbone) route(state(List.of(client, a), List.of(svc)), "10.96.0.10", 80);
         assertThat(r.authority()).isEqualTo("10.0.2.1:8080");
         assertThat(r.hboneAddress()).isEqualTo(addr("10.0.2.1", 15008));
@@ -84,7 +90,9 @@ class OutboundRouterTest {
     @Test
     void endpointPortMapWinsOverTheServiceTargetPort() {
         Service svc = service("ns", "web", "10.96.0.10", Map.of(80, 0)).build(); // named target port
-        Workload a = pod("ns", "a", "10.0.2.1").services(memberOf(svc, Map.of(80, 9090))).build();
+        Workload a = pod("ns", "a", "10.0.2.1")
+                .services(memberOf(svc, Map.of(80, 9090)))
+                .build();
         assertThat(((Route.Hbone) route(state(List.of(client, a), List.of(svc)), "10.96.0.10", 80)).authority())
                 .isEqualTo("10.0.2.1:9090");
     }
@@ -92,34 +100,43 @@ class OutboundRouterTest {
     @Test
     void endpointWithoutAnyPortMappingIsNotACandidate() {
         Service svc = service("ns", "web", "10.96.0.10", Map.of(80, 0)).build();
-        Workload a = pod("ns", "a", "10.0.2.1").services(memberOf(svc, Map.of())).build();
-        assertThat(route(state(List.of(client, a), List.of(svc)), "10.96.0.10", 80)).isInstanceOf(Route.Refuse.class);
+        Workload a =
+                pod("ns", "a", "10.0.2.1").services(memberOf(svc, Map.of())).build();
+        assertThat(route(state(List.of(client, a), List.of(svc)), "10.96.0.10", 80))
+                .isInstanceOf(Route.Refuse.class);
     }
 
     @Test
     void serviceMustDefineThePort() {
         Service svc = service("ns", "web", "10.96.0.10", Map.of(80, 8080)).build();
-        Workload a = pod("ns", "a", "10.0.2.1").services(memberOf(svc, Map.of())).build();
+        Workload a =
+                pod("ns", "a", "10.0.2.1").services(memberOf(svc, Map.of())).build();
         Route r = route(state(List.of(client, a), List.of(svc)), "10.96.0.10", 81);
-        assertThat(r).isInstanceOfSatisfying(Route.Refuse.class,
-                refuse -> assertThat(refuse.reason()).contains("does not define port 81"));
+        assertThat(r)
+                .isInstanceOfSatisfying(
+                        Route.Refuse.class,
+                        refuse -> assertThat(refuse.reason()).contains("does not define port 81"));
     }
 
     @Test
     void serviceWithoutEndpointsHasNoHealthyUpstream() {
         Service svc = service("ns", "web", "10.96.0.10", Map.of(80, 8080)).build();
-        assertThat(route(state(List.of(client), List.of(svc)), "10.96.0.10", 80)).isInstanceOf(Route.Refuse.class);
+        assertThat(route(state(List.of(client), List.of(svc)), "10.96.0.10", 80))
+                .isInstanceOf(Route.Refuse.class);
     }
 
     @Test
     void unhealthyEndpointsAreSkippedUnlessTheHealthPolicyAllowsAll() {
         Service svc = service("ns", "web", "10.96.0.10", Map.of(80, 8080)).build();
-        Workload sick = pod("ns", "a", "10.0.2.1").services(memberOf(svc, Map.of()))
-                .status(Workload.HealthStatus.UNHEALTHY).build();
+        Workload sick = pod("ns", "a", "10.0.2.1")
+                .services(memberOf(svc, Map.of()))
+                .status(Workload.HealthStatus.UNHEALTHY)
+                .build();
         assertThat(route(state(List.of(client, sick), List.of(svc)), "10.96.0.10", 80))
                 .isInstanceOf(Route.Refuse.class);
-        Service allowAll = service("ns", "web", "10.96.0.10", Map.of(80, 8080)).loadBalancing(
-                new LoadBalancing(List.of(), LoadBalancing.Mode.UNSPECIFIED, LoadBalancing.HealthPolicy.ALLOW_ALL))
+        Service allowAll = service("ns", "web", "10.96.0.10", Map.of(80, 8080))
+                .loadBalancing(new LoadBalancing(
+                        List.of(), LoadBalancing.Mode.UNSPECIFIED, LoadBalancing.HealthPolicy.ALLOW_ALL))
                 .build();
         assertThat(route(state(List.of(client, sick), List.of(allowAll)), "10.96.0.10", 80))
                 .isInstanceOf(Route.Hbone.class);
@@ -128,12 +145,19 @@ class OutboundRouterTest {
     @Test
     void endpointsArePickedAtRandomInProportionToCapacity() {
         Service svc = service("ns", "web", "10.96.0.10", Map.of(80, 8080)).build();
-        Workload small = pod("ns", "small", "10.0.2.1").services(memberOf(svc, Map.of())).capacity(1).build();
-        Workload big = pod("ns", "big", "10.0.2.2").services(memberOf(svc, Map.of())).capacity(3).build();
+        Workload small = pod("ns", "small", "10.0.2.1")
+                .services(memberOf(svc, Map.of()))
+                .capacity(1)
+                .build();
+        Workload big = pod("ns", "big", "10.0.2.2")
+                .services(memberOf(svc, Map.of()))
+                .capacity(3)
+                .build();
         ProxyState state = state(List.of(client, small, big), List.of(svc));
         Map<String, Integer> counts = new HashMap<>();
         for (int i = 0; i < 4000; i++) {
-            counts.merge(((Route.Hbone) route(state, "10.96.0.10", 80)).workload().name(), 1, Integer::sum);
+            counts.merge(
+                    ((Route.Hbone) route(state, "10.96.0.10", 80)).workload().name(), 1, Integer::sum);
         }
         assertThat(counts.get("big")).isBetween(2700, 3300);
         assertThat(counts.get("small")).isBetween(700, 1300);
@@ -141,17 +165,29 @@ class OutboundRouterTest {
 
     @Test
     void strictRoutingPreferenceKeepsOnlyEndpointsMatchingEveryScope() {
-        LoadBalancing strict = new LoadBalancing(List.of(LoadBalancing.Scope.REGION, LoadBalancing.Scope.ZONE),
-                LoadBalancing.Mode.STRICT, LoadBalancing.HealthPolicy.ONLY_HEALTHY);
-        Service svc = service("ns", "web", "10.96.0.10", Map.of(80, 8080)).loadBalancing(strict).build();
-        Workload me = pod("client-ns", "client", "10.0.1.1").locality(new Locality("r1", "z1", "")).build();
-        Workload sameZone = pod("ns", "near", "10.0.2.1").services(memberOf(svc, Map.of()))
-                .locality(new Locality("r1", "z1", "")).build();
-        Workload otherZone = pod("ns", "far", "10.0.2.2").services(memberOf(svc, Map.of()))
-                .locality(new Locality("r1", "z2", "")).build();
+        LoadBalancing strict = new LoadBalancing(
+                List.of(LoadBalancing.Scope.REGION, LoadBalancing.Scope.ZONE),
+                LoadBalancing.Mode.STRICT,
+                LoadBalancing.HealthPolicy.ONLY_HEALTHY);
+        Service svc = service("ns", "web", "10.96.0.10", Map.of(80, 8080))
+                .loadBalancing(strict)
+                .build();
+        Workload me = pod("client-ns", "client", "10.0.1.1")
+                .locality(new Locality("r1", "z1", ""))
+                .build();
+        Workload sameZone = pod("ns", "near", "10.0.2.1")
+                .services(memberOf(svc, Map.of()))
+                .locality(new Locality("r1", "z1", ""))
+                .build();
+        Workload otherZone = pod("ns", "far", "10.0.2.2")
+                .services(memberOf(svc, Map.of()))
+                .locality(new Locality("r1", "z2", ""))
+                .build();
         ProxyState state = state(List.of(me, sameZone, otherZone), List.of(svc));
         for (int i = 0; i < 50; i++) {
-            assertThat(((Route.Hbone) router.route(state, me, addr("10.96.0.10", 80))).workload().name())
+            assertThat(((Route.Hbone) router.route(state, me, addr("10.96.0.10", 80)))
+                            .workload()
+                            .name())
                     .isEqualTo("near");
         }
         ProxyState onlyFar = state(List.of(me, otherZone), List.of(svc));
@@ -160,25 +196,38 @@ class OutboundRouterTest {
 
     @Test
     void failoverRoutingPreferenceFallsBackToTheBestPartialMatch() {
-        LoadBalancing failover = new LoadBalancing(List.of(LoadBalancing.Scope.REGION, LoadBalancing.Scope.ZONE),
-                LoadBalancing.Mode.FAILOVER, LoadBalancing.HealthPolicy.ONLY_HEALTHY);
-        Service svc = service("ns", "web", "10.96.0.10", Map.of(80, 8080)).loadBalancing(failover).build();
-        Workload me = pod("client-ns", "client", "10.0.1.1").locality(new Locality("r1", "z1", "")).build();
-        Workload sameRegion = pod("ns", "region", "10.0.2.1").services(memberOf(svc, Map.of()))
-                .locality(new Locality("r1", "z2", "")).build();
-        Workload otherRegion = pod("ns", "away", "10.0.2.2").services(memberOf(svc, Map.of()))
-                .locality(new Locality("r2", "z9", "")).build();
+        LoadBalancing failover = new LoadBalancing(
+                List.of(LoadBalancing.Scope.REGION, LoadBalancing.Scope.ZONE),
+                LoadBalancing.Mode.FAILOVER,
+                LoadBalancing.HealthPolicy.ONLY_HEALTHY);
+        Service svc = service("ns", "web", "10.96.0.10", Map.of(80, 8080))
+                .loadBalancing(failover)
+                .build();
+        Workload me = pod("client-ns", "client", "10.0.1.1")
+                .locality(new Locality("r1", "z1", ""))
+                .build();
+        Workload sameRegion = pod("ns", "region", "10.0.2.1")
+                .services(memberOf(svc, Map.of()))
+                .locality(new Locality("r1", "z2", ""))
+                .build();
+        Workload otherRegion = pod("ns", "away", "10.0.2.2")
+                .services(memberOf(svc, Map.of()))
+                .locality(new Locality("r2", "z9", ""))
+                .build();
         ProxyState state = state(List.of(me, sameRegion, otherRegion), List.of(svc));
         for (int i = 0; i < 50; i++) {
-            assertThat(((Route.Hbone) router.route(state, me, addr("10.96.0.10", 80))).workload().name())
+            assertThat(((Route.Hbone) router.route(state, me, addr("10.96.0.10", 80)))
+                            .workload()
+                            .name())
                     .isEqualTo("region");
         }
     }
 
     @Test
     void passthroughServiceGoesToTheOriginalDestination() {
-        Service svc = service("ns", "external", "10.96.0.10", Map.of(80, 8080)).loadBalancing(
-                new LoadBalancing(List.of(), LoadBalancing.Mode.PASSTHROUGH, null)).build();
+        Service svc = service("ns", "external", "10.96.0.10", Map.of(80, 8080))
+                .loadBalancing(new LoadBalancing(List.of(), LoadBalancing.Mode.PASSTHROUGH, null))
+                .build();
         assertThat(route(state(List.of(client), List.of(svc)), "10.96.0.10", 80))
                 .isEqualTo(new Route.Passthrough(addr("10.96.0.10", 80), svc));
     }
@@ -186,17 +235,22 @@ class OutboundRouterTest {
     @Test
     void serviceSubjectAltNamesComeBeforeTheWorkloadIdentity() {
         Service svc = service("ns", "web", "10.96.0.10", Map.of(80, 8080))
-                .subjectAltNames(List.of("spiffe://cluster.local/ns/ns/sa/web-san")).build();
-        Workload a = pod("ns", "a", "10.0.2.1").services(memberOf(svc, Map.of())).build();
+                .subjectAltNames(List.of("spiffe://cluster.local/ns/ns/sa/web-san"))
+                .build();
+        Workload a =
+                pod("ns", "a", "10.0.2.1").services(memberOf(svc, Map.of())).build();
         assertThat(((Route.Hbone) route(state(List.of(client, a), List.of(svc)), "10.96.0.10", 80))
-                .expectedIdentities()).containsExactly(SpiffeId.parse("spiffe://cluster.local/ns/ns/sa/web-san"),
+                        .expectedIdentities())
+                .containsExactly(
+                        SpiffeId.parse("spiffe://cluster.local/ns/ns/sa/web-san"),
                         SpiffeId.parse("spiffe://cluster.local/ns/ns/sa/a"));
     }
 
     @Test
     void theDialledIpIsKeptWhenTheWorkloadHasItElseTheSameFamilyIsPreferred() {
         Workload dual = pod("ns", "dual", "10.0.2.1", "fd00::2:1").build();
-        assertThat(OutboundRouter.chooseIp(dual, ip("fd00::2:1"), Service.IpFamilies.DUAL)).isEqualTo(ip("fd00::2:1"));
+        assertThat(OutboundRouter.chooseIp(dual, ip("fd00::2:1"), Service.IpFamilies.DUAL))
+                .isEqualTo(ip("fd00::2:1"));
         assertThat(OutboundRouter.chooseIp(dual, ip("fd00::96:1"), Service.IpFamilies.DUAL))
                 .isEqualTo(ip("fd00::2:1"));
         assertThat(OutboundRouter.chooseIp(dual, ip("10.96.0.1"), Service.IpFamilies.AUTOMATIC))
@@ -208,44 +262,63 @@ class OutboundRouterTest {
     @Test
     void servicesNotVisibleToTheClientNamespaceAreIgnored() {
         Service hidden = service("ns", "private", "10.96.0.10", Map.of(80, 8080))
-                .visibility(Service.Visibility.NAMESPACE).build();
-        Workload a = pod("ns", "a", "10.0.2.1").services(memberOf(hidden, Map.of())).build();
+                .visibility(Service.Visibility.NAMESPACE)
+                .build();
+        Workload a =
+                pod("ns", "a", "10.0.2.1").services(memberOf(hidden, Map.of())).build();
         assertThat(route(state(List.of(client, a), List.of(hidden)), "10.96.0.10", 80))
                 .isInstanceOf(Route.Passthrough.class);
     }
 
     @Test
     void sharedVipPrefersTheClientNamespaceThenCanonical() {
-        Service other = service("other", "web", "10.96.0.10", Map.of(80, 8080)).canonical(true).build();
-        Service mine = service("client-ns", "web", "10.96.0.10", Map.of(80, 8080)).build();
-        Workload a = pod("other", "a", "10.0.2.1").services(memberOf(other, Map.of())).build();
-        Workload b = pod("client-ns", "b", "10.0.2.2").services(memberOf(mine, Map.of())).build();
+        Service other = service("other", "web", "10.96.0.10", Map.of(80, 8080))
+                .canonical(true)
+                .build();
+        Service mine =
+                service("client-ns", "web", "10.96.0.10", Map.of(80, 8080)).build();
+        Workload a = pod("other", "a", "10.0.2.1")
+                .services(memberOf(other, Map.of()))
+                .build();
+        Workload b = pod("client-ns", "b", "10.0.2.2")
+                .services(memberOf(mine, Map.of()))
+                .build();
         ProxyState state = state(List.of(client, a, b), List.of(other, mine));
         assertThat(((Route.Hbone) route(state, "10.96.0.10", 80)).service()).isEqualTo(mine);
 
         Service plain = service("third", "web", "10.96.0.10", Map.of(80, 8080)).build();
         ProxyState noMine = state(List.of(client, a), List.of(plain, other));
-        assertThat(OutboundRouter.selectService(noMine, vip("10.96.0.10"), "client-ns", "")).isEqualTo(other);
+        assertThat(OutboundRouter.selectService(noMine, vip("10.96.0.10"), "client-ns", ""))
+                .isEqualTo(other);
     }
 
     @Test
     void cidrVipMatchesByLongestPrefix() {
-        Service wide = Service.builder("ns", "wide", "wide.example").cidrVips(List.of(
-                new Service.CidrVip("", Cidr.parse("10.200.0.0/16")))).ports(Map.of(80, 80)).build();
-        Service narrow = Service.builder("ns", "narrow", "narrow.example").cidrVips(List.of(
-                new Service.CidrVip("", Cidr.parse("10.200.1.0/24")))).ports(Map.of(80, 80)).build();
+        Service wide = Service.builder("ns", "wide", "wide.example")
+                .cidrVips(List.of(new Service.CidrVip("", Cidr.parse("10.200.0.0/16"))))
+                .ports(Map.of(80, 80))
+                .build();
+        Service narrow = Service.builder("ns", "narrow", "narrow.example")
+                .cidrVips(List.of(new Service.CidrVip("", Cidr.parse("10.200.1.0/24"))))
+                .ports(Map.of(80, 80))
+                .build();
         ProxyState state = state(List.of(client), List.of(wide, narrow));
-        assertThat(OutboundRouter.selectService(state, vip("10.200.1.7"), "client-ns", "")).isEqualTo(narrow);
-        assertThat(OutboundRouter.selectService(state, vip("10.200.2.7"), "client-ns", "")).isEqualTo(wide);
-        assertThat(OutboundRouter.selectService(state, vip("10.201.0.1"), "client-ns", "")).isNull();
+        assertThat(OutboundRouter.selectService(state, vip("10.200.1.7"), "client-ns", ""))
+                .isEqualTo(narrow);
+        assertThat(OutboundRouter.selectService(state, vip("10.200.2.7"), "client-ns", ""))
+                .isEqualTo(wide);
+        assertThat(OutboundRouter.selectService(state, vip("10.201.0.1"), "client-ns", ""))
+                .isNull();
     }
 
     @Test
     void serviceWithAWaypointGoesToTheWaypointWithTheOriginalVipAuthority() {
         Workload waypoint = pod("ns", "waypoint", "10.0.9.1").build();
         Service svc = service("ns", "web", "10.96.0.10", Map.of(80, 8080))
-                .waypoint(new GatewayAddress(new GatewayAddress.Address(vip("10.0.9.1")), 15008)).build();
-        Workload a = pod("ns", "a", "10.0.2.1").services(memberOf(svc, Map.of())).build();
+                .waypoint(new GatewayAddress(new GatewayAddress.Address(vip("10.0.9.1")), 15008))
+                .build();
+        Workload a =
+                pod("ns", "a", "10.0.2.1").services(memberOf(svc, Map.of())).build();
         Route.Hbone r = (Route.Hbone) route(state(List.of(client, a, waypoint), List.of(svc)), "10.96.0.10", 80);
         assertThat(r.viaWaypoint()).isTrue();
         assertThat(r.hboneAddress()).isEqualTo(addr("10.0.9.1", 15008));
@@ -256,22 +329,28 @@ class OutboundRouterTest {
     @Test
     void waypointServiceByHostnameIsResolvedToOneOfItsEndpoints() {
         Service waypointSvc = service("ns", "waypoint", "10.96.9.9", Map.of(15008, 15008))
-                .subjectAltNames(List.of("spiffe://cluster.local/ns/ns/sa/waypoint")).build();
-        Workload wp = pod("ns", "waypoint-pod", "10.0.9.1").services(memberOf(waypointSvc, Map.of())).build();
-        Service svc = service("ns", "web", "10.96.0.10", Map.of(80, 8080)).waypoint(new GatewayAddress(
-                new GatewayAddress.Hostname(new NamespacedHostname("ns", waypointSvc.hostname())), 0)).build();
+                .subjectAltNames(List.of("spiffe://cluster.local/ns/ns/sa/waypoint"))
+                .build();
+        Workload wp = pod("ns", "waypoint-pod", "10.0.9.1")
+                .services(memberOf(waypointSvc, Map.of()))
+                .build();
+        Service svc = service("ns", "web", "10.96.0.10", Map.of(80, 8080))
+                .waypoint(new GatewayAddress(
+                        new GatewayAddress.Hostname(new NamespacedHostname("ns", waypointSvc.hostname())), 0))
+                .build();
         Route.Hbone r = (Route.Hbone) route(state(List.of(client, wp), List.of(svc, waypointSvc)), "10.96.0.10", 80);
         assertThat(r.workload()).isEqualTo(wp);
         assertThat(r.hboneAddress()).isEqualTo(addr("10.0.9.1", 15008));
-        assertThat(r.expectedIdentities()).containsExactly(SpiffeId.parse("spiffe://cluster.local/ns/ns/sa/waypoint"),
-                wp.identity());
+        assertThat(r.expectedIdentities())
+                .containsExactly(SpiffeId.parse("spiffe://cluster.local/ns/ns/sa/waypoint"), wp.identity());
     }
 
     @Test
     void workloadAddressedTrafficUsesTheWorkloadWaypoint() {
         Workload waypoint = pod("ns", "waypoint", "10.0.9.1").build();
         Workload server = pod("ns", "server", "10.0.2.1")
-                .waypoint(new GatewayAddress(new GatewayAddress.Address(vip("10.0.9.1")), 15008)).build();
+                .waypoint(new GatewayAddress(new GatewayAddress.Address(vip("10.0.9.1")), 15008))
+                .build();
         Route.Hbone r = (Route.Hbone) route(state(List.of(client, server, waypoint), List.of()), "10.0.2.1", 8080);
         assertThat(r.viaWaypoint()).isTrue();
         assertThat(r.authority()).isEqualTo("10.0.2.1:8080");
@@ -283,9 +362,10 @@ class OutboundRouterTest {
     void theWaypointItselfIsNotSentToItself() {
         Workload waypoint = pod("ns", "waypoint", "10.0.9.1").build();
         Workload server = pod("ns", "server", "10.0.2.1")
-                .waypoint(new GatewayAddress(new GatewayAddress.Address(vip("10.0.9.1")), 15008)).build();
-        Route.Hbone r = (Route.Hbone) router.route(state(List.of(server, waypoint), List.of()), waypoint,
-                addr("10.0.2.1", 8080));
+                .waypoint(new GatewayAddress(new GatewayAddress.Address(vip("10.0.9.1")), 15008))
+                .build();
+        Route.Hbone r = (Route.Hbone)
+                router.route(state(List.of(server, waypoint), List.of()), waypoint, addr("10.0.2.1", 8080));
         assertThat(r.viaWaypoint()).isFalse();
         assertThat(r.hboneAddress()).isEqualTo(addr("10.0.2.1", 15008));
     }
@@ -294,9 +374,12 @@ class OutboundRouterTest {
     void weightedWaypointsAreChosenInProportionToWeight() {
         Workload w1 = pod("ns", "wp1", "10.0.9.1").build();
         Workload w2 = pod("ns", "wp2", "10.0.9.2").build();
-        Service svc = service("ns", "web", "10.96.0.10", Map.of(80, 8080)).weightedWaypoints(List.of(
-                new Service.WeightedWaypoint(new GatewayAddress(new GatewayAddress.Address(vip("10.0.9.1")), 0), 1),
-                new Service.WeightedWaypoint(new GatewayAddress(new GatewayAddress.Address(vip("10.0.9.2")), 0), 9)))
+        Service svc = service("ns", "web", "10.96.0.10", Map.of(80, 8080))
+                .weightedWaypoints(List.of(
+                        new Service.WeightedWaypoint(
+                                new GatewayAddress(new GatewayAddress.Address(vip("10.0.9.1")), 0), 1),
+                        new Service.WeightedWaypoint(
+                                new GatewayAddress(new GatewayAddress.Address(vip("10.0.9.2")), 0), 9)))
                 .build();
         ProxyState state = state(List.of(client, w1, w2), List.of(svc));
         int toW2 = 0;
@@ -311,8 +394,8 @@ class OutboundRouterTest {
     @Test
     void workloadOnAnotherNetworkIsRefusedWithAReason() {
         Workload remote = pod("ns", "remote", "10.0.2.1").network("other").build();
-        Route r = router.route(ProxyState.of(List.of(client, remote), List.of(), List.of()), client,
-                addr("10.0.2.1", 80));
+        Route r = router.route(
+                ProxyState.of(List.of(client, remote), List.of(), List.of()), client, addr("10.0.2.1", 80));
         // Looked up on the client's network, the remote workload is simply not there.
         assertThat(r).isInstanceOf(Route.Passthrough.class);
     }

@@ -29,13 +29,18 @@ public final class Fixtures {
 
     /** An HBONE pod {@code ns/name} with service account {@code name} at the given IPs. */
     public static Workload.Builder pod(String ns, String name, String... ips) {
-        return Workload.builder("Kubernetes//Pod/" + ns + "/" + name).name(name).namespace(ns).serviceAccount(name)
+        return Workload.builder("Kubernetes//Pod/" + ns + "/" + name)
+                .name(name)
+                .namespace(ns)
+                .serviceAccount(name)
                 .tunnelProtocol(Workload.TunnelProtocol.HBONE)
                 .addresses(Arrays.stream(ips).map(Fixtures::ip).toList());
     }
 
     public static Service.Builder service(String ns, String name, String vip, Map<Integer, Integer> ports) {
-        return Service.builder(ns, name, name + "." + ns + ".svc.cluster.local").vips(List.of(vip(vip))).ports(ports);
+        return Service.builder(ns, name, name + "." + ns + ".svc.cluster.local")
+                .vips(List.of(vip(vip)))
+                .ports(ports);
     }
 
     /** The membership entry a workload lists for a service: key → port map. */

@@ -30,108 +30,113 @@ import org.slf4j.LoggerFactory;
  * <p>Threading: all methods run on the channel's event loop (a control-group thread).
  */
 final class HeaderReadTimeoutHandler extends ChannelDuplexHandler {
-  private static final Logger log = LoggerFactory.getLogger(HeaderReadTimeoutHandler.class);
+    private static final Logger log = LoggerFactory.getLogger(HeaderReadTimeoutHandler.class);
 
-  private final long headerReadTimeoutNanos;
-  private final long idleTimeoutNanos;
+    private final long headerReadTimeoutNanos;
+    private final long idleTimeoutNanos;
 
-  private @Nullable ChannelHandlerContext ctx;
-  private @Nullable ScheduledFuture<?> timer;
-  private boolean readingHead;
-  private int inFlight;
+    private @Nullable ChannelHandlerContext ctx;
+    private @Nullable ScheduledFuture<?> timer;
+    private boolean readingHead;
+    private int inFlight;
 
-  /**
-   * @param headerReadTimeoutNanos time allowed from a request's first byte to its full head
-   * @param idleTimeoutNanos time an idle connection is kept; 0 or less keeps it forever
-   */
-  HeaderReadTimeoutHandler(long headerReadTimeoutNanos, long idleTimeoutNanos) {
-    if (headerReadTimeoutNanos <= 0) {
-      throw new IllegalArgumentException("headerReadTimeoutNanos: " + headerReadTimeoutNanos + " (expected: > 0)");
+    /**
+     * @param headerReadTimeoutNanos time allowed from a request's first byte to its full head
+     * @param idleTimeoutNanos time an idle connection is kept; 0 or less keeps it forever
+     */
+    HeaderReadTimeoutHandler(long headerReadTimeoutNanos, long idleTimeoutNanos) {
+        if (headerReadTimeoutNanos <= 0) {
+            throw new IllegalArgumentException(
+                    "headerReadTimeoutNanos: " + headerReadTimeoutNanos + " (expected: > 0)");
+        }
+        this.headerReadTimeoutNanos = headerReadTimeoutNanos;
+        this.idleTimeoutNanos = idleTimeoutNanos;
     }
-    this.headerReadTimeoutNanos = headerReadTimeoutNanos;
-    this.idleTimeoutNanos = idleTimeoutNanos;
-  }
 
-  @Override
-  public void handlerAdded(ChannelHandlerContext ctx) {
-    this.ctx = ctx;
-    if (ctx.channel().isActive()) {
-      armIdle();
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+        if (ctx.channel().isActive()) {
+            armIdle();
+        }
     }
-  }
 
-  @Override
-  public void channelActive(ChannelHandlerContext ctx) {
-    armIdle();
-    ctx.fireChannelActive();
-  }
-
-  @Override
-  public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    if (!readingHead && inFlight == 0 && msg instanceof ByteBuf buf && buf.isReadable()) {
-      readingHead = true;
-      arm(headerReadTimeoutNanos, "header read timeout");
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        armIdle();
+        ctx.fireChannelActive();
     }
-    ctx.fireChannelRead(msg);
-  }
 
-  @Override
-  public void channelInactive(ChannelHandlerContext ctx) {
-    cancel();
-    ctx.fireChannelInactive();
-  }
-
-  @Override
-  public void handlerRemoved(ChannelHandlerContext ctx) {
-    cancel();
-  }
-
-  /** A complete request has been decoded; its response is now owed. Event loop only. */
-  void requestReceived() {
-    readingHead = false;
-    inFlight++;
-    cancel();
-  }
-
-  /** A response has been written. Event loop only. */
-  void responseSent() {
-    if (inFlight > 0) {
-      inFlight--;
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!readingHead && inFlight == 0 && msg instanceof ByteBuf buf && buf.isReadable()) {
+            readingHead = true;
+            arm(headerReadTimeoutNanos, "header read timeout");
+        }
+        ctx.fireChannelRead(msg);
     }
-    if (inFlight == 0 && !readingHead) {
-      armIdle();
-    }
-  }
 
-  private void armIdle() {
-    if (idleTimeoutNanos > 0) {
-      arm(idleTimeoutNanos, "idle timeout");
-    } else {
-      cancel();
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        cancel();
+        ctx.fireChannelInactive();
     }
-  }
 
-  private void arm(long nanos, String reason) {
-    cancel();
-    ChannelHandlerContext c = ctx;
-    if (c == null) {
-      return;
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        cancel();
     }
-    timer = c.executor().schedule(() -> {
-      timer = null;
-      log.atDebug()
-          .addKeyValue("peer", c.channel().remoteAddress())
-          .addKeyValue("reason", reason)
-          .log("closing metrics connection");
-      c.close();
-    }, nanos, TimeUnit.NANOSECONDS);
-  }
 
-  private void cancel() {
-    ScheduledFuture<?> t = timer;
-    if (t != null) {
-      timer = null;
-      t.cancel(false);
+    /** A complete request has been decoded; its response is now owed. Event loop only. */
+    void requestReceived() {
+        readingHead = false;
+        inFlight++;
+        cancel();
     }
-  }
+
+    /** A response has been written. Event loop only. */
+    void responseSent() {
+        if (inFlight > 0) {
+            inFlight--;
+        }
+        if (inFlight == 0 && !readingHead) {
+            armIdle();
+        }
+    }
+
+    private void armIdle() {
+        if (idleTimeoutNanos > 0) {
+            arm(idleTimeoutNanos, "idle timeout");
+        } else {
+            cancel();
+        }
+    }
+
+    private void arm(long nanos, String reason) {
+        cancel();
+        ChannelHandlerContext c = ctx;
+        if (c == null) {
+            return;
+        }
+        timer = c.executor()
+                .schedule(
+                        () -> {
+                            timer = null;
+                            log.atDebug()
+                                    .addKeyValue("peer", c.channel().remoteAddress())
+                                    .addKeyValue("reason", reason)
+                                    .log("closing metrics connection");
+                            c.close();
+                        },
+                        nanos,
+                        TimeUnit.NANOSECONDS);
+    }
+
+    private void cancel() {
+        ScheduledFuture<?> t = timer;
+        if (t != null) {
+            timer = null;
+            t.cancel(false);
+        }
+    }
 }

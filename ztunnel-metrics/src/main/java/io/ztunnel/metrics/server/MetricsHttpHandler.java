@@ -41,107 +41,109 @@ import org.slf4j.LoggerFactory;
  * response; if rendering fails, or for {@code HEAD}, it is released here.
  */
 final class MetricsHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
-  private static final Logger log = LoggerFactory.getLogger(MetricsHttpHandler.class);
+    private static final Logger log = LoggerFactory.getLogger(MetricsHttpHandler.class);
 
-  /** Renders an exposition; {@link ZtunnelMetrics#scrape(ExpositionFormat, java.io.OutputStream)}. */
-  @FunctionalInterface
-  interface Scraper {
-    void scrape(ExpositionFormat format, OutputStream out) throws IOException;
-  }
-
-  private final Scraper metrics;
-  /** Size of the last exposition, to allocate the next one in one go. Event loop only. */
-  private int lastSize = 64 * 1024;
-
-  MetricsHttpHandler(Scraper metrics) {
-    this.metrics = metrics;
-  }
-
-  @Override
-  protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
-    HeaderReadTimeoutHandler timeouts = ctx.pipeline().get(HeaderReadTimeoutHandler.class);
-    if (timeouts != null) {
-      timeouts.requestReceived();
+    /** Renders an exposition; {@link ZtunnelMetrics#scrape(ExpositionFormat, java.io.OutputStream)}. */
+    @FunctionalInterface
+    interface Scraper {
+        void scrape(ExpositionFormat format, OutputStream out) throws IOException;
     }
-    if (!ctx.channel().isActive()) {
-      return; // e.g. the codec flushing a partial request after a timeout closed the connection
-    }
-    DecoderResult decoded = req.decoderResult();
-    if (decoded.isFailure()) {
-      HttpResponseStatus status = decoded.cause() instanceof TooLongHttpLineException
-          ? HttpResponseStatus.REQUEST_URI_TOO_LONG
-          : decoded.cause() instanceof TooLongHttpHeaderException
-              ? HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
-              : HttpResponseStatus.BAD_REQUEST;
-      log.atDebug()
-          .addKeyValue("peer", ctx.channel().remoteAddress())
-          .addKeyValue("status", status.code())
-          .addKeyValue("error", String.valueOf(decoded.cause()))
-          .log("rejecting malformed metrics request");
-      FullHttpResponse res = text(status, status.reasonPhrase() + "\n");
-      HttpUtil.setKeepAlive(res, false);
-      ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
-      return;
-    }
-    String path = new QueryStringDecoder(req.uri()).path();
-    FullHttpResponse res;
-    if (!path.equals("/metrics") && !path.equals("/stats/prometheus")) {
-      res = text(HttpResponseStatus.NOT_FOUND, "not found\n");
-    } else if (!req.method().equals(HttpMethod.GET) && !req.method().equals(HttpMethod.HEAD)) {
-      res = text(HttpResponseStatus.METHOD_NOT_ALLOWED, "method not allowed\n");
-      res.headers().set(HttpHeaderNames.ALLOW, "GET, HEAD");
-    } else {
-      res = scrape(ctx, req);
-    }
-    ctx.writeAndFlush(res).addListener(f -> {
-      if (timeouts != null) {
-        timeouts.responseSent();
-      }
-    });
-  }
 
-  private FullHttpResponse scrape(ChannelHandlerContext ctx, FullHttpRequest req) {
-    ExpositionFormat format = ExpositionFormat.negotiate(req.headers().getAll(HttpHeaderNames.ACCEPT));
-    ByteBuf body = ctx.alloc().buffer(lastSize);
-    try {
-      try (ByteBufOutputStream out = new ByteBufOutputStream(body)) {
-        metrics.scrape(format, out);
-      }
-    } catch (Exception e) {
-      body.release();
-      log.atWarn().setCause(e).addKeyValue("format", format).log("metrics scrape failed");
-      return text(HttpResponseStatus.INTERNAL_SERVER_ERROR, "scrape failed: " + e + "\n");
-    }
-    int length = body.readableBytes();
-    lastSize = Math.max(1024, length + length / 8);
-    FullHttpResponse res;
-    if (req.method().equals(HttpMethod.HEAD)) {
-      body.release();
-      res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, Unpooled.EMPTY_BUFFER);
-    } else {
-      res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, body);
-    }
-    res.headers()
-        .set(HttpHeaderNames.CONTENT_TYPE, format.contentType())
-        .setInt(HttpHeaderNames.CONTENT_LENGTH, length)
-        .set(HttpHeaderNames.VARY, HttpHeaderNames.ACCEPT);
-    return res;
-  }
+    private final Scraper metrics;
+    /** Size of the last exposition, to allocate the next one in one go. Event loop only. */
+    private int lastSize = 64 * 1024;
 
-  private static FullHttpResponse text(HttpResponseStatus status, String body) {
-    ByteBuf content = Unpooled.copiedBuffer(body, StandardCharsets.UTF_8);
-    FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, content);
-    res.headers()
-        .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.TEXT_PLAIN + "; charset=utf-8")
-        .setInt(HttpHeaderNames.CONTENT_LENGTH, content.readableBytes());
-    return res;
-  }
+    MetricsHttpHandler(Scraper metrics) {
+        this.metrics = metrics;
+    }
 
-  @Override
-  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    // Peer resets and the like are normal endings for a scrape connection.
-    log.atDebug().addKeyValue("peer", ctx.channel().remoteAddress()).addKeyValue("error", cause.toString())
-        .log("metrics connection error");
-    ctx.close();
-  }
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+        HeaderReadTimeoutHandler timeouts = ctx.pipeline().get(HeaderReadTimeoutHandler.class);
+        if (timeouts != null) {
+            timeouts.requestReceived();
+        }
+        if (!ctx.channel().isActive()) {
+            return; // e.g. the codec flushing a partial request after a timeout closed the connection
+        }
+        DecoderResult decoded = req.decoderResult();
+        if (decoded.isFailure()) {
+            HttpResponseStatus status = decoded.cause() instanceof TooLongHttpLineException
+                    ? HttpResponseStatus.REQUEST_URI_TOO_LONG
+                    : decoded.cause() instanceof TooLongHttpHeaderException
+                            ? HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
+                            : HttpResponseStatus.BAD_REQUEST;
+            log.atDebug()
+                    .addKeyValue("peer", ctx.channel().remoteAddress())
+                    .addKeyValue("status", status.code())
+                    .addKeyValue("error", String.valueOf(decoded.cause()))
+                    .log("rejecting malformed metrics request");
+            FullHttpResponse res = text(status, status.reasonPhrase() + "\n");
+            HttpUtil.setKeepAlive(res, false);
+            ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
+            return;
+        }
+        String path = new QueryStringDecoder(req.uri()).path();
+        FullHttpResponse res;
+        if (!path.equals("/metrics") && !path.equals("/stats/prometheus")) {
+            res = text(HttpResponseStatus.NOT_FOUND, "not found\n");
+        } else if (!req.method().equals(HttpMethod.GET) && !req.method().equals(HttpMethod.HEAD)) {
+            res = text(HttpResponseStatus.METHOD_NOT_ALLOWED, "method not allowed\n");
+            res.headers().set(HttpHeaderNames.ALLOW, "GET, HEAD");
+        } else {
+            res = scrape(ctx, req);
+        }
+        ctx.writeAndFlush(res).addListener(f -> {
+            if (timeouts != null) {
+                timeouts.responseSent();
+            }
+        });
+    }
+
+    private FullHttpResponse scrape(ChannelHandlerContext ctx, FullHttpRequest req) {
+        ExpositionFormat format = ExpositionFormat.negotiate(req.headers().getAll(HttpHeaderNames.ACCEPT));
+        ByteBuf body = ctx.alloc().buffer(lastSize);
+        try {
+            try (ByteBufOutputStream out = new ByteBufOutputStream(body)) {
+                metrics.scrape(format, out);
+            }
+        } catch (Exception e) {
+            body.release();
+            log.atWarn().setCause(e).addKeyValue("format", format).log("metrics scrape failed");
+            return text(HttpResponseStatus.INTERNAL_SERVER_ERROR, "scrape failed: " + e + "\n");
+        }
+        int length = body.readableBytes();
+        lastSize = Math.max(1024, length + length / 8);
+        FullHttpResponse res;
+        if (req.method().equals(HttpMethod.HEAD)) {
+            body.release();
+            res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, Unpooled.EMPTY_BUFFER);
+        } else {
+            res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, body);
+        }
+        res.headers()
+                .set(HttpHeaderNames.CONTENT_TYPE, format.contentType())
+                .setInt(HttpHeaderNames.CONTENT_LENGTH, length)
+                .set(HttpHeaderNames.VARY, HttpHeaderNames.ACCEPT);
+        return res;
+    }
+
+    private static FullHttpResponse text(HttpResponseStatus status, String body) {
+        ByteBuf content = Unpooled.copiedBuffer(body, StandardCharsets.UTF_8);
+        FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, content);
+        res.headers()
+                .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.TEXT_PLAIN + "; charset=utf-8")
+                .setInt(HttpHeaderNames.CONTENT_LENGTH, content.readableBytes());
+        return res;
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        // Peer resets and the like are normal endings for a scrape connection.
+        log.atDebug()
+                .addKeyValue("peer", ctx.channel().remoteAddress())
+                .addKeyValue("error", cause.toString())
+                .log("metrics connection error");
+        ctx.close();
+    }
 }

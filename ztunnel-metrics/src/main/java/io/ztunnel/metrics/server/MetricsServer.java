@@ -43,217 +43,217 @@ import org.slf4j.LoggerFactory;
  * server's listening socket and the connections it accepted.
  */
 public final class MetricsServer implements AutoCloseable {
-  private static final Logger log = LoggerFactory.getLogger(MetricsServer.class);
+    private static final Logger log = LoggerFactory.getLogger(MetricsServer.class);
 
-  /** Upstream ztunnel's stats port. */
-  public static final int DEFAULT_PORT = 15020;
+    /** Upstream ztunnel's stats port. */
+    public static final int DEFAULT_PORT = 15020;
 
-  private final ZtunnelMetrics metrics;
-  private final EventLoopGroup group;
-  private final @Nullable InetAddress address;
-  private final int port;
-  private final Duration headerReadTimeout;
-  private final Duration idleTimeout;
-  private final Class<? extends ServerChannel> channelType;
-  private final ChannelGroup connections =
-      new DefaultChannelGroup("metrics-connections", GlobalEventExecutor.INSTANCE);
-
-  private final Binder binder;
-  private volatile @Nullable Channel serverChannel;
-  private final AtomicBoolean closed = new AtomicBoolean();
-
-  private MetricsServer(Builder b) {
-    this.metrics = b.metrics;
-    this.group = b.group;
-    this.address = b.address;
-    this.port = b.port;
-    this.headerReadTimeout = b.headerReadTimeout;
-    this.idleTimeout = b.idleTimeout;
-    this.channelType = b.channelType != null ? b.channelType : serverChannelFor(b.group);
-    this.binder = b.binder;
-  }
-
-  /**
-   * Starts configuring a server for {@code metrics} on {@code controlGroup} (the daemon's control
-   * event loop group; see the class comment).
-   */
-  public static Builder builder(ZtunnelMetrics metrics, EventLoopGroup controlGroup) {
-    return new Builder(metrics, controlGroup);
-  }
-
-  /**
-   * Binds and starts serving; blocks until the socket is bound.
-   *
-   * <p>Without a configured address it binds the IPv6 wildcard {@code [::]} (which also accepts
-   * IPv4 on a dual-stack host) and falls back to {@code 0.0.0.0} when that fails, e.g. on a node
-   * with IPv6 disabled.
-   *
-   * @return the bound address (with the actual port when configured with port 0)
-   * @throws Exception if binding failed (on both addresses, when falling back)
-   */
-  public InetSocketAddress start() throws Exception {
-    if (serverChannel != null) {
-      throw new IllegalStateException("already started");
-    }
-    ServerBootstrap bootstrap = new ServerBootstrap()
-        .group(group)
-        .channel(channelType)
-        .option(ChannelOption.SO_REUSEADDR, true)
-        .childOption(ChannelOption.TCP_NODELAY, true)
-        .childHandler(new MetricsServerInitializer(
-            metrics, connections, headerReadTimeout.toNanos(), idleTimeout.toNanos()));
-    Channel ch;
-    if (address != null) {
-      ch = binder.bind(bootstrap, new InetSocketAddress(address, port));
-    } else {
-      ch = bindWildcard(bootstrap);
-    }
-    serverChannel = ch;
-    InetSocketAddress bound = (InetSocketAddress) ch.localAddress();
-    log.atInfo()
-        .addKeyValue("address", bound)
-        .addKeyValue("transport", channelType.getSimpleName())
-        .log("metrics server listening");
-    return bound;
-  }
-
-  private Channel bindWildcard(ServerBootstrap bootstrap) throws Exception {
-    try {
-      return binder.bind(bootstrap, new InetSocketAddress(anyAddress("::"), port));
-    } catch (Exception ipv6Failure) {
-      log.atInfo()
-          .addKeyValue("port", port)
-          .addKeyValue("error", ipv6Failure.toString())
-          .log("cannot bind [::] for metrics, falling back to 0.0.0.0");
-      try {
-        return binder.bind(bootstrap, new InetSocketAddress(anyAddress("0.0.0.0"), port));
-      } catch (Exception ipv4Failure) {
-        ipv4Failure.addSuppressed(ipv6Failure);
-        throw ipv4Failure;
-      }
-    }
-  }
-
-  private static InetAddress anyAddress(String literal) {
-    try {
-      return InetAddress.getByName(literal); // a literal: no lookup happens
-    } catch (UnknownHostException e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  /** Binds {@code bootstrap} to an address, blocking until done. */
-  @FunctionalInterface
-  interface Binder {
-    Channel bind(ServerBootstrap bootstrap, InetSocketAddress at) throws Exception;
-  }
-
-  private static Channel bindNow(ServerBootstrap bootstrap, InetSocketAddress at) throws Exception {
-    ChannelFuture f = bootstrap.bind(at).await();
-    if (!f.isSuccess()) {
-      Throwable cause = f.cause();
-      if (cause instanceof Exception e) {
-        throw e;
-      }
-      throw new IllegalStateException("bind " + at + " failed", cause);
-    }
-    return f.channel();
-  }
-
-  /** The bound address, or {@code null} before {@link #start}. */
-  public @Nullable InetSocketAddress localAddress() {
-    Channel ch = serverChannel;
-    return ch == null ? null : (InetSocketAddress) ch.localAddress();
-  }
-
-  /** Stops listening and closes every accepted connection; blocks until done. */
-  @Override
-  public void close() {
-    Channel ch = serverChannel;
-    if (ch == null || closed.getAndSet(true)) {
-      return;
-    }
-    ch.close().awaitUninterruptibly();
-    connections.close().awaitUninterruptibly();
-    log.atInfo().addKeyValue("address", ch.localAddress()).log("metrics server stopped");
-  }
-
-  static Class<? extends ServerChannel> serverChannelFor(EventLoopGroup group) {
-    if (group instanceof IoEventLoopGroup io) {
-      if (io.isIoType(EpollIoHandler.class)) {
-        return EpollServerSocketChannel.class;
-      }
-      if (io.isIoType(NioIoHandler.class)) {
-        return NioServerSocketChannel.class;
-      }
-    }
-    throw new IllegalArgumentException(
-        "group: " + group + " (expected: an epoll or NIO IoEventLoopGroup, or set serverChannel(...))");
-  }
-
-  /** Configures a {@link MetricsServer}. Not thread-safe. */
-  public static final class Builder {
     private final ZtunnelMetrics metrics;
     private final EventLoopGroup group;
-    private @Nullable InetAddress address;
-    private int port = DEFAULT_PORT;
-    private Duration headerReadTimeout = Duration.ofSeconds(2);
-    private Duration idleTimeout = Duration.ofMinutes(5);
-    private @Nullable Class<? extends ServerChannel> channelType;
-    private Binder binder = MetricsServer::bindNow;
+    private final @Nullable InetAddress address;
+    private final int port;
+    private final Duration headerReadTimeout;
+    private final Duration idleTimeout;
+    private final Class<? extends ServerChannel> channelType;
+    private final ChannelGroup connections =
+            new DefaultChannelGroup("metrics-connections", GlobalEventExecutor.INSTANCE);
 
-    private Builder(ZtunnelMetrics metrics, EventLoopGroup group) {
-      this.metrics = Objects.requireNonNull(metrics, "metrics");
-      this.group = Objects.requireNonNull(group, "group");
+    private final Binder binder;
+    private volatile @Nullable Channel serverChannel;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private MetricsServer(Builder b) {
+        this.metrics = b.metrics;
+        this.group = b.group;
+        this.address = b.address;
+        this.port = b.port;
+        this.headerReadTimeout = b.headerReadTimeout;
+        this.idleTimeout = b.idleTimeout;
+        this.channelType = b.channelType != null ? b.channelType : serverChannelFor(b.group);
+        this.binder = b.binder;
     }
 
-    /** The address to bind; default the wildcard {@code [::]} with fallback to {@code 0.0.0.0}. */
-    public Builder address(@Nullable InetAddress address) {
-      this.address = address;
-      return this;
+    /**
+     * Starts configuring a server for {@code metrics} on {@code controlGroup} (the daemon's control
+     * event loop group; see the class comment).
+     */
+    public static Builder builder(ZtunnelMetrics metrics, EventLoopGroup controlGroup) {
+        return new Builder(metrics, controlGroup);
     }
 
-    /** The port; default 15020, 0 for an ephemeral port. */
-    public Builder port(int port) {
-      if (port < 0 || port > 65535) {
-        throw new IllegalArgumentException("port: " + port + " (expected: 0-65535)");
-      }
-      this.port = port;
-      return this;
+    /**
+     * Binds and starts serving; blocks until the socket is bound.
+     *
+     * <p>Without a configured address it binds the IPv6 wildcard {@code [::]} (which also accepts
+     * IPv4 on a dual-stack host) and falls back to {@code 0.0.0.0} when that fails, e.g. on a node
+     * with IPv6 disabled.
+     *
+     * @return the bound address (with the actual port when configured with port 0)
+     * @throws Exception if binding failed (on both addresses, when falling back)
+     */
+    public InetSocketAddress start() throws Exception {
+        if (serverChannel != null) {
+            throw new IllegalStateException("already started");
+        }
+        ServerBootstrap bootstrap = new ServerBootstrap()
+                .group(group)
+                .channel(channelType)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(new MetricsServerInitializer(
+                        metrics, connections, headerReadTimeout.toNanos(), idleTimeout.toNanos()));
+        Channel ch;
+        if (address != null) {
+            ch = binder.bind(bootstrap, new InetSocketAddress(address, port));
+        } else {
+            ch = bindWildcard(bootstrap);
+        }
+        serverChannel = ch;
+        InetSocketAddress bound = (InetSocketAddress) ch.localAddress();
+        log.atInfo()
+                .addKeyValue("address", bound)
+                .addKeyValue("transport", channelType.getSimpleName())
+                .log("metrics server listening");
+        return bound;
     }
 
-    /** Time a client has from the first byte of a request to its complete head; default 2 s. */
-    public Builder headerReadTimeout(Duration timeout) {
-      if (timeout.isNegative() || timeout.isZero()) {
-        throw new IllegalArgumentException("headerReadTimeout: " + timeout + " (expected: > 0)");
-      }
-      this.headerReadTimeout = timeout;
-      return this;
+    private Channel bindWildcard(ServerBootstrap bootstrap) throws Exception {
+        try {
+            return binder.bind(bootstrap, new InetSocketAddress(anyAddress("::"), port));
+        } catch (Exception ipv6Failure) {
+            log.atInfo()
+                    .addKeyValue("port", port)
+                    .addKeyValue("error", ipv6Failure.toString())
+                    .log("cannot bind [::] for metrics, falling back to 0.0.0.0");
+            try {
+                return binder.bind(bootstrap, new InetSocketAddress(anyAddress("0.0.0.0"), port));
+            } catch (Exception ipv4Failure) {
+                ipv4Failure.addSuppressed(ipv6Failure);
+                throw ipv4Failure;
+            }
+        }
     }
 
-    /** Time an idle kept-alive connection is kept; default 5 min; zero keeps it forever. */
-    public Builder idleTimeout(Duration timeout) {
-      if (timeout.isNegative()) {
-        throw new IllegalArgumentException("idleTimeout: " + timeout + " (expected: >= 0)");
-      }
-      this.idleTimeout = timeout;
-      return this;
+    private static InetAddress anyAddress(String literal) {
+        try {
+            return InetAddress.getByName(literal); // a literal: no lookup happens
+        } catch (UnknownHostException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
-    /** The server channel type, when it cannot be told from the group (default: detected). */
-    public Builder serverChannel(Class<? extends ServerChannel> type) {
-      this.channelType = Objects.requireNonNull(type, "type");
-      return this;
+    /** Binds {@code bootstrap} to an address, blocking until done. */
+    @FunctionalInterface
+    interface Binder {
+        Channel bind(ServerBootstrap bootstrap, InetSocketAddress at) throws Exception;
     }
 
-    /** Replaces the bind step; lets tests simulate a host without IPv6. */
-    Builder binder(Binder binder) {
-      this.binder = Objects.requireNonNull(binder, "binder");
-      return this;
+    private static Channel bindNow(ServerBootstrap bootstrap, InetSocketAddress at) throws Exception {
+        ChannelFuture f = bootstrap.bind(at).await();
+        if (!f.isSuccess()) {
+            Throwable cause = f.cause();
+            if (cause instanceof Exception e) {
+                throw e;
+            }
+            throw new IllegalStateException("bind " + at + " failed", cause);
+        }
+        return f.channel();
     }
 
-    public MetricsServer build() {
-      return new MetricsServer(this);
+    /** The bound address, or {@code null} before {@link #start}. */
+    public @Nullable InetSocketAddress localAddress() {
+        Channel ch = serverChannel;
+        return ch == null ? null : (InetSocketAddress) ch.localAddress();
     }
-  }
+
+    /** Stops listening and closes every accepted connection; blocks until done. */
+    @Override
+    public void close() {
+        Channel ch = serverChannel;
+        if (ch == null || closed.getAndSet(true)) {
+            return;
+        }
+        ch.close().awaitUninterruptibly();
+        connections.close().awaitUninterruptibly();
+        log.atInfo().addKeyValue("address", ch.localAddress()).log("metrics server stopped");
+    }
+
+    static Class<? extends ServerChannel> serverChannelFor(EventLoopGroup group) {
+        if (group instanceof IoEventLoopGroup io) {
+            if (io.isIoType(EpollIoHandler.class)) {
+                return EpollServerSocketChannel.class;
+            }
+            if (io.isIoType(NioIoHandler.class)) {
+                return NioServerSocketChannel.class;
+            }
+        }
+        throw new IllegalArgumentException(
+                "group: " + group + " (expected: an epoll or NIO IoEventLoopGroup, or set serverChannel(...))");
+    }
+
+    /** Configures a {@link MetricsServer}. Not thread-safe. */
+    public static final class Builder {
+        private final ZtunnelMetrics metrics;
+        private final EventLoopGroup group;
+        private @Nullable InetAddress address;
+        private int port = DEFAULT_PORT;
+        private Duration headerReadTimeout = Duration.ofSeconds(2);
+        private Duration idleTimeout = Duration.ofMinutes(5);
+        private @Nullable Class<? extends ServerChannel> channelType;
+        private Binder binder = MetricsServer::bindNow;
+
+        private Builder(ZtunnelMetrics metrics, EventLoopGroup group) {
+            this.metrics = Objects.requireNonNull(metrics, "metrics");
+            this.group = Objects.requireNonNull(group, "group");
+        }
+
+        /** The address to bind; default the wildcard {@code [::]} with fallback to {@code 0.0.0.0}. */
+        public Builder address(@Nullable InetAddress address) {
+            this.address = address;
+            return this;
+        }
+
+        /** The port; default 15020, 0 for an ephemeral port. */
+        public Builder port(int port) {
+            if (port < 0 || port > 65535) {
+                throw new IllegalArgumentException("port: " + port + " (expected: 0-65535)");
+            }
+            this.port = port;
+            return this;
+        }
+
+        /** Time a client has from the first byte of a request to its complete head; default 2 s. */
+        public Builder headerReadTimeout(Duration timeout) {
+            if (timeout.isNegative() || timeout.isZero()) {
+                throw new IllegalArgumentException("headerReadTimeout: " + timeout + " (expected: > 0)");
+            }
+            this.headerReadTimeout = timeout;
+            return this;
+        }
+
+        /** Time an idle kept-alive connection is kept; default 5 min; zero keeps it forever. */
+        public Builder idleTimeout(Duration timeout) {
+            if (timeout.isNegative()) {
+                throw new IllegalArgumentException("idleTimeout: " + timeout + " (expected: >= 0)");
+            }
+            this.idleTimeout = timeout;
+            return this;
+        }
+
+        /** The server channel type, when it cannot be told from the group (default: detected). */
+        public Builder serverChannel(Class<? extends ServerChannel> type) {
+            this.channelType = Objects.requireNonNull(type, "type");
+            return this;
+        }
+
+        /** Replaces the bind step; lets tests simulate a host without IPv6. */
+        Builder binder(Binder binder) {
+            this.binder = Objects.requireNonNull(binder, "binder");
+            return this;
+        }
+
+        public MetricsServer build() {
+            return new MetricsServer(this);
+        }
+    }
 }

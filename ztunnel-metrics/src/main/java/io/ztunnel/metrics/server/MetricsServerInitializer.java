@@ -22,35 +22,38 @@ import io.ztunnel.metrics.ZtunnelMetrics;
  * adds is new per channel except the shared {@link ZtunnelMetrics}, which is thread-safe.
  */
 final class MetricsServerInitializer extends ChannelInitializer<Channel> {
-  static final int MAX_INITIAL_LINE = 4096;
-  static final int MAX_HEADER_SIZE = 8192;
-  static final int MAX_BODY = 8192;
+    static final int MAX_INITIAL_LINE = 4096;
+    static final int MAX_HEADER_SIZE = 8192;
+    static final int MAX_BODY = 8192;
 
-  private final ZtunnelMetrics metrics;
-  private final ChannelGroup connections;
-  private final long headerReadTimeoutNanos;
-  private final long idleTimeoutNanos;
+    private final ZtunnelMetrics metrics;
+    private final ChannelGroup connections;
+    private final long headerReadTimeoutNanos;
+    private final long idleTimeoutNanos;
 
-  MetricsServerInitializer(
-      ZtunnelMetrics metrics, ChannelGroup connections, long headerReadTimeoutNanos, long idleTimeoutNanos) {
-    this.metrics = metrics;
-    this.connections = connections;
-    this.headerReadTimeoutNanos = headerReadTimeoutNanos;
-    this.idleTimeoutNanos = idleTimeoutNanos;
-  }
+    MetricsServerInitializer(
+            ZtunnelMetrics metrics, ChannelGroup connections, long headerReadTimeoutNanos, long idleTimeoutNanos) {
+        this.metrics = metrics;
+        this.connections = connections;
+        this.headerReadTimeoutNanos = headerReadTimeoutNanos;
+        this.idleTimeoutNanos = idleTimeoutNanos;
+    }
 
-  @Override
-  protected void initChannel(Channel ch) {
-    connections.add(ch);
-    ChannelPipeline p = ch.pipeline();
-    p.addLast("timeouts", new HeaderReadTimeoutHandler(headerReadTimeoutNanos, idleTimeoutNanos));
-    p.addLast("codec", new HttpServerCodec(new HttpDecoderConfig()
-        .setMaxInitialLineLength(MAX_INITIAL_LINE)
-        .setMaxHeaderSize(MAX_HEADER_SIZE)));
-    p.addLast("keepAlive", new HttpServerKeepAliveHandler());
-    p.addLast("compressor", new HttpContentCompressor(
-        StandardCompressionOptions.gzip(), StandardCompressionOptions.deflate()));
-    p.addLast("aggregator", new HttpObjectAggregator(MAX_BODY));
-    p.addLast("metrics", new MetricsHttpHandler(metrics::scrape));
-  }
+    @Override
+    protected void initChannel(Channel ch) {
+        connections.add(ch);
+        ChannelPipeline p = ch.pipeline();
+        p.addLast("timeouts", new HeaderReadTimeoutHandler(headerReadTimeoutNanos, idleTimeoutNanos));
+        p.addLast(
+                "codec",
+                new HttpServerCodec(new HttpDecoderConfig()
+                        .setMaxInitialLineLength(MAX_INITIAL_LINE)
+                        .setMaxHeaderSize(MAX_HEADER_SIZE)));
+        p.addLast("keepAlive", new HttpServerKeepAliveHandler());
+        p.addLast(
+                "compressor",
+                new HttpContentCompressor(StandardCompressionOptions.gzip(), StandardCompressionOptions.deflate()));
+        p.addLast("aggregator", new HttpObjectAggregator(MAX_BODY));
+        p.addLast("metrics", new MetricsHttpHandler(metrics::scrape));
+    }
 }

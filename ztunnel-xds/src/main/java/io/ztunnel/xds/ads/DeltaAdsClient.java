@@ -78,495 +78,495 @@ import org.slf4j.LoggerFactory;
  * returns.
  */
 public final class DeltaAdsClient implements AutoCloseable {
-  private static final Logger log = LoggerFactory.getLogger(DeltaAdsClient.class);
+    private static final Logger log = LoggerFactory.getLogger(DeltaAdsClient.class);
 
-  /** Upstream's initial and maximum reconnect delays. */
-  public static final Duration DEFAULT_INITIAL_BACKOFF = Duration.ofMillis(10);
+    /** Upstream's initial and maximum reconnect delays. */
+    public static final Duration DEFAULT_INITIAL_BACKOFF = Duration.ofMillis(10);
 
-  public static final Duration DEFAULT_MAX_BACKOFF = Duration.ofSeconds(15);
+    public static final Duration DEFAULT_MAX_BACKOFF = Duration.ofSeconds(15);
 
-  private static final List<String> SUBSCRIBED_TYPES =
-      List.of(XdsResources.ADDRESS_TYPE_URL, XdsResources.AUTHORIZATION_TYPE_URL);
+    private static final List<String> SUBSCRIBED_TYPES =
+            List.of(XdsResources.ADDRESS_TYPE_URL, XdsResources.AUTHORIZATION_TYPE_URL);
 
-  private final ControlPlaneEndpoint endpoint;
-  private final Node node;
-  private final XdsResourceHandler handler;
-  private final XdsClientListener listener;
-  private final Duration initialBackoff;
-  private final Duration maxBackoff;
-  private final ScheduledExecutorService executor;
-  private final Thread executorThread;
-  private final ManagedChannel channel;
-  private final CallOptions callOptions;
-  private final CompletableFuture<Void> ready = new CompletableFuture<>();
-  private final AtomicBoolean started = new AtomicBoolean();
-  private final AtomicBoolean closed = new AtomicBoolean();
-
-  // Confined to the executor thread.
-  private final Map<String, Map<String, String>> held = new LinkedHashMap<>();
-  private final Set<String> awaitingFirstAck = new LinkedHashSet<>(SUBSCRIBED_TYPES);
-  private ClientCall<DeltaDiscoveryRequest, DeltaDiscoveryResponse> call;
-  private Stream stream;
-  private int connectionId;
-  private Duration backoff;
-  private ScheduledFuture<?> pendingReconnect;
-
-  private DeltaAdsClient(Builder b) {
-    this.endpoint = b.endpoint;
-    this.node = b.node.toNode();
-    this.handler = b.handler;
-    this.listener = b.listener;
-    this.initialBackoff = b.initialBackoff;
-    this.maxBackoff = b.maxBackoff;
-    this.backoff = initialBackoff;
-    Thread[] threadHolder = new Thread[1];
-    ScheduledThreadPoolExecutor exec =
-        new ScheduledThreadPoolExecutor(
-            1,
-            r -> {
-              Thread t = Thread.ofPlatform().daemon().name("xds-ads-client").unstarted(r);
-              threadHolder[0] = t;
-              return t;
-            });
-    exec.setRemoveOnCancelPolicy(true);
-    exec.prestartCoreThread();
-    this.executor = exec;
-    this.executorThread = threadHolder[0];
-    this.channel = endpoint.newChannel(executor);
-    this.callOptions = CallOptions.DEFAULT.withCallCredentials(endpoint.callCredentials());
-    for (String type : SUBSCRIBED_TYPES) {
-      held.put(type, new LinkedHashMap<>());
-    }
-  }
-
-  /**
-   * Starts a builder.
-   *
-   * @param endpoint istiod's discovery endpoint ({@code XDS_ADDRESS} and friends)
-   * @param node who this ztunnel is
-   * @param handler receives the resources
-   */
-  public static Builder builder(
-      ControlPlaneEndpoint endpoint, NodeIdentity node, XdsResourceHandler handler) {
-    return new Builder(endpoint, node, handler);
-  }
-
-  /** Opens the stream (asynchronously). Idempotent. */
-  public void start() {
-    if (closed.get()) {
-      throw new IllegalStateException("client is closed");
-    }
-    if (started.compareAndSet(false, true)) {
-      log.atInfo()
-          .addKeyValue("address", endpoint.address())
-          .addKeyValue("node", node.getId())
-          .log("starting xDS client");
-      runOnExecutor(this::connect);
-    }
-  }
-
-  /**
-   * Completes when each subscribed type has received a response that was ACKed; completes
-   * exceptionally if the client is closed first.
-   */
-  public CompletableFuture<Void> ready() {
-    return ready.copy();
-  }
-
-  /**
-   * The resources currently held per type URL (name to version): what the next reconnect will
-   * list in {@code initial_resource_versions}. A snapshot, for diagnostics and tests.
-   */
-  public Map<String, Map<String, String>> heldVersions() {
-    try {
-      return CompletableFuture.supplyAsync(
-              () -> {
-                Map<String, Map<String, String>> copy = new LinkedHashMap<>();
-                held.forEach((k, v) -> copy.put(k, Map.copyOf(v)));
-                return Map.copyOf(copy);
-              },
-              executor)
-          .get(10, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted", e);
-    } catch (ExecutionException | TimeoutException | RejectedExecutionException e) {
-      throw new IllegalStateException("client is not running", e);
-    }
-  }
-
-  // ----- stream lifecycle (executor thread) ------------------------------------------------------
-
-  private void connect() {
-    pendingReconnect = null;
-    if (closed.get()) {
-      return;
-    }
-    int id = ++connectionId;
-    Stream s = new Stream(id);
-    stream = s;
-    call = channel.newCall(AggregatedDiscoveryServiceGrpc.getDeltaAggregatedResourcesMethod(), callOptions);
-    log.atDebug().addKeyValue("connection", id).addKeyValue("address", endpoint.address()).log("opening ADS stream");
-    call.start(s, new Metadata());
-    call.request(1);
-    for (String type : SUBSCRIBED_TYPES) {
-      Map<String, String> versions = held.get(type);
-      DeltaDiscoveryRequest initial =
-          DeltaDiscoveryRequest.newBuilder()
-              .setNode(node)
-              .setTypeUrl(type)
-              .putAllInitialResourceVersions(versions)
-              .build();
-      log.atDebug()
-          .addKeyValue("connection", id)
-          .addKeyValue("type_url", type)
-          .addKeyValue("initial_resources", versions.size())
-          .log("sending initial request");
-      call.sendMessage(initial);
-    }
-  }
-
-  /** The call listener of one stream; events of superseded streams are ignored. */
-  private final class Stream extends ClientCall.Listener<DeltaDiscoveryResponse> {
-    final int id;
-    boolean established;
-
-    Stream(int id) {
-      this.id = id;
-    }
-
-    @Override
-    public void onHeaders(Metadata headers) {
-      if (stream == this) {
-        established = true;
-        log.atInfo().addKeyValue("connection", id).log("ADS stream established");
-      }
-    }
-
-    @Override
-    public void onMessage(DeltaDiscoveryResponse response) {
-      if (stream != this || closed.get()) {
-        return;
-      }
-      established = true;
-      handleResponse(id, response);
-      if (stream == this && call != null) {
-        call.request(1);
-      }
-    }
-
-    @Override
-    public void onClose(io.grpc.Status status, Metadata trailers) {
-      if (stream != this) {
-        return;
-      }
-      stream = null;
-      call = null;
-      if (closed.get()) {
-        return;
-      }
-      TerminationReason reason = classify(status, established);
-      Duration delay;
-      if (reason == TerminationReason.COMPLETE || reason == TerminationReason.RECONNECT) {
-        backoff = initialBackoff;
-        delay = initialBackoff;
-      } else {
-        // Use the current step, then double it for next time: 10 ms, 20 ms, 40 ms ... up to the maximum.
-        delay = backoff;
-        Duration doubled = backoff.multipliedBy(2);
-        backoff = doubled.compareTo(maxBackoff) > 0 ? maxBackoff : doubled;
-      }
-      var event =
-          reason == TerminationReason.COMPLETE || reason == TerminationReason.RECONNECT
-              ? log.atInfo()
-              : log.atWarn();
-      event
-          .addKeyValue("connection", id)
-          .addKeyValue("reason", reason.label())
-          .addKeyValue("code", status.getCode())
-          .addKeyValue("retryInMs", delay.toMillis())
-          .log("ADS stream ended: {}", describe(status));
-      if (status.getCause() != null) {
-        log.atDebug().addKeyValue("connection", id).setCause(status.getCause()).log("ADS stream failure detail");
-      }
-      notifyListener(() -> listener.onConnectionTerminated(reason));
-      try {
-        pendingReconnect = executor.schedule(DeltaAdsClient.this::connect, delay.toNanos(), TimeUnit.NANOSECONDS);
-      } catch (RejectedExecutionException e) {
-        // Closing.
-      }
-    }
-  }
-
-  /** Maps a stream's final status to upstream's termination reasons. */
-  static TerminationReason classify(io.grpc.Status status, boolean established) {
-    if (status.isOk()) {
-      return TerminationReason.COMPLETE;
-    }
-    if (!established) {
-      return TerminationReason.CONNECTION_ERROR;
-    }
-    String description =
-        status.getDescription() == null ? "" : status.getDescription().toLowerCase(Locale.ROOT);
-    return switch (status.getCode()) {
-      case UNKNOWN, CANCELLED, DEADLINE_EXCEEDED -> TerminationReason.RECONNECT;
-      case UNAVAILABLE ->
-          // Go's wording (upstream's list) and grpc-java's wording for a server going away.
-          description.contains("transport is closing")
-                  || description.contains("received prior goaway")
-                  || description.contains("goaway")
-              ? TerminationReason.RECONNECT
-              : TerminationReason.ERROR;
-      default -> TerminationReason.ERROR;
-    };
-  }
-
-  /** Status plus the innermost cause's message (e.g. the TLS or token problem), on one line. */
-  static String describe(io.grpc.Status status) {
-    StringBuilder sb = new StringBuilder(status.getCode().toString());
-    if (status.getDescription() != null) {
-      sb.append(": ").append(status.getDescription());
-    }
-    Throwable cause = status.getCause();
-    if (cause != null) {
-      while (cause.getCause() != null && cause.getCause() != cause) {
-        cause = cause.getCause();
-      }
-      sb.append(" (").append(cause.getClass().getSimpleName());
-      if (cause.getMessage() != null) {
-        sb.append(": ").append(cause.getMessage());
-      }
-      sb.append(')');
-    }
-    return sb.toString();
-  }
-
-  // ----- responses (executor thread) -------------------------------------------------------------
-
-  private void handleResponse(int id, DeltaDiscoveryResponse response) {
-    String typeUrl = response.getTypeUrl();
-    notifyListener(() -> listener.onMessage(typeUrl, response.getSerializedSize()));
-    log.atDebug()
-        .addKeyValue("connection", id)
-        .addKeyValue("type_url", typeUrl)
-        .addKeyValue("nonce", response.getNonce())
-        .addKeyValue("resources", response.getResourcesCount())
-        .addKeyValue("removes", response.getRemovedResourcesCount())
-        .log("received response");
-
-    List<ResourceError> errors;
-    if (typeUrl.equals(XdsResources.ADDRESS_TYPE_URL)) {
-      errors = apply(response, Address.parser(), handler::applyAddresses);
-    } else if (typeUrl.equals(XdsResources.AUTHORIZATION_TYPE_URL)) {
-      errors = apply(response, Authorization.parser(), handler::applyAuthorizations);
-    } else {
-      log.atWarn()
-          .addKeyValue("connection", id)
-          .addKeyValue("type_url", typeUrl)
-          .log("response for an unknown type URL; ACKing it");
-      errors = List.of();
-    }
-
-    DeltaDiscoveryRequest.Builder reply =
-        DeltaDiscoveryRequest.newBuilder().setTypeUrl(typeUrl).setResponseNonce(response.getNonce());
-    if (errors.isEmpty()) {
-      log.atDebug()
-          .addKeyValue("connection", id)
-          .addKeyValue("type_url", typeUrl)
-          .addKeyValue("nonce", response.getNonce())
-          .log("sending ACK");
-      if (awaitingFirstAck.remove(typeUrl) && awaitingFirstAck.isEmpty()) {
-        log.atInfo().addKeyValue("connection", id).log("xDS initial sync complete for all types");
-        ready.complete(null);
-      }
-    } else {
-      String message = joinErrors(errors);
-      reply.setErrorDetail(Status.newBuilder().setCode(0).setMessage(message));
-      log.atWarn()
-          .addKeyValue("connection", id)
-          .addKeyValue("type_url", typeUrl)
-          .addKeyValue("nonce", response.getNonce())
-          .addKeyValue("rejected", errors.size())
-          .log("sending NACK: {}", message);
-    }
-    int rejected = errors.size();
-    notifyListener(
-        () ->
-            listener.onResponseProcessed(
-                typeUrl, response.getResourcesCount(), response.getRemovedResourcesCount(), rejected));
-    if (call != null) {
-      call.sendMessage(reply.build());
-    }
-  }
-
-  static String joinErrors(List<ResourceError> errors) {
-    StringBuilder sb = new StringBuilder();
-    for (ResourceError e : errors) {
-      if (!sb.isEmpty()) {
-        sb.append("; ");
-      }
-      sb.append(e.name()).append(": ").append(e.reason());
-    }
-    return sb.toString();
-  }
-
-  @FunctionalInterface
-  private interface Apply<T extends Message> {
-    List<ResourceError> apply(List<XdsResource<T>> upserts, List<String> removals);
-  }
-
-  private <T extends Message> List<ResourceError> apply(
-      DeltaDiscoveryResponse response, Parser<T> parser, Apply<T> apply) {
-    String typeUrl = response.getTypeUrl();
-    List<ResourceError> errors = new ArrayList<>();
-    List<XdsResource<T>> upserts = new ArrayList<>(response.getResourcesCount());
-    for (Resource r : response.getResourcesList()) {
-      String name = r.getName();
-      if (!r.hasResource()) {
-        errors.add(new ResourceError(name, "resource has no body"));
-        continue;
-      }
-      if (!r.getResource().getTypeUrl().equals(typeUrl)) {
-        errors.add(
-            new ResourceError(
-                name,
-                "resource type " + r.getResource().getTypeUrl() + " does not match response type " + typeUrl));
-        continue;
-      }
-      try {
-        T message = parser.parseFrom(r.getResource().getValue());
-        upserts.add(new XdsResource<>(name, r.getVersion(), message, r.getAliasesList()));
-      } catch (InvalidProtocolBufferException e) {
-        errors.add(new ResourceError(name, "cannot decode: " + e.getMessage()));
-      }
-    }
-    List<String> removals = response.getRemovedResourcesList();
-
-    List<ResourceError> rejected;
-    try {
-      rejected = Objects.requireNonNullElse(apply.apply(List.copyOf(upserts), List.copyOf(removals)), List.of());
-    } catch (RuntimeException e) {
-      log.atError().addKeyValue("type_url", typeUrl).setCause(e).log("xDS handler failed");
-      rejected = new ArrayList<>();
-      for (XdsResource<T> u : upserts) {
-        rejected.add(new ResourceError(u.name(), "internal error: " + e));
-      }
-    }
-    errors.addAll(rejected);
-
-    Map<String, String> versions = held.get(typeUrl);
-    for (String removed : removals) {
-      versions.remove(removed);
-    }
-    for (XdsResource<T> u : upserts) {
-      versions.put(u.name(), u.version());
-    }
-    for (ResourceError e : errors) {
-      versions.remove(e.name());
-    }
-    return errors;
-  }
-
-  private void notifyListener(Runnable notification) {
-    try {
-      notification.run();
-    } catch (RuntimeException e) {
-      log.atWarn().setCause(e).log("xDS client listener failed");
-    }
-  }
-
-  private void runOnExecutor(Runnable task) {
-    try {
-      executor.execute(task);
-    } catch (RejectedExecutionException e) {
-      throw new IllegalStateException("client is closed", e);
-    }
-  }
-
-  // ----- shutdown --------------------------------------------------------------------------------
-
-  /**
-   * Cancels the stream, shuts down the channel and stops the client's thread. Idempotent; waits
-   * up to about 10 s in total. Must not be called from the handler or listener.
-   */
-  @Override
-  public void close() {
-    if (!closed.compareAndSet(false, true)) {
-      return;
-    }
-    log.atInfo().addKeyValue("address", endpoint.address()).log("closing xDS client");
-    Runnable stop =
-        () -> {
-          if (pendingReconnect != null) {
-            pendingReconnect.cancel(false);
-            pendingReconnect = null;
-          }
-          ClientCall<DeltaDiscoveryRequest, DeltaDiscoveryResponse> current = call;
-          call = null;
-          stream = null;
-          if (current != null) {
-            current.cancel("xDS client closed", null);
-          }
-          ready.completeExceptionally(new IllegalStateException("xDS client closed before it was ready"));
-        };
-    if (Thread.currentThread() == executorThread) {
-      stop.run();
-    } else {
-      try {
-        executor.submit(stop).get(5, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      } catch (ExecutionException | TimeoutException | RejectedExecutionException e) {
-        log.atWarn().setCause(e).log("stopping the ADS stream failed");
-      }
-    }
-    channel.shutdownNow();
-    executor.shutdown();
-    if (Thread.currentThread() != executorThread) {
-      try {
-        channel.awaitTermination(5, TimeUnit.SECONDS);
-        executor.awaitTermination(5, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }
-  }
-
-  /** Builds a {@link DeltaAdsClient}. Not thread-safe. */
-  public static final class Builder {
     private final ControlPlaneEndpoint endpoint;
-    private final NodeIdentity node;
+    private final Node node;
     private final XdsResourceHandler handler;
-    private XdsClientListener listener = XdsClientListener.NOOP;
-    private Duration initialBackoff = DEFAULT_INITIAL_BACKOFF;
-    private Duration maxBackoff = DEFAULT_MAX_BACKOFF;
+    private final XdsClientListener listener;
+    private final Duration initialBackoff;
+    private final Duration maxBackoff;
+    private final ScheduledExecutorService executor;
+    private final Thread executorThread;
+    private final ManagedChannel channel;
+    private final CallOptions callOptions;
+    private final CompletableFuture<Void> ready = new CompletableFuture<>();
+    private final AtomicBoolean started = new AtomicBoolean();
+    private final AtomicBoolean closed = new AtomicBoolean();
 
-    private Builder(ControlPlaneEndpoint endpoint, NodeIdentity node, XdsResourceHandler handler) {
-      this.endpoint = Objects.requireNonNull(endpoint, "endpoint");
-      this.node = Objects.requireNonNull(node, "node");
-      this.handler = Objects.requireNonNull(handler, "handler");
+    // Confined to the executor thread.
+    private final Map<String, Map<String, String>> held = new LinkedHashMap<>();
+    private final Set<String> awaitingFirstAck = new LinkedHashSet<>(SUBSCRIBED_TYPES);
+    private ClientCall<DeltaDiscoveryRequest, DeltaDiscoveryResponse> call;
+    private Stream stream;
+    private int connectionId;
+    private Duration backoff;
+    private ScheduledFuture<?> pendingReconnect;
+
+    private DeltaAdsClient(Builder b) {
+        this.endpoint = b.endpoint;
+        this.node = b.node.toNode();
+        this.handler = b.handler;
+        this.listener = b.listener;
+        this.initialBackoff = b.initialBackoff;
+        this.maxBackoff = b.maxBackoff;
+        this.backoff = initialBackoff;
+        Thread[] threadHolder = new Thread[1];
+        ScheduledThreadPoolExecutor exec = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread t = Thread.ofPlatform().daemon().name("xds-ads-client").unstarted(r);
+            threadHolder[0] = t;
+            return t;
+        });
+        exec.setRemoveOnCancelPolicy(true);
+        exec.prestartCoreThread();
+        this.executor = exec;
+        this.executorThread = threadHolder[0];
+        this.channel = endpoint.newChannel(executor);
+        this.callOptions = CallOptions.DEFAULT.withCallCredentials(endpoint.callCredentials());
+        for (String type : SUBSCRIBED_TYPES) {
+            held.put(type, new LinkedHashMap<>());
+        }
     }
 
-    /** Metrics and health observer. */
-    public Builder listener(XdsClientListener listener) {
-      this.listener = Objects.requireNonNull(listener, "listener");
-      return this;
+    /**
+     * Starts a builder.
+     *
+     * @param endpoint istiod's discovery endpoint ({@code XDS_ADDRESS} and friends)
+     * @param node who this ztunnel is
+     * @param handler receives the resources
+     */
+    public static Builder builder(ControlPlaneEndpoint endpoint, NodeIdentity node, XdsResourceHandler handler) {
+        return new Builder(endpoint, node, handler);
     }
 
-    /** Reconnect delays (upstream: 10 ms initial, 15 s maximum). */
-    public Builder backoff(Duration initial, Duration max) {
-      if (initial == null || initial.isNegative() || initial.isZero() || max == null || max.compareTo(initial) < 0) {
-        throw new IllegalArgumentException(
-            "backoff: initial " + initial + ", max " + max + " (expected: 0 < initial <= max)");
-      }
-      this.initialBackoff = initial;
-      this.maxBackoff = max;
-      return this;
+    /** Opens the stream (asynchronously). Idempotent. */
+    public void start() {
+        if (closed.get()) {
+            throw new IllegalStateException("client is closed");
+        }
+        if (started.compareAndSet(false, true)) {
+            log.atInfo()
+                    .addKeyValue("address", endpoint.address())
+                    .addKeyValue("node", node.getId())
+                    .log("starting xDS client");
+            runOnExecutor(this::connect);
+        }
     }
 
-    /** Builds the client and opens its channel (lazily connected); call {@link #start} next. */
-    public DeltaAdsClient build() {
-      return new DeltaAdsClient(this);
+    /**
+     * Completes when each subscribed type has received a response that was ACKed; completes
+     * exceptionally if the client is closed first.
+     */
+    public CompletableFuture<Void> ready() {
+        return ready.copy();
     }
-  }
+
+    /**
+     * The resources currently held per type URL (name to version): what the next reconnect will
+     * list in {@code initial_resource_versions}. A snapshot, for diagnostics and tests.
+     */
+    public Map<String, Map<String, String>> heldVersions() {
+        try {
+            return CompletableFuture.supplyAsync(
+                            () -> {
+                                Map<String, Map<String, String>> copy = new LinkedHashMap<>();
+                                held.forEach((k, v) -> copy.put(k, Map.copyOf(v)));
+                                return Map.copyOf(copy);
+                            },
+                            executor)
+                    .get(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        } catch (ExecutionException | TimeoutException | RejectedExecutionException e) {
+            throw new IllegalStateException("client is not running", e);
+        }
+    }
+
+    // ----- stream lifecycle (executor thread) ------------------------------------------------------
+
+    private void connect() {
+        pendingReconnect = null;
+        if (closed.get()) {
+            return;
+        }
+        int id = ++connectionId;
+        Stream s = new Stream(id);
+        stream = s;
+        call = channel.newCall(AggregatedDiscoveryServiceGrpc.getDeltaAggregatedResourcesMethod(), callOptions);
+        log.atDebug()
+                .addKeyValue("connection", id)
+                .addKeyValue("address", endpoint.address())
+                .log("opening ADS stream");
+        call.start(s, new Metadata());
+        call.request(1);
+        for (String type : SUBSCRIBED_TYPES) {
+            Map<String, String> versions = held.get(type);
+            DeltaDiscoveryRequest initial = DeltaDiscoveryRequest.newBuilder()
+                    .setNode(node)
+                    .setTypeUrl(type)
+                    .putAllInitialResourceVersions(versions)
+                    .build();
+            log.atDebug()
+                    .addKeyValue("connection", id)
+                    .addKeyValue("type_url", type)
+                    .addKeyValue("initial_resources", versions.size())
+                    .log("sending initial request");
+            call.sendMessage(initial);
+        }
+    }
+
+    /** The call listener of one stream; events of superseded streams are ignored. */
+    private final class Stream extends ClientCall.Listener<DeltaDiscoveryResponse> {
+        final int id;
+        boolean established;
+
+        Stream(int id) {
+            this.id = id;
+        }
+
+        @Override
+        public void onHeaders(Metadata headers) {
+            if (stream == this) {
+                established = true;
+                log.atInfo().addKeyValue("connection", id).log("ADS stream established");
+            }
+        }
+
+        @Override
+        public void onMessage(DeltaDiscoveryResponse response) {
+            if (stream != this || closed.get()) {
+                return;
+            }
+            established = true;
+            handleResponse(id, response);
+            if (stream == this && call != null) {
+                call.request(1);
+            }
+        }
+
+        @Override
+        public void onClose(io.grpc.Status status, Metadata trailers) {
+            if (stream != this) {
+                return;
+            }
+            stream = null;
+            call = null;
+            if (closed.get()) {
+                return;
+            }
+            TerminationReason reason = classify(status, established);
+            Duration delay;
+            if (reason == TerminationReason.COMPLETE || reason == TerminationReason.RECONNECT) {
+                backoff = initialBackoff;
+                delay = initialBackoff;
+            } else {
+                // Use the current step, then double it for next time: 10 ms, 20 ms, 40 ms ... up to the maximum.
+                delay = backoff;
+                Duration doubled = backoff.multipliedBy(2);
+                backoff = doubled.compareTo(maxBackoff) > 0 ? maxBackoff : doubled;
+            }
+            var event = reason == TerminationReason.COMPLETE || reason == TerminationReason.RECONNECT
+                    ? log.atInfo()
+                    : log.atWarn();
+            event.addKeyValue("connection", id)
+                    .addKeyValue("reason", reason.label())
+                    .addKeyValue("code", status.getCode())
+                    .addKeyValue("retryInMs", delay.toMillis())
+                    .log("ADS stream ended: {}", describe(status));
+            if (status.getCause() != null) {
+                log.atDebug()
+                        .addKeyValue("connection", id)
+                        .setCause(status.getCause())
+                        .log("ADS stream failure detail");
+            }
+            notifyListener(() -> listener.onConnectionTerminated(reason));
+            try {
+                pendingReconnect =
+                        executor.schedule(DeltaAdsClient.this::connect, delay.toNanos(), TimeUnit.NANOSECONDS);
+            } catch (RejectedExecutionException e) {
+                // Closing.
+            }
+        }
+    }
+
+    /** Maps a stream's final status to upstream's termination reasons. */
+    static TerminationReason classify(io.grpc.Status status, boolean established) {
+        if (status.isOk()) {
+            return TerminationReason.COMPLETE;
+        }
+        if (!established) {
+            return TerminationReason.CONNECTION_ERROR;
+        }
+        String description =
+                status.getDescription() == null ? "" : status.getDescription().toLowerCase(Locale.ROOT);
+        return switch (status.getCode()) {
+            case UNKNOWN, CANCELLED, DEADLINE_EXCEEDED -> TerminationReason.RECONNECT;
+            case UNAVAILABLE ->
+                // Go's wording (upstream's list) and grpc-java's wording for a server going away.
+                description.contains("transport is closing")
+                                || description.contains("received prior goaway")
+                                || description.contains("goaway")
+                        ? TerminationReason.RECONNECT
+                        : TerminationReason.ERROR;
+            default -> TerminationReason.ERROR;
+        };
+    }
+
+    /** Status plus the innermost cause's message (e.g. the TLS or token problem), on one line. */
+    static String describe(io.grpc.Status status) {
+        StringBuilder sb = new StringBuilder(status.getCode().toString());
+        if (status.getDescription() != null) {
+            sb.append(": ").append(status.getDescription());
+        }
+        Throwable cause = status.getCause();
+        if (cause != null) {
+            while (cause.getCause() != null && cause.getCause() != cause) {
+                cause = cause.getCause();
+            }
+            sb.append(" (").append(cause.getClass().getSimpleName());
+            if (cause.getMessage() != null) {
+                sb.append(": ").append(cause.getMessage());
+            }
+            sb.append(')');
+        }
+        return sb.toString();
+    }
+
+    // ----- responses (executor thread) -------------------------------------------------------------
+
+    private void handleResponse(int id, DeltaDiscoveryResponse response) {
+        String typeUrl = response.getTypeUrl();
+        notifyListener(() -> listener.onMessage(typeUrl, response.getSerializedSize()));
+        log.atDebug()
+                .addKeyValue("connection", id)
+                .addKeyValue("type_url", typeUrl)
+                .addKeyValue("nonce", response.getNonce())
+                .addKeyValue("resources", response.getResourcesCount())
+                .addKeyValue("removes", response.getRemovedResourcesCount())
+                .log("received response");
+
+        List<ResourceError> errors;
+        if (typeUrl.equals(XdsResources.ADDRESS_TYPE_URL)) {
+            errors = apply(response, Address.parser(), handler::applyAddresses);
+        } else if (typeUrl.equals(XdsResources.AUTHORIZATION_TYPE_URL)) {
+            errors = apply(response, Authorization.parser(), handler::applyAuthorizations);
+        } else {
+            log.atWarn()
+                    .addKeyValue("connection", id)
+                    .addKeyValue("type_url", typeUrl)
+                    .log("response for an unknown type URL; ACKing it");
+            errors = List.of();
+        }
+
+        DeltaDiscoveryRequest.Builder reply =
+                DeltaDiscoveryRequest.newBuilder().setTypeUrl(typeUrl).setResponseNonce(response.getNonce());
+        if (errors.isEmpty()) {
+            log.atDebug()
+                    .addKeyValue("connection", id)
+                    .addKeyValue("type_url", typeUrl)
+                    .addKeyValue("nonce", response.getNonce())
+                    .log("sending ACK");
+            if (awaitingFirstAck.remove(typeUrl) && awaitingFirstAck.isEmpty()) {
+                log.atInfo().addKeyValue("connection", id).log("xDS initial sync complete for all types");
+                ready.complete(null);
+            }
+        } else {
+            String message = joinErrors(errors);
+            reply.setErrorDetail(Status.newBuilder().setCode(0).setMessage(message));
+            log.atWarn()
+                    .addKeyValue("connection", id)
+                    .addKeyValue("type_url", typeUrl)
+                    .addKeyValue("nonce", response.getNonce())
+                    .addKeyValue("rejected", errors.size())
+                    .log("sending NACK: {}", message);
+        }
+        int rejected = errors.size();
+        notifyListener(() -> listener.onResponseProcessed(
+                typeUrl, response.getResourcesCount(), response.getRemovedResourcesCount(), rejected));
+        if (call != null) {
+            call.sendMessage(reply.build());
+        }
+    }
+
+    static String joinErrors(List<ResourceError> errors) {
+        StringBuilder sb = new StringBuilder();
+        for (ResourceError e : errors) {
+            if (!sb.isEmpty()) {
+                sb.append("; ");
+            }
+            sb.append(e.name()).append(": ").append(e.reason());
+        }
+        return sb.toString();
+    }
+
+    @FunctionalInterface
+    private interface Apply<T extends Message> {
+        List<ResourceError> apply(List<XdsResource<T>> upserts, List<String> removals);
+    }
+
+    private <T extends Message> List<ResourceError> apply(
+            DeltaDiscoveryResponse response, Parser<T> parser, Apply<T> apply) {
+        String typeUrl = response.getTypeUrl();
+        List<ResourceError> errors = new ArrayList<>();
+        List<XdsResource<T>> upserts = new ArrayList<>(response.getResourcesCount());
+        for (Resource r : response.getResourcesList()) {
+            String name = r.getName();
+            if (!r.hasResource()) {
+                errors.add(new ResourceError(name, "resource has no body"));
+                continue;
+            }
+            if (!r.getResource().getTypeUrl().equals(typeUrl)) {
+                errors.add(new ResourceError(
+                        name,
+                        "resource type " + r.getResource().getTypeUrl() + " does not match response type " + typeUrl));
+                continue;
+            }
+            try {
+                T message = parser.parseFrom(r.getResource().getValue());
+                upserts.add(new XdsResource<>(name, r.getVersion(), message, r.getAliasesList()));
+            } catch (InvalidProtocolBufferException e) {
+                errors.add(new ResourceError(name, "cannot decode: " + e.getMessage()));
+            }
+        }
+        List<String> removals = response.getRemovedResourcesList();
+
+        List<ResourceError> rejected;
+        try {
+            rejected = Objects.requireNonNullElse(apply.apply(List.copyOf(upserts), List.copyOf(removals)), List.of());
+        } catch (RuntimeException e) {
+            log.atError().addKeyValue("type_url", typeUrl).setCause(e).log("xDS handler failed");
+            rejected = new ArrayList<>();
+            for (XdsResource<T> u : upserts) {
+                rejected.add(new ResourceError(u.name(), "internal error: " + e));
+            }
+        }
+        errors.addAll(rejected);
+
+        Map<String, String> versions = held.get(typeUrl);
+        for (String removed : removals) {
+            versions.remove(removed);
+        }
+        for (XdsResource<T> u : upserts) {
+            versions.put(u.name(), u.version());
+        }
+        for (ResourceError e : errors) {
+            versions.remove(e.name());
+        }
+        return errors;
+    }
+
+    private void notifyListener(Runnable notification) {
+        try {
+            notification.run();
+        } catch (RuntimeException e) {
+            log.atWarn().setCause(e).log("xDS client listener failed");
+        }
+    }
+
+    private void runOnExecutor(Runnable task) {
+        try {
+            executor.execute(task);
+        } catch (RejectedExecutionException e) {
+            throw new IllegalStateException("client is closed", e);
+        }
+    }
+
+    // ----- shutdown --------------------------------------------------------------------------------
+
+    /**
+     * Cancels the stream, shuts down the channel and stops the client's thread. Idempotent; waits
+     * up to about 10 s in total. Must not be called from the handler or listener.
+     */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        log.atInfo().addKeyValue("address", endpoint.address()).log("closing xDS client");
+        Runnable stop = () -> {
+            if (pendingReconnect != null) {
+                pendingReconnect.cancel(false);
+                pendingReconnect = null;
+            }
+            ClientCall<DeltaDiscoveryRequest, DeltaDiscoveryResponse> current = call;
+            call = null;
+            stream = null;
+            if (current != null) {
+                current.cancel("xDS client closed", null);
+            }
+            ready.completeExceptionally(new IllegalStateException("xDS client closed before it was ready"));
+        };
+        if (Thread.currentThread() == executorThread) {
+            stop.run();
+        } else {
+            try {
+                executor.submit(stop).get(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (ExecutionException | TimeoutException | RejectedExecutionException e) {
+                log.atWarn().setCause(e).log("stopping the ADS stream failed");
+            }
+        }
+        channel.shutdownNow();
+        executor.shutdown();
+        if (Thread.currentThread() != executorThread) {
+            try {
+                channel.awaitTermination(5, TimeUnit.SECONDS);
+                executor.awaitTermination(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** Builds a {@link DeltaAdsClient}. Not thread-safe. */
+    public static final class Builder {
+        private final ControlPlaneEndpoint endpoint;
+        private final NodeIdentity node;
+        private final XdsResourceHandler handler;
+        private XdsClientListener listener = XdsClientListener.NOOP;
+        private Duration initialBackoff = DEFAULT_INITIAL_BACKOFF;
+        private Duration maxBackoff = DEFAULT_MAX_BACKOFF;
+
+        private Builder(ControlPlaneEndpoint endpoint, NodeIdentity node, XdsResourceHandler handler) {
+            this.endpoint = Objects.requireNonNull(endpoint, "endpoint");
+            this.node = Objects.requireNonNull(node, "node");
+            this.handler = Objects.requireNonNull(handler, "handler");
+        }
+
+        /** Metrics and health observer. */
+        public Builder listener(XdsClientListener listener) {
+            this.listener = Objects.requireNonNull(listener, "listener");
+            return this;
+        }
+
+        /** Reconnect delays (upstream: 10 ms initial, 15 s maximum). */
+        public Builder backoff(Duration initial, Duration max) {
+            if (initial == null
+                    || initial.isNegative()
+                    || initial.isZero()
+                    || max == null
+                    || max.compareTo(initial) < 0) {
+                throw new IllegalArgumentException(
+                        "backoff: initial " + initial + ", max " + max + " (expected: 0 < initial <= max)");
+            }
+            this.initialBackoff = initial;
+            this.maxBackoff = max;
+            return this;
+        }
+
+        /** Builds the client and opens its channel (lazily connected); call {@link #start} next. */
+        public DeltaAdsClient build() {
+            return new DeltaAdsClient(this);
+        }
+    }
 }

@@ -36,92 +36,82 @@ import org.slf4j.LoggerFactory;
  *     not valid JSON are logged and skipped, as upstream does
  */
 public record NodeIdentity(
-    String instanceIp,
-    String podName,
-    String podNamespace,
-    String nodeName,
-    Map<String, String> proxyMetadata,
-    Map<String, String> jsonMetadata) {
-  private static final Logger log = LoggerFactory.getLogger(NodeIdentity.class);
-  private static final ObjectMapper JSON = new ObjectMapper();
+        String instanceIp,
+        String podName,
+        String podNamespace,
+        String nodeName,
+        Map<String, String> proxyMetadata,
+        Map<String, String> jsonMetadata) {
+    private static final Logger log = LoggerFactory.getLogger(NodeIdentity.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
 
-  /** Used in the node id when {@code INSTANCE_IP} is unset. */
-  public static final String DEFAULT_IP = "1.1.1.1";
+    /** Used in the node id when {@code INSTANCE_IP} is unset. */
+    public static final String DEFAULT_IP = "1.1.1.1";
 
-  public NodeIdentity {
-    instanceIp = instanceIp == null || instanceIp.isEmpty() ? DEFAULT_IP : instanceIp;
-    podName = Objects.requireNonNullElse(podName, "");
-    podNamespace = Objects.requireNonNullElse(podNamespace, "");
-    nodeName = Objects.requireNonNullElse(nodeName, "");
-    proxyMetadata = Map.copyOf(proxyMetadata);
-    jsonMetadata = Map.copyOf(jsonMetadata);
-  }
+    public NodeIdentity {
+        instanceIp = instanceIp == null || instanceIp.isEmpty() ? DEFAULT_IP : instanceIp;
+        podName = Objects.requireNonNullElse(podName, "");
+        podNamespace = Objects.requireNonNullElse(podNamespace, "");
+        nodeName = Objects.requireNonNullElse(nodeName, "");
+        proxyMetadata = Map.copyOf(proxyMetadata);
+        jsonMetadata = Map.copyOf(jsonMetadata);
+    }
 
-  /** The node id string. */
-  public String id() {
-    return "ztunnel~"
-        + instanceIp
-        + "~"
-        + podName
-        + "."
-        + podNamespace
-        + "~"
-        + podNamespace
-        + ".svc.cluster.local";
-  }
+    /** The node id string. */
+    public String id() {
+        return "ztunnel~" + instanceIp + "~" + podName + "." + podNamespace + "~" + podNamespace + ".svc.cluster.local";
+    }
 
-  /** The Envoy {@code Node} message sent in initial requests. */
-  public Node toNode() {
-    // Sorted for a deterministic encoding (upstream uses an ordered map as well).
-    Map<String, Value> fields = new TreeMap<>();
-    fields.put("NAME", string(podName));
-    fields.put("NAMESPACE", string(podNamespace));
-    fields.put("INSTANCE_IPS", string(instanceIp));
-    fields.put("NODE_NAME", string(nodeName));
-    proxyMetadata.forEach((k, v) -> fields.put(k, string(v)));
-    new TreeMap<>(jsonMetadata)
-        .forEach(
-            (k, v) -> {
-              try {
+    /** The Envoy {@code Node} message sent in initial requests. */
+    public Node toNode() {
+        // Sorted for a deterministic encoding (upstream uses an ordered map as well).
+        Map<String, Value> fields = new TreeMap<>();
+        fields.put("NAME", string(podName));
+        fields.put("NAMESPACE", string(podNamespace));
+        fields.put("INSTANCE_IPS", string(instanceIp));
+        fields.put("NODE_NAME", string(nodeName));
+        proxyMetadata.forEach((k, v) -> fields.put(k, string(v)));
+        new TreeMap<>(jsonMetadata).forEach((k, v) -> {
+            try {
                 fields.put(k, toValue(JSON.readTree(v)));
-              } catch (JsonProcessingException e) {
+            } catch (JsonProcessingException e) {
                 log.atError()
-                    .addKeyValue("variable", "ISTIO_METAJSON_" + k)
-                    .log("ignoring node metadata that is not valid JSON: {}", e.getOriginalMessage());
-              }
-            });
-    return Node.newBuilder()
-        .setId(id())
-        .setMetadata(Struct.newBuilder().putAllFields(fields))
-        .build();
-  }
+                        .addKeyValue("variable", "ISTIO_METAJSON_" + k)
+                        .log("ignoring node metadata that is not valid JSON: {}", e.getOriginalMessage());
+            }
+        });
+        return Node.newBuilder()
+                .setId(id())
+                .setMetadata(Struct.newBuilder().putAllFields(fields))
+                .build();
+    }
 
-  private static Value string(String s) {
-    return Value.newBuilder().setStringValue(s).build();
-  }
+    private static Value string(String s) {
+        return Value.newBuilder().setStringValue(s).build();
+    }
 
-  static Value toValue(JsonNode node) {
-    if (node == null || node.isNull() || node.isMissingNode()) {
-      return Value.newBuilder().setNullValue(NullValue.NULL_VALUE).build();
+    static Value toValue(JsonNode node) {
+        if (node == null || node.isNull() || node.isMissingNode()) {
+            return Value.newBuilder().setNullValue(NullValue.NULL_VALUE).build();
+        }
+        if (node.isBoolean()) {
+            return Value.newBuilder().setBoolValue(node.booleanValue()).build();
+        }
+        if (node.isNumber()) {
+            return Value.newBuilder().setNumberValue(node.doubleValue()).build();
+        }
+        if (node.isTextual()) {
+            return string(node.textValue());
+        }
+        if (node.isArray()) {
+            ListValue.Builder list = ListValue.newBuilder();
+            node.forEach(item -> list.addValues(toValue(item)));
+            return Value.newBuilder().setListValue(list).build();
+        }
+        Struct.Builder struct = Struct.newBuilder();
+        for (Map.Entry<String, JsonNode> e : node.properties()) {
+            struct.putFields(e.getKey(), toValue(e.getValue()));
+        }
+        return Value.newBuilder().setStructValue(struct).build();
     }
-    if (node.isBoolean()) {
-      return Value.newBuilder().setBoolValue(node.booleanValue()).build();
-    }
-    if (node.isNumber()) {
-      return Value.newBuilder().setNumberValue(node.doubleValue()).build();
-    }
-    if (node.isTextual()) {
-      return string(node.textValue());
-    }
-    if (node.isArray()) {
-      ListValue.Builder list = ListValue.newBuilder();
-      node.forEach(item -> list.addValues(toValue(item)));
-      return Value.newBuilder().setListValue(list).build();
-    }
-    Struct.Builder struct = Struct.newBuilder();
-    for (Map.Entry<String, JsonNode> e : node.properties()) {
-      struct.putFields(e.getKey(), toValue(e.getValue()));
-    }
-    return Value.newBuilder().setStructValue(struct).build();
-  }
 }

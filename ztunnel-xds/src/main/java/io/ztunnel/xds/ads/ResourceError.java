@@ -10,13 +10,13 @@ import java.util.Objects;
  * @param reason a short human-readable explanation (e.g. {@code "unknown tunnel protocol 7"})
  */
 public record ResourceError(String name, String reason) {
-  public ResourceError {
-    Objects.requireNonNull(name, "name");
-    Objects.requireNonNull(reason, "reason");
-  }
+    public ResourceError {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(reason, "reason");
+    }
 
-  @Override
-  public String toString() {
-    return name + ": " + reason;
-  }
+    @Override
+    public String toString() {
+        return name + ": " + reason;
+    }
 }

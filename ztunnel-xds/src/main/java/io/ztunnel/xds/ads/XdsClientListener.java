@@ -9,15 +9,15 @@ package io.ztunnel.xds.ads;
  * (exceptions are logged and ignored). All methods default to doing nothing.
  */
 public interface XdsClientListener {
-  /** A listener that ignores everything. */
-  XdsClientListener NOOP = new XdsClientListener() {};
+    /** A listener that ignores everything. */
+    XdsClientListener NOOP = new XdsClientListener() {};
 
-  /** An ADS stream ended (the client will reconnect unless it is being closed). */
-  default void onConnectionTerminated(TerminationReason reason) {}
+    /** An ADS stream ended (the client will reconnect unless it is being closed). */
+    default void onConnectionTerminated(TerminationReason reason) {}
 
-  /** A response arrived for {@code typeUrl}; {@code bytes} is its encoded protobuf size. */
-  default void onMessage(String typeUrl, long bytes) {}
+    /** A response arrived for {@code typeUrl}; {@code bytes} is its encoded protobuf size. */
+    default void onMessage(String typeUrl, long bytes) {}
 
-  /** A response was ACKed ({@code rejected} empty) or NACKed. */
-  default void onResponseProcessed(String typeUrl, int upserts, int removals, int rejected) {}
+    /** A response was ACKed ({@code rejected} empty) or NACKed. */
+    default void onResponseProcessed(String typeUrl, int upserts, int removals, int rejected) {}
 }

@@ -14,12 +14,11 @@ import java.util.Objects;
  * @param aliases other names the server gave the resource (informational)
  * @param <T> the message type ({@code Address} or {@code Authorization})
  */
-public record XdsResource<T extends Message>(
-    String name, String version, T resource, List<String> aliases) {
-  public XdsResource {
-    Objects.requireNonNull(name, "name");
-    Objects.requireNonNull(version, "version");
-    Objects.requireNonNull(resource, "resource");
-    aliases = List.copyOf(aliases);
-  }
+public record XdsResource<T extends Message>(String name, String version, T resource, List<String> aliases) {
+    public XdsResource {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(version, "version");
+        Objects.requireNonNull(resource, "resource");
+        aliases = List.copyOf(aliases);
+    }
 }

@@ -26,22 +26,21 @@ import java.util.List;
  */
 public interface XdsResourceHandler {
 
-  /**
-   * Applies one {@code istio.workload.Address} response.
-   *
-   * @param upserts added or updated workloads and services, each replacing any previous version
-   * @param removals names of deleted resources
-   * @return the resources that were rejected (empty if all were applied)
-   */
-  List<ResourceError> applyAddresses(List<XdsResource<Address>> upserts, List<String> removals);
+    /**
+     * Applies one {@code istio.workload.Address} response.
+     *
+     * @param upserts added or updated workloads and services, each replacing any previous version
+     * @param removals names of deleted resources
+     * @return the resources that were rejected (empty if all were applied)
+     */
+    List<ResourceError> applyAddresses(List<XdsResource<Address>> upserts, List<String> removals);
 
-  /**
-   * Applies one {@code istio.security.Authorization} response.
-   *
-   * @param upserts added or updated policies
-   * @param removals names of deleted policies
-   * @return the policies that were rejected (empty if all were applied)
-   */
-  List<ResourceError> applyAuthorizations(
-      List<XdsResource<Authorization>> upserts, List<String> removals);
+    /**
+     * Applies one {@code istio.security.Authorization} response.
+     *
+     * @param upserts added or updated policies
+     * @param removals names of deleted policies
+     * @return the policies that were rejected (empty if all were applied)
+     */
+    List<ResourceError> applyAuthorizations(List<XdsResource<Authorization>> upserts, List<String> removals);
 }

@@ -9,17 +9,17 @@ import io.grpc.Status;
  * <p>Immutable.
  */
 public final class CaException extends Exception {
-  private static final long serialVersionUID = 1L;
+    private static final long serialVersionUID = 1L;
 
-  private final Status.Code code;
+    private final Status.Code code;
 
-  CaException(String message, Status.Code code, Throwable cause) {
-    super(message, cause);
-    this.code = code;
-  }
+    CaException(String message, Status.Code code, Throwable cause) {
+        super(message, cause);
+        this.code = code;
+    }
 
-  /** The gRPC status code of the failed call; {@code OK} when the call worked but the chain was unusable. */
-  public Status.Code code() {
-    return code;
-  }
+    /** The gRPC status code of the failed call; {@code OK} when the call worked but the chain was unusable. */
+    public Status.Code code() {
+        return code;
+    }
 }

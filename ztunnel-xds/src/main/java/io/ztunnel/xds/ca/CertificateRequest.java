@@ -13,33 +13,31 @@ import java.util.Optional;
  *     ImpersonatedIdentity} (shared node-proxy mode); empty in dedicated mode, where no metadata
  *     is sent
  */
-public record CertificateRequest(
-    String csrPem, Duration validity, Optional<String> impersonatedIdentity) {
-  public CertificateRequest {
-    Objects.requireNonNull(csrPem, "csrPem");
-    Objects.requireNonNull(validity, "validity");
-    Objects.requireNonNull(impersonatedIdentity, "impersonatedIdentity");
-    if (!csrPem.contains("-----BEGIN CERTIFICATE REQUEST-----")) {
-      throw new IllegalArgumentException("csrPem: not a PEM certificate request");
-    }
-    if (validity.getSeconds() <= 0) {
-      throw new IllegalArgumentException("validity: " + validity + " (expected: >= 1 s)");
-    }
-    impersonatedIdentity.ifPresent(
-        id -> {
-          if (id.isBlank()) {
-            throw new IllegalArgumentException("impersonatedIdentity: blank");
-          }
+public record CertificateRequest(String csrPem, Duration validity, Optional<String> impersonatedIdentity) {
+    public CertificateRequest {
+        Objects.requireNonNull(csrPem, "csrPem");
+        Objects.requireNonNull(validity, "validity");
+        Objects.requireNonNull(impersonatedIdentity, "impersonatedIdentity");
+        if (!csrPem.contains("-----BEGIN CERTIFICATE REQUEST-----")) {
+            throw new IllegalArgumentException("csrPem: not a PEM certificate request");
+        }
+        if (validity.getSeconds() <= 0) {
+            throw new IllegalArgumentException("validity: " + validity + " (expected: >= 1 s)");
+        }
+        impersonatedIdentity.ifPresent(id -> {
+            if (id.isBlank()) {
+                throw new IllegalArgumentException("impersonatedIdentity: blank");
+            }
         });
-  }
+    }
 
-  /** A request in shared (node proxy) mode, signing for {@code spiffeId}. */
-  public static CertificateRequest impersonating(String csrPem, Duration validity, String spiffeId) {
-    return new CertificateRequest(csrPem, validity, Optional.of(spiffeId));
-  }
+    /** A request in shared (node proxy) mode, signing for {@code spiffeId}. */
+    public static CertificateRequest impersonating(String csrPem, Duration validity, String spiffeId) {
+        return new CertificateRequest(csrPem, validity, Optional.of(spiffeId));
+    }
 
-  /** A request without impersonation metadata (dedicated mode). */
-  public static CertificateRequest forSelf(String csrPem, Duration validity) {
-    return new CertificateRequest(csrPem, validity, Optional.empty());
-  }
+    /** A request without impersonation metadata (dedicated mode). */
+    public static CertificateRequest forSelf(String csrPem, Duration validity) {
+        return new CertificateRequest(csrPem, validity, Optional.empty());
+    }
 }

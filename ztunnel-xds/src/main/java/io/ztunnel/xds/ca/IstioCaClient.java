@@ -41,152 +41,145 @@ import org.slf4j.LoggerFactory;
  * outstanding calls.
  */
 public final class IstioCaClient implements AutoCloseable {
-  private static final Logger log = LoggerFactory.getLogger(IstioCaClient.class);
+    private static final Logger log = LoggerFactory.getLogger(IstioCaClient.class);
 
-  /** Default per-request deadline. */
-  public static final Duration DEFAULT_DEADLINE = Duration.ofSeconds(30);
+    /** Default per-request deadline. */
+    public static final Duration DEFAULT_DEADLINE = Duration.ofSeconds(30);
 
-  private final ControlPlaneEndpoint endpoint;
-  private final Duration deadline;
-  private final ExecutorService executor;
-  /** Requests on the wire; failed by {@link #close()} if the channel's own cancellation does not reach them. */
-  private final java.util.Set<CompletableFuture<List<String>>> pending =
-      java.util.concurrent.ConcurrentHashMap.newKeySet();
-  private final ManagedChannel channel;
-  private final IstioCertificateServiceGrpc.IstioCertificateServiceStub stub;
-  private final AtomicBoolean closed = new AtomicBoolean();
+    private final ControlPlaneEndpoint endpoint;
+    private final Duration deadline;
+    private final ExecutorService executor;
+    /** Requests on the wire; failed by {@link #close()} if the channel's own cancellation does not reach them. */
+    private final java.util.Set<CompletableFuture<List<String>>> pending =
+            java.util.concurrent.ConcurrentHashMap.newKeySet();
 
-  private IstioCaClient(ControlPlaneEndpoint endpoint, Duration deadline) {
-    this.endpoint = endpoint;
-    this.deadline = deadline;
-    this.executor =
-        Executors.newSingleThreadExecutor(
-            r -> Thread.ofPlatform().daemon().name("istio-ca-client").unstarted(r));
-    this.channel = endpoint.newChannel(executor);
-    this.stub =
-        IstioCertificateServiceGrpc.newStub(channel)
-            .withCallCredentials(endpoint.callCredentials());
-  }
+    private final ManagedChannel channel;
+    private final IstioCertificateServiceGrpc.IstioCertificateServiceStub stub;
+    private final AtomicBoolean closed = new AtomicBoolean();
 
-  /** Creates a client with the default 30 s deadline per request. */
-  public static IstioCaClient create(ControlPlaneEndpoint endpoint) {
-    return create(endpoint, DEFAULT_DEADLINE);
-  }
-
-  /** Creates a client; {@code deadline} bounds each request. */
-  public static IstioCaClient create(ControlPlaneEndpoint endpoint, Duration deadline) {
-    Objects.requireNonNull(endpoint, "endpoint");
-    if (deadline == null || deadline.isNegative() || deadline.isZero()) {
-      throw new IllegalArgumentException("deadline: " + deadline + " (expected: > 0)");
+    private IstioCaClient(ControlPlaneEndpoint endpoint, Duration deadline) {
+        this.endpoint = endpoint;
+        this.deadline = deadline;
+        this.executor = Executors.newSingleThreadExecutor(
+                r -> Thread.ofPlatform().daemon().name("istio-ca-client").unstarted(r));
+        this.channel = endpoint.newChannel(executor);
+        this.stub = IstioCertificateServiceGrpc.newStub(channel).withCallCredentials(endpoint.callCredentials());
     }
-    return new IstioCaClient(endpoint, deadline);
-  }
 
-  /**
-   * Asks istiod to sign a CSR.
-   *
-   * @return a future of the PEM chain (leaf first, root bundle last), failing with {@link
-   *     CaException} on any error
-   */
-  public CompletableFuture<List<String>> createCertificate(CertificateRequest request) {
-    Objects.requireNonNull(request, "request");
-    CompletableFuture<List<String>> result = new CompletableFuture<>();
-    if (closed.get()) {
-      result.completeExceptionally(
-          new CaException("CA client is closed", Status.Code.CANCELLED, null));
-      return result;
+    /** Creates a client with the default 30 s deadline per request. */
+    public static IstioCaClient create(ControlPlaneEndpoint endpoint) {
+        return create(endpoint, DEFAULT_DEADLINE);
     }
-    IstioCertificateRequest.Builder message =
-        IstioCertificateRequest.newBuilder()
-            .setCsr(request.csrPem())
-            .setValidityDuration(request.validity().getSeconds());
-    request
-        .impersonatedIdentity()
-        .ifPresent(
-            id ->
-                message.setMetadata(
-                    Struct.newBuilder()
-                        .putFields("ImpersonatedIdentity", Value.newBuilder().setStringValue(id).build())));
-    String identity = request.impersonatedIdentity().orElse("(self)");
-    pending.add(result);
-    result.whenComplete((chain, error) -> pending.remove(result));
-    stub.withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS)
-        .createCertificate(
-            message.build(),
-            new StreamObserver<>() {
-              private IstioCertificateResponse response;
 
-              @Override
-              public void onNext(IstioCertificateResponse value) {
-                response = value;
-              }
-
-              @Override
-              public void onError(Throwable t) {
-                Status status = Status.fromThrowable(t);
-                String text =
-                    "istiod CA at "
-                        + endpoint.address()
-                        + " refused the certificate request for "
-                        + identity
-                        + ": "
-                        + status.getCode()
-                        + (status.getDescription() == null ? "" : ": " + status.getDescription());
-                log.atWarn()
-                    .addKeyValue("identity", identity)
-                    .addKeyValue("code", status.getCode())
-                    .log(text);
-                result.completeExceptionally(
-                    new CaException(text, status.getCode(), t instanceof StatusRuntimeException ? t : status.asException()));
-              }
-
-              @Override
-              public void onCompleted() {
-                List<String> chain = response == null ? List.of() : List.copyOf(response.getCertChainList());
-                String problem = null;
-                if (chain.isEmpty()) {
-                  problem = "empty certificate chain";
-                } else if (chain.stream().anyMatch(String::isBlank)) {
-                  problem = "blank element in the certificate chain";
-                } else if (chain.size() < 2) {
-                  problem = "no root certificate present";
-                }
-                if (problem != null) {
-                  String text =
-                      "istiod CA at " + endpoint.address() + " returned an unusable chain for " + identity + ": " + problem;
-                  log.atWarn().addKeyValue("identity", identity).log(text);
-                  result.completeExceptionally(new CaException(text, Status.Code.OK, null));
-                  return;
-                }
-                log.atDebug()
-                    .addKeyValue("identity", identity)
-                    .addKeyValue("chainLength", chain.size())
-                    .log("certificate signed by istiod");
-                result.complete(chain);
-              }
-            });
-    return result;
-  }
-
-  /** Shuts down the channel and the callback thread. Idempotent. */
-  @Override
-  public void close() {
-    if (!closed.compareAndSet(false, true)) {
-      return;
+    /** Creates a client; {@code deadline} bounds each request. */
+    public static IstioCaClient create(ControlPlaneEndpoint endpoint, Duration deadline) {
+        Objects.requireNonNull(endpoint, "endpoint");
+        if (deadline == null || deadline.isNegative() || deadline.isZero()) {
+            throw new IllegalArgumentException("deadline: " + deadline + " (expected: > 0)");
+        }
+        return new IstioCaClient(endpoint, deadline);
     }
-    // The channel first, while the callback executor still runs: cancelled calls report CANCELLED to their
-    // observers on it, which completes their futures; only then is the executor stopped.
-    channel.shutdownNow();
-    try {
-      channel.awaitTermination(5, TimeUnit.SECONDS);
-      executor.shutdown();
-      executor.awaitTermination(5, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    } finally {
-      executor.shutdownNow();
-      CaException closedError = new CaException("CA client is closed", Status.Code.CANCELLED, null);
-      List.copyOf(pending).forEach(f -> f.completeExceptionally(closedError));
+
+    /**
+     * Asks istiod to sign a CSR.
+     *
+     * @return a future of the PEM chain (leaf first, root bundle last), failing with {@link
+     *     CaException} on any error
+     */
+    public CompletableFuture<List<String>> createCertificate(CertificateRequest request) {
+        Objects.requireNonNull(request, "request");
+        CompletableFuture<List<String>> result = new CompletableFuture<>();
+        if (closed.get()) {
+            result.completeExceptionally(new CaException("CA client is closed", Status.Code.CANCELLED, null));
+            return result;
+        }
+        IstioCertificateRequest.Builder message = IstioCertificateRequest.newBuilder()
+                .setCsr(request.csrPem())
+                .setValidityDuration(request.validity().getSeconds());
+        request.impersonatedIdentity()
+                .ifPresent(id -> message.setMetadata(Struct.newBuilder()
+                        .putFields(
+                                "ImpersonatedIdentity",
+                                Value.newBuilder().setStringValue(id).build())));
+        String identity = request.impersonatedIdentity().orElse("(self)");
+        pending.add(result);
+        result.whenComplete((chain, error) -> pending.remove(result));
+        stub.withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS)
+                .createCertificate(message.build(), new StreamObserver<>() {
+                    private IstioCertificateResponse response;
+
+                    @Override
+                    public void onNext(IstioCertificateResponse value) {
+                        response = value;
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                        Status status = Status.fromThrowable(t);
+                        String text = "istiod CA at "
+                                + endpoint.address()
+                                + " refused the certificate request for "
+                                + identity
+                                + ": "
+                                + status.getCode()
+                                + (status.getDescription() == null ? "" : ": " + status.getDescription());
+                        log.atWarn()
+                                .addKeyValue("identity", identity)
+                                .addKeyValue("code", status.getCode())
+                                .log(text);
+                        result.completeExceptionally(new CaException(
+                                text,
+                                status.getCode(),
+                                t instanceof StatusRuntimeException ? t : status.asException()));
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                        List<String> chain = response == null ? List.of() : List.copyOf(response.getCertChainList());
+                        String problem = null;
+                        if (chain.isEmpty()) {
+                            problem = "empty certificate chain";
+                        } else if (chain.stream().anyMatch(String::isBlank)) {
+                            problem = "blank element in the certificate chain";
+                        } else if (chain.size() < 2) {
+                            problem = "no root certificate present";
+                        }
+                        if (problem != null) {
+                            String text = "istiod CA at " + endpoint.address() + " returned an unusable chain for "
+                                    + identity + ": " + problem;
+                            log.atWarn().addKeyValue("identity", identity).log(text);
+                            result.completeExceptionally(new CaException(text, Status.Code.OK, null));
+                            return;
+                        }
+                        log.atDebug()
+                                .addKeyValue("identity", identity)
+                                .addKeyValue("chainLength", chain.size())
+                                .log("certificate signed by istiod");
+                        result.complete(chain);
+                    }
+                });
+        return result;
     }
-  }
+
+    /** Shuts down the channel and the callback thread. Idempotent. */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        // The channel first, while the callback executor still runs: cancelled calls report CANCELLED to their
+        // observers on it, which completes their futures; only then is the executor stopped.
+        channel.shutdownNow();
+        try {
+            channel.awaitTermination(5, TimeUnit.SECONDS);
+            executor.shutdown();
+            executor.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            executor.shutdownNow();
+            CaException closedError = new CaException("CA client is closed", Status.Code.CANCELLED, null);
+            List.copyOf(pending).forEach(f -> f.completeExceptionally(closedError));
+        }
+    }
 }

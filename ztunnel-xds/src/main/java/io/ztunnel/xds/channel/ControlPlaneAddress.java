@@ -20,71 +20,70 @@ import java.util.Objects;
  */
 public record ControlPlaneAddress(boolean tls, String host, int port) {
 
-  public ControlPlaneAddress {
-    Objects.requireNonNull(host, "host");
-    if (host.isEmpty()) {
-      throw new IllegalArgumentException("host: empty");
+    public ControlPlaneAddress {
+        Objects.requireNonNull(host, "host");
+        if (host.isEmpty()) {
+            throw new IllegalArgumentException("host: empty");
+        }
+        if (port < 1 || port > 65535) {
+            throw new IllegalArgumentException("port: " + port + " (expected: 1-65535)");
+        }
     }
-    if (port < 1 || port > 65535) {
-      throw new IllegalArgumentException("port: " + port + " (expected: 1-65535)");
-    }
-  }
 
-  /**
-   * Parses an address such as {@code https://istiod.istio-system.svc:15012}, {@code
-   * istiod.istio-system.svc:15012} or {@code http://127.0.0.1:15010}.
-   *
-   * @throws IllegalArgumentException naming the value when it cannot be used
-   */
-  public static ControlPlaneAddress parse(String value) {
-    Objects.requireNonNull(value, "value");
-    String trimmed = value.strip();
-    if (trimmed.isEmpty()) {
-      throw new IllegalArgumentException("control plane address is empty");
-    }
-    String withScheme = trimmed.contains("://") ? trimmed : "https://" + trimmed;
-    URI uri;
-    try {
-      uri = new URI(withScheme);
-    } catch (URISyntaxException e) {
-      throw new IllegalArgumentException(
-          "control plane address \"" + value + "\" is not a valid URL: " + e.getMessage(), e);
-    }
-    String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
-    boolean tls =
-        switch (scheme) {
-          case "https" -> true;
-          case "http" -> false;
-          default ->
-              throw new IllegalArgumentException(
-                  "control plane address \"" + value + "\": scheme must be https or http");
+    /**
+     * Parses an address such as {@code https://istiod.istio-system.svc:15012}, {@code
+     * istiod.istio-system.svc:15012} or {@code http://127.0.0.1:15010}.
+     *
+     * @throws IllegalArgumentException naming the value when it cannot be used
+     */
+    public static ControlPlaneAddress parse(String value) {
+        Objects.requireNonNull(value, "value");
+        String trimmed = value.strip();
+        if (trimmed.isEmpty()) {
+            throw new IllegalArgumentException("control plane address is empty");
+        }
+        String withScheme = trimmed.contains("://") ? trimmed : "https://" + trimmed;
+        URI uri;
+        try {
+            uri = new URI(withScheme);
+        } catch (URISyntaxException e) {
+            throw new IllegalArgumentException(
+                    "control plane address \"" + value + "\" is not a valid URL: " + e.getMessage(), e);
+        }
+        String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+        boolean tls = switch (scheme) {
+            case "https" -> true;
+            case "http" -> false;
+            default ->
+                throw new IllegalArgumentException(
+                        "control plane address \"" + value + "\": scheme must be https or http");
         };
-    String host = uri.getHost();
-    if (host == null || host.isEmpty()) {
-      throw new IllegalArgumentException("control plane address \"" + value + "\" has no host");
+        String host = uri.getHost();
+        if (host == null || host.isEmpty()) {
+            throw new IllegalArgumentException("control plane address \"" + value + "\" has no host");
+        }
+        if (host.startsWith("[") && host.endsWith("]")) {
+            host = host.substring(1, host.length() - 1);
+        }
+        String path = uri.getRawPath();
+        if (uri.getRawUserInfo() != null
+                || uri.getRawQuery() != null
+                || uri.getRawFragment() != null
+                || (path != null && !path.isEmpty() && !path.equals("/"))) {
+            throw new IllegalArgumentException(
+                    "control plane address \"" + value + "\" must be scheme://host:port only");
+        }
+        int port = uri.getPort() == -1 ? (tls ? 443 : 80) : uri.getPort();
+        return new ControlPlaneAddress(tls, host, port);
     }
-    if (host.startsWith("[") && host.endsWith("]")) {
-      host = host.substring(1, host.length() - 1);
-    }
-    String path = uri.getRawPath();
-    if (uri.getRawUserInfo() != null
-        || uri.getRawQuery() != null
-        || uri.getRawFragment() != null
-        || (path != null && !path.isEmpty() && !path.equals("/"))) {
-      throw new IllegalArgumentException(
-          "control plane address \"" + value + "\" must be scheme://host:port only");
-    }
-    int port = uri.getPort() == -1 ? (tls ? 443 : 80) : uri.getPort();
-    return new ControlPlaneAddress(tls, host, port);
-  }
 
-  /** The gRPC authority, {@code host:port} (IPv6 in brackets). */
-  public String authority() {
-    return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
-  }
+    /** The gRPC authority, {@code host:port} (IPv6 in brackets). */
+    public String authority() {
+        return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
+    }
 
-  @Override
-  public String toString() {
-    return (tls ? "https://" : "http://") + authority();
-  }
+    @Override
+    public String toString() {
+        return (tls ? "https://" : "http://") + authority();
+    }
 }

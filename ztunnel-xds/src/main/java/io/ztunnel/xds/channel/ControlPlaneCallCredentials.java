@@ -18,45 +18,39 @@ import java.util.concurrent.Executor;
  * cannot be read fails the call with {@code UNAUTHENTICATED} naming the file. Thread-safe.
  */
 final class ControlPlaneCallCredentials extends CallCredentials {
-  static final Metadata.Key<String> AUTHORIZATION =
-      Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
-  static final Metadata.Key<String> CLUSTER_ID =
-      Metadata.Key.of("clusterid", Metadata.ASCII_STRING_MARSHALLER);
+    static final Metadata.Key<String> AUTHORIZATION =
+            Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+    static final Metadata.Key<String> CLUSTER_ID = Metadata.Key.of("clusterid", Metadata.ASCII_STRING_MARSHALLER);
 
-  private final AuthToken token;
-  private final Optional<String> clusterId;
-  private final List<Map.Entry<Metadata.Key<String>, String>> headers;
+    private final AuthToken token;
+    private final Optional<String> clusterId;
+    private final List<Map.Entry<Metadata.Key<String>, String>> headers;
 
-  ControlPlaneCallCredentials(
-      AuthToken token,
-      Optional<String> clusterId,
-      List<Map.Entry<Metadata.Key<String>, String>> headers) {
-    this.token = token;
-    this.clusterId = clusterId;
-    this.headers = List.copyOf(headers);
-  }
+    ControlPlaneCallCredentials(
+            AuthToken token, Optional<String> clusterId, List<Map.Entry<Metadata.Key<String>, String>> headers) {
+        this.token = token;
+        this.clusterId = clusterId;
+        this.headers = List.copyOf(headers);
+    }
 
-  @Override
-  public void applyRequestMetadata(
-      RequestInfo requestInfo, Executor appExecutor, MetadataApplier applier) {
-    appExecutor.execute(
-        () -> {
-          Metadata metadata = new Metadata();
-          try {
-            Optional<String> current = token.read();
-            current.ifPresent(t -> metadata.put(AUTHORIZATION, "Bearer " + t));
-          } catch (IOException | RuntimeException e) {
-            applier.fail(
-                Status.UNAUTHENTICATED
-                    .withDescription("no istiod auth token: " + e.getMessage())
-                    .withCause(e));
-            return;
-          }
-          clusterId.ifPresent(id -> metadata.put(CLUSTER_ID, id));
-          for (Map.Entry<Metadata.Key<String>, String> header : headers) {
-            metadata.put(header.getKey(), header.getValue());
-          }
-          applier.apply(metadata);
+    @Override
+    public void applyRequestMetadata(RequestInfo requestInfo, Executor appExecutor, MetadataApplier applier) {
+        appExecutor.execute(() -> {
+            Metadata metadata = new Metadata();
+            try {
+                Optional<String> current = token.read();
+                current.ifPresent(t -> metadata.put(AUTHORIZATION, "Bearer " + t));
+            } catch (IOException | RuntimeException e) {
+                applier.fail(Status.UNAUTHENTICATED
+                        .withDescription("no istiod auth token: " + e.getMessage())
+                        .withCause(e));
+                return;
+            }
+            clusterId.ifPresent(id -> metadata.put(CLUSTER_ID, id));
+            for (Map.Entry<Metadata.Key<String>, String> header : headers) {
+                metadata.put(header.getKey(), header.getValue());
+            }
+            applier.apply(metadata);
         });
-  }
+    }
 }

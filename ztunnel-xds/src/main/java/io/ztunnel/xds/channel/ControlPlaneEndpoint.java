@@ -51,250 +51,248 @@ import javax.net.ssl.SSLException;
  * and must shut down.
  */
 public final class ControlPlaneEndpoint {
-  /** Upstream's maximum decoded message size. */
-  public static final int DEFAULT_MAX_INBOUND_MESSAGE_BYTES = 200 * 1024 * 1024;
+    /** Upstream's maximum decoded message size. */
+    public static final int DEFAULT_MAX_INBOUND_MESSAGE_BYTES = 200 * 1024 * 1024;
 
-  private final ControlPlaneAddress address;
-  private final RootCertificates roots;
-  private final Optional<String> altHostname;
-  private final AuthToken token;
-  private final Optional<String> clusterId;
-  private final Map<String, String> headers;
-  private final EventLoopGroup eventLoopGroup;
-  private final Class<? extends Channel> channelType;
-  private final Map<ChannelOption<?>, Object> channelOptions;
-  private final Duration connectTimeout;
-  private final Duration keepAliveTime;
-  private final Duration keepAliveTimeout;
-  private final int maxInboundMessageBytes;
-  private final ControlPlaneCallCredentials credentials;
-
-  private ControlPlaneEndpoint(Builder b) {
-    this.address = b.address;
-    this.roots = b.roots;
-    this.altHostname = b.altHostname;
-    this.token = b.token;
-    this.clusterId = b.clusterId;
-    this.headers = Map.copyOf(b.headers);
-    this.eventLoopGroup = b.eventLoopGroup;
-    this.channelType = b.channelType;
-    this.channelOptions = new LinkedHashMap<>(b.channelOptions);
-    this.connectTimeout = b.connectTimeout;
-    this.keepAliveTime = b.keepAliveTime;
-    this.keepAliveTimeout = b.keepAliveTimeout;
-    this.maxInboundMessageBytes = b.maxInboundMessageBytes;
-    List<Map.Entry<Metadata.Key<String>, String>> keys = new ArrayList<>();
-    for (Map.Entry<String, String> h : b.headers.entrySet()) {
-      keys.add(Map.entry(Metadata.Key.of(h.getKey(), Metadata.ASCII_STRING_MARSHALLER), h.getValue()));
-    }
-    this.credentials = new ControlPlaneCallCredentials(token, clusterId, keys);
-  }
-
-  /** Starts a builder for the given address (e.g. {@code ControlPlaneAddress.parse(XDS_ADDRESS)}). */
-  public static Builder builder(ControlPlaneAddress address) {
-    return new Builder(address);
-  }
-
-  public ControlPlaneAddress address() {
-    return address;
-  }
-
-  /** The per-call metadata (token, cluster id, extra headers) to attach to every call. */
-  public CallCredentials callCredentials() {
-    return credentials;
-  }
-
-  /**
-   * Opens a new channel (connection is lazy: it happens on the first call).
-   *
-   * @param executor where grpc runs call callbacks and reads the token; the caller keeps
-   *     ownership
-   * @throws IllegalStateException if the TLS context cannot be built
-   */
-  public ManagedChannel newChannel(Executor executor) {
-    NettyChannelBuilder builder =
-        NettyChannelBuilder.forAddress(address.host(), address.port())
-            .executor(executor)
-            .maxInboundMessageSize(maxInboundMessageBytes)
-            .keepAliveTime(keepAliveTime.toNanos(), TimeUnit.NANOSECONDS)
-            .keepAliveTimeout(keepAliveTimeout.toNanos(), TimeUnit.NANOSECONDS)
-            // Like upstream's hyper client: pings only while a call is open.
-            .keepAliveWithoutCalls(false)
-            .disableRetry()
-            .userAgent("ztunnel-java")
-            .withOption(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeout.toMillis())
-            .withOption(ChannelOption.SO_KEEPALIVE, true);
-    if (eventLoopGroup != null) {
-      builder.eventLoopGroup(eventLoopGroup).channelType(channelType);
-    }
-    for (Map.Entry<ChannelOption<?>, Object> option : channelOptions.entrySet()) {
-      withOption(builder, option.getKey(), option.getValue());
-    }
-    if (address.tls()) {
-      builder.useTransportSecurity().sslContext(sslContext());
-    } else {
-      builder.usePlaintext();
-    }
-    return builder.build();
-  }
-
-  @SuppressWarnings("unchecked")
-  private static <T> void withOption(NettyChannelBuilder builder, ChannelOption<T> option, Object value) {
-    builder.withOption(option, (T) value);
-  }
-
-  private SslContext sslContext() {
-    try {
-      return GrpcSslContexts.configure(SslContextBuilder.forClient(), SslProvider.JDK)
-          .trustManager(new ControlPlaneTrustManager(roots, address.host(), altHostname))
-          // Empty (not null) so neither grpc nor Netty adds its own host name check.
-          .endpointIdentificationAlgorithm("")
-          .build();
-    } catch (SSLException e) {
-      throw new IllegalStateException("cannot build the TLS context for " + address + ": " + e, e);
-    }
-  }
-
-  @Override
-  public String toString() {
-    return "ControlPlaneEndpoint{"
-        + address
-        + ", roots="
-        + roots
-        + altHostname.map(a -> ", altHostname=" + a).orElse("")
-        + ", token="
-        + token
-        + clusterId.map(c -> ", clusterId=" + c).orElse("")
-        + ", headers="
-        + headers.keySet()
-        + "}";
-  }
-
-  /**
-   * Builds a {@link ControlPlaneEndpoint}. Not thread-safe. Defaults: system roots, no alternate
-   * host name, no token, no cluster id, no extra headers, grpc's default event loop group.
-   */
-  public static final class Builder {
     private final ControlPlaneAddress address;
-    private RootCertificates roots = RootCertificates.system();
-    private Optional<String> altHostname = Optional.empty();
-    private AuthToken token = AuthToken.none();
-    private Optional<String> clusterId = Optional.empty();
-    private final Map<String, String> headers = new LinkedHashMap<>();
-    private EventLoopGroup eventLoopGroup;
-    private Class<? extends Channel> channelType;
-    private final Map<ChannelOption<?>, Object> channelOptions = new LinkedHashMap<>();
-    private Duration connectTimeout = Duration.ofSeconds(5);
-    private Duration keepAliveTime = Duration.ofSeconds(30);
-    private Duration keepAliveTimeout = Duration.ofSeconds(10);
-    private int maxInboundMessageBytes = DEFAULT_MAX_INBOUND_MESSAGE_BYTES;
+    private final RootCertificates roots;
+    private final Optional<String> altHostname;
+    private final AuthToken token;
+    private final Optional<String> clusterId;
+    private final Map<String, String> headers;
+    private final EventLoopGroup eventLoopGroup;
+    private final Class<? extends Channel> channelType;
+    private final Map<ChannelOption<?>, Object> channelOptions;
+    private final Duration connectTimeout;
+    private final Duration keepAliveTime;
+    private final Duration keepAliveTimeout;
+    private final int maxInboundMessageBytes;
+    private final ControlPlaneCallCredentials credentials;
 
-    private Builder(ControlPlaneAddress address) {
-      this.address = Objects.requireNonNull(address, "address");
+    private ControlPlaneEndpoint(Builder b) {
+        this.address = b.address;
+        this.roots = b.roots;
+        this.altHostname = b.altHostname;
+        this.token = b.token;
+        this.clusterId = b.clusterId;
+        this.headers = Map.copyOf(b.headers);
+        this.eventLoopGroup = b.eventLoopGroup;
+        this.channelType = b.channelType;
+        this.channelOptions = new LinkedHashMap<>(b.channelOptions);
+        this.connectTimeout = b.connectTimeout;
+        this.keepAliveTime = b.keepAliveTime;
+        this.keepAliveTimeout = b.keepAliveTimeout;
+        this.maxInboundMessageBytes = b.maxInboundMessageBytes;
+        List<Map.Entry<Metadata.Key<String>, String>> keys = new ArrayList<>();
+        for (Map.Entry<String, String> h : b.headers.entrySet()) {
+            keys.add(Map.entry(Metadata.Key.of(h.getKey(), Metadata.ASCII_STRING_MARSHALLER), h.getValue()));
+        }
+        this.credentials = new ControlPlaneCallCredentials(token, clusterId, keys);
     }
 
-    /** Trust anchors for the server certificate ({@code XDS_ROOT_CA} / {@code CA_ROOT_CA}). */
-    public Builder roots(RootCertificates roots) {
-      this.roots = Objects.requireNonNull(roots, "roots");
-      return this;
+    /** Starts a builder for the given address (e.g. {@code ControlPlaneAddress.parse(XDS_ADDRESS)}). */
+    public static Builder builder(ControlPlaneAddress address) {
+        return new Builder(address);
     }
 
-    /** Host name also accepted in the server certificate ({@code ALT_*_HOSTNAME}). */
-    public Builder altHostname(String altHostname) {
-      this.altHostname =
-          altHostname == null || altHostname.isBlank() ? Optional.empty() : Optional.of(altHostname);
-      return this;
+    public ControlPlaneAddress address() {
+        return address;
     }
 
-    /** The bearer token ({@code AUTH_TOKEN}). */
-    public Builder token(AuthToken token) {
-      this.token = Objects.requireNonNull(token, "token");
-      return this;
-    }
-
-    /** Sent as the {@code clusterid} header ({@code CLUSTER_ID}); blank means none. */
-    public Builder clusterId(String clusterId) {
-      this.clusterId =
-          clusterId == null || clusterId.isBlank() ? Optional.empty() : Optional.of(clusterId);
-      return this;
+    /** The per-call metadata (token, cluster id, extra headers) to attach to every call. */
+    public CallCredentials callCredentials() {
+        return credentials;
     }
 
     /**
-     * Adds an extra header ({@code XDS_HEADER_<name>} / {@code CA_HEADER_<name>}). The name is
-     * lower-cased as HTTP/2 requires.
+     * Opens a new channel (connection is lazy: it happens on the first call).
      *
-     * @throws IllegalArgumentException if the name or value is not a valid ASCII header
+     * @param executor where grpc runs call callbacks and reads the token; the caller keeps
+     *     ownership
+     * @throws IllegalStateException if the TLS context cannot be built
      */
-    public Builder header(String name, String value) {
-      Objects.requireNonNull(name, "name");
-      Objects.requireNonNull(value, "value");
-      String key = name.toLowerCase(Locale.ROOT);
-      if (key.endsWith(Metadata.BINARY_HEADER_SUFFIX) || key.startsWith(":")) {
-        throw new IllegalArgumentException("header " + name + ": binary and pseudo headers are not allowed");
-      }
-      try {
-        Metadata.Key.of(key, Metadata.ASCII_STRING_MARSHALLER);
-      } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException("header " + name + ": invalid name: " + e.getMessage(), e);
-      }
-      for (int i = 0; i < value.length(); i++) {
-        char c = value.charAt(i);
-        if (c < 0x20 || c > 0x7e) {
-          throw new IllegalArgumentException(
-              "header " + name + ": value must be printable ASCII (character " + i + " is not)");
+    public ManagedChannel newChannel(Executor executor) {
+        NettyChannelBuilder builder = NettyChannelBuilder.forAddress(address.host(), address.port())
+                .executor(executor)
+                .maxInboundMessageSize(maxInboundMessageBytes)
+                .keepAliveTime(keepAliveTime.toNanos(), TimeUnit.NANOSECONDS)
+                .keepAliveTimeout(keepAliveTimeout.toNanos(), TimeUnit.NANOSECONDS)
+                // Like upstream's hyper client: pings only while a call is open.
+                .keepAliveWithoutCalls(false)
+                .disableRetry()
+                .userAgent("ztunnel-java")
+                .withOption(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeout.toMillis())
+                .withOption(ChannelOption.SO_KEEPALIVE, true);
+        if (eventLoopGroup != null) {
+            builder.eventLoopGroup(eventLoopGroup).channelType(channelType);
         }
-      }
-      headers.put(key, value);
-      return this;
+        for (Map.Entry<ChannelOption<?>, Object> option : channelOptions.entrySet()) {
+            withOption(builder, option.getKey(), option.getValue());
+        }
+        if (address.tls()) {
+            builder.useTransportSecurity().sslContext(sslContext());
+        } else {
+            builder.usePlaintext();
+        }
+        return builder.build();
     }
 
-    /** Adds several extra headers; see {@link #header}. */
-    public Builder headers(Map<String, String> headers) {
-      headers.forEach(this::header);
-      return this;
+    @SuppressWarnings("unchecked")
+    private static <T> void withOption(NettyChannelBuilder builder, ChannelOption<T> option, Object value) {
+        builder.withOption(option, (T) value);
     }
 
-    /** The Netty event loop group and matching channel type to run the channel on. */
-    public Builder eventLoop(EventLoopGroup group, Class<? extends Channel> channelType) {
-      this.eventLoopGroup = Objects.requireNonNull(group, "group");
-      this.channelType = Objects.requireNonNull(channelType, "channelType");
-      return this;
+    private SslContext sslContext() {
+        try {
+            return GrpcSslContexts.configure(SslContextBuilder.forClient(), SslProvider.JDK)
+                    .trustManager(new ControlPlaneTrustManager(roots, address.host(), altHostname))
+                    // Empty (not null) so neither grpc nor Netty adds its own host name check.
+                    .endpointIdentificationAlgorithm("")
+                    .build();
+        } catch (SSLException e) {
+            throw new IllegalStateException("cannot build the TLS context for " + address + ": " + e, e);
+        }
     }
 
-    /** A socket option for the channel type in use (e.g. epoll's TCP_KEEPIDLE). */
-    public <T> Builder channelOption(ChannelOption<T> option, T value) {
-      channelOptions.put(Objects.requireNonNull(option, "option"), Objects.requireNonNull(value, "value"));
-      return this;
+    @Override
+    public String toString() {
+        return "ControlPlaneEndpoint{"
+                + address
+                + ", roots="
+                + roots
+                + altHostname.map(a -> ", altHostname=" + a).orElse("")
+                + ", token="
+                + token
+                + clusterId.map(c -> ", clusterId=" + c).orElse("")
+                + ", headers="
+                + headers.keySet()
+                + "}";
     }
 
-    public Builder connectTimeout(Duration timeout) {
-      this.connectTimeout = positive(timeout, "connectTimeout");
-      return this;
-    }
+    /**
+     * Builds a {@link ControlPlaneEndpoint}. Not thread-safe. Defaults: system roots, no alternate
+     * host name, no token, no cluster id, no extra headers, grpc's default event loop group.
+     */
+    public static final class Builder {
+        private final ControlPlaneAddress address;
+        private RootCertificates roots = RootCertificates.system();
+        private Optional<String> altHostname = Optional.empty();
+        private AuthToken token = AuthToken.none();
+        private Optional<String> clusterId = Optional.empty();
+        private final Map<String, String> headers = new LinkedHashMap<>();
+        private EventLoopGroup eventLoopGroup;
+        private Class<? extends Channel> channelType;
+        private final Map<ChannelOption<?>, Object> channelOptions = new LinkedHashMap<>();
+        private Duration connectTimeout = Duration.ofSeconds(5);
+        private Duration keepAliveTime = Duration.ofSeconds(30);
+        private Duration keepAliveTimeout = Duration.ofSeconds(10);
+        private int maxInboundMessageBytes = DEFAULT_MAX_INBOUND_MESSAGE_BYTES;
 
-    public Builder keepAlive(Duration time, Duration timeout) {
-      this.keepAliveTime = positive(time, "keepAliveTime");
-      this.keepAliveTimeout = positive(timeout, "keepAliveTimeout");
-      return this;
-    }
+        private Builder(ControlPlaneAddress address) {
+            this.address = Objects.requireNonNull(address, "address");
+        }
 
-    public Builder maxInboundMessageBytes(int bytes) {
-      if (bytes <= 0) {
-        throw new IllegalArgumentException("maxInboundMessageBytes: " + bytes + " (expected: > 0)");
-      }
-      this.maxInboundMessageBytes = bytes;
-      return this;
-    }
+        /** Trust anchors for the server certificate ({@code XDS_ROOT_CA} / {@code CA_ROOT_CA}). */
+        public Builder roots(RootCertificates roots) {
+            this.roots = Objects.requireNonNull(roots, "roots");
+            return this;
+        }
 
-    public ControlPlaneEndpoint build() {
-      return new ControlPlaneEndpoint(this);
-    }
+        /** Host name also accepted in the server certificate ({@code ALT_*_HOSTNAME}). */
+        public Builder altHostname(String altHostname) {
+            this.altHostname =
+                    altHostname == null || altHostname.isBlank() ? Optional.empty() : Optional.of(altHostname);
+            return this;
+        }
 
-    private static Duration positive(Duration d, String name) {
-      if (d == null || d.isNegative() || d.isZero()) {
-        throw new IllegalArgumentException(name + ": " + d + " (expected: > 0)");
-      }
-      return d;
+        /** The bearer token ({@code AUTH_TOKEN}). */
+        public Builder token(AuthToken token) {
+            this.token = Objects.requireNonNull(token, "token");
+            return this;
+        }
+
+        /** Sent as the {@code clusterid} header ({@code CLUSTER_ID}); blank means none. */
+        public Builder clusterId(String clusterId) {
+            this.clusterId = clusterId == null || clusterId.isBlank() ? Optional.empty() : Optional.of(clusterId);
+            return this;
+        }
+
+        /**
+         * Adds an extra header ({@code XDS_HEADER_<name>} / {@code CA_HEADER_<name>}). The name is
+         * lower-cased as HTTP/2 requires.
+         *
+         * @throws IllegalArgumentException if the name or value is not a valid ASCII header
+         */
+        public Builder header(String name, String value) {
+            Objects.requireNonNull(name, "name");
+            Objects.requireNonNull(value, "value");
+            String key = name.toLowerCase(Locale.ROOT);
+            if (key.endsWith(Metadata.BINARY_HEADER_SUFFIX) || key.startsWith(":")) {
+                throw new IllegalArgumentException("header " + name + ": binary and pseudo headers are not allowed");
+            }
+            try {
+                Metadata.Key.of(key, Metadata.ASCII_STRING_MARSHALLER);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("header " + name + ": invalid name: " + e.getMessage(), e);
+            }
+            for (int i = 0; i < value.length(); i++) {
+                char c = value.charAt(i);
+                if (c < 0x20 || c > 0x7e) {
+                    throw new IllegalArgumentException(
+                            "header " + name + ": value must be printable ASCII (character " + i + " is not)");
+                }
+            }
+            headers.put(key, value);
+            return this;
+        }
+
+        /** Adds several extra headers; see {@link #header}. */
+        public Builder headers(Map<String, String> headers) {
+            headers.forEach(this::header);
+            return this;
+        }
+
+        /** The Netty event loop group and matching channel type to run the channel on. */
+        public Builder eventLoop(EventLoopGroup group, Class<? extends Channel> channelType) {
+            this.eventLoopGroup = Objects.requireNonNull(group, "group");
+            this.channelType = Objects.requireNonNull(channelType, "channelType");
+            return this;
+        }
+
+        /** A socket option for the channel type in use (e.g. epoll's TCP_KEEPIDLE). */
+        public <T> Builder channelOption(ChannelOption<T> option, T value) {
+            channelOptions.put(Objects.requireNonNull(option, "option"), Objects.requireNonNull(value, "value"));
+            return this;
+        }
+
+        public Builder connectTimeout(Duration timeout) {
+            this.connectTimeout = positive(timeout, "connectTimeout");
+            return this;
+        }
+
+        public Builder keepAlive(Duration time, Duration timeout) {
+            this.keepAliveTime = positive(time, "keepAliveTime");
+            this.keepAliveTimeout = positive(timeout, "keepAliveTimeout");
+            return this;
+        }
+
+        public Builder maxInboundMessageBytes(int bytes) {
+            if (bytes <= 0) {
+                throw new IllegalArgumentException("maxInboundMessageBytes: " + bytes + " (expected: > 0)");
+            }
+            this.maxInboundMessageBytes = bytes;
+            return this;
+        }
+
+        public ControlPlaneEndpoint build() {
+            return new ControlPlaneEndpoint(this);
+        }
+
+        private static Duration positive(Duration d, String name) {
+            if (d == null || d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException(name + ": " + d + " (expected: > 0)");
+            }
+            return d;
+        }
     }
-  }
 }

@@ -28,47 +28,46 @@ import java.util.Map;
  * @param services one {@code Address} holding a {@code Service} per service, in file order
  * @param policies one {@code Authorization} per policy, in file order
  */
-public record LocalConfig(
-    List<Address> workloads, List<Address> services, List<Authorization> policies) {
+public record LocalConfig(List<Address> workloads, List<Address> services, List<Authorization> policies) {
 
-  /** Immutable copies are taken; the lists are never null. */
-  public LocalConfig {
-    workloads = List.copyOf(workloads);
-    services = List.copyOf(services);
-    policies = List.copyOf(policies);
-  }
-
-  /** A config with nothing in it. */
-  public static LocalConfig empty() {
-    return new LocalConfig(List.of(), List.of(), List.of());
-  }
-
-  /** Workloads then services, in file order. */
-  public List<Address> addresses() {
-    List<Address> all = new ArrayList<>(workloads.size() + services.size());
-    all.addAll(workloads);
-    all.addAll(services);
-    return Collections.unmodifiableList(all);
-  }
-
-  /**
-   * Addresses keyed by xDS resource name (workload uid, or {@code namespace/hostname}), in file
-   * order. Names are unique: the parser rejects duplicates.
-   */
-  public Map<String, Address> addressesByName() {
-    Map<String, Address> byName = new LinkedHashMap<>();
-    for (Address a : addresses()) {
-      byName.put(XdsResources.nameOf(a), a);
+    /** Immutable copies are taken; the lists are never null. */
+    public LocalConfig {
+        workloads = List.copyOf(workloads);
+        services = List.copyOf(services);
+        policies = List.copyOf(policies);
     }
-    return Collections.unmodifiableMap(byName);
-  }
 
-  /** Policies keyed by xDS resource name ({@code namespace/name}), in file order. */
-  public Map<String, Authorization> policiesByName() {
-    Map<String, Authorization> byName = new LinkedHashMap<>();
-    for (Authorization p : policies) {
-      byName.put(XdsResources.nameOf(p), p);
+    /** A config with nothing in it. */
+    public static LocalConfig empty() {
+        return new LocalConfig(List.of(), List.of(), List.of());
     }
-    return Collections.unmodifiableMap(byName);
-  }
+
+    /** Workloads then services, in file order. */
+    public List<Address> addresses() {
+        List<Address> all = new ArrayList<>(workloads.size() + services.size());
+        all.addAll(workloads);
+        all.addAll(services);
+        return Collections.unmodifiableList(all);
+    }
+
+    /**
+     * Addresses keyed by xDS resource name (workload uid, or {@code namespace/hostname}), in file
+     * order. Names are unique: the parser rejects duplicates.
+     */
+    public Map<String, Address> addressesByName() {
+        Map<String, Address> byName = new LinkedHashMap<>();
+        for (Address a : addresses()) {
+            byName.put(XdsResources.nameOf(a), a);
+        }
+        return Collections.unmodifiableMap(byName);
+    }
+
+    /** Policies keyed by xDS resource name ({@code namespace/name}), in file order. */
+    public Map<String, Authorization> policiesByName() {
+        Map<String, Authorization> byName = new LinkedHashMap<>();
+        for (Authorization p : policies) {
+            byName.put(XdsResources.nameOf(p), p);
+        }
+        return Collections.unmodifiableMap(byName);
+    }
 }

@@ -45,236 +45,234 @@ import org.slf4j.LoggerFactory;
  * watcher and must close it.
  */
 public final class LocalConfigWatcher implements Closeable {
-  private static final Logger log = LoggerFactory.getLogger(LocalConfigWatcher.class);
+    private static final Logger log = LoggerFactory.getLogger(LocalConfigWatcher.class);
 
-  /** Default quiet period after the last file system event before the file is re-read. */
-  public static final Duration DEFAULT_DEBOUNCE = Duration.ofMillis(150);
+    /** Default quiet period after the last file system event before the file is re-read. */
+    public static final Duration DEFAULT_DEBOUNCE = Duration.ofMillis(150);
 
-  /** Default interval at which the file is re-read even without file system events. */
-  public static final Duration DEFAULT_RECHECK_INTERVAL = Duration.ofSeconds(5);
+    /** Default interval at which the file is re-read even without file system events. */
+    public static final Duration DEFAULT_RECHECK_INTERVAL = Duration.ofSeconds(5);
 
-  /** Receives config versions; called only on the watcher thread. */
-  public interface Listener {
-    /** A new, valid, complete config. Replaces all previous local state. */
-    void onConfig(LocalConfig config);
+    /** Receives config versions; called only on the watcher thread. */
+    public interface Listener {
+        /** A new, valid, complete config. Replaces all previous local state. */
+        void onConfig(LocalConfig config);
 
-    /** The current file content is not a valid config; keep the previous state. */
-    void onError(LocalConfigException error);
-  }
-
-  private final Path file;
-  private final Path directory;
-  private final Duration debounce;
-  private final Duration recheckInterval;
-  private final Listener listener;
-  private final WatchService watchService;
-  private final Thread thread;
-  private volatile boolean closed;
-
-  // Confined to the watcher thread.
-  private byte[] lastContent;
-  private String lastReadProblem;
-  private WatchKey key;
-
-  private LocalConfigWatcher(
-      Path file, Duration debounce, Duration recheckInterval, Listener listener)
-      throws IOException {
-    this.file = file.toAbsolutePath().normalize();
-    Path parent = this.file.getParent();
-    if (parent == null) {
-      throw new IllegalArgumentException("file: " + file + " (expected: a file inside a directory)");
+        /** The current file content is not a valid config; keep the previous state. */
+        void onError(LocalConfigException error);
     }
-    this.directory = parent;
-    this.debounce = debounce;
-    this.recheckInterval = recheckInterval;
-    this.listener = listener;
-    this.watchService = FileSystems.getDefault().newWatchService();
-    try {
-      this.key = register();
-    } catch (IOException e) {
-      watchService.close();
-      throw new IOException("cannot watch directory " + directory + ": " + e.getMessage(), e);
-    }
-    this.thread = Thread.ofPlatform().daemon().name("local-config-watcher").unstarted(this::run);
-  }
 
-  /**
-   * Starts watching {@code file} with the default debounce and recheck interval.
-   *
-   * @throws IOException if the file's directory cannot be watched (e.g. it does not exist)
-   */
-  public static LocalConfigWatcher start(Path file, Listener listener) throws IOException {
-    return start(file, DEFAULT_DEBOUNCE, DEFAULT_RECHECK_INTERVAL, listener);
-  }
+    private final Path file;
+    private final Path directory;
+    private final Duration debounce;
+    private final Duration recheckInterval;
+    private final Listener listener;
+    private final WatchService watchService;
+    private final Thread thread;
+    private volatile boolean closed;
 
-  /**
-   * Starts watching {@code file}. The current content is reported first, on the watcher thread.
-   *
-   * @param debounce quiet period after the last event before re-reading (e.g. 100 to 200 ms)
-   * @param recheckInterval how often to re-read the file without any event
-   * @throws IOException if the file's directory cannot be watched (e.g. it does not exist)
-   */
-  public static LocalConfigWatcher start(
-      Path file, Duration debounce, Duration recheckInterval, Listener listener)
-      throws IOException {
-    Objects.requireNonNull(file, "file");
-    Objects.requireNonNull(listener, "listener");
-    if (debounce.isNegative() || recheckInterval.compareTo(debounce) <= 0) {
-      throw new IllegalArgumentException(
-          "debounce: " + debounce + ", recheckInterval: " + recheckInterval
-              + " (expected: 0 <= debounce < recheckInterval)");
-    }
-    LocalConfigWatcher watcher = new LocalConfigWatcher(file, debounce, recheckInterval, listener);
-    watcher.thread.start();
-    return watcher;
-  }
+    // Confined to the watcher thread.
+    private byte[] lastContent;
+    private String lastReadProblem;
+    private WatchKey key;
 
-  /** The watched file (absolute). */
-  public Path file() {
-    return file;
-  }
-
-  private WatchKey register() throws IOException {
-    return directory.register(
-        watchService,
-        StandardWatchEventKinds.ENTRY_CREATE,
-        StandardWatchEventKinds.ENTRY_MODIFY,
-        StandardWatchEventKinds.ENTRY_DELETE);
-  }
-
-  private void run() {
-    log.atInfo()
-        .addKeyValue("file", file)
-        .addKeyValue("debounceMs", debounce.toMillis())
-        .log("watching local config");
-    try {
-      reload();
-      while (!closed) {
-        WatchKey signalled = watchService.poll(recheckInterval.toMillis(), TimeUnit.MILLISECONDS);
-        if (signalled == null) {
-          ensureRegistered();
-          reload();
-          continue;
+    private LocalConfigWatcher(Path file, Duration debounce, Duration recheckInterval, Listener listener)
+            throws IOException {
+        this.file = file.toAbsolutePath().normalize();
+        Path parent = this.file.getParent();
+        if (parent == null) {
+            throw new IllegalArgumentException("file: " + file + " (expected: a file inside a directory)");
         }
-        drain(signalled);
-        // Debounce: wait until the directory has been quiet for the whole window.
-        while (!closed) {
-          WatchKey more = watchService.poll(debounce.toMillis(), TimeUnit.MILLISECONDS);
-          if (more == null) {
-            break;
-          }
-          drain(more);
+        this.directory = parent;
+        this.debounce = debounce;
+        this.recheckInterval = recheckInterval;
+        this.listener = listener;
+        this.watchService = FileSystems.getDefault().newWatchService();
+        try {
+            this.key = register();
+        } catch (IOException e) {
+            watchService.close();
+            throw new IOException("cannot watch directory " + directory + ": " + e.getMessage(), e);
         }
-        if (!closed) {
-          ensureRegistered();
-          reload();
+        this.thread = Thread.ofPlatform().daemon().name("local-config-watcher").unstarted(this::run);
+    }
+
+    /**
+     * Starts watching {@code file} with the default debounce and recheck interval.
+     *
+     * @throws IOException if the file's directory cannot be watched (e.g. it does not exist)
+     */
+    public static LocalConfigWatcher start(Path file, Listener listener) throws IOException {
+        return start(file, DEFAULT_DEBOUNCE, DEFAULT_RECHECK_INTERVAL, listener);
+    }
+
+    /**
+     * Starts watching {@code file}. The current content is reported first, on the watcher thread.
+     *
+     * @param debounce quiet period after the last event before re-reading (e.g. 100 to 200 ms)
+     * @param recheckInterval how often to re-read the file without any event
+     * @throws IOException if the file's directory cannot be watched (e.g. it does not exist)
+     */
+    public static LocalConfigWatcher start(Path file, Duration debounce, Duration recheckInterval, Listener listener)
+            throws IOException {
+        Objects.requireNonNull(file, "file");
+        Objects.requireNonNull(listener, "listener");
+        if (debounce.isNegative() || recheckInterval.compareTo(debounce) <= 0) {
+            throw new IllegalArgumentException("debounce: " + debounce + ", recheckInterval: " + recheckInterval
+                    + " (expected: 0 <= debounce < recheckInterval)");
         }
-      }
-    } catch (ClosedWatchServiceException | InterruptedException e) {
-      // close() was called.
-    } catch (RuntimeException | Error e) {
-      log.atError().addKeyValue("file", file).setCause(e).log("local config watcher failed");
-    } finally {
-      log.atInfo().addKeyValue("file", file).log("stopped watching local config");
+        LocalConfigWatcher watcher = new LocalConfigWatcher(file, debounce, recheckInterval, listener);
+        watcher.thread.start();
+        return watcher;
     }
-  }
 
-  private void drain(WatchKey signalled) {
-    signalled.pollEvents();
-    if (!signalled.reset() && signalled == key) {
-      key = null; // the directory went away; ensureRegistered() retries
+    /** The watched file (absolute). */
+    public Path file() {
+        return file;
     }
-  }
 
-  private void ensureRegistered() {
-    if (key != null && key.isValid()) {
-      return;
+    private WatchKey register() throws IOException {
+        return directory.register(
+                watchService,
+                StandardWatchEventKinds.ENTRY_CREATE,
+                StandardWatchEventKinds.ENTRY_MODIFY,
+                StandardWatchEventKinds.ENTRY_DELETE);
     }
-    try {
-      key = register();
-      log.atInfo().addKeyValue("directory", directory).log("watching config directory again");
-    } catch (IOException e) {
-      key = null;
-    }
-  }
 
-  private void reload() {
-    byte[] content;
-    try {
-      content = Files.readAllBytes(file);
-    } catch (IOException e) {
-      String problem =
-          e instanceof NoSuchFileException ? "file does not exist" : e.getClass().getSimpleName();
-      if (!problem.equals(lastReadProblem)) {
-        lastReadProblem = problem;
-        lastContent = null;
-        deliverError(new LocalConfigException(file.toString(), "cannot read file: " + e, e));
-      }
-      return;
+    private void run() {
+        log.atInfo()
+                .addKeyValue("file", file)
+                .addKeyValue("debounceMs", debounce.toMillis())
+                .log("watching local config");
+        try {
+            reload();
+            while (!closed) {
+                WatchKey signalled = watchService.poll(recheckInterval.toMillis(), TimeUnit.MILLISECONDS);
+                if (signalled == null) {
+                    ensureRegistered();
+                    reload();
+                    continue;
+                }
+                drain(signalled);
+                // Debounce: wait until the directory has been quiet for the whole window.
+                while (!closed) {
+                    WatchKey more = watchService.poll(debounce.toMillis(), TimeUnit.MILLISECONDS);
+                    if (more == null) {
+                        break;
+                    }
+                    drain(more);
+                }
+                if (!closed) {
+                    ensureRegistered();
+                    reload();
+                }
+            }
+        } catch (ClosedWatchServiceException | InterruptedException e) {
+            // close() was called.
+        } catch (RuntimeException | Error e) {
+            log.atError().addKeyValue("file", file).setCause(e).log("local config watcher failed");
+        } finally {
+            log.atInfo().addKeyValue("file", file).log("stopped watching local config");
+        }
     }
-    lastReadProblem = null;
-    if (lastContent != null && Arrays.equals(lastContent, content)) {
-      return;
-    }
-    lastContent = content;
-    LocalConfig config;
-    try {
-      config = LocalConfigParser.parseBytes(content, file.toString());
-    } catch (LocalConfigException e) {
-      deliverError(e);
-      return;
-    }
-    log.atInfo()
-        .addKeyValue("file", file)
-        .addKeyValue("workloads", config.workloads().size())
-        .addKeyValue("services", config.services().size())
-        .addKeyValue("policies", config.policies().size())
-        .log("local config loaded");
-    if (closed) {
-      return;
-    }
-    try {
-      listener.onConfig(config);
-    } catch (RuntimeException e) {
-      log.atError().addKeyValue("file", file).setCause(e).log("local config listener failed");
-    }
-  }
 
-  private void deliverError(LocalConfigException error) {
-    log.atWarn()
-        .addKeyValue("file", file)
-        .addKeyValue("line", error.line())
-        .addKeyValue("path", error.path())
-        .log("invalid local config, keeping the previous one: {}", error.getMessage());
-    if (closed) {
-      return;
+    private void drain(WatchKey signalled) {
+        signalled.pollEvents();
+        if (!signalled.reset() && signalled == key) {
+            key = null; // the directory went away; ensureRegistered() retries
+        }
     }
-    try {
-      listener.onError(error);
-    } catch (RuntimeException e) {
-      log.atError().addKeyValue("file", file).setCause(e).log("local config listener failed");
-    }
-  }
 
-  /** Stops watching. Idempotent; waits up to 5 s for the watcher thread to finish. */
-  @Override
-  public void close() {
-    if (closed) {
-      return;
+    private void ensureRegistered() {
+        if (key != null && key.isValid()) {
+            return;
+        }
+        try {
+            key = register();
+            log.atInfo().addKeyValue("directory", directory).log("watching config directory again");
+        } catch (IOException e) {
+            key = null;
+        }
     }
-    closed = true;
-    try {
-      watchService.close();
-    } catch (IOException e) {
-      log.atDebug().setCause(e).log("closing the watch service failed");
+
+    private void reload() {
+        byte[] content;
+        try {
+            content = Files.readAllBytes(file);
+        } catch (IOException e) {
+            String problem = e instanceof NoSuchFileException
+                    ? "file does not exist"
+                    : e.getClass().getSimpleName();
+            if (!problem.equals(lastReadProblem)) {
+                lastReadProblem = problem;
+                lastContent = null;
+                deliverError(new LocalConfigException(file.toString(), "cannot read file: " + e, e));
+            }
+            return;
+        }
+        lastReadProblem = null;
+        if (lastContent != null && Arrays.equals(lastContent, content)) {
+            return;
+        }
+        lastContent = content;
+        LocalConfig config;
+        try {
+            config = LocalConfigParser.parseBytes(content, file.toString());
+        } catch (LocalConfigException e) {
+            deliverError(e);
+            return;
+        }
+        log.atInfo()
+                .addKeyValue("file", file)
+                .addKeyValue("workloads", config.workloads().size())
+                .addKeyValue("services", config.services().size())
+                .addKeyValue("policies", config.policies().size())
+                .log("local config loaded");
+        if (closed) {
+            return;
+        }
+        try {
+            listener.onConfig(config);
+        } catch (RuntimeException e) {
+            log.atError().addKeyValue("file", file).setCause(e).log("local config listener failed");
+        }
     }
-    if (Thread.currentThread() != thread) {
-      thread.interrupt();
-      try {
-        thread.join(5_000);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
+
+    private void deliverError(LocalConfigException error) {
+        log.atWarn()
+                .addKeyValue("file", file)
+                .addKeyValue("line", error.line())
+                .addKeyValue("path", error.path())
+                .log("invalid local config, keeping the previous one: {}", error.getMessage());
+        if (closed) {
+            return;
+        }
+        try {
+            listener.onError(error);
+        } catch (RuntimeException e) {
+            log.atError().addKeyValue("file", file).setCause(e).log("local config listener failed");
+        }
     }
-  }
+
+    /** Stops watching. Idempotent; waits up to 5 s for the watcher thread to finish. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            watchService.close();
+        } catch (IOException e) {
+            log.atDebug().setCause(e).log("closing the watch service failed");
+        }
+        if (Thread.currentThread() != thread) {
+            thread.interrupt();
+            try {
+                thread.join(5_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
 }

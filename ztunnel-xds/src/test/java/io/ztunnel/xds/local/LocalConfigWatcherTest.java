@@ -22,232 +22,225 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class LocalConfigWatcherTest {
 
-  @TempDir Path dir;
+    @TempDir
+    Path dir;
 
-  /** Records every callback with the thread it ran on. */
-  static final class Recorder implements LocalConfigWatcher.Listener {
-    final List<Object> events = new CopyOnWriteArrayList<>();
-    final List<String> threads = new CopyOnWriteArrayList<>();
+    /** Records every callback with the thread it ran on. */
+    static final class Recorder implements LocalConfigWatcher.Listener {
+        final List<Object> events = new CopyOnWriteArrayList<>();
+        final List<String> threads = new CopyOnWriteArrayList<>();
 
-    @Override
-    public void onConfig(LocalConfig config) {
-      threads.add(Thread.currentThread().getName());
-      events.add(config);
+        @Override
+        public void onConfig(LocalConfig config) {
+            threads.add(Thread.currentThread().getName());
+            events.add(config);
+        }
+
+        @Override
+        public void onError(LocalConfigException error) {
+            threads.add(Thread.currentThread().getName());
+            events.add(error);
+        }
+
+        Object last() {
+            return events.getLast();
+        }
+
+        List<String> workloadNames(Object event) {
+            return ((LocalConfig) event)
+                    .workloads().stream().map(a -> a.getWorkload().getName()).toList();
+        }
     }
 
-    @Override
-    public void onError(LocalConfigException error) {
-      threads.add(Thread.currentThread().getName());
-      events.add(error);
+    LocalConfigWatcher watcher;
+
+    @AfterEach
+    void tearDown() {
+        if (watcher != null) {
+            watcher.close();
+        }
     }
 
-    Object last() {
-      return events.getLast();
+    static String config(String... workloadNames) {
+        StringBuilder sb = new StringBuilder("workloads:\n");
+        int i = 1;
+        for (String name : workloadNames) {
+            sb.append("- {uid: ")
+                    .append(name)
+                    .append(", name: ")
+                    .append(name)
+                    .append(", namespace: default, workloadIps: [\"10.0.0.")
+                    .append(i++)
+                    .append("\"], services: {}}\n");
+        }
+        if (workloadNames.length == 0) {
+            sb.append("  []\n");
+        }
+        return sb.toString();
     }
 
-    List<String> workloadNames(Object event) {
-      return ((LocalConfig) event)
-          .workloads().stream().map(a -> a.getWorkload().getName()).toList();
+    LocalConfigWatcher start(Path file, Recorder recorder) throws IOException {
+        watcher = LocalConfigWatcher.start(file, Duration.ofMillis(100), Duration.ofSeconds(30), recorder);
+        return watcher;
     }
-  }
 
-  LocalConfigWatcher watcher;
+    @Test
+    void reportsTheInitialContentThenAnInPlaceEdit() throws Exception {
+        Path file = dir.resolve("local.yaml");
+        Files.writeString(file, config("a"));
+        Recorder recorder = new Recorder();
+        start(file, recorder);
 
-  @AfterEach
-  void tearDown() {
-    if (watcher != null) {
-      watcher.close();
+        await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() == 1);
+        assertThat(recorder.workloadNames(recorder.last())).containsExactly("a");
+
+        Files.writeString(file, config("a", "b"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() == 2);
+        assertThat(recorder.workloadNames(recorder.last())).containsExactly("a", "b");
+        assertThat(recorder.threads).allMatch("local-config-watcher"::equals);
     }
-  }
 
-  static String config(String... workloadNames) {
-    StringBuilder sb = new StringBuilder("workloads:\n");
-    int i = 1;
-    for (String name : workloadNames) {
-      sb.append("- {uid: ")
-          .append(name)
-          .append(", name: ")
-          .append(name)
-          .append(", namespace: default, workloadIps: [\"10.0.0.")
-          .append(i++)
-          .append("\"], services: {}}\n");
+    @Test
+    void seesARenameReplaceLikeAnEditorSave() throws Exception {
+        Path file = dir.resolve("local.yaml");
+        Files.writeString(file, config("a"));
+        Recorder recorder = new Recorder();
+        start(file, recorder);
+        await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() == 1);
+
+        Path tmp = dir.resolve(".local.yaml.swp");
+        Files.writeString(tmp, config("c"));
+        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() == 2);
+        assertThat(recorder.workloadNames(recorder.last())).containsExactly("c");
     }
-    if (workloadNames.length == 0) {
-      sb.append("  []\n");
+
+    @Test
+    void seesAConfigMapStyleSymlinkSwap() throws Exception {
+        // Kubernetes layout: local.yaml -> ..data/local.yaml, ..data -> ..v1; an update creates ..v2
+        // and atomically renames a new ..data symlink over the old one.
+        Path v1 = Files.createDirectory(dir.resolve("..v1"));
+        Files.writeString(v1.resolve("local.yaml"), config("v1"));
+        Files.createSymbolicLink(dir.resolve("..data"), Path.of("..v1"));
+        Path file = dir.resolve("local.yaml");
+        Files.createSymbolicLink(file, Path.of("..data/local.yaml"));
+
+        Recorder recorder = new Recorder();
+        start(file, recorder);
+        await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() == 1);
+        assertThat(recorder.workloadNames(recorder.last())).containsExactly("v1");
+
+        Path v2 = Files.createDirectory(dir.resolve("..v2"));
+        Files.writeString(v2.resolve("local.yaml"), config("v2"));
+        Path tmpLink = Files.createSymbolicLink(dir.resolve("..data_tmp"), Path.of("..v2"));
+        Files.move(tmpLink, dir.resolve("..data"), StandardCopyOption.ATOMIC_MOVE);
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() == 2);
+        assertThat(recorder.workloadNames(recorder.last())).containsExactly("v2");
     }
-    return sb.toString();
-  }
 
-  LocalConfigWatcher start(Path file, Recorder recorder) throws IOException {
-    watcher =
-        LocalConfigWatcher.start(file, Duration.ofMillis(100), Duration.ofSeconds(30), recorder);
-    return watcher;
-  }
+    @Test
+    void reportsABrokenEditAsAnErrorAndRecovers() throws Exception {
+        Path file = dir.resolve("local.yaml");
+        Files.writeString(file, config("a"));
+        Recorder recorder = new Recorder();
+        start(file, recorder);
+        await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() == 1);
 
-  @Test
-  void reportsTheInitialContentThenAnInPlaceEdit() throws Exception {
-    Path file = dir.resolve("local.yaml");
-    Files.writeString(file, config("a"));
-    Recorder recorder = new Recorder();
-    start(file, recorder);
+        Files.writeString(file, "workloads:\n- {namespace: n, workloadIps: [], services: {}, protocl: TCP}\n");
+        await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() == 2);
+        assertThat(recorder.last()).isInstanceOf(LocalConfigException.class);
+        LocalConfigException error = (LocalConfigException) recorder.last();
+        assertThat(error.path()).isEqualTo("workloads[0].protocl");
+        assertThat(error.line()).isEqualTo(2);
+        assertThat(error.source()).isEqualTo(file.toAbsolutePath().toString());
 
-    await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() == 1);
-    assertThat(recorder.workloadNames(recorder.last())).containsExactly("a");
+        Files.writeString(file, "workloads: [\n");
+        await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() == 3);
+        assertThat(recorder.last()).isInstanceOf(LocalConfigException.class);
 
-    Files.writeString(file, config("a", "b"));
-    await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() == 2);
-    assertThat(recorder.workloadNames(recorder.last())).containsExactly("a", "b");
-    assertThat(recorder.threads).allMatch("local-config-watcher"::equals);
-  }
+        Files.writeString(file, config("fixed"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() == 4);
+        assertThat(recorder.workloadNames(recorder.last())).containsExactly("fixed");
+    }
 
-  @Test
-  void seesARenameReplaceLikeAnEditorSave() throws Exception {
-    Path file = dir.resolve("local.yaml");
-    Files.writeString(file, config("a"));
-    Recorder recorder = new Recorder();
-    start(file, recorder);
-    await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() == 1);
+    @Test
+    void reportsAMissingFileAndPicksItUpWhenCreated() throws Exception {
+        Path file = dir.resolve("later.yaml");
+        Recorder recorder = new Recorder();
+        start(file, recorder);
+        await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() == 1);
+        assertThat(((LocalConfigException) recorder.last()).reason()).startsWith("cannot read file");
 
-    Path tmp = dir.resolve(".local.yaml.swp");
-    Files.writeString(tmp, config("c"));
-    Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        Files.writeString(file, config("born"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() == 2);
+        assertThat(recorder.workloadNames(recorder.last())).containsExactly("born");
+    }
 
-    await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() == 2);
-    assertThat(recorder.workloadNames(recorder.last())).containsExactly("c");
-  }
+    @Test
+    void doesNotReportUnchangedContentOrUnrelatedFiles() throws Exception {
+        Path file = dir.resolve("local.yaml");
+        Files.writeString(file, config("a"));
+        Recorder recorder = new Recorder();
+        start(file, recorder);
+        await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() == 1);
 
-  @Test
-  void seesAConfigMapStyleSymlinkSwap() throws Exception {
-    // Kubernetes layout: local.yaml -> ..data/local.yaml, ..data -> ..v1; an update creates ..v2
-    // and atomically renames a new ..data symlink over the old one.
-    Path v1 = Files.createDirectory(dir.resolve("..v1"));
-    Files.writeString(v1.resolve("local.yaml"), config("v1"));
-    Files.createSymbolicLink(dir.resolve("..data"), Path.of("..v1"));
-    Path file = dir.resolve("local.yaml");
-    Files.createSymbolicLink(file, Path.of("..data/local.yaml"));
+        Files.writeString(file, config("a")); // same bytes
+        Files.writeString(dir.resolve("unrelated.txt"), "x");
+        // A later real change is reported, and is the second event: nothing came in between.
+        Thread.sleep(400);
+        Files.writeString(file, config("b"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() >= 2);
+        Thread.sleep(300);
+        assertThat(recorder.events).hasSize(2);
+        assertThat(recorder.workloadNames(recorder.last())).containsExactly("b");
+    }
 
-    Recorder recorder = new Recorder();
-    start(file, recorder);
-    await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() == 1);
-    assertThat(recorder.workloadNames(recorder.last())).containsExactly("v1");
+    @Test
+    void aThrowingListenerDoesNotStopTheWatcher() throws Exception {
+        Path file = dir.resolve("local.yaml");
+        Files.writeString(file, config("a"));
+        AtomicReference<LocalConfig> seen = new AtomicReference<>();
+        watcher = LocalConfigWatcher.start(
+                file, Duration.ofMillis(50), Duration.ofSeconds(30), new LocalConfigWatcher.Listener() {
+                    @Override
+                    public void onConfig(LocalConfig config) {
+                        seen.set(config);
+                        throw new IllegalStateException("listener bug");
+                    }
 
-    Path v2 = Files.createDirectory(dir.resolve("..v2"));
-    Files.writeString(v2.resolve("local.yaml"), config("v2"));
-    Path tmpLink = Files.createSymbolicLink(dir.resolve("..data_tmp"), Path.of("..v2"));
-    Files.move(tmpLink, dir.resolve("..data"), StandardCopyOption.ATOMIC_MOVE);
+                    @Override
+                    public void onError(LocalConfigException error) {}
+                });
+        await().atMost(Duration.ofSeconds(10)).until(() -> seen.get() != null);
+        Files.writeString(file, config("a", "b"));
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> seen.get().workloads().size() == 2);
+    }
 
-    await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() == 2);
-    assertThat(recorder.workloadNames(recorder.last())).containsExactly("v2");
-  }
+    @Test
+    void stopsOnClose() throws Exception {
+        Path file = dir.resolve("local.yaml");
+        Files.writeString(file, config("a"));
+        Recorder recorder = new Recorder();
+        start(file, recorder);
+        await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() == 1);
 
-  @Test
-  void reportsABrokenEditAsAnErrorAndRecovers() throws Exception {
-    Path file = dir.resolve("local.yaml");
-    Files.writeString(file, config("a"));
-    Recorder recorder = new Recorder();
-    start(file, recorder);
-    await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() == 1);
+        watcher.close();
+        watcher.close(); // idempotent
+        assertThat(Thread.getAllStackTraces().keySet())
+                .noneMatch(t -> t.getName().equals("local-config-watcher") && t.isAlive());
 
-    Files.writeString(
-        file, "workloads:\n- {namespace: n, workloadIps: [], services: {}, protocl: TCP}\n");
-    await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() == 2);
-    assertThat(recorder.last()).isInstanceOf(LocalConfigException.class);
-    LocalConfigException error = (LocalConfigException) recorder.last();
-    assertThat(error.path()).isEqualTo("workloads[0].protocl");
-    assertThat(error.line()).isEqualTo(2);
-    assertThat(error.source()).isEqualTo(file.toAbsolutePath().toString());
+        Files.writeString(file, config("a", "b"));
+        Thread.sleep(500);
+        assertThat(recorder.events).hasSize(1);
+    }
 
-    Files.writeString(file, "workloads: [\n");
-    await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() == 3);
-    assertThat(recorder.last()).isInstanceOf(LocalConfigException.class);
-
-    Files.writeString(file, config("fixed"));
-    await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() == 4);
-    assertThat(recorder.workloadNames(recorder.last())).containsExactly("fixed");
-  }
-
-  @Test
-  void reportsAMissingFileAndPicksItUpWhenCreated() throws Exception {
-    Path file = dir.resolve("later.yaml");
-    Recorder recorder = new Recorder();
-    start(file, recorder);
-    await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() == 1);
-    assertThat(((LocalConfigException) recorder.last()).reason()).startsWith("cannot read file");
-
-    Files.writeString(file, config("born"));
-    await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() == 2);
-    assertThat(recorder.workloadNames(recorder.last())).containsExactly("born");
-  }
-
-  @Test
-  void doesNotReportUnchangedContentOrUnrelatedFiles() throws Exception {
-    Path file = dir.resolve("local.yaml");
-    Files.writeString(file, config("a"));
-    Recorder recorder = new Recorder();
-    start(file, recorder);
-    await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() == 1);
-
-    Files.writeString(file, config("a")); // same bytes
-    Files.writeString(dir.resolve("unrelated.txt"), "x");
-    // A later real change is reported, and is the second event: nothing came in between.
-    Thread.sleep(400);
-    Files.writeString(file, config("b"));
-    await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() >= 2);
-    Thread.sleep(300);
-    assertThat(recorder.events).hasSize(2);
-    assertThat(recorder.workloadNames(recorder.last())).containsExactly("b");
-  }
-
-  @Test
-  void aThrowingListenerDoesNotStopTheWatcher() throws Exception {
-    Path file = dir.resolve("local.yaml");
-    Files.writeString(file, config("a"));
-    AtomicReference<LocalConfig> seen = new AtomicReference<>();
-    watcher =
-        LocalConfigWatcher.start(
-            file,
-            Duration.ofMillis(50),
-            Duration.ofSeconds(30),
-            new LocalConfigWatcher.Listener() {
-              @Override
-              public void onConfig(LocalConfig config) {
-                seen.set(config);
-                throw new IllegalStateException("listener bug");
-              }
-
-              @Override
-              public void onError(LocalConfigException error) {}
-            });
-    await().atMost(Duration.ofSeconds(10)).until(() -> seen.get() != null);
-    Files.writeString(file, config("a", "b"));
-    await()
-        .atMost(Duration.ofSeconds(10))
-        .until(() -> seen.get().workloads().size() == 2);
-  }
-
-  @Test
-  void stopsOnClose() throws Exception {
-    Path file = dir.resolve("local.yaml");
-    Files.writeString(file, config("a"));
-    Recorder recorder = new Recorder();
-    start(file, recorder);
-    await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() == 1);
-
-    watcher.close();
-    watcher.close(); // idempotent
-    assertThat(Thread.getAllStackTraces().keySet())
-        .noneMatch(t -> t.getName().equals("local-config-watcher") && t.isAlive());
-
-    Files.writeString(file, config("a", "b"));
-    Thread.sleep(500);
-    assertThat(recorder.events).hasSize(1);
-  }
-
-  @Test
-  void rejectsADirectoryThatCannotBeWatched() {
-    assertThatThrownBy(
-            () -> LocalConfigWatcher.start(dir.resolve("missing/local.yaml"), new Recorder()))
-        .isInstanceOf(IOException.class)
-        .hasMessageContaining("cannot watch directory");
-  }
+    @Test
+    void rejectsADirectoryThatCannotBeWatched() {
+        assertThatThrownBy(() -> LocalConfigWatcher.start(dir.resolve("missing/local.yaml"), new Recorder()))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("cannot watch directory");
+    }
 }

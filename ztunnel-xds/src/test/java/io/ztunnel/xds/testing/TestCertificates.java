@@ -19,9 +19,9 @@ import java.util.ArrayList;
 import java.util.Date;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
+import org.bouncycastle.asn1.pkcs.Attribute;
 import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
 import org.bouncycastle.asn1.x500.X500Name;
-import org.bouncycastle.asn1.pkcs.Attribute;
 import org.bouncycastle.asn1.x509.BasicConstraints;
 import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
 import org.bouncycastle.asn1.x509.Extension;
@@ -52,202 +52,199 @@ import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
  * <p>Thread-safe; every instance has its own root.
  */
 public final class TestCertificates {
-  private static final SecureRandom RANDOM = new SecureRandom();
-  private static final AtomicLong SERIAL = new AtomicLong(System.nanoTime());
+    private static final SecureRandom RANDOM = new SecureRandom();
+    private static final AtomicLong SERIAL = new AtomicLong(System.nanoTime());
 
-  private final KeyPair rootKey;
-  private final X509Certificate root;
+    private final KeyPair rootKey;
+    private final X509Certificate root;
 
-  /** A key pair and its certificate. */
-  public record Issued(PrivateKey key, X509Certificate certificate) {
-    public String certificatePem() {
-      return pem(certificate);
-    }
-  }
-
-  /** A CSR and the private key it was made with. */
-  public record Csr(String pem, PrivateKey key) {}
-
-  /** Creates a CA with a fresh root named {@code commonName}. */
-  public TestCertificates(String commonName) {
-    this.rootKey = newKeyPair();
-    X500Name name = new X500Name("O=cluster.local,CN=" + commonName);
-    try {
-      JcaX509ExtensionUtils utils = new JcaX509ExtensionUtils();
-      X509v3CertificateBuilder builder =
-          new JcaX509v3CertificateBuilder(
-                  name, serial(), notBefore(), Date.from(Instant.now().plus(Duration.ofDays(30))), name, rootKey.getPublic())
-              .addExtension(Extension.basicConstraints, true, new BasicConstraints(true))
-              .addExtension(
-                  Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign))
-              .addExtension(
-                  Extension.subjectKeyIdentifier, false, utils.createSubjectKeyIdentifier(rootKey.getPublic()));
-      this.root = sign(builder, rootKey.getPrivate());
-    } catch (IOException | GeneralSecurityException e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  public X509Certificate root() {
-    return root;
-  }
-
-  public String rootPem() {
-    return pem(root);
-  }
-
-  /** A serving certificate for the given DNS names and IP addresses. */
-  public Issued issueServer(List<String> dnsNames, List<String> ips) {
-    KeyPair key = newKeyPair();
-    List<GeneralName> names = new ArrayList<>();
-    dnsNames.forEach(d -> names.add(new GeneralName(GeneralName.dNSName, d)));
-    ips.forEach(ip -> names.add(new GeneralName(GeneralName.iPAddress, ip)));
-    try {
-      X509v3CertificateBuilder builder =
-          leafBuilder(new X500Name("O=cluster.local,CN=istiod"), key.getPublic(), Duration.ofDays(1))
-              .addExtension(
-                  Extension.subjectAlternativeName,
-                  false,
-                  new GeneralNames(names.toArray(GeneralName[]::new)))
-              .addExtension(
-                  Extension.extendedKeyUsage,
-                  false,
-                  new ExtendedKeyUsage(KeyPurposeId.id_kp_serverAuth));
-      return new Issued(key.getPrivate(), sign(builder, rootKey.getPrivate()));
-    } catch (IOException | GeneralSecurityException e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  /** A workload certificate for {@code spiffeId} over {@code publicKey}, as istiod would sign. */
-  public X509Certificate issueWorkload(PublicKey publicKey, String spiffeId, Duration validity) {
-    try {
-      X509v3CertificateBuilder builder =
-          leafBuilder(new X500Name("O=cluster.local"), publicKey, validity)
-              .addExtension(
-                  Extension.subjectAlternativeName,
-                  true,
-                  new GeneralNames(new GeneralName(GeneralName.uniformResourceIdentifier, spiffeId)))
-              .addExtension(
-                  Extension.extendedKeyUsage,
-                  false,
-                  new ExtendedKeyUsage(
-                      new KeyPurposeId[] {KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth}));
-      return sign(builder, rootKey.getPrivate());
-    } catch (IOException | GeneralSecurityException e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  /** A CSR shaped like ztunnel's: empty subject, one critical URI SAN, SHA256withECDSA. */
-  public static Csr newCsr(String spiffeId) {
-    KeyPair key = newKeyPair();
-    try {
-      Extensions extensions =
-          new Extensions(
-              new Extension(
-                  Extension.subjectAlternativeName,
-                  true,
-                  new GeneralNames(new GeneralName(GeneralName.uniformResourceIdentifier, spiffeId))
-                      .getEncoded()));
-      PKCS10CertificationRequest csr =
-          new JcaPKCS10CertificationRequestBuilder(new X500Name(new org.bouncycastle.asn1.x500.RDN[0]), key.getPublic())
-              .addAttribute(PKCSObjectIdentifiers.pkcs_9_at_extensionRequest, extensions)
-              .build(new JcaContentSignerBuilder("SHA256withECDSA").build(key.getPrivate()));
-      return new Csr(pem(csr), key.getPrivate());
-    } catch (IOException | OperatorCreationException e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  /** A parsed and signature-checked CSR. */
-  public record ParsedCsr(PublicKey publicKey, List<String> uriSans) {}
-
-  /**
-   * Parses a PEM CSR and checks its signature.
-   *
-   * @throws IllegalArgumentException if it is not a valid, correctly signed CSR
-   */
-  public static ParsedCsr parseCsr(String pem) {
-    try (PEMParser parser = new PEMParser(new StringReader(pem))) {
-      Object object = parser.readObject();
-      if (!(object instanceof PKCS10CertificationRequest csr)) {
-        throw new IllegalArgumentException("not a PEM certificate request");
-      }
-      if (!csr.isSignatureValid(new JcaContentVerifierProviderBuilder().build(csr.getSubjectPublicKeyInfo()))) {
-        throw new IllegalArgumentException("CSR signature is invalid");
-      }
-      List<String> uris = new ArrayList<>();
-      for (Attribute attribute : csr.getAttributes(PKCSObjectIdentifiers.pkcs_9_at_extensionRequest)) {
-        Extensions extensions = Extensions.getInstance(attribute.getAttrValues().getObjectAt(0));
-        GeneralNames names = GeneralNames.fromExtensions(extensions, Extension.subjectAlternativeName);
-        if (names != null) {
-          for (GeneralName n : names.getNames()) {
-            if (n.getTagNo() == GeneralName.uniformResourceIdentifier) {
-              uris.add(n.getName().toString());
-            }
-          }
+    /** A key pair and its certificate. */
+    public record Issued(PrivateKey key, X509Certificate certificate) {
+        public String certificatePem() {
+            return pem(certificate);
         }
-      }
-      PublicKey key =
-          new org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter().getPublicKey(csr.getSubjectPublicKeyInfo());
-      return new ParsedCsr(key, uris);
-    } catch (IOException | OperatorCreationException | PKCSException | RuntimeException e) {
-      if (e instanceof IllegalArgumentException iae) {
-        throw iae;
-      }
-      throw new IllegalArgumentException("cannot parse CSR: " + e.getMessage(), e);
     }
-  }
 
-  /** PEM text of a certificate, CSR or key. */
-  public static String pem(Object object) {
-    StringWriter out = new StringWriter();
-    try (JcaPEMWriter writer = new JcaPEMWriter(out)) {
-      writer.writeObject(object);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
+    /** A CSR and the private key it was made with. */
+    public record Csr(String pem, PrivateKey key) {}
+
+    /** Creates a CA with a fresh root named {@code commonName}. */
+    public TestCertificates(String commonName) {
+        this.rootKey = newKeyPair();
+        X500Name name = new X500Name("O=cluster.local,CN=" + commonName);
+        try {
+            JcaX509ExtensionUtils utils = new JcaX509ExtensionUtils();
+            X509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(
+                            name,
+                            serial(),
+                            notBefore(),
+                            Date.from(Instant.now().plus(Duration.ofDays(30))),
+                            name,
+                            rootKey.getPublic())
+                    .addExtension(Extension.basicConstraints, true, new BasicConstraints(true))
+                    .addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign))
+                    .addExtension(
+                            Extension.subjectKeyIdentifier,
+                            false,
+                            utils.createSubjectKeyIdentifier(rootKey.getPublic()));
+            this.root = sign(builder, rootKey.getPrivate());
+        } catch (IOException | GeneralSecurityException e) {
+            throw new IllegalStateException(e);
+        }
     }
-    return out.toString();
-  }
 
-  private X509v3CertificateBuilder leafBuilder(X500Name subject, PublicKey key, Duration validity)
-      throws IOException, GeneralSecurityException {
-    JcaX509ExtensionUtils utils = new JcaX509ExtensionUtils();
-    return new JcaX509v3CertificateBuilder(
-            root, serial(), notBefore(), Date.from(Instant.now().plus(validity)), subject, key)
-        .addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
-        .addExtension(
-            Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyEncipherment))
-        .addExtension(Extension.authorityKeyIdentifier, false, utils.createAuthorityKeyIdentifier(root));
-  }
-
-  private static X509Certificate sign(X509v3CertificateBuilder builder, PrivateKey signer)
-      throws GeneralSecurityException {
-    try {
-      ContentSigner contentSigner = new JcaContentSignerBuilder("SHA256withECDSA").build(signer);
-      return new JcaX509CertificateConverter().getCertificate(builder.build(contentSigner));
-    } catch (OperatorCreationException e) {
-      throw new GeneralSecurityException(e);
+    public X509Certificate root() {
+        return root;
     }
-  }
 
-  private static KeyPair newKeyPair() {
-    try {
-      KeyPairGenerator generator = KeyPairGenerator.getInstance("EC");
-      generator.initialize(new ECGenParameterSpec("secp256r1"), RANDOM);
-      return generator.generateKeyPair();
-    } catch (GeneralSecurityException e) {
-      throw new IllegalStateException(e);
+    public String rootPem() {
+        return pem(root);
     }
-  }
 
-  private static BigInteger serial() {
-    return BigInteger.valueOf(SERIAL.incrementAndGet());
-  }
+    /** A serving certificate for the given DNS names and IP addresses. */
+    public Issued issueServer(List<String> dnsNames, List<String> ips) {
+        KeyPair key = newKeyPair();
+        List<GeneralName> names = new ArrayList<>();
+        dnsNames.forEach(d -> names.add(new GeneralName(GeneralName.dNSName, d)));
+        ips.forEach(ip -> names.add(new GeneralName(GeneralName.iPAddress, ip)));
+        try {
+            X509v3CertificateBuilder builder = leafBuilder(
+                            new X500Name("O=cluster.local,CN=istiod"), key.getPublic(), Duration.ofDays(1))
+                    .addExtension(
+                            Extension.subjectAlternativeName,
+                            false,
+                            new GeneralNames(names.toArray(GeneralName[]::new)))
+                    .addExtension(
+                            Extension.extendedKeyUsage, false, new ExtendedKeyUsage(KeyPurposeId.id_kp_serverAuth));
+            return new Issued(key.getPrivate(), sign(builder, rootKey.getPrivate()));
+        } catch (IOException | GeneralSecurityException e) {
+            throw new IllegalStateException(e);
+        }
+    }
 
-  private static Date notBefore() {
-    return Date.from(Instant.now().minus(Duration.ofMinutes(5)));
-  }
+    /** A workload certificate for {@code spiffeId} over {@code publicKey}, as istiod would sign. */
+    public X509Certificate issueWorkload(PublicKey publicKey, String spiffeId, Duration validity) {
+        try {
+            X509v3CertificateBuilder builder = leafBuilder(new X500Name("O=cluster.local"), publicKey, validity)
+                    .addExtension(
+                            Extension.subjectAlternativeName,
+                            true,
+                            new GeneralNames(new GeneralName(GeneralName.uniformResourceIdentifier, spiffeId)))
+                    .addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(new KeyPurposeId[] {
+                        KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth
+                    }));
+            return sign(builder, rootKey.getPrivate());
+        } catch (IOException | GeneralSecurityException e) {
+            throw new IllegalStateException(e);
+        }
+    }
 
+    /** A CSR shaped like ztunnel's: empty subject, one critical URI SAN, SHA256withECDSA. */
+    public static Csr newCsr(String spiffeId) {
+        KeyPair key = newKeyPair();
+        try {
+            Extensions extensions = new Extensions(new Extension(
+                    Extension.subjectAlternativeName,
+                    true,
+                    new GeneralNames(new GeneralName(GeneralName.uniformResourceIdentifier, spiffeId)).getEncoded()));
+            PKCS10CertificationRequest csr = new JcaPKCS10CertificationRequestBuilder(
+                            new X500Name(new org.bouncycastle.asn1.x500.RDN[0]), key.getPublic())
+                    .addAttribute(PKCSObjectIdentifiers.pkcs_9_at_extensionRequest, extensions)
+                    .build(new JcaContentSignerBuilder("SHA256withECDSA").build(key.getPrivate()));
+            return new Csr(pem(csr), key.getPrivate());
+        } catch (IOException | OperatorCreationException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** A parsed and signature-checked CSR. */
+    public record ParsedCsr(PublicKey publicKey, List<String> uriSans) {}
+
+    /**
+     * Parses a PEM CSR and checks its signature.
+     *
+     * @throws IllegalArgumentException if it is not a valid, correctly signed CSR
+     */
+    public static ParsedCsr parseCsr(String pem) {
+        try (PEMParser parser = new PEMParser(new StringReader(pem))) {
+            Object object = parser.readObject();
+            if (!(object instanceof PKCS10CertificationRequest csr)) {
+                throw new IllegalArgumentException("not a PEM certificate request");
+            }
+            if (!csr.isSignatureValid(new JcaContentVerifierProviderBuilder().build(csr.getSubjectPublicKeyInfo()))) {
+                throw new IllegalArgumentException("CSR signature is invalid");
+            }
+            List<String> uris = new ArrayList<>();
+            for (Attribute attribute : csr.getAttributes(PKCSObjectIdentifiers.pkcs_9_at_extensionRequest)) {
+                Extensions extensions =
+                        Extensions.getInstance(attribute.getAttrValues().getObjectAt(0));
+                GeneralNames names = GeneralNames.fromExtensions(extensions, Extension.subjectAlternativeName);
+                if (names != null) {
+                    for (GeneralName n : names.getNames()) {
+                        if (n.getTagNo() == GeneralName.uniformResourceIdentifier) {
+                            uris.add(n.getName().toString());
+                        }
+                    }
+                }
+            }
+            PublicKey key = new org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter()
+                    .getPublicKey(csr.getSubjectPublicKeyInfo());
+            return new ParsedCsr(key, uris);
+        } catch (IOException | OperatorCreationException | PKCSException | RuntimeException e) {
+            if (e instanceof IllegalArgumentException iae) {
+                throw iae;
+            }
+            throw new IllegalArgumentException("cannot parse CSR: " + e.getMessage(), e);
+        }
+    }
+
+    /** PEM text of a certificate, CSR or key. */
+    public static String pem(Object object) {
+        StringWriter out = new StringWriter();
+        try (JcaPEMWriter writer = new JcaPEMWriter(out)) {
+            writer.writeObject(object);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toString();
+    }
+
+    private X509v3CertificateBuilder leafBuilder(X500Name subject, PublicKey key, Duration validity)
+            throws IOException, GeneralSecurityException {
+        JcaX509ExtensionUtils utils = new JcaX509ExtensionUtils();
+        return new JcaX509v3CertificateBuilder(
+                        root, serial(), notBefore(), Date.from(Instant.now().plus(validity)), subject, key)
+                .addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
+                .addExtension(
+                        Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyEncipherment))
+                .addExtension(Extension.authorityKeyIdentifier, false, utils.createAuthorityKeyIdentifier(root));
+    }
+
+    private static X509Certificate sign(X509v3CertificateBuilder builder, PrivateKey signer)
+            throws GeneralSecurityException {
+        try {
+            ContentSigner contentSigner = new JcaContentSignerBuilder("SHA256withECDSA").build(signer);
+            return new JcaX509CertificateConverter().getCertificate(builder.build(contentSigner));
+        } catch (OperatorCreationException e) {
+            throw new GeneralSecurityException(e);
+        }
+    }
+
+    private static KeyPair newKeyPair() {
+        try {
+            KeyPairGenerator generator = KeyPairGenerator.getInstance("EC");
+            generator.initialize(new ECGenParameterSpec("secp256r1"), RANDOM);
+            return generator.generateKeyPair();
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static BigInteger serial() {
+        return BigInteger.valueOf(SERIAL.incrementAndGet());
+    }
+
+    private static Date notBefore() {
+        return Date.from(Instant.now().minus(Duration.ofMinutes(5)));
+    }
 }

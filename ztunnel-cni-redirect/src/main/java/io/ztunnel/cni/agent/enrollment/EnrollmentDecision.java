@@ -9,15 +9,15 @@ import java.util.Objects;
  * @param reason the rule that decided, in words
  */
 public record EnrollmentDecision(boolean enrolled, String reason) {
-  public EnrollmentDecision {
-    Objects.requireNonNull(reason, "reason");
-  }
+    public EnrollmentDecision {
+        Objects.requireNonNull(reason, "reason");
+    }
 
-  static EnrollmentDecision yes(String reason) {
-    return new EnrollmentDecision(true, reason);
-  }
+    static EnrollmentDecision yes(String reason) {
+        return new EnrollmentDecision(true, reason);
+    }
 
-  static EnrollmentDecision no(String reason) {
-    return new EnrollmentDecision(false, reason);
-  }
+    static EnrollmentDecision no(String reason) {
+        return new EnrollmentDecision(false, reason);
+    }
 }

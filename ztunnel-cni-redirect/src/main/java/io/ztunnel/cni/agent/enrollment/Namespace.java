@@ -10,8 +10,8 @@ import java.util.Objects;
  * @param labels its labels
  */
 public record Namespace(String name, Map<String, String> labels) {
-  public Namespace {
-    Objects.requireNonNull(name, "name");
-    labels = Map.copyOf(labels);
-  }
+    public Namespace {
+        Objects.requireNonNull(name, "name");
+        labels = Map.copyOf(labels);
+    }
 }

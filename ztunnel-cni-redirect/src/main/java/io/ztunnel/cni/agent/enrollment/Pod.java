@@ -24,33 +24,33 @@ import java.util.Optional;
  *     /proc/<pid>/ns/net}); empty when unknown or host-network
  */
 public record Pod(
-    String uid,
-    String name,
-    String namespace,
-    String serviceAccount,
-    List<InetAddress> ips,
-    Map<String, String> labels,
-    Map<String, String> annotations,
-    boolean hostNetwork,
-    Optional<Path> netns) {
-  public Pod {
-    Objects.requireNonNull(uid, "uid");
-    Objects.requireNonNull(name, "name");
-    Objects.requireNonNull(namespace, "namespace");
-    Objects.requireNonNull(serviceAccount, "serviceAccount");
-    ips = List.copyOf(ips);
-    labels = Map.copyOf(labels);
-    annotations = Map.copyOf(annotations);
-    Objects.requireNonNull(netns, "netns");
-  }
+        String uid,
+        String name,
+        String namespace,
+        String serviceAccount,
+        List<InetAddress> ips,
+        Map<String, String> labels,
+        Map<String, String> annotations,
+        boolean hostNetwork,
+        Optional<Path> netns) {
+    public Pod {
+        Objects.requireNonNull(uid, "uid");
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(namespace, "namespace");
+        Objects.requireNonNull(serviceAccount, "serviceAccount");
+        ips = List.copyOf(ips);
+        labels = Map.copyOf(labels);
+        annotations = Map.copyOf(annotations);
+        Objects.requireNonNull(netns, "netns");
+    }
 
-  /** {@code namespace/name}, for logs and errors. */
-  public String key() {
-    return namespace + "/" + name;
-  }
+    /** {@code namespace/name}, for logs and errors. */
+    public String key() {
+        return namespace + "/" + name;
+    }
 
-  @Override
-  public String toString() {
-    return "Pod{" + key() + ", uid " + uid + "}";
-  }
+    @Override
+    public String toString() {
+        return "Pod{" + key() + ", uid " + uid + "}";
+    }
 }

@@ -24,70 +24,68 @@ import org.slf4j.LoggerFactory;
  * (the client's request timeout) or one ipset command. Owns neither the client nor the probe rules.
  */
 public final class KubePodHooks implements PodHooks {
-  private static final Logger log = LoggerFactory.getLogger(KubePodHooks.class);
+    private static final Logger log = LoggerFactory.getLogger(KubePodHooks.class);
 
-  private final KubernetesClient client;
-  private final @Nullable HostProbeSnat probes;
+    private final KubernetesClient client;
+    private final @Nullable HostProbeSnat probes;
 
-  /**
-   * @param probes the host probe set, or null to leave kubelet probes alone (tests, or no host
-   *     netns access)
-   */
-  public KubePodHooks(KubernetesClient client, @Nullable HostProbeSnat probes) {
-    this.client = Objects.requireNonNull(client, "client");
-    this.probes = probes;
-  }
-
-  @Override
-  public void addProbeTarget(Pod pod) throws Exception {
-    if (probes != null) {
-      probes.addPod(pod.uid(), pod.ips());
+    /**
+     * @param probes the host probe set, or null to leave kubelet probes alone (tests, or no host
+     *     netns access)
+     */
+    public KubePodHooks(KubernetesClient client, @Nullable HostProbeSnat probes) {
+        this.client = Objects.requireNonNull(client, "client");
+        this.probes = probes;
     }
-  }
 
-  @Override
-  public void removeProbeTarget(Pod pod) throws Exception {
-    if (probes != null) {
-      probes.removePod(pod.uid(), pod.ips());
+    @Override
+    public void addProbeTarget(Pod pod) throws Exception {
+        if (probes != null) {
+            probes.addPod(pod.uid(), pod.ips());
+        }
     }
-  }
 
-  @Override
-  public void annotate(Pod pod, PodStatus.State state) {
-    patch(pod, "\"" + state.text() + "\"");
-    log.atInfo()
-        .setMessage("pod annotated")
-        .addKeyValue("pod", pod.key())
-        .addKeyValue(REDIRECTION_ANNOTATION, state.text())
-        .log();
-  }
-
-  @Override
-  public void clearAnnotation(Pod pod) {
-    try {
-      patch(pod, "null");
-    } catch (KubernetesClientException e) {
-      if (e.getCode() == 404 || e.getCode() == 409) {
-        return; // the pod is gone or is another pod now
-      }
-      throw e;
+    @Override
+    public void removeProbeTarget(Pod pod) throws Exception {
+        if (probes != null) {
+            probes.removePod(pod.uid(), pod.ips());
+        }
     }
-  }
 
-  private void patch(Pod pod, String value) {
-    String body =
-        "{\"metadata\":{\"uid\":\""
-            + pod.uid()
-            + "\",\"annotations\":{\""
-            + REDIRECTION_ANNOTATION
-            + "\":"
-            + value
-            + "}}}";
-    client
-        .pods()
-        .inNamespace(pod.namespace())
-        .withName(pod.name())
-        .subresource("status")
-        .patch(PatchContext.of(PatchType.JSON_MERGE), body);
-  }
+    @Override
+    public void annotate(Pod pod, PodStatus.State state) {
+        patch(pod, "\"" + state.text() + "\"");
+        log.atInfo()
+                .setMessage("pod annotated")
+                .addKeyValue("pod", pod.key())
+                .addKeyValue(REDIRECTION_ANNOTATION, state.text())
+                .log();
+    }
+
+    @Override
+    public void clearAnnotation(Pod pod) {
+        try {
+            patch(pod, "null");
+        } catch (KubernetesClientException e) {
+            if (e.getCode() == 404 || e.getCode() == 409) {
+                return; // the pod is gone or is another pod now
+            }
+            throw e;
+        }
+    }
+
+    private void patch(Pod pod, String value) {
+        String body = "{\"metadata\":{\"uid\":\""
+                + pod.uid()
+                + "\",\"annotations\":{\""
+                + REDIRECTION_ANNOTATION
+                + "\":"
+                + value
+                + "}}}";
+        client.pods()
+                .inNamespace(pod.namespace())
+                .withName(pod.name())
+                .subresource("status")
+                .patch(PatchContext.of(PatchType.JSON_MERGE), body);
+    }
 }

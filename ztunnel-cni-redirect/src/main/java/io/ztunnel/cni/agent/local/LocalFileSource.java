@@ -38,192 +38,198 @@ import org.slf4j.LoggerFactory;
  * #close()}.
  */
 public final class LocalFileSource implements PodSource {
-  private static final Logger log = LoggerFactory.getLogger(LocalFileSource.class);
+    private static final Logger log = LoggerFactory.getLogger(LocalFileSource.class);
 
-  private final Path file;
-  private final Duration debounce;
-  private final Object lock = new Object();
-  private @Nullable WatchService watcher; // guarded by lock
-  private @Nullable Thread thread; // guarded by lock
-  private boolean closed; // guarded by lock
+    private final Path file;
+    private final Duration debounce;
+    private final Object lock = new Object();
+    private @Nullable WatchService watcher; // guarded by lock
+    private @Nullable Thread thread; // guarded by lock
+    private boolean closed; // guarded by lock
 
-  // Confined to the watch thread after start().
-  private final Set<Path> watchedDirs = new HashSet<>();
-  private byte @Nullable [] lastBytes;
-  private @Nullable String lastError;
+    // Confined to the watch thread after start().
+    private final Set<Path> watchedDirs = new HashSet<>();
+    private byte @Nullable [] lastBytes;
+    private @Nullable String lastError;
 
-  public LocalFileSource(Path file) {
-    this(file, Duration.ofMillis(150));
-  }
+    public LocalFileSource(Path file) {
+        this(file, Duration.ofMillis(150));
+    }
 
-  public LocalFileSource(Path file, Duration debounce) {
-    this.file = file.toAbsolutePath().normalize();
-    this.debounce = Objects.requireNonNull(debounce, "debounce");
-  }
+    public LocalFileSource(Path file, Duration debounce) {
+        this.file = file.toAbsolutePath().normalize();
+        this.debounce = Objects.requireNonNull(debounce, "debounce");
+    }
 
-  public Path file() {
-    return file;
-  }
+    public Path file() {
+        return file;
+    }
 
-  /**
-   * Parses the file and hands the view to {@code listener} on the calling thread, then starts
-   * watching.
-   *
-   * @throws IOException if the file cannot be read, or a {@link LocalConfigException} if it does
-   *     not parse
-   */
-  @Override
-  public void start(Consumer<ClusterView> listener) throws IOException {
-    Objects.requireNonNull(listener, "listener");
-    WatchService ws = file.getFileSystem().newWatchService();
-    try {
-      byte[] bytes = Files.readAllBytes(file);
-      ClusterView view = LocalConfig.parse(new String(bytes, StandardCharsets.UTF_8), file.toString());
-      lastBytes = bytes;
-      register(ws);
-      log.atInfo()
-          .setMessage("local config loaded")
-          .addKeyValue("file", file)
-          .addKeyValue("namespaces", view.namespaces().size())
-          .addKeyValue("pods", view.pods().size())
-          .log();
-      listener.accept(view);
-      synchronized (lock) {
-        if (closed) {
-          ws.close();
-          return;
+    /**
+     * Parses the file and hands the view to {@code listener} on the calling thread, then starts
+     * watching.
+     *
+     * @throws IOException if the file cannot be read, or a {@link LocalConfigException} if it does
+     *     not parse
+     */
+    @Override
+    public void start(Consumer<ClusterView> listener) throws IOException {
+        Objects.requireNonNull(listener, "listener");
+        WatchService ws = file.getFileSystem().newWatchService();
+        try {
+            byte[] bytes = Files.readAllBytes(file);
+            ClusterView view = LocalConfig.parse(new String(bytes, StandardCharsets.UTF_8), file.toString());
+            lastBytes = bytes;
+            register(ws);
+            log.atInfo()
+                    .setMessage("local config loaded")
+                    .addKeyValue("file", file)
+                    .addKeyValue("namespaces", view.namespaces().size())
+                    .addKeyValue("pods", view.pods().size())
+                    .log();
+            listener.accept(view);
+            synchronized (lock) {
+                if (closed) {
+                    ws.close();
+                    return;
+                }
+                watcher = ws;
+                thread = Thread.ofPlatform()
+                        .name("local-config-watch")
+                        .daemon(true)
+                        .start(() -> watchLoop(ws, listener));
+            }
+        } catch (IOException | RuntimeException e) {
+            ws.close();
+            throw e;
         }
-        watcher = ws;
-        thread =
-            Thread.ofPlatform()
-                .name("local-config-watch")
-                .daemon(true)
-                .start(() -> watchLoop(ws, listener));
-      }
-    } catch (IOException | RuntimeException e) {
-      ws.close();
-      throw e;
     }
-  }
 
-  /** Watches the file's directory, and the directory of the symlink target if it is elsewhere. */
-  private void register(WatchService ws) throws IOException {
-    Set<Path> dirs = new HashSet<>();
-    dirs.add(Objects.requireNonNull(file.getParent(), "file has no parent directory"));
-    try {
-      Path real = file.toRealPath();
-      if (real.getParent() != null) {
-        dirs.add(real.getParent());
-      }
-    } catch (IOException e) {
-      // Missing right now (mid-rename): the parent directory is enough to see it come back.
-    }
-    for (Path dir : dirs) {
-      if (watchedDirs.add(dir)) {
-        dir.register(
-            ws,
-            StandardWatchEventKinds.ENTRY_CREATE,
-            StandardWatchEventKinds.ENTRY_MODIFY,
-            StandardWatchEventKinds.ENTRY_DELETE);
-      }
-    }
-  }
-
-  private void watchLoop(WatchService ws, Consumer<ClusterView> listener) {
-    try {
-      while (true) {
-        WatchKey key = ws.take();
-        drain(key);
-        // Debounce: wait until the directory has been quiet for a while.
-        WatchKey more;
-        while ((more = ws.poll(debounce.toNanos(), TimeUnit.NANOSECONDS)) != null) {
-          drain(more);
+    /** Watches the file's directory, and the directory of the symlink target if it is elsewhere. */
+    private void register(WatchService ws) throws IOException {
+        Set<Path> dirs = new HashSet<>();
+        dirs.add(Objects.requireNonNull(file.getParent(), "file has no parent directory"));
+        try {
+            Path real = file.toRealPath();
+            if (real.getParent() != null) {
+                dirs.add(real.getParent());
+            }
+        } catch (IOException e) {
+            // Missing right now (mid-rename): the parent directory is enough to see it come back.
         }
-        reload(ws, listener);
-      }
-    } catch (InterruptedException | ClosedWatchServiceException e) {
-      // close()
-    } catch (RuntimeException e) {
-      log.atError().setMessage("local config watcher died").addKeyValue("file", file).setCause(e).log();
+        for (Path dir : dirs) {
+            if (watchedDirs.add(dir)) {
+                dir.register(
+                        ws,
+                        StandardWatchEventKinds.ENTRY_CREATE,
+                        StandardWatchEventKinds.ENTRY_MODIFY,
+                        StandardWatchEventKinds.ENTRY_DELETE);
+            }
+        }
     }
-  }
 
-  private static void drain(WatchKey key) {
-    key.pollEvents();
-    key.reset();
-  }
+    private void watchLoop(WatchService ws, Consumer<ClusterView> listener) {
+        try {
+            while (true) {
+                WatchKey key = ws.take();
+                drain(key);
+                // Debounce: wait until the directory has been quiet for a while.
+                WatchKey more;
+                while ((more = ws.poll(debounce.toNanos(), TimeUnit.NANOSECONDS)) != null) {
+                    drain(more);
+                }
+                reload(ws, listener);
+            }
+        } catch (InterruptedException | ClosedWatchServiceException e) {
+            // close()
+        } catch (RuntimeException e) {
+            log.atError()
+                    .setMessage("local config watcher died")
+                    .addKeyValue("file", file)
+                    .setCause(e)
+                    .log();
+        }
+    }
 
-  private void reload(WatchService ws, Consumer<ClusterView> listener) {
-    byte[] bytes;
-    try {
-      register(ws);
-      bytes = Files.readAllBytes(file);
-    } catch (NoSuchFileException e) {
-      reportOnce("local config file is missing; keeping the last good version");
-      return;
-    } catch (IOException e) {
-      reportOnce("cannot read local config file (" + e.getMessage() + "); keeping the last good version");
-      return;
+    private static void drain(WatchKey key) {
+        key.pollEvents();
+        key.reset();
     }
-    if (lastBytes != null && Arrays.equals(bytes, lastBytes)) {
-      return;
-    }
-    ClusterView view;
-    try {
-      view = LocalConfig.parse(new String(bytes, StandardCharsets.UTF_8), file.toString());
-    } catch (LocalConfigException e) {
-      reportOnce("invalid local config ignored, keeping the last good version: " + e.getMessage());
-      return;
-    }
-    lastBytes = bytes;
-    lastError = null;
-    log.atInfo()
-        .setMessage("local config changed")
-        .addKeyValue("file", file)
-        .addKeyValue("namespaces", view.namespaces().size())
-        .addKeyValue("pods", view.pods().size())
-        .log();
-    try {
-      listener.accept(view);
-    } catch (RuntimeException e) {
-      log.atError().setMessage("pod view listener failed").setCause(e).log();
-    }
-  }
 
-  private void reportOnce(String message) {
-    if (!message.equals(lastError)) {
-      lastError = message;
-      log.atError().setMessage(message).addKeyValue("file", file).log();
+    private void reload(WatchService ws, Consumer<ClusterView> listener) {
+        byte[] bytes;
+        try {
+            register(ws);
+            bytes = Files.readAllBytes(file);
+        } catch (NoSuchFileException e) {
+            reportOnce("local config file is missing; keeping the last good version");
+            return;
+        } catch (IOException e) {
+            reportOnce("cannot read local config file (" + e.getMessage() + "); keeping the last good version");
+            return;
+        }
+        if (lastBytes != null && Arrays.equals(bytes, lastBytes)) {
+            return;
+        }
+        ClusterView view;
+        try {
+            view = LocalConfig.parse(new String(bytes, StandardCharsets.UTF_8), file.toString());
+        } catch (LocalConfigException e) {
+            reportOnce("invalid local config ignored, keeping the last good version: " + e.getMessage());
+            return;
+        }
+        lastBytes = bytes;
+        lastError = null;
+        log.atInfo()
+                .setMessage("local config changed")
+                .addKeyValue("file", file)
+                .addKeyValue("namespaces", view.namespaces().size())
+                .addKeyValue("pods", view.pods().size())
+                .log();
+        try {
+            listener.accept(view);
+        } catch (RuntimeException e) {
+            log.atError().setMessage("pod view listener failed").setCause(e).log();
+        }
     }
-  }
 
-  /** Stops watching and waits (up to 5 s) for the watch thread to end. */
-  @Override
-  public void close() {
-    WatchService ws;
-    Thread t;
-    synchronized (lock) {
-      if (closed) {
-        return;
-      }
-      closed = true;
-      ws = watcher;
-      t = thread;
+    private void reportOnce(String message) {
+        if (!message.equals(lastError)) {
+            lastError = message;
+            log.atError().setMessage(message).addKeyValue("file", file).log();
+        }
     }
-    if (ws != null) {
-      try {
-        ws.close();
-      } catch (IOException e) {
-        log.atDebug().setMessage("closing watch service failed").setCause(e).log();
-      }
+
+    /** Stops watching and waits (up to 5 s) for the watch thread to end. */
+    @Override
+    public void close() {
+        WatchService ws;
+        Thread t;
+        synchronized (lock) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            ws = watcher;
+            t = thread;
+        }
+        if (ws != null) {
+            try {
+                ws.close();
+            } catch (IOException e) {
+                log.atDebug()
+                        .setMessage("closing watch service failed")
+                        .setCause(e)
+                        .log();
+            }
+        }
+        if (t != null && t != Thread.currentThread()) {
+            t.interrupt();
+            try {
+                t.join(Duration.ofSeconds(5));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
-    if (t != null && t != Thread.currentThread()) {
-      t.interrupt();
-      try {
-        t.join(Duration.ofSeconds(5));
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }
-  }
 }
