@@ -26,15 +26,17 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
 import jdk.jfr.Recording;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The admin API's routes (served on 127.0.0.1:15000 and [::1]:15000):
  *
  * <ul>
  *   <li>{@code /config_dump}: the state in the local-config schema, certificates, version, config, pods;
- *   <li>{@code POST /logging}: show, set ({@code ?level=info} or {@code ?level=access=debug,...}) or {@code ?reset}
- *       log levels;
- *   <li>{@code POST /quitquitquit}: graceful shutdown;
+ *   <li>{@code POST /logging}: show ({@code current log level is ...}), extend ({@code ?level=debug} or
+ *       {@code ?level=access=debug,...}) or {@code ?reset} the log filter, with upstream's answers;
+ *   <li>{@code POST /quitquitquit}: graceful shutdown, answered at once;
  *   <li>{@code /debug/connections}: live connections with identities, bytes, age and the decision that admitted
  *       them;
  *   <li>{@code /debug/authorize?src=&dst=&port=&identity=}: evaluates the current policies for a hypothetical
@@ -47,12 +49,16 @@ import jdk.jfr.Recording;
  */
 public final class AdminApi {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final Logger log = LoggerFactory.getLogger(AdminApi.class);
 
-    /** What log levels to use, as a RUST_LOG-style spec: apply, reset, current. */
+    /** The log filter, in {@code RUST_LOG} syntax: read it, or change it as {@code POST /logging} does. */
     public interface LogLevels {
-        void apply(String spec);
-
-        void reset();
+        /**
+         * With {@code reset}, the startup filter followed by {@code level}, else the current filter followed by
+         * {@code level}; returns the new filter. Throws {@link IllegalArgumentException} when {@code level} is not
+         * accepted (nothing changes then).
+         */
+        String change(boolean reset, String level);
 
         String current();
     }
@@ -96,7 +102,7 @@ public final class AdminApi {
             ztunnel-java admin
 
             /config_dump                       state, certificates, version, config, pods
-            /logging                     POST  ?level=<level> | ?level=<target>=<level>,... | ?reset
+            /logging                     POST  ?level=<level> | ?level=<target>=<level>,... | ?reset[&level=...]
             /quitquitquit                POST  graceful shutdown
             /debug/connections                 live connections, identities, bytes, age, decision
             /debug/authorize                   ?src=<ip>&dst=<ip>&port=<port>[&identity=<spiffe id>]
@@ -104,39 +110,64 @@ public final class AdminApi {
             /debug/jfr                         ?seconds=<1..300>: a Flight Recorder recording
             """;
 
+    /** Upstream's usage text, in its 400 and 405 answers. */
+    static final String LOGGING_HELP = "\nusage: POST /logging\t\t\t\t\t\t(To list current level)\n"
+            + "usage: POST /logging?level=<level>\t\t\t\t(To change global levels)\n"
+            + "usage: POST /logging?level={mod1}:{level1},{mod2}:{level2}\t(To change specific mods' logging level)\n"
+            + "\n"
+            + "hint: loglevel:\terror|warn|info|debug|trace|off\n"
+            + "hint: mod_name:\tthe module name, i.e. ztunnel::proxy\n";
+
+    /**
+     * {@code POST /logging}, as upstream: no {@code level} and no {@code reset} lists the filter; {@code level} is
+     * appended to the current filter, or with {@code reset} (any value) to the startup filter; a bad level is a 400 and
+     * changes nothing. Other methods: 405.
+     */
     private CompletableFuture<HttpServer.Response> logging(HttpServer.Request r) {
         if (!r.method().equals("POST")) {
-            return done(HttpServer.Response.text(HttpResponseStatus.METHOD_NOT_ALLOWED, "use POST\n"));
-        }
-        if (r.query().containsKey("reset")) {
-            logLevels.reset();
             return done(HttpServer.Response.text(
-                    HttpResponseStatus.OK, "current log level is " + logLevels.current() + "\n"));
+                    HttpResponseStatus.METHOD_NOT_ALLOWED, "Invalid HTTP method\n " + LOGGING_HELP));
         }
-        String level = r.param("level");
+        String level = last(r, "level");
+        boolean reset = r.query().containsKey("reset");
         if (level == null) {
-            return done(HttpServer.Response.text(
-                    HttpResponseStatus.OK, "current log level is " + logLevels.current() + "\n"));
+            level = "";
         }
+        if (!reset && level.isEmpty()) {
+            return done(currentLevel(logLevels.current()));
+        }
+        String filter;
         try {
-            logLevels.apply(level);
+            filter = logLevels.change(reset, level);
         } catch (IllegalArgumentException e) {
-            return done(HttpServer.Response.text(HttpResponseStatus.BAD_REQUEST, e.getMessage() + "\n"));
+            return done(HttpServer.Response.text(
+                    HttpResponseStatus.BAD_REQUEST, "Invalid level provided: " + level + "\n" + LOGGING_HELP));
         }
-        return done(HttpServer.Response.text(HttpResponseStatus.OK, "current log level is " + level + "\n"));
+        return done(currentLevel(filter));
     }
 
+    private static HttpServer.Response currentLevel(String filter) {
+        return HttpServer.Response.text(HttpResponseStatus.OK, "current log level is " + filter + "\n");
+    }
+
+    /** A query parameter's last value (a form decoded into a map keeps the last), or null. */
+    private static String last(HttpServer.Request r, String name) {
+        List<String> values = r.query().get(name);
+        return values == null || values.isEmpty() ? null : values.getLast();
+    }
+
+    /**
+     * {@code POST /quitquitquit}: starts the graceful drain and answers {@code shutdown now} at once, the drain going on
+     * behind the answer; a repeated request answers the same. Other methods: 405 with an empty body.
+     */
     private CompletableFuture<HttpServer.Response> quit(HttpServer.Request r) {
         if (!r.method().equals("POST")) {
-            return done(HttpServer.Response.text(HttpResponseStatus.METHOD_NOT_ALLOWED, "use POST\n"));
+            return done(HttpServer.Response.empty(HttpResponseStatus.METHOD_NOT_ALLOWED));
         }
-        CompletableFuture<HttpServer.Response> answer = new CompletableFuture<>();
-        // The drain waits for connections, so it runs on its own thread; the answer goes out first.
-        Thread.ofPlatform().name("ztunnel-quit").start(() -> {
-            answer.complete(HttpServer.Response.text(HttpResponseStatus.OK, "shutdown now\n"));
-            shutdown.run();
-        });
-        return answer;
+        // The drain waits for connections, so it runs on its own thread; the answer does not wait for it.
+        Thread.ofPlatform().name("ztunnel-quit").start(shutdown);
+        log.atInfo().log("Shutdown completed gracefully");
+        return done(HttpServer.Response.text(HttpResponseStatus.OK, "shutdown now\n"));
     }
 
     private List<Object> connections() {

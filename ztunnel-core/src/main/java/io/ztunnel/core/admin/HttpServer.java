@@ -35,7 +35,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A small HTTP/1.1 server for the daemon's own endpoints (admin on 15000, readiness on 15021): exact-path routing to
- * handlers that may answer later, 404 for unknown paths, a 2 s header timeout, bodies up to 64 KiB.
+ * handlers that may answer later, 404 with an empty body for unknown paths, a 2 s header timeout, bodies up to 64 KiB.
  *
  * <p>Runs on the control event loop group, never on data-plane threads. Handlers are called on the connection's loop
  * and must not block it; a handler's response buffer is owned by the server, which writes (and so releases) it.
@@ -56,6 +56,11 @@ public final class HttpServer implements AutoCloseable {
     public record Response(HttpResponseStatus status, String contentType, byte[] body) {
         public static Response text(HttpResponseStatus status, String body) {
             return new Response(status, "text/plain; charset=utf-8", body.getBytes(StandardCharsets.UTF_8));
+        }
+
+        /** A response without a body. */
+        public static Response empty(HttpResponseStatus status) {
+            return new Response(status, "text/plain; charset=utf-8", new byte[0]);
         }
 
         public static Response json(String body) {
@@ -134,8 +139,7 @@ public final class HttpServer implements AutoCloseable {
             Handler handler = routes.get(uri.path());
             CompletionStage<Response> response;
             if (handler == null) {
-                response =
-                        CompletableFuture.completedFuture(Response.text(HttpResponseStatus.NOT_FOUND, "not found\n"));
+                response = CompletableFuture.completedFuture(Response.empty(HttpResponseStatus.NOT_FOUND));
             } else {
                 try {
                     response = handler.handle(request);

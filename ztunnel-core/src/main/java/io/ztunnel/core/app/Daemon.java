@@ -25,6 +25,7 @@ import io.ztunnel.core.routing.OutboundRouter;
 import io.ztunnel.core.routing.RoutingConfig;
 import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.StateStore;
+import io.ztunnel.core.util.LogValues;
 import io.ztunnel.core.util.Scheduler;
 import io.ztunnel.metrics.ZtunnelMetrics;
 import io.ztunnel.metrics.server.MetricsServer;
@@ -175,9 +176,9 @@ public final class Daemon implements AutoCloseable {
                 .addKeyValue("workers", config.workerThreads())
                 .addKeyValue("transport", transport.name())
                 .addKeyValue("ca", ca.describe())
-                .addKeyValue("admin", adminAddress)
-                .addKeyValue("readiness", readinessAddress)
-                .addKeyValue("metrics", metricsAddress)
+                .addKeyValue("admin", LogValues.address(adminAddress))
+                .addKeyValue("readiness", LogValues.address(readinessAddress))
+                .addKeyValue("metrics", LogValues.address(metricsAddress))
                 .log("ztunnel started");
     }
 
@@ -280,18 +281,13 @@ public final class Daemon implements AutoCloseable {
                 config.network(),
                 new AdminApi.LogLevels() {
                     @Override
-                    public void apply(String spec) {
-                        LogConfig.apply(spec);
-                    }
-
-                    @Override
-                    public void reset() {
-                        LogConfig.reset();
+                    public String change(boolean reset, String level) {
+                        return LogConfig.change(reset, level).toString();
                     }
 
                     @Override
                     public String current() {
-                        return LogConfig.current();
+                        return LogConfig.current().toString();
                     }
                 },
                 this::shutdown);

@@ -1,125 +1,119 @@
 package io.ztunnel.core.app;
 
-import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
-import ch.qos.logback.classic.encoder.JsonEncoder;
 import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.classic.turbo.TurboFilter;
 import ch.qos.logback.core.ConsoleAppender;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Locale;
-import java.util.Map;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.LoggerFactory;
 
 /**
- * Log levels in ztunnel's {@code RUST_LOG} syntax and the output format ({@code LOG_FORMAT=json}).
+ * The daemon's logging set-up, as Istio's ztunnel: the {@code RUST_LOG} filter ({@link LogDirectives}, applied by a
+ * {@link LogFilter}), the output format ({@link LogEncoder}, plain or {@code LOG_FORMAT=json}) and the changes
+ * {@code POST /logging} makes.
  *
- * <p>{@code RUST_LOG} is a comma-separated list of {@code level} (the default) and {@code target=level} entries, e.g.
- * {@code info,access=debug}. Targets are logger names: {@code access} (access log), {@code authorization} (policy
- * decisions), or any class or package name such as {@code io.ztunnel.core.hbone}. Levels: error, warn, info, debug,
- * trace, off. Thread-safe (logback is).
+ * <p>The startup filter is {@code hickory_server::server=off,} followed by {@code RUST_LOG}, or
+ * {@code hickory_server::server=off,info} when it is unset. Targets are upstream's ({@code access},
+ * {@code ztunnel::proxy::inbound}, ...) or our Java logger names ({@code io.ztunnel.core.hbone}); see
+ * {@link LogTargets}.
+ *
+ * <p>Thread-safe: changes are serialized; readers see the last complete filter.
  */
 public final class LogConfig {
-    private static volatile String startupSpec = "info";
-    private static volatile String currentSpec = "info";
+    /** What upstream always puts first: its DNS server library's per-query logs are off unless asked for. */
+    static final String PREFIX = "hickory_server::server=off";
+
+    static final LogDirectives DEFAULT = LogDirectives.parse(PREFIX + ",info");
+
+    private static final String[] LEVELS = {"off", "error", "warn", "info", "debug", "trace"};
+
+    private static volatile LogDirectives startup = DEFAULT;
 
     private LogConfig() {}
 
-    /** Parses {@code spec}; throws with the offending entry when it is not valid. */
-    public static Map<String, Level> parse(String spec) {
-        Map<String, Level> out = new LinkedHashMap<>();
-        if (spec == null || spec.isBlank()) {
-            return out;
-        }
-        for (String part : spec.split(",")) {
-            String entry = part.trim();
-            if (entry.isEmpty()) {
-                continue;
-            }
-            int eq = entry.indexOf('=');
-            String target = eq < 0 ? "" : entry.substring(0, eq).trim();
-            String levelText = eq < 0 ? entry : entry.substring(eq + 1).trim();
-            if (eq == 0 || (eq > 0 && target.isEmpty())) {
-                throw new IllegalArgumentException("log level entry \"" + entry + "\" has an empty target");
-            }
-            out.put(target, level(levelText, entry));
-        }
-        return out;
+    /** The startup filter for {@code RUST_LOG} (null when unset); throws naming the clause that does not parse. */
+    public static LogDirectives startupFilter(@Nullable String rustLog) {
+        return rustLog == null ? DEFAULT : LogDirectives.parse(PREFIX + "," + rustLog);
     }
 
-    private static Level level(String text, String entry) {
-        return switch (text.toLowerCase(Locale.ROOT)) {
-            case "error" -> Level.ERROR;
-            case "warn", "warning" -> Level.WARN;
-            case "info" -> Level.INFO;
-            case "debug" -> Level.DEBUG;
-            case "trace" -> Level.TRACE;
-            case "off" -> Level.OFF;
-            default ->
-                throw new IllegalArgumentException("log level entry \"" + entry + "\": unknown level \"" + text
-                        + "\" (expected error, warn, info, debug, trace or off)");
-        };
-    }
-
-    /** Applies levels at start and remembers them for {@link #reset()}. */
-    public static void configure(String spec, boolean json) {
-        startupSpec = spec == null || spec.isBlank() ? "info" : spec;
-        apply(startupSpec);
-        if (json) {
-            useJson();
-        }
-    }
-
-    /** Applies {@code spec} on top of the startup levels (as ztunnel's admin {@code /logging} does). */
-    public static synchronized void apply(String spec) {
-        Map<String, Level> levels = parse(spec);
-        LoggerContext context = (LoggerContext) LoggerFactory.getILoggerFactory();
-        levels.forEach((target, level) -> context.getLogger(target.isEmpty() ? Logger.ROOT_LOGGER_NAME : target)
-                .setLevel(level));
-        currentSpec = spec;
-    }
-
-    /** Back to the startup levels: every logger we touched is reset, then the startup spec applied. */
-    public static synchronized void reset() {
-        LoggerContext context = (LoggerContext) LoggerFactory.getILoggerFactory();
-        List<Logger> loggers = new ArrayList<>(context.getLoggerList());
-        for (Logger logger : loggers) {
-            if (!logger.getName().equals(Logger.ROOT_LOGGER_NAME)
-                    && !logger.getName().startsWith("io.netty")
-                    && !logger.getName().startsWith("io.grpc")) {
-                logger.setLevel(null);
-            }
-        }
-        apply(startupSpec);
-    }
-
-    public static String current() {
-        return currentSpec;
-    }
-
-    /** One JSON object per line: timestamp, level, logger, message, and the structured fields in {@code kvpList}. */
-    static JsonEncoder jsonEncoder(LoggerContext context) {
-        JsonEncoder encoder = new JsonEncoder();
-        encoder.setContext(context);
-        encoder.setWithSequenceNumber(false);
-        encoder.setWithNanoseconds(false);
-        encoder.setWithContext(false);
-        encoder.setWithMDC(false);
-        encoder.start();
-        return encoder;
-    }
-
-    private static void useJson() {
-        LoggerContext context = (LoggerContext) LoggerFactory.getILoggerFactory();
+    /**
+     * Installs the filter for {@code rustLog} and the output format on the root logger's console, and remembers the
+     * filter for {@code /logging?reset}. Throws {@link IllegalArgumentException} when {@code rustLog} does not parse.
+     */
+    public static synchronized void configure(@Nullable String rustLog, boolean json) {
+        LogDirectives directives = startupFilter(rustLog);
+        startup = directives;
+        filter().directives(directives);
+        LoggerContext context = context();
         Logger root = context.getLogger(Logger.ROOT_LOGGER_NAME);
         ConsoleAppender<ILoggingEvent> appender = new ConsoleAppender<>();
         appender.setContext(context);
-        appender.setName("JSON");
-        appender.setEncoder(jsonEncoder(context));
+        appender.setName("CONSOLE");
+        appender.setEncoder(LogEncoder.create(context, json));
         appender.start();
         root.detachAndStopAllAppenders();
         root.addAppender(appender);
+    }
+
+    /**
+     * What {@code POST /logging} does: with {@code reset}, the startup filter followed by {@code level}; otherwise the
+     * current filter followed by {@code level} (a directive for a target already present replaces it). Returns the
+     * new filter. Throws {@link IllegalArgumentException} when {@code level} is not accepted: each comma-separated
+     * clause must be one of {@code off error warn info debug trace} or a {@code target=level} directive (the
+     * {@code target:level} form of upstream's help text is refused, as upstream refuses it).
+     */
+    public static synchronized LogDirectives change(boolean reset, String level) {
+        if (!level.isEmpty()) {
+            validate(level);
+        }
+        LogDirectives base = reset ? startup : current();
+        LogDirectives next = level.isEmpty() ? base : base.plus(level);
+        filter().directives(next);
+        LoggerFactory.getLogger(LogConfig.class).atInfo().log("new log filter is {}", next);
+        return next;
+    }
+
+    /** Upstream's admin rule for a {@code level} parameter; throws when a clause is not accepted. */
+    static void validate(String level) {
+        for (String clause : level.split(",", -1)) {
+            if (java.util.Arrays.asList(LEVELS).contains(clause)) {
+                continue;
+            }
+            if (!clause.contains("=")) {
+                throw new IllegalArgumentException("level " + clause + " is invalid");
+            }
+            LogDirectives.parse(clause);
+        }
+    }
+
+    /** The filter in force. */
+    public static LogDirectives current() {
+        return filter().directives();
+    }
+
+    /** The filter installed on the logger context (installing one with the default directives if there is none). */
+    static synchronized LogFilter filter() {
+        LoggerContext context = context();
+        for (TurboFilter f : context.getTurboFilterList()) {
+            if (f instanceof LogFilter ours) {
+                return ours;
+            }
+        }
+        LogFilter ours = new LogFilter(startup);
+        ours.setContext(context);
+        ours.start();
+        context.addTurboFilter(ours);
+        return ours;
+    }
+
+    /** Removes the filter: logger levels decide again (tests). */
+    static synchronized void uninstall() {
+        context().getTurboFilterList().removeIf(f -> f instanceof LogFilter);
+        startup = DEFAULT;
+    }
+
+    private static LoggerContext context() {
+        return (LoggerContext) LoggerFactory.getILoggerFactory();
     }
 }

@@ -39,7 +39,7 @@ public final class Main {
             }
         }
         try {
-            LogConfig.configure(System.getenv("RUST_LOG"), "json".equalsIgnoreCase(System.getenv("LOG_FORMAT")));
+            LogConfig.configure(System.getenv("RUST_LOG"), "json".equals(System.getenv("LOG_FORMAT")));
         } catch (IllegalArgumentException e) {
             System.err.println("ztunnel: RUST_LOG: " + e.getMessage());
             System.exit(1);

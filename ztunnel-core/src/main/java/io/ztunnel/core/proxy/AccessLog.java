@@ -2,6 +2,7 @@ package io.ztunnel.core.proxy;
 
 import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.state.Workload;
+import io.ztunnel.core.util.LogValues;
 import java.net.InetSocketAddress;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -10,7 +11,8 @@ import org.slf4j.spi.LoggingEventBuilder;
 /**
  * Access log lines on the {@code access} logger, with Istio ztunnel's field names: one {@code connection complete}
  * line per proxied connection (INFO, or ERROR with {@code error=}), and a WARN {@code connection failed} line for
- * connections refused before they were proxied. Stateless.
+ * connections refused before they were proxied. Addresses are display values (written bare), names and identities
+ * text (quoted in the plain format), byte counts numbers; see {@link LogValues}. Stateless.
  */
 public final class AccessLog {
     private static final Logger log = LoggerFactory.getLogger("access");
@@ -22,21 +24,21 @@ public final class AccessLog {
         if (!log.isInfoEnabled() && error == null) {
             return;
         }
-        line.addKeyValue("src.addr", address(r.source()));
+        line.addKeyValue("src.addr", LogValues.address(r.source()));
         workload(line, "src", r.sourceWorkload());
         if (r.sourceIdentity() != null) {
-            line.addKeyValue("src.identity", r.sourceIdentity());
+            line.addKeyValue("src.identity", r.sourceIdentity().toString());
         }
-        line.addKeyValue("dst.addr", address(r.destination()));
+        line.addKeyValue("dst.addr", LogValues.address(r.destination()));
         if (r.hboneTarget() != null) {
-            line.addKeyValue("dst.hbone_addr", r.hboneTarget());
+            line.addKeyValue("dst.hbone_addr", LogValues.display(r.hboneTarget()));
         }
         if (r.destinationService() != null) {
             line.addKeyValue("dst.service", r.destinationService().hostname());
         }
         workload(line, "dst", r.destinationWorkload());
         if (r.destinationIdentity() != null) {
-            line.addKeyValue("dst.identity", r.destinationIdentity());
+            line.addKeyValue("dst.identity", r.destinationIdentity().toString());
         }
         // From the reporting proxy's side of the application: the metrics count client -> server as "received"
         // for both reporters (Istio's convention), but the log un-flips it for the client side, as ztunnel does, so
@@ -60,11 +62,11 @@ public final class AccessLog {
             SpiffeId sourceIdentity,
             Workload destinationWorkload,
             String error) {
-        LoggingEventBuilder line = log.atWarn().addKeyValue("src.addr", address(source));
+        LoggingEventBuilder line = log.atWarn().addKeyValue("src.addr", LogValues.address(source));
         if (sourceIdentity != null) {
-            line.addKeyValue("src.identity", sourceIdentity);
+            line.addKeyValue("src.identity", sourceIdentity.toString());
         }
-        line.addKeyValue("dst.addr", address(destination));
+        line.addKeyValue("dst.addr", LogValues.address(destination));
         workload(line, "dst", destinationWorkload);
         line.addKeyValue("direction", direction.label())
                 .addKeyValue("error", error)
@@ -75,14 +77,5 @@ public final class AccessLog {
         if (w != null) {
             line.addKeyValue(prefix + ".workload", w.name()).addKeyValue(prefix + ".namespace", w.namespace());
         }
-    }
-
-    private static String address(InetSocketAddress a) {
-        if (a == null) {
-            return "";
-        }
-        return a.isUnresolved()
-                ? a.getHostString() + ":" + a.getPort()
-                : io.ztunnel.core.hbone.HboneAddress.format(a.getAddress(), a.getPort());
     }
 }

@@ -129,38 +129,36 @@ class MeshTest {
                                 .containsEntry("dst.hbone_addr", "127.0.0.3:" + closedPort)
                                 .hasEntrySatisfying("error", e -> assertThat(e).containsIgnoringCase("refused"))));
 
-        // The same events as users read them: plain key=value pairs, or one JSON object per line.
+        // The same event as users read it: upstream's plain line (tabs, quoted text, bare addresses and numbers), or
+        // one flat JSON object.
         ILoggingEvent success = logs.list.stream()
                 .filter(e -> e.getFormattedMessage().equals("connection complete")
                         && e.getLevel() == ch.qos.logback.classic.Level.INFO
-                        && e.getKeyValuePairs().stream().anyMatch(kv -> kv.value.equals("inbound")))
+                        && e.getKeyValuePairs().stream().anyMatch(kv -> "inbound".equals(kv.value)))
                 .findFirst()
                 .orElseThrow();
         ch.qos.logback.classic.LoggerContext context =
                 (ch.qos.logback.classic.LoggerContext) LoggerFactory.getILoggerFactory();
-        ch.qos.logback.classic.PatternLayout plain = new ch.qos.logback.classic.PatternLayout();
-        plain.setContext(context);
-        plain.setPattern("%level %logger %msg %kvp{NONE}");
-        plain.start();
-        assertThat(plain.doLayout(success))
-                .startsWith("INFO access connection complete src.addr=")
-                .contains(" src.identity=" + spiffeClient + " dst.addr=127.0.0.3:15008 dst.hbone_addr=127.0.0.3:8080 ")
-                .contains(" dst.workload=server-a dst.namespace=server dst.identity=" + spiffeServer
-                        + " direction=inbound bytes_sent=13 bytes_recv=4 duration=");
+        String plain =
+                new String(LogEncoder.create(context, false).encode(success), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(plain)
+                .matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}Z\tinfo\taccess\tconnection complete\t"
+                        + "src\\.addr=[0-9.]+:\\d+ .*\n")
+                .contains(" src.identity=\"" + spiffeClient
+                        + "\" dst.addr=127.0.0.3:15008 dst.hbone_addr=127.0.0.3:8080 ")
+                .contains(" dst.workload=\"server-a\" dst.namespace=\"server\" dst.identity=\"" + spiffeServer
+                        + "\" direction=\"inbound\" bytes_sent=13 bytes_recv=4 duration=\"");
         com.fasterxml.jackson.databind.JsonNode json = new com.fasterxml.jackson.databind.ObjectMapper()
                 .readTree(new String(
-                        LogConfig.jsonEncoder(context).encode(success), java.nio.charset.StandardCharsets.UTF_8));
-        Map<String, String> fields = new HashMap<>();
-        json.get("kvpList")
-                .forEach(kv -> kv.fields()
-                        .forEachRemaining(
-                                e -> fields.put(e.getKey(), e.getValue().asText())));
+                        LogEncoder.create(context, true).encode(success), java.nio.charset.StandardCharsets.UTF_8));
+        assertThat(json.get("level").asText()).isEqualTo("info");
+        assertThat(json.get("scope").asText()).isEqualTo("access");
         assertThat(json.get("message").asText()).isEqualTo("connection complete");
-        assertThat(fields)
-                .containsEntry("dst.workload", "server-a")
-                .containsEntry("bytes_sent", "13")
-                .containsEntry("direction", "inbound")
-                .containsEntry("src.identity", spiffeClient);
+        assertThat(json.get("dst.workload").asText()).isEqualTo("server-a");
+        assertThat(json.get("bytes_sent").isNumber()).isTrue();
+        assertThat(json.get("bytes_sent").asLong()).isEqualTo(13);
+        assertThat(json.get("direction").asText()).isEqualTo("inbound");
+        assertThat(json.get("src.identity").asText()).isEqualTo(spiffeClient);
     }
 
     @Test

@@ -33,6 +33,12 @@ class ObservabilityTest {
     private static final Pattern SAMPLE = Pattern.compile("^([a-zA-Z_:][a-zA-Z0-9_:]*)\\{(.*)} (\\S+)$");
     private static final Pattern LABEL = Pattern.compile("([a-zA-Z_][a-zA-Z0-9_]*)=\"((?:[^\"\\\\]|\\\\.)*)\"");
 
+    /** Upstream's {@code /logging} usage text, byte for byte. */
+    private static final String LOGGING_HELP = "\nusage: POST /logging\t\t\t\t\t\t(To list current level)\n"
+            + "usage: POST /logging?level=<level>\t\t\t\t(To change global levels)\n"
+            + "usage: POST /logging?level={mod1}:{level1},{mod2}:{level2}\t(To change specific mods' logging level)\n\n"
+            + "hint: loglevel:\terror|warn|info|debug|trace|off\nhint: mod_name:\tthe module name, i.e. ztunnel::proxy\n";
+
     @TempDir
     Path dir;
 
@@ -223,8 +229,12 @@ class ObservabilityTest {
         assertThat(dump.get("workloads")).hasSize(3);
         assertThat(dump.get("certificates").isArray()).isTrue();
         assertThat(dump.get("config").get("proxyMode").asText()).isEqualTo("dedicated");
-        assertThat(MeshFixture.http(admin, "/quitquitquit", "GET").statusCode()).isEqualTo(405);
-        assertThat(MeshFixture.http(admin, "/nope", "GET").statusCode()).isEqualTo(404);
+        var quitByGet = MeshFixture.http(admin, "/quitquitquit", "GET");
+        assertThat(quitByGet.statusCode()).isEqualTo(405);
+        assertThat(quitByGet.body()).isEmpty();
+        var unknown = MeshFixture.http(admin, "/nope", "GET");
+        assertThat(unknown.statusCode()).isEqualTo(404);
+        assertThat(unknown.body()).isEmpty();
         assertThat(MeshFixture.http(mesh.client.readinessAddress(), "/healthz/ready", "GET")
                         .body())
                 .isEqualTo("ready\n");
@@ -241,21 +251,43 @@ class ObservabilityTest {
     }
 
     @Test
-    void loggingLevelsCanBeReadSetAndReset() throws Exception {
+    void loggingAnswersAsUpstreamListingAppendingResettingAndRefusing() throws Exception {
         mesh = new MeshFixture(dir, Map.of());
         InetSocketAddress admin = mesh.client.adminAddress();
-        assertThat(MeshFixture.http(admin, "/logging", "GET").statusCode()).isEqualTo(405);
-        assertThat(MeshFixture.http(admin, "/logging?level=access=debug,authorization=trace", "POST")
-                        .body())
-                .isEqualTo("current log level is access=debug,authorization=trace\n");
-        assertThat(org.slf4j.LoggerFactory.getLogger("authorization").isTraceEnabled())
-                .isTrue();
-        assertThat(MeshFixture.http(admin, "/logging?level=loud", "POST").statusCode())
-                .isEqualTo(400);
-        assertThat(MeshFixture.http(admin, "/logging?reset", "POST").statusCode())
-                .isEqualTo(200);
-        assertThat(org.slf4j.LoggerFactory.getLogger("authorization").isTraceEnabled())
-                .isFalse();
+        try {
+            var get = MeshFixture.http(admin, "/logging", "GET");
+            assertThat(get.statusCode()).isEqualTo(405);
+            assertThat(get.body()).isEqualTo("Invalid HTTP method\n " + LOGGING_HELP);
+            assertThat(MeshFixture.http(admin, "/logging", "POST").body())
+                    .isEqualTo("current log level is hickory_server::server=off,info\n");
+            assertThat(MeshFixture.http(admin, "/logging?level=debug", "POST").body())
+                    .isEqualTo("current log level is hickory_server::server=off,debug\n");
+            assertThat(MeshFixture.http(admin, "/logging?reset", "POST").body())
+                    .isEqualTo("current log level is hickory_server::server=off,info\n");
+            assertThat(MeshFixture.http(admin, "/logging?level=access=debug", "POST")
+                            .body())
+                    .isEqualTo("current log level is hickory_server::server=off,access=debug,info\n");
+            assertThat(MeshFixture.http(admin, "/logging?level=ztunnel::proxy=trace", "POST")
+                            .body())
+                    .isEqualTo(
+                            "current log level is hickory_server::server=off,ztunnel::proxy=trace,access=debug,info\n");
+            assertThat(org.slf4j.LoggerFactory.getLogger("io.ztunnel.core.proxy.Outbound")
+                            .isTraceEnabled())
+                    .isTrue();
+            for (String bad : List.of("access:debug", "INFO", "warning")) {
+                var refused = MeshFixture.http(admin, "/logging?level=" + bad, "POST");
+                assertThat(refused.statusCode()).isEqualTo(400);
+                assertThat(refused.body()).isEqualTo("Invalid level provided: " + bad + "\n" + LOGGING_HELP);
+            }
+            assertThat(MeshFixture.http(admin, "/logging?reset&level=warn", "POST")
+                            .body())
+                    .isEqualTo("current log level is hickory_server::server=off,warn\n");
+            assertThat(org.slf4j.LoggerFactory.getLogger("io.ztunnel.core.proxy.Outbound")
+                            .isInfoEnabled())
+                    .isFalse();
+        } finally {
+            LogConfig.uninstall();
+        }
     }
 
     @Test

@@ -50,7 +50,7 @@ class StartupNetnsTest {
         Files.writeString(config, "workloads: []\n");
         try (ManagedProcess daemon = start(Map.of("LOCAL_XDS_PATH", config.toString()))) {
             awaitOutput(daemon, "ztunnel started");
-            assertThat(daemon.output().lines().filter(l -> l.contains(" WARN ") || l.contains(" ERROR ")))
+            assertThat(daemon.output().lines().filter(l -> l.contains("\twarn\t") || l.contains("\terror\t")))
                     .as("warnings and errors in a clean start (Netty must not complain about hardware addresses)")
                     .isEmpty();
         }
@@ -117,9 +117,10 @@ class StartupNetnsTest {
 
     /** The one ERROR line of {@code output}. */
     private static String errorLine(String output) {
-        List<String> errors = output.lines().filter(l -> l.contains(" ERROR ")).toList();
+        List<String> errors =
+                output.lines().filter(l -> l.contains("\terror\t")).toList();
         assertThat(errors).as("exactly one error line in:\n%s", output).hasSize(1);
-        assertThat(output.lines().filter(l -> l.contains(" WARN ")))
+        assertThat(output.lines().filter(l -> l.contains("\twarn\t")))
                 .as("no warning besides it")
                 .isEmpty();
         return errors.getFirst();

@@ -1,0 +1,340 @@
+package io.ztunnel.core.app;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.LoggerContext;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.classic.spi.IThrowableProxy;
+import ch.qos.logback.classic.spi.ThrowableProxyUtil;
+import ch.qos.logback.core.encoder.EncoderBase;
+import io.ztunnel.core.util.LogValues;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.event.KeyValuePair;
+
+/**
+ * Writes log events the way Istio's ztunnel does, one line per event, in its plain format or (with {@link #setJson})
+ * its JSON format.
+ *
+ * <p>Plain: {@code <time>TAB<level>TAB<target>[TAB<message>TAB<fields>]}, e.g. {@code
+ * 2026-10-10T01:00:04.396760Z	info	access	connection complete	src.addr=10.0.0.1:4000 direction="outbound"
+ * bytes_sent=84}. The time is RFC 3339 UTC with microseconds; the level lower case; the target the upstream module name
+ * without {@code ztunnel::} ({@link LogTargets}); the message raw and always followed by a TAB; then the structured
+ * key-value fields separated by spaces, their values written by kind ({@link LogValues}): text quoted with Rust's
+ * escapes, numbers, booleans and display values bare; null fields left out.
+ *
+ * <p>JSON: one compact object, keys {@code level}, {@code time}, {@code scope} (the full target), {@code message}, then
+ * the fields flat at the top level in the order logged; numbers and booleans typed, everything else a string.
+ *
+ * <p>A throwable attached to an event is written as one more field ({@code error}, or {@code cause} when the event has
+ * an {@code error} field already) holding its message chain, so an event stays one line. Its stack trace follows only
+ * when DEBUG is enabled for the event's logger: on the following lines (plain) or in a {@code stack} field (JSON).
+ *
+ * <p>Thread-safe: encoding keeps no state between events except an immutable cache of the current second's text.
+ */
+public final class LogEncoder extends EncoderBase<ILoggingEvent> {
+    private static final byte[] NONE = new byte[0];
+
+    private boolean json;
+    private volatile SecondText second = new SecondText(Long.MIN_VALUE, "");
+
+    /** The cached text of one UTC second: {@code 2026-10-10T01:00:04.} */
+    private record SecondText(long epochSecond, String text) {}
+
+    public LogEncoder() {}
+
+    /** An encoder for {@code context}, started. */
+    public static LogEncoder create(LoggerContext context, boolean json) {
+        LogEncoder encoder = new LogEncoder();
+        encoder.setContext(context);
+        encoder.setJson(json);
+        encoder.start();
+        return encoder;
+    }
+
+    /** JSON lines instead of the plain format (logback configuration property {@code json}). */
+    public void setJson(boolean json) {
+        this.json = json;
+    }
+
+    public boolean isJson() {
+        return json;
+    }
+
+    @Override
+    public byte[] headerBytes() {
+        return NONE;
+    }
+
+    @Override
+    public byte[] footerBytes() {
+        return NONE;
+    }
+
+    @Override
+    public byte[] encode(ILoggingEvent event) {
+        StringBuilder out = new StringBuilder(256);
+        if (json) {
+            json(event, out);
+        } else {
+            plain(event, out);
+        }
+        return out.toString().getBytes(StandardCharsets.UTF_8);
+    }
+
+    private void plain(ILoggingEvent event, StringBuilder out) {
+        time(event.getInstant(), out);
+        out.append('\t').append(level(event.getLevel())).append('\t');
+        out.append(LogTargets.shortTarget(LogTargets.target(event.getLoggerName())));
+        String message = event.getFormattedMessage();
+        List<KeyValuePair> fields = fields(event);
+        IThrowableProxy thrown = event.getThrowableProxy();
+        boolean hasMessage = message != null && !message.isEmpty();
+        if (hasMessage || !fields.isEmpty() || thrown != null) {
+            out.append('\t');
+        }
+        if (hasMessage) {
+            out.append(message).append('\t');
+        }
+        boolean first = true;
+        for (KeyValuePair kv : fields) {
+            if (kv.value == null || kv.key == null || kv.key.startsWith("log.")) {
+                continue;
+            }
+            if (!first) {
+                out.append(' ');
+            }
+            first = false;
+            out.append(kv.key).append('=');
+            plainValue(kv.value, out);
+        }
+        if (thrown != null) {
+            if (!first) {
+                out.append(' ');
+            }
+            out.append(causeKey(fields)).append('=');
+            quote(describe(thrown), out);
+            if (debugEnabled(event)) {
+                out.append('\n').append(stripTrailingNewline(ThrowableProxyUtil.asString(thrown)));
+            }
+        }
+        out.append('\n');
+    }
+
+    private void json(ILoggingEvent event, StringBuilder out) {
+        out.append("{\"level\":\"").append(level(event.getLevel())).append("\",\"time\":\"");
+        time(event.getInstant(), out);
+        out.append("\",\"scope\":");
+        jsonString(LogTargets.target(event.getLoggerName()), out);
+        String message = event.getFormattedMessage();
+        if (message != null && !message.isEmpty()) {
+            out.append(",\"message\":");
+            jsonString(message, out);
+        }
+        List<KeyValuePair> fields = fields(event);
+        for (KeyValuePair kv : fields) {
+            if (kv.value == null || kv.key == null || kv.key.startsWith("log.")) {
+                continue;
+            }
+            out.append(',');
+            jsonString(kv.key, out);
+            out.append(':');
+            jsonValue(kv.value, out);
+        }
+        IThrowableProxy thrown = event.getThrowableProxy();
+        if (thrown != null) {
+            out.append(',');
+            jsonString(causeKey(fields), out);
+            out.append(':');
+            jsonString(describe(thrown), out);
+            if (debugEnabled(event)) {
+                out.append(",\"stack\":");
+                jsonString(stripTrailingNewline(ThrowableProxyUtil.asString(thrown)), out);
+            }
+        }
+        out.append("}\n");
+    }
+
+    private static List<KeyValuePair> fields(ILoggingEvent event) {
+        List<KeyValuePair> kvs = event.getKeyValuePairs();
+        return kvs == null ? List.of() : kvs;
+    }
+
+    private static String causeKey(List<KeyValuePair> fields) {
+        for (KeyValuePair kv : fields) {
+            if ("error".equals(kv.key)) {
+                return "cause";
+            }
+        }
+        return "error";
+    }
+
+    /** The throwable's message chain, {@code message: cause message: ...}, without repeats. */
+    static String describe(IThrowableProxy thrown) {
+        StringBuilder out = new StringBuilder();
+        String previous = null;
+        for (IThrowableProxy t = thrown; t != null; t = t.getCause()) {
+            String text = t.getMessage() != null && !t.getMessage().isEmpty()
+                    ? t.getMessage()
+                    : t.getClassName().substring(t.getClassName().lastIndexOf('.') + 1);
+            if (previous != null && previous.contains(text)) {
+                continue;
+            }
+            if (!out.isEmpty()) {
+                out.append(": ");
+            }
+            out.append(text);
+            previous = text;
+            if (t.getCause() == t) {
+                break;
+            }
+        }
+        return out.toString();
+    }
+
+    private boolean debugEnabled(ILoggingEvent event) {
+        return getContext() instanceof LoggerContext context
+                && context.getLogger(event.getLoggerName()).isDebugEnabled();
+    }
+
+    private static String stripTrailingNewline(String text) {
+        int end = text.length();
+        while (end > 0 && (text.charAt(end - 1) == '\n' || text.charAt(end - 1) == '\r')) {
+            end--;
+        }
+        return text.substring(0, end);
+    }
+
+    static String level(Level level) {
+        return switch (level.toInt()) {
+            case Level.ERROR_INT -> "error";
+            case Level.WARN_INT -> "warn";
+            case Level.INFO_INT -> "info";
+            case Level.DEBUG_INT -> "debug";
+            default -> "trace";
+        };
+    }
+
+    /** RFC 3339, UTC, microseconds: {@code 2026-10-10T01:00:04.396760Z}. */
+    private void time(Instant instant, StringBuilder out) {
+        long epochSecond = instant.getEpochSecond();
+        SecondText cached = second;
+        if (cached.epochSecond() != epochSecond) {
+            LocalDateTime t = LocalDateTime.ofEpochSecond(epochSecond, 0, ZoneOffset.UTC);
+            StringBuilder s = new StringBuilder(20);
+            pad(s, t.getYear(), 4).append('-');
+            pad(s, t.getMonthValue(), 2).append('-');
+            pad(s, t.getDayOfMonth(), 2).append('T');
+            pad(s, t.getHour(), 2).append(':');
+            pad(s, t.getMinute(), 2).append(':');
+            pad(s, t.getSecond(), 2).append('.');
+            cached = new SecondText(epochSecond, s.toString());
+            second = cached;
+        }
+        out.append(cached.text());
+        pad(out, instant.getNano() / 1000, 6).append('Z');
+    }
+
+    private static StringBuilder pad(StringBuilder out, int value, int width) {
+        String digits = Integer.toString(value);
+        for (int i = digits.length(); i < width; i++) {
+            out.append('0');
+        }
+        return out.append(digits);
+    }
+
+    private static void plainValue(Object value, StringBuilder out) {
+        switch (value) {
+            case String s -> quote(s, out);
+            case Character c -> quote(c.toString(), out);
+            default -> out.append(value);
+        }
+    }
+
+    private static void jsonValue(Object value, StringBuilder out) {
+        switch (value) {
+            case Boolean b -> out.append(b.booleanValue());
+            case Double d when d.isNaN() || d.isInfinite() -> out.append("null");
+            case Float f when f.isNaN() || f.isInfinite() -> out.append("null");
+            case Number n -> out.append(n);
+            case LogValues.Display d -> jsonString(d.text(), out);
+            default -> jsonString(Objects.toString(value), out);
+        }
+    }
+
+    /** A string as Rust's {@code Debug} writes it: double-quoted, with escapes for quotes, backslashes, controls. */
+    static void quote(String s, StringBuilder out) {
+        out.append('"');
+        for (int i = 0; i < s.length(); ) {
+            int c = s.codePointAt(i);
+            i += Character.charCount(c);
+            switch (c) {
+                case '"' -> out.append("\\\"");
+                case '\\' -> out.append("\\\\");
+                case '\n' -> out.append("\\n");
+                case '\r' -> out.append("\\r");
+                case '\t' -> out.append("\\t");
+                case 0 -> out.append("\\0");
+                default -> {
+                    if (printable(c)) {
+                        out.appendCodePoint(c);
+                    } else {
+                        out.append("\\u{").append(Integer.toHexString(c)).append('}');
+                    }
+                }
+            }
+        }
+        out.append('"');
+    }
+
+    private static boolean printable(int c) {
+        if (c == ' ') {
+            return true;
+        }
+        return switch (Character.getType(c)) {
+            case Character.CONTROL,
+                    Character.FORMAT,
+                    Character.UNASSIGNED,
+                    Character.PRIVATE_USE,
+                    Character.SURROGATE,
+                    Character.LINE_SEPARATOR,
+                    Character.PARAGRAPH_SEPARATOR,
+                    Character.SPACE_SEPARATOR -> false;
+            default -> true;
+        };
+    }
+
+    /** A JSON string as serde_json writes it: quotes, backslashes and control characters escaped, the rest as is. */
+    static void jsonString(@Nullable String s, StringBuilder out) {
+        if (s == null) {
+            out.append("null");
+            return;
+        }
+        out.append('"');
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            switch (c) {
+                case '"' -> out.append("\\\"");
+                case '\\' -> out.append("\\\\");
+                case '\n' -> out.append("\\n");
+                case '\r' -> out.append("\\r");
+                case '\t' -> out.append("\\t");
+                case '\b' -> out.append("\\b");
+                case '\f' -> out.append("\\f");
+                default -> {
+                    if (c < 0x20) {
+                        out.append("\\u00");
+                        out.append(Character.forDigit(c >> 4, 16)).append(Character.forDigit(c & 0xf, 16));
+                    } else {
+                        out.append(c);
+                    }
+                }
+            }
+        }
+        out.append('"');
+    }
+}

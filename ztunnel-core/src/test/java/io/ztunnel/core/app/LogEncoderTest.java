@@ -1,0 +1,269 @@
+package io.ztunnel.core.app;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.LoggerContext;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.classic.spi.LoggingEvent;
+import ch.qos.logback.classic.spi.ThrowableProxy;
+import ch.qos.logback.core.read.ListAppender;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.ztunnel.core.proxy.AccessLog;
+import io.ztunnel.core.proxy.Direction;
+import io.ztunnel.core.util.LogValues;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
+import org.slf4j.event.KeyValuePair;
+
+/**
+ * Golden lines: events written by {@link LogEncoder} compared character for character with Istio ztunnel's plain and
+ * JSON formats (the expected lines are upstream's, from its format code and published access log lines).
+ */
+class LogEncoderTest {
+    private static final Instant G1_TIME = Instant.parse("2026-10-10T01:00:04.396760Z");
+    private final LoggerContext context = (LoggerContext) LoggerFactory.getILoggerFactory();
+
+    @AfterEach
+    void restore() {
+        LogConfig.uninstall();
+    }
+
+    private static LoggingEvent event(String logger, Level level, Instant time, String message, Object... kv) {
+        LoggingEvent e = new LoggingEvent();
+        e.setLoggerName(logger);
+        e.setLevel(level);
+        e.setInstant(time);
+        e.setMessage(message);
+        List<KeyValuePair> pairs = new ArrayList<>();
+        for (int i = 0; i < kv.length; i += 2) {
+            pairs.add(new KeyValuePair((String) kv[i], kv[i + 1]));
+        }
+        e.setKeyValuePairs(pairs);
+        return e;
+    }
+
+    private String plain(ILoggingEvent e) {
+        return new String(LogEncoder.create(context, false).encode(e), StandardCharsets.UTF_8);
+    }
+
+    private String json(ILoggingEvent e) {
+        return new String(LogEncoder.create(context, true).encode(e), StandardCharsets.UTF_8);
+    }
+
+    /** G1/G8's event: an outbound HBONE connection completed, every access log field present. */
+    private static LoggingEvent outboundComplete() throws Exception {
+        return event(
+                "access",
+                Level.INFO,
+                G1_TIME,
+                "connection complete",
+                "src.addr",
+                LogValues.address(new InetSocketAddress(InetAddress.getByName("10.244.0.9"), 58866)),
+                "src.workload",
+                "tester-577d497fbd-c4gtz",
+                "src.namespace",
+                "ambient-demo",
+                "src.identity",
+                "spiffe://cluster.local/ns/ambient-demo/sa/default",
+                "src.cluster",
+                "Kubernetes",
+                "dst.addr",
+                LogValues.address(new InetSocketAddress(InetAddress.getByName("10.244.0.8"), 15008)),
+                "dst.hbone_addr",
+                LogValues.display("10.244.0.8:80"),
+                "dst.service",
+                "notification-service.ambient-demo.svc.cluster.local",
+                "dst.workload",
+                "notification-service-76f869bb97-vsdh7",
+                "dst.namespace",
+                "ambient-demo",
+                "dst.identity",
+                "spiffe://cluster.local/ns/ambient-demo/sa/default",
+                "dst.cluster",
+                "Kubernetes",
+                "direction",
+                "outbound",
+                "bytes_sent",
+                84L,
+                "bytes_recv",
+                853L,
+                "duration",
+                "0ms");
+    }
+
+    @Test
+    void anAccessLineIsTabSeparatedWithQuotedTextAndBareAddressesAndNumbers() throws Exception {
+        assertThat(plain(outboundComplete()))
+                .isEqualTo("2026-10-10T01:00:04.396760Z\tinfo\taccess\tconnection complete\t"
+                        + "src.addr=10.244.0.9:58866 src.workload=\"tester-577d497fbd-c4gtz\" src.namespace=\"ambient-demo\""
+                        + " src.identity=\"spiffe://cluster.local/ns/ambient-demo/sa/default\" src.cluster=\"Kubernetes\""
+                        + " dst.addr=10.244.0.8:15008 dst.hbone_addr=10.244.0.8:80"
+                        + " dst.service=\"notification-service.ambient-demo.svc.cluster.local\""
+                        + " dst.workload=\"notification-service-76f869bb97-vsdh7\" dst.namespace=\"ambient-demo\""
+                        + " dst.identity=\"spiffe://cluster.local/ns/ambient-demo/sa/default\" dst.cluster=\"Kubernetes\""
+                        + " direction=\"outbound\" bytes_sent=84 bytes_recv=853 duration=\"0ms\"\n");
+    }
+
+    @Test
+    void anErrorAccessLineEndsWithTheQuotedError() throws Exception {
+        LoggingEvent e = event(
+                "access",
+                Level.ERROR,
+                G1_TIME,
+                "connection complete",
+                "src.addr",
+                LogValues.display("10.244.0.9:58866"),
+                "direction",
+                "inbound",
+                "bytes_sent",
+                0L,
+                "bytes_recv",
+                0L,
+                "duration",
+                "0ms",
+                "error",
+                "connection closed due to policy rejection: allow policies exist, but none allowed");
+        assertThat(plain(e))
+                .isEqualTo(
+                        "2026-10-10T01:00:04.396760Z\terror\taccess\tconnection complete\tsrc.addr=10.244.0.9:58866"
+                                + " direction=\"inbound\" bytes_sent=0 bytes_recv=0 duration=\"0ms\""
+                                + " error=\"connection closed due to policy rejection: allow policies exist, but none allowed\"\n");
+    }
+
+    @Test
+    void anEarlyDenyFromTheAccessLogHasExactlyFourFields() throws Exception {
+        ch.qos.logback.classic.Logger access = context.getLogger("access");
+        ListAppender<ILoggingEvent> captured = new ListAppender<>();
+        captured.start();
+        access.addAppender(captured);
+        try {
+            AccessLog.failed(
+                    Direction.OUTBOUND,
+                    new InetSocketAddress(InetAddress.getByName("10.244.1.104"), 35211),
+                    new InetSocketAddress(InetAddress.getByName("10.96.0.1"), 443),
+                    null,
+                    null,
+                    "unknown source workload: x");
+        } finally {
+            access.detachAppender(captured);
+        }
+        LoggingEvent e = (LoggingEvent) captured.list.getLast();
+        e.setInstant(Instant.parse("2026-08-24T01:53:58.072727Z"));
+        assertThat(plain(e))
+                .isEqualTo("2026-08-24T01:53:58.072727Z\twarn\taccess\tconnection failed\tsrc.addr=10.244.1.104:35211"
+                        + " dst.addr=10.96.0.1:443 direction=\"outbound\" error=\"unknown source workload: x\"\n");
+        assertThat(json(e))
+                .isEqualTo("{\"level\":\"warn\",\"time\":\"2026-08-24T01:53:58.072727Z\",\"scope\":\"access\","
+                        + "\"message\":\"connection failed\",\"src.addr\":\"10.244.1.104:35211\","
+                        + "\"dst.addr\":\"10.96.0.1:443\",\"direction\":\"outbound\","
+                        + "\"error\":\"unknown source workload: x\"}\n");
+    }
+
+    @Test
+    void aMessageOnlyEventEndsWithATabAndNamesTheUpstreamTarget() {
+        LoggingEvent e = event("io.ztunnel.core.app.Daemon", Level.INFO, G1_TIME, "shutting down");
+        assertThat(plain(e)).isEqualTo("2026-10-10T01:00:04.396760Z\tinfo\tapp\tshutting down\t\n");
+        assertThat(json(e))
+                .isEqualTo("{\"level\":\"info\",\"time\":\"2026-10-10T01:00:04.396760Z\",\"scope\":\"ztunnel::app\","
+                        + "\"message\":\"shutting down\"}\n");
+    }
+
+    @Test
+    void textIsQuotedWithRustEscapesWhileNumbersBooleansAndDisplayValuesAreBare() {
+        LoggingEvent e = event(
+                "io.ztunnel.core.proxy.Inbound",
+                Level.DEBUG,
+                G1_TIME,
+                "x",
+                "error",
+                "a \"b\"\nc\\d\te\u0001",
+                "port",
+                15008,
+                "ok",
+                true,
+                "addr",
+                LogValues.display("[fd00::1]:80"),
+                "missing",
+                null,
+                "log.target",
+                "skipped");
+        assertThat(plain(e))
+                .isEqualTo("2026-10-10T01:00:04.396760Z\tdebug\tproxy::inbound\tx\t"
+                        + "error=\"a \\\"b\\\"\\nc\\\\d\\te\\u{1}\" port=15008 ok=true addr=[fd00::1]:80\n");
+        assertThat(json(e))
+                .isEqualTo("{\"level\":\"debug\",\"time\":\"2026-10-10T01:00:04.396760Z\","
+                        + "\"scope\":\"ztunnel::proxy::inbound\",\"message\":\"x\","
+                        + "\"error\":\"a \\\"b\\\"\\nc\\\\d\\te\\u0001\",\"port\":15008,\"ok\":true,"
+                        + "\"addr\":\"[fd00::1]:80\"}\n");
+    }
+
+    @Test
+    void librariesKeepTheirJavaNames() {
+        LoggingEvent e = event("io.netty.handler.ssl.SslHandler", Level.WARN, G1_TIME, "x");
+        assertThat(plain(e)).isEqualTo("2026-10-10T01:00:04.396760Z\twarn\tio.netty.handler.ssl.SslHandler\tx\t\n");
+    }
+
+    @Test
+    void theJsonLineHasUpstreamsKeysInOrderFlatAndTyped() throws Exception {
+        String line = json(outboundComplete());
+        assertThat(line)
+                .isEqualTo("{\"level\":\"info\",\"time\":\"2026-10-10T01:00:04.396760Z\",\"scope\":\"access\","
+                        + "\"message\":\"connection complete\",\"src.addr\":\"10.244.0.9:58866\","
+                        + "\"src.workload\":\"tester-577d497fbd-c4gtz\",\"src.namespace\":\"ambient-demo\","
+                        + "\"src.identity\":\"spiffe://cluster.local/ns/ambient-demo/sa/default\","
+                        + "\"src.cluster\":\"Kubernetes\",\"dst.addr\":\"10.244.0.8:15008\","
+                        + "\"dst.hbone_addr\":\"10.244.0.8:80\","
+                        + "\"dst.service\":\"notification-service.ambient-demo.svc.cluster.local\","
+                        + "\"dst.workload\":\"notification-service-76f869bb97-vsdh7\",\"dst.namespace\":\"ambient-demo\","
+                        + "\"dst.identity\":\"spiffe://cluster.local/ns/ambient-demo/sa/default\","
+                        + "\"dst.cluster\":\"Kubernetes\",\"direction\":\"outbound\",\"bytes_sent\":84,"
+                        + "\"bytes_recv\":853,\"duration\":\"0ms\"}\n");
+        JsonNode parsed = new ObjectMapper().readTree(line);
+        assertThat(parsed.get("bytes_sent").isNumber()).isTrue();
+        assertThat(parsed.size()).isEqualTo(20);
+    }
+
+    @Test
+    void timesAreUtcWithMicrosecondsAndLeadingZeros() {
+        LoggingEvent e = event("access", Level.INFO, Instant.parse("2026-01-02T03:04:05.000007999Z"), "x");
+        assertThat(plain(e)).startsWith("2026-01-02T03:04:05.000007Z\t");
+        e.setInstant(Instant.parse("2026-01-02T03:04:06Z"));
+        assertThat(plain(e)).startsWith("2026-01-02T03:04:06.000000Z\t");
+    }
+
+    @Test
+    void anExceptionIsOneErrorFieldWithoutAStackTraceUnlessDebugIsOn() {
+        LogConfig.filter().directives(LogDirectives.parse("info"));
+        LoggingEvent e = event("io.ztunnel.core.admin.HttpServer", Level.WARN, G1_TIME, "admin handler failed");
+        e.setThrowableProxy(
+                new ThrowableProxy(new IllegalStateException("cannot dump", new java.io.IOException("disk full"))));
+        assertThat(plain(e))
+                .isEqualTo("2026-10-10T01:00:04.396760Z\twarn\tadmin\tadmin handler failed\t"
+                        + "error=\"cannot dump: disk full\"\n");
+        assertThat(json(e)).endsWith(",\"error\":\"cannot dump: disk full\"}\n");
+
+        LogConfig.filter().directives(LogDirectives.parse("info,ztunnel::admin=debug"));
+        assertThat(plain(e))
+                .startsWith("2026-10-10T01:00:04.396760Z\twarn\tadmin\tadmin handler failed\t"
+                        + "error=\"cannot dump: disk full\"\njava.lang.IllegalStateException: cannot dump\n\tat ");
+        assertThat(json(e)).contains(",\"stack\":\"java.lang.IllegalStateException: cannot dump\\n\\tat ");
+        assertThat(json(e).lines()).hasSize(1);
+    }
+
+    @Test
+    void anExceptionOnAnEventWithAnErrorFieldBecomesTheCause() {
+        LogConfig.filter().directives(LogDirectives.parse("info"));
+        LoggingEvent e = event("io.ztunnel.core.app.Main", Level.ERROR, G1_TIME, "m", "error", "x");
+        e.setThrowableProxy(new ThrowableProxy(new RuntimeException()));
+        assertThat(plain(e)).endsWith("\tm\terror=\"x\" cause=\"RuntimeException\"\n");
+    }
+}
