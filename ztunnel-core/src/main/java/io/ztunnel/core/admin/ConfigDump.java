@@ -1,78 +1,144 @@
 package io.ztunnel.core.admin;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
+import io.netty.util.NetUtil;
+import io.ztunnel.core.config.Config;
 import io.ztunnel.core.identity.CertificateManager;
+import io.ztunnel.core.identity.Pem;
 import io.ztunnel.core.identity.WorkloadCertificate;
+import io.ztunnel.core.proxy.ConnectionRecord;
+import io.ztunnel.core.proxy.Direction;
 import io.ztunnel.core.state.Authorization;
+import io.ztunnel.core.state.Cidr;
 import io.ztunnel.core.state.GatewayAddress;
+import io.ztunnel.core.state.Locality;
 import io.ztunnel.core.state.NetworkAddress;
 import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.Service;
 import io.ztunnel.core.state.Workload;
+import io.ztunnel.core.util.JsonText;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeFormatter;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.Collection;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
+import org.jspecify.annotations.Nullable;
 
 /**
- * Renders {@code /config_dump}. Workloads, services and policies are written in the {@code LOCAL_XDS_PATH} schema
- * (camelCase, ztunnel's field names and enum spellings), so a dump can be loaded back as a local config file;
- * {@code certificates}, {@code version}, {@code config} and {@code workloadState} follow ztunnel's layout.
- * Stateless.
+ * Renders {@code /config_dump} in Istio ztunnel's shape, which {@code istioctl ztunnel-config} reads: top-level
+ * {@code certificates}, {@code config}, {@code policies}, {@code services}, {@code stagedServices},
+ * {@code staticConfig}, {@code version}, {@code workloadState} (shared mode) and {@code workloads}; every object's keys
+ * in sorted order (upstream serializes through an ordered map), optional fields left out when empty as upstream leaves
+ * them out, IPv6 addresses compressed, certificate serial numbers in decimal. {@code staticConfig} holds the local
+ * config ({@code LOCAL_XDS_PATH} / {@code LOCAL_XDS}) in its own schema, so it loads back as a config file.
+ *
+ * <p>Stateless; builds plain maps and lists that {@link JsonText#pretty} writes.
  */
 public final class ConfigDump {
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final DateTimeFormatter SECONDS = DateTimeFormatter.ISO_INSTANT;
 
     private ConfigDump() {}
 
+    /** The dump as upstream writes it: pretty, keys sorted, no trailing newline. */
     public static String toJson(Map<String, Object> dump) {
-        try {
-            return JSON.writeValueAsString(dump) + "\n";
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
+        return JsonText.pretty(dump);
     }
 
-    /** The state part: workloads (sorted by uid), services, policies, staged services. */
+    // ----- state -----------------------------------------------------------------------------------------------------
+
+    /** The state part: workloads (by uid), services (by hostname), policies (by {@code ns/name}), staged services. */
     public static Map<String, Object> state(ProxyState state) {
         Map<String, Object> out = new LinkedHashMap<>();
         List<Object> workloads = new ArrayList<>();
         for (Workload w : state.workloads()) {
-            workloads.add(workload(w));
+            workloads.add(workload(w, false));
+        }
+        out.put("workloads", workloads);
+        List<Service> sorted = new ArrayList<>(state.services());
+        sorted.sort(Comparator.comparing(Service::hostname).thenComparing(Service::namespace));
+        List<Object> services = new ArrayList<>();
+        for (Service s : sorted) {
+            services.add(service(s, state));
+        }
+        out.put("services", services);
+        out.put("policies", policies(state));
+        out.put("stagedServices", stagedServices(state));
+        return out;
+    }
+
+    /**
+     * A state in the local config schema ({@code staticConfig}, and what {@code LOCAL_XDS_PATH} loads): workloads with
+     * their service port maps, services without endpoints, policies.
+     */
+    public static Map<String, Object> staticConfig(ProxyState state) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        List<Object> workloads = new ArrayList<>();
+        for (Workload w : state.workloads()) {
+            workloads.add(workload(w, true));
         }
         out.put("workloads", workloads);
         List<Object> services = new ArrayList<>();
         for (Service s : state.services()) {
-            services.add(service(s, state));
+            services.add(service(s, null));
         }
         out.put("services", services);
+        out.put("policies", policies(state));
+        return out;
+    }
+
+    private static List<Object> policies(ProxyState state) {
         List<Object> policies = new ArrayList<>();
         for (Authorization p : state.policies()) {
             policies.add(policy(p));
         }
-        out.put("policies", policies);
-        out.put("stagedServices", state.stagedServices());
+        return policies;
+    }
+
+    /** Endpoints of services that have not arrived: {@code {"ns/host": {uid: endpoint}}}. */
+    private static Map<String, Object> stagedServices(ProxyState state) {
+        Set<String> staged = new TreeSet<>(state.stagedServices());
+        Map<String, Object> out = new TreeMap<>();
+        for (Workload w : state.workloads()) {
+            w.services().forEach((key, ports) -> {
+                if (staged.contains(key)) {
+                    @SuppressWarnings("unchecked")
+                    Map<String, Object> endpoints =
+                            (Map<String, Object>) out.computeIfAbsent(key, k -> new TreeMap<String, Object>());
+                    endpoints.put(w.uid(), endpoint(w, ports));
+                }
+            });
+        }
         return out;
     }
 
-    static Map<String, Object> workload(Workload w) {
+    /**
+     * A workload. In the state form its {@code services} are {@code "ns/host"} names; in the local config form
+     * ({@code localConfig}) port maps by name.
+     */
+    static Map<String, Object> workload(Workload w, boolean localConfig) {
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("uid", w.uid());
+        putIfNotEmpty(m, "uid", w.uid());
         m.put("name", w.name());
         m.put("namespace", w.namespace());
         m.put(
                 "workloadIps",
-                w.addresses().stream().map(InetAddress::getHostAddress).toList());
-        if (!w.hostname().isEmpty()) {
-            m.put("hostname", w.hostname());
-        }
-        m.put("network", w.network());
+                w.addresses().stream().map(NetUtil::toAddressString).toList());
+        putIfNotEmpty(m, "hostname", w.hostname());
+        putIfNotEmpty(m, "network", w.network());
         m.put("protocol", w.tunnelProtocol() == Workload.TunnelProtocol.HBONE ? "HBONE" : "TCP");
         m.put("trustDomain", w.trustDomain());
         m.put("serviceAccount", w.serviceAccount());
@@ -82,43 +148,51 @@ public final class ConfigDump {
         if (w.networkGateway() != null) {
             m.put("networkGateway", gateway(w.networkGateway()));
         }
-        m.put("node", w.node());
-        m.put("canonicalName", w.canonicalName());
-        m.put("canonicalRevision", w.canonicalRevision());
+        putIfNotEmpty(m, "node", w.node());
+        putIfNotEmpty(m, "canonicalName", w.canonicalName());
+        putIfNotEmpty(m, "canonicalRevision", w.canonicalRevision());
         m.put("workloadType", w.workloadType().baggageName());
-        m.put("workloadName", w.workloadName());
-        m.put("nativeTunnel", w.nativeTunnel());
+        putIfNotEmpty(m, "workloadName", w.workloadName());
+        if (w.nativeTunnel()) {
+            m.put("nativeTunnel", true);
+        }
         if (w.applicationTunnel() != null) {
             Map<String, Object> t = new LinkedHashMap<>();
             t.put("protocol", w.applicationTunnel().protocol().name());
-            if (w.applicationTunnel().port() != 0) {
-                t.put("port", w.applicationTunnel().port());
-            }
+            t.put(
+                    "port",
+                    w.applicationTunnel().port() == 0
+                            ? null
+                            : w.applicationTunnel().port());
             m.put("applicationTunnel", t);
         }
-        Map<String, Object> services = new TreeMap<>();
-        w.services().forEach((key, ports) -> services.put(key, portMap(ports)));
-        m.put("services", services);
-        m.put("authorizationPolicies", w.authorizationPolicies());
+        if (localConfig) {
+            // The local config schema requires the map, empty or not.
+            Map<String, Object> services = new TreeMap<>();
+            w.services().forEach((key, ports) -> services.put(key, portMap(ports)));
+            m.put("services", services);
+        } else if (!w.services().isEmpty()) {
+            m.put("services", List.copyOf(new TreeSet<>(w.services().keySet())));
+        }
+        if (!w.authorizationPolicies().isEmpty()) {
+            m.put("authorizationPolicies", w.authorizationPolicies());
+        }
         m.put("status", w.status() == Workload.HealthStatus.HEALTHY ? "Healthy" : "Unhealthy");
         m.put("clusterId", w.clusterId());
-        if (!w.locality().equals(io.ztunnel.core.state.Locality.NONE)) {
-            m.put(
-                    "locality",
-                    Map.of(
-                            "region",
-                            w.locality().region(),
-                            "zone",
-                            w.locality().zone(),
-                            "subzone",
-                            w.locality().subzone()));
+        if (!w.locality().equals(Locality.NONE)) {
+            Map<String, Object> locality = new LinkedHashMap<>();
+            locality.put("region", w.locality().region());
+            locality.put("zone", w.locality().zone());
+            locality.put("subzone", w.locality().subzone());
+            m.put("locality", locality);
         }
         m.put("networkMode", w.networkMode() == Workload.NetworkMode.HOST_NETWORK ? "HostNetwork" : "Standard");
         m.put("capacity", w.capacity());
         return m;
     }
 
-    static Map<String, Object> service(Service s, ProxyState state) {
+    /** A service; with {@code state}, its endpoints keyed by workload uid. */
+    static Map<String, Object> service(Service s, @Nullable ProxyState state) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("name", s.name());
         m.put("namespace", s.namespace());
@@ -166,20 +240,26 @@ public final class ConfigDump {
             case IPV6_ONLY -> m.put("ipFamilies", "IPv6");
             case AUTOMATIC -> {}
         }
-        m.put("canonical", s.canonical());
+        if (s.canonical()) {
+            m.put("canonical", true);
+        }
         m.put("visibility", s.visibility() == Service.Visibility.NAMESPACE ? "Namespace" : "Public");
         if (state != null) {
             Map<String, Object> endpoints = new TreeMap<>();
             for (ProxyState.Endpoint e : state.endpoints(s)) {
-                Map<String, Object> ep = new LinkedHashMap<>();
-                ep.put("workloadUid", e.workload().uid());
-                ep.put("port", portMap(e.ports()));
-                ep.put("status", e.workload().status() == Workload.HealthStatus.HEALTHY ? "Healthy" : "Unhealthy");
-                endpoints.put(e.workload().uid(), ep);
+                endpoints.put(e.workload().uid(), endpoint(e.workload(), e.ports()));
             }
             m.put("endpoints", endpoints);
         }
         return m;
+    }
+
+    private static Map<String, Object> endpoint(Workload w, Map<Integer, Integer> ports) {
+        Map<String, Object> ep = new LinkedHashMap<>();
+        ep.put("workloadUid", w.uid());
+        ep.put("port", portMap(ports));
+        ep.put("status", w.status() == Workload.HealthStatus.HEALTHY ? "Healthy" : "Unhealthy");
+        return ep;
     }
 
     static Map<String, Object> policy(Authorization p) {
@@ -259,9 +339,9 @@ public final class ConfigDump {
         }
     }
 
-    private static void putCidrs(Map<String, Object> out, String key, List<io.ztunnel.core.state.Cidr> list) {
+    private static void putCidrs(Map<String, Object> out, String key, List<Cidr> list) {
         if (!list.isEmpty()) {
-            out.put(key, list.stream().map(io.ztunnel.core.state.Cidr::toString).toList());
+            out.put(key, list.stream().map(Cidr::toString).toList());
         }
     }
 
@@ -278,15 +358,29 @@ public final class ConfigDump {
         return out;
     }
 
+    private static void putIfNotEmpty(Map<String, Object> m, String key, String value) {
+        if (value != null && !value.isEmpty()) {
+            m.put(key, value);
+        }
+    }
+
     private static String pascal(Enum<?> e) {
-        String n = e.name().toLowerCase(java.util.Locale.ROOT);
+        String n = e.name().toLowerCase(Locale.ROOT);
         return Character.toUpperCase(n.charAt(0)) + n.substring(1);
     }
 
-    /** The {@code certificates} section: one entry per identity with its state, chain and roots. */
+    // ----- certificates ----------------------------------------------------------------------------------------------
+
+    /**
+     * The {@code certificates} section: per identity its state ({@code Initializing}, {@code Available},
+     * {@code Unavailable: <error>}), and, when available, the chain (leaf and intermediates) and the roots, each with
+     * the base64 PEM, the decimal serial number and the validity to the second.
+     */
     public static List<Object> certificates(List<CertificateManager.Status> statuses) {
+        List<CertificateManager.Status> sorted = new ArrayList<>(statuses);
+        sorted.sort(Comparator.comparing(s -> s.identity().toString()));
         List<Object> out = new ArrayList<>();
-        for (CertificateManager.Status s : statuses) {
+        for (CertificateManager.Status s : sorted) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("identity", s.identity().toString());
             m.put(
@@ -297,7 +391,7 @@ public final class ConfigDump {
                         case UNAVAILABLE -> "Unavailable: " + s.error();
                     });
             WorkloadCertificate cert = s.certificate();
-            if (cert != null) {
+            if (cert != null && s.state() == CertificateManager.State.AVAILABLE) {
                 m.put(
                         "certChain",
                         cert.chain().stream().map(ConfigDump::certificate).toList());
@@ -313,20 +407,239 @@ public final class ConfigDump {
         return out;
     }
 
-    private static Map<String, Object> certificate(X509Certificate c) {
+    static Map<String, Object> certificate(X509Certificate c) {
         Map<String, Object> m = new LinkedHashMap<>();
-        try {
-            m.put(
-                    "pem",
-                    Base64.getEncoder()
-                            .encodeToString(io.ztunnel.core.identity.Pem.encode(c)
-                                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
-        } catch (RuntimeException e) {
-            m.put("pem", "");
-        }
-        m.put("serialNumber", c.getSerialNumber().toString(16));
-        m.put("validFrom", c.getNotBefore().toInstant().toString());
-        m.put("expirationTime", c.getNotAfter().toInstant().toString());
+        m.put("pem", Base64.getEncoder().encodeToString(Pem.encode(c).getBytes(StandardCharsets.US_ASCII)));
+        m.put("serialNumber", c.getSerialNumber().toString());
+        m.put("validFrom", rfc3339(c.getNotBefore().toInstant()));
+        m.put("expirationTime", rfc3339(c.getNotAfter().toInstant()));
         return m;
+    }
+
+    private static String rfc3339(Instant t) {
+        return SECONDS.format(t.truncatedTo(ChronoUnit.SECONDS));
+    }
+
+    // ----- version, config -------------------------------------------------------------------------------------------
+
+    /**
+     * The {@code version} section: upstream's keys ({@code rustVersion} is empty: there is no Rust here) plus
+     * {@code javaVersion}.
+     */
+    public static Map<String, Object> version(
+            String version, String gitRevision, String buildStatus, String istioVersion) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("version", version);
+        m.put("gitRevision", gitRevision);
+        m.put("rustVersion", "");
+        m.put("javaVersion", Runtime.version().toString());
+        m.put("buildProfile", "release");
+        m.put("buildStatus", buildStatus);
+        m.put("istioVersion", istioVersion);
+        m.put("cryptoProvider", "boringssl");
+        return m;
+    }
+
+    /**
+     * The {@code config} section: the runtime configuration under upstream's key names and encodings (durations
+     * {@code {"nanos","secs"}}, addresses {@code {"Localhost":[ipv6, port]}} or {@code {"SocketAddr": "[::]:15020"}},
+     * absent values {@code null}), plus our own knobs ({@code ca}, {@code localCaDir}, {@code tls12Enabled},
+     * {@code compliancePolicy}, {@code proxyBindAddress}). Keys whose feature is not here yet describe what we do
+     * ({@code dnsResolverCfg} is {@code null}).
+     *
+     * @param caDescription which certificate authority is in use
+     */
+    public static Map<String, Object> config(Config c, String caDescription) {
+        boolean ipv6 = c.ipv6Enabled();
+        String wildcard = ipv6 ? "[::]" : "0.0.0.0";
+        Config.Ports ports = c.ports();
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("adminAddr", Map.of("Localhost", List.of(ipv6, ports.admin())));
+        m.put("altCaHostname", emptyToNull(c.altCaHostname()));
+        m.put("altXdsHostname", emptyToNull(c.altXdsHostname()));
+        m.put("caAddress", c.localCa() ? null : c.caAddress());
+        m.put("caHeaders", headers(c.caHeaders()));
+        m.put("caRootCert", rootCert(c.caRootCa()));
+        m.put("clusterDomain", c.clusterDomain());
+        m.put("clusterId", c.clusterId());
+        m.put("connectionWindowSize", c.hbone().connectionWindow());
+        m.put("dnsProxy", false);
+        m.put("dnsProxyAddr", Map.of("Localhost", List.of(ipv6, 15053)));
+        m.put("dnsResolverCfg", null);
+        m.put("dnsResolverOpts", null);
+        m.put("enableEnhancedBaggage", c.responseBaggage());
+        m.put("fakeCa", c.upstream().fakeCa());
+        m.put("fakeSelfInbound", false);
+        m.put("frameSize", c.hbone().frameSize());
+        m.put("illegalPorts", List.copyOf(new TreeSet<>(c.illegalPorts())));
+        m.put("inboundAddr", socketAddress(c, wildcard, ports.inboundHbone()));
+        m.put("inboundPlaintextAddr", socketAddress(c, wildcard, ports.inboundPlaintext()));
+        m.put("inpodPortReuse", c.inpodPortReuse());
+        m.put("inpodUds", c.inpodUds());
+        m.put("ipv6Enabled", ipv6);
+        m.put("localNode", emptyToNull(c.nodeName()));
+        m.put("localhostAppTunnel", c.upstream().localhostAppTunnel());
+        m.put("network", c.network());
+        m.put("numWorkerThreads", c.workerThreads());
+        m.put("outboundAddr", socketAddress(c, wildcard, ports.outbound()));
+        m.put("packetMark", c.packetMark() == 0 ? null : c.packetMark());
+        m.put("poolMaxStreamsPerConn", c.hbone().poolMaxStreamsPerConnection());
+        m.put("poolUnusedReleaseTimeout", duration(c.hbone().poolIdleTimeout()));
+        m.put("preferedServiceNamespace", emptyToNull(c.preferredServiceNamespace()));
+        m.put("proxy", c.upstream().proxyEnabled());
+        m.put("proxyArgs", c.upstream().proxyArgs());
+        m.put("proxyMetadata", new TreeMap<>(c.proxyMetadata()));
+        m.put("proxyMode", c.proxyMode() == Config.ProxyMode.SHARED ? "Shared" : "Dedicated");
+        m.put("proxyWorkloadInformation", workloadInfo(c.proxyWorkloadInfo()));
+        m.put("readinessAddr", Map.of("SocketAddr", wildcard + ":" + ports.readiness()));
+        m.put("requireOriginalSource", c.enableOriginalSource());
+        m.put("secretTtl", duration(c.secretTtl()));
+        m.put("selfTerminationDeadline", duration(c.terminationDeadline()));
+        Map<String, Object> socket = new LinkedHashMap<>();
+        socket.put("keepaliveEnabled", c.socketConfig().keepaliveEnabled());
+        socket.put("keepaliveInterval", duration(c.socketConfig().keepaliveInterval()));
+        socket.put("keepaliveRetries", c.socketConfig().keepaliveRetries());
+        socket.put("keepaliveTime", duration(c.socketConfig().keepaliveTime()));
+        socket.put("userTimeoutEnabled", c.socketConfig().userTimeoutEnabled());
+        m.put("socketConfig", socket);
+        m.put("socks5Addr", c.socks5Enabled() ? Map.of("Localhost", List.of(ipv6, ports.socks5())) : null);
+        m.put("statsAddr", Map.of("SocketAddr", wildcard + ":" + ports.stats()));
+        m.put("transparentNetworkPolicies", false);
+        m.put("windowSize", c.hbone().streamWindow());
+        m.put("xdsAddress", c.xdsEnabled() ? c.xdsAddress() : null);
+        m.put("xdsHeaders", headers(c.xdsHeaders()));
+        m.put("xdsOnDemand", c.upstream().xdsOnDemand());
+        m.put("xdsRootCert", rootCert(c.xdsRootCa()));
+        boolean self = !c.podNamespace().isEmpty() && !c.serviceAccount().isEmpty();
+        m.put(
+                "ztunnelIdentity",
+                self ? "spiffe://" + c.trustDomain() + "/ns/" + c.podNamespace() + "/sa/" + c.serviceAccount() : null);
+        m.put(
+                "ztunnelWorkload",
+                self && !c.podName().isEmpty()
+                        ? workloadInfo(new Config.LocalWorkloadInfo(c.podNamespace(), c.podName(), c.serviceAccount()))
+                        : null);
+        // Ours.
+        m.put("ca", caDescription);
+        m.put("localCaDir", c.localCa() ? c.localCaDir().toString() : null);
+        m.put("tls12Enabled", c.tls().tls12Enabled());
+        m.put("compliancePolicy", c.tls().postQuantumOnly() ? "pqc" : null);
+        m.put("proxyBindAddress", NetUtil.toAddressString(c.bindAddress()));
+        return m;
+    }
+
+    private static @Nullable Object workloadInfo(Config.@Nullable LocalWorkloadInfo info) {
+        if (info == null) {
+            return null;
+        }
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("name", info.name());
+        m.put("namespace", info.namespace());
+        m.put("serviceAccount", info.serviceAccount());
+        return m;
+    }
+
+    /** A listener address as Rust's {@code SocketAddr} displays: the dedicated-mode bind address or the wildcard. */
+    private static String socketAddress(Config c, String wildcard, int port) {
+        InetAddress bind = c.bindAddress();
+        if (c.proxyMode() == Config.ProxyMode.SHARED || bind.isAnyLocalAddress()) {
+            return wildcard + ":" + port;
+        }
+        String host = NetUtil.toAddressString(bind);
+        return (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
+    }
+
+    private static Map<String, Object> duration(Duration d) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("secs", d.getSeconds());
+        m.put("nanos", d.getNano());
+        return m;
+    }
+
+    private static List<Object> headers(Map<String, String> headers) {
+        List<Object> out = new ArrayList<>();
+        new TreeMap<>(headers).forEach((k, v) -> out.add(List.of(k.toLowerCase(Locale.ROOT), v)));
+        return out;
+    }
+
+    /** Upstream's {@code RootCert}: a file, the system roots ({@code SYSTEM}), or inline PEM (shown empty). */
+    private static Object rootCert(String value) {
+        if (value.equals("SYSTEM")) {
+            return "Default";
+        }
+        if (value.contains("-----BEGIN")) {
+            return Map.of("Static", List.of());
+        }
+        return Map.of("File", value);
+    }
+
+    private static @Nullable String emptyToNull(@Nullable String s) {
+        return s == null || s.isEmpty() ? null : s;
+    }
+
+    // ----- workload state (shared mode) --------------------------------------------------------------------------
+
+    /**
+     * {@code workloadState}: per pod uid, its {@code info} and {@code state} as the in-pod manager reports them, and
+     * for a pod that is {@code Up} its live {@code connections}: {@code inbound} (policy-checked connections the pod
+     * received: client address, {@code originalDst} {@code null}, the address connected to, {@code HBONE} when the peer
+     * had an identity else {@code TCP}; duplicates collapsed) and {@code outbound} (the app's address, where it
+     * connected, the next hop, {@code HBONE} or {@code TCP}).
+     *
+     * @param pods the in-pod manager's state: uid to {@code {state, info: {name, namespace, serviceAccount}}}
+     */
+    public static Map<String, Object> workloadState(
+            Map<String, Map<String, Object>> pods, Collection<ConnectionRecord> connections) {
+        Map<String, Object> out = new TreeMap<>();
+        pods.forEach((uid, pod) -> {
+            Map<String, Object> entry = new LinkedHashMap<>(pod);
+            if ("Up".equals(pod.get("state")) && pod.get("info") instanceof Map<?, ?> info) {
+                String owner = info.get("namespace") + "/" + info.get("name") + "/" + info.get("serviceAccount");
+                entry.put("connections", connections(owner, connections));
+            }
+            out.put(uid, entry);
+        });
+        return out;
+    }
+
+    private static Map<String, Object> connections(String owner, Collection<ConnectionRecord> records) {
+        Set<Map<String, Object>> inbound = new LinkedHashSet<>();
+        List<Object> outbound = new ArrayList<>();
+        for (ConnectionRecord r : records) {
+            if (!owner.equals(r.owner())) {
+                continue;
+            }
+            Map<String, Object> c = new LinkedHashMap<>();
+            c.put("src", address(r.source()));
+            if (r.direction() == Direction.INBOUND) {
+                c.put("originalDst", null);
+                c.put("actualDst", r.hboneTarget() != null ? r.hboneTarget() : address(r.destination()));
+                c.put("protocol", r.sourceIdentity() != null ? "HBONE" : "TCP");
+                inbound.add(c);
+            } else {
+                c.put("originalDst", address(r.destination()));
+                c.put("actualDst", r.hboneTarget() != null ? hboneNextHop(r.hboneTarget()) : address(r.destination()));
+                c.put("protocol", r.hboneTarget() != null ? "HBONE" : "TCP");
+                outbound.add(c);
+            }
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("inbound", List.copyOf(inbound));
+        out.put("outbound", outbound);
+        return out;
+    }
+
+    /** The HBONE listener of the host an authority names: {@code ip:15008}. */
+    private static String hboneNextHop(String authority) {
+        int colon = authority.lastIndexOf(':');
+        return (colon < 0 ? authority : authority.substring(0, colon)) + ":" + GatewayAddress.DEFAULT_HBONE_PORT;
+    }
+
+    private static @Nullable String address(@Nullable InetSocketAddress a) {
+        if (a == null) {
+            return null;
+        }
+        String host = a.getAddress() == null ? a.getHostString() : NetUtil.toAddressString(a.getAddress());
+        return (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort();
     }
 }

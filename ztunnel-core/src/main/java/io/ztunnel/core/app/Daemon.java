@@ -150,7 +150,7 @@ public final class Daemon implements AutoCloseable {
 
     private void startAll() {
         config.warnings().forEach(w -> log.atWarn().log(w));
-        if (!config.xdsEnabled() && config.localXdsPath() != null) {
+        if (config.localXdsPath() != null) {
             checkFirstVersion(Path.of(config.localXdsPath())); // before anything binds a port
         }
         Readiness.Task stateReady = readiness.register("state manager");
@@ -158,10 +158,12 @@ public final class Daemon implements AutoCloseable {
         startServers();
         loadState(stateReady);
         if (config.proxyMode() == Config.ProxyMode.DEDICATED) {
-            LocalWorkload local = new LocalWorkload(config.proxyWorkloadInfo(), config.nodeName(), store, timer);
-            ProxySet proxy = new ProxySet(context, local, Sockets.host(transport), config.bindAddress());
-            proxy.start().join();
-            proxies.add(proxy);
+            if (config.upstream().proxyEnabled()) {
+                LocalWorkload local = new LocalWorkload(config.proxyWorkloadInfo(), config.nodeName(), store, timer);
+                ProxySet proxy = new ProxySet(context, local, Sockets.host(transport), config.bindAddress());
+                proxy.start().join();
+                proxies.add(proxy);
+            }
             proxyReady.done();
         } else {
             // In-pod mode: sockets are created in pods' namespaces and marked; fail now if we cannot.
@@ -183,15 +185,25 @@ public final class Daemon implements AutoCloseable {
     }
 
     /**
-     * Loads the local config. A file is watched: every edit replaces the state, a broken edit is logged (naming line
-     * and field) and the previous state stays. The first version must be valid or the daemon does not start.
+     * Loads the state. With xDS, a local config ({@code LOCAL_XDS_PATH} / {@code LOCAL_XDS}) is loaded once as the
+     * static config under the pushed state, as upstream does. Without xDS, a local file is watched: every edit
+     * replaces the state, a broken edit is logged (naming line and field) and the previous state stays. The first
+     * version must be valid or the daemon does not start.
      */
     private void loadState(Readiness.Task stateReady) {
         if (config.xdsEnabled()) {
+            ProxyState staticState = null;
             if (config.localXdsPath() != null || config.localXds() != null) {
-                log.atWarn().log("XDS_ADDRESS is set: LOCAL_XDS_PATH / LOCAL_XDS are ignored");
+                try {
+                    staticState = LocalConfigSource.toState(localConfig());
+                } catch (LocalConfigException | ConversionException e) {
+                    throw new ConfigException(
+                            (config.localXdsPath() != null ? "LOCAL_XDS_PATH=" + config.localXdsPath() : "LOCAL_XDS")
+                                    + ": " + e.getMessage());
+                }
             }
-            ControlPlane xds = ControlPlane.start(config, control, transport, store, certificates, metrics.xds());
+            ControlPlane xds =
+                    ControlPlane.start(config, control, transport, store, certificates, metrics.xds(), staticState);
             closeables.add(xds);
             // "state manager" stays pending until both resource types have been ACKed once.
             xds.ready().thenRun(stateReady::done);
@@ -234,6 +246,14 @@ public final class Daemon implements AutoCloseable {
             }
         }
         stateReady.done();
+    }
+
+    /** The local config as the variables give it (file or inline text); null when neither is set. */
+    LocalConfig localConfig() throws LocalConfigException {
+        if (config.localXdsPath() != null) {
+            return LocalConfigParser.parseFile(Path.of(config.localXdsPath()));
+        }
+        return config.localXds() != null ? LocalConfigParser.parseInline(config.localXds()) : null;
     }
 
     /**
@@ -340,46 +360,35 @@ public final class Daemon implements AutoCloseable {
         return CompletableFuture.completedFuture(response);
     }
 
-    /** {@code /config_dump}. */
+    /** {@code /config_dump}, in upstream's shape ({@link ConfigDump}). */
     public Map<String, Object> configDump() {
         ProxyState state = store.current();
         Map<String, Object> dump = new LinkedHashMap<>(ConfigDump.state(state));
+        dump.put("staticConfig", staticConfig());
         dump.put("certificates", ConfigDump.certificates(certificates.status()));
-        Map<String, Object> version = new LinkedHashMap<>();
-        version.put("version", Main.VERSION);
-        version.put("javaVersion", Runtime.version().toString());
-        version.put("istioVersion", config.istioVersion());
-        version.put("cryptoProvider", "boringssl (netty-tcnative)");
-        dump.put("version", version);
-        dump.put("config", configView());
+        // The build records no git revision or tree status: both are "unknown".
+        dump.put("version", ConfigDump.version(Main.VERSION, "unknown", "unknown", config.istioVersion()));
+        dump.put("config", ConfigDump.config(config, ca.describe()));
         if (inpod != null) {
-            dump.put("workloadState", inpod.state());
+            dump.put("workloadState", ConfigDump.workloadState(inpod.state(), connections.snapshot()));
         }
         return dump;
     }
 
-    private Map<String, Object> configView() {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("proxyMode", config.proxyMode().name().toLowerCase(java.util.Locale.ROOT));
-        m.put(
-                "proxyWorkloadInfo",
-                config.proxyWorkloadInfo() == null
-                        ? null
-                        : config.proxyWorkloadInfo().toString());
-        m.put("nodeName", config.nodeName());
-        m.put("network", config.network());
-        m.put("clusterId", config.clusterId());
-        m.put("xdsAddress", config.xdsAddress());
-        m.put("caAddress", config.caAddress());
-        m.put("ca", ca.describe());
-        m.put("localXdsPath", config.localXdsPath());
-        m.put("secretTtl", config.secretTtl().toString());
-        m.put("tls12Enabled", config.tls().tls12Enabled());
-        m.put("workerThreads", config.workerThreads());
-        m.put("socks5", config.socks5Enabled());
-        m.put("terminationDeadline", config.terminationDeadline().toString());
-        m.put("ports", config.ports());
-        return m;
+    /**
+     * The local config re-read, as upstream does at every dump; empty lists when there is none. A file that does not
+     * read or parse is logged and shown empty.
+     */
+    private Map<String, Object> staticConfig() {
+        try {
+            LocalConfig local = localConfig();
+            if (local != null) {
+                return ConfigDump.staticConfig(LocalConfigSource.toState(local));
+            }
+        } catch (LocalConfigException | ConversionException e) {
+            log.atError().addKeyValue("error", e.getMessage()).log("failed to load static config from local XDS");
+        }
+        return ConfigDump.staticConfig(ProxyState.EMPTY);
     }
 
     public StateStore state() {

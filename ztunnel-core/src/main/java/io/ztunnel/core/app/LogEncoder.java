@@ -6,6 +6,7 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.classic.spi.IThrowableProxy;
 import ch.qos.logback.classic.spi.ThrowableProxyUtil;
 import ch.qos.logback.core.encoder.EncoderBase;
+import io.ztunnel.core.util.JsonText;
 import io.ztunnel.core.util.LogValues;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
@@ -308,33 +309,12 @@ public final class LogEncoder extends EncoderBase<ILoggingEvent> {
         };
     }
 
-    /** A JSON string as serde_json writes it: quotes, backslashes and control characters escaped, the rest as is. */
+    /** A JSON string as serde_json writes it; null as {@code null}. */
     static void jsonString(@Nullable String s, StringBuilder out) {
         if (s == null) {
             out.append("null");
-            return;
+        } else {
+            JsonText.string(s, out);
         }
-        out.append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> out.append("\\\"");
-                case '\\' -> out.append("\\\\");
-                case '\n' -> out.append("\\n");
-                case '\r' -> out.append("\\r");
-                case '\t' -> out.append("\\t");
-                case '\b' -> out.append("\\b");
-                case '\f' -> out.append("\\f");
-                default -> {
-                    if (c < 0x20) {
-                        out.append("\\u00");
-                        out.append(Character.forDigit(c >> 4, 16)).append(Character.forDigit(c & 0xf, 16));
-                    } else {
-                        out.append(c);
-                    }
-                }
-            }
-        }
-        out.append('"');
     }
 }

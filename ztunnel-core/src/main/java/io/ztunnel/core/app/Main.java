@@ -47,7 +47,7 @@ public final class Main {
         Logger log = LoggerFactory.getLogger(Main.class);
         Daemon daemon;
         try {
-            Config config = Config.fromEnvironment();
+            Config config = Config.fromEnvironment(args);
             NettyMachineId.configure(config.nodeName(), config.podName());
             daemon = Daemon.start(config);
         } catch (ConfigException e) {

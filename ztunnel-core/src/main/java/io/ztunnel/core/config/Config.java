@@ -16,10 +16,12 @@ import java.util.Set;
  * The daemon's configuration, read once at start from Istio ztunnel's environment variables (and validated: a bad
  * value stops the start with a message naming the variable). Immutable.
  *
- * <p>Deviations, all documented in the README: outside Kubernetes (no {@code KUBERNETES_SERVICE_HOST}) the xDS and CA
- * addresses default to empty, i.e. the embedded local config and local CA, rather than {@code https://localhost:15012};
- * and a few knobs have no upstream equivalent ({@code LOCAL_CA_DIR}, {@code PROXY_BIND_ADDRESS} and the port
- * overrides), for running several daemons on one machine.
+ * <p>Values are read and validated as upstream reads them: booleans are exactly {@code true} or {@code false} (anything
+ * else, an empty value included, stops the start), durations like {@code 24h} or {@code 1m30s}. Outside Kubernetes
+ * (no {@code KUBERNETES_SERVICE_HOST}) the xDS and CA addresses default to {@code https://localhost:15012} as upstream's
+ * do; set them empty ({@code XDS_ADDRESS=}, {@code CA_ADDRESS=}) for the embedded local config and local CA. A few
+ * knobs have no upstream equivalent ({@code LOCAL_CA_DIR}, {@code PROXY_BIND_ADDRESS} and the port overrides), for
+ * running several daemons on one machine.
  */
 public record Config(
         ProxyMode proxyMode,
@@ -60,11 +62,13 @@ public record Config(
         int workerThreads,
         HboneSettings hbone,
         boolean keepaliveEnabled,
+        SocketConfig socketConfig,
         Duration terminationDeadline,
         InetAddress bindAddress,
         Ports ports,
         String preferredServiceNamespace,
         boolean authzPolicyInfoLogging,
+        Upstream upstream,
         String istioVersion,
         List<String> warnings) {
 
@@ -80,10 +84,53 @@ public record Config(
         public static final Ports DEFAULT = new Ports(15001, 15006, 15008, 15080, 15000, 15020, 15021);
     }
 
+    /**
+     * TCP keepalive and user timeout of the proxy's sockets ({@code KEEPALIVE_ENABLED}, {@code KEEPALIVE_TIME},
+     * {@code KEEPALIVE_INTERVAL}, {@code KEEPALIVE_RETRIES}, {@code USER_TIMEOUT_ENABLED}): upstream's defaults 180 s /
+     * 180 s / 9 probes, on; user timeout off.
+     */
+    public record SocketConfig(
+            boolean keepaliveEnabled,
+            Duration keepaliveTime,
+            Duration keepaliveInterval,
+            int keepaliveRetries,
+            boolean userTimeoutEnabled) {
+        public static final SocketConfig DEFAULT =
+                new SocketConfig(true, Duration.ofSeconds(180), Duration.ofSeconds(180), 9, false);
+
+        /** {@code TCP_USER_TIMEOUT} when enabled: keepalive time plus retries times the interval, as upstream. */
+        public Duration userTimeout() {
+            return keepaliveTime.plus(keepaliveInterval.multipliedBy(keepaliveRetries));
+        }
+    }
+
+    /**
+     * Settings read as upstream reads them that have no behaviour of their own here yet (they appear in
+     * {@code /config_dump}) or that only decide how other settings are derived.
+     *
+     * @param proxyEnabled {@code ENABLE_PROXY}: the proxy listeners run (false: none, in either mode)
+     * @param fakeCa {@code FAKE_CA}: upstream's in-process test CA; here, the embedded local CA
+     * @param localhostAppTunnel {@code LOCALHOST_APP_TUNNEL}
+     * @param xdsOnDemand {@code XDS_ON_DEMAND}
+     * @param dnsCapture whether the DNS proxy would run: the proxy metadata {@code DNS_CAPTURE} is absent or
+     *     {@code true}
+     * @param cpus the CPU count worker-thread rules use: {@code ZTUNNEL_CPU_LIMIT}, else the logical CPUs
+     * @param proxyArgs the command line after the program name, as upstream shows it
+     */
+    public record Upstream(
+            boolean proxyEnabled,
+            boolean fakeCa,
+            boolean localhostAppTunnel,
+            boolean xdsOnDemand,
+            boolean dnsCapture,
+            int cpus,
+            String proxyArgs) {}
+
     /** {@code namespace/name/serviceAccount} of a local workload (dedicated mode). */
     public record LocalWorkloadInfo(String namespace, String name, String serviceAccount) {
         public static LocalWorkloadInfo parse(String text) {
-            String[] parts = text.split("/", -1);
+            // As upstream: the service account is everything after the second slash.
+            String[] parts = text.split("/", 3);
             if (parts.length != 3 || parts[0].isEmpty() || parts[1].isEmpty() || parts[2].isEmpty()) {
                 throw new ConfigException(
                         "PROXY_WORKLOAD_INFO=" + text + ": expected <namespace>/<name>/<service account>");
@@ -97,31 +144,38 @@ public record Config(
         }
     }
 
-    public static Config fromEnvironment() {
-        return from(Env.system());
+    /** The configuration of a daemon started as {@code ztunnel <args>}. */
+    public static Config fromEnvironment(String... args) {
+        return from(Env.system(), MeshConfig.DEFAULT_FILE, String.join(" ", args));
     }
 
     public static Config from(Env env) {
         return from(env, MeshConfig.DEFAULT_FILE);
     }
 
+    public static Config from(Env env, Path meshFile) {
+        return from(env, meshFile, "proxy ztunnel");
+    }
+
     /**
      * Reads the configuration from {@code env}, with the mesh config at {@code meshFile} and {@code PROXY_CONFIG}
      * beneath it: an environment variable, when set, wins over the ProxyConfig field of the same meaning.
      */
-    public static Config from(Env env, Path meshFile) {
+    public static Config from(Env env, Path meshFile, String proxyArgs) {
         MeshConfig mesh = MeshConfig.load(meshFile, env.raw("PROXY_CONFIG"));
         boolean inKubernetes = env.isSet("KUBERNETES_SERVICE_HOST");
-        String defaultIstiod = inKubernetes ? "https://istiod.istio-system.svc:15012" : "";
+        String defaultIstiod = inKubernetes ? "https://istiod.istio-system.svc:15012" : "https://localhost:15012";
 
-        ProxyMode mode = switch (env.nonEmpty("PROXY_MODE", "shared").toLowerCase(java.util.Locale.ROOT)) {
+        ProxyMode mode = switch (env.string("PROXY_MODE", "shared")) {
             case "shared" -> ProxyMode.SHARED;
             case "dedicated" -> ProxyMode.DEDICATED;
             default ->
                 throw new ConfigException("PROXY_MODE=" + env.raw("PROXY_MODE") + ": expected shared or dedicated");
         };
         LocalWorkloadInfo info = null;
-        if (env.raw("PROXY_WORKLOAD_INFO") != null
+        // Upstream reads the local workload in dedicated mode only.
+        if (mode == ProxyMode.DEDICATED
+                && env.raw("PROXY_WORKLOAD_INFO") != null
                 && !env.raw("PROXY_WORKLOAD_INFO").isEmpty()) {
             info = LocalWorkloadInfo.parse(env.raw("PROXY_WORKLOAD_INFO"));
         }
@@ -142,12 +196,10 @@ public record Config(
             throw new ConfigException("LOCAL_XDS_PATH and LOCAL_XDS are mutually exclusive; set one of them");
         }
 
-        int cpus = Runtime.getRuntime().availableProcessors();
-        int workers = env.nonEmpty("ZTUNNEL_WORKER_THREADS", null) == null
-                        && mesh.concurrency() != null
-                        && mesh.concurrency() > 0
-                ? mesh.concurrency()
-                : workerThreads(env, cpus);
+        int cpus = env.nonEmpty("ZTUNNEL_CPU_LIMIT", null) != null
+                ? env.integer("ZTUNNEL_CPU_LIMIT", 1, 1, 4096)
+                : Runtime.getRuntime().availableProcessors();
+        int workers = workerThreads(env, cpus, mesh.concurrency());
 
         HboneSettings hbone = new HboneSettings(
                 env.integer(
@@ -192,8 +244,20 @@ public record Config(
 
         Map<String, String> metadata = new LinkedHashMap<>(mesh.proxyMetadata());
         metadata.putAll(env.withPrefix("ISTIO_META_"));
-        String clusterId = env.nonEmpty(
-                "ISTIO_META_CLUSTER_ID", env.nonEmpty("CLUSTER_ID", metadata.getOrDefault("CLUSTER_ID", "Kubernetes")));
+        String clusterId = env.nonEmpty("ISTIO_META_CLUSTER_ID", env.nonEmpty("CLUSTER_ID", "Kubernetes"));
+        String capture = metadata.get("DNS_CAPTURE");
+        Upstream upstream = new Upstream(
+                env.bool("ENABLE_PROXY", true),
+                env.bool("FAKE_CA", false),
+                env.bool("LOCALHOST_APP_TUNNEL", true),
+                env.bool("XDS_ON_DEMAND", false),
+                capture == null || capture.toLowerCase(java.util.Locale.ROOT).equals("true"),
+                cpus,
+                proxyArgs);
+        if (!upstream.proxyEnabled() && !upstream.dnsCapture()) {
+            throw new ConfigException("ztunnel run without any servers enabled: ENABLE_PROXY=false and the DNS proxy is"
+                    + " off (proxy metadata DNS_CAPTURE=" + capture + ")");
+        }
 
         return new Config(
                 mode,
@@ -235,11 +299,13 @@ public record Config(
                 workers,
                 hbone,
                 env.bool("KEEPALIVE_ENABLED", true),
+                socketConfig(env),
                 terminationDeadline(env),
                 bind,
                 ports,
                 env.nonEmpty("PREFERED_SERVICE_NAMESPACE", ""),
                 env.bool("AUTHZ_POLICY_INFO_LOGGING", false),
+                upstream,
                 env.nonEmpty("ISTIO_META_ISTIO_VERSION", "unknown"),
                 warnings(env));
     }
@@ -252,6 +318,25 @@ public record Config(
                     + " (wildcard), as with XDS_ON_DEMAND=false");
         }
         return List.copyOf(warnings);
+    }
+
+    /** The keepalive and user-timeout variables; durations of at least one second (the socket options' unit). */
+    private static SocketConfig socketConfig(Env env) {
+        SocketConfig d = SocketConfig.DEFAULT;
+        Duration time = env.duration("KEEPALIVE_TIME", d.keepaliveTime());
+        Duration interval = env.duration("KEEPALIVE_INTERVAL", d.keepaliveInterval());
+        for (var e :
+                Map.of("KEEPALIVE_TIME", time, "KEEPALIVE_INTERVAL", interval).entrySet()) {
+            if (e.getValue().compareTo(Duration.ofSeconds(1)) < 0) {
+                throw new ConfigException(e.getKey() + "=" + env.raw(e.getKey()) + ": expected at least 1s");
+            }
+        }
+        return new SocketConfig(
+                env.bool("KEEPALIVE_ENABLED", d.keepaliveEnabled()),
+                time,
+                interval,
+                env.integer("KEEPALIVE_RETRIES", d.keepaliveRetries(), 1, 127),
+                env.bool("USER_TIMEOUT_ENABLED", d.userTimeoutEnabled()));
     }
 
     /** {@code SECRET_TTL}: at least one second, as the CA request carries it in whole seconds. */
@@ -273,11 +358,12 @@ public record Config(
     }
 
     /**
-     * Whether workload certificates come from the embedded local CA rather than istiod: {@code CA_ADDRESS} is empty
-     * (the default outside Kubernetes), or {@code LOCAL_CA_DIR} was set explicitly (which wins over a CA address).
+     * Whether workload certificates come from the embedded local CA rather than istiod: {@code CA_ADDRESS} is empty,
+     * {@code FAKE_CA=true} (upstream's in-process test CA), or {@code LOCAL_CA_DIR} was set explicitly (which wins over
+     * a CA address).
      */
     public boolean localCa() {
-        return caAddress.isEmpty() || localCaDirSet;
+        return caAddress.isEmpty() || upstream.fakeCa() || localCaDirSet;
     }
 
     private static String withScheme(String address) {
@@ -287,15 +373,20 @@ public record Config(
         return address.contains("://") ? address : "https://" + address;
     }
 
-    /** {@code ZTUNNEL_WORKER_THREADS} (N or N%), else max(ceil(25 % of CPUs), CPU request, 2), capped by the limit. */
-    static int workerThreads(Env env, int cpus) {
+    /**
+     * The data-plane threads, as upstream: {@code ZTUNNEL_WORKER_THREADS} ({@code N}, {@code 0} = every CPU, or
+     * {@code P%} of the CPUs rounded up, at least 1); else ProxyConfig {@code concurrency} ({@code 0} = every CPU);
+     * else, with a CPU resource limit, max(limit, request) rounded up; else max(ceil(25 % of CPUs), request, 2).
+     * {@code cpus} is {@code ZTUNNEL_CPU_LIMIT} when set, else the logical CPUs.
+     */
+    static int workerThreads(Env env, int cpus, Integer concurrency) {
         String explicit = env.nonEmpty("ZTUNNEL_WORKER_THREADS", null);
         if (explicit != null) {
             String v = explicit.trim();
             try {
                 if (v.endsWith("%")) {
-                    int pct = Integer.parseInt(v.substring(0, v.length() - 1));
-                    if (pct <= 0 || pct > 100) {
+                    double pct = Double.parseDouble(v.substring(0, v.length() - 1));
+                    if (!(pct > 0) || pct > 100) {
                         throw new NumberFormatException();
                     }
                     return Math.max(1, (int) Math.ceil(cpus * pct / 100.0));
@@ -309,6 +400,9 @@ public record Config(
                 throw new ConfigException("ZTUNNEL_WORKER_THREADS=" + explicit
                         + ": expected a thread count or a percentage of CPUs like 50%");
             }
+        }
+        if (concurrency != null) {
+            return concurrency == 0 ? cpus : concurrency;
         }
         double limit = cpuQuantity(env, "ZTUNNEL_RESOURCE_CPU_LIMIT");
         double request = cpuQuantity(env, "ZTUNNEL_RESOURCE_CPU_REQUEST");

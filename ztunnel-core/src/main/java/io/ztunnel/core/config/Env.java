@@ -1,15 +1,14 @@
 package io.ztunnel.core.config;
 
 import java.time.Duration;
-import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Typed reads of environment variables with ztunnel's value formats (booleans, sizes, durations like {@code 24h} or
- * {@code 1m30s}); every failure names the variable. Immutable; a copy of the environment taken at construction.
+ * Typed reads of environment variables with ztunnel's value formats (booleans {@code true}/{@code false}, sizes,
+ * durations like {@code 24h} or {@code 1m30s}); every failure names the variable. Immutable; a copy of the environment taken at construction.
  */
 public final class Env {
     private static final Pattern DURATION_PART = Pattern.compile("(\\d+(?:\\.\\d+)?)(ms|us|µs|ns|s|m|h|d)");
@@ -44,22 +43,25 @@ public final class Env {
         return v == null || v.isEmpty() ? fallback : v;
     }
 
+    /**
+     * A boolean as upstream reads one: exactly {@code true} or {@code false}; anything else, an empty value included,
+     * is an error naming the variable. Unset: {@code fallback}.
+     */
     public boolean bool(String name, boolean fallback) {
         String v = vars.get(name);
-        if (v == null || v.isEmpty()) {
+        if (v == null) {
             return fallback;
         }
-        return switch (v.trim().toLowerCase(Locale.ROOT)) {
-            case "true", "1", "yes", "on" -> true;
-            case "false", "0", "no", "off" -> false;
+        return switch (v) {
+            case "true" -> true;
+            case "false" -> false;
             default -> throw new ConfigException(name + "=" + v + ": expected true or false");
         };
     }
 
-    /** A tri-state boolean: null when unset. */
+    /** A tri-state boolean: null when unset; otherwise as {@link #bool}. */
     public Boolean optionalBool(String name) {
-        String v = vars.get(name);
-        return v == null || v.isEmpty() ? null : bool(name, false);
+        return vars.containsKey(name) ? bool(name, false) : null;
     }
 
     public int integer(String name, int fallback, int min, int max) {

@@ -16,7 +16,7 @@ import org.jspecify.annotations.Nullable;
  * The few ProxyConfig fields Istio's ztunnel honours, from the mesh config file's {@code defaultConfig} (mounted at
  * {@code ./etc/istio/config/mesh}) overlaid by the {@code PROXY_CONFIG} environment variable (a ProxyConfig in YAML or
  * JSON): {@code discoveryAddress}, {@code proxyAdminPort}, {@code statsPort}, {@code concurrency} and
- * {@code proxyMetadata}. Every other ProxyConfig field is ignored, as upstream does; a known field of the wrong type is
+ * {@code proxyMetadata} (a key's {@code ISTIO_META_} prefix is dropped, as upstream does). Every other ProxyConfig field is ignored, as upstream does; a known field of the wrong type is
  * an error naming the source and the field. Environment variables win over these values (see {@link Config#from}).
  *
  * <p>Immutable; parsed once at start.
@@ -95,7 +95,11 @@ public record MeshConfig(
                 if (!e.getValue().isValueNode() || e.getValue().isNull()) {
                     throw new ConfigException(source + ".proxyMetadata." + e.getKey() + ": expected a string");
                 }
-                metadata.put(e.getKey(), e.getValue().asText());
+                // As upstream: a key written like the environment variable loses its ISTIO_META_ prefix.
+                String key = e.getKey().startsWith("ISTIO_META_") && e.getKey().length() > "ISTIO_META_".length()
+                        ? e.getKey().substring("ISTIO_META_".length())
+                        : e.getKey();
+                metadata.put(key, e.getValue().asText());
             }
         }
         return new MeshConfig(

@@ -8,6 +8,7 @@ import io.ztunnel.core.identity.CertificateManager;
 import io.ztunnel.core.identity.IstiodCa;
 import io.ztunnel.core.identity.LocalCa;
 import io.ztunnel.core.proxy.Transport;
+import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.StateStore;
 import io.ztunnel.metrics.XdsMetrics;
 import io.ztunnel.metrics.XdsTerminationReason;
@@ -88,6 +89,18 @@ public final class ControlPlane implements AutoCloseable {
         this.client = client;
     }
 
+    /** As {@link #start(Config, EventLoopGroup, Transport, StateStore, CertificateManager, XdsMetrics, ProxyState)}
+     * without a static config. */
+    public static ControlPlane start(
+            Config config,
+            EventLoopGroup control,
+            Transport transport,
+            StateStore store,
+            CertificateManager certificates,
+            XdsMetrics metrics) {
+        return start(config, control, transport, store, certificates, metrics, null);
+    }
+
     /**
      * Connects to istiod and starts feeding {@code store}. Returns at once; {@link #ready()} tells when the first
      * responses of both types were ACKed.
@@ -98,6 +111,7 @@ public final class ControlPlane implements AutoCloseable {
      * @param store the state to replace on every push; the control plane is its only writer
      * @param certificates where certificates of local workloads are prefetched and forgotten (shared mode)
      * @param metrics {@code istio_xds_*}
+     * @param staticState the static config held under the pushed state ({@link XdsStateSource#seed}), or null
      * @throws IllegalStateException naming the variable when the xDS settings cannot be used
      */
     public static ControlPlane start(
@@ -106,7 +120,8 @@ public final class ControlPlane implements AutoCloseable {
             Transport transport,
             StateStore store,
             CertificateManager certificates,
-            XdsMetrics metrics) {
+            XdsMetrics metrics,
+            ProxyState staticState) {
         Objects.requireNonNull(store, "store");
         Objects.requireNonNull(certificates, "certificates");
         Objects.requireNonNull(metrics, "metrics");
@@ -125,6 +140,9 @@ public final class ControlPlane implements AutoCloseable {
                 store,
                 config.nodeName(),
                 shared ? XdsStateSource.CertificateWarmer.of(certificates) : XdsStateSource.CertificateWarmer.NONE);
+        if (staticState != null) {
+            source.seed(staticState);
+        }
         DeltaAdsClient client = DeltaAdsClient.builder(endpoint, node, source)
                 .listener(new MetricsListener(metrics))
                 .build();

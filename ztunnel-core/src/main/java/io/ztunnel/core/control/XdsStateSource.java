@@ -120,6 +120,35 @@ public final class XdsStateSource implements XdsResourceHandler {
         this.warmer = Objects.requireNonNull(warmer, "warmer");
     }
 
+    /**
+     * Starts from a static config ({@code LOCAL_XDS_PATH} / {@code LOCAL_XDS} with xDS on, as upstream loads it): its
+     * workloads, services and policies are held under their xDS names (uid, {@code namespace/hostname},
+     * {@code namespace/name}) before anything is pushed, and published at once. Pushes then replace or remove them
+     * like any resource of the same name.
+     */
+    public synchronized void seed(ProxyState staticState) {
+        IdentityChanges identities = new IdentityChanges();
+        for (Workload w : staticState.workloads()) {
+            workloads.put(w.uid(), w);
+            trackLocal(w.uid(), w, identities);
+        }
+        for (Service s : staticState.services()) {
+            services.put(s.key(), s);
+        }
+        for (Authorization p : staticState.policies()) {
+            policies.put(p.key(), p);
+        }
+        try {
+            publish(
+                    "static",
+                    staticState.workloadCount() + staticState.services().size(),
+                    0,
+                    0);
+        } finally {
+            identities.announce();
+        }
+    }
+
     @Override
     public synchronized List<ResourceError> applyAddresses(List<XdsResource<Address>> upserts, List<String> removals) {
         IdentityChanges identities = new IdentityChanges();

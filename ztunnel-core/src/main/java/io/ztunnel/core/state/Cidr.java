@@ -1,5 +1,6 @@
 package io.ztunnel.core.state;
 
+import io.netty.util.NetUtil;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 
@@ -65,6 +66,6 @@ public record Cidr(InetAddress address, int prefixLength) {
 
     @Override
     public String toString() {
-        return address.getHostAddress() + "/" + prefixLength;
+        return NetUtil.toAddressString(address) + "/" + prefixLength;
     }
 }

@@ -1,9 +1,11 @@
 package io.ztunnel.core.state;
 
+import io.netty.util.NetUtil;
 import java.net.InetAddress;
 import java.util.Objects;
 
-/** An IP address on a network ({@code ""} is the default network); written {@code network/ip} as in ztunnel. */
+/** An IP address on a network ({@code ""} is the default network); written {@code network/ip} as in ztunnel
+ * (IPv6 compressed, RFC 5952). */
 public record NetworkAddress(String network, InetAddress address) {
     public NetworkAddress {
         network = network == null ? "" : network;
@@ -12,6 +14,6 @@ public record NetworkAddress(String network, InetAddress address) {
 
     @Override
     public String toString() {
-        return network + "/" + address.getHostAddress();
+        return network + "/" + NetUtil.toAddressString(address);
     }
 }

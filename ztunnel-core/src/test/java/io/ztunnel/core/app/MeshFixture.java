@@ -101,6 +101,9 @@ final class MeshFixture implements AutoCloseable {
         env.put("PROXY_WORKLOAD_INFO", workload);
         env.put("PROXY_BIND_ADDRESS", ip);
         env.put("LOCAL_XDS_PATH", configFile.toString());
+        // The embedded local config and CA: upstream's defaults would be istiod on localhost.
+        env.put("XDS_ADDRESS", "");
+        env.put("CA_ADDRESS", "");
         env.put("LOCAL_CA_DIR", dir.resolve("ca").toString());
         env.put("ADMIN_PORT", "0");
         env.put("STATS_PORT", "0");

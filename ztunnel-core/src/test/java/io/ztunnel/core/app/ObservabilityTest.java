@@ -228,7 +228,12 @@ class ObservabilityTest {
         JsonNode dump = new ObjectMapper().readTree(MeshFixture.get(admin, "/config_dump"));
         assertThat(dump.get("workloads")).hasSize(3);
         assertThat(dump.get("certificates").isArray()).isTrue();
-        assertThat(dump.get("config").get("proxyMode").asText()).isEqualTo("dedicated");
+        assertThat(dump.get("config").get("proxyMode").asText()).isEqualTo("Dedicated");
+        // Any method, pretty JSON without a trailing newline, as upstream.
+        var posted = MeshFixture.http(admin, "/config_dump", "POST");
+        assertThat(posted.statusCode()).isEqualTo(200);
+        assertThat(posted.headers().firstValue("content-type")).hasValue("application/json");
+        assertThat(posted.body()).startsWith("{\n  \"certificates\": ").endsWith("\n}");
         var quitByGet = MeshFixture.http(admin, "/quitquitquit", "GET");
         assertThat(quitByGet.statusCode()).isEqualTo(405);
         assertThat(quitByGet.body()).isEmpty();
@@ -248,6 +253,39 @@ class ObservabilityTest {
                 // refused: good
             }
         }
+    }
+
+    @Test
+    void aLiveDumpIsReadByTheIndependentClientWithStaticConfigFromTheLocalFile() throws Exception {
+        mesh = new MeshFixture(dir, Map.of());
+        try (Socket s = mesh.connect("127.0.0.3", 8080)) {
+            assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
+        }
+        String text = MeshFixture.get(mesh.client.adminAddress(), "/config_dump");
+        JsonNode read = io.ztunnel.core.admin.ConfigDumpClient.check(text);
+        assertThat(read.get("workloads").asInt()).isEqualTo(3);
+        assertThat(read.get("services").asInt()).isPositive();
+        assertThat(read.get("certificates").asInt()).isPositive();
+        assertThat(read.get("certs").asInt()).isPositive();
+        JsonNode dump = new ObjectMapper().readTree(text);
+        // The local file is the static config, in its own schema.
+        assertThat(dump.get("staticConfig").get("workloads")).hasSize(3);
+        assertThat(dump.get("staticConfig")
+                        .get("workloads")
+                        .get(0)
+                        .get("services")
+                        .isObject())
+                .isTrue();
+        assertThat(dump.has("workloadState")).isFalse(); // dedicated mode
+    }
+
+    @Test
+    void quitquitquitAnswersAtOnceAndTheDrainFollows() throws Exception {
+        mesh = new MeshFixture(dir, Map.of());
+        var answer = MeshFixture.http(mesh.client.adminAddress(), "/quitquitquit", "POST");
+        assertThat(answer.statusCode()).isEqualTo(200);
+        assertThat(answer.body()).isEqualTo("shutdown now\n");
+        assertThat(mesh.client.awaitStopped(Duration.ofSeconds(30))).isTrue();
     }
 
     @Test

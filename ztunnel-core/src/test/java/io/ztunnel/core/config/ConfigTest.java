@@ -8,6 +8,7 @@ import io.ztunnel.core.control.ControlPlane;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -27,15 +28,26 @@ class ConfigTest {
     }
 
     @Test
-    void defaultsOutsideKubernetesUseLocalStateAndUpstreamPorts() {
+    void defaultsOutsideKubernetesAreUpstreamsLocalIstiodAndPorts() {
         Config c = from(Map.of());
-        assertThat(c.xdsEnabled()).isFalse();
-        assertThat(c.localCa()).isTrue();
+        assertThat(c.xdsAddress()).isEqualTo("https://localhost:15012");
+        assertThat(c.caAddress()).isEqualTo("https://localhost:15012");
+        assertThat(c.xdsEnabled()).isTrue();
+        assertThat(c.localCa()).isFalse();
         assertThat(c.ports().admin()).isEqualTo(15000);
         assertThat(c.ports().stats()).isEqualTo(15020);
         assertThat(c.ports().readiness()).isEqualTo(15021);
         assertThat(c.proxyMode()).isEqualTo(Config.ProxyMode.SHARED);
         assertThat(c.clusterId()).isEqualTo("Kubernetes");
+    }
+
+    @Test
+    void emptyAddressesSelectTheEmbeddedLocalConfigAndCa() {
+        Config c = from(Map.of("XDS_ADDRESS", "", "CA_ADDRESS", ""));
+        assertThat(c.xdsEnabled()).isFalse();
+        assertThat(c.localCa()).isTrue();
+        assertThat(from(Map.of("FAKE_CA", "true")).localCa()).isTrue();
+        assertThat(from(Map.of("FAKE_CA", "true")).upstream().fakeCa()).isTrue();
     }
 
     @Test
@@ -106,7 +118,7 @@ class ConfigTest {
         assertThat(overridden.ports().admin()).isEqualTo(15200);
         assertThat(overridden.workerThreads()).isEqualTo(1);
         // discoveryAddress is the xDS address only; the CA address keeps its own default.
-        assertThat(c.caAddress()).isEmpty();
+        assertThat(c.caAddress()).isEqualTo("https://localhost:15012");
     }
 
     @Test
@@ -144,7 +156,12 @@ class ConfigTest {
                 ControlPlane.nodeIdentity(c).toNode().getMetadata().getFieldsMap();
         assertThat(node.get("REGION").getStringValue()).isEqualTo("us");
         assertThat(node.get("CLUSTER_ID").getStringValue()).isEqualTo("from-mesh");
-        assertThat(c.clusterId()).isEqualTo("from-mesh");
+        // As upstream, the cluster id comes from ISTIO_META_CLUSTER_ID or CLUSTER_ID only.
+        assertThat(c.clusterId()).isEqualTo("Kubernetes");
+        assertThat(from(Map.of("CLUSTER_ID", "c1")).clusterId()).isEqualTo("c1");
+        assertThat(from(Map.of("CLUSTER_ID", "c1", "ISTIO_META_CLUSTER_ID", "c2"))
+                        .clusterId())
+                .isEqualTo("c2");
         assertThat(node.get("NAME").getStringValue()).isEqualTo("ztunnel-a");
     }
 
@@ -168,5 +185,109 @@ class ConfigTest {
                 .isInstanceOf(ConfigException.class)
                 .hasMessageContaining(mesh.toString())
                 .hasMessageContaining("defaultConfig.discoveryAddress");
+    }
+
+    @Test
+    void booleansAreExactlyTrueOrFalseAndAnythingElseNamesTheVariable() {
+        assertThat(from(Map.of("ENABLE_PROXY", "true")).upstream().proxyEnabled())
+                .isTrue();
+        for (String bad : new String[] {"1", "TRUE", "yes", "", " true"}) {
+            assertThatThrownBy(() -> from(Map.of("ENABLE_PROXY", bad)))
+                    .isInstanceOf(ConfigException.class)
+                    .hasMessage("ENABLE_PROXY=" + bad + ": expected true or false");
+        }
+        assertThatThrownBy(() -> from(Map.of("KEEPALIVE_ENABLED", "")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("KEEPALIVE_ENABLED=");
+        assertThatThrownBy(() -> from(Map.of("ENABLE_ORIG_SRC", "")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("ENABLE_ORIG_SRC=");
+        assertThat(from(Map.of()).enableOriginalSource()).isNull();
+    }
+
+    @Test
+    void disablingTheProxyWithTheDnsProxyOffIsAnError() {
+        assertThat(from(Map.of("ENABLE_PROXY", "false")).upstream().proxyEnabled())
+                .isFalse();
+        assertThatThrownBy(() -> from(Map.of("ENABLE_PROXY", "false", "ISTIO_META_DNS_CAPTURE", "false")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageStartingWith("ztunnel run without any servers enabled");
+    }
+
+    @Test
+    void keepaliveAndUserTimeoutHaveUpstreamsDefaultsAndVariables() {
+        Config.SocketConfig d = from(Map.of()).socketConfig();
+        assertThat(d).isEqualTo(Config.SocketConfig.DEFAULT);
+        assertThat(d.keepaliveTime()).hasSeconds(180);
+        assertThat(d.keepaliveInterval()).hasSeconds(180);
+        assertThat(d.keepaliveRetries()).isEqualTo(9);
+        assertThat(d.userTimeout()).hasMillis(1_800_000);
+        Config.SocketConfig c = from(Map.of(
+                        "KEEPALIVE_TIME", "60s",
+                        "KEEPALIVE_INTERVAL", "10s",
+                        "KEEPALIVE_RETRIES", "3",
+                        "USER_TIMEOUT_ENABLED", "true"))
+                .socketConfig();
+        assertThat(c).isEqualTo(new Config.SocketConfig(true, Duration.ofSeconds(60), Duration.ofSeconds(10), 3, true));
+        assertThat(c.userTimeout()).hasSeconds(90);
+        assertThatThrownBy(() -> from(Map.of("KEEPALIVE_RETRIES", "many")))
+                .hasMessageContaining("KEEPALIVE_RETRIES=many");
+        assertThatThrownBy(() -> from(Map.of("KEEPALIVE_TIME", "500ms"))).hasMessageContaining("KEEPALIVE_TIME=500ms");
+    }
+
+    @Test
+    void workerThreadsFollowUpstreamsRules() {
+        assertThat(from(Map.of("ZTUNNEL_CPU_LIMIT", "8", "ZTUNNEL_WORKER_THREADS", "50%"))
+                        .workerThreads())
+                .isEqualTo(4);
+        assertThat(from(Map.of("ZTUNNEL_CPU_LIMIT", "8", "ZTUNNEL_WORKER_THREADS", "12.5%"))
+                        .workerThreads())
+                .isEqualTo(1);
+        assertThat(from(Map.of("ZTUNNEL_CPU_LIMIT", "8", "ZTUNNEL_WORKER_THREADS", "0"))
+                        .workerThreads())
+                .isEqualTo(8);
+        assertThat(from(Map.of("ZTUNNEL_CPU_LIMIT", "16")).workerThreads()).isEqualTo(4);
+        assertThat(from(Map.of("ZTUNNEL_CPU_LIMIT", "4")).workerThreads()).isEqualTo(2);
+        assertThat(from(Map.of("ZTUNNEL_CPU_LIMIT", "6", "PROXY_CONFIG", "concurrency: 0"))
+                        .workerThreads())
+                .isEqualTo(6);
+        assertThat(from(Map.of("ZTUNNEL_CPU_LIMIT", "6", "PROXY_CONFIG", "concurrency: 3"))
+                        .workerThreads())
+                .isEqualTo(3);
+        assertThat(from(Map.of("ZTUNNEL_RESOURCE_CPU_LIMIT", "1500m", "ZTUNNEL_RESOURCE_CPU_REQUEST", "500m"))
+                        .workerThreads())
+                .isEqualTo(2);
+        assertThatThrownBy(() -> from(Map.of("ZTUNNEL_CPU_LIMIT", "lots")))
+                .hasMessageContaining("ZTUNNEL_CPU_LIMIT=lots");
+    }
+
+    @Test
+    void proxyMetadataKeysLoseTheirIstioMetaPrefixAndLaterSourcesWin() throws IOException {
+        Path mesh = dir.resolve("mesh");
+        Files.writeString(mesh, """
+                defaultConfig:
+                  proxyMetadata: {ISTIO_META_FOO: mesh, ISTIO_META_BAR: mesh, PLAIN: mesh}
+                """);
+        Config c = Config.from(
+                new Env(Map.of("PROXY_CONFIG", "proxyMetadata: {ISTIO_META_FOO: x}", "ISTIO_META_PLAIN", "env")), mesh);
+        assertThat(c.proxyMetadata())
+                .containsEntry("FOO", "x")
+                .containsEntry("BAR", "mesh")
+                .containsEntry("PLAIN", "env")
+                .doesNotContainKeys("ISTIO_META_FOO", "ISTIO_META_BAR");
+        Map<String, Value> node =
+                ControlPlane.nodeIdentity(c).toNode().getMetadata().getFieldsMap();
+        assertThat(node.get("FOO").getStringValue()).isEqualTo("x");
+    }
+
+    @Test
+    void proxyModeIsExactlySharedOrDedicatedAndTheWorkloadIsReadInDedicatedModeOnly() {
+        assertThatThrownBy(() -> from(Map.of("PROXY_MODE", ""))).hasMessageContaining("PROXY_MODE=");
+        assertThatThrownBy(() -> from(Map.of("PROXY_MODE", "Shared"))).hasMessageContaining("PROXY_MODE=Shared");
+        assertThat(from(Map.of("PROXY_WORKLOAD_INFO", "not valid")).proxyWorkloadInfo())
+                .isNull();
+        Config dedicated = from(Map.of("PROXY_MODE", "dedicated", "PROXY_WORKLOAD_INFO", "ns/name/sa/with/slash"));
+        assertThat(dedicated.proxyWorkloadInfo())
+                .isEqualTo(new Config.LocalWorkloadInfo("ns", "name", "sa/with/slash"));
     }
 }

@@ -3,7 +3,6 @@ package io.ztunnel.core.control;
 import static io.ztunnel.core.state.Fixtures.ip;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.ztunnel.core.admin.ConfigDump;
 import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.state.Authorization;
@@ -12,12 +11,14 @@ import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.Service;
 import io.ztunnel.core.state.Workload;
 import io.ztunnel.xds.local.LocalConfigParser;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** Files written for Istio's ztunnel load here unchanged, and {@code /config_dump} writes the same schema back. */
+/**
+ * Files written for Istio's ztunnel load here unchanged, and {@code /config_dump}'s {@code staticConfig} writes the same
+ * schema back.
+ */
 class LocalConfigCompatTest {
 
     /** The example of section 9.2 of the reference, as ztunnel documents it. */
@@ -199,12 +200,8 @@ class LocalConfigCompatTest {
     void configDumpRoundTripsThroughTheLocalConfigSchema() throws Exception {
         for (String yaml : List.of(TINY, EVERYTHING)) {
             ProxyState original = LocalConfigSource.toState(LocalConfigParser.parseInline(yaml));
-            Map<String, Object> dump = ConfigDump.state(original);
-            Map<String, Object> asConfig = new LinkedHashMap<>();
-            asConfig.put("workloads", dump.get("workloads"));
-            asConfig.put("services", dump.get("services"));
-            asConfig.put("policies", dump.get("policies"));
-            String json = new ObjectMapper().writeValueAsString(asConfig);
+            // What /config_dump shows under staticConfig loads back as a local config file.
+            String json = ConfigDump.toJson(ConfigDump.staticConfig(original));
 
             ProxyState reloaded = LocalConfigSource.toState(LocalConfigParser.parseInline(json));
             assertThat(reloaded.workloads()).isEqualTo(original.workloads());

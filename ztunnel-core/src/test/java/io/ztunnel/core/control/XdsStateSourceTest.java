@@ -77,6 +77,33 @@ class XdsStateSourceTest {
     }
 
     @Test
+    void aStaticConfigIsHeldUnderThePushedStateAndPushesReplaceOrRemoveItsResources() throws Exception {
+        ProxyState staticState = LocalConfigSource.toState(io.ztunnel.xds.local.LocalConfigParser.parseInline("""
+                workloads:
+                - {uid: "static-a", name: a, namespace: ns, workloadIps: ["10.0.9.1"], node: node-1, protocol: HBONE,
+                   services: {}}
+                - {uid: "static-b", name: b, namespace: ns, workloadIps: ["10.0.9.2"], services: {}}
+                services:
+                - {name: s, namespace: ns, hostname: s.ns.svc.cluster.local, vips: ["/10.96.9.1"], ports: {80: 8080}}
+                policies:
+                - {name: p, namespace: ns, scope: Namespace, action: Deny, dryRun: false, rules: []}
+                """));
+        source.seed(staticState);
+        assertThat(store.current().workloadByAddress(at("10.0.9.1"))).isNotNull();
+        assertThat(store.current().service("ns/s.ns.svc.cluster.local")).isNotNull();
+        assertThat(store.current().policy("ns/p")).isNotNull();
+        assertThat(warmups).containsExactly("prefetch spiffe://cluster.local/ns/ns/sa/default");
+
+        // A push under the same name replaces the static resource; a removal removes it; the rest stays.
+        addresses(List.of(address(workload("ns", "a", "10.0.9.11").setUid("static-a"))), List.of("static-b"));
+        assertThat(store.current().workloadByAddress(at("10.0.9.11"))).isNotNull();
+        assertThat(store.current().workloadByAddress(at("10.0.9.1"))).isNull();
+        assertThat(store.current().workloadByAddress(at("10.0.9.2"))).isNull();
+        assertThat(store.current().service("ns/s.ns.svc.cluster.local")).isNotNull();
+        assertThat(store.current().policy("ns/p")).isNotNull();
+    }
+
+    @Test
     void appliesAResponseAndPublishesOneSnapshotForIt() throws Exception {
         String key = "server/echo.server.svc.cluster.local";
         List<ResourceError> errors = addresses(

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.ztunnel.cni.testing.RequiresNetns;
 import io.ztunnel.core.demo.LocalMesh;
 import io.ztunnel.core.demo.Shell;
@@ -157,8 +159,8 @@ class InpodMeshNetnsTest {
     private void awaitPolicies(int count) {
         await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> {
             for (String node : List.of("node1", "node2")) {
-                String dump = mesh.http(node, 15000, "/config_dump");
-                assertThat(dump.split("\"scope\"").length - 1).isEqualTo(count);
+                JsonNode dump = new ObjectMapper().readTree(mesh.http(node, 15000, "/config_dump"));
+                assertThat(dump.get("policies")).hasSize(count);
             }
         });
     }
@@ -315,9 +317,16 @@ class InpodMeshNetnsTest {
         mesh.stopDaemon("node1");
         mesh.startDaemon("node1");
         mesh.awaitReady("node1", Duration.ofSeconds(60));
-        String dump = mesh.http("node1", 15000, "/config_dump");
-        String state = dump.substring(dump.indexOf("\"workloadState\""));
-        assertThat(state.split("\"state\" : \"Up\"").length - 1).isEqualTo(2); // client and server1
+        JsonNode state = new ObjectMapper()
+                .readTree(mesh.http("node1", 15000, "/config_dump"))
+                .get("workloadState");
+        List<String> up = new java.util.ArrayList<>();
+        state.properties().forEach(e -> {
+            if (e.getValue().get("state").asText().equals("Up")) {
+                up.add(e.getKey());
+            }
+        });
+        assertThat(up).hasSize(2); // client and server1
         assertThat(banner("client", ip("server2"), 8080)).isEqualTo("server2 " + ip("client"));
     }
 

@@ -1,0 +1,3 @@
+module ztunnel-java/configdump-check
+
+go 1.22
