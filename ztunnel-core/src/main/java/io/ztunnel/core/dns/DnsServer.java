@@ -84,6 +84,38 @@ public final class DnsServer implements AutoCloseable {
     }
 
     private void bind(DnsSockets sockets, EventLoopGroup group, InetSocketAddress address) {
+        // With port 0 (tests) the UDP socket picks the port and TCP must get the same one, which another TCP socket
+        // may hold: then try another port.
+        int tries = address.getPort() == 0 ? 5 : 1;
+        for (int i = 1; ; i++) {
+            Channel udp = bindUdp(sockets, group, address);
+            InetSocketAddress bound =
+                    new InetSocketAddress(address.getAddress(), ((InetSocketAddress) udp.localAddress()).getPort());
+            ChannelFuture tcp = new ServerBootstrap()
+                    .group(group)
+                    .channelFactory(sockets.tcpServer())
+                    .option(ChannelOption.SO_BACKLOG, 128)
+                    .childOption(ChannelOption.TCP_NODELAY, true)
+                    .childHandler(new ChannelInitializer<Channel>() {
+                        @Override
+                        protected void initChannel(Channel ch) {
+                            accepted(ch);
+                        }
+                    })
+                    .bind(bound)
+                    .awaitUninterruptibly();
+            if (!tcp.isSuccess() && i < tries) {
+                udp.close().awaitUninterruptibly();
+                continue;
+            }
+            listeners.add(udp);
+            check(tcp, "TCP", bound);
+            listeners.add(tcp.channel());
+            return;
+        }
+    }
+
+    private Channel bindUdp(DnsSockets sockets, EventLoopGroup group, InetSocketAddress address) {
         ChannelFuture udp = new Bootstrap()
                 .group(group)
                 .channelFactory(sockets.udpServer())
@@ -92,25 +124,7 @@ public final class DnsServer implements AutoCloseable {
                 .bind(address)
                 .awaitUninterruptibly();
         check(udp, "UDP", address);
-        listeners.add(udp.channel());
-        // Several UDP addresses or ::1 may share the port number that the first bind picked.
-        InetSocketAddress bound = new InetSocketAddress(
-                address.getAddress(), ((InetSocketAddress) udp.channel().localAddress()).getPort());
-        ChannelFuture tcp = new ServerBootstrap()
-                .group(group)
-                .channelFactory(sockets.tcpServer())
-                .option(ChannelOption.SO_BACKLOG, 128)
-                .childOption(ChannelOption.TCP_NODELAY, true)
-                .childHandler(new ChannelInitializer<Channel>() {
-                    @Override
-                    protected void initChannel(Channel ch) {
-                        accepted(ch);
-                    }
-                })
-                .bind(bound)
-                .awaitUninterruptibly();
-        check(tcp, "TCP", bound);
-        listeners.add(tcp.channel());
+        return udp.channel();
     }
 
     private void check(ChannelFuture bound, String protocol, InetSocketAddress address) {
