@@ -6,6 +6,7 @@ import io.ztunnel.core.admin.ConfigDump;
 import io.ztunnel.core.admin.HttpServer;
 import io.ztunnel.core.admin.Readiness;
 import io.ztunnel.core.config.Config;
+import io.ztunnel.core.config.ConfigException;
 import io.ztunnel.core.control.ControlPlane;
 import io.ztunnel.core.control.ConversionException;
 import io.ztunnel.core.control.LocalConfigSource;
@@ -34,6 +35,7 @@ import io.ztunnel.xds.local.LocalConfigParser;
 import io.ztunnel.xds.local.LocalConfigWatcher;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -149,6 +151,9 @@ public final class Daemon implements AutoCloseable {
 
     private void startAll() {
         config.warnings().forEach(w -> log.atWarn().log(w));
+        if (!config.xdsEnabled() && config.localXdsPath() != null) {
+            checkFirstVersion(Path.of(config.localXdsPath())); // before anything binds a port
+        }
         Readiness.Task stateReady = readiness.register("state manager");
         Readiness.Task proxyReady = readiness.register("proxy");
         startServers();
@@ -235,6 +240,32 @@ public final class Daemon implements AutoCloseable {
             }
         }
         stateReady.done();
+    }
+
+    /**
+     * The first version of the local config must be readable and valid or the daemon does not start: say so in one
+     * line naming the variable and the cause, before the watcher (which treats a bad version as an edit to skip)
+     * sees it.
+     */
+    private static void checkFirstVersion(Path path) {
+        String where = "LOCAL_XDS_PATH=" + path;
+        if (!Files.exists(path)) {
+            throw new ConfigException(where + ": no such file");
+        }
+        if (Files.isDirectory(path)) {
+            throw new ConfigException(where + ": is a directory, expected a YAML file");
+        }
+        if (!Files.isReadable(path)) {
+            throw new ConfigException(where + ": not readable by this process");
+        }
+        try {
+            LocalConfigParser.parseFile(path);
+        } catch (LocalConfigException e) {
+            String reason = e.getMessage();
+            String prefix = path + ": ";
+            throw new ConfigException(
+                    where + ": " + (reason.startsWith(prefix) ? reason.substring(prefix.length()) : reason));
+        }
     }
 
     private static void rejected(Path path, String reason, CompletableFuture<Void> first) {
