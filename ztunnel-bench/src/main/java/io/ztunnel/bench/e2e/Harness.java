@@ -1,5 +1,6 @@
 package io.ztunnel.bench.e2e;
 
+import io.ztunnel.core.demo.Dnsmasq;
 import io.ztunnel.core.demo.LocalMesh;
 import io.ztunnel.core.demo.ManagedProcess;
 import io.ztunnel.core.demo.Shell;
@@ -276,24 +277,7 @@ public final class Harness {
      */
     private void dnsFigures(LocalMesh mesh, Path dir, Pods pods) throws Exception {
         String resolver = mesh.pod("plain-server").ip();
-        helpers.add(new ProcessBuilder(
-                        "ip",
-                        "netns",
-                        "exec",
-                        pods.plainServerNs,
-                        "dnsmasq",
-                        "--keep-in-foreground",
-                        "--conf-file=/dev/null",
-                        "--no-resolv",
-                        "--no-hosts",
-                        "--bind-interfaces",
-                        "--listen-address=" + resolver,
-                        "--pid-file=" + dir.resolve("dnsmasq.pid"),
-                        "--address=/external.example/203.0.113.7",
-                        "--local=/example/")
-                .redirectErrorStream(true)
-                .redirectOutput(dir.resolve("dnsmasq.log").toFile())
-                .start());
+        helpers.add(Dnsmasq.start(pods.plainServerNs, resolver, dir, List.of()));
         Endpoint meshed = new Endpoint(pods.clientNs, resolver, 53);
         Endpoint direct = new Endpoint(pods.plainClientNs, resolver, 53);
         String local = "web.mesh.svc.cluster.local";

@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -276,6 +277,17 @@ public final class LocalMesh implements AutoCloseable {
             handles.put(pod, handle);
         }
         return handle;
+    }
+
+    /** A TCP listener on the pod's IP and {@code port}, created inside the pod's namespace; the caller's to close. */
+    public ServerSocket listen(String pod, int port) throws IOException {
+        String ip = pods.get(pod).ip();
+        return netns(pod).call(() -> {
+            ServerSocket s = new ServerSocket();
+            s.setReuseAddress(true);
+            s.bind(new InetSocketAddress(ip, port), 256);
+            return s;
+        });
     }
 
     /** An HTTP/1.0 GET to 127.0.0.1:{@code port} inside the node's namespace; the whole response. */

@@ -3,20 +3,18 @@ package io.ztunnel.core.dns;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ztunnel.cni.testing.RequiresNetns;
+import io.ztunnel.core.demo.Dnsmasq;
 import io.ztunnel.core.demo.LocalMesh;
 import io.ztunnel.core.demo.Shell;
+import io.ztunnel.core.testing.TestApps;
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
-import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -42,8 +40,7 @@ class DnsNetnsTest {
     private Path dir;
     private LocalMesh mesh;
     private Process dnsmasq;
-    private final ExecutorService apps = Executors.newVirtualThreadPerTaskExecutor();
-    private final List<ServerSocket> listeners = new ArrayList<>();
+    private final List<TestApps.Server> apps = new ArrayList<>();
 
     @BeforeAll
     void startMesh() throws Exception {
@@ -83,28 +80,15 @@ class DnsNetnsTest {
         hostsFile.toFile().setReadable(true, false);
         dir.toFile().setExecutable(true, false);
         String ip = mesh.pod("resolver").ip();
-        dnsmasq = new ProcessBuilder(
-                        "ip",
-                        "netns",
-                        "exec",
-                        mesh.pod("resolver").netns(),
-                        "dnsmasq",
-                        "--keep-in-foreground",
-                        "--conf-file=/dev/null",
-                        "--no-resolv",
-                        "--no-hosts",
-                        "--bind-interfaces",
-                        "--listen-address=" + ip,
-                        "--pid-file=" + dir.resolve("dnsmasq.pid"),
-                        "--address=/external.example/203.0.113.7",
-                        "--local=/example/", // answered here: unknown names are NXDOMAIN, not REFUSED
+        dnsmasq = Dnsmasq.start(
+                mesh.pod("resolver").netns(),
+                ip,
+                dir,
+                List.of(
                         "--local=/cluster.local/",
                         "--addn-hosts=" + hostsFile,
                         "--log-queries",
-                        "--log-facility=" + dir.resolve("dnsmasq.log"))
-                .redirectErrorStream(true)
-                .redirectOutput(dir.resolve("dnsmasq.out").toFile())
-                .start();
+                        "--log-facility=" + dir.resolve("dnsmasq.log")));
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (!Shell.run(List.of(
                                 "ip",
@@ -129,10 +113,9 @@ class DnsNetnsTest {
 
     @AfterAll
     void stopMesh() throws Exception {
-        for (ServerSocket l : listeners) {
-            l.close();
+        for (TestApps.Server app : apps) {
+            app.close();
         }
-        apps.shutdownNow();
         if (dnsmasq != null) {
             dnsmasq.destroy();
             dnsmasq.waitFor(5, TimeUnit.SECONDS);
@@ -146,34 +129,19 @@ class DnsNetnsTest {
 
     /** A one-line HTTP server in {@code pod} on 8080: the body is "<pod> <client ip>". */
     private void serveHttp(String pod) throws IOException {
-        String ip = mesh.pod(pod).ip();
-        ServerSocket listener = mesh.netns(pod).call(() -> {
-            ServerSocket s = new ServerSocket();
-            s.setReuseAddress(true);
-            s.bind(new InetSocketAddress(ip, 8080), 64);
-            return s;
-        });
-        listeners.add(listener);
-        apps.submit(() -> {
-            while (!listener.isClosed()) {
-                Socket s = listener.accept();
-                apps.submit(() -> {
-                    try (s) {
-                        s.setSoTimeout(5000);
-                        byte[] buf = new byte[4096];
-                        s.getInputStream().read(buf); // the request; its content does not matter
-                        String body = pod + " " + s.getInetAddress().getHostAddress() + "\n";
-                        s.getOutputStream()
-                                .write(("HTTP/1.0 200 OK\r\nContent-Length: " + body.length() + "\r\n\r\n" + body)
-                                        .getBytes(StandardCharsets.US_ASCII));
-                    } catch (IOException ignored) {
-                        // client went away
-                    }
-                    return null;
-                });
+        ServerSocket listener = mesh.listen(pod, 8080);
+        apps.add(new TestApps.Server(listener, s -> {
+            try {
+                s.setSoTimeout(5000);
+                s.getInputStream().read(new byte[4096]); // the request; its content does not matter
+                String body = pod + " " + s.getInetAddress().getHostAddress() + "\n";
+                s.getOutputStream()
+                        .write(("HTTP/1.0 200 OK\r\nContent-Length: " + body.length() + "\r\n\r\n" + body)
+                                .getBytes(StandardCharsets.US_ASCII));
+            } catch (IOException ignored) {
+                // client went away
             }
-            return null;
-        });
+        }));
     }
 
     /** {@code dig} inside {@code pod} with the pod's resolv.conf; the whole output. */
