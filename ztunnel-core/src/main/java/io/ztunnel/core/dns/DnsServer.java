@@ -264,7 +264,9 @@ public final class DnsServer implements AutoCloseable {
 
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-            if (evt instanceof IdleStateEvent && pendingHere == 0) {
+            if (!(evt instanceof IdleStateEvent)) {
+                ctx.fireUserEventTriggered(evt);
+            } else if (pendingHere == 0) {
                 ctx.close(); // no query for 5 s and nothing to answer
             }
         }
