@@ -445,7 +445,7 @@ public final class ConfigDump {
      * {@code {"nanos","secs"}}, addresses {@code {"Localhost":[ipv6, port]}} or {@code {"SocketAddr": "[::]:15020"}},
      * absent values {@code null}), plus our own knobs ({@code ca}, {@code localCaDir}, {@code tls12Enabled},
      * {@code compliancePolicy}, {@code proxyBindAddress}). Keys whose feature is not here yet describe what we do
-     * ({@code dnsResolverCfg} is {@code null}).
+     * ({@code dnsResolverCfg} is {@code null}: upstream shows its resolver library's settings there).
      *
      * @param caDescription which certificate authority is in use
      */
@@ -463,8 +463,13 @@ public final class ConfigDump {
         m.put("clusterDomain", c.clusterDomain());
         m.put("clusterId", c.clusterId());
         m.put("connectionWindowSize", c.hbone().connectionWindow());
-        m.put("dnsProxy", false);
-        m.put("dnsProxyAddr", Map.of("Localhost", List.of(ipv6, 15053)));
+        m.put("dnsProxy", c.dns().enabled());
+        InetSocketAddress dnsLiteral = c.dns().literal();
+        m.put(
+                "dnsProxyAddr",
+                dnsLiteral != null
+                        ? Map.of("SocketAddr", address(dnsLiteral))
+                        : Map.of("Localhost", List.of(ipv6, c.dns().port())));
         m.put("dnsResolverCfg", null);
         m.put("dnsResolverOpts", null);
         m.put("enableEnhancedBaggage", c.responseBaggage());

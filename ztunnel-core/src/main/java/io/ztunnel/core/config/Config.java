@@ -1,5 +1,6 @@
 package io.ztunnel.core.config;
 
+import io.ztunnel.core.dns.DnsSettings;
 import io.ztunnel.core.hbone.HboneSettings;
 import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.identity.TlsSettings;
@@ -70,6 +71,7 @@ public record Config(
         boolean authzPolicyInfoLogging,
         Upstream upstream,
         String istioVersion,
+        DnsSettings dns,
         List<String> warnings) {
 
     /** {@code shared}: one daemon per node proxying every enrolled pod in its own network namespace. */
@@ -112,8 +114,6 @@ public record Config(
      * @param fakeCa {@code FAKE_CA}: upstream's in-process test CA; here, the embedded local CA
      * @param localhostAppTunnel {@code LOCALHOST_APP_TUNNEL}
      * @param xdsOnDemand {@code XDS_ON_DEMAND}
-     * @param dnsCapture whether the DNS proxy would run: the proxy metadata {@code DNS_CAPTURE} is absent or
-     *     {@code true}
      * @param cpus the CPU count worker-thread rules use: {@code ZTUNNEL_CPU_LIMIT}, else the logical CPUs
      * @param proxyArgs the command line after the program name, as upstream shows it
      */
@@ -122,7 +122,6 @@ public record Config(
             boolean fakeCa,
             boolean localhostAppTunnel,
             boolean xdsOnDemand,
-            boolean dnsCapture,
             int cpus,
             String proxyArgs) {}
 
@@ -244,19 +243,23 @@ public record Config(
 
         Map<String, String> metadata = new LinkedHashMap<>(mesh.proxyMetadata());
         metadata.putAll(env.withPrefix("ISTIO_META_"));
+        DnsSettings dns = DnsSettings.fromProxyMetadata(metadata);
+        if (dns.enabled() && env.bool("XDS_ON_DEMAND", false)) {
+            throw new ConfigException("XDS_ON_DEMAND=true cannot be used with the DNS proxy: turn it off with"
+                    + " ISTIO_META_DNS_CAPTURE=false, as Istio's ztunnel requires");
+        }
         String clusterId = env.nonEmpty("ISTIO_META_CLUSTER_ID", env.nonEmpty("CLUSTER_ID", "Kubernetes"));
-        String capture = metadata.get("DNS_CAPTURE");
         Upstream upstream = new Upstream(
                 env.bool("ENABLE_PROXY", true),
                 env.bool("FAKE_CA", false),
                 env.bool("LOCALHOST_APP_TUNNEL", true),
                 env.bool("XDS_ON_DEMAND", false),
-                capture == null || capture.toLowerCase(java.util.Locale.ROOT).equals("true"),
                 cpus,
                 proxyArgs);
-        if (!upstream.proxyEnabled() && !upstream.dnsCapture()) {
+        if (!upstream.proxyEnabled() && !dns.enabled()) {
             throw new ConfigException("ztunnel run without any servers enabled: ENABLE_PROXY=false and the DNS proxy is"
-                    + " off (proxy metadata DNS_CAPTURE=" + capture + ")");
+                    + " off (proxy metadata " + DnsSettings.CAPTURE_KEY + "=" + metadata.get(DnsSettings.CAPTURE_KEY)
+                    + ")");
         }
 
         return new Config(
@@ -307,6 +310,7 @@ public record Config(
                 env.bool("AUTHZ_POLICY_INFO_LOGGING", false),
                 upstream,
                 env.nonEmpty("ISTIO_META_ISTIO_VERSION", "unknown"),
+                dns,
                 warnings(env));
     }
 
