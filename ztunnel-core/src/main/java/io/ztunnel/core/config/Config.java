@@ -196,7 +196,7 @@ public record Config(
         }
 
         int cpus = env.nonEmpty("ZTUNNEL_CPU_LIMIT", null) != null
-                ? env.integer("ZTUNNEL_CPU_LIMIT", 1, 1, 4096)
+                ? env.integer("ZTUNNEL_CPU_LIMIT", 1, 1, 1_000_000)
                 : Runtime.getRuntime().availableProcessors();
         int workers = workerThreads(env, cpus, mesh.concurrency());
 

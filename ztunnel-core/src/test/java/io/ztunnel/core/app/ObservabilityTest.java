@@ -280,6 +280,37 @@ class ObservabilityTest {
     }
 
     @Test
+    void withTheProxyDisabledNoProxyListenerStartsAndTheDumpSaysSo() throws Exception {
+        Map<String, String> env = new java.util.HashMap<>();
+        env.put("PROXY_MODE", "dedicated");
+        env.put("PROXY_WORKLOAD_INFO", "default/app/default");
+        env.put("PROXY_BIND_ADDRESS", "127.0.0.9");
+        env.put("LOCAL_XDS", "workloads: []");
+        env.put("XDS_ADDRESS", "");
+        env.put("CA_ADDRESS", "");
+        env.put("LOCAL_CA_DIR", dir.resolve("ca").toString());
+        env.put("ADMIN_PORT", "0");
+        env.put("STATS_PORT", "0");
+        env.put("READINESS_PORT", "0");
+        env.put("ISTIO_META_DNS_PROXY_ADDR", "127.0.0.9:0");
+        env.put("ENABLE_PROXY", "false");
+        Daemon daemon = Daemon.start(io.ztunnel.core.config.Config.from(new io.ztunnel.core.config.Env(env)));
+        try {
+            assertThat(daemon.proxies()).isEmpty();
+            JsonNode config = new ObjectMapper()
+                    .readTree(MeshFixture.get(daemon.adminAddress(), "/config_dump"))
+                    .get("config");
+            assertThat(config.get("proxy").asBoolean()).isFalse();
+            assertThat(config.get("dnsProxy").asBoolean()).isTrue();
+            assertThat(MeshFixture.http(daemon.readinessAddress(), "/healthz/ready", "GET")
+                            .statusCode())
+                    .isEqualTo(200);
+        } finally {
+            daemon.close();
+        }
+    }
+
+    @Test
     void quitquitquitAnswersAtOnceAndTheDrainFollows() throws Exception {
         mesh = new MeshFixture(dir, Map.of());
         var answer = MeshFixture.http(mesh.client.adminAddress(), "/quitquitquit", "POST");
