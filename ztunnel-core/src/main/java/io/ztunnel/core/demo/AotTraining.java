@@ -73,7 +73,11 @@ public final class AotTraining {
             env.put("STATS_PORT", String.valueOf(stats));
             env.put("CONNECTION_TERMINATION_DEADLINE", "0s");
             env.put("ZTUNNEL_AOT_CACHE", "none");
-            env.put("ZTUNNEL_JAVA_OPTS", "-XX:AOTCacheOutput=" + cache);
+            env.put(
+                    "ZTUNNEL_JAVA_OPTS",
+                    ("-XX:AOTCacheOutput=" + cache + " "
+                                    + System.getenv().getOrDefault("ZTUNNEL_AOT_TRAINING_OPTS", ""))
+                            .trim());
             Files.deleteIfExists(cache);
             Path log = dir.resolve("daemon.log");
             ProcessBuilder builder = new ProcessBuilder(launcher.toString(), "proxy", "aot-training")
