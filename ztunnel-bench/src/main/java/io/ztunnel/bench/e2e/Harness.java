@@ -1,5 +1,6 @@
 package io.ztunnel.bench.e2e;
 
+import io.ztunnel.core.demo.Dnsmasq;
 import io.ztunnel.core.demo.LocalMesh;
 import io.ztunnel.core.demo.ManagedProcess;
 import io.ztunnel.core.demo.Shell;
@@ -30,11 +31,11 @@ import java.util.stream.Stream;
  * ({@link BenchServer}) are separate processes inside the pods' namespaces.
  *
  * <p>Run through {@code ./bench} (root). Options: {@code --quick}, {@code --out DIR}, {@code --only a,b} (tput, rr,
- * rate, cps, fresh, cpu, idle, ready, ceiling), {@code --jfr} (daemons record JFR), {@code --daemon-jvm "flags"}
- * (added to the launcher's). The daemons and node agents run through the shipped launchers ({@code bin/ztunnel}: the
- * daemon's own jar, its JVM defaults and AOT cache; {@code bin/ztunnel-node-agent}), so the figures are those of the
- * shipped configuration. {@code ceiling} (not part of a default run) holds as many idle connections as the file
- * descriptor limit lets one daemon hold and reports what each memory area took.
+ * rate, cps, fresh, cpu, idle, ready, dns, ceiling), {@code --jfr} (daemons record JFR), {@code --daemon-jvm
+ * "flags"} (added to the launcher's). The daemons and node agents run through the shipped launchers ({@code
+ * bin/ztunnel}: the daemon's own jar, its JVM defaults and AOT cache; {@code bin/ztunnel-node-agent}), so the figures
+ * are those of the shipped configuration. {@code ceiling} (not part of a default run) holds as many idle connections
+ * as the file descriptor limit lets one daemon hold and reports what each memory area took.
  */
 public final class Harness {
     private static final int APP_PORT = 8080;
@@ -75,9 +76,9 @@ public final class Harness {
                 case "--only" -> only.addAll(Arrays.asList(args[++i].split(",")));
                 case "--daemon-jvm" -> daemonJvm = args[++i];
                 default -> {
-                    System.err.println(
-                            "usage: bench [--quick] [--out DIR] [--only tput,rr,rate,cps,fresh,cpu,idle,ready,ceiling]"
-                                    + " [--jfr] [--daemon-jvm \"flags\"]");
+                    System.err.println("usage: bench [--quick] [--out DIR] [--only"
+                            + " tput,rr,rate,cps,fresh,cpu,idle,ready,dns,ceiling]"
+                            + " [--jfr] [--daemon-jvm \"flags\"]");
                     System.exit(2);
                 }
             }
@@ -227,6 +228,9 @@ public final class Harness {
                                     + " failed); the baseline column of rss_idle_conns_* is the RSS before opening them");
                 }
             }
+            if (wants("dns")) {
+                dnsFigures(mesh, dir, pods);
+            }
             if (wants("ceiling")) {
                 ceiling(meshed, daemons);
             }
@@ -271,6 +275,41 @@ public final class Harness {
         }
         results.write(out);
         System.out.println(Files.readString(out.resolve("results.md")));
+    }
+
+    /**
+     * The DNS proxy: queries/s answered from the state (the meshed client's queries to its resolver are captured and
+     * answered by its node's daemon) against dnsmasq answering a local name directly; and the latency of a query the
+     * proxy forwards to that dnsmasq against the same query sent to dnsmasq directly from the plain client.
+     */
+    private void dnsFigures(LocalMesh mesh, Path dir, Pods pods) throws Exception {
+        String resolver = mesh.pod("plain-server").ip();
+        helpers.add(Dnsmasq.start(pods.plainServerNs, resolver, dir, List.of()));
+        Endpoint meshed = new Endpoint(pods.clientNs, resolver, 53);
+        Endpoint direct = new Endpoint(pods.plainClientNs, resolver, 53);
+        String local = "web.mesh.svc.cluster.local";
+        String external = "external.example";
+        Thread.sleep(500);
+        loadgen(meshed, "dns", local, "4", "1"); // warm-up, not counted
+        loadgen(meshed, "dns", external, "1", "1");
+        String s = str(secs(10, 2));
+        Map<String, String> m = loadgen(meshed, "dns", local, "4", s);
+        Map<String, String> d = loadgen(direct, "dns", external, "4", s);
+        results.put("dns_local_qps", "queries/s", num(m, "perSecond"), num(d, "perSecond"), null);
+        results.note(
+                "dns_local_qps",
+                "4 outstanding UDP queries; mesh: answered from the state by the client pod's DNS proxy (failures "
+                        + m.get("failures") + "); baseline: dnsmasq answering a local name, queried directly");
+        Map<String, String> f = loadgen(meshed, "dns", external, "1", s);
+        Map<String, String> fd = loadgen(direct, "dns", external, "1", s);
+        for (String p : List.of("p50", "p90", "p99")) {
+            results.put("dns_forwarded_" + p, "µs", num(f, p), num(fd, p), null);
+        }
+        results.note(
+                "dns_forwarded_p50",
+                "one outstanding query for a name only dnsmasq knows: through the proxy (forwarded from inside the pod)"
+                        + " vs straight to dnsmasq; added latency at p50: "
+                        + str(num(f, "p50") - num(fd, "p50")) + " µs");
     }
 
     /** New connections/s when every proxied connection dials its own HBONE connection (a full TLS handshake). */
@@ -430,9 +469,12 @@ public final class Harness {
                         new LocalMesh.PodSpec("plain-client", "plain", "default", "node1", 3, Map.of()),
                         new LocalMesh.PodSpec("plain-server", "plain", "default", "node2", 3, Map.of())),
                 ns,
-                List.of(),
+                // a service for the DNS figure (answered from the state by the client pod's DNS proxy)
+                List.of(new LocalMesh.ServiceSpec("web", "mesh", 1, 80, APP_PORT, List.of("server"))),
                 env,
                 jvm,
+                // every namespace (the daemons' included) resolves with dnsmasq in the plain server pod
+                m -> "nameserver " + m.pod("plain-server").ip() + "\n",
                 LocalMesh.Launch.launchers(Path.of("").toAbsolutePath()));
         log(String.format(Locale.ROOT, "mesh ready in %.1f s", (System.nanoTime() - t0) / 1e9));
         // The test pods' own TCP settings (same for every path): many short connections to one destination.

@@ -10,6 +10,7 @@ import io.ztunnel.core.config.ConfigException;
 import io.ztunnel.core.control.ControlPlane;
 import io.ztunnel.core.control.ConversionException;
 import io.ztunnel.core.control.LocalConfigSource;
+import io.ztunnel.core.dns.DnsProxy;
 import io.ztunnel.core.identity.CertificateAuthority;
 import io.ztunnel.core.identity.CertificateManager;
 import io.ztunnel.core.proxy.ConnectionRecord;
@@ -103,6 +104,7 @@ public final class Daemon implements AutoCloseable {
                 .buildTag(config.istioVersion())
                 .jvmMetrics(true)
                 .workloadManagerMetrics(config.proxyMode() == Config.ProxyMode.SHARED)
+                .dnsMetrics(config.dns().enabled())
                 .build();
         RoutingConfig routing = new RoutingConfig(
                 config.network(),
@@ -161,11 +163,12 @@ public final class Daemon implements AutoCloseable {
             ProxySet proxy = new ProxySet(context, local, Sockets.host(transport), config.bindAddress());
             proxy.start().join();
             proxies.add(proxy);
+            closeables.add(dns().startOnHost(local));
             proxyReady.done();
         } else {
             // In-pod mode: sockets are created in pods' namespaces and marked; fail now if we cannot.
             io.ztunnel.cni.linux.Capabilities.check(config.packetMark());
-            inpod = new io.ztunnel.core.inpod.InpodManager(context, readiness, metrics.workloadManager(), fatal);
+            inpod = new io.ztunnel.core.inpod.InpodManager(context, readiness, metrics.workloadManager(), fatal, dns());
             zds = new io.ztunnel.cni.zds.ZdsClient(Path.of(config.inpodUds()), inpod);
             zds.start();
             proxyReady.done();
@@ -179,6 +182,10 @@ public final class Daemon implements AutoCloseable {
                 .addKeyValue("readiness", readinessAddress)
                 .addKeyValue("metrics", metricsAddress)
                 .log("ztunnel started");
+    }
+
+    private DnsProxy dns() {
+        return DnsProxy.create(config, store, dataPlane, transport.isEpoll(), metrics.dns());
     }
 
     /**
