@@ -353,6 +353,7 @@ public final class Harness {
         int perProcess = 9_000;
         Map<String, Map<String, Double>> before = new LinkedHashMap<>();
         for (int i = 0; i < 2; i++) {
+            breakdown(daemons[i], out.resolve("breakdown-idle-node" + (i + 1) + ".txt"));
             before.put(daemons[i], memory(daemons[i]));
         }
         List<Holder> holders = new ArrayList<>();
@@ -366,6 +367,9 @@ public final class Harness {
                 failed += h.failed;
             }
             Thread.sleep(3000);
+            for (int i = 0; i < 2; i++) {
+                breakdown(daemons[i], out.resolve("breakdown-held-node" + (i + 1) + ".txt"));
+            }
             for (int i = 0; i < 2; i++) {
                 String node = "node" + (i + 1);
                 Map<String, Double> b = before.get(daemons[i]);
@@ -388,6 +392,43 @@ public final class Harness {
                 h.close();
             }
         }
+    }
+
+    /**
+     * Where a daemon's memory is, written to {@code file}: RSS by mapping (anonymous, the AOT cache, libjvm, ...) from
+     * {@code /proc/<pid>/smaps}, the JVM's own areas (NMT summary), the thread names and the class count.
+     */
+    private static void breakdown(String pid, Path file) throws Exception {
+        Map<String, long[]> byMapping = new java.util.TreeMap<>();
+        String name = null;
+        for (String line : Files.readAllLines(Path.of("/proc", pid, "smaps"))) {
+            if (line.matches("^[0-9a-f]+-[0-9a-f]+ .*")) {
+                String[] f = line.trim().split("\\s+");
+                name = f.length > 5 ? f[5] : "[anon]";
+            } else if (line.startsWith("Rss:") || line.startsWith("Private_Dirty:")) {
+                long kb = Long.parseLong(line.replaceAll("\\D", ""));
+                byMapping.computeIfAbsent(name, k -> new long[2])[line.startsWith("Rss:") ? 0 : 1] += kb;
+            }
+        }
+        StringBuilder text = new StringBuilder("RSS by mapping (KiB: rss, private dirty), largest first\n");
+        byMapping.entrySet().stream()
+                .sorted((a, b) -> Long.compare(b.getValue()[0], a.getValue()[0]))
+                .limit(15)
+                .forEach(e -> text.append(
+                        String.format(Locale.ROOT, "%8d %8d  %s%n", e.getValue()[0], e.getValue()[1], e.getKey())));
+        List<String> threads = new ArrayList<>();
+        try (Stream<Path> tasks = Files.list(Path.of("/proc", pid, "task"))) {
+            for (Path t : tasks.toList()) {
+                threads.add(Files.readString(t.resolve("comm")).trim());
+            }
+        }
+        java.util.Collections.sort(threads);
+        text.append("\nthreads (").append(threads.size()).append("): ").append(String.join(", ", threads));
+        text.append("\n\nclasses: ")
+                .append(jcmd(pid, "VM.classes").lines().count() - 2)
+                .append("\n\n")
+                .append(jcmd(pid, "VM.native_memory summary"));
+        Files.writeString(file, text);
     }
 
     /** The hard open-file limit of a process. */
