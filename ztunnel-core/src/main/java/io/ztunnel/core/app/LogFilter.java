@@ -27,10 +27,6 @@ public final class LogFilter extends TurboFilter {
 
     private volatile Snapshot snapshot;
 
-    public LogFilter() {
-        this(LogConfig.DEFAULT);
-    }
-
     public LogFilter(LogDirectives directives) {
         this.snapshot = new Snapshot(directives, new ConcurrentHashMap<>());
     }
