@@ -296,8 +296,11 @@ public final class LogEncoder extends EncoderBase<ILoggingEvent> {
         if (c == ' ') {
             return true;
         }
+        // Rust escapes what it cannot print and, in strings, grapheme extenders (combining marks).
         return switch (Character.getType(c)) {
             case Character.CONTROL,
+                    Character.NON_SPACING_MARK,
+                    Character.ENCLOSING_MARK,
                     Character.FORMAT,
                     Character.UNASSIGNED,
                     Character.PRIVATE_USE,
