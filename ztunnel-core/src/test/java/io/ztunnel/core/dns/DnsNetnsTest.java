@@ -181,7 +181,7 @@ class DnsNetnsTest {
         // With the pod's search list (as its libc would send it): a CNAME to the stripped name, then the VIP.
         String searched = dig("client", "+search", "web.apps");
         assertThat(answers(searched, "A")).containsExactly(vip);
-        assertThat(mesh.daemon("node1").output()).contains("domain=web.apps.svc.cluster.local.");
+        assertThat(mesh.daemon("node1").output()).contains("domain=\"web.apps.svc.cluster.local.\"");
     }
 
     @Test
