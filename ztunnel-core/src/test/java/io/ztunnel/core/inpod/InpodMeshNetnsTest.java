@@ -150,10 +150,18 @@ class InpodMeshNetnsTest {
         return mesh.pod(pod).ip();
     }
 
+    /** The node's {@code /config_dump} parsed ({@link LocalMesh#http} answers the whole response, headers first). */
+    private JsonNode configDump(String node) throws IOException {
+        String response = mesh.http(node, 15000, "/config_dump");
+        int body = response.indexOf("\r\n\r\n");
+        assertThat(response).as("config_dump answer").startsWith("HTTP/1.1 200");
+        return new ObjectMapper().readTree(response.substring(body + 4));
+    }
+
     private void awaitPolicies(int count) {
         await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> {
             for (String node : List.of("node1", "node2")) {
-                JsonNode dump = new ObjectMapper().readTree(mesh.http(node, 15000, "/config_dump"));
+                JsonNode dump = configDump(node);
                 assertThat(dump.get("policies")).hasSize(count);
             }
         });
@@ -309,9 +317,7 @@ class InpodMeshNetnsTest {
         mesh.stopDaemon("node1");
         mesh.startDaemon("node1");
         mesh.awaitReady("node1", Duration.ofSeconds(60));
-        JsonNode state = new ObjectMapper()
-                .readTree(mesh.http("node1", 15000, "/config_dump"))
-                .get("workloadState");
+        JsonNode state = configDump("node1").get("workloadState");
         List<String> up = new java.util.ArrayList<>();
         state.properties().forEach(e -> {
             if (e.getValue().get("state").asText().equals("Up")) {
