@@ -8,4 +8,7 @@
  * <p>This module depends on no other project module; the daemon translates these protos into
  * its own model.
  */
+@NullMarked
 package io.ztunnel.xds;
+
+import org.jspecify.annotations.NullMarked;

@@ -4,4 +4,7 @@
  * ({@code AUTH_TOKEN}) and the gRPC channel built from them ({@link
  * io.ztunnel.xds.channel.ControlPlaneEndpoint}), shared by the ADS and CA clients.
  */
+@NullMarked
 package io.ztunnel.xds.channel;
+
+import org.jspecify.annotations.NullMarked;

@@ -4,4 +4,7 @@
  * io.ztunnel.xds.local.LocalConfig}), and a file watcher that re-parses on change ({@link
  * io.ztunnel.xds.local.LocalConfigWatcher}).
  */
+@NullMarked
 package io.ztunnel.xds.local;
+
+import org.jspecify.annotations.NullMarked;
