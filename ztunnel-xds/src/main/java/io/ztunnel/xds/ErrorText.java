@@ -15,7 +15,8 @@ import org.jspecify.annotations.Nullable;
  * the {@code Throwable(Throwable)} constructor make) is looked through. Use it instead of {@code e.toString()} or
  * {@code e.getMessage()} when building a message.
  *
- * <p>Stateless and thread-safe.
+ * <p>The adapter modules share no code (they depend on nothing of each other), so each has its own copy of this
+ * helper; keep them alike. Stateless and thread-safe.
  */
 public final class ErrorText {
     /** Bounds the walk down a cause chain that loops back on itself. */
