@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -15,7 +16,7 @@ class IptablesSyncTest {
             InpodRuleSet.of(RedirectSettings.defaults().withDnsCapture(true));
     private static final InpodRuleSet DEFAULT = InpodRuleSet.of(RedirectSettings.defaults());
 
-    private static java.util.Optional<String> plan(InpodRuleSet set, IpFamily f, String listing) {
+    private static Optional<String> plan(InpodRuleSet set, IpFamily f, String listing) {
         return IptablesSync.plan(
                 IptablesRules.tables(set, f),
                 IptablesRules.OWNED_CHAINS,
