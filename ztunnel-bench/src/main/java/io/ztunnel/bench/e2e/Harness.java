@@ -1,5 +1,6 @@
 package io.ztunnel.bench.e2e;
 
+import io.ztunnel.core.app.LogConfig;
 import io.ztunnel.core.demo.LocalMesh;
 import io.ztunnel.core.demo.ManagedProcess;
 import io.ztunnel.core.demo.Shell;
@@ -41,7 +42,6 @@ public final class Harness {
     private final Path out;
     private final Set<String> only;
     private final boolean jfr;
-    private boolean pause;
     private final List<String> daemonJvm;
     private final Results results;
     private final List<Process> helpers = new ArrayList<>();
@@ -82,7 +82,7 @@ public final class Harness {
             System.err.println("bench: needs root (network namespaces, iptables)");
             System.exit(1);
         }
-        io.ztunnel.core.app.LogConfig.configure("warn", false);
+        LogConfig.configure("warn", false);
         Files.createDirectories(out);
         List<String> jvm =
                 daemonJvm.isBlank() ? List.of() : List.of(daemonJvm.trim().split("\\s+"));
@@ -112,7 +112,7 @@ public final class Harness {
             for (int i = 0; i < 2; i++) {
                 results.put("rss_idle_node" + (i + 1), "MiB", rssMiB(daemons[i]), null, null);
             }
-            startServers(mesh, dir, pods);
+            startServers(mesh, dir);
             Stunnel stunnel = Stunnel.start(dir, pods, APP_PORT, STUNNEL_SERVER_PORT, STUNNEL_CLIENT_PORT, helpers);
             Endpoint direct = new Endpoint(pods.plainClientNs, pods.plainServerIp, APP_PORT);
             Endpoint meshed = new Endpoint(pods.clientNs, pods.serverIp, APP_PORT);
@@ -274,7 +274,7 @@ public final class Harness {
                 startMesh(dir, Map.of("POOL_MAX_STREAMS_PER_CONNECTION", "1", "POOL_UNUSED_RELEASE_TIMEOUT", "0"));
         try {
             Pods pods = new Pods(mesh);
-            startServers(mesh, dir, pods);
+            startServers(mesh, dir);
             Endpoint meshed = new Endpoint(pods.clientNs, pods.serverIp, APP_PORT);
             Endpoint direct = new Endpoint(pods.plainClientNs, pods.plainServerIp, APP_PORT);
             loadgen(meshed, "cps", "4", str(secs(10, 3))); // JIT warm-up of the dial path, not counted
@@ -332,7 +332,7 @@ public final class Harness {
         return mesh;
     }
 
-    private void startServers(LocalMesh mesh, Path dir, Pods pods) throws Exception {
+    private void startServers(LocalMesh mesh, Path dir) throws Exception {
         for (String pod : List.of("server", "plain-server")) {
             ManagedProcess p = ManagedProcess.start(
                     "app-" + pod,

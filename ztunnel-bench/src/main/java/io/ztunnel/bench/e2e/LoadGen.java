@@ -1,5 +1,6 @@
 package io.ztunnel.bench.e2e;
 
+import io.ztunnel.xds.ErrorText;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -7,6 +8,7 @@ import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -94,7 +96,7 @@ public final class LoadGen {
                     bytes.addAndGet(n);
                 } catch (IOException e) {
                     ends[index] = System.nanoTime();
-                    System.err.println("tput connection failed: " + e);
+                    System.err.println("tput connection failed: " + ErrorText.of(e));
                 }
             }));
         }
@@ -149,7 +151,7 @@ public final class LoadGen {
                         lat[i] = System.nanoTime() - (start + i * period);
                     }
                 } catch (IOException e) {
-                    System.err.println("rate reader failed: " + e);
+                    System.err.println("rate reader failed: " + ErrorText.of(e));
                 }
             });
             byte[] req = new byte[size];
@@ -240,7 +242,7 @@ public final class LoadGen {
                 open.add(s);
             } catch (IOException e) {
                 if (failed < 3) {
-                    System.err.println("hold: connection " + i + " failed: " + e);
+                    System.err.println("hold: connection " + i + " failed: " + ErrorText.of(e));
                 }
                 if (++failed > 100) {
                     break;
@@ -254,7 +256,7 @@ public final class LoadGen {
                 failed,
                 (System.nanoTime() - start) / 1e9);
         System.out.flush();
-        BufferedReader stdin = new BufferedReader(new InputStreamReader(System.in));
+        BufferedReader stdin = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         stdin.readLine(); // until the harness says so (or goes away)
         for (Socket s : open) {
             s.close();
