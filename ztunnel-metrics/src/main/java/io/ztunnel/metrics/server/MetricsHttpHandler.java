@@ -43,7 +43,7 @@ import org.slf4j.LoggerFactory;
 final class MetricsHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private static final Logger log = LoggerFactory.getLogger(MetricsHttpHandler.class);
 
-    /** Renders an exposition; {@link ZtunnelMetrics#scrape(ExpositionFormat, java.io.OutputStream)}. */
+    /** Renders an exposition; {@link ZtunnelMetrics#scrape(ExpositionFormat, OutputStream)}. */
     @FunctionalInterface
     interface Scraper {
         void scrape(ExpositionFormat format, OutputStream out) throws IOException;

@@ -1,6 +1,6 @@
 /**
- * Client of istiod's certificate authority ({@code IstioCertificateService/CreateCertificate}):
- * {@link io.ztunnel.xds.ca.IstioCaClient}. CSR and key generation are the caller's.
+ * Client of istiod's certificate authority ({@code IstioCertificateService/CreateCertificate}): {@link IstioCaClient}.
+ * CSR and key generation are the caller's.
  */
 @NullMarked
 package io.ztunnel.xds.ca;
