@@ -6,9 +6,11 @@ import io.ztunnel.core.admin.ConfigDump;
 import io.ztunnel.core.admin.HttpServer;
 import io.ztunnel.core.admin.Readiness;
 import io.ztunnel.core.config.Config;
+import io.ztunnel.core.config.ConfigException;
 import io.ztunnel.core.control.ControlPlane;
 import io.ztunnel.core.control.ConversionException;
 import io.ztunnel.core.control.LocalConfigSource;
+import io.ztunnel.core.dns.DnsProxy;
 import io.ztunnel.core.identity.CertificateAuthority;
 import io.ztunnel.core.identity.CertificateManager;
 import io.ztunnel.core.proxy.ConnectionRecord;
@@ -33,6 +35,7 @@ import io.ztunnel.xds.local.LocalConfigParser;
 import io.ztunnel.xds.local.LocalConfigWatcher;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -101,6 +104,7 @@ public final class Daemon implements AutoCloseable {
                 .buildTag(config.istioVersion())
                 .jvmMetrics(true)
                 .workloadManagerMetrics(config.proxyMode() == Config.ProxyMode.SHARED)
+                .dnsMetrics(config.dns().enabled())
                 .build();
         RoutingConfig routing = new RoutingConfig(
                 config.network(),
@@ -147,6 +151,9 @@ public final class Daemon implements AutoCloseable {
 
     private void startAll() {
         config.warnings().forEach(w -> log.atWarn().log(w));
+        if (!config.xdsEnabled() && config.localXdsPath() != null) {
+            checkFirstVersion(Path.of(config.localXdsPath())); // before anything binds a port
+        }
         Readiness.Task stateReady = readiness.register("state manager");
         Readiness.Task proxyReady = readiness.register("proxy");
         startServers();
@@ -156,11 +163,12 @@ public final class Daemon implements AutoCloseable {
             ProxySet proxy = new ProxySet(context, local, Sockets.host(transport), config.bindAddress());
             proxy.start().join();
             proxies.add(proxy);
+            closeables.add(dns().startOnHost(local));
             proxyReady.done();
         } else {
             // In-pod mode: sockets are created in pods' namespaces and marked; fail now if we cannot.
             io.ztunnel.cni.linux.Capabilities.check(config.packetMark());
-            inpod = new io.ztunnel.core.inpod.InpodManager(context, readiness, metrics.workloadManager(), fatal);
+            inpod = new io.ztunnel.core.inpod.InpodManager(context, readiness, metrics.workloadManager(), fatal, dns());
             zds = new io.ztunnel.cni.zds.ZdsClient(Path.of(config.inpodUds()), inpod);
             zds.start();
             proxyReady.done();
@@ -174,6 +182,10 @@ public final class Daemon implements AutoCloseable {
                 .addKeyValue("readiness", readinessAddress)
                 .addKeyValue("metrics", metricsAddress)
                 .log("ztunnel started");
+    }
+
+    private DnsProxy dns() {
+        return DnsProxy.create(config, store, dataPlane, transport.isEpoll(), metrics.dns());
     }
 
     /**
@@ -228,6 +240,32 @@ public final class Daemon implements AutoCloseable {
             }
         }
         stateReady.done();
+    }
+
+    /**
+     * The first version of the local config must be readable and valid or the daemon does not start: say so in one
+     * line naming the variable and the cause, before the watcher (which treats a bad version as an edit to skip)
+     * sees it.
+     */
+    private static void checkFirstVersion(Path path) {
+        String where = "LOCAL_XDS_PATH=" + path;
+        if (!Files.exists(path)) {
+            throw new ConfigException(where + ": no such file");
+        }
+        if (Files.isDirectory(path)) {
+            throw new ConfigException(where + ": is a directory, expected a YAML file");
+        }
+        if (!Files.isReadable(path)) {
+            throw new ConfigException(where + ": not readable by this process");
+        }
+        try {
+            LocalConfigParser.parseFile(path);
+        } catch (LocalConfigException e) {
+            String reason = e.getMessage();
+            String prefix = path + ": ";
+            throw new ConfigException(
+                    where + ": " + (reason.startsWith(prefix) ? reason.substring(prefix.length()) : reason));
+        }
     }
 
     private static void rejected(Path path, String reason, CompletableFuture<Void> first) {

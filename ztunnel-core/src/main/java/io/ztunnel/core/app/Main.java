@@ -2,6 +2,7 @@ package io.ztunnel.core.app;
 
 import io.ztunnel.core.config.Config;
 import io.ztunnel.core.config.ConfigException;
+import java.time.Duration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sun.misc.Signal;
@@ -46,13 +47,17 @@ public final class Main {
         Logger log = LoggerFactory.getLogger(Main.class);
         Daemon daemon;
         try {
-            daemon = Daemon.start(Config.fromEnvironment());
+            Config config = Config.fromEnvironment();
+            NettyMachineId.configure(config.nodeName(), config.podName());
+            daemon = Daemon.start(config);
         } catch (ConfigException e) {
-            log.atError().log("invalid configuration: " + e.getMessage());
+            log.atError().log("invalid configuration: {}", e.getMessage());
             System.exit(1);
             return;
         } catch (RuntimeException e) {
-            log.atError().setCause(e).log("cannot start: " + e.getMessage());
+            // One line naming the cause; the stack trace only for whoever asked for DEBUG.
+            log.atError().log("cannot start: {}", StartFailure.describe(e));
+            log.atDebug().setCause(e).log("start failure detail");
             System.exit(1);
             return;
         }
@@ -65,7 +70,7 @@ public final class Main {
             }
             startOnce(drainer);
         });
-        daemon.awaitStopped(java.time.Duration.ofDays(365 * 100));
+        daemon.awaitStopped(Duration.ofDays(365 * 100));
         System.exit(0);
     }
 

@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -22,6 +23,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A whole ambient mesh on one machine: a {@link Topology} of node and pod network namespaces, and per node a node
@@ -40,11 +43,45 @@ public final class LocalMesh implements AutoCloseable {
     public record PodSpec(
             String name, String namespace, String serviceAccount, String node, int index, Map<String, String> labels) {}
 
-    /** A service over pods (by name), with a VIP from the topology. */
+    /**
+     * A service over pods (by name), with a VIP from the topology; {@code host} null means the Kubernetes name
+     * {@code <name>.<namespace>.svc.cluster.local}, anything else is a ServiceEntry-style host.
+     */
     public record ServiceSpec(
-            String name, String namespace, int vipIndex, int port, int targetPort, List<String> pods) {}
+            String name,
+            String namespace,
+            int vipIndex,
+            int port,
+            int targetPort,
+            List<String> pods,
+            @Nullable String host) {
+        public ServiceSpec(String name, String namespace, int vipIndex, int port, int targetPort, List<String> pods) {
+            this(name, namespace, vipIndex, port, targetPort, pods, null);
+        }
+    }
+
+    /**
+     * How the processes are started: {@link #JAVA} runs each main class on this JVM's class path with the mesh's JVM
+     * flags (tests); {@link #launchers} runs the shipped launcher scripts ({@code bin/ztunnel}: the daemon's own jar,
+     * its JVM defaults and AOT cache; {@code bin/ztunnel-node-agent}), the JVM flags going to
+     * {@code ZTUNNEL_JAVA_OPTS}.
+     *
+     * @param daemon the daemon's launcher, or empty for {@link #JAVA}
+     * @param agent the node agent's launcher, or empty for {@link #JAVA}
+     */
+    public record Launch(List<String> daemon, List<String> agent) {
+        public static final Launch JAVA = new Launch(List.of(), List.of());
+
+        /** The launchers under {@code bin/} of the checkout or image at {@code root}. */
+        public static Launch launchers(Path root) {
+            return new Launch(
+                    List.of(root.resolve("bin/ztunnel").toString()),
+                    List.of(root.resolve("bin/ztunnel-node-agent").toString()));
+        }
+    }
 
     private final Path dir;
+    private final Launch launch;
     private final Topology topology;
     private final Map<String, Topology.Node> nodes = new LinkedHashMap<>();
     private final Map<String, PodSpec> podSpecs = new LinkedHashMap<>();
@@ -56,10 +93,17 @@ public final class LocalMesh implements AutoCloseable {
     private final Map<String, ManagedProcess> agents = new LinkedHashMap<>();
     private final Map<String, ManagedProcess> daemons = new LinkedHashMap<>();
     private final Map<String, PodNetns> handles = new LinkedHashMap<>();
+    private final List<Path> netnsFiles = new ArrayList<>();
     private String policies = "";
 
-    private LocalMesh(Path dir, List<ServiceSpec> services, Map<String, String> daemonEnv, List<String> jvmOptions) {
+    private LocalMesh(
+            Path dir,
+            List<ServiceSpec> services,
+            Map<String, String> daemonEnv,
+            List<String> jvmOptions,
+            Launch launch) {
         this.dir = dir;
+        this.launch = launch;
         this.topology = new Topology();
         this.services = List.copyOf(services);
         this.daemonEnv = Map.copyOf(daemonEnv);
@@ -76,8 +120,42 @@ public final class LocalMesh implements AutoCloseable {
             Map<String, String> daemonEnv,
             List<String> jvmOptions)
             throws Exception {
+        return start(dir, nodeNames, pods, namespaceLabels, services, daemonEnv, jvmOptions, null);
+    }
+
+    /**
+     * As above; {@code resolvConf}, when given, makes the {@code resolv.conf} of every node and pod namespace (it
+     * sees the built topology, e.g. a resolver pod's IP): {@code ip netns exec} mounts {@code /etc/netns/<ns>/} files
+     * over {@code /etc/}, so the daemons, and commands run in the pods, read it instead of the machine's own. The
+     * files are removed by {@link #close()}.
+     */
+    public static LocalMesh start(
+            Path dir,
+            List<String> nodeNames,
+            List<PodSpec> pods,
+            Map<String, Map<String, String>> namespaceLabels,
+            List<ServiceSpec> services,
+            Map<String, String> daemonEnv,
+            List<String> jvmOptions,
+            @Nullable Function<LocalMesh, String> resolvConf)
+            throws Exception {
+        return start(dir, nodeNames, pods, namespaceLabels, services, daemonEnv, jvmOptions, resolvConf, Launch.JAVA);
+    }
+
+    /** As above, starting the daemons and node agents as {@code launch} says. */
+    public static LocalMesh start(
+            Path dir,
+            List<String> nodeNames,
+            List<PodSpec> pods,
+            Map<String, Map<String, String>> namespaceLabels,
+            List<ServiceSpec> services,
+            Map<String, String> daemonEnv,
+            List<String> jvmOptions,
+            @Nullable Function<LocalMesh, String> resolvConf,
+            Launch launch)
+            throws Exception {
         Files.createDirectories(dir);
-        LocalMesh mesh = new LocalMesh(dir, services, daemonEnv, jvmOptions);
+        LocalMesh mesh = new LocalMesh(dir, services, daemonEnv, jvmOptions, launch);
         try {
             int index = 1;
             for (String n : nodeNames) {
@@ -89,6 +167,15 @@ public final class LocalMesh implements AutoCloseable {
                 mesh.pods.put(p.name(), mesh.topology.addPod(mesh.nodes.get(p.node()), p.name(), p.index()));
             }
             mesh.namespaces.putAll(namespaceLabels);
+            if (resolvConf != null) {
+                String text = resolvConf.apply(mesh);
+                for (Topology.Node n : mesh.nodes.values()) {
+                    mesh.writeNetnsFile(n.netns(), "resolv.conf", text);
+                }
+                for (Topology.Pod p : mesh.pods.values()) {
+                    mesh.writeNetnsFile(p.netns(), "resolv.conf", text);
+                }
+            }
             LocalCa.loadOrCreate(dir.resolve("ca"), Clock.systemUTC()); // one root, before anyone races for it
             mesh.writeFiles();
             for (String n : nodeNames) {
@@ -98,7 +185,7 @@ public final class LocalMesh implements AutoCloseable {
                 mesh.startDaemon(n);
             }
             for (String n : nodeNames) {
-                mesh.awaitReady(n, Duration.ofSeconds(60));
+                mesh.awaitReady(n, Duration.ofSeconds(120)); // a JVM start on a loaded 2-core machine
             }
             return mesh;
         } catch (Exception | Error e) {
@@ -115,14 +202,33 @@ public final class LocalMesh implements AutoCloseable {
         env.put("READINESS_PORT", "8000");
         agents.put(
                 node,
-                ManagedProcess.start(
+                process(
                         "agent-" + node,
-                        nodes.get(node).netns(),
+                        node,
+                        launch.agent(),
                         "io.ztunnel.cni.agent.NodeAgentMain",
                         List.of(),
                         env,
-                        jvmOptions,
                         dir.resolve(node).resolve("agent.log")));
+    }
+
+    private ManagedProcess process(
+            String name,
+            String node,
+            List<String> launcher,
+            String mainClass,
+            List<String> args,
+            Map<String, String> env,
+            Path log) {
+        String netns = nodes.get(node).netns();
+        if (launcher.isEmpty()) {
+            return ManagedProcess.start(name, netns, mainClass, args, env, jvmOptions, log);
+        }
+        List<String> command = new ArrayList<>(launcher);
+        command.addAll(args);
+        Map<String, String> withOptions = new LinkedHashMap<>(env);
+        withOptions.put("ZTUNNEL_JAVA_OPTS", String.join(" ", jvmOptions));
+        return ManagedProcess.startCommand(name, netns, command, withOptions, log);
     }
 
     /** Starts (or restarts) the daemon of {@code node}. */
@@ -139,13 +245,13 @@ public final class LocalMesh implements AutoCloseable {
         env.putAll(daemonEnv);
         daemons.put(
                 node,
-                ManagedProcess.start(
+                process(
                         "ztunnel-" + node,
-                        nodes.get(node).netns(),
+                        node,
+                        launch.daemon(),
                         "io.ztunnel.core.app.Main",
                         List.of("proxy", "ztunnel"),
                         env,
-                        jvmOptions,
                         dir.resolve(node).resolve("ztunnel.log")));
     }
 
@@ -232,6 +338,17 @@ public final class LocalMesh implements AutoCloseable {
             handles.put(pod, handle);
         }
         return handle;
+    }
+
+    /** A TCP listener on the pod's IP and {@code port}, created inside the pod's namespace; the caller's to close. */
+    public ServerSocket listen(String pod, int port) throws IOException {
+        String ip = pods.get(pod).ip();
+        return netns(pod).call(() -> {
+            ServerSocket s = new ServerSocket();
+            s.setReuseAddress(true);
+            s.bind(new InetSocketAddress(ip, port), 256);
+            return s;
+        });
     }
 
     /** An HTTP/1.0 GET to 127.0.0.1:{@code port} inside the node's namespace; the whole response. */
@@ -412,7 +529,14 @@ public final class LocalMesh implements AutoCloseable {
     }
 
     public static String hostname(ServiceSpec s) {
-        return s.name() + "." + s.namespace() + ".svc.cluster.local";
+        return s.host() != null ? s.host() : s.name() + "." + s.namespace() + ".svc.cluster.local";
+    }
+
+    private void writeNetnsFile(String netns, String name, String content) throws IOException {
+        Path file = Path.of("/etc/netns", netns, name);
+        Files.createDirectories(file.getParent());
+        Files.writeString(file, content, StandardCharsets.UTF_8);
+        netnsFiles.add(file);
     }
 
     private void atomicWrite(Path file, String content) throws IOException {
@@ -446,6 +570,14 @@ public final class LocalMesh implements AutoCloseable {
         }
         for (PodNetns h : handles.values()) {
             h.close();
+        }
+        for (Path f : netnsFiles) {
+            try {
+                Files.deleteIfExists(f);
+                Files.deleteIfExists(f.getParent());
+            } catch (IOException ignored) {
+                // best effort, like the namespaces themselves
+            }
         }
         topology.close();
     }

@@ -6,6 +6,7 @@ import io.ztunnel.cni.zds.WorkloadInfo;
 import io.ztunnel.cni.zds.ZdsWorkloadHandler;
 import io.ztunnel.core.admin.Readiness;
 import io.ztunnel.core.config.Config;
+import io.ztunnel.core.dns.DnsProxy;
 import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.proxy.LocalWorkload;
 import io.ztunnel.core.proxy.ProxyContext;
@@ -52,6 +53,7 @@ public final class InpodManager implements ZdsWorkloadHandler {
     private final Readiness readiness;
     private final WorkloadManagerMetrics metrics;
     private final Consumer<String> fatal;
+    private final DnsProxy dns;
     private final Map<String, Pod> pods = new LinkedHashMap<>();
     private final Map<SpiffeId, Integer> identities = new HashMap<>();
     private Readiness.Task ready;
@@ -63,6 +65,7 @@ public final class InpodManager implements ZdsWorkloadHandler {
         final WorkloadInfo info;
         final PodNetns netns;
         ProxySet proxies;
+        AutoCloseable dns = () -> {};
         boolean pending;
         ScheduledFuture<?> retry;
         SpiffeId identity;
@@ -74,9 +77,18 @@ public final class InpodManager implements ZdsWorkloadHandler {
         }
     }
 
-    /** @param fatal called with the reason when the agent breaks the protocol (the daemon exits) */
-    public InpodManager(ProxyContext ctx, Readiness readiness, WorkloadManagerMetrics metrics, Consumer<String> fatal) {
+    /**
+     * @param fatal called with the reason when the agent breaks the protocol (the daemon exits)
+     * @param dns starts each pod's DNS server inside the pod's namespace, beside its proxies
+     */
+    public InpodManager(
+            ProxyContext ctx,
+            Readiness readiness,
+            WorkloadManagerMetrics metrics,
+            Consumer<String> fatal,
+            DnsProxy dns) {
         this.ctx = ctx;
+        this.dns = dns;
         this.readiness = readiness;
         this.metrics = metrics;
         this.fatal = fatal;
@@ -124,9 +136,17 @@ public final class InpodManager implements ZdsWorkloadHandler {
                 new PodSockets(ctx.transport(), pod.netns, cfg.packetMark(), cfg.inpodPortReuse()),
                 wildcard(cfg));
         proxies.start().join();
+        AutoCloseable dnsServer;
+        try {
+            dnsServer = dns.startInPod(local, pod.netns);
+        } catch (RuntimeException e) {
+            proxies.close();
+            throw e;
+        }
         SpiffeId identity = new SpiffeId(cfg.trustDomain(), pod.info.namespace(), pod.info.serviceAccount());
         synchronized (this) {
             pod.proxies = proxies;
+            pod.dns = dnsServer;
             pod.pending = false;
             pod.identity = identity;
             identities.merge(identity, 1, Integer::sum);
@@ -246,6 +266,7 @@ public final class InpodManager implements ZdsWorkloadHandler {
             }
             publish();
         }
+        close(pod.dns);
         if (proxies != null) {
             proxies.close();
             ctx.connections().abortOwnedBy(proxies.local().info().toString(), reason);
@@ -305,6 +326,7 @@ public final class InpodManager implements ZdsWorkloadHandler {
             if (proxies != null) {
                 proxies.drain();
             }
+            close(p.dns);
         }
     }
 
@@ -316,6 +338,14 @@ public final class InpodManager implements ZdsWorkloadHandler {
         }
         for (Pod p : all) {
             stop(p, "daemon stopped");
+        }
+    }
+
+    private static void close(AutoCloseable dnsServer) {
+        try {
+            dnsServer.close();
+        } catch (Exception e) {
+            log.atDebug().addKeyValue("error", e.toString()).log("closing a pod's DNS server failed");
         }
     }
 
