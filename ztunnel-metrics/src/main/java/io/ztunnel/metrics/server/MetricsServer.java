@@ -170,7 +170,10 @@ public final class MetricsServer implements AutoCloseable {
         return ch == null ? null : (InetSocketAddress) ch.localAddress();
     }
 
-    /** Stops listening and closes every accepted connection; blocks until done. */
+    /**
+     * Stops listening and closes every accepted connection; blocks until done. On epoll (the daemon's transport) the
+     * port is free when this returns; on NIO the JDK releases it at the selector's next pass, a moment later.
+     */
     @Override
     public void close() {
         Channel ch = serverChannel;
