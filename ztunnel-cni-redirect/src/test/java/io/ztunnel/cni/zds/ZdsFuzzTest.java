@@ -21,6 +21,7 @@ import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.slf4j.Logger;
@@ -44,7 +45,9 @@ class ZdsFuzzTest {
 
     private static Path dir;
     private static PodNetns ownNetns;
-    private static Map<String, String> fdsBefore;
+    /** Open descriptors when the first input starts (after Jazzer's own); null until then. */
+    private static @Nullable Map<String, String> fdsBefore;
+
     private static Thread.UncaughtExceptionHandler previousHandler;
 
     @BeforeAll
@@ -64,14 +67,15 @@ class ZdsFuzzTest {
                 .addKeyValue("target", ZdsFuzzTest.class.getSimpleName())
                 .addKeyValue("executions", executions.get())
                 .log("fuzz target finished");
-        if (fdsBefore == null) {
+        Map<String, String> before = fdsBefore;
+        if (before == null) {
             return; // no input ran
         }
         // Clients close their sockets on their own threads; give the last one a moment.
-        Map<String, String> after = leakedSince(fdsBefore);
+        Map<String, String> after = leakedSince(before);
         for (int i = 0; i < 50 && !after.isEmpty(); i++) {
             Thread.sleep(100);
-            after = leakedSince(fdsBefore);
+            after = leakedSince(before);
         }
         if (!after.isEmpty()) {
             throw new AssertionError("file descriptors left open by the fuzzed ZDS sessions: " + after);
@@ -173,7 +177,7 @@ class ZdsFuzzTest {
     }
 
     /** The next datagram's bytes, or null when the client ended the connection. */
-    private static byte[] receive(SeqpacketSocket agent) throws IOException {
+    private static byte @Nullable [] receive(SeqpacketSocket agent) throws IOException {
         Optional<Message> m;
         try {
             m = agent.receive(REPLY_WAIT);
