@@ -61,6 +61,9 @@ public record Baggage(
             }
             String key = kv.substring(0, eq).trim();
             String value = kv.substring(eq + 1).trim();
+            if (value.isEmpty()) {
+                continue; // as absent: "k8s.pod.name=" names no workload (and gives it no type)
+            }
             switch (key) {
                 case "k8s.cluster.name" -> cluster = value;
                 case "k8s.namespace.name" -> ns = value;

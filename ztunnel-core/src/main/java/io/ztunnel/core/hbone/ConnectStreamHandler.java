@@ -51,6 +51,9 @@ final class ConnectStreamHandler extends ChannelInboundHandlerAdapter {
     private State state = State.AWAITING_HEADERS;
     private final ArrayDeque<ByteBuf> early = new ArrayDeque<>();
     private boolean earlyEndStream;
+    /** The client ended its side (END_STREAM seen). */
+    private boolean requestEnded;
+
     private Channel upstream;
 
     ConnectStreamHandler(InboundRouter router, SpiffeId peerIdentity) {
@@ -62,12 +65,14 @@ final class ConnectStreamHandler extends ChannelInboundHandlerAdapter {
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         try {
             if (msg instanceof Http2HeadersFrame headers && state == State.AWAITING_HEADERS) {
+                requestEnded = headers.isEndStream();
                 onRequest(ctx, headers.headers());
             } else if (msg instanceof Http2DataFrame data && (state == State.ROUTING || state == State.CONNECTING)) {
                 if (data.content().isReadable()) {
                     early.add(data.content().retain());
                 }
                 earlyEndStream |= data.isEndStream();
+                requestEnded |= data.isEndStream();
             }
         } finally {
             ReferenceCountUtil.release(msg);
@@ -178,7 +183,12 @@ final class ConnectStreamHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         ctx.write(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status(status.codeAsText()), true));
-        ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR));
+        if (!requestEnded) {
+            // RFC 9113 §8.1: a complete response before the complete request; ask the client to stop sending.
+            // When the client had already ended its side, the response closes the stream and nothing more is sent.
+            ctx.write(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR));
+        }
+        ctx.flush();
         ctx.close();
     }
 

@@ -8,7 +8,6 @@ import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.ChannelGroupFuture;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
@@ -136,7 +135,7 @@ public final class HboneServer {
                 ctx.close();
                 return;
             }
-            Http2FrameCodec codec = Http2FrameCodecBuilder.forServer()
+            Http2FrameCodec codec = ClosedStreamDecoder.serverCodecBuilder(settings.frameSize())
                     .initialSettings(new Http2Settings()
                             .maxConcurrentStreams(settings.serverMaxConcurrentStreams())
                             .initialWindowSize(settings.streamWindow())
@@ -144,8 +143,10 @@ public final class HboneServer {
                             .maxHeaderListSize(settings.serverMaxHeaderListSize()))
                     .gracefulShutdownTimeoutMillis(drainDeadline.toMillis())
                     .decoderEnforceMaxRstFramesPerWindow(10_000, 30)
+                    .validateRequiredPseudoHeaders(true)
                     .build();
             ctx.pipeline().addLast("h2", codec);
+            ctx.pipeline().addLast("h2-errors", new Http2ErrorHandler());
             ctx.pipeline().addLast("h2-window", new ConnectionWindowHandler(settings.connectionWindow()));
             ctx.pipeline()
                     .addLast("h2-streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {

@@ -81,6 +81,15 @@ class HboneHeadersTest {
     }
 
     @Test
+    void baggageMembersWithEmptyValuesAreAbsentSoParsedBaggageEncodesBackToItself() {
+        // Found by HboneRequestFuzzTest: "k8s.pod.name=" gave a workload type without a name, which encode() drops.
+        Baggage b = Baggage.parse("k8s.pod.name=,service.name= ,k8s.namespace.name=ns");
+
+        assertThat(b).isEqualTo(new Baggage("", "ns", "", "", "", "", "", ""));
+        assertThat(Baggage.parse(b.encode())).isEqualTo(b);
+    }
+
+    @Test
     void forwardedCarriesTheClientAndTheServiceHost() throws Exception {
         InetSocketAddress v4 = new InetSocketAddress(InetAddress.getByName("10.0.0.7"), 41234);
         InetSocketAddress v6 = new InetSocketAddress(InetAddress.getByName("fd00::7"), 41234);
