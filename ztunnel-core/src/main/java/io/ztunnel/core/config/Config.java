@@ -1,6 +1,5 @@
 package io.ztunnel.core.config;
 
-import io.ztunnel.core.hbone.HboneSettings;
 import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.identity.TlsSettings;
 import java.net.InetAddress;

@@ -7,7 +7,7 @@ import io.ztunnel.core.identity.CertificateAuthority;
 import io.ztunnel.core.identity.CertificateManager;
 import io.ztunnel.core.identity.IstiodCa;
 import io.ztunnel.core.identity.LocalCa;
-import io.ztunnel.core.proxy.Transport;
+import io.ztunnel.core.net.Transport;
 import io.ztunnel.core.state.StateStore;
 import io.ztunnel.metrics.XdsMetrics;
 import io.ztunnel.metrics.XdsTerminationReason;

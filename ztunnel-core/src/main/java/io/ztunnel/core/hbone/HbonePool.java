@@ -26,10 +26,12 @@ import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.ztunnel.core.config.HboneSettings;
 import io.ztunnel.core.identity.Certificates;
 import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.identity.TlsMaterial;
-import io.ztunnel.core.proxy.ChannelConnector;
+import io.ztunnel.core.net.ChannelConnector;
+import io.ztunnel.core.net.SocketSettings;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
 import java.util.ArrayDeque;
@@ -429,7 +431,7 @@ public final class HbonePool implements AutoCloseable {
             return;
         }
         new Http2StreamChannelBootstrap(connection.channel)
-                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, ChannelConnector.WATER_MARK)
+                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, SocketSettings.WATER_MARK)
                 .handler(new ConnectResponseHandler(waiter, connection.channel.eventLoop()))
                 .open()
                 .addListener((Future<Http2StreamChannel> f) -> {

@@ -16,9 +16,11 @@ import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.GlobalEventExecutor;
+import io.ztunnel.core.config.HboneSettings;
 import io.ztunnel.core.identity.Certificates;
 import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.identity.TlsMaterial;
+import io.ztunnel.core.net.SocketSettings;
 import java.net.InetSocketAddress;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
@@ -63,7 +65,6 @@ public final class HboneServer {
         return new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel ch) {
-                io.ztunnel.core.proxy.EpollSockets.keepRegistered(ch);
                 ch.config().setAutoRead(false);
                 connections.add(ch);
                 tls.apply((InetSocketAddress) ch.localAddress())
@@ -151,7 +152,7 @@ public final class HboneServer {
                     .addLast("h2-streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
                         @Override
                         protected void initChannel(Http2StreamChannel stream) {
-                            stream.config().setWriteBufferWaterMark(io.ztunnel.core.proxy.ChannelConnector.WATER_MARK);
+                            stream.config().setWriteBufferWaterMark(SocketSettings.WATER_MARK);
                             stream.pipeline().addLast("hbone-connect", new ConnectStreamHandler(router, peer));
                         }
                     }));

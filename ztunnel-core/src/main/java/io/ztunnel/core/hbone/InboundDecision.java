@@ -1,8 +1,8 @@
 package io.ztunnel.core.hbone;
 
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.ztunnel.core.proxy.ChannelConnector;
-import io.ztunnel.core.proxy.ConnectionObserver;
+import io.ztunnel.core.net.ChannelConnector;
+import io.ztunnel.core.net.ConnectionObserver;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 

@@ -2,6 +2,7 @@ package io.ztunnel.core.hbone;
 
 import io.netty.handler.codec.http2.Http2Headers;
 import io.ztunnel.core.identity.SpiffeId;
+import io.ztunnel.core.net.HboneAddress;
 import java.net.InetSocketAddress;
 
 /**

@@ -1,6 +1,7 @@
 package io.ztunnel.core.proxy;
 
 import io.ztunnel.core.identity.SpiffeId;
+import io.ztunnel.core.net.ConnectionObserver;
 import io.ztunnel.core.rbac.Authorizer;
 import io.ztunnel.core.state.Service;
 import io.ztunnel.core.state.Workload;

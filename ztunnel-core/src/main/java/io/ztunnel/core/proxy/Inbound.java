@@ -4,11 +4,14 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.ztunnel.core.hbone.Baggage;
-import io.ztunnel.core.hbone.HboneAddress;
 import io.ztunnel.core.hbone.HboneHeaders;
 import io.ztunnel.core.hbone.InboundDecision;
 import io.ztunnel.core.hbone.InboundRequest;
 import io.ztunnel.core.hbone.InboundRouter;
+import io.ztunnel.core.net.Addresses;
+import io.ztunnel.core.net.PendingInput;
+import io.ztunnel.core.net.Relay;
+import io.ztunnel.core.net.Sockets;
 import io.ztunnel.core.rbac.Authorizer;
 import io.ztunnel.core.routing.InboundResolver;
 import io.ztunnel.core.state.NetworkAddress;
@@ -73,7 +76,7 @@ public final class Inbound implements InboundRouter {
         }
         InboundResolver.Target target = (InboundResolver.Target) resolved;
         InetSocketAddress upstream = target.upstream();
-        InetAddress peerIp = HboneAddress.canonical(request.peer().getAddress());
+        InetAddress peerIp = Addresses.canonical(request.peer().getAddress());
         Authorizer.Connection connection =
                 new Authorizer.Connection(peerIp, request.peerIdentity(), upstream.getAddress(), upstream.getPort());
         Authorizer.Decision decision = authorize(state, localWorkload, connection);
@@ -178,9 +181,9 @@ public final class Inbound implements InboundRouter {
                         return;
                     }
                     ProxyState state = ctx.state().current();
-                    InetAddress clientIp = HboneAddress.canonical(client.getAddress());
+                    InetAddress clientIp = Addresses.canonical(client.getAddress());
                     Authorizer.Connection connection = new Authorizer.Connection(
-                            clientIp, null, HboneAddress.canonical(destination.getAddress()), destination.getPort());
+                            clientIp, null, Addresses.canonical(destination.getAddress()), destination.getPort());
                     Authorizer.Decision decision = authorize(state, workload, connection);
                     Workload sourceWorkload = state.workloadByAddress(
                             new NetworkAddress(ctx.config().network(), clientIp));

@@ -8,6 +8,8 @@ import io.ztunnel.core.hbone.Baggage;
 import io.ztunnel.core.hbone.HbonePool;
 import io.ztunnel.core.hbone.HboneRequest;
 import io.ztunnel.core.hbone.PoolKey;
+import io.ztunnel.core.net.Relay;
+import io.ztunnel.core.net.Sockets;
 import io.ztunnel.core.routing.Route;
 import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.Workload;

@@ -3,6 +3,7 @@ package io.ztunnel.core.proxy;
 import io.netty.channel.EventLoopGroup;
 import io.ztunnel.core.config.Config;
 import io.ztunnel.core.identity.CertificateManager;
+import io.ztunnel.core.net.Transport;
 import io.ztunnel.core.routing.InboundResolver;
 import io.ztunnel.core.routing.OutboundRouter;
 import io.ztunnel.core.state.StateStore;

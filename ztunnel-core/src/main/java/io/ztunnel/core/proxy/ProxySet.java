@@ -4,12 +4,16 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.ztunnel.core.config.Config;
 import io.ztunnel.core.hbone.HbonePool;
 import io.ztunnel.core.hbone.HboneServer;
 import io.ztunnel.core.identity.TlsMaterial;
+import io.ztunnel.core.net.Addresses;
+import io.ztunnel.core.net.EpollSockets;
+import io.ztunnel.core.net.PendingInput;
+import io.ztunnel.core.net.SocketSettings;
+import io.ztunnel.core.net.Sockets;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -59,35 +63,32 @@ public final class ProxySet implements AutoCloseable {
     public CompletableFuture<Void> start() {
         Config cfg = ctx.config();
         try {
-            Channel outboundListener = bind(
-                    cfg.ports().outbound(),
-                    bindAddress,
-                    true,
-                    ch -> outbound()
-                            .proxy(ch, sockets.originalDestination(ch).orElse((InetSocketAddress) ch.localAddress())));
+            Channel outboundListener = listen(cfg.ports().outbound(), bindAddress, true, ch -> {
+                ch.pipeline().addLast("pending", new PendingInput());
+                outbound.proxy(ch, originalDestination(ch));
+            });
             transparent = transparent(outboundListener, cfg.enableOriginalSource());
             Inbound inbound = new Inbound(ctx, local, sockets, transparent);
             hboneServer = new HboneServer(cfg.hbone(), this::serverTls, inbound, cfg.terminationDeadline());
-            bindRaw(cfg.ports().inboundHbone(), bindAddress, hboneServer.initializer());
-            bind(
-                    cfg.ports().inboundPlaintext(),
+            HboneServer server = hboneServer;
+            listen(
+                    cfg.ports().inboundHbone(),
                     bindAddress,
-                    true,
-                    ch -> inbound.plaintext(
-                            ch, sockets.originalDestination(ch).orElse((InetSocketAddress) ch.localAddress())));
+                    false,
+                    ch -> ch.pipeline().addLast(server.initializer()));
+            listen(cfg.ports().inboundPlaintext(), bindAddress, true, ch -> {
+                ch.pipeline().addLast("pending", new PendingInput());
+                inbound.plaintext(ch, originalDestination(ch));
+            });
             if (cfg.socks5Enabled()) {
                 InetAddress loopback = InetAddress.getLoopbackAddress();
-                bindRaw(
+                listen(
                         cfg.ports().socks5(),
                         loopback.isLoopbackAddress() && bindAddress.isLoopbackAddress() ? bindAddress : loopback,
-                        new ChannelInitializer<>() {
-                            @Override
-                            protected void initChannel(Channel ch) {
-                                EpollSockets.keepRegistered(ch);
-                                ch.pipeline().addLast("socks5", new Socks5Handler(outbound()::proxy));
-                                ch.pipeline().addLast("pending", new PendingInput());
-                            }
-                        });
+                        false,
+                        ch -> ch.pipeline()
+                                .addLast("socks5", new Socks5Handler(outbound::proxy))
+                                .addLast("pending", new PendingInput()));
             }
             log.atInfo()
                     .addKeyValue("workload", local.info())
@@ -102,54 +103,44 @@ public final class ProxySet implements AutoCloseable {
         }
     }
 
-    private Outbound outbound() {
-        return outbound;
-    }
-
     private CompletionStage<TlsMaterial> serverTls(InetSocketAddress localAddress) {
         return local.get().thenCompose(w -> ctx.certificates().fetch(w.identity()));
     }
 
-    private Channel bind(int port, InetAddress address, boolean keepalive, Consumer<Channel> onAccept) {
-        return bindRaw(port, address, new ChannelInitializer<>() {
-            @Override
-            protected void initChannel(Channel ch) {
-                EpollSockets.keepRegistered(ch);
-                if (keepalive
-                        && ctx.config().keepaliveEnabled()
-                        && ctx.transport().isEpoll()) {
-                    ch.config().setOption(ChannelOption.SO_KEEPALIVE, true);
-                    ch.config().setOption(EpollChannelOption.TCP_KEEPIDLE, 180);
-                    ch.config().setOption(EpollChannelOption.TCP_KEEPINTVL, 180);
-                    ch.config().setOption(EpollChannelOption.TCP_KEEPCNT, 9);
-                }
-                ch.pipeline().addLast("pending", new PendingInput());
-                onAccept.accept(ch);
-            }
-        });
+    /** The destination a redirected client dialled, or the listener's own address when it was not redirected. */
+    private InetSocketAddress originalDestination(Channel accepted) {
+        return sockets.originalDestination(accepted).orElse((InetSocketAddress) accepted.localAddress());
     }
 
-    private Channel bindRaw(int port, InetAddress address, ChannelInitializer<Channel> initializer) {
+    /**
+     * Binds a listener whose accepted sockets (reads off, options of {@link SocketSettings}) go to {@code onAccept} on
+     * their event loop.
+     *
+     * @param keepalive whether accepted sockets get TCP keepalive (when {@code KEEPALIVE_ENABLED})
+     */
+    private Channel listen(int port, InetAddress address, boolean keepalive, Consumer<Channel> onAccept) {
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(ctx.dataPlane())
                 .channelFactory(sockets.serverChannels())
-                .option(ChannelOption.SO_BACKLOG, 128)
-                .childOption(ChannelOption.AUTO_READ, false)
-                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childOption(ChannelOption.TCP_NODELAY, true)
-                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, ChannelConnector.WATER_MARK)
-                .childHandler(initializer);
-        Boolean orig = ctx.config().enableOriginalSource();
-        if (ctx.transport().isEpoll() && !Boolean.FALSE.equals(orig)) {
-            bootstrap.option(EpollChannelOption.IP_TRANSPARENT, true);
-        }
+                .childHandler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        EpollSockets.keepRegistered(ch);
+                        onAccept.accept(ch);
+                    }
+                });
+        SocketSettings.listener(
+                bootstrap,
+                ctx.transport(),
+                keepalive && ctx.config().keepaliveEnabled(),
+                ctx.config().enableOriginalSource());
         sockets.configureListener(bootstrap);
         ChannelFuture bound =
                 bootstrap.bind(new InetSocketAddress(address, port)).awaitUninterruptibly();
         if (!bound.isSuccess()) {
             throw new IllegalStateException(
-                    "cannot listen on " + io.ztunnel.core.hbone.HboneAddress.format(address, port) + " for "
-                            + local.info() + ": " + bound.cause().getMessage(),
+                    "cannot listen on " + Addresses.format(address, port) + " for " + local.info() + ": "
+                            + bound.cause().getMessage(),
                     bound.cause());
         }
         listeners.add(bound.channel());

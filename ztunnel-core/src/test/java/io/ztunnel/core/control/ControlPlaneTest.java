@@ -19,7 +19,7 @@ import io.ztunnel.core.identity.CertificateAuthority;
 import io.ztunnel.core.identity.CertificateManager;
 import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.identity.TlsSettings;
-import io.ztunnel.core.proxy.Transport;
+import io.ztunnel.core.net.Transport;
 import io.ztunnel.core.state.NetworkAddress;
 import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.StateStore;

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.ztunnel.core.net.HboneAddress;
 import io.ztunnel.core.testing.TestApps;
 import java.io.InputStream;
 import java.io.OutputStream;

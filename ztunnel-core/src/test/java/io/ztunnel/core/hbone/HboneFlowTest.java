@@ -3,6 +3,7 @@ package io.ztunnel.core.hbone;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.ztunnel.core.config.HboneSettings;
 import io.ztunnel.core.testing.TestApps;
 import java.net.InetSocketAddress;
 import java.net.Socket;

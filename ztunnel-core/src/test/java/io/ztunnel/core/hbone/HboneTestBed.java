@@ -10,14 +10,19 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.concurrent.Future;
+import io.ztunnel.core.config.HboneSettings;
 import io.ztunnel.core.identity.CertificateManager;
 import io.ztunnel.core.identity.LocalCa;
 import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.identity.TlsSettings;
-import io.ztunnel.core.proxy.ChannelConnector;
-import io.ztunnel.core.proxy.ConnectionObserver;
-import io.ztunnel.core.proxy.Relay;
-import io.ztunnel.core.proxy.Transport;
+import io.ztunnel.core.net.ChannelConnector;
+import io.ztunnel.core.net.ConnectionObserver;
+import io.ztunnel.core.net.EpollSockets;
+import io.ztunnel.core.net.HboneAddress;
+import io.ztunnel.core.net.PendingInput;
+import io.ztunnel.core.net.Relay;
+import io.ztunnel.core.net.SocketSettings;
+import io.ztunnel.core.net.Transport;
 import io.ztunnel.core.util.Scheduler;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -138,12 +143,12 @@ final class HboneTestBed implements AutoCloseable {
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
-                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, ChannelConnector.WATER_MARK)
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, SocketSettings.WATER_MARK)
                 .childHandler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel downstream) {
-                        io.ztunnel.core.proxy.EpollSockets.keepRegistered(downstream);
-                        downstream.pipeline().addLast(new io.ztunnel.core.proxy.PendingInput());
+                        EpollSockets.keepRegistered(downstream);
+                        downstream.pipeline().addLast(new PendingInput());
                         downstream.pipeline().addFirst(new ChannelInboundHandlerAdapter() {
                             @Override
                             public void channelActive(ChannelHandlerContext ctx) {

@@ -1,4 +1,4 @@
-package io.ztunnel.core.proxy;
+package io.ztunnel.core.net;
 
 /**
  * Written to a channel that is not a {@link io.netty.channel.socket.DuplexChannel} (an HTTP/2 stream) to ask it to end

@@ -1,4 +1,4 @@
-package io.ztunnel.core.proxy;
+package io.ztunnel.core.net;
 
 import io.netty.channel.Channel;
 import io.netty.channel.epoll.Native;
