@@ -25,6 +25,7 @@ import java.net.InetSocketAddress;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.concurrent.CompletionStage;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import javax.net.ssl.SSLSession;
 import org.slf4j.Logger;
@@ -32,7 +33,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The inbound HBONE server (port 15008): mutual TLS with the local workload's certificate, HTTP/2 with ztunnel's
- * settings, one {@link ConnectStreamHandler} per CONNECT stream, PING keepalive, and graceful drain.
+ * settings, one {@link ConnectStreamHandler} per CONNECT stream (which hands valid requests to the owner as
+ * {@link InboundStream}s), PING keepalive, and graceful drain.
  *
  * <p>{@link #initializer()} is installed on accepted sockets. Threading: each connection and its streams live on the
  * accepting event loop; {@link #drain} may be called from any thread.
@@ -42,22 +44,23 @@ public final class HboneServer {
 
     private final HboneSettings settings;
     private final Function<InetSocketAddress, CompletionStage<TlsMaterial>> tls;
-    private final InboundRouter router;
+    private final Consumer<InboundStream> streams;
     private final Duration drainDeadline;
     private final ChannelGroup connections = new DefaultChannelGroup("hbone-inbound", GlobalEventExecutor.INSTANCE);
 
     /**
      * @param tls the local workload's TLS material for the address a connection was accepted on
+     * @param streams decides every well-formed CONNECT (on the stream's event loop)
      * @param drainDeadline how long in-flight streams may run after {@link #drain} before connections are closed
      */
     public HboneServer(
             HboneSettings settings,
             Function<InetSocketAddress, CompletionStage<TlsMaterial>> tls,
-            InboundRouter router,
+            Consumer<InboundStream> streams,
             Duration drainDeadline) {
         this.settings = settings;
         this.tls = tls;
-        this.router = router;
+        this.streams = streams;
         this.drainDeadline = drainDeadline;
     }
 
@@ -153,7 +156,7 @@ public final class HboneServer {
                         @Override
                         protected void initChannel(Http2StreamChannel stream) {
                             stream.config().setWriteBufferWaterMark(SocketSettings.WATER_MARK);
-                            stream.pipeline().addLast("hbone-connect", new ConnectStreamHandler(router, peer));
+                            stream.pipeline().addLast("hbone-connect", new ConnectStreamHandler(streams, peer));
                         }
                     }));
             ctx.pipeline()

@@ -69,7 +69,7 @@ public final class ProxySet implements AutoCloseable {
             });
             transparent = transparent(outboundListener, cfg.enableOriginalSource());
             Inbound inbound = new Inbound(ctx, local, sockets, transparent);
-            hboneServer = new HboneServer(cfg.hbone(), this::serverTls, inbound, cfg.terminationDeadline());
+            hboneServer = new HboneServer(cfg.hbone(), this::serverTls, inbound::hbone, cfg.terminationDeadline());
             HboneServer server = hboneServer;
             listen(
                     cfg.ports().inboundHbone(),

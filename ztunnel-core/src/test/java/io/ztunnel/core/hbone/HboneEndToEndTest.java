@@ -157,7 +157,7 @@ class HboneEndToEndTest {
     @Test
     void rejectionStatusClosesTheClientConnectionWithoutData() throws Exception {
         InetSocketAddress forwarder = start(TestApps.echo());
-        bed.decide = request -> new InboundDecision.Reject(HttpResponseStatus.UNAUTHORIZED, "denied by test");
+        bed.decide = stream -> stream.reject(HttpResponseStatus.UNAUTHORIZED, "denied by test");
         try (Socket s = new Socket(forwarder.getAddress(), forwarder.getPort())) {
             assertThat(s.getInputStream().read()).isEqualTo(-1);
         }

@@ -2,6 +2,7 @@ package io.ztunnel.core.hbone;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
@@ -29,12 +30,12 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
@@ -55,7 +56,9 @@ final class HboneTestBed implements AutoCloseable {
     final AtomicInteger routed = new AtomicInteger();
     final ConcurrentLinkedQueue<InboundRequest> requests = new ConcurrentLinkedQueue<>();
     final ConcurrentLinkedQueue<Throwable> outboundFailures = new ConcurrentLinkedQueue<>();
-    volatile Function<InboundRequest, InboundDecision> decide;
+    /** What the server does with each valid CONNECT; by default it connects to the IP authority and relays. */
+    volatile Consumer<InboundStream> decide;
+
     HboneServer server;
     final ConcurrentLinkedQueue<Channel> serverChildren = new ConcurrentLinkedQueue<>();
     Channel serverChannel;
@@ -76,16 +79,22 @@ final class HboneTestBed implements AutoCloseable {
                 Scheduler.of(control, Clock.systemUTC()),
                 CertificateManager.DEFAULT_MAX_IN_FLIGHT);
         ChannelConnector connector = ChannelConnector.plain(transport);
-        this.decide = request -> {
-            if (request.target() instanceof HboneAddress.Ip ip) {
-                return new InboundDecision.Connect(
-                        ip.address(),
-                        null,
-                        connector,
-                        new Baggage("Kubernetes", "server", "deployment", "server", "server", "v1", "", ""),
-                        ConnectionObserver.NOOP);
+        this.decide = stream -> {
+            if (!(stream.request().target() instanceof HboneAddress.Ip ip)) {
+                stream.reject(HttpResponseStatus.SERVICE_UNAVAILABLE, "hostname");
+                return;
             }
-            return new InboundDecision.Reject(HttpResponseStatus.SERVICE_UNAVAILABLE, "hostname");
+            connector.connect(stream.eventLoop(), ip.address(), null, null).addListener((ChannelFutureListener) f -> {
+                if (!f.isSuccess()) {
+                    stream.reject(HttpResponseStatus.SERVICE_UNAVAILABLE, "upstream connect failed");
+                } else if (!stream.isActive()) {
+                    f.channel().close();
+                } else {
+                    Baggage baggage =
+                            new Baggage("Kubernetes", "server", "deployment", "server", "server", "v1", "", "");
+                    Relay.start(stream.accept(baggage), f.channel(), ConnectionObserver.NOOP);
+                }
+            });
         };
     }
 
@@ -98,10 +107,10 @@ final class HboneTestBed implements AutoCloseable {
         server = new HboneServer(
                 settings,
                 local -> serverCerts.fetch(serverIdentity),
-                request -> {
+                stream -> {
                     routed.incrementAndGet();
-                    requests.add(request);
-                    return CompletableFuture.completedFuture(decide.apply(request));
+                    requests.add(stream.request());
+                    decide.accept(stream);
                 },
                 Duration.ofSeconds(5));
         serverChannel = new ServerBootstrap()
