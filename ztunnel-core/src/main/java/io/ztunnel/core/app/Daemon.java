@@ -13,7 +13,6 @@ import io.ztunnel.core.identity.CertificateAuthority;
 import io.ztunnel.core.identity.CertificateManager;
 import io.ztunnel.core.net.Sockets;
 import io.ztunnel.core.net.Transport;
-import io.ztunnel.core.proxy.ConnectionRecord;
 import io.ztunnel.core.proxy.ConnectionTracker;
 import io.ztunnel.core.proxy.Inbound;
 import io.ztunnel.core.proxy.LocalWorkload;
@@ -24,6 +23,7 @@ import io.ztunnel.core.routing.OutboundRouter;
 import io.ztunnel.core.routing.RoutingConfig;
 import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.StateStore;
+import io.ztunnel.core.telemetry.TrafficTelemetry;
 import io.ztunnel.core.util.Scheduler;
 import io.ztunnel.metrics.ZtunnelMetrics;
 import io.ztunnel.metrics.server.MetricsServer;
@@ -107,9 +107,7 @@ public final class Daemon implements AutoCloseable {
                 config.illegalPorts(),
                 config.preferredServiceNamespace(),
                 config.ports().inboundHbone());
-        io.ztunnel.core.telemetry.TrafficTelemetry telemetry =
-                new io.ztunnel.core.telemetry.TrafficTelemetry(metrics.traffic());
-        ConnectionRecord.Listener listener = telemetry;
+        TrafficTelemetry telemetry = new TrafficTelemetry(metrics.traffic());
         this.context = new ProxyContext(
                 config,
                 transport,
@@ -119,7 +117,7 @@ public final class Daemon implements AutoCloseable {
                 new OutboundRouter(routing, new SplittableRandom()),
                 new InboundResolver(routing),
                 connections,
-                listener,
+                telemetry,
                 timer);
         store.onChange((previous, next) -> Inbound.reevaluate(next, connections));
         store.onChange(telemetry::stateChanged);

@@ -20,6 +20,7 @@ import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.Service;
 import io.ztunnel.core.state.Workload;
 import io.ztunnel.core.util.Errors;
+import io.ztunnel.metrics.ResponseFlags;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import org.jspecify.annotations.Nullable;
@@ -140,26 +141,18 @@ public final class Inbound {
         Workload sourceWorkload = target.sourceOnThisNetwork()
                 ? state.workloadByAddress(new NetworkAddress(ctx.config().network(), peerIp))
                 : null;
-        ConnectionRecord record = new ConnectionRecord(
-                        local.info().toString(),
-                        Direction.INBOUND,
-                        down.peer(),
-                        down.local(),
-                        target.hboneTarget(),
-                        down.peerIdentity(),
-                        sourceWorkload,
-                        destination,
-                        target.service(),
-                        // Identities are known (and logged) only on mutual-TLS connections.
-                        down.peerIdentity() != null ? destination.identity() : null,
-                        connection,
-                        decision.reason(),
-                        ctx.connections(),
-                        ctx.connectionListener())
-                .sourceBaggage(target.sourceBaggage());
-        record.opened();
+        // Identities are known (and logged) only on mutual-TLS connections.
+        SpiffeId destinationIdentity = down.peerIdentity() != null ? destination.identity() : null;
+        ConnectionRecord record = ConnectionRecord.builder(
+                        Direction.INBOUND, local.info().toString())
+                .source(down.peer(), sourceWorkload, down.peerIdentity())
+                .sourceBaggage(target.sourceBaggage())
+                .destination(down.local(), destination, target.service(), destinationIdentity)
+                .hboneTarget(target.hboneTarget())
+                .authorization(connection, decision.reason())
+                .open(ctx.connections(), ctx.telemetry());
         if (!decision.allowed()) {
-            record.fail(FailureFlag.DENY, "connection closed due to policy rejection: " + decision.reason());
+            record.deny("connection closed due to policy rejection: " + decision.reason());
             down.refuse(HttpResponseStatus.UNAUTHORIZED, decision.reason());
             return;
         }
@@ -248,7 +241,7 @@ public final class Inbound {
             Workload destination = current != null ? current : r.destinationWorkload();
             Authorizer.Decision decision = Authorizer.evaluate(state, destination, r.authorizationInput());
             if (!decision.allowed()) {
-                r.abort("connection closed due to policy change: " + decision.reason(), FailureFlag.DENY);
+                r.abort("connection closed due to policy change: " + decision.reason(), ResponseFlags.DENY);
             }
         }
     }

@@ -11,7 +11,7 @@ import java.util.concurrent.ScheduledExecutorService;
 
 /**
  * What every proxy of the daemon shares: configuration, the data-plane event loops, the state, certificates,
- * routing, connection tracking and the connection listener (metrics). Immutable holder; the parts are thread-safe.
+ * routing, connection tracking and connection telemetry (metrics). Immutable holder; the parts are thread-safe.
  *
  * @param timer a control-plane timer (never a data-plane loop) for waits such as the local-workload lookup
  */
@@ -24,5 +24,5 @@ public record ProxyContext(
         OutboundRouter outboundRouter,
         InboundResolver inboundResolver,
         ConnectionTracker connections,
-        ConnectionRecord.Listener connectionListener,
+        ConnectionTelemetry telemetry,
         ScheduledExecutorService timer) {}

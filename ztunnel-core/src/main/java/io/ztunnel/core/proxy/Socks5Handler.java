@@ -3,15 +3,13 @@ package io.ztunnel.core.proxy;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
+import io.ztunnel.core.net.HostResolver;
 import io.ztunnel.core.net.PendingInput;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.function.BiConsumer;
 
 /**
@@ -24,7 +22,6 @@ import java.util.function.BiConsumer;
  * sends after its request are passed on (to the {@link PendingInput} behind this handler) when it removes itself.
  */
 public final class Socks5Handler extends ByteToMessageDecoder {
-    private static final ExecutorService RESOLVER = Executors.newVirtualThreadPerTaskExecutor();
     private static final byte VERSION = 5;
 
     private final BiConsumer<io.netty.channel.Channel, InetSocketAddress> connect;
@@ -110,16 +107,8 @@ public final class Socks5Handler extends ByteToMessageDecoder {
         ctx.pipeline().remove(this); // leftover client bytes flow on to the PendingInput
         if (atyp == 3) {
             String host = new String(address, StandardCharsets.US_ASCII);
-            CompletableFuture.supplyAsync(
-                            () -> {
-                                try {
-                                    return InetAddress.getByName(host);
-                                } catch (UnknownHostException e) {
-                                    throw new java.util.concurrent.CompletionException(e);
-                                }
-                            },
-                            RESOLVER)
-                    .whenComplete((ip, error) -> ctx.channel().eventLoop().execute(() -> {
+            HostResolver.resolve(host)
+                    .whenComplete((ips, error) -> ctx.channel().eventLoop().execute(() -> {
                         if (error != null) {
                             AccessLog.failed(
                                     Direction.OUTBOUND,
@@ -130,7 +119,7 @@ public final class Socks5Handler extends ByteToMessageDecoder {
                                     "cannot resolve " + host);
                             ctx.channel().close();
                         } else {
-                            connect.accept(ctx.channel(), new InetSocketAddress(ip, port));
+                            connect.accept(ctx.channel(), new InetSocketAddress(ips.getFirst(), port));
                         }
                     }));
         } else {
