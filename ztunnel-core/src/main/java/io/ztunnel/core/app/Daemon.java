@@ -15,7 +15,6 @@ import io.ztunnel.core.net.Sockets;
 import io.ztunnel.core.net.Transport;
 import io.ztunnel.core.proxy.ConnectionTracker;
 import io.ztunnel.core.proxy.Inbound;
-import io.ztunnel.core.proxy.LocalWorkload;
 import io.ztunnel.core.proxy.ProxyContext;
 import io.ztunnel.core.proxy.ProxySet;
 import io.ztunnel.core.routing.InboundResolver;
@@ -24,7 +23,9 @@ import io.ztunnel.core.routing.RoutingConfig;
 import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.StateStore;
 import io.ztunnel.core.telemetry.TrafficTelemetry;
+import io.ztunnel.core.util.Drain;
 import io.ztunnel.core.util.Scheduler;
+import io.ztunnel.core.util.Subscription;
 import io.ztunnel.metrics.ZtunnelMetrics;
 import io.ztunnel.metrics.server.MetricsServer;
 import io.ztunnel.xds.local.LocalConfig;
@@ -67,11 +68,13 @@ public final class Daemon implements AutoCloseable {
     private final ScheduledExecutorService timer;
     private final StateStore store = new StateStore();
     private final Readiness readiness = new Readiness();
-    private final ConnectionTracker connections = new ConnectionTracker();
+    private final Drain drain = new Drain();
+    private final ConnectionTracker connections = new ConnectionTracker(drain);
     private final CertificateManager certificates;
     private final ZtunnelMetrics metrics;
     private final List<ProxySet> proxies = new ArrayList<>();
     private final List<AutoCloseable> closeables = new ArrayList<>();
+    private final List<Subscription> subscriptions = new ArrayList<>();
     private final AtomicBoolean shuttingDown = new AtomicBoolean();
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final ProxyContext context;
@@ -118,9 +121,10 @@ public final class Daemon implements AutoCloseable {
                 new InboundResolver(routing),
                 connections,
                 telemetry,
+                drain,
                 timer);
-        store.onChange((previous, next) -> Inbound.reevaluate(next, connections));
-        store.onChange(telemetry::stateChanged);
+        subscriptions.add(store.subscribe((previous, next) -> Inbound.reevaluate(next, connections)));
+        subscriptions.add(store.subscribe(telemetry::stateChanged));
     }
 
     /** Starts a daemon; throws (after releasing what was started) with a clear message when it cannot. */
@@ -150,10 +154,10 @@ public final class Daemon implements AutoCloseable {
         startServers();
         loadState(stateReady);
         if (config.proxyMode() == Config.ProxyMode.DEDICATED) {
-            LocalWorkload local = new LocalWorkload(config.proxyWorkloadInfo(), config.nodeName(), store, timer);
-            ProxySet proxy = new ProxySet(context, local, Sockets.host(transport), config.bindAddress());
+            ProxySet proxy =
+                    new ProxySet(context, config.proxyWorkloadInfo(), Sockets.host(transport), config.bindAddress());
+            proxies.add(proxy); // closed with the daemon, also when it fails to start
             proxy.start().join();
-            proxies.add(proxy);
             proxyReady.done();
         } else {
             // In-pod mode: sockets are created in pods' namespaces and marked; fail now if we cannot.
@@ -161,6 +165,7 @@ public final class Daemon implements AutoCloseable {
             inpod = new io.ztunnel.core.inpod.InpodManager(context, readiness, metrics.workloadManager(), fatal);
             zds = new io.ztunnel.cni.zds.ZdsClient(Path.of(config.inpodUds()), inpod);
             zds.start();
+            drain.onStart("ZDS client", zds::close); // the node agent hands the pods to the daemon replacing us
             proxyReady.done();
         }
         log.atInfo()
@@ -400,23 +405,9 @@ public final class Daemon implements AutoCloseable {
                 .addKeyValue("deadline", deadline)
                 .addKeyValue("connections", connections.size())
                 .log("draining");
-        proxies.forEach(ProxySet::drain);
-        if (zds != null) {
-            zds.close(); // the node agent hands the pods to the daemon replacing us
-        }
-        if (inpod != null) {
-            inpod.drainAll();
-        }
-        long end = System.nanoTime() + deadline.toNanos();
-        while (connections.size() > 0 && System.nanoTime() < end) {
-            try {
-                Thread.sleep(50);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            }
-        }
-        if (connections.size() > 0) {
+        // Proxies stop accepting, inbound HBONE peers get GOAWAY, the ZDS client lets go of the pods.
+        drain.start();
+        if (!drain.awaitIdle(deadline)) {
             log.atInfo().addKeyValue("connections", connections.size()).log("drain deadline reached; closing");
             connections.abortAll("connection closed at the end of the drain");
         }
@@ -436,6 +427,7 @@ public final class Daemon implements AutoCloseable {
 
     @Override
     public void close() {
+        subscriptions.forEach(Subscription::close);
         if (zds != null) {
             zds.close();
         }

@@ -4,18 +4,13 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
-import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2Headers;
-import io.netty.handler.codec.http2.Http2MultiplexHandler;
-import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2SettingsFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
@@ -368,23 +363,7 @@ public final class HbonePool implements AutoCloseable {
 
     private void established(KeyState state, Channel ch) {
         PooledConnection connection = new PooledConnection(ch, state);
-        Http2FrameCodec codec = Http2FrameCodecBuilder.forClient()
-                .initialSettings(new Http2Settings()
-                        .pushEnabled(false)
-                        .initialWindowSize(settings.streamWindow())
-                        .maxFrameSize(settings.frameSize())
-                        .maxHeaderListSize(settings.clientMaxHeaderListSize()))
-                .build();
-        ch.pipeline().addLast("h2", codec);
-        ch.pipeline().addLast("h2-window", new ConnectionWindowHandler(settings.connectionWindow()));
-        ch.pipeline().addLast("h2-streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
-            @Override
-            protected void initChannel(Http2StreamChannel stream) {
-                stream.close(); // servers do not open streams towards us (push is disabled)
-            }
-        }));
-        ch.pipeline().addLast("h2-ping", new PingKeepaliveHandler(settings.pingInterval(), settings.pingTimeout()));
-        ch.pipeline().addLast("h2-monitor", new ConnectionMonitor(connection));
+        Http2Pipeline.client(ch.pipeline(), settings, new ConnectionMonitor(connection));
         connections.incrementAndGet();
         ch.closeFuture().addListener(f -> {
             connections.decrementAndGet();

@@ -5,22 +5,18 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.group.ChannelGroup;
-import io.netty.channel.group.ChannelGroupFuture;
 import io.netty.channel.group.DefaultChannelGroup;
-import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
-import io.netty.handler.codec.http2.Http2MultiplexHandler;
-import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
-import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.ztunnel.core.config.HboneSettings;
 import io.ztunnel.core.identity.Certificates;
 import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.identity.TlsMaterial;
 import io.ztunnel.core.net.SocketSettings;
+import io.ztunnel.core.util.Drain;
+import io.ztunnel.core.util.Subscription;
 import java.net.InetSocketAddress;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
@@ -37,9 +33,9 @@ import org.slf4j.LoggerFactory;
  * {@link InboundStream}s), PING keepalive, and graceful drain.
  *
  * <p>{@link #initializer()} is installed on accepted sockets. Threading: each connection and its streams live on the
- * accepting event loop; {@link #drain} may be called from any thread.
+ * accepting event loop; {@link #close} may be called from any thread.
  */
-public final class HboneServer {
+public final class HboneServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(HboneServer.class);
 
     private final HboneSettings settings;
@@ -47,21 +43,25 @@ public final class HboneServer {
     private final Consumer<InboundStream> streams;
     private final Duration drainDeadline;
     private final ChannelGroup connections = new DefaultChannelGroup("hbone-inbound", GlobalEventExecutor.INSTANCE);
+    private final Subscription drainSubscription;
 
     /**
      * @param tls the local workload's TLS material for the address a connection was accepted on
      * @param streams decides every well-formed CONNECT (on the stream's event loop)
-     * @param drainDeadline how long in-flight streams may run after {@link #drain} before connections are closed
+     * @param drain when it starts, every connection sends GOAWAY and closes once its streams end
+     * @param drainDeadline how long in-flight streams may run after GOAWAY before connections are closed
      */
     public HboneServer(
             HboneSettings settings,
             Function<InetSocketAddress, CompletionStage<TlsMaterial>> tls,
             Consumer<InboundStream> streams,
+            Drain drain,
             Duration drainDeadline) {
         this.settings = settings;
         this.tls = tls;
         this.streams = streams;
         this.drainDeadline = drainDeadline;
+        this.drainSubscription = drain.onStart("HBONE server", this::goAway);
     }
 
     public ChannelInitializer<Channel> initializer() {
@@ -98,10 +98,18 @@ public final class HboneServer {
     }
 
     /**
-     * Starts a graceful drain: every connection sends GOAWAY and is closed once its streams end, or at the deadline.
+     * Closes every connection gracefully: each sends GOAWAY and is closed once its streams end, or at the drain
+     * deadline. Runs when the drain starts, and when the server's proxy goes away.
      */
-    public ChannelGroupFuture drain() {
-        return connections.close();
+    private void goAway() {
+        connections.close();
+    }
+
+    /** Withdraws from the drain and closes every connection gracefully (the proxy is going away). */
+    @Override
+    public void close() {
+        drainSubscription.close();
+        goAway();
     }
 
     /** Completes the handshake: policy checks, then installs HTTP/2. */
@@ -140,28 +148,13 @@ public final class HboneServer {
                 ctx.close();
                 return;
             }
-            Http2FrameCodec codec = Http2FrameCodecBuilder.forServer()
-                    .initialSettings(new Http2Settings()
-                            .maxConcurrentStreams(settings.serverMaxConcurrentStreams())
-                            .initialWindowSize(settings.streamWindow())
-                            .maxFrameSize(settings.frameSize())
-                            .maxHeaderListSize(settings.serverMaxHeaderListSize()))
-                    .gracefulShutdownTimeoutMillis(drainDeadline.toMillis())
-                    .decoderEnforceMaxRstFramesPerWindow(10_000, 30)
-                    .build();
-            ctx.pipeline().addLast("h2", codec);
-            ctx.pipeline().addLast("h2-window", new ConnectionWindowHandler(settings.connectionWindow()));
-            ctx.pipeline()
-                    .addLast("h2-streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
-                        @Override
-                        protected void initChannel(Http2StreamChannel stream) {
-                            stream.config().setWriteBufferWaterMark(SocketSettings.WATER_MARK);
-                            stream.pipeline().addLast("hbone-connect", new ConnectStreamHandler(streams, peer));
-                        }
-                    }));
-            ctx.pipeline()
-                    .addLast("h2-ping", new PingKeepaliveHandler(settings.pingInterval(), settings.pingTimeout()));
-            ctx.pipeline().addLast("h2-tail", new ReleaseHandler());
+            Http2Pipeline.server(ctx.pipeline(), settings, drainDeadline, new ChannelInitializer<Http2StreamChannel>() {
+                @Override
+                protected void initChannel(Http2StreamChannel stream) {
+                    stream.config().setWriteBufferWaterMark(SocketSettings.WATER_MARK);
+                    stream.pipeline().addLast("hbone-connect", new ConnectStreamHandler(streams, peer));
+                }
+            });
             ctx.pipeline().remove(this);
         }
 
@@ -172,23 +165,6 @@ public final class HboneServer {
                     .addKeyValue("peer", ctx.channel().remoteAddress())
                     .addKeyValue("error", cause.toString())
                     .log("inbound TLS error");
-            ctx.close();
-        }
-    }
-
-    /** End of the connection pipeline: releases connection-level frames nobody needed (SETTINGS, GOAWAY). */
-    static final class ReleaseHandler extends ChannelInboundHandlerAdapter {
-        @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            ReferenceCountUtil.release(msg);
-        }
-
-        @Override
-        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            log.atDebug()
-                    .addKeyValue("connection", ctx.channel())
-                    .addKeyValue("error", cause.toString())
-                    .log("HBONE connection error");
             ctx.close();
         }
     }

@@ -1,5 +1,6 @@
 package io.ztunnel.core.identity;
 
+import io.ztunnel.core.util.Backoff;
 import io.ztunnel.core.util.Scheduler;
 import java.security.KeyPair;
 import java.security.cert.X509Certificate;
@@ -12,7 +13,6 @@ import java.util.Map;
 import java.util.PriorityQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ThreadLocalRandom;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -35,8 +35,9 @@ import org.slf4j.LoggerFactory;
 public final class CertificateManager implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(CertificateManager.class);
 
-    static final Duration BACKOFF_INITIAL = Duration.ofMillis(500);
-    static final Duration BACKOFF_MAX = Duration.ofSeconds(150);
+    /** Retries of failed requests: 500 ms doubling, ±20 % jitter, capped at 150 s, as Istio's ztunnel. */
+    static final Backoff RETRY = Backoff.exponential(Duration.ofMillis(500), Duration.ofSeconds(150), 0.2);
+
     static final Duration RELEASE_GRACE = Duration.ofSeconds(60);
     public static final int DEFAULT_MAX_IN_FLIGHT = 8;
 
@@ -356,7 +357,7 @@ public final class CertificateManager implements AutoCloseable {
         if (!usable) {
             entry.state = State.UNAVAILABLE;
         }
-        Duration delay = backoff(entry.failures);
+        Duration delay = RETRY.delay(entry.failures);
         if (usable) {
             Duration untilExpiry = Duration.between(now, current.certificate().notAfter());
             if (untilExpiry.compareTo(delay) < 0) {
@@ -395,13 +396,6 @@ public final class CertificateManager implements AutoCloseable {
         List<CompletableFuture<TlsMaterial>> waiters = List.copyOf(entry.waiters);
         entry.waiters.clear();
         waiters.forEach(w -> w.completeExceptionally(error));
-    }
-
-    /** The n-th retry delay (n ≥ 1): 500 ms × 2^(n-1), ±20 % jitter, capped at 150 s. */
-    static Duration backoff(int failures) {
-        double base = BACKOFF_INITIAL.toMillis() * Math.pow(2, Math.min(failures - 1, 20));
-        double jittered = base * (0.8 + 0.4 * ThreadLocalRandom.current().nextDouble());
-        return Duration.ofMillis((long) Math.min(jittered, BACKOFF_MAX.toMillis()));
     }
 
     private void drop(Entry entry, Throwable reason) {

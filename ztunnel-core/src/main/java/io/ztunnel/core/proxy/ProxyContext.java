@@ -7,12 +7,14 @@ import io.ztunnel.core.net.Transport;
 import io.ztunnel.core.routing.InboundResolver;
 import io.ztunnel.core.routing.OutboundRouter;
 import io.ztunnel.core.state.StateStore;
+import io.ztunnel.core.util.Drain;
 import java.util.concurrent.ScheduledExecutorService;
 
 /**
  * What every proxy of the daemon shares: configuration, the data-plane event loops, the state, certificates,
  * routing, connection tracking and connection telemetry (metrics). Immutable holder; the parts are thread-safe.
  *
+ * @param drain the daemon's graceful drain: proxies stop accepting when it starts
  * @param timer a control-plane timer (never a data-plane loop) for waits such as the local-workload lookup
  */
 public record ProxyContext(
@@ -25,4 +27,5 @@ public record ProxyContext(
         InboundResolver inboundResolver,
         ConnectionTracker connections,
         ConnectionTelemetry telemetry,
+        Drain drain,
         ScheduledExecutorService timer) {}

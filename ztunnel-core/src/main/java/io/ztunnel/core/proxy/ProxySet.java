@@ -6,6 +6,7 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.ztunnel.core.config.Config;
+import io.ztunnel.core.config.Config.LocalWorkloadInfo;
 import io.ztunnel.core.hbone.HbonePool;
 import io.ztunnel.core.hbone.HboneServer;
 import io.ztunnel.core.identity.TlsMaterial;
@@ -14,13 +15,16 @@ import io.ztunnel.core.net.EpollSockets;
 import io.ztunnel.core.net.PendingInput;
 import io.ztunnel.core.net.SocketSettings;
 import io.ztunnel.core.net.Sockets;
+import io.ztunnel.core.util.Subscription;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,9 +33,10 @@ import org.slf4j.LoggerFactory;
  * (inbound HBONE) and, when enabled, 15080 (SOCKS5 on loopback). In dedicated mode there is one, in the daemon's own
  * network namespace; in in-pod mode one per enrolled pod, inside the pod's namespace.
  *
- * <p>Lifecycle: {@link #start()} binds everything (failing as a whole, with the port that could not be bound);
- * {@link #drain()} stops accepting and sends GOAWAY on inbound HBONE connections; {@link #close()} closes the pool.
- * Thread-safe.
+ * <p>Lifecycle: the proxy set owns its {@link LocalWorkload} (and with it a state subscription), its pool and its HBONE
+ * server. {@link #start()} binds everything (failing as a whole, with the port that could not be bound); when the
+ * daemon's drain starts it stops accepting and its HBONE server sends GOAWAY; {@link #close()}, which its creator
+ * calls when the proxy goes away (also after a failed start), releases all of it. Thread-safe.
  */
 public final class ProxySet implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ProxySet.class);
@@ -42,13 +47,18 @@ public final class ProxySet implements AutoCloseable {
     private final InetAddress bindAddress;
     private final HbonePool pool;
     private final Outbound outbound;
-    private final List<Channel> listeners = new ArrayList<>();
-    private volatile HboneServer hboneServer;
+    private final List<Channel> listeners = new CopyOnWriteArrayList<>();
+    private volatile @Nullable HboneServer hboneServer;
+    private volatile Subscription drainSubscription = Subscription.NONE;
     private volatile boolean transparent;
 
-    public ProxySet(ProxyContext ctx, LocalWorkload local, Sockets sockets, InetAddress bindAddress) {
+    /**
+     * @param info the workload this proxy acts for
+     * @param sockets where its sockets live (the daemon's network namespace, or a pod's)
+     */
+    public ProxySet(ProxyContext ctx, LocalWorkloadInfo info, Sockets sockets, InetAddress bindAddress) {
         this.ctx = ctx;
-        this.local = local;
+        this.local = new LocalWorkload(info, ctx.config().nodeName(), ctx.state(), ctx.timer());
         this.sockets = sockets;
         this.bindAddress = bindAddress;
         this.pool = new HbonePool(ctx.config().hbone(), sockets.connector(), ctx.certificates()::fetch);
@@ -69,8 +79,9 @@ public final class ProxySet implements AutoCloseable {
             });
             transparent = transparent(outboundListener, cfg.enableOriginalSource());
             Inbound inbound = new Inbound(ctx, local, sockets, transparent);
-            hboneServer = new HboneServer(cfg.hbone(), this::serverTls, inbound::hbone, cfg.terminationDeadline());
-            HboneServer server = hboneServer;
+            HboneServer server = new HboneServer(
+                    cfg.hbone(), this::serverTls, inbound::hbone, ctx.drain(), cfg.terminationDeadline());
+            hboneServer = server;
             listen(
                     cfg.ports().inboundHbone(),
                     bindAddress,
@@ -90,6 +101,7 @@ public final class ProxySet implements AutoCloseable {
                                 .addLast("socks5", new Socks5Handler(outbound::proxy))
                                 .addLast("pending", new PendingInput()));
             }
+            drainSubscription = ctx.drain().onStart("proxy " + local.info(), this::stopAccepting);
             log.atInfo()
                     .addKeyValue("workload", local.info())
                     .addKeyValue("address", bindAddress.getHostAddress())
@@ -155,7 +167,7 @@ public final class ProxySet implements AutoCloseable {
         boolean on = Boolean.TRUE.equals(listener.config().getOption(EpollChannelOption.IP_TRANSPARENT));
         if (!on && Boolean.TRUE.equals(wanted)) {
             throw new IllegalStateException(
-                    "ENABLE_ORIG_SRC=true but IP_TRANSPARENT could not be set " + "(needs CAP_NET_ADMIN)");
+                    "ENABLE_ORIG_SRC=true but IP_TRANSPARENT could not be set (needs CAP_NET_ADMIN)");
         }
         return on;
     }
@@ -169,22 +181,27 @@ public final class ProxySet implements AutoCloseable {
         return out;
     }
 
-    /** Stops accepting and starts the graceful drain of inbound HBONE connections. */
-    public void drain() {
+    /** Closes the listeners (new connections are refused; accepted ones go on). */
+    private void stopAccepting() {
         for (Channel c : listeners) {
             c.close();
         }
-        HboneServer server = hboneServer;
-        if (server != null) {
-            server.drain();
-        }
     }
 
-    /** Closes the outbound pool (ending every stream on it). */
+    /**
+     * Stops accepting, closes inbound HBONE connections gracefully and the outbound pool (ending every stream on it),
+     * and stops following the state.
+     */
     @Override
     public void close() {
-        drain();
+        drainSubscription.close();
+        stopAccepting();
+        HboneServer server = hboneServer;
+        if (server != null) {
+            server.close();
+        }
         pool.close();
+        local.close();
     }
 
     public HbonePool pool() {

@@ -379,7 +379,7 @@ class ControlPlaneTest {
         Map<String, Map<String, String>> held = controlPlane.heldVersions();
         assertThat(held.get(ADDRESS)).hasSize(4);
         List<ProxyState> published = new CopyOnWriteArrayList<>();
-        store.onChange((previous, next) -> published.add(next));
+        store.subscribe((previous, next) -> published.add(next));
         int initialRequests = istiod.initialRequests().size();
 
         istiod.stop();

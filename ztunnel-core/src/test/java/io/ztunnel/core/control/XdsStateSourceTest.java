@@ -38,7 +38,7 @@ class XdsStateSourceTest {
 
     @BeforeEach
     void setUp() {
-        store.onChange((previous, next) -> replacements.incrementAndGet());
+        store.subscribe((previous, next) -> replacements.incrementAndGet());
         source = new XdsStateSource(store, NODE, new XdsStateSource.CertificateWarmer() {
             @Override
             public void prefetch(SpiffeId identity) {
@@ -63,7 +63,7 @@ class XdsStateSourceTest {
     @Test
     void aFailingStateListenerNeitherRejectsTheResponseNorLosesTheCertificatePrefetch() throws Exception {
         boolean[] failOnce = {true};
-        store.onChange((previous, next) -> {
+        store.subscribe((previous, next) -> {
             if (failOnce[0]) {
                 failOnce[0] = false;
                 throw new IllegalStateException("listener bug");

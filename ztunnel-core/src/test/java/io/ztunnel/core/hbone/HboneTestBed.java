@@ -24,6 +24,7 @@ import io.ztunnel.core.net.PendingInput;
 import io.ztunnel.core.net.Relay;
 import io.ztunnel.core.net.SocketSettings;
 import io.ztunnel.core.net.Transport;
+import io.ztunnel.core.util.Drain;
 import io.ztunnel.core.util.Scheduler;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -60,6 +61,9 @@ final class HboneTestBed implements AutoCloseable {
     volatile Consumer<InboundStream> decide;
 
     HboneServer server;
+    /** The server's drain; closing the bed starts it. */
+    final Drain drain = new Drain();
+
     final ConcurrentLinkedQueue<Channel> serverChildren = new ConcurrentLinkedQueue<>();
     Channel serverChannel;
     HbonePool pool;
@@ -112,6 +116,7 @@ final class HboneTestBed implements AutoCloseable {
                     requests.add(stream.request());
                     decide.accept(stream);
                 },
+                drain,
                 Duration.ofSeconds(5));
         serverChannel = new ServerBootstrap()
                 .group(group)
@@ -219,7 +224,7 @@ final class HboneTestBed implements AutoCloseable {
             pool.close();
         }
         if (server != null) {
-            server.drain();
+            drain.start();
         }
         Transport.shutdown(group);
         certs.close();
