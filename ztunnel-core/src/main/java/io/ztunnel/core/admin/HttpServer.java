@@ -22,6 +22,7 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.handler.timeout.ReadTimeoutHandler;
+import io.ztunnel.core.util.Errors;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -104,7 +105,7 @@ public final class HttpServer implements AutoCloseable {
                 .awaitUninterruptibly();
         if (!future.isSuccess()) {
             throw new IllegalStateException(
-                    "cannot listen on " + address + ": " + future.cause().getMessage(), future.cause());
+                    "cannot listen on " + address + ": " + Errors.message(future.cause()), future.cause());
         }
         channels.add(future.channel());
         return (InetSocketAddress) future.channel().localAddress();
@@ -148,7 +149,7 @@ public final class HttpServer implements AutoCloseable {
                 if (error != null) {
                     log.atWarn().addKeyValue("path", uri.path()).setCause(error).log("admin handler failed");
                     out = Response.text(
-                            HttpResponseStatus.INTERNAL_SERVER_ERROR, "error: " + error.getMessage() + "\n");
+                            HttpResponseStatus.INTERNAL_SERVER_ERROR, "error: " + Errors.message(error) + "\n");
                 }
                 write(ctx, out, keepAlive);
             }));
@@ -170,7 +171,7 @@ public final class HttpServer implements AutoCloseable {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            log.atDebug().addKeyValue("error", cause.toString()).log("admin connection error");
+            log.atDebug().addKeyValue("error", Errors.message(cause)).log("admin connection error");
             ctx.close();
         }
     }

@@ -1,6 +1,8 @@
 package io.ztunnel.core.app;
 
 import io.netty.channel.EventLoopGroup;
+import io.ztunnel.cni.linux.Capabilities;
+import io.ztunnel.cni.zds.ZdsClient;
 import io.ztunnel.core.admin.AdminApi;
 import io.ztunnel.core.admin.ConfigDump;
 import io.ztunnel.core.admin.HttpServer;
@@ -11,6 +13,7 @@ import io.ztunnel.core.control.ConversionException;
 import io.ztunnel.core.control.LocalConfigSource;
 import io.ztunnel.core.identity.CertificateAuthority;
 import io.ztunnel.core.identity.CertificateManager;
+import io.ztunnel.core.inpod.InpodManager;
 import io.ztunnel.core.net.Sockets;
 import io.ztunnel.core.net.Transport;
 import io.ztunnel.core.proxy.ConnectionTracker;
@@ -24,6 +27,7 @@ import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.StateStore;
 import io.ztunnel.core.telemetry.TrafficTelemetry;
 import io.ztunnel.core.util.Drain;
+import io.ztunnel.core.util.Errors;
 import io.ztunnel.core.util.Scheduler;
 import io.ztunnel.core.util.Subscription;
 import io.ztunnel.metrics.ZtunnelMetrics;
@@ -34,19 +38,23 @@ import io.ztunnel.xds.local.LocalConfigParser;
 import io.ztunnel.xds.local.LocalConfigWatcher;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -79,14 +87,14 @@ public final class Daemon implements AutoCloseable {
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final ProxyContext context;
     private final CertificateAuthority ca;
-    private final java.util.function.Consumer<String> fatal;
-    private io.ztunnel.core.inpod.InpodManager inpod;
-    private io.ztunnel.cni.zds.ZdsClient zds;
+    private final Consumer<String> fatal;
+    private InpodManager inpod;
+    private ZdsClient zds;
     private InetSocketAddress adminAddress;
     private InetSocketAddress readinessAddress;
     private InetSocketAddress metricsAddress;
 
-    private Daemon(Config config, java.util.function.Consumer<String> fatal) {
+    private Daemon(Config config, Consumer<String> fatal) {
         this.config = config;
         this.fatal = fatal;
         this.transport = Transport.best();
@@ -130,13 +138,16 @@ public final class Daemon implements AutoCloseable {
     /** Starts a daemon; throws (after releasing what was started) with a clear message when it cannot. */
     public static Daemon start(Config config) {
         return start(config, reason -> {
-            LoggerFactory.getLogger(Daemon.class).atError().log("fatal: " + reason);
+            LoggerFactory.getLogger(Daemon.class)
+                    .atError()
+                    .addKeyValue("reason", reason)
+                    .log("fatal error; exiting");
             Runtime.getRuntime().halt(1);
         });
     }
 
     /** As {@link #start(Config)}, with what to do on a fatal error (the process exits by default). */
-    public static Daemon start(Config config, java.util.function.Consumer<String> fatal) {
+    public static Daemon start(Config config, Consumer<String> fatal) {
         Daemon daemon = new Daemon(config, fatal);
         try {
             daemon.startAll();
@@ -148,7 +159,7 @@ public final class Daemon implements AutoCloseable {
     }
 
     private void startAll() {
-        config.warnings().forEach(w -> log.atWarn().log(w));
+        config.warnings().forEach(w -> log.atWarn().addKeyValue("warning", w).log("configuration"));
         Readiness.Task stateReady = readiness.register("state manager");
         Readiness.Task proxyReady = readiness.register("proxy");
         startServers();
@@ -161,9 +172,9 @@ public final class Daemon implements AutoCloseable {
             proxyReady.done();
         } else {
             // In-pod mode: sockets are created in pods' namespaces and marked; fail now if we cannot.
-            io.ztunnel.cni.linux.Capabilities.check(config.packetMark());
-            inpod = new io.ztunnel.core.inpod.InpodManager(context, readiness, metrics.workloadManager(), fatal);
-            zds = new io.ztunnel.cni.zds.ZdsClient(Path.of(config.inpodUds()), inpod);
+            Capabilities.check(config.packetMark());
+            inpod = new InpodManager(context, readiness, metrics.workloadManager(), fatal);
+            zds = new ZdsClient(Path.of(config.inpodUds()), inpod);
             zds.start();
             drain.onStart("ZDS client", zds::close); // the node agent hands the pods to the daemon replacing us
             proxyReady.done();
@@ -206,28 +217,27 @@ public final class Daemon implements AutoCloseable {
                             source.apply(loaded, path.toString());
                             first.complete(null);
                         } catch (ConversionException e) {
-                            rejected(path, e.getMessage(), first);
+                            rejected(path, Errors.message(e), first);
                         }
                     }
 
                     @Override
                     public void onError(LocalConfigException error) {
-                        rejected(path, error.getMessage(), first);
+                        rejected(path, Errors.message(error), first);
                     }
                 });
                 closeables.add(watcher);
                 first.get(30, TimeUnit.SECONDS);
-            } catch (java.util.concurrent.ExecutionException e) {
-                throw new IllegalStateException(
-                        "local config " + path + ": " + e.getCause().getMessage(), e);
+            } catch (ExecutionException e) {
+                throw new IllegalStateException("local config " + path + ": " + Errors.message(e.getCause()), e);
             } catch (Exception e) {
-                throw new IllegalStateException("local config " + path + ": " + e.getMessage(), e);
+                throw new IllegalStateException("local config " + path + ": " + Errors.message(e), e);
             }
         } else if (config.localXds() != null) {
             try {
                 source.apply(LocalConfigParser.parseInline(config.localXds()), "LOCAL_XDS");
             } catch (LocalConfigException | ConversionException e) {
-                throw new IllegalStateException("LOCAL_XDS: " + e.getMessage(), e);
+                throw new IllegalStateException("LOCAL_XDS: " + Errors.message(e), e);
             }
         }
         stateReady.done();
@@ -282,7 +292,7 @@ public final class Daemon implements AutoCloseable {
                         transport.serverChannel(),
                         new InetSocketAddress(InetAddress.getByName("::1"), adminAddress.getPort()));
             } catch (Exception e) {
-                log.atDebug().addKeyValue("error", e.getMessage()).log("admin not bound on ::1");
+                log.atDebug().addKeyValue("error", Errors.message(e)).log("admin not bound on ::1");
             }
         }
         HttpServer readinessServer =
@@ -300,14 +310,14 @@ public final class Daemon implements AutoCloseable {
             metricsAddress = metricsServer.start();
         } catch (Exception e) {
             throw new IllegalStateException(
-                    "cannot start the metrics server on port " + config.ports().stats() + ": " + e.getMessage(), e);
+                    "cannot start the metrics server on port " + config.ports().stats() + ": " + Errors.message(e), e);
         }
     }
 
     private InetAddress wildcard() {
         try {
             return InetAddress.getByName(config.ipv6Enabled() ? "::" : "0.0.0.0");
-        } catch (java.net.UnknownHostException e) {
+        } catch (UnknownHostException e) {
             throw new IllegalStateException(e);
         }
     }
@@ -336,7 +346,7 @@ public final class Daemon implements AutoCloseable {
 
     private Map<String, Object> configView() {
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("proxyMode", config.proxyMode().name().toLowerCase(java.util.Locale.ROOT));
+        m.put("proxyMode", config.proxyMode().name().toLowerCase(Locale.ROOT));
         m.put(
                 "proxyWorkloadInfo",
                 config.proxyWorkloadInfo() == null
@@ -441,7 +451,7 @@ public final class Daemon implements AutoCloseable {
             try {
                 c.close();
             } catch (Exception e) {
-                log.atDebug().addKeyValue("error", e.toString()).log("close failed");
+                log.atDebug().addKeyValue("error", Errors.message(e)).log("close failed");
             }
         }
         certificates.close();
@@ -449,7 +459,7 @@ public final class Daemon implements AutoCloseable {
             try {
                 closeableCa.close();
             } catch (Exception e) {
-                log.atDebug().addKeyValue("error", e.toString()).log("closing the CA client failed");
+                log.atDebug().addKeyValue("error", Errors.message(e)).log("closing the CA client failed");
             }
         }
         metrics.close();

@@ -2,6 +2,8 @@ package io.ztunnel.core.app;
 
 import io.ztunnel.core.config.Config;
 import io.ztunnel.core.config.ConfigException;
+import io.ztunnel.core.util.Errors;
+import java.time.Duration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sun.misc.Signal;
@@ -40,7 +42,7 @@ public final class Main {
         try {
             LogConfig.configure(System.getenv("RUST_LOG"), "json".equalsIgnoreCase(System.getenv("LOG_FORMAT")));
         } catch (IllegalArgumentException e) {
-            System.err.println("ztunnel: RUST_LOG: " + e.getMessage());
+            System.err.println("ztunnel: RUST_LOG: " + Errors.message(e));
             System.exit(1);
         }
         Logger log = LoggerFactory.getLogger(Main.class);
@@ -48,11 +50,11 @@ public final class Main {
         try {
             daemon = Daemon.start(Config.fromEnvironment());
         } catch (ConfigException e) {
-            log.atError().log("invalid configuration: " + e.getMessage());
+            log.atError().addKeyValue("error", Errors.message(e)).log("invalid configuration");
             System.exit(1);
             return;
         } catch (RuntimeException e) {
-            log.atError().setCause(e).log("cannot start: " + e.getMessage());
+            log.atError().addKeyValue("error", Errors.message(e)).setCause(e).log("cannot start");
             System.exit(1);
             return;
         }
@@ -65,7 +67,7 @@ public final class Main {
             }
             startOnce(drainer);
         });
-        daemon.awaitStopped(java.time.Duration.ofDays(365 * 100));
+        daemon.awaitStopped(Duration.ofDays(365 * 100));
         System.exit(0);
     }
 

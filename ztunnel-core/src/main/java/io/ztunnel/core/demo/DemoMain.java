@@ -1,6 +1,7 @@
 package io.ztunnel.core.demo;
 
 import com.sun.net.httpserver.HttpServer;
+import io.ztunnel.core.app.LogConfig;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
@@ -32,7 +33,7 @@ public final class DemoMain {
             System.err.println("the demo needs root (network namespaces, iptables): sudo ./demo");
             System.exit(1);
         }
-        io.ztunnel.core.app.LogConfig.configure("warn", false); // the daemons' own logs go to files
+        LogConfig.configure("warn", false); // the daemons' own logs go to files
         Path dir = Files.createTempDirectory("ztunnel-demo-");
         say("Building a two-node mesh of network namespaces under " + dir + " ...");
         LocalMesh mesh = LocalMesh.start(

@@ -1,15 +1,19 @@
 package io.ztunnel.core.demo;
 
+import io.ztunnel.cni.agent.NodeAgentMain;
 import io.ztunnel.cni.agent.enrollment.EnrollmentPolicy;
 import io.ztunnel.cni.agent.enrollment.Namespace;
 import io.ztunnel.cni.agent.enrollment.Pod;
 import io.ztunnel.cni.linux.PodNetns;
+import io.ztunnel.core.app.Main;
 import io.ztunnel.core.identity.LocalCa;
+import io.ztunnel.core.util.Errors;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -118,7 +122,7 @@ public final class LocalMesh implements AutoCloseable {
                 ManagedProcess.start(
                         "agent-" + node,
                         nodes.get(node).netns(),
-                        "io.ztunnel.cni.agent.NodeAgentMain",
+                        NodeAgentMain.class.getName(),
                         List.of(),
                         env,
                         jvmOptions,
@@ -142,7 +146,7 @@ public final class LocalMesh implements AutoCloseable {
                 ManagedProcess.start(
                         "ztunnel-" + node,
                         nodes.get(node).netns(),
-                        "io.ztunnel.core.app.Main",
+                        Main.class.getName(),
                         List.of("proxy", "ztunnel"),
                         env,
                         jvmOptions,
@@ -177,7 +181,7 @@ public final class LocalMesh implements AutoCloseable {
                     return;
                 }
             } catch (IOException e) {
-                last = e.getMessage();
+                last = Errors.message(e);
             }
             Thread.sleep(200);
         }
@@ -279,7 +283,7 @@ public final class LocalMesh implements AutoCloseable {
     private static InetAddress ip(String text) {
         try {
             return InetAddress.getByName(text);
-        } catch (java.net.UnknownHostException e) {
+        } catch (UnknownHostException e) {
             throw new IllegalArgumentException(e);
         }
     }

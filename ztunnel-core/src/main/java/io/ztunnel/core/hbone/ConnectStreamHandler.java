@@ -90,7 +90,7 @@ final class ConnectStreamHandler extends ChannelInboundHandlerAdapter {
         try {
             target = HboneAddress.parse(headers.authority());
         } catch (IllegalArgumentException e) {
-            stream.reject(HttpResponseStatus.BAD_REQUEST, e.getMessage());
+            stream.reject(HttpResponseStatus.BAD_REQUEST, Errors.message(e));
             return;
         }
         Channel parent = ((Http2StreamChannel) ctx.channel()).parent();

@@ -11,6 +11,8 @@ import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2SettingsFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
@@ -27,6 +29,7 @@ import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.identity.TlsMaterial;
 import io.ztunnel.core.net.ChannelConnector;
 import io.ztunnel.core.net.SocketSettings;
+import io.ztunnel.core.util.Errors;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
 import java.util.ArrayDeque;
@@ -37,7 +40,9 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import java.util.function.Function;
+import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -272,7 +277,10 @@ public final class HbonePool implements AutoCloseable {
                                 state,
                                 new HboneException(
                                         HboneException.Kind.NO_CERTIFICATE,
-                                        "no certificate for " + key.source() + ": " + error,
+                                        "no certificate for " + key.source() + ": "
+                                                + (error == null
+                                                        ? "the certificate manager gave none"
+                                                        : Errors.message(error)),
                                         error));
                         return;
                     }
@@ -293,7 +301,7 @@ public final class HbonePool implements AutoCloseable {
                                                             + (timeout
                                                                     ? " (maybe a NetworkPolicy is blocking HBONE port 15008)"
                                                                     : "")
-                                                            + ": " + cause.getMessage(),
+                                                            + ": " + Errors.message(cause),
                                                     cause));
                                     return;
                                 }
@@ -330,8 +338,7 @@ public final class HbonePool implements AutoCloseable {
                 if (!done.isSuccess()) {
                     failure = new HboneException(
                             HboneException.Kind.TLS_FAILURE,
-                            "TLS handshake with " + key.destination() + " failed: "
-                                    + done.cause().getMessage(),
+                            "TLS handshake with " + key.destination() + " failed: " + Errors.message(done.cause()),
                             done.cause());
                 } else {
                     failure = verifyPeer(
@@ -353,7 +360,7 @@ public final class HbonePool implements AutoCloseable {
                 // The handshake failure event carries the cause; the exception itself needs no more handling.
                 log.atDebug()
                         .addKeyValue("destination", key.destination())
-                        .addKeyValue("error", cause.toString())
+                        .addKeyValue("error", Errors.message(cause))
                         .log("HBONE handshake error");
                 ctx.close();
             }
@@ -397,7 +404,7 @@ public final class HbonePool implements AutoCloseable {
         }
         log.atDebug()
                 .addKeyValue("destination", state.key.destination())
-                .addKeyValue("error", failure.getMessage())
+                .addKeyValue("error", Errors.message(failure))
                 .log("HBONE dial failed");
         failed.forEach(w -> w.result().tryFailure(failure));
         serve(state);
@@ -419,7 +426,7 @@ public final class HbonePool implements AutoCloseable {
                         waiter.result()
                                 .tryFailure(new HboneException(
                                         HboneException.Kind.H2_HANDSHAKE_FAILURE,
-                                        "cannot open HBONE stream: " + f.cause(),
+                                        "cannot open HBONE stream: " + Errors.message(f.cause()),
                                         f.cause()));
                         return;
                     }
@@ -439,7 +446,7 @@ public final class HbonePool implements AutoCloseable {
                                     waiter.result()
                                             .tryFailure(new HboneException(
                                                     HboneException.Kind.H2_HANDSHAKE_FAILURE,
-                                                    "cannot send CONNECT: " + w.cause(),
+                                                    "cannot send CONNECT: " + Errors.message(w.cause()),
                                                     w.cause()));
                                     stream.close();
                                 }
@@ -448,8 +455,7 @@ public final class HbonePool implements AutoCloseable {
     }
 
     /** Moves {@code downstream} to {@code loop} (if it is elsewhere), then runs {@code then} there. */
-    static void moveTo(
-            Channel downstream, EventLoop loop, Runnable then, java.util.function.Consumer<Throwable> failed) {
+    static void moveTo(Channel downstream, EventLoop loop, Runnable then, Consumer<Throwable> failed) {
         if (downstream == null || downstream.eventLoop() == loop) {
             then.run();
             return;
@@ -487,7 +493,7 @@ public final class HbonePool implements AutoCloseable {
                     "server at " + key.destination() + " presented " + presented + ", expected one of "
                             + key.expectedIdentities(),
                     null);
-        } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
+        } catch (SSLPeerUnverifiedException e) {
             return new HboneException(HboneException.Kind.IDENTITY_ERROR, "server presented no certificate", e);
         }
     }
@@ -530,7 +536,7 @@ public final class HbonePool implements AutoCloseable {
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             log.atDebug()
                     .addKeyValue("connection", ctx.channel())
-                    .addKeyValue("error", cause.toString())
+                    .addKeyValue("error", Errors.message(cause))
                     .log("HBONE connection error");
             ctx.close();
         }
@@ -554,7 +560,7 @@ public final class HbonePool implements AutoCloseable {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             try {
-                if (msg instanceof io.netty.handler.codec.http2.Http2HeadersFrame headers) {
+                if (msg instanceof Http2HeadersFrame headers) {
                     CharSequence status = headers.headers().status();
                     if (status != null && "200".contentEquals(status) && !headers.isEndStream()) {
                         Http2StreamChannel stream = (Http2StreamChannel) ctx.channel();
@@ -572,7 +578,7 @@ public final class HbonePool implements AutoCloseable {
                                     result.tryFailure(new HboneException(
                                             HboneException.Kind.H2_HANDSHAKE_FAILURE,
                                             "cannot move the downstream connection to the HBONE stream's loop: "
-                                                    + error,
+                                                    + Errors.message(error),
                                             error));
                                     stream.close();
                                 });
@@ -599,7 +605,7 @@ public final class HbonePool implements AutoCloseable {
 
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-            if (evt instanceof io.netty.handler.codec.http2.Http2ResetFrame reset) {
+            if (evt instanceof Http2ResetFrame reset) {
                 result.tryFailure(new HboneException(
                         HboneException.Kind.H2_HANDSHAKE_FAILURE,
                         "HBONE stream reset before the CONNECT response (code " + reset.errorCode() + ")",
@@ -618,7 +624,7 @@ public final class HbonePool implements AutoCloseable {
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             result.tryFailure(new HboneException(
-                    HboneException.Kind.H2_HANDSHAKE_FAILURE, "HBONE stream failed: " + cause, cause));
+                    HboneException.Kind.H2_HANDSHAKE_FAILURE, "HBONE stream failed: " + Errors.message(cause), cause));
             ctx.close();
         }
 

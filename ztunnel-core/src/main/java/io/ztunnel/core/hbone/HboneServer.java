@@ -16,6 +16,7 @@ import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.identity.TlsMaterial;
 import io.ztunnel.core.net.SocketSettings;
 import io.ztunnel.core.util.Drain;
+import io.ztunnel.core.util.Errors;
 import io.ztunnel.core.util.Subscription;
 import java.net.InetSocketAddress;
 import java.security.cert.X509Certificate;
@@ -76,7 +77,11 @@ public final class HboneServer implements AutoCloseable {
                                 log.atWarn()
                                         .addKeyValue("local", ch.localAddress())
                                         .addKeyValue("peer", ch.remoteAddress())
-                                        .addKeyValue("error", String.valueOf(error))
+                                        .addKeyValue(
+                                                "error",
+                                                error == null
+                                                        ? "the certificate manager gave none"
+                                                        : Errors.message(error))
                                         .log("no certificate for inbound HBONE connection; closing it");
                                 ch.close();
                                 return;
@@ -130,7 +135,7 @@ public final class HboneServer implements AutoCloseable {
                 log.atInfo()
                         .addKeyValue("peer", ctx.channel().remoteAddress())
                         .addKeyValue("local", ctx.channel().localAddress())
-                        .addKeyValue("error", String.valueOf(done.cause()))
+                        .addKeyValue("error", Errors.message(done.cause()))
                         .log("inbound TLS handshake failed");
                 ctx.close();
                 return;
@@ -163,7 +168,7 @@ public final class HboneServer implements AutoCloseable {
             // Handshake failures are reported by the completion event above; this is the same failure again.
             log.atDebug()
                     .addKeyValue("peer", ctx.channel().remoteAddress())
-                    .addKeyValue("error", cause.toString())
+                    .addKeyValue("error", Errors.message(cause))
                     .log("inbound TLS error");
             ctx.close();
         }

@@ -1,9 +1,11 @@
 package io.ztunnel.core.hbone;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.ztunnel.core.net.Relay;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -37,8 +39,8 @@ public interface InboundStream {
 
     /**
      * Accepts the CONNECT: answers 200 (with {@code responseBaggage} as the {@code baggage} header when non-empty) and
-     * returns the stream as a byte channel ready for {@link io.ztunnel.core.net.Relay#start}: DATA becomes
-     * {@link io.netty.buffer.ByteBuf}s, END_STREAM an input shutdown, and what arrived early is replayed by the relay.
+     * returns the stream as a byte channel ready for {@link Relay#start}: DATA becomes
+     * {@link ByteBuf}s, END_STREAM an input shutdown, and what arrived early is replayed by the relay.
      */
     Channel accept(@Nullable Baggage responseBaggage);
 }

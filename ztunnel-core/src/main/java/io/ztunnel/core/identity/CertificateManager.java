@@ -1,6 +1,7 @@
 package io.ztunnel.core.identity;
 
 import io.ztunnel.core.util.Backoff;
+import io.ztunnel.core.util.Errors;
 import io.ztunnel.core.util.Scheduler;
 import java.security.KeyPair;
 import java.security.cert.X509Certificate;
@@ -8,11 +9,18 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.PriorityQueue;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -65,7 +73,7 @@ public final class CertificateManager implements AutoCloseable {
     private final int maxInFlight;
     private final Map<SpiffeId, Entry> entries = new ConcurrentHashMap<>();
     /** Replaced or forgotten contexts waiting out their grace period before release (scheduler thread only). */
-    private final java.util.Set<TlsMaterial> retiring = new java.util.HashSet<>();
+    private final Set<TlsMaterial> retiring = new HashSet<>();
 
     private final PriorityQueue<Entry> queue = new PriorityQueue<>(
             Comparator.<Entry, Priority>comparing(e -> e.queuedPriority).thenComparingLong(e -> e.queuedSeq));
@@ -172,13 +180,13 @@ public final class CertificateManager implements AutoCloseable {
                 closing.run();
                 done.complete(null);
             });
-            done.get(5, java.util.concurrent.TimeUnit.SECONDS);
-        } catch (java.util.concurrent.RejectedExecutionException e) {
+            done.get(5, TimeUnit.SECONDS);
+        } catch (RejectedExecutionException e) {
             closing.run(); // the scheduler is already gone: nothing else can run concurrently
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
-            log.atWarn().addKeyValue("error", e.toString()).log("certificate manager did not close in time");
+        } catch (ExecutionException | TimeoutException e) {
+            log.atWarn().addKeyValue("error", Errors.message(e)).log("certificate manager did not close in time");
         }
     }
 
@@ -350,7 +358,7 @@ public final class CertificateManager implements AutoCloseable {
 
     private void failed(Entry entry, Throwable error) {
         entry.failures++;
-        entry.error = String.valueOf(error.getMessage());
+        entry.error = Errors.message(error);
         Instant now = scheduler.now();
         TlsMaterial current = entry.material;
         boolean usable = current != null && !current.certificate().isExpired(now);
@@ -415,9 +423,7 @@ public final class CertificateManager implements AutoCloseable {
     }
 
     private static Throwable unwrap(Throwable t) {
-        while ((t instanceof java.util.concurrent.CompletionException
-                        || t instanceof java.util.concurrent.ExecutionException)
-                && t.getCause() != null) {
+        while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
             t = t.getCause();
         }
         return t;

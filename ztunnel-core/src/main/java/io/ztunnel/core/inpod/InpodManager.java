@@ -257,7 +257,9 @@ public final class InpodManager implements ZdsWorkloadHandler {
                 ready = readiness.register(READINESS_TASK);
             }
         }
-        log.atWarn().addKeyValue("error", String.valueOf(cause)).log("lost the node agent connection; reconnecting");
+        log.atWarn()
+                .addKeyValue("error", cause == null ? "connection closed" : Errors.message(cause))
+                .log("lost the node agent connection; reconnecting");
     }
 
     @Override

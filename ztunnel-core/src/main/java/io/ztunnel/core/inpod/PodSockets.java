@@ -12,6 +12,7 @@ import io.ztunnel.core.net.ChannelConnector;
 import io.ztunnel.core.net.SocketSettings;
 import io.ztunnel.core.net.Sockets;
 import io.ztunnel.core.net.Transport;
+import io.ztunnel.core.util.Errors;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.Optional;
@@ -63,7 +64,7 @@ final class PodSockets implements Sockets {
         } catch (IOException e) {
             log.atDebug()
                     .addKeyValue("channel", accepted)
-                    .addKeyValue("error", e.getMessage())
+                    .addKeyValue("error", Errors.message(e))
                     .log("no original destination");
             return Optional.empty();
         }

@@ -9,6 +9,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.util.ReferenceCountUtil;
+import io.ztunnel.core.util.Errors;
 import java.io.IOException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -191,7 +192,7 @@ public final class Relay {
             if (cause instanceof IOException) {
                 log.atDebug()
                         .addKeyValue("channel", channel)
-                        .addKeyValue("error", cause.toString())
+                        .addKeyValue("error", Errors.message(cause))
                         .log("connection ended by peer");
             } else {
                 log.atWarn().addKeyValue("channel", channel).setCause(cause).log("relay error");

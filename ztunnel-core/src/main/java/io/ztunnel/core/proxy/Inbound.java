@@ -11,6 +11,7 @@ import io.ztunnel.core.hbone.InboundRequest;
 import io.ztunnel.core.hbone.InboundStream;
 import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.net.Addresses;
+import io.ztunnel.core.net.PendingInput;
 import io.ztunnel.core.net.Relay;
 import io.ztunnel.core.net.Sockets;
 import io.ztunnel.core.rbac.Authorizer;
@@ -88,7 +89,7 @@ public final class Inbound {
 
     /**
      * Serves a plaintext connection captured by the inbound redirect (15006). {@code downstream} has reads off and a
-     * {@link io.ztunnel.core.net.PendingInput}. Called on its event loop.
+     * {@link PendingInput}. Called on its event loop.
      */
     public void plaintext(Channel downstream, InetSocketAddress destination) {
         PlaintextDownstream down = new PlaintextDownstream(downstream, destination);

@@ -49,7 +49,12 @@ public final class Outbound {
         local.get()
                 .whenComplete((source, error) -> downstream.eventLoop().execute(() -> {
                     if (error != null) {
-                        refuse(downstream, client, destination, null, "unknown source workload: " + error.getMessage());
+                        refuse(
+                                downstream,
+                                client,
+                                destination,
+                                null,
+                                "unknown source workload: " + Errors.message(error));
                         return;
                     }
                     route(downstream, client, destination, source);

@@ -15,6 +15,7 @@ import io.ztunnel.core.net.EpollSockets;
 import io.ztunnel.core.net.PendingInput;
 import io.ztunnel.core.net.SocketSettings;
 import io.ztunnel.core.net.Sockets;
+import io.ztunnel.core.util.Errors;
 import io.ztunnel.core.util.Subscription;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -152,7 +153,7 @@ public final class ProxySet implements AutoCloseable {
         if (!bound.isSuccess()) {
             throw new IllegalStateException(
                     "cannot listen on " + Addresses.format(address, port) + " for " + local.info() + ": "
-                            + bound.cause().getMessage(),
+                            + Errors.message(bound.cause()),
                     bound.cause());
         }
         listeners.add(bound.channel());

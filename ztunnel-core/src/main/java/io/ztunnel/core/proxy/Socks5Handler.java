@@ -1,6 +1,8 @@
 package io.ztunnel.core.proxy;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.ztunnel.core.net.HostResolver;
@@ -24,11 +26,11 @@ import java.util.function.BiConsumer;
 public final class Socks5Handler extends ByteToMessageDecoder {
     private static final byte VERSION = 5;
 
-    private final BiConsumer<io.netty.channel.Channel, InetSocketAddress> connect;
+    private final BiConsumer<Channel, InetSocketAddress> connect;
     private boolean greeted;
 
     /** @param connect what to do with the client channel and its target once negotiated (the outbound path) */
-    public Socks5Handler(BiConsumer<io.netty.channel.Channel, InetSocketAddress> connect) {
+    public Socks5Handler(BiConsumer<Channel, InetSocketAddress> connect) {
         this.connect = connect;
     }
 
@@ -146,7 +148,7 @@ public final class Socks5Handler extends ByteToMessageDecoder {
                 "SOCKS5: " + reason);
         if (reply != null) {
             ctx.writeAndFlush(ctx.alloc().buffer(reply.length).writeBytes(reply))
-                    .addListener(io.netty.channel.ChannelFutureListener.CLOSE);
+                    .addListener(ChannelFutureListener.CLOSE);
         } else {
             ctx.close();
         }

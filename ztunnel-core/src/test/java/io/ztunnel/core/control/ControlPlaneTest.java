@@ -31,6 +31,7 @@ import io.ztunnel.xds.proto.envoy.discovery.DeltaDiscoveryRequest;
 import io.ztunnel.xds.proto.security.Action;
 import io.ztunnel.xds.proto.security.Authorization;
 import io.ztunnel.xds.proto.workload.TunnelProtocol;
+import io.ztunnel.xds.proto.workload.Workload;
 import io.ztunnel.xds.testing.FakeIstiod;
 import java.net.InetAddress;
 import java.nio.file.Files;
@@ -289,8 +290,8 @@ class ControlPlaneTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("malformedAddresses")
-    void nacksExactlyTheMalformedResourceAndAppliesTheRest(
-            String what, io.ztunnel.xds.proto.workload.Workload.Builder bad, String reason) throws Exception {
+    void nacksExactlyTheMalformedResourceAndAppliesTheRest(String what, Workload.Builder bad, String reason)
+            throws Exception {
         istiod.setAddress(address(workload("ns", "bad", "10.0.9.1")));
         start();
         awaitReady();

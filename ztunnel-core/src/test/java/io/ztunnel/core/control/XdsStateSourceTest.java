@@ -174,13 +174,11 @@ class XdsStateSourceTest {
                 source.applyAuthorizations(List.of(resource(deny), resource(badAction)), List.of());
 
         assertThat(errors).containsExactly(new ResourceError("ns/bad", "action: unknown enum value"));
-        assertThat(store.current().policy("ns/deny").action())
-                .isEqualTo(io.ztunnel.core.state.Authorization.Action.DENY);
+        assertThat(store.current().policy("ns/deny").action().name()).isEqualTo(Action.DENY.name());
 
         source.applyAuthorizations(
                 List.of(resource(deny.toBuilder().setAction(Action.ALLOW).build())), List.of());
-        assertThat(store.current().policy("ns/deny").action())
-                .isEqualTo(io.ztunnel.core.state.Authorization.Action.ALLOW);
+        assertThat(store.current().policy("ns/deny").action().name()).isEqualTo(Action.ALLOW.name());
 
         source.applyAuthorizations(List.of(), List.of("ns/deny"));
         assertThat(store.current().policies()).isEmpty();

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.ztunnel.core.net.HboneAddress;
 import io.ztunnel.core.testing.TestApps;
+import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
@@ -87,7 +88,7 @@ class HboneEndToEndTest {
                 });
                 serverReceived.set(TestApps.receive(s.getInputStream()));
                 sending.join();
-            } catch (java.io.IOException e) {
+            } catch (IOException e) {
                 throw new RuntimeException(e);
             }
         }));

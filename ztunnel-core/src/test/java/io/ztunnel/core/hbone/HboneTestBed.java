@@ -15,6 +15,7 @@ import io.ztunnel.core.config.HboneSettings;
 import io.ztunnel.core.identity.CertificateManager;
 import io.ztunnel.core.identity.LocalCa;
 import io.ztunnel.core.identity.SpiffeId;
+import io.ztunnel.core.identity.TlsMaterial;
 import io.ztunnel.core.identity.TlsSettings;
 import io.ztunnel.core.net.ChannelConnector;
 import io.ztunnel.core.net.ConnectionObserver;
@@ -31,6 +32,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -147,8 +149,7 @@ final class HboneTestBed implements AutoCloseable {
 
     /** As above, with the client's TLS material chosen by {@code clientTls} (e.g. a foreign identity). */
     InetSocketAddress startForwarder(
-            InetSocketAddress hbone,
-            Function<SpiffeId, java.util.concurrent.CompletionStage<io.ztunnel.core.identity.TlsMaterial>> clientTls)
+            InetSocketAddress hbone, Function<SpiffeId, CompletionStage<TlsMaterial>> clientTls)
             throws InterruptedException {
         pool = new HbonePool(settings, ChannelConnector.plain(transport), clientTls);
         forwarderChannel = new ServerBootstrap()
