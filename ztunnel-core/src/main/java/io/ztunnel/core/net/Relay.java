@@ -60,7 +60,7 @@ public final class Relay {
      * Must be called on the channels' event loop.
      */
     public static Relay start(Channel downstream, Channel upstream, ConnectionObserver observer) {
-        if (downstream.eventLoop() != upstream.eventLoop()) {
+        if (!onOneThread(downstream, upstream)) {
             throw new IllegalArgumentException("relay channels must share an event loop");
         }
         Relay relay = new Relay(downstream, upstream, observer);
@@ -81,6 +81,15 @@ public final class Relay {
         setReading(downstream, upstream.isWritable());
         setReading(upstream, downstream.isWritable());
         return relay;
+    }
+
+    /**
+     * Whether both channels run on one thread: the same event loop, or two loops both current for the caller, which
+     * only happens when they run on one thread (EmbeddedChannel's, in unit tests).
+     */
+    private static boolean onOneThread(Channel a, Channel b) {
+        return a.eventLoop() == b.eventLoop()
+                || (a.eventLoop().inEventLoop() && b.eventLoop().inEventLoop());
     }
 
     public long received() {

@@ -13,6 +13,7 @@ import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.function.BiConsumer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The SOCKS5 front door ({@code UNSTABLE_ENABLE_SOCKS5}, 127.0.0.1:15080), as minimal as ztunnel's: version 5, the
@@ -114,7 +115,7 @@ public final class Socks5Handler extends ByteToMessageDecoder {
                         if (error != null) {
                             AccessLog.failed(
                                     Direction.OUTBOUND,
-                                    (InetSocketAddress) ctx.channel().remoteAddress(),
+                                    client(ctx),
                                     InetSocketAddress.createUnresolved(host, port),
                                     null,
                                     null,
@@ -133,19 +134,18 @@ public final class Socks5Handler extends ByteToMessageDecoder {
         }
     }
 
+    /** The client's address (always a socket address on a real listener). */
+    private static @Nullable InetSocketAddress client(ChannelHandlerContext ctx) {
+        return ctx.channel().remoteAddress() instanceof InetSocketAddress a ? a : null;
+    }
+
     private static byte[] reply(int status) {
         return new byte[] {VERSION, (byte) status, 0, 1, 0, 0, 0, 0, 0, 0};
     }
 
     private static void fail(ChannelHandlerContext ctx, ByteBuf in, byte[] reply, String reason) {
         in.skipBytes(in.readableBytes());
-        AccessLog.failed(
-                Direction.OUTBOUND,
-                (InetSocketAddress) ctx.channel().remoteAddress(),
-                null,
-                null,
-                null,
-                "SOCKS5: " + reason);
+        AccessLog.failed(Direction.OUTBOUND, client(ctx), null, null, null, "SOCKS5: " + reason);
         if (reply != null) {
             ctx.writeAndFlush(ctx.alloc().buffer(reply.length).writeBytes(reply))
                     .addListener(ChannelFutureListener.CLOSE);
