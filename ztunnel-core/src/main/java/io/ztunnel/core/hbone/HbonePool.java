@@ -498,8 +498,11 @@ public final class HbonePool implements AutoCloseable {
         }
     }
 
-    /** Watches connection-level frames: SETTINGS (stream limit) and GOAWAY (leave the pool). */
-    private final class ConnectionMonitor extends ChannelInboundHandlerAdapter {
+    /**
+     * The client connection's tail: watches connection-level frames, SETTINGS (stream limit) and GOAWAY (leave the
+     * pool). Threading: the connection's event loop; the tail releases the frames.
+     */
+    private final class ConnectionMonitor extends Http2Pipeline.Tail {
         private final PooledConnection connection;
 
         ConnectionMonitor(PooledConnection connection) {
@@ -507,38 +510,25 @@ public final class HbonePool implements AutoCloseable {
         }
 
         @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            try {
-                if (msg instanceof Http2SettingsFrame settings) {
-                    Long max = settings.settings().maxConcurrentStreams();
-                    if (max != null) {
-                        synchronized (connection.state) {
-                            connection.peerMaxStreams = (int) Math.min(max, 65535);
-                        }
-                        serve(connection.state);
-                    }
-                } else if (msg instanceof Http2GoAwayFrame) {
-                    boolean idle;
+        protected void observe(ChannelHandlerContext ctx, Object frame) {
+            if (frame instanceof Http2SettingsFrame settings) {
+                Long max = settings.settings().maxConcurrentStreams();
+                if (max != null) {
                     synchronized (connection.state) {
-                        connection.goingAway = true;
-                        idle = connection.active == 0;
+                        connection.peerMaxStreams = (int) Math.min(max, 65535);
                     }
-                    if (idle) {
-                        ctx.close();
-                    }
+                    serve(connection.state);
                 }
-            } finally {
-                ReferenceCountUtil.release(msg);
+            } else if (frame instanceof Http2GoAwayFrame) {
+                boolean idle;
+                synchronized (connection.state) {
+                    connection.goingAway = true;
+                    idle = connection.active == 0;
+                }
+                if (idle) {
+                    ctx.close();
+                }
             }
-        }
-
-        @Override
-        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            log.atDebug()
-                    .addKeyValue("connection", ctx.channel())
-                    .addKeyValue("error", Errors.message(cause))
-                    .log("HBONE connection error");
-            ctx.close();
         }
     }
 

@@ -54,15 +54,15 @@ final class Http2Pipeline {
                 .gracefulShutdownTimeoutMillis(drainDeadline.toMillis())
                 .decoderEnforceMaxRstFramesPerWindow(MAX_RESETS_PER_WINDOW, RESET_WINDOW_SECONDS)
                 .build();
-        install(pipeline, codec, settings, streams, new ReleaseHandler());
+        install(pipeline, codec, settings, streams, new Tail());
     }
 
     /**
      * The outbound (client) side: push disabled, streams opened only by us (a stream the server opens is closed).
      *
-     * @param monitor the tail: watches SETTINGS and GOAWAY for the pool, and releases what it reads
+     * @param monitor the tail: watches SETTINGS and GOAWAY for the pool
      */
-    static void client(ChannelPipeline pipeline, HboneSettings settings, ChannelHandler monitor) {
+    static void client(ChannelPipeline pipeline, HboneSettings settings, Tail monitor) {
         Http2FrameCodec codec = Http2FrameCodecBuilder.forClient()
                 .initialSettings(new Http2Settings()
                         .pushEnabled(false)
@@ -97,14 +97,22 @@ final class Http2Pipeline {
     }
 
     /**
-     * The server's tail: releases connection-level frames nobody needs (SETTINGS, GOAWAY) and closes the connection on
-     * an error. Threading: the connection's event loop.
+     * The end of a connection's pipeline: shows each connection-level frame (SETTINGS, PING acks, GOAWAY) to
+     * {@link #observe}, then releases it; closes the connection on an error. The server's tail only releases. Threading:
+     * the connection's event loop.
      */
-    static final class ReleaseHandler extends ChannelInboundHandlerAdapter {
+    static class Tail extends ChannelInboundHandlerAdapter {
         @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            ReferenceCountUtil.release(msg);
+        public final void channelRead(ChannelHandlerContext ctx, Object msg) {
+            try {
+                observe(ctx, msg);
+            } finally {
+                ReferenceCountUtil.release(msg);
+            }
         }
+
+        /** Looks at a frame before it is released; must not keep it. */
+        protected void observe(ChannelHandlerContext ctx, Object frame) {}
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
