@@ -22,7 +22,8 @@ final class ExpositionWriter {
     /** The metric types this module emits itself. */
     enum Type {
         COUNTER("counter"),
-        GAUGE("gauge");
+        GAUGE("gauge"),
+        HISTOGRAM("histogram");
 
         final String text;
 
@@ -94,6 +95,45 @@ final class ExpositionWriter {
         put('"');
         put('}');
         value(value);
+    }
+
+    /**
+     * One histogram series: a {@code _bucket} sample per upper bound (cumulative counts, then {@code +Inf}), then
+     * {@code _sum} and {@code _count}. {@code innerLabels} is the series' label set without braces, rendered and
+     * escaped beforehand ({@code a="b",c="d"}); {@code le} is appended to it.
+     *
+     * @param bounds the finite upper bounds, ascending
+     * @param cumulative {@code bounds.length + 1} cumulative counts, the last one for {@code +Inf} (= the count)
+     */
+    void histogram(String baseName, String innerLabels, double[] bounds, long[] cumulative, double sum)
+            throws IOException {
+        String open = innerLabels.isEmpty() ? "{" : "{" + innerLabels + ",";
+        for (int i = 0; i <= bounds.length; i++) {
+            ascii(baseName);
+            ascii("_bucket");
+            utf8(open);
+            ascii("le=\"");
+            ascii(i < bounds.length ? formatBound(bounds[i]) : "+Inf");
+            ascii("\"}");
+            value(cumulative[i]);
+        }
+        String labels = innerLabels.isEmpty() ? "" : "{" + innerLabels + "}";
+        ascii(baseName);
+        ascii("_sum");
+        utf8(labels);
+        put(' ');
+        ascii(Double.toString(sum));
+        put('\n');
+        ascii(baseName);
+        ascii("_count");
+        utf8(labels);
+        value(cumulative[bounds.length]);
+    }
+
+    /** A bucket bound as a plain decimal ({@code 0.0005}, {@code 1.0}), never in exponent form. */
+    static String formatBound(double bound) {
+        String plain = java.math.BigDecimal.valueOf(bound).stripTrailingZeros().toPlainString();
+        return plain.contains(".") ? plain : plain + ".0";
     }
 
     /** Writes OpenMetrics' terminating {@code # EOF} line; only valid in that format. */

@@ -16,7 +16,8 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Families, in exposition order: {@code istio_build}; the {@code istio_tcp_*} traffic families
  * ({@link #traffic()}); the {@code istio_xds_*} families ({@link #xds()}); the
- * {@code workload_manager_*} families ({@link #workloadManager()}); {@code process_open_fds} and
+ * {@code workload_manager_*} families ({@link #workloadManager()}); the {@code istio_dns_*} families
+ * ({@link #dns()}); {@code process_open_fds} and
  * {@code process_max_fds}; then the JVM's own metrics in place of upstream's Tokio metrics.
  * Families with no series are omitted, as upstream's encoder does. The {@code istio_*},
  * {@code workload_manager_*} and {@code process_*fds} families are rendered by this module with
@@ -37,13 +38,16 @@ public final class ZtunnelMetrics implements AutoCloseable {
     private final TrafficMetrics traffic = new TrafficMetrics();
     private final XdsMetrics xds = new XdsMetrics();
     private final WorkloadManagerMetrics workloadManager = new WorkloadManagerMetrics();
+    private final DnsMetrics dns = new DnsMetrics();
     private final ProcessMetrics process = new ProcessMetrics();
     private final boolean workloadManagerExposed;
+    private final boolean dnsExposed;
     private final @Nullable JvmMetrics jvm;
 
     private ZtunnelMetrics(Builder b) {
         this.buildTag = b.buildTag;
         this.workloadManagerExposed = b.workloadManager;
+        this.dnsExposed = b.dns;
         this.jvm = b.jvmMetrics ? new JvmMetrics(reservedNames()) : null;
     }
 
@@ -58,6 +62,7 @@ public final class ZtunnelMetrics implements AutoCloseable {
         names.addAll(TrafficMetrics.FAMILY_NAMES);
         names.addAll(XdsMetrics.FAMILY_NAMES);
         names.addAll(WorkloadManagerMetrics.FAMILY_NAMES);
+        names.addAll(DnsMetrics.FAMILY_NAMES);
         names.addAll(ProcessMetrics.FAMILY_NAMES);
         return Set.copyOf(names);
     }
@@ -81,6 +86,13 @@ public final class ZtunnelMetrics implements AutoCloseable {
     }
 
     /**
+     * The DNS proxy's families (exposed when the builder turned them on; recording into them is always safe).
+     */
+    public DnsMetrics dns() {
+        return dns;
+    }
+
+    /**
      * Writes a complete exposition in {@code format} to {@code out} (which is flushed, not closed).
      * In OpenMetrics the output ends with {@code # EOF}.
      */
@@ -93,6 +105,9 @@ public final class ZtunnelMetrics implements AutoCloseable {
         xds.writeTo(w);
         if (workloadManagerExposed) {
             workloadManager.writeTo(w);
+        }
+        if (dnsExposed) {
+            dns.writeTo(w);
         }
         process.writeTo(w);
         if (jvm != null) {
@@ -135,6 +150,7 @@ public final class ZtunnelMetrics implements AutoCloseable {
         private String buildTag = TrafficLabels.UNKNOWN;
         private boolean jvmMetrics = true;
         private boolean workloadManager = true;
+        private boolean dns = true;
 
         private Builder() {}
 
@@ -159,6 +175,15 @@ public final class ZtunnelMetrics implements AutoCloseable {
          */
         public Builder workloadManagerMetrics(boolean enabled) {
             this.workloadManager = enabled;
+            return this;
+        }
+
+        /**
+         * Whether to expose the DNS proxy's families (default {@code true}). Upstream registers them only when the DNS
+         * proxy is on.
+         */
+        public Builder dnsMetrics(boolean enabled) {
+            this.dns = enabled;
             return this;
         }
 

@@ -40,6 +40,12 @@ class ZtunnelMetricsTest {
         metrics.workloadManager().proxyStarted();
         metrics.workloadManager().proxyStarted();
         metrics.workloadManager().proxyStopped();
+        DnsMetrics.Labels dns = new DnsMetrics.Labels("a", "udp", "sleep", "v1");
+        metrics.dns().request(dns);
+        metrics.dns().upstreamRequest(dns);
+        metrics.dns().upstreamFailure(dns);
+        metrics.dns().upstreamDuration(dns, 2_000_000);
+        metrics.dns().dropped(DnsMetrics.DropReason.MALFORMED);
     }
 
     @ParameterizedTest
@@ -67,6 +73,11 @@ class ZtunnelMetricsTest {
                         "workload_manager_pending_proxy_count",
                         "workload_manager_proxies_started" + c,
                         "workload_manager_proxies_stopped" + c,
+                        "istio_dns_requests" + c,
+                        "istio_dns_upstream_requests" + c,
+                        "istio_dns_upstream_failures" + c,
+                        "istio_dns_upstream_request_duration_seconds",
+                        "ztunnel_dns_dropped_requests" + c,
                         "process_open_fds",
                         "process_max_fds");
         // The JVM's own metrics follow (micrometer names).

@@ -1,5 +1,6 @@
 package io.ztunnel.bench.e2e;
 
+import io.ztunnel.core.demo.Dnsmasq;
 import io.ztunnel.core.demo.LocalMesh;
 import io.ztunnel.core.demo.ManagedProcess;
 import io.ztunnel.core.demo.Shell;
@@ -30,7 +31,7 @@ import java.util.stream.Stream;
  * ({@link BenchServer}) are separate processes inside the pods' namespaces.
  *
  * <p>Run through {@code ./bench} (root). Options: {@code --quick}, {@code --out DIR}, {@code --only a,b} (tput, rr,
- * rate, cps, fresh, cpu, idle, ready), {@code --jfr} (daemons record JFR), {@code --daemon-jvm "flags"}.
+ * rate, cps, fresh, cpu, idle, ready, dns), {@code --jfr} (daemons record JFR), {@code --daemon-jvm "flags"}.
  */
 public final class Harness {
     private static final int APP_PORT = 8080;
@@ -72,7 +73,7 @@ public final class Harness {
                 case "--daemon-jvm" -> daemonJvm = args[++i];
                 default -> {
                     System.err.println(
-                            "usage: bench [--quick] [--out DIR] [--only tput,rr,rate,cps,fresh,cpu,idle,ready]"
+                            "usage: bench [--quick] [--out DIR] [--only tput,rr,rate,cps,fresh,cpu,idle,ready,dns]"
                                     + " [--jfr] [--daemon-jvm \"flags\"]");
                     System.exit(2);
                 }
@@ -223,6 +224,9 @@ public final class Harness {
                                     + " failed); the baseline column of rss_idle_conns_* is the RSS before opening them");
                 }
             }
+            if (wants("dns")) {
+                dnsFigures(mesh, dir, pods);
+            }
             if (wants("ready")) {
                 int runs = quick ? 1 : 3;
                 double[] ms = new double[runs];
@@ -264,6 +268,41 @@ public final class Harness {
         }
         results.write(out);
         System.out.println(Files.readString(out.resolve("results.md")));
+    }
+
+    /**
+     * The DNS proxy: queries/s answered from the state (the meshed client's queries to its resolver are captured and
+     * answered by its node's daemon) against dnsmasq answering a local name directly; and the latency of a query the
+     * proxy forwards to that dnsmasq against the same query sent to dnsmasq directly from the plain client.
+     */
+    private void dnsFigures(LocalMesh mesh, Path dir, Pods pods) throws Exception {
+        String resolver = mesh.pod("plain-server").ip();
+        helpers.add(Dnsmasq.start(pods.plainServerNs, resolver, dir, List.of()));
+        Endpoint meshed = new Endpoint(pods.clientNs, resolver, 53);
+        Endpoint direct = new Endpoint(pods.plainClientNs, resolver, 53);
+        String local = "web.mesh.svc.cluster.local";
+        String external = "external.example";
+        Thread.sleep(500);
+        loadgen(meshed, "dns", local, "4", "1"); // warm-up, not counted
+        loadgen(meshed, "dns", external, "1", "1");
+        String s = str(secs(10, 2));
+        Map<String, String> m = loadgen(meshed, "dns", local, "4", s);
+        Map<String, String> d = loadgen(direct, "dns", external, "4", s);
+        results.put("dns_local_qps", "queries/s", num(m, "perSecond"), num(d, "perSecond"), null);
+        results.note(
+                "dns_local_qps",
+                "4 outstanding UDP queries; mesh: answered from the state by the client pod's DNS proxy (failures "
+                        + m.get("failures") + "); baseline: dnsmasq answering a local name, queried directly");
+        Map<String, String> f = loadgen(meshed, "dns", external, "1", s);
+        Map<String, String> fd = loadgen(direct, "dns", external, "1", s);
+        for (String p : List.of("p50", "p90", "p99")) {
+            results.put("dns_forwarded_" + p, "µs", num(f, p), num(fd, p), null);
+        }
+        results.note(
+                "dns_forwarded_p50",
+                "one outstanding query for a name only dnsmasq knows: through the proxy (forwarded from inside the pod)"
+                        + " vs straight to dnsmasq; added latency at p50: "
+                        + str(num(f, "p50") - num(fd, "p50")) + " µs");
     }
 
     /** New connections/s when every proxied connection dials its own HBONE connection (a full TLS handshake). */
@@ -319,9 +358,12 @@ public final class Harness {
                         new LocalMesh.PodSpec("plain-client", "plain", "default", "node1", 3, Map.of()),
                         new LocalMesh.PodSpec("plain-server", "plain", "default", "node2", 3, Map.of())),
                 ns,
-                List.of(),
+                // a service for the DNS figure (answered from the state by the client pod's DNS proxy)
+                List.of(new LocalMesh.ServiceSpec("web", "mesh", 1, 80, APP_PORT, List.of("server"))),
                 env,
-                jvm);
+                jvm,
+                // every namespace (the daemons' included) resolves with dnsmasq in the plain server pod
+                m -> "nameserver " + m.pod("plain-server").ip() + "\n");
         log(String.format(Locale.ROOT, "mesh ready in %.1f s", (System.nanoTime() - t0) / 1e9));
         // The test pods' own TCP settings (same for every path): many short connections to one destination.
         for (String pod : List.of("client", "server", "plain-client", "plain-server")) {

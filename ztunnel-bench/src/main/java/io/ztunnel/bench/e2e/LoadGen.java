@@ -1,12 +1,17 @@
 package io.ztunnel.bench.e2e;
 
 import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -25,6 +30,7 @@ import java.util.concurrent.locks.LockSupport;
  * rate  host port perSecond seconds size  open loop at a fixed rate, latency from the scheduled send time
  * cps   host port threads seconds         connect, 1-byte echo, close, as fast as possible
  * hold  host port count                   opens count echo-checked connections, prints HELD, holds them until stdin ends
+ * dns   host port name threads seconds    UDP A queries for name, each thread one outstanding; queries/s, latency (µs)
  * </pre>
  */
 public final class LoadGen {
@@ -42,6 +48,7 @@ public final class LoadGen {
                 rate(host, port, Integer.parseInt(args[3]), Double.parseDouble(args[4]), Integer.parseInt(args[5]));
             case "cps" -> cps(host, port, Integer.parseInt(args[3]), Double.parseDouble(args[4]));
             case "hold" -> hold(host, port, Integer.parseInt(args[3]));
+            case "dns" -> dns(host, port, args[3], Integer.parseInt(args[4]), Double.parseDouble(args[5]));
             default -> throw new IllegalArgumentException("unknown mode " + args[0]);
         };
         System.out.println("RESULT " + result);
@@ -164,6 +171,84 @@ public final class LoadGen {
             reader.join(30_000);
         }
         return percentiles(lat, total);
+    }
+
+    /**
+     * Closed-loop DNS: each thread keeps one A query for {@code name} outstanding on its own UDP socket (a reply
+     * must carry the query's id and NOERROR); a lost reply counts as a failure after 2 s.
+     */
+    private static String dns(String host, int port, String name, int threads, double seconds) throws Exception {
+        InetSocketAddress server = new InetSocketAddress(host, port);
+        long end = System.nanoTime() + (long) (seconds * 1e9);
+        long[][] latencies = new long[threads][];
+        int[] counts = new int[threads];
+        AtomicLong failures = new AtomicLong();
+        List<Thread> workers = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            int index = t;
+            workers.add(Thread.ofPlatform().start(() -> {
+                long[] lat = new long[1 << 16];
+                int n = 0;
+                try (DatagramSocket s = new DatagramSocket()) {
+                    s.connect(server);
+                    s.setSoTimeout(2000);
+                    byte[] in = new byte[4096];
+                    int id = index << 8;
+                    while (System.nanoTime() < end) {
+                        id = (id + 1) & 0xffff;
+                        byte[] q = dnsQuery(id, name);
+                        long t0 = System.nanoTime();
+                        s.send(new DatagramPacket(q, q.length));
+                        DatagramPacket reply = new DatagramPacket(in, in.length);
+                        try {
+                            do {
+                                s.receive(reply);
+                            } while (((in[0] & 0xff) << 8 | (in[1] & 0xff)) != id);
+                        } catch (SocketTimeoutException e) {
+                            failures.incrementAndGet();
+                            continue;
+                        }
+                        long t1 = System.nanoTime();
+                        if ((in[3] & 0x0f) != 0) {
+                            failures.incrementAndGet();
+                            continue;
+                        }
+                        if (n == lat.length) {
+                            lat = Arrays.copyOf(lat, n * 2);
+                        }
+                        lat[n++] = t1 - t0;
+                    }
+                } catch (IOException e) {
+                    failures.incrementAndGet();
+                }
+                latencies[index] = lat;
+                counts[index] = n;
+            }));
+        }
+        for (Thread w : workers) {
+            w.join();
+        }
+        int total = Arrays.stream(counts).sum();
+        long[] all = new long[total];
+        int at = 0;
+        for (int t = 0; t < threads; t++) {
+            System.arraycopy(latencies[t], 0, all, at, counts[t]);
+            at += counts[t];
+        }
+        return String.format(Locale.ROOT, "perSecond=%.0f failures=%d ", total / seconds, failures.get())
+                + percentiles(all, total);
+    }
+
+    /** A recursion-desired A query for {@code name} (test traffic; the proxy's own codec is Netty's). */
+    static byte[] dnsQuery(int id, String name) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(64);
+        out.writeBytes(new byte[] {(byte) (id >> 8), (byte) id, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0});
+        for (String label : name.split("\\.")) {
+            out.write(label.length());
+            out.writeBytes(label.getBytes(StandardCharsets.US_ASCII));
+        }
+        out.writeBytes(new byte[] {0, 0, 1, 0, 1});
+        return out.toByteArray();
     }
 
     private static String percentiles(long[] lat, int n) {

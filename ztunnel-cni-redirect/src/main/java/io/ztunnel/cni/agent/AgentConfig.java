@@ -35,8 +35,8 @@ import org.jspecify.annotations.Nullable;
  *       the daemons connect to</td></tr>
  *   <tr><td>{@code EXCLUDE_NAMESPACES}</td><td>{@code kube-system}</td><td>comma-separated
  *       namespaces never enrolled (empty value: none)</td></tr>
- *   <tr><td>{@code AMBIENT_DNS_CAPTURE}</td><td>{@code false}</td><td>redirect DNS to the daemon's
- *       port 15053; off because the daemon has no DNS proxy yet</td></tr>
+ *   <tr><td>{@code AMBIENT_DNS_CAPTURE}</td><td>{@code true}</td><td>redirect DNS (UDP and TCP 53) to the
+ *       daemon's DNS proxy on 15053, as istio-cni does</td></tr>
  *   <tr><td>{@code AMBIENT_IPV6}</td><td>{@code true}</td><td>program IPv6 rules too (in pods that
  *       have IPv6)</td></tr>
  *   <tr><td>{@code NATIVE_NFTABLES}</td><td>{@code false}</td><td>use nftables instead of
@@ -133,7 +133,7 @@ public record AgentConfig(
             }
         }
         RedirectSettings redirect = new RedirectSettings(
-                bool(env, "AMBIENT_DNS_CAPTURE", false),
+                bool(env, "AMBIENT_DNS_CAPTURE", true),
                 bool(env, "AMBIENT_IPV6", true),
                 bool(env, "NATIVE_NFTABLES", false),
                 address(env, "HOST_PROBE_SNAT_IP", RedirectSettings.DEFAULT_PROBE_SNAT_V4, Inet4Address.class),

@@ -10,9 +10,8 @@ import java.util.Objects;
  * PodOverrides}). Immutable.
  *
  * @param dnsCapture redirect the pod's DNS (UDP and TCP port 53) to the daemon's DNS proxy on 15053,
- *     with the raw-table conntrack zone rules. <b>Off by default in this project</b> (agent env
- *     {@code AMBIENT_DNS_CAPTURE}): the daemon has no DNS proxy yet, and capturing DNS without one
- *     would break name resolution in every enrolled pod. Istio turns it on by default.
+ *     with the raw-table conntrack zone rules (agent env {@code AMBIENT_DNS_CAPTURE}, default true as in
+ *     istio-cni); the daemon's own queries carry its mark and are not captured
  * @param ipv6 also program the IPv6 rules ({@code ip6tables}, {@code ip6} nft rules, the v6 ip rule
  *     and route) in pods whose namespace has IPv6 (agent env {@code AMBIENT_IPV6}, default true)
  * @param nativeNftables use one {@code nft} transaction on {@code inet} tables instead of {@code
@@ -37,9 +36,9 @@ public record RedirectSettings(
         Objects.requireNonNull(probeSnatV6, "probeSnatV6");
     }
 
-    /** DNS capture off, IPv6 on, iptables, Istio's probe addresses. */
+    /** istio-cni's defaults: DNS capture on, IPv6 on, iptables, Istio's probe addresses. */
     public static RedirectSettings defaults() {
-        return new RedirectSettings(false, true, false, DEFAULT_PROBE_SNAT_V4, DEFAULT_PROBE_SNAT_V6);
+        return new RedirectSettings(true, true, false, DEFAULT_PROBE_SNAT_V4, DEFAULT_PROBE_SNAT_V6);
     }
 
     public RedirectSettings withDnsCapture(boolean on) {

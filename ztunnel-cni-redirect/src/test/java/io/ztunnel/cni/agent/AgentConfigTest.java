@@ -11,12 +11,12 @@ import org.junit.jupiter.api.Test;
 /** Reading the agent's environment: defaults, overrides, and errors that name the variable. */
 class AgentConfigTest {
     @Test
-    void defaultsMatchIstioExceptDnsCaptureWhichIsOff() {
+    void defaultsMatchIstioCni() {
         AgentConfig c = AgentConfig.fromEnv(Map.of("AGENT_LOCAL_CONFIG", "/etc/ztunnel/pods.yaml"));
         assertThat(c.localConfig()).isEqualTo(Path.of("/etc/ztunnel/pods.yaml"));
         assertThat(c.zdsSocket()).isEqualTo(Path.of("/var/run/ztunnel/ztunnel.sock"));
         assertThat(c.excludedNamespaces()).containsExactly("kube-system");
-        assertThat(c.redirect().dnsCapture()).isFalse();
+        assertThat(c.redirect().dnsCapture()).isTrue();
         assertThat(c.redirect().ipv6()).isTrue();
         assertThat(c.redirect().nativeNftables()).isFalse();
         assertThat(c.redirect().probeSnatV4()).isEqualTo(InetAddress.ofLiteral("169.254.7.127"));
@@ -29,7 +29,7 @@ class AgentConfigTest {
                 "AGENT_LOCAL_CONFIG", "pods.yaml",
                 "INPOD_UDS", "/tmp/z.sock",
                 "EXCLUDE_NAMESPACES", "infra, tools,",
-                "AMBIENT_DNS_CAPTURE", "true",
+                "AMBIENT_DNS_CAPTURE", "false",
                 "AMBIENT_IPV6", "false",
                 "NATIVE_NFTABLES", "1",
                 "HOST_PROBE_SNAT_IP", "169.254.9.9",
@@ -37,7 +37,7 @@ class AgentConfigTest {
                 "READINESS_PORT", "0"));
         assertThat(c.zdsSocket()).isEqualTo(Path.of("/tmp/z.sock"));
         assertThat(c.excludedNamespaces()).containsExactlyInAnyOrder("infra", "tools");
-        assertThat(c.redirect().dnsCapture()).isTrue();
+        assertThat(c.redirect().dnsCapture()).isFalse();
         assertThat(c.redirect().ipv6()).isFalse();
         assertThat(c.redirect().nativeNftables()).isTrue();
         assertThat(c.redirect().probeSnatV4()).isEqualTo(InetAddress.ofLiteral("169.254.9.9"));

@@ -202,7 +202,8 @@ class KubeNodeAgentNetnsTest {
                     assertThat(add).isEqualTo("add " + uid + " demo/a " + expected.id());
                 }
                 await().atMost(Duration.ofSeconds(10)).until(() -> "enabled".equals(annotation("a")));
-                assertThat(istioRules(a)).hasSize(12);
+                assertThat(istioRules(a)).hasSize(18); // with DNS capture (on by default): 2 redirects, the raw table
+                assertThat(istioRules(a)).anyMatch(r -> r.contains("--dport 53") && r.contains("--to-ports 15053"));
                 assertThat(a.exec("ip", "rule")).contains("32764");
                 assertThat(probes.list(IpFamily.V4)).contains(Map.of("10.77.0.5", uid));
 

@@ -104,7 +104,7 @@ class NodeAgentNetnsTest {
                 String add = daemon.await("add of pod a", e -> e.startsWith("add " + uidA));
                 assertThat(add).isEqualTo("add " + uidA + " demo/a " + idOf(a));
                 awaitEnabled(agent, uidA);
-                assertThat(istioRules(a)).hasSize(12);
+                assertThat(istioRules(a)).hasSize(18); // with DNS capture, on by default
                 assertThat(istioRules(b)).isEmpty();
                 assertThat(agent.statuses().keySet()).containsExactly(uidA);
 

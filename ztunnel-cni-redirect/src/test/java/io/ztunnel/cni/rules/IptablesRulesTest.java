@@ -10,17 +10,19 @@ import org.junit.jupiter.api.Test;
 
 /** The iptables-restore input for each configuration equals the hand-written golden text. */
 class IptablesRulesTest {
-    private static final RedirectSettings DEFAULTS = RedirectSettings.defaults();
+    private static final RedirectSettings DEFAULTS = RedirectSettings.defaults().withDnsCapture(false);
 
     @Test
-    void defaultSettingsCaptureTcpButNotDns() {
+    void withoutDnsCaptureOnlyTcpIsCaptured() {
         assertThat(IptablesRules.restoreInput(InpodRuleSet.of(DEFAULTS), IpFamily.V4))
                 .isEqualTo(Goldens.read("iptables-default-v4.golden"));
     }
 
     @Test
-    void dnsCaptureIsOffByDefault() {
-        assertThat(DEFAULTS.dnsCapture()).isFalse();
+    void dnsCaptureIsOnByDefaultAsInIstioCni() {
+        assertThat(RedirectSettings.defaults().dnsCapture()).isTrue();
+        assertThat(IptablesRules.restoreInput(InpodRuleSet.of(RedirectSettings.defaults()), IpFamily.V4))
+                .isEqualTo(Goldens.read("iptables-dns-v4.golden"));
         assertThat(IptablesRules.restoreInput(InpodRuleSet.of(DEFAULTS), IpFamily.V4))
                 .doesNotContain("15053")
                 .doesNotContain("* raw");

@@ -13,7 +13,8 @@ import org.junit.jupiter.api.Test;
 class IptablesSyncTest {
     private static final InpodRuleSet DNS =
             InpodRuleSet.of(RedirectSettings.defaults().withDnsCapture(true));
-    private static final InpodRuleSet DEFAULT = InpodRuleSet.of(RedirectSettings.defaults());
+    private static final InpodRuleSet DEFAULT =
+            InpodRuleSet.of(RedirectSettings.defaults().withDnsCapture(false));
 
     private static java.util.Optional<String> plan(InpodRuleSet set, IpFamily f, String listing) {
         return IptablesSync.plan(
@@ -28,7 +29,7 @@ class IptablesSyncTest {
         assertThat(plan(DNS, IpFamily.V4, Goldens.read("save-dns-v4-nft.txt"))).isEmpty();
         assertThat(plan(DNS, IpFamily.V6, Goldens.read("save-dns-v6-nft.txt"))).isEmpty();
         InpodRuleSet virt = InpodRuleSet.resolve(
-                RedirectSettings.defaults(),
+                RedirectSettings.defaults().withDnsCapture(false),
                 PodOverrides.fromAnnotations(Map.of(PodOverrides.REROUTE_VIRTUAL_INTERFACES, "tap0,veth9")));
         assertThat(plan(virt, IpFamily.V4, Goldens.read("save-virtual-interfaces-v4-legacy.txt")))
                 .isEmpty();

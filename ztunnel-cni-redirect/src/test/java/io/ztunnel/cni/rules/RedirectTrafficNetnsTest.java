@@ -4,13 +4,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.socket.DatagramPacket;
 import io.ztunnel.cni.linux.NetnsChannelFactory;
 import io.ztunnel.cni.linux.PodNetns;
 import io.ztunnel.cni.linux.SocketOptions;
@@ -32,9 +36,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * Proof that the rules redirect real traffic: a pod namespace with the rules applied and plain TCP
- * listeners (test code, not the daemon) on 15001, 15006 and 15008, joined by a veth pair to an
- * "outside" namespace. Run once with iptables and once with native nftables.
+ * Proof that the rules redirect real traffic: a pod namespace with the rules applied and plain
+ * listeners (test code, not the daemon) on 15001, 15006, 15008 and 15053 (UDP and TCP), joined by a
+ * veth pair to an "outside" namespace. Run once with iptables and once with native nftables.
  */
 @RequiresNetns(tools = {"iptables-restore", "ip6tables-restore", "nft", "nsenter"})
 @ExtendWith(NoFdLeaks.class)
@@ -91,6 +95,38 @@ class RedirectTrafficNetnsTest {
         Channel c =
                 (local == null ? b.connect(to) : b.connect(to, local)).sync().channel();
         channels.add(c);
+    }
+
+    /** A UDP socket on {@code port} (all addresses) in {@code netns}; the queue gets each datagram's sender. */
+    private BlockingQueue<InetSocketAddress> listenUdp(PodNetns netns, int port) throws Exception {
+        BlockingQueue<InetSocketAddress> seen = new LinkedBlockingQueue<>();
+        Channel c = new Bootstrap()
+                .group(group)
+                .channelFactory(NetnsChannelFactory.datagram(netns, 0))
+                .handler(new SimpleChannelInboundHandler<DatagramPacket>() {
+                    @Override
+                    protected void channelRead0(ChannelHandlerContext ctx, DatagramPacket packet) {
+                        seen.add(packet.sender());
+                    }
+                })
+                .bind(new InetSocketAddress(port))
+                .sync()
+                .channel();
+        channels.add(c);
+        return seen;
+    }
+
+    private void sendUdp(PodNetns from, int mark, InetSocketAddress to) throws Exception {
+        Channel c = new Bootstrap()
+                .group(group)
+                .channelFactory(NetnsChannelFactory.datagram(from, mark))
+                .handler(new ChannelInboundHandlerAdapter())
+                .bind(0)
+                .sync()
+                .channel();
+        channels.add(c);
+        c.writeAndFlush(new DatagramPacket(Unpooled.wrappedBuffer(new byte[] {1}), to))
+                .sync();
     }
 
     private static Accepted next(BlockingQueue<Accepted> q) throws InterruptedException {
@@ -158,6 +194,28 @@ class RedirectTrafficNetnsTest {
                     .as("not rewritten")
                     .isEqualTo(new InetSocketAddress(POD_IP, 15008));
             assertThat(inbound.poll(200, TimeUnit.MILLISECONDS)).isNull();
+
+            // DNS (capture is on by default, as in istio-cni): UDP and TCP to any resolver's port 53 land on 15053;
+            // the daemon's own (marked) queries reach the resolver.
+            BlockingQueue<InetSocketAddress> dnsUdp = listenUdp(podNs, 15053);
+            BlockingQueue<Accepted> dnsTcp = listen(podNs, 15053);
+            BlockingQueue<InetSocketAddress> resolverUdp = listenUdp(peerNs, 53);
+            BlockingQueue<Accepted> resolverTcp = listen(peerNs, 53);
+            sendUdp(podNs, 0, new InetSocketAddress(PEER_IP, 53));
+            assertThat(dnsUdp.poll(5, TimeUnit.SECONDS)).as("UDP 53 captured").isNotNull();
+            assertThat(resolverUdp.poll(200, TimeUnit.MILLISECONDS)).isNull();
+            connect(podNs, 0, new InetSocketAddress(PEER_IP, 53), null);
+            assertThat(next(dnsTcp).originalDst()).contains(new InetSocketAddress(PEER_IP, 53));
+            connect(podNs, 0, new InetSocketAddress(PEER_IP6, 53), null);
+            assertThat(next(dnsTcp).originalDst()).contains(new InetSocketAddress(PEER_IP6, 53));
+            sendUdp(podNs, SocketOptions.DEFAULT_MARK, new InetSocketAddress(PEER_IP, 53));
+            InetSocketAddress upstreamQuery = resolverUdp.poll(5, TimeUnit.SECONDS);
+            assertThat(upstreamQuery).as("marked UDP 53 not captured").isNotNull();
+            assertThat(upstreamQuery.getAddress()).isEqualTo(POD_IP);
+            assertThat(dnsUdp.poll(200, TimeUnit.MILLISECONDS)).isNull();
+            connect(podNs, SocketOptions.DEFAULT_MARK, new InetSocketAddress(PEER_IP, 53), null);
+            assertThat(next(resolverTcp).peer().getAddress()).isEqualTo(POD_IP);
+            assertThat(dnsTcp.poll(200, TimeUnit.MILLISECONDS)).isNull();
 
             // Kubelet probes (SNATed to 169.254.7.127 by the host) reach the app uncaptured.
             connect(peerNs, 0, new InetSocketAddress(POD_IP, 8080), new InetSocketAddress(PROBE, 0));

@@ -8,9 +8,11 @@ import io.ztunnel.core.admin.ConfigDump;
 import io.ztunnel.core.admin.HttpServer;
 import io.ztunnel.core.admin.Readiness;
 import io.ztunnel.core.config.Config;
+import io.ztunnel.core.config.ConfigException;
 import io.ztunnel.core.control.ControlPlane;
 import io.ztunnel.core.control.ConversionException;
 import io.ztunnel.core.control.LocalConfigSource;
+import io.ztunnel.core.dns.DnsProxy;
 import io.ztunnel.core.identity.CertificateAuthority;
 import io.ztunnel.core.identity.CertificateManager;
 import io.ztunnel.core.inpod.InpodManager;
@@ -39,6 +41,7 @@ import io.ztunnel.xds.local.LocalConfigWatcher;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -112,6 +115,7 @@ public final class Daemon implements AutoCloseable {
                 .buildTag(config.istioVersion())
                 .jvmMetrics(true)
                 .workloadManagerMetrics(config.proxyMode() == Config.ProxyMode.SHARED)
+                .dnsMetrics(config.dns().enabled())
                 .build();
         RoutingConfig routing = new RoutingConfig(
                 config.network(),
@@ -160,6 +164,9 @@ public final class Daemon implements AutoCloseable {
 
     private void startAll() {
         config.warnings().forEach(w -> log.atWarn().addKeyValue("warning", w).log("configuration"));
+        if (!config.xdsEnabled() && config.localXdsPath() != null) {
+            checkFirstVersion(Path.of(config.localXdsPath())); // before anything binds a port
+        }
         Readiness.Task stateReady = readiness.register("state manager");
         Readiness.Task proxyReady = readiness.register("proxy");
         startServers();
@@ -169,11 +176,12 @@ public final class Daemon implements AutoCloseable {
                     new ProxySet(context, config.proxyWorkloadInfo(), Sockets.host(transport), config.bindAddress());
             proxies.add(proxy); // closed with the daemon, also when it fails to start
             proxy.start().join();
+            closeables.add(dns().startOnHost(proxy.local()));
             proxyReady.done();
         } else {
             // In-pod mode: sockets are created in pods' namespaces and marked; fail now if we cannot.
             Capabilities.check(config.packetMark());
-            inpod = new InpodManager(context, readiness, metrics.workloadManager(), fatal);
+            inpod = new InpodManager(context, readiness, metrics.workloadManager(), fatal, dns());
             zds = new ZdsClient(Path.of(config.inpodUds()), inpod);
             zds.start();
             drain.onStart("ZDS client", zds::close); // the node agent hands the pods to the daemon replacing us
@@ -188,6 +196,10 @@ public final class Daemon implements AutoCloseable {
                 .addKeyValue("readiness", readinessAddress)
                 .addKeyValue("metrics", metricsAddress)
                 .log("ztunnel started");
+    }
+
+    private DnsProxy dns() {
+        return DnsProxy.create(config, store, dataPlane, transport.isEpoll(), metrics.dns());
     }
 
     /**
@@ -241,6 +253,32 @@ public final class Daemon implements AutoCloseable {
             }
         }
         stateReady.done();
+    }
+
+    /**
+     * The first version of the local config must be readable and valid or the daemon does not start: say so in one
+     * line naming the variable and the cause, before the watcher (which treats a bad version as an edit to skip)
+     * sees it.
+     */
+    private static void checkFirstVersion(Path path) {
+        String where = "LOCAL_XDS_PATH=" + path;
+        if (!Files.exists(path)) {
+            throw new ConfigException(where + ": no such file");
+        }
+        if (Files.isDirectory(path)) {
+            throw new ConfigException(where + ": is a directory, expected a YAML file");
+        }
+        if (!Files.isReadable(path)) {
+            throw new ConfigException(where + ": not readable by this process");
+        }
+        try {
+            LocalConfigParser.parseFile(path);
+        } catch (LocalConfigException e) {
+            String reason = Errors.message(e);
+            String prefix = path + ": ";
+            throw new ConfigException(
+                    where + ": " + (reason.startsWith(prefix) ? reason.substring(prefix.length()) : reason));
+        }
     }
 
     private static void rejected(Path path, String reason, CompletableFuture<Void> first) {

@@ -48,13 +48,17 @@ public final class Main {
         Logger log = LoggerFactory.getLogger(Main.class);
         Daemon daemon;
         try {
-            daemon = Daemon.start(Config.fromEnvironment());
+            Config config = Config.fromEnvironment();
+            NettyMachineId.configure(config.nodeName(), config.podName());
+            daemon = Daemon.start(config);
         } catch (ConfigException e) {
-            log.atError().addKeyValue("error", Errors.message(e)).log("invalid configuration");
+            log.atError().log("invalid configuration: {}", Errors.message(e));
             System.exit(1);
             return;
         } catch (RuntimeException e) {
-            log.atError().addKeyValue("error", Errors.message(e)).setCause(e).log("cannot start");
+            // One line naming the cause; the stack trace only for whoever asked for DEBUG.
+            log.atError().log("cannot start: {}", StartFailure.describe(e));
+            log.atDebug().setCause(e).log("start failure detail");
             System.exit(1);
             return;
         }

@@ -68,6 +68,7 @@ public record Config(
         String preferredServiceNamespace,
         boolean authzPolicyInfoLogging,
         String istioVersion,
+        DnsSettings dns,
         List<String> warnings) {
 
     /** {@code shared}: one daemon per node proxying every enrolled pod in its own network namespace. */
@@ -194,6 +195,11 @@ public record Config(
 
         Map<String, String> metadata = new LinkedHashMap<>(mesh.proxyMetadata());
         metadata.putAll(env.withPrefix("ISTIO_META_"));
+        DnsSettings dns = DnsSettings.fromProxyMetadata(metadata);
+        if (dns.enabled() && env.bool("XDS_ON_DEMAND", false)) {
+            throw new ConfigException("XDS_ON_DEMAND=true cannot be used with the DNS proxy: turn it off with"
+                    + " ISTIO_META_DNS_CAPTURE=false, as Istio's ztunnel requires");
+        }
         String clusterId = env.nonEmpty(
                 "ISTIO_META_CLUSTER_ID", env.nonEmpty("CLUSTER_ID", metadata.getOrDefault("CLUSTER_ID", "Kubernetes")));
 
@@ -243,6 +249,7 @@ public record Config(
                 env.nonEmpty("PREFERED_SERVICE_NAMESPACE", ""),
                 env.bool("AUTHZ_POLICY_INFO_LOGGING", false),
                 env.nonEmpty("ISTIO_META_ISTIO_VERSION", "unknown"),
+                dns,
                 warnings(env));
     }
 

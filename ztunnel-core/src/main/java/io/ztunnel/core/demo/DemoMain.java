@@ -21,16 +21,19 @@ import java.util.concurrent.Executors;
  * config; an HTTP app ({@code web}) on two pods on different nodes behind a service VIP, and a {@code client} pod.
  * It sends traffic client → service through real capture, shows that it went over mutual TLS (identities, bytes,
  * the client IP the server saw), applies a DENY policy and shows the refusal, then stays up for exploration until
- * Ctrl-C and removes every namespace and rule it made. Needs root.
+ * Ctrl-C and removes every namespace and rule it made. Without a terminal (CI, a pipe) or with {@code --no-wait} it
+ * tears down right after the walk-through. Exits 1 when a step did not behave (no answer through the mesh, the DENY
+ * policy not enforced), so CI running it notices. Needs root.
  */
 public final class DemoMain {
     private static final List<HttpServer> APPS = new ArrayList<>();
+    private static final List<String> FAILURES = new ArrayList<>();
 
     private DemoMain() {}
 
     public static void main(String[] args) throws Exception {
         if (!"root".equals(System.getProperty("user.name"))) {
-            System.err.println("the demo needs root (network namespaces, iptables): sudo ./demo");
+            System.err.println("the demo needs root (network namespaces, iptables): run it as root, e.g. sudo ./demo");
             System.exit(1);
         }
         LogConfig.configure("warn", false); // the daemons' own logs go to files
@@ -73,9 +76,15 @@ public final class DemoMain {
                         vip));
 
         say("1. client -> http://" + vip + "/ six times (captured by the client pod's rules, sent over HBONE):");
+        int answered = 0;
         for (int i = 0; i < 6; i++) {
-            say("   " + get(mesh, "client", vip, 80).strip());
+            String answer = get(mesh, "client", vip, 80).strip();
+            say("   " + (answer.isEmpty() ? "(no answer)" : answer));
+            if (answer.startsWith("hello from web-")) {
+                answered++;
+            }
         }
+        expect(answered == 6, "step 1: " + answered + " of 6 requests through the mesh were answered");
         say("\n2. What node2's ztunnel saw for one of those connections (its /debug/connections while it is open):");
         try (Socket held = open(mesh, "client", mesh.pod("web-2").ip(), 8080)) {
             // The client's connect completes at its own ztunnel; the tunnel to node2 follows a moment later.
@@ -112,6 +121,7 @@ public final class DemoMain {
         Thread.sleep(1500);
         String refused = get(mesh, "client", vip, 80);
         say("   client -> web: " + (refused.isBlank() ? "connection closed by the mesh (denied)" : refused.strip()));
+        expect(refused.isBlank(), "step 3: the DENY policy did not stop the request");
         for (String node : List.of("node1", "node2")) {
             mesh.daemon(node)
                     .output()
@@ -123,8 +133,16 @@ public final class DemoMain {
         mesh.setPolicies("");
         say("   (policy removed again)");
 
-        boolean noWait = args.length > 0 && args[0].equals("--no-wait");
+        if (!FAILURES.isEmpty()) {
+            System.err.println("\ndemo FAILED:");
+            FAILURES.forEach(f -> System.err.println("  " + f));
+            System.exit(1); // the shutdown hook cleans up
+        }
+        // Without a terminal (CI, a pipe) nobody can press Ctrl-C: tear down after the walk-through.
+        boolean interactive = System.console() != null && System.console().isTerminal();
+        boolean noWait = List.of(args).contains("--no-wait") || !interactive;
         if (noWait) {
+            say("\nDemo complete.");
             System.exit(0); // the shutdown hook cleans up
         }
         say("""
@@ -174,6 +192,13 @@ public final class DemoMain {
             return body < 0 ? response : response.substring(body + 4);
         } catch (IOException e) {
             return "";
+        }
+    }
+
+    private static void expect(boolean condition, String failure) {
+        if (!condition) {
+            FAILURES.add(failure);
+            say("   !! " + failure);
         }
     }
 

@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
@@ -26,6 +27,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A whole ambient mesh on one machine: a {@link Topology} of node and pod network namespaces, and per node a node
@@ -44,9 +47,22 @@ public final class LocalMesh implements AutoCloseable {
     public record PodSpec(
             String name, String namespace, String serviceAccount, String node, int index, Map<String, String> labels) {}
 
-    /** A service over pods (by name), with a VIP from the topology. */
+    /**
+     * A service over pods (by name), with a VIP from the topology; {@code host} null means the Kubernetes name
+     * {@code <name>.<namespace>.svc.cluster.local}, anything else is a ServiceEntry-style host.
+     */
     public record ServiceSpec(
-            String name, String namespace, int vipIndex, int port, int targetPort, List<String> pods) {}
+            String name,
+            String namespace,
+            int vipIndex,
+            int port,
+            int targetPort,
+            List<String> pods,
+            @Nullable String host) {
+        public ServiceSpec(String name, String namespace, int vipIndex, int port, int targetPort, List<String> pods) {
+            this(name, namespace, vipIndex, port, targetPort, pods, null);
+        }
+    }
 
     private final Path dir;
     private final Topology topology;
@@ -60,6 +76,7 @@ public final class LocalMesh implements AutoCloseable {
     private final Map<String, ManagedProcess> agents = new LinkedHashMap<>();
     private final Map<String, ManagedProcess> daemons = new LinkedHashMap<>();
     private final Map<String, PodNetns> handles = new LinkedHashMap<>();
+    private final List<Path> netnsFiles = new ArrayList<>();
     private String policies = "";
 
     private LocalMesh(Path dir, List<ServiceSpec> services, Map<String, String> daemonEnv, List<String> jvmOptions) {
@@ -80,6 +97,25 @@ public final class LocalMesh implements AutoCloseable {
             Map<String, String> daemonEnv,
             List<String> jvmOptions)
             throws Exception {
+        return start(dir, nodeNames, pods, namespaceLabels, services, daemonEnv, jvmOptions, null);
+    }
+
+    /**
+     * As above; {@code resolvConf}, when given, makes the {@code resolv.conf} of every node and pod namespace (it
+     * sees the built topology, e.g. a resolver pod's IP): {@code ip netns exec} mounts {@code /etc/netns/<ns>/} files
+     * over {@code /etc/}, so the daemons, and commands run in the pods, read it instead of the machine's own. The
+     * files are removed by {@link #close()}.
+     */
+    public static LocalMesh start(
+            Path dir,
+            List<String> nodeNames,
+            List<PodSpec> pods,
+            Map<String, Map<String, String>> namespaceLabels,
+            List<ServiceSpec> services,
+            Map<String, String> daemonEnv,
+            List<String> jvmOptions,
+            @Nullable Function<LocalMesh, String> resolvConf)
+            throws Exception {
         Files.createDirectories(dir);
         LocalMesh mesh = new LocalMesh(dir, services, daemonEnv, jvmOptions);
         try {
@@ -93,6 +129,15 @@ public final class LocalMesh implements AutoCloseable {
                 mesh.pods.put(p.name(), mesh.topology.addPod(mesh.nodes.get(p.node()), p.name(), p.index()));
             }
             mesh.namespaces.putAll(namespaceLabels);
+            if (resolvConf != null) {
+                String text = resolvConf.apply(mesh);
+                for (Topology.Node n : mesh.nodes.values()) {
+                    mesh.writeNetnsFile(n.netns(), "resolv.conf", text);
+                }
+                for (Topology.Pod p : mesh.pods.values()) {
+                    mesh.writeNetnsFile(p.netns(), "resolv.conf", text);
+                }
+            }
             LocalCa.loadOrCreate(dir.resolve("ca"), Clock.systemUTC()); // one root, before anyone races for it
             mesh.writeFiles();
             for (String n : nodeNames) {
@@ -236,6 +281,17 @@ public final class LocalMesh implements AutoCloseable {
             handles.put(pod, handle);
         }
         return handle;
+    }
+
+    /** A TCP listener on the pod's IP and {@code port}, created inside the pod's namespace; the caller's to close. */
+    public ServerSocket listen(String pod, int port) throws IOException {
+        String ip = pods.get(pod).ip();
+        return netns(pod).call(() -> {
+            ServerSocket s = new ServerSocket();
+            s.setReuseAddress(true);
+            s.bind(new InetSocketAddress(ip, port), 256);
+            return s;
+        });
     }
 
     /** An HTTP/1.0 GET to 127.0.0.1:{@code port} inside the node's namespace; the whole response. */
@@ -416,7 +472,14 @@ public final class LocalMesh implements AutoCloseable {
     }
 
     public static String hostname(ServiceSpec s) {
-        return s.name() + "." + s.namespace() + ".svc.cluster.local";
+        return s.host() != null ? s.host() : s.name() + "." + s.namespace() + ".svc.cluster.local";
+    }
+
+    private void writeNetnsFile(String netns, String name, String content) throws IOException {
+        Path file = Path.of("/etc/netns", netns, name);
+        Files.createDirectories(file.getParent());
+        Files.writeString(file, content, StandardCharsets.UTF_8);
+        netnsFiles.add(file);
     }
 
     private void atomicWrite(Path file, String content) throws IOException {
@@ -450,6 +513,14 @@ public final class LocalMesh implements AutoCloseable {
         }
         for (PodNetns h : handles.values()) {
             h.close();
+        }
+        for (Path f : netnsFiles) {
+            try {
+                Files.deleteIfExists(f);
+                Files.deleteIfExists(f.getParent());
+            } catch (IOException ignored) {
+                // best effort, like the namespaces themselves
+            }
         }
         topology.close();
     }

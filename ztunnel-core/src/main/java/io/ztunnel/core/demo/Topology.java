@@ -7,8 +7,9 @@ import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
- * A cluster made of network namespaces on one machine, as in Istio ztunnel's namespaced tests: a bridge in the host
- * namespace; one namespace per node, attached to the bridge ({@code 172.31.0.<n>/16}); one namespace per pod,
+ * A cluster made of network namespaces on one machine, as in Istio ztunnel's namespaced tests: a "fabric" namespace
+ * holding a bridge (the machine's own network namespace is never touched: no interface, address or route is added
+ * there); one namespace per node, attached to the bridge ({@code 172.31.0.<n>/16}); one namespace per pod,
  * attached to its node by a veth pair with point-to-point routes (pod {@code 10.<s>.<n>.<p>}, node side
  * {@code 10.<s>.<n>.1}); nodes route each other's pod subnets over the bridge. Names carry a random tag so several
  * topologies can coexist; {@link #close()} deletes everything it created, even after a partial setup.
@@ -16,12 +17,12 @@ import java.util.concurrent.ThreadLocalRandom;
  * <p>Needs root. Not thread-safe: build it from one thread.
  */
 public final class Topology implements AutoCloseable {
+    private static final String BRIDGE = "br0";
     private final String tag;
     private final int subnet;
-    private final String bridge;
+    private final String fabric;
     private final Map<String, Node> nodes = new LinkedHashMap<>();
     private final List<String> namespaces = new ArrayList<>();
-    private final List<String> links = new ArrayList<>();
 
     /** A node: its namespace name, bridge IP, and pod subnet prefix. */
     public record Node(String name, String netns, int index, String ip) {
@@ -40,11 +41,12 @@ public final class Topology implements AutoCloseable {
     public Topology() {
         this.tag = Integer.toHexString(ThreadLocalRandom.current().nextInt(0x1000, 0xffff));
         this.subnet = 100 + ThreadLocalRandom.current().nextInt(100);
-        this.bridge = "ztb" + tag;
-        Shell.check("ip", "link", "add", bridge, "type", "bridge");
-        links.add(bridge);
-        Shell.check("ip", "addr", "add", "172.31.0.254/16", "dev", bridge);
-        Shell.check("ip", "link", "set", bridge, "up");
+        this.fabric = "zt-" + tag + "-fabric";
+        Shell.check("ip", "netns", "add", fabric);
+        namespaces.add(fabric);
+        Shell.inNetns(fabric, "ip", "link", "set", "lo", "up");
+        Shell.inNetns(fabric, "ip", "link", "add", BRIDGE, "type", "bridge");
+        Shell.inNetns(fabric, "ip", "link", "set", BRIDGE, "up");
     }
 
     public String tag() {
@@ -56,16 +58,13 @@ public final class Topology implements AutoCloseable {
         String ns = "zt-" + tag + "-" + name;
         Shell.check("ip", "netns", "add", ns);
         namespaces.add(ns);
-        String host = "ztn" + tag + index;
-        String inner = "ztx" + tag + index;
-        Shell.check("ip", "link", "add", host, "type", "veth", "peer", "name", inner);
-        links.add(host);
-        Shell.check("ip", "link", "set", host, "master", bridge);
-        Shell.check("ip", "link", "set", host, "up");
-        Shell.check("ip", "link", "set", inner, "netns", ns);
+        // The veth pair is created between the fabric and the node namespace, never in the machine's own.
+        String port = "n" + index;
+        Shell.check("ip", "-n", fabric, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns);
+        Shell.inNetns(fabric, "ip", "link", "set", port, "master", BRIDGE);
+        Shell.inNetns(fabric, "ip", "link", "set", port, "up");
         String ip = "172.31.0." + index;
         Shell.inNetns(ns, "ip", "link", "set", "lo", "up");
-        Shell.inNetns(ns, "ip", "link", "set", inner, "name", "eth0");
         Shell.inNetns(ns, "ip", "addr", "add", ip + "/16", "dev", "eth0");
         Shell.inNetns(ns, "ip", "link", "set", "eth0", "up");
         Shell.inNetns(ns, "sysctl", "-qw", "net.ipv4.ip_forward=1");
@@ -115,9 +114,6 @@ public final class Topology implements AutoCloseable {
     public void close() {
         for (int i = namespaces.size() - 1; i >= 0; i--) {
             Shell.quietly("ip", "netns", "del", namespaces.get(i));
-        }
-        for (String link : links) {
-            Shell.quietly("ip", "link", "del", link);
         }
     }
 }

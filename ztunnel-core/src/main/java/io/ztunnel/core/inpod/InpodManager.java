@@ -6,6 +6,7 @@ import io.ztunnel.cni.zds.WorkloadInfo;
 import io.ztunnel.cni.zds.ZdsWorkloadHandler;
 import io.ztunnel.core.admin.Readiness;
 import io.ztunnel.core.config.Config;
+import io.ztunnel.core.dns.DnsProxy;
 import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.net.Sockets;
 import io.ztunnel.core.proxy.LocalWorkload;
@@ -18,6 +19,7 @@ import io.ztunnel.metrics.WorkloadManagerMetrics;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -61,6 +63,7 @@ public final class InpodManager implements ZdsWorkloadHandler {
     private final Consumer<String> fatal;
     private final Function<PodNetns, Sockets> podSockets;
     private final Subscription drainSubscription;
+    private final DnsProxy dns;
     private final Map<String, Pod> pods = new LinkedHashMap<>();
     private final Map<SpiffeId, Integer> identities = new HashMap<>();
     private Readiness.Task ready;
@@ -73,6 +76,7 @@ public final class InpodManager implements ZdsWorkloadHandler {
         final WorkloadInfo info;
         final PodNetns netns;
         ProxySet proxies;
+        AutoCloseable dns = () -> {};
         boolean pending;
         int failures;
         ScheduledFuture<?> retry;
@@ -85,13 +89,22 @@ public final class InpodManager implements ZdsWorkloadHandler {
         }
     }
 
-    /** @param fatal called with the reason when the agent breaks the protocol (the daemon exits) */
-    public InpodManager(ProxyContext ctx, Readiness readiness, WorkloadManagerMetrics metrics, Consumer<String> fatal) {
+    /**
+     * @param fatal called with the reason when the agent breaks the protocol (the daemon exits)
+     * @param dns starts each pod's DNS server inside the pod's namespace, beside its proxies
+     */
+    public InpodManager(
+            ProxyContext ctx,
+            Readiness readiness,
+            WorkloadManagerMetrics metrics,
+            Consumer<String> fatal,
+            DnsProxy dns) {
         this(
                 ctx,
                 readiness,
                 metrics,
                 fatal,
+                dns,
                 netns -> new PodSockets(
                         ctx.transport(),
                         netns,
@@ -105,15 +118,17 @@ public final class InpodManager implements ZdsWorkloadHandler {
             Readiness readiness,
             WorkloadManagerMetrics metrics,
             Consumer<String> fatal,
+            DnsProxy dns,
             Function<PodNetns, Sockets> podSockets) {
         this.ctx = ctx;
+        this.dns = dns;
         this.readiness = readiness;
         this.metrics = metrics;
         this.fatal = fatal;
         this.podSockets = podSockets;
         this.ready = readiness.register(READINESS_TASK);
         // Pods' proxies stop accepting by themselves when the drain starts; a draining daemon starts no new ones.
-        this.drainSubscription = ctx.drain().onStart("in-pod manager", this::stopRetrying);
+        this.drainSubscription = ctx.drain().onStart("in-pod manager", this::drainStarted);
     }
 
     @Override
@@ -151,8 +166,10 @@ public final class InpodManager implements ZdsWorkloadHandler {
                 new Config.LocalWorkloadInfo(pod.info.namespace(), pod.info.name(), pod.info.serviceAccount()),
                 podSockets.apply(pod.netns),
                 wildcard(cfg));
+        AutoCloseable dnsServer;
         try {
             proxies.start().join();
+            dnsServer = dns.startInPod(proxies.local(), pod.netns);
         } catch (RuntimeException e) {
             proxies.close();
             throw e;
@@ -161,6 +178,7 @@ public final class InpodManager implements ZdsWorkloadHandler {
         SpiffeId identity = new SpiffeId(cfg.trustDomain(), pod.info.namespace(), pod.info.serviceAccount());
         synchronized (this) {
             pod.proxies = proxies;
+            pod.dns = dnsServer;
             pod.pending = false;
             pod.failures = 0;
             pod.identity = identity;
@@ -285,6 +303,7 @@ public final class InpodManager implements ZdsWorkloadHandler {
             }
             publish();
         }
+        close(pod.dns);
         if (proxies != null) {
             proxies.close();
             ctx.connections().abortOwnedBy(proxies.local().info().toString(), reason);
@@ -333,15 +352,23 @@ public final class InpodManager implements ZdsWorkloadHandler {
         return out;
     }
 
-    /** The drain started: pending pods are no longer retried (the pods stay enrolled for the next daemon). */
-    private synchronized void stopRetrying() {
-        draining = true;
-        for (Pod p : pods.values()) {
-            if (p.retry != null) {
-                p.retry.cancel(false);
-                p.retry = null;
+    /**
+     * The drain started: pending pods are no longer retried and the pods' DNS servers close (the pods stay enrolled
+     * for the next daemon; their proxies stop accepting through their own drain action).
+     */
+    private void drainStarted() {
+        List<AutoCloseable> dnsServers = new ArrayList<>();
+        synchronized (this) {
+            draining = true;
+            for (Pod p : pods.values()) {
+                if (p.retry != null) {
+                    p.retry.cancel(false);
+                    p.retry = null;
+                }
+                dnsServers.add(p.dns);
             }
         }
+        dnsServers.forEach(InpodManager::close);
     }
 
     /** Stops every pod's proxies and closes their connections (the daemon stops). */
@@ -354,6 +381,14 @@ public final class InpodManager implements ZdsWorkloadHandler {
         }
         for (Pod p : all) {
             stop(p, "daemon stopped");
+        }
+    }
+
+    private static void close(AutoCloseable dnsServer) {
+        try {
+            dnsServer.close();
+        } catch (Exception e) {
+            log.atDebug().addKeyValue("error", Errors.message(e)).log("closing a pod's DNS server failed");
         }
     }
 

@@ -50,9 +50,10 @@ class ConfigTest {
     }
 
     @Test
-    void unsupportedOnDemandXdsIsAcceptedWithAWarning() {
+    void unsupportedOnDemandXdsIsAcceptedWithAWarningWhenTheDnsProxyIsOff() {
         assertThat(from(Map.of()).warnings()).isEmpty();
-        assertThat(from(Map.of("XDS_ON_DEMAND", "true")).warnings())
+        assertThat(from(Map.of("XDS_ON_DEMAND", "true", "ISTIO_META_DNS_CAPTURE", "false"))
+                        .warnings())
                 .singleElement()
                 .satisfies(w -> assertThat(w).startsWith("XDS_ON_DEMAND=true is not supported"));
     }

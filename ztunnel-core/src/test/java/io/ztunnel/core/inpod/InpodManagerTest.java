@@ -8,6 +8,7 @@ import io.ztunnel.cni.zds.WorkloadInfo;
 import io.ztunnel.core.admin.Readiness;
 import io.ztunnel.core.config.Config;
 import io.ztunnel.core.config.Env;
+import io.ztunnel.core.dns.DnsProxy;
 import io.ztunnel.core.identity.CertificateManager;
 import io.ztunnel.core.identity.LocalCa;
 import io.ztunnel.core.net.Sockets;
@@ -63,6 +64,7 @@ class InpodManagerTest {
                 Map.entry("CA_ADDRESS", ""),
                 Map.entry("LOCAL_CA_DIR", dir.resolve("ca").toString()),
                 Map.entry("ENABLE_ORIG_SRC", "false"),
+                Map.entry("ISTIO_META_DNS_CAPTURE", "false"),
                 Map.entry("IPV6_ENABLED", "false"),
                 Map.entry("OUTBOUND_PORT", "0"),
                 Map.entry("INBOUND_PLAINTEXT_PORT", "0"),
@@ -90,17 +92,18 @@ class InpodManagerTest {
                 ConnectionTelemetry.NONE,
                 drain,
                 timer);
+        ZtunnelMetrics metrics = ZtunnelMetrics.builder()
+                .jvmMetrics(false)
+                .workloadManagerMetrics(true)
+                .build();
         manager = new InpodManager(
                 ctx,
                 new Readiness(),
-                ZtunnelMetrics.builder()
-                        .jvmMetrics(false)
-                        .workloadManagerMetrics(true)
-                        .build()
-                        .workloadManager(),
+                metrics.workloadManager(),
                 reason -> {
                     throw new AssertionError("protocol violation: " + reason);
                 },
+                DnsProxy.create(config, store, group, transport.isEpoll(), metrics.dns()), // off: DNS_CAPTURE=false
                 netns -> Sockets.host(transport));
     }
 

@@ -93,13 +93,7 @@ class InpodMeshNetnsTest {
 
     /** A server app in {@code pod} on port 8080: writes "<pod> <client ip>\n", then echoes. */
     private void serve(String pod) throws IOException {
-        String ip = mesh.pod(pod).ip();
-        ServerSocket listener = mesh.netns(pod).call(() -> {
-            ServerSocket s = new ServerSocket();
-            s.setReuseAddress(true);
-            s.bind(new InetSocketAddress(ip, 8080), 256);
-            return s;
-        });
+        ServerSocket listener = mesh.listen(pod, 8080);
         listeners.add(listener);
         apps.submit(() -> {
             while (!listener.isClosed()) {

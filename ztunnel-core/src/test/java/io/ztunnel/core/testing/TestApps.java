@@ -31,9 +31,12 @@ public final class TestApps {
         }
 
         public Server(InetSocketAddress bind, Consumer<Socket> handler) throws IOException {
-            socket = new ServerSocket();
-            socket.setReuseAddress(true);
-            socket.bind(bind, 4096);
+            this(bound(bind), handler);
+        }
+
+        /** Serves on a socket bound elsewhere (e.g. inside a pod's network namespace); takes it over. */
+        public Server(ServerSocket bound, Consumer<Socket> handler) {
+            socket = bound;
             threads.submit(() -> {
                 while (!socket.isClosed()) {
                     try {
@@ -51,6 +54,13 @@ public final class TestApps {
                     }
                 }
             });
+        }
+
+        private static ServerSocket bound(InetSocketAddress bind) throws IOException {
+            ServerSocket socket = new ServerSocket();
+            socket.setReuseAddress(true);
+            socket.bind(bind, 4096);
+            return socket;
         }
 
         public InetSocketAddress address() {

@@ -123,7 +123,11 @@ public final class MetricsServer implements AutoCloseable {
         } catch (Exception ipv6Failure) {
             log.atInfo()
                     .addKeyValue("port", port)
-                    .addKeyValue("error", ipv6Failure.toString())
+                    .addKeyValue(
+                            "error",
+                            ipv6Failure.getMessage() != null
+                                    ? ipv6Failure.getMessage()
+                                    : ipv6Failure.getClass().getSimpleName())
                     .log("cannot bind [::] for metrics, falling back to 0.0.0.0");
             try {
                 return binder.bind(bootstrap, new InetSocketAddress(anyAddress("0.0.0.0"), port));
@@ -166,7 +170,10 @@ public final class MetricsServer implements AutoCloseable {
         return ch == null ? null : (InetSocketAddress) ch.localAddress();
     }
 
-    /** Stops listening and closes every accepted connection; blocks until done. */
+    /**
+     * Stops listening and closes every accepted connection; blocks until done. On epoll (the daemon's transport) the
+     * port is free when this returns; on NIO the JDK releases it at the selector's next pass, a moment later.
+     */
     @Override
     public void close() {
         Channel ch = serverChannel;
