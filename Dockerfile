@@ -1,7 +1,10 @@
-# ztunnel-java: one image, two entrypoints.
+# ztunnel-java: one image, two entrypoints, each with a class path of its own.
 #   daemon (default):  /opt/ztunnel/bin/ztunnel proxy ztunnel   (Istio's ztunnel DaemonSet passes
-#                      args ["proxy", "ztunnel"], so swapping the image is enough)
-#   node agent:        /opt/ztunnel/bin/ztunnel-node-agent      (command in deploy/base)
+#                      args ["proxy", "ztunnel"], so swapping the image is enough); runs
+#                      ztunnel-daemon.jar (only what the daemon uses) with its AOT cache
+#                      ztunnel-daemon.aot, trained while the image is built
+#   node agent:        /opt/ztunnel/bin/ztunnel-node-agent      (command in deploy/base); runs
+#                      ztunnel.jar with lib/ (the Kubernetes client lives only there)
 # Build:  docker build -t ztunnel-java:dev .
 
 # --- build: Maven on JDK 25 ------------------------------------------------------------------
@@ -18,8 +21,9 @@ COPY ztunnel-bench ztunnel-bench
 # BuildKit cache mount, so the classic builder, which Testcontainers uses, works too.)
 RUN mvn -B -ntp -DskipTests -pl ztunnel-core -am package \
  && mkdir -p /out/lib \
- && cp ztunnel-core/target/ztunnel.jar /out/ \
- && cp ztunnel-core/target/lib/*.jar /out/lib/
+ && cp ztunnel-core/target/ztunnel.jar ztunnel-core/target/ztunnel-daemon.jar /out/ \
+ && cp ztunnel-core/target/lib/*.jar /out/lib/ \
+ && rm -f /out/lib/netty-tcnative-boringssl-static-*-osx-*.jar /out/lib/netty-tcnative-boringssl-static-*-windows-*.jar
 
 # --- runtime: JRE 25, the network tools the node agent drives, no build tools ------------------
 FROM eclipse-temurin:25-jre
@@ -33,9 +37,19 @@ RUN apt-get update \
 # default directory (./var/lib/ztunnel/ca from /) belongs to it.
 RUN useradd --system --uid 10001 --home-dir /var/lib/ztunnel --create-home ztunnel
 COPY --from=build /out/ /opt/ztunnel/
-COPY bin/ztunnel bin/ztunnel-java bin/ztunnel-node-agent /opt/ztunnel/bin/
+COPY bin/ztunnel bin/ztunnel-java bin/ztunnel-node-agent bin/ztunnel-aot-train /opt/ztunnel/bin/
 ENV ZTUNNEL_JAR=/opt/ztunnel/ztunnel.jar \
+    ZTUNNEL_DAEMON_JAR=/opt/ztunnel/ztunnel-daemon.jar \
     PATH=/opt/ztunnel/bin:$PATH
+# The daemon's AOT cache (JDK 25: its classes loaded and linked, method profiles), made by a training run of the
+# daemon (dedicated mode on loopback, proxied HBONE and TCP connections, admin and metrics requests; see
+# bin/ztunnel-aot-train). It is trained here, in the runtime stage, and not in the Maven stage: a cache is only used by
+# the very JVM build that wrote it (this stage's JRE, not the build stage's JDK) and with the jar it was trained on
+# (same size and time stamp). bin/ztunnel finds it beside the jar (ztunnel-daemon.aot) and uses it while it is newer
+# than the jar. The training's own files (CA, config, logs) are temporary and removed.
+RUN /opt/ztunnel/bin/ztunnel-aot-train /opt/ztunnel/ztunnel-daemon.aot \
+ && chmod a+r /opt/ztunnel/ztunnel-daemon.aot \
+ && rm -rf /tmp/*
 # The working directory must be /, as in Istio's image: the default paths are relative
 # (./var/run/secrets/tokens/istio-token, ./var/run/secrets/istio/root-cert.pem, the mesh config at
 # ./etc/istio/config/mesh), so Istio's DaemonSet mounts are found without setting any variable.

@@ -31,7 +31,11 @@ import java.util.stream.Stream;
  * ({@link BenchServer}) are separate processes inside the pods' namespaces.
  *
  * <p>Run through {@code ./bench} (root). Options: {@code --quick}, {@code --out DIR}, {@code --only a,b} (tput, rr,
- * rate, cps, fresh, cpu, idle, ready, dns), {@code --jfr} (daemons record JFR), {@code --daemon-jvm "flags"}.
+ * rate, cps, fresh, cpu, idle, ready, dns, ceiling), {@code --jfr} (daemons record JFR), {@code --daemon-jvm
+ * "flags"} (added to the launcher's). The daemons and node agents run through the shipped launchers ({@code
+ * bin/ztunnel}: the daemon's own jar, its JVM defaults and AOT cache; {@code bin/ztunnel-node-agent}), so the figures
+ * are those of the shipped configuration. {@code ceiling} (not part of a default run) holds as many idle connections
+ * as the file descriptor limit lets one daemon hold and reports what each memory area took.
  */
 public final class Harness {
     private static final int APP_PORT = 8080;
@@ -72,9 +76,9 @@ public final class Harness {
                 case "--only" -> only.addAll(Arrays.asList(args[++i].split(",")));
                 case "--daemon-jvm" -> daemonJvm = args[++i];
                 default -> {
-                    System.err.println(
-                            "usage: bench [--quick] [--out DIR] [--only tput,rr,rate,cps,fresh,cpu,idle,ready,dns]"
-                                    + " [--jfr] [--daemon-jvm \"flags\"]");
+                    System.err.println("usage: bench [--quick] [--out DIR] [--only"
+                            + " tput,rr,rate,cps,fresh,cpu,idle,ready,dns,ceiling]"
+                            + " [--jfr] [--daemon-jvm \"flags\"]");
                     System.exit(2);
                 }
             }
@@ -94,7 +98,7 @@ public final class Harness {
     }
 
     private boolean wants(String figure) {
-        return only.isEmpty() || only.contains(figure);
+        return only.isEmpty() ? !figure.equals("ceiling") : only.contains(figure);
     }
 
     private double secs(double full, double fast) {
@@ -102,7 +106,7 @@ public final class Harness {
     }
 
     private void run() throws Exception {
-        results.header(daemonJvm);
+        results.header(launcherJvmFlags(), daemonJvm);
         Path dir = Files.createTempDirectory("ztunnel-bench-");
         log("mesh under " + dir + "; daemon JVM flags: " + daemonJvm);
         LocalMesh mesh = startMesh(dir, Map.of());
@@ -227,6 +231,9 @@ public final class Harness {
             if (wants("dns")) {
                 dnsFigures(mesh, dir, pods);
             }
+            if (wants("ceiling")) {
+                ceiling(meshed, daemons);
+            }
             if (wants("ready")) {
                 int runs = quick ? 1 : 3;
                 double[] ms = new double[runs];
@@ -333,6 +340,148 @@ public final class Harness {
         }
     }
 
+    /**
+     * The memory ceiling: idle proxied connections held through both daemons, as many as one process's file
+     * descriptors allow (each daemon has one socket per connection; the hard {@code RLIMIT_NOFILE} here is 20,000 and
+     * cannot be raised), opened by several load generators. Reports RSS per daemon with the JVM's own areas (heap used
+     * after a full collection, Netty's direct memory, the rest) before and while holding, per connection, and what
+     * 50,000 connections take at that rate on top of the idle daemon.
+     */
+    private void ceiling(Endpoint meshed, String[] daemons) throws Exception {
+        long limit = fdLimit(daemons[0]);
+        int n = (int) Math.min(Integer.getInteger("bench.ceiling.connections", 50_000), limit - 1_000);
+        int perProcess = 9_000;
+        Map<String, Map<String, Double>> before = new LinkedHashMap<>();
+        for (int i = 0; i < 2; i++) {
+            breakdown(daemons[i], out.resolve("breakdown-idle-node" + (i + 1) + ".txt"));
+            before.put(daemons[i], memory(daemons[i]));
+        }
+        List<Holder> holders = new ArrayList<>();
+        int open = 0;
+        int failed = 0;
+        try {
+            for (int left = n; left > 0; left -= perProcess) {
+                Holder h = Holder.open(meshed, Math.min(perProcess, left));
+                holders.add(h);
+                open += h.open;
+                failed += h.failed;
+            }
+            Thread.sleep(3000);
+            for (int i = 0; i < 2; i++) {
+                breakdown(daemons[i], out.resolve("breakdown-held-node" + (i + 1) + ".txt"));
+            }
+            for (int i = 0; i < 2; i++) {
+                String node = "node" + (i + 1);
+                Map<String, Double> b = before.get(daemons[i]);
+                Map<String, Double> a = memory(daemons[i]);
+                double perConnKiB = (a.get("rss") - b.get("rss")) * 1024 / open;
+                results.put("ceiling_rss_" + node, "MiB", a.get("rss"), b.get("rss"), null);
+                results.put("ceiling_heap_used_" + node, "MiB", a.get("heap"), b.get("heap"), null);
+                results.put("ceiling_direct_" + node, "MiB", a.get("direct"), b.get("direct"), null);
+                results.put("ceiling_rss_per_conn_" + node, "KiB", perConnKiB, null, null);
+                results.put(
+                        "ceiling_rss_at_50000_" + node, "MiB", b.get("rss") + perConnKiB * 50_000 / 1024, null, null);
+            }
+            results.note(
+                    "ceiling_rss_node1",
+                    open + " idle connections held through both daemons (" + failed + " failed; asked for " + n
+                            + ", the file descriptor limit of one process is " + limit
+                            + "); baseline column: before opening them; heap: used after a full collection");
+        } finally {
+            for (Holder h : holders) {
+                h.close();
+            }
+        }
+    }
+
+    /**
+     * Where a daemon's memory is, written to {@code file}: RSS by mapping (anonymous, the AOT cache, libjvm, ...) from
+     * {@code /proc/<pid>/smaps}, the JVM's own areas (NMT summary), the thread names and the class count.
+     */
+    private static void breakdown(String pid, Path file) throws Exception {
+        Map<String, long[]> byMapping = new java.util.TreeMap<>();
+        String name = null;
+        for (String line : Files.readAllLines(Path.of("/proc", pid, "smaps"))) {
+            if (line.matches("^[0-9a-f]+-[0-9a-f]+ .*")) {
+                String[] f = line.trim().split("\\s+");
+                name = f.length > 5 ? f[5] : "[anon]";
+            } else if (line.startsWith("Rss:") || line.startsWith("Private_Dirty:")) {
+                long kb = Long.parseLong(line.replaceAll("\\D", ""));
+                byMapping.computeIfAbsent(name, k -> new long[2])[line.startsWith("Rss:") ? 0 : 1] += kb;
+            }
+        }
+        StringBuilder text = new StringBuilder("RSS by mapping (KiB: rss, private dirty), largest first\n");
+        byMapping.entrySet().stream()
+                .sorted((a, b) -> Long.compare(b.getValue()[0], a.getValue()[0]))
+                .limit(15)
+                .forEach(e -> text.append(
+                        String.format(Locale.ROOT, "%8d %8d  %s%n", e.getValue()[0], e.getValue()[1], e.getKey())));
+        List<String> threads = new ArrayList<>();
+        try (Stream<Path> tasks = Files.list(Path.of("/proc", pid, "task"))) {
+            for (Path t : tasks.toList()) {
+                threads.add(Files.readString(t.resolve("comm")).trim());
+            }
+        }
+        java.util.Collections.sort(threads);
+        text.append("\nthreads (").append(threads.size()).append("): ").append(String.join(", ", threads));
+        text.append("\n\nclasses: ")
+                .append(jcmd(pid, "VM.classes").lines().count() - 2)
+                .append("\n\n")
+                .append(jcmd(pid, "VM.native_memory summary"));
+        Files.writeString(file, text);
+    }
+
+    /** The hard open-file limit of a process. */
+    private static long fdLimit(String pid) throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc", pid, "limits"))) {
+            if (line.startsWith("Max open files")) {
+                return Long.parseLong(line.substring(26).trim().split("\\s+")[1]);
+            }
+        }
+        return 1024;
+    }
+
+    /** RSS, heap used after a full collection, and direct memory of a daemon, in MiB (jcmd). */
+    private static Map<String, Double> memory(String pid) throws Exception {
+        Map<String, Double> m = new LinkedHashMap<>();
+        m.put("rss", rssMiB(pid));
+        jcmd(pid, "GC.run");
+        String heap = jcmd(pid, "GC.heap_info");
+        double used = 0;
+        java.util.regex.Matcher u =
+                java.util.regex.Pattern.compile("total \\d+K, used (\\d+)K").matcher(heap);
+        while (u.find()) {
+            used += Long.parseLong(u.group(1)) / 1024.0;
+        }
+        m.put("heap", used);
+        String direct = jcmd(pid, "VM.native_memory summary");
+        java.util.regex.Matcher d = java.util.regex.Pattern.compile("Other \\(reserved=\\d+KB, committed=(\\d+)KB")
+                .matcher(direct);
+        m.put("direct", d.find() ? Long.parseLong(d.group(1)) / 1024.0 : Double.NaN);
+        return m;
+    }
+
+    private static String jcmd(String pid, String command) throws Exception {
+        List<String> cmd = new ArrayList<>(
+                List.of(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(), pid));
+        cmd.addAll(Arrays.asList(command.split(" ")));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        p.waitFor(60, TimeUnit.SECONDS);
+        return out;
+    }
+
+    /** The JVM flags bin/ztunnel gives the daemon (its defaults, the AOT cache when there is one). */
+    private static List<String> launcherJvmFlags() throws Exception {
+        ProcessBuilder pb = new ProcessBuilder("bin/ztunnel").redirectErrorStream(true);
+        pb.environment().put("ZTUNNEL_PRINT_JVM_OPTS", "1");
+        pb.environment().remove("ZTUNNEL_JAVA_OPTS");
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+        p.waitFor(30, TimeUnit.SECONDS);
+        return out.isEmpty() ? List.of() : List.of(out.split("\\s+"));
+    }
+
     private static long attempts(Map<String, String> r) {
         return Long.parseLong(r.get("attempts")); // every connect of the run, warm-up included
     }
@@ -342,6 +491,9 @@ public final class Harness {
         env.put("ZTUNNEL_WORKER_THREADS", "2"); // the product default on a machine with up to 8 CPUs
         env.putAll(extraEnv);
         List<String> jvm = new ArrayList<>(daemonJvm);
+        if (only.contains("ceiling")) {
+            jvm.add("-XX:NativeMemoryTracking=summary"); // direct memory is NMT's "Other"
+        }
         if (jfr) {
             jvm.add("-XX:StartFlightRecording=settings=profile,dumponexit=true,filename=" + out + "/"
                     + dir.getFileName() + "-%p.jfr");
@@ -363,7 +515,8 @@ public final class Harness {
                 env,
                 jvm,
                 // every namespace (the daemons' included) resolves with dnsmasq in the plain server pod
-                m -> "nameserver " + m.pod("plain-server").ip() + "\n");
+                m -> "nameserver " + m.pod("plain-server").ip() + "\n",
+                LocalMesh.Launch.launchers(Path.of("").toAbsolutePath()));
         log(String.format(Locale.ROOT, "mesh ready in %.1f s", (System.nanoTime() - t0) / 1e9));
         // The test pods' own TCP settings (same for every path): many short connections to one destination.
         for (String pod : List.of("client", "server", "plain-client", "plain-server")) {

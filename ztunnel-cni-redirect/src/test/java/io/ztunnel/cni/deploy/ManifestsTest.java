@@ -289,7 +289,7 @@ class ManifestsTest {
     }
 
     @Test
-    void jvmMemoryIsBoundedAndFitsTheContainerRequest() {
+    void jvmMemoryIsBoundedAndItsCeilingFitsTheContainerLimit() {
         Container daemon = find(DaemonSet.class, "ztunnel")
                 .getSpec()
                 .getTemplate()
@@ -298,12 +298,14 @@ class ManifestsTest {
                 .getFirst();
         String opts = env(daemon).get("ZTUNNEL_JAVA_OPTS").getValue();
         assertThat(opts)
-                .contains("-XX:+UseZGC")
+                .as("the launcher's serial collector, which the image's AOT cache is trained with")
+                .doesNotContainPattern("-XX:\\+Use[A-Za-z]+GC")
                 .contains("-XX:+UseContainerSupport")
                 .contains("-XX:+ExitOnOutOfMemoryError");
         long heap = boundedMib(opts, "-Xmx");
         long direct = boundedMib(opts, "-XX:MaxDirectMemorySize=");
         long meta = boundedMib(opts, "-XX:MaxMetaspaceSize=");
+        long code = boundedMib(opts, "-XX:ReservedCodeCacheSize=");
         long request =
                 Quantity.getAmountInBytes(daemon.getResources().getRequests().get("memory"))
                                 .longValue()
@@ -311,9 +313,12 @@ class ManifestsTest {
         long limit = Quantity.getAmountInBytes(daemon.getResources().getLimits().get("memory"))
                         .longValue()
                 >> 20;
-        assertThat(heap + direct + meta)
-                .as("bounded JVM memory leaves room for code cache, stacks and GC")
-                .isLessThanOrEqualTo(request - 128);
+        // Beyond the bounded areas: the AOT cache and JVM libraries (~80 MiB), thread stacks, GC tables and native
+        // allocations (BoringSSL, symbols, JIT arenas): 160 MiB (ztunnel-bench/README.md, "Memory ceiling").
+        assertThat(heap + direct + meta + code + 160)
+                .as("the daemon's memory ceiling fits the limit")
+                .isLessThanOrEqualTo(limit);
+        assertThat(request).as("the request covers an idle daemon").isGreaterThanOrEqualTo(128);
         assertThat(limit).isGreaterThan(request);
         assertThat(daemon.getResources().getLimits())
                 .as("no CPU limit (throttling adds latency)")

@@ -64,7 +64,28 @@ public final class LocalMesh implements AutoCloseable {
         }
     }
 
+    /**
+     * How the processes are started: {@link #JAVA} runs each main class on this JVM's class path with the mesh's JVM
+     * flags (tests); {@link #launchers} runs the shipped launcher scripts ({@code bin/ztunnel}: the daemon's own jar,
+     * its JVM defaults and AOT cache; {@code bin/ztunnel-node-agent}), the JVM flags going to
+     * {@code ZTUNNEL_JAVA_OPTS}.
+     *
+     * @param daemon the daemon's launcher, or empty for {@link #JAVA}
+     * @param agent the node agent's launcher, or empty for {@link #JAVA}
+     */
+    public record Launch(List<String> daemon, List<String> agent) {
+        public static final Launch JAVA = new Launch(List.of(), List.of());
+
+        /** The launchers under {@code bin/} of the checkout or image at {@code root}. */
+        public static Launch launchers(Path root) {
+            return new Launch(
+                    List.of(root.resolve("bin/ztunnel").toString()),
+                    List.of(root.resolve("bin/ztunnel-node-agent").toString()));
+        }
+    }
+
     private final Path dir;
+    private final Launch launch;
     private final Topology topology;
     private final Map<String, Topology.Node> nodes = new LinkedHashMap<>();
     private final Map<String, PodSpec> podSpecs = new LinkedHashMap<>();
@@ -79,8 +100,14 @@ public final class LocalMesh implements AutoCloseable {
     private final List<Path> netnsFiles = new ArrayList<>();
     private String policies = "";
 
-    private LocalMesh(Path dir, List<ServiceSpec> services, Map<String, String> daemonEnv, List<String> jvmOptions) {
+    private LocalMesh(
+            Path dir,
+            List<ServiceSpec> services,
+            Map<String, String> daemonEnv,
+            List<String> jvmOptions,
+            Launch launch) {
         this.dir = dir;
+        this.launch = launch;
         this.topology = new Topology();
         this.services = List.copyOf(services);
         this.daemonEnv = Map.copyOf(daemonEnv);
@@ -116,8 +143,23 @@ public final class LocalMesh implements AutoCloseable {
             List<String> jvmOptions,
             @Nullable Function<LocalMesh, String> resolvConf)
             throws Exception {
+        return start(dir, nodeNames, pods, namespaceLabels, services, daemonEnv, jvmOptions, resolvConf, Launch.JAVA);
+    }
+
+    /** As above, starting the daemons and node agents as {@code launch} says. */
+    public static LocalMesh start(
+            Path dir,
+            List<String> nodeNames,
+            List<PodSpec> pods,
+            Map<String, Map<String, String>> namespaceLabels,
+            List<ServiceSpec> services,
+            Map<String, String> daemonEnv,
+            List<String> jvmOptions,
+            @Nullable Function<LocalMesh, String> resolvConf,
+            Launch launch)
+            throws Exception {
         Files.createDirectories(dir);
-        LocalMesh mesh = new LocalMesh(dir, services, daemonEnv, jvmOptions);
+        LocalMesh mesh = new LocalMesh(dir, services, daemonEnv, jvmOptions, launch);
         try {
             int index = 1;
             for (String n : nodeNames) {
@@ -147,7 +189,7 @@ public final class LocalMesh implements AutoCloseable {
                 mesh.startDaemon(n);
             }
             for (String n : nodeNames) {
-                mesh.awaitReady(n, Duration.ofSeconds(60));
+                mesh.awaitReady(n, Duration.ofSeconds(120)); // a JVM start on a loaded 2-core machine
             }
             return mesh;
         } catch (Exception | Error e) {
@@ -164,14 +206,33 @@ public final class LocalMesh implements AutoCloseable {
         env.put("READINESS_PORT", "8000");
         agents.put(
                 node,
-                ManagedProcess.start(
+                process(
                         "agent-" + node,
-                        nodes.get(node).netns(),
+                        node,
+                        launch.agent(),
                         NodeAgentMain.class.getName(),
                         List.of(),
                         env,
-                        jvmOptions,
                         dir.resolve(node).resolve("agent.log")));
+    }
+
+    private ManagedProcess process(
+            String name,
+            String node,
+            List<String> launcher,
+            String mainClass,
+            List<String> args,
+            Map<String, String> env,
+            Path log) {
+        String netns = nodes.get(node).netns();
+        if (launcher.isEmpty()) {
+            return ManagedProcess.start(name, netns, mainClass, args, env, jvmOptions, log);
+        }
+        List<String> command = new ArrayList<>(launcher);
+        command.addAll(args);
+        Map<String, String> withOptions = new LinkedHashMap<>(env);
+        withOptions.put("ZTUNNEL_JAVA_OPTS", String.join(" ", jvmOptions));
+        return ManagedProcess.startCommand(name, netns, command, withOptions, log);
     }
 
     /** Starts (or restarts) the daemon of {@code node}. */
@@ -188,13 +249,13 @@ public final class LocalMesh implements AutoCloseable {
         env.putAll(daemonEnv);
         daemons.put(
                 node,
-                ManagedProcess.start(
+                process(
                         "ztunnel-" + node,
-                        nodes.get(node).netns(),
+                        node,
+                        launch.daemon(),
                         Main.class.getName(),
                         List.of("proxy", "ztunnel"),
                         env,
-                        jvmOptions,
                         dir.resolve(node).resolve("ztunnel.log")));
     }
 

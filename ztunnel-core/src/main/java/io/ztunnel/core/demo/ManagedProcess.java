@@ -39,9 +39,6 @@ public final class ManagedProcess implements AutoCloseable {
             List<String> jvmOptions,
             Path log) {
         List<String> command = new ArrayList<>();
-        if (netns != null) {
-            command.addAll(List.of("ip", "netns", "exec", netns));
-        }
         command.add(ProcessHandle.current().info().command().orElse("java"));
         command.add("--enable-native-access=ALL-UNNAMED");
         command.addAll(jvmOptions);
@@ -49,7 +46,21 @@ public final class ManagedProcess implements AutoCloseable {
         command.add(System.getProperty("java.class.path"));
         command.add(mainClass);
         command.addAll(args);
-        ProcessBuilder builder = new ProcessBuilder(command)
+        return startCommand(name, netns, command, env, log);
+    }
+
+    /**
+     * Starts {@code command} (e.g. a launcher script such as {@code bin/ztunnel}, with its own class path and JVM
+     * flags) in {@code netns} (null: this namespace).
+     */
+    public static ManagedProcess startCommand(
+            String name, String netns, List<String> command, Map<String, String> env, Path log) {
+        List<String> full = new ArrayList<>();
+        if (netns != null) {
+            full.addAll(List.of("ip", "netns", "exec", netns));
+        }
+        full.addAll(command);
+        ProcessBuilder builder = new ProcessBuilder(full)
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         builder.environment()
@@ -58,6 +69,9 @@ public final class ManagedProcess implements AutoCloseable {
                         || k.startsWith("XDS_")
                         || k.startsWith("CA_")
                         || k.equals("KUBERNETES_SERVICE_HOST"));
+        // A launcher picks its own jar: a class path handed down from this process (ZTUNNEL_JAR of ./bench or
+        // ./demo) is not the one the launched program ships with.
+        builder.environment().remove("ZTUNNEL_JAR");
         builder.environment().putAll(env);
         try {
             return new ManagedProcess(name, log, builder.start());

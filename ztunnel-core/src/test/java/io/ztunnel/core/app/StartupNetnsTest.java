@@ -145,11 +145,8 @@ class StartupNetnsTest {
                 Main.class.getName(),
                 List.of("proxy", "ztunnel"),
                 env,
-                // The daemon's own logging set-up, not the test class path's logback-test.xml.
-                List.of(
-                        "-Xmx128m",
-                        "-Dlogback.configurationFile="
-                                + Path.of("target/classes/logback.xml").toAbsolutePath()),
+                // The daemon's own logging set-up (LogDefaults), not the test class path's logback-test.xml.
+                List.of("-Xmx128m", "-Dztunnel.log.builtin=true"),
                 dir.resolve("ztunnel-" + System.nanoTime() + ".log"));
     }
 
