@@ -288,18 +288,16 @@ class InpodMeshNetnsTest {
     @Order(8)
     void unEnrollingANamespaceRemovesTheRulesAndTrafficFlowsDirectly() throws Exception {
         mesh.setNamespaceLabels("apps", Map.of());
-        await().atMost(Duration.ofSeconds(20))
-                .until(() -> !Shell.inNetns(mesh.pod("client").netns(), "iptables-save")
-                        .contains("ISTIO_OUTPUT"));
+        // The agent releases the pods one by one: wait for both ends, not only the client (the server's
+        // inbound capture outliving the client's rules made this flaky).
+        await().atMost(Duration.ofSeconds(20)).until(() -> !captured("client") && !captured("server2"));
         // No proxy in the way: the server sees the client directly, and node2's daemon sees nothing.
         try (Socket s = connect("client", ip("server2"), 8080)) {
             assertThat(line(s)).isEqualTo("server2 " + ip("client"));
             assertThat(mesh.http("node2", 15000, "/debug/connections")).doesNotContain("\"inbound\"");
         }
         mesh.setNamespaceLabels("apps", AMBIENT);
-        await().atMost(Duration.ofSeconds(30))
-                .until(() -> Shell.inNetns(mesh.pod("client").netns(), "iptables-save")
-                        .contains("ISTIO_OUTPUT"));
+        await().atMost(Duration.ofSeconds(30)).until(() -> captured("client") && captured("server2"));
         mesh.awaitReady("node1", Duration.ofSeconds(30));
         mesh.awaitReady("node2", Duration.ofSeconds(30));
         await().atMost(Duration.ofSeconds(20))
@@ -336,5 +334,9 @@ class InpodMeshNetnsTest {
                 .untilAsserted(() -> assertThatThrownBy(
                                 () -> connect("client", "127.0.0.1", 15001).close())
                         .isInstanceOf(ConnectException.class));
+    }
+
+    private boolean captured(String pod) throws Exception {
+        return Shell.inNetns(mesh.pod(pod).netns(), "iptables-save").contains("ISTIO_OUTPUT");
     }
 }
