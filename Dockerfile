@@ -11,6 +11,8 @@
 FROM maven:3.9-eclipse-temurin-25 AS build
 WORKDIR /src
 COPY pom.xml ./
+# The compiler's JVM options: Error Prone needs javac's internals exported (see the parent pom).
+COPY .mvn .mvn
 COPY ztunnel-cni-redirect ztunnel-cni-redirect
 COPY ztunnel-metrics ztunnel-metrics
 COPY ztunnel-xds ztunnel-xds

@@ -3,7 +3,6 @@ package io.ztunnel.metrics;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.DoubleAdder;
@@ -95,11 +94,12 @@ public final class DnsMetrics {
     }
 
     private final ConcurrentHashMap<Labels, Series> series = new ConcurrentHashMap<>();
-    private final Map<DropReason, LongAdder> dropped = new java.util.EnumMap<>(DropReason.class);
+    /** One counter per drop reason, indexed by the reason's ordinal. */
+    private final LongAdder[] dropped = new LongAdder[DropReason.values().length];
 
     DnsMetrics() {
         for (DropReason r : DropReason.values()) {
-            dropped.put(r, new LongAdder());
+            dropped[r.ordinal()] = new LongAdder();
         }
     }
 
@@ -135,12 +135,12 @@ public final class DnsMetrics {
 
     /** A message got no answer for {@code reason}. */
     public void dropped(DropReason reason) {
-        dropped.get(Objects.requireNonNull(reason, "reason")).increment();
+        dropped[Objects.requireNonNull(reason, "reason").ordinal()].increment();
     }
 
     /** The current count of one drop reason (for tests and logs). */
     public long droppedCount(DropReason reason) {
-        return dropped.get(reason).sum();
+        return dropped[reason.ordinal()].sum();
     }
 
     private Series series(Labels labels) {
@@ -186,7 +186,7 @@ public final class DnsMetrics {
         }
         boolean droppedStarted = false;
         for (DropReason r : DropReason.values()) {
-            long v = dropped.get(r).sum();
+            long v = dropped[r.ordinal()].sum();
             if (v == 0) {
                 continue;
             }

@@ -65,7 +65,7 @@ public final class TrafficSeries {
     public void addReceived(long n) {
         if (n > 0) {
             // The cast fixes the call site's type to (TrafficSeries, long)long: no boxing, no adaptation.
-            long unused = (long) RECEIVED.getAndAdd(this, n);
+            long _ = (long) RECEIVED.getAndAdd(this, n);
         } else if (n < 0) {
             throw new IllegalArgumentException("n: " + n + " (expected: >= 0)");
         }
@@ -74,7 +74,7 @@ public final class TrafficSeries {
     /** Counts {@code n} bytes sent by the server towards the client ({@code istio_tcp_sent_bytes_total}). */
     public void addSent(long n) {
         if (n > 0) {
-            long unused = (long) SENT.getAndAdd(this, n);
+            long _ = (long) SENT.getAndAdd(this, n);
         } else if (n < 0) {
             throw new IllegalArgumentException("n: " + n + " (expected: >= 0)");
         }

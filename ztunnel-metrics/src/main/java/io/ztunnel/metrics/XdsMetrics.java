@@ -1,11 +1,12 @@
 package io.ztunnel.metrics;
 
 import java.io.IOException;
-import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.SortedMap;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -34,7 +35,12 @@ public final class XdsMetrics {
 
     /** The ADS stream ended for {@code reason}. */
     public void terminated(XdsTerminationReason reason) {
-        terminations.get(Objects.requireNonNull(reason, "reason")).increment();
+        Objects.requireNonNull(reason, "reason");
+        LongAdder counter = terminations.get(reason);
+        if (counter == null) {
+            throw new IllegalStateException("no counter for " + reason); // every reason has one from the start
+        }
+        counter.increment();
     }
 
     /**
@@ -53,8 +59,10 @@ public final class XdsMetrics {
 
     void writeTo(ExpositionWriter w) throws IOException {
         boolean started = false;
-        for (XdsTerminationReason r : XdsTerminationReason.values()) {
-            long v = terminations.get(r).sum();
+        // In declaration order, as the EnumMap iterates.
+        for (Map.Entry<XdsTerminationReason, LongAdder> e : terminations.entrySet()) {
+            XdsTerminationReason r = e.getKey();
+            long v = e.getValue().sum();
             if (v == 0) {
                 continue; // upstream creates a reason's series on first use only
             }
@@ -70,31 +78,30 @@ public final class XdsMetrics {
         if (byTypeUrl.isEmpty()) {
             return;
         }
-        List<String> urls = new ArrayList<>(byTypeUrl.keySet());
-        urls.sort(null);
+        SortedMap<String, PerType> types = new TreeMap<>(byTypeUrl);
         w.family(
                 MESSAGES,
                 ExpositionWriter.Type.COUNTER,
                 "Total number of xDS messages received, by type URL (unstable).");
-        for (String url : urls) {
+        for (Map.Entry<String, PerType> t : types.entrySet()) {
             w.sample(
                     MESSAGES,
                     ExpositionWriter.Type.COUNTER,
                     "url",
-                    url,
-                    byTypeUrl.get(url).messages.sum());
+                    t.getKey(),
+                    t.getValue().messages.sum());
         }
         w.family(
                 MESSAGE_BYTES,
                 ExpositionWriter.Type.COUNTER,
                 "Total bytes of xDS messages received, by type URL (unstable).");
-        for (String url : urls) {
+        for (Map.Entry<String, PerType> t : types.entrySet()) {
             w.sample(
                     MESSAGE_BYTES,
                     ExpositionWriter.Type.COUNTER,
                     "url",
-                    url,
-                    byTypeUrl.get(url).bytes.sum());
+                    t.getKey(),
+                    t.getValue().bytes.sum());
         }
     }
 

@@ -1,7 +1,9 @@
 package io.ztunnel.metrics;
 
+import static io.ztunnel.metrics.StrictExpositionParser.requireFamily;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Set;
 import net.jqwik.api.ForAll;
@@ -50,8 +52,7 @@ class ExpositionFormatTest {
     void anyLabelValueSurvivesTheRoundTrip(@ForAll String value, @ForAll boolean openMetrics) {
         ExpositionFormat format = openMetrics ? ExpositionFormat.OPENMETRICS : ExpositionFormat.PROMETHEUS_TEXT;
         String sane = value.replace('\r', ' '); // lone surrogates are replaced by UTF-8 encoding below
-        sane = new String(
-                sane.getBytes(java.nio.charset.StandardCharsets.UTF_8), java.nio.charset.StandardCharsets.UTF_8);
+        sane = new String(sane.getBytes(StandardCharsets.UTF_8), StandardCharsets.UTF_8);
         try (ZtunnelMetrics metrics = ZtunnelMetrics.builder().jvmMetrics(false).build()) {
             metrics.traffic()
                     .open(
@@ -60,8 +61,9 @@ class ExpositionFormatTest {
                                     .build(),
                             Set.of())
                     .close(ResponseFlags.NONE);
-            String got = StrictExpositionParser.parse(metrics.scrape(format), format)
-                    .get(openMetrics ? "istio_tcp_connections_opened" : "istio_tcp_connections_opened_total")
+            String got = requireFamily(
+                            StrictExpositionParser.parse(metrics.scrape(format), format),
+                            openMetrics ? "istio_tcp_connections_opened" : "istio_tcp_connections_opened_total")
                     .samples()
                     .getFirst()
                     .label("source_workload");

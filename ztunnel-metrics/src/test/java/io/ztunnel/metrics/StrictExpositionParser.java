@@ -53,103 +53,105 @@ public final class StrictExpositionParser {
         Map<String, String> helps = new LinkedHashMap<>();
         Set<String> closed = new HashSet<>();
         Set<String> seriesSeen = new HashSet<>();
-        String current = null;
+        @Nullable String current = null;
         boolean eof = false;
         for (int i = 0; i < lines.length; i++) {
             String line = lines[i];
             int no = i + 1;
             if (eof) {
-                fail(no, "content after # EOF");
+                throw fail(no, "content after # EOF");
             }
             if (line.isEmpty()) {
-                fail(no, "blank line");
+                throw fail(no, "blank line");
             }
             if (line.startsWith("#")) {
                 if (line.equals("# EOF")) {
                     if (!om) {
-                        fail(no, "# EOF in text format");
+                        throw fail(no, "# EOF in text format");
                     }
                     eof = true;
                     continue;
                 }
                 String[] parts = line.split(" ", 4);
                 if (parts.length < 3 || !parts[0].equals("#")) {
-                    fail(no, "malformed comment: " + line);
+                    throw fail(no, "malformed comment: " + line);
                 }
                 String keyword = parts[1];
                 String name = parts[2];
                 if (!METRIC_NAME.matcher(name).matches()) {
-                    fail(no, "bad metric name " + name);
+                    throw fail(no, "bad metric name " + name);
                 }
                 if (!name.equals(current)) {
                     if (current != null) {
                         closed.add(current);
                     }
                     if (closed.contains(name) || families.containsKey(name)) {
-                        fail(no, "family " + name + " declared again after other families");
+                        throw fail(no, "family " + name + " declared again after other families");
                     }
                     current = name;
                 }
                 switch (keyword) {
                     case "TYPE" -> {
                         if (parts.length != 4) {
-                            fail(no, "TYPE without a type");
+                            throw fail(no, "TYPE without a type");
                         }
                         if (types.containsKey(name)) {
-                            fail(no, "second TYPE for " + name);
+                            throw fail(no, "second TYPE for " + name);
                         }
                         if (!(om ? OM_TYPES : TEXT_TYPES).contains(parts[3])) {
-                            fail(no, "unknown type " + parts[3]);
+                            throw fail(no, "unknown type " + parts[3]);
                         }
                         if (om && parts[3].equals("counter") && name.endsWith("_total")) {
-                            fail(no, "OpenMetrics counter family named with _total: " + name);
+                            throw fail(no, "OpenMetrics counter family named with _total: " + name);
                         }
-                        if (families.containsKey(name)
-                                && !families.get(name).samples().isEmpty()) {
-                            fail(no, "TYPE after samples of " + name);
+                        Family declared = families.get(name);
+                        if (declared != null && !declared.samples().isEmpty()) {
+                            throw fail(no, "TYPE after samples of " + name);
                         }
                         types.put(name, parts[3]);
                     }
                     case "HELP" -> {
                         if (helps.containsKey(name)) {
-                            fail(no, "second HELP for " + name);
+                            throw fail(no, "second HELP for " + name);
                         }
-                        if (families.containsKey(name)
-                                && !families.get(name).samples().isEmpty()) {
-                            fail(no, "HELP after samples of " + name);
+                        Family declared = families.get(name);
+                        if (declared != null && !declared.samples().isEmpty()) {
+                            throw fail(no, "HELP after samples of " + name);
                         }
                         helps.put(name, parts.length == 4 ? unescape(parts[3], om ? "\\\"n" : "\\n", no) : "");
                     }
                     case "UNIT" -> {
                         if (!om) {
-                            fail(no, "UNIT in text format");
+                            throw fail(no, "UNIT in text format");
                         }
                     }
-                    default -> fail(no, "stray comment: " + line);
+                    default -> throw fail(no, "stray comment: " + line);
                 }
+                Family previous = families.get(name);
                 families.put(
                         name,
                         new Family(
                                 name,
                                 types.getOrDefault(name, "?"),
                                 helps.get(name),
-                                families.containsKey(name) ? families.get(name).samples() : new ArrayList<>()));
+                                previous != null ? previous.samples() : new ArrayList<>()));
                 continue;
             }
             // A sample.
-            if (current == null || !types.containsKey(current)) {
-                fail(no, "sample outside a declared family: " + line);
+            String type = current == null ? null : types.get(current);
+            Family family = current == null ? null : families.get(current);
+            if (current == null || type == null || family == null) {
+                throw fail(no, "sample outside a declared family: " + line);
             }
             Sample s = parseSample(line, no);
-            String type = types.get(current);
             if (!allowedSampleName(current, type, s.name(), om)) {
-                fail(no, "sample " + s.name() + " does not belong to " + type + " family " + current);
+                throw fail(no, "sample " + s.name() + " does not belong to " + type + " family " + current);
             }
             String key = s.name() + new TreeMap<>(s.labels());
             if (!seriesSeen.add(key)) {
-                fail(no, "duplicate series " + key);
+                throw fail(no, "duplicate series " + key);
             }
-            families.get(current).samples().add(s);
+            family.samples().add(s);
         }
         if (om && !eof) {
             throw new IllegalArgumentException("OpenMetrics exposition without # EOF");
@@ -186,7 +188,7 @@ public final class StrictExpositionParser {
         }
         String name = line.substring(0, i);
         if (!METRIC_NAME.matcher(name).matches()) {
-            fail(no, "bad metric name " + name);
+            throw fail(no, "bad metric name " + name);
         }
         LinkedHashMap<String, String> labels = new LinkedHashMap<>();
         if (i < line.length() && line.charAt(i) == '{') {
@@ -197,25 +199,25 @@ public final class StrictExpositionParser {
                 while (true) {
                     int eq = line.indexOf('=', i);
                     if (eq < 0) {
-                        fail(no, "label without =");
+                        throw fail(no, "label without =");
                     }
                     String labelName = line.substring(i, eq);
                     if (!LABEL_NAME.matcher(labelName).matches()) {
-                        fail(no, "bad label name '" + labelName + "'");
+                        throw fail(no, "bad label name '" + labelName + "'");
                     }
                     if (eq + 1 >= line.length() || line.charAt(eq + 1) != '"') {
-                        fail(no, "label value not quoted");
+                        throw fail(no, "label value not quoted");
                     }
                     int j = eq + 2;
                     StringBuilder raw = new StringBuilder();
                     while (true) {
                         if (j >= line.length()) {
-                            fail(no, "unterminated label value");
+                            throw fail(no, "unterminated label value");
                         }
                         char c = line.charAt(j);
                         if (c == '\\') {
                             if (j + 1 >= line.length()) {
-                                fail(no, "dangling backslash");
+                                throw fail(no, "dangling backslash");
                             }
                             raw.append(c).append(line.charAt(j + 1));
                             j += 2;
@@ -227,7 +229,7 @@ public final class StrictExpositionParser {
                         }
                     }
                     if (labels.put(labelName, unescape(raw.toString(), "\\\"n", no)) != null) {
-                        fail(no, "label " + labelName + " twice");
+                        throw fail(no, "label " + labelName + " twice");
                     }
                     i = j + 1;
                     if (i < line.length() && line.charAt(i) == ',') {
@@ -238,19 +240,19 @@ public final class StrictExpositionParser {
                         i++;
                         break;
                     }
-                    fail(no, "expected , or } after label " + labelName);
+                    throw fail(no, "expected , or } after label " + labelName);
                 }
             }
         }
         if (i >= line.length() || line.charAt(i) != ' ') {
-            fail(no, "expected a space before the value");
+            throw fail(no, "expected a space before the value");
         }
         String[] rest = line.substring(i + 1).split(" ", -1);
         if (rest.length < 1 || rest.length > 2 || !NUMBER.matcher(rest[0]).matches()) {
-            fail(no, "bad value in: " + line);
+            throw fail(no, "bad value in: " + line);
         }
         if (rest.length == 2 && !NUMBER.matcher(rest[1]).matches()) {
-            fail(no, "bad timestamp in: " + line);
+            throw fail(no, "bad timestamp in: " + line);
         }
         String v = rest[0];
         double value = v.endsWith("Inf")
@@ -269,18 +271,27 @@ public final class StrictExpositionParser {
                 continue;
             }
             if (i + 1 >= s.length()) {
-                fail(no, "dangling backslash");
+                throw fail(no, "dangling backslash");
             }
             char e = s.charAt(++i);
             if (allowed.indexOf(e) < 0) {
-                fail(no, "invalid escape \\" + e);
+                throw fail(no, "invalid escape \\" + e);
             }
             out.append(e == 'n' ? '\n' : e);
         }
         return out.toString();
     }
 
-    private static void fail(int line, String message) {
-        throw new IllegalArgumentException("line " + line + ": " + message);
+    private static IllegalArgumentException fail(int line, String message) {
+        return new IllegalArgumentException("line " + line + ": " + message);
+    }
+
+    /** The family called {@code name} in a {@link #parse} result; an assertion error names the ones present. */
+    public static Family requireFamily(Map<String, Family> families, String name) {
+        Family family = families.get(name);
+        if (family == null) {
+            throw new AssertionError("no family " + name + " in " + families.keySet());
+        }
+        return family;
     }
 }

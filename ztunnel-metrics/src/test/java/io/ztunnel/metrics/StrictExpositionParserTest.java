@@ -1,8 +1,10 @@
 package io.ztunnel.metrics;
 
+import static io.ztunnel.metrics.StrictExpositionParser.requireFamily;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -22,10 +24,10 @@ class StrictExpositionParserTest {
         # TYPE g gauge
         g NaN
         """, TEXT);
-        assertThat(families.get("a_total").samples().getFirst().labels())
-                .containsExactly(java.util.Map.entry("x", "1\\2\"3\n"), java.util.Map.entry("y", "z"));
-        assertThat(families.get("a_total").help()).isEqualTo("Things.");
-        assertThat(families.get("g").samples().getFirst().value()).isNaN();
+        assertThat(requireFamily(families, "a_total").samples().getFirst().labels())
+                .containsExactly(Map.entry("x", "1\\2\"3\n"), Map.entry("y", "z"));
+        assertThat(requireFamily(families, "a_total").help()).isEqualTo("Things.");
+        assertThat(requireFamily(families, "g").samples().getFirst().value()).isNaN();
     }
 
     @ParameterizedTest

@@ -1,10 +1,13 @@
 package io.ztunnel.metrics;
 
+import static io.ztunnel.metrics.StrictExpositionParser.requireFamily;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ztunnel.metrics.StrictExpositionParser.Family;
+import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -136,10 +139,13 @@ class TrafficCardinalityTest {
         assertThat(traffic.seriesCount()).isZero();
     }
 
-    private Family familyOrNull(String name) {
+    private Map<String, Family> scrape() {
         return StrictExpositionParser.parse(
-                        metrics.scrape(ExpositionFormat.PROMETHEUS_TEXT), ExpositionFormat.PROMETHEUS_TEXT)
-                .get(name);
+                metrics.scrape(ExpositionFormat.PROMETHEUS_TEXT), ExpositionFormat.PROMETHEUS_TEXT);
+    }
+
+    private @Nullable Family familyOrNull(String name) {
+        return scrape().get(name);
     }
 
     private Set<String> sourceWorkloads(String family) {
@@ -150,7 +156,7 @@ class TrafficCardinalityTest {
     }
 
     private long opened(String sourceWorkload) {
-        return (long) familyOrNull("istio_tcp_connections_opened_total").samples().stream()
+        return (long) requireFamily(scrape(), "istio_tcp_connections_opened_total").samples().stream()
                 .filter(s -> s.label("source_workload").equals(sourceWorkload))
                 .findFirst()
                 .orElseThrow()
@@ -158,7 +164,7 @@ class TrafficCardinalityTest {
     }
 
     private long receivedBytes(String sourceWorkload) {
-        return (long) familyOrNull("istio_tcp_received_bytes_total").samples().stream()
+        return (long) requireFamily(scrape(), "istio_tcp_received_bytes_total").samples().stream()
                 .filter(s -> s.label("source_workload").equals(sourceWorkload))
                 .findFirst()
                 .orElseThrow()

@@ -1,5 +1,6 @@
 package io.ztunnel.metrics;
 
+import static io.ztunnel.metrics.StrictExpositionParser.requireFamily;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ztunnel.metrics.StrictExpositionParser.Family;
@@ -53,7 +54,7 @@ class TrafficConcurrencyTest {
                 TrafficSeries own = traffic.open(labels, Set.of("sleep-pod"));
                 connections++;
                 for (int i = 0; i < ADDS_PER_WRITER; i++) {
-                    long n = 1 + (i % 1500);
+                    long n = 1L + (i % 1500);
                     TrafficSeries target = (i & 1) == 0 ? own : shared; // one handle shared by all threads too
                     target.addReceived(n);
                     target.addSent(2 * n);
@@ -77,11 +78,11 @@ class TrafficConcurrencyTest {
             while (writing.get()) {
                 Map<String, Family> parsed = StrictExpositionParser.parse(
                         metrics.scrape(ExpositionFormat.PROMETHEUS_TEXT), ExpositionFormat.PROMETHEUS_TEXT);
-                long received = (long) parsed.get("istio_tcp_received_bytes_total")
+                long received = (long) requireFamily(parsed, "istio_tcp_received_bytes_total")
                         .samples()
                         .getFirst()
                         .value();
-                long sent = (long) parsed.get("istio_tcp_sent_bytes_total")
+                long sent = (long) requireFamily(parsed, "istio_tcp_sent_bytes_total")
                         .samples()
                         .getFirst()
                         .value();
@@ -112,22 +113,22 @@ class TrafficConcurrencyTest {
         Map<String, Family> parsed = StrictExpositionParser.parse(
                 metrics.scrape(ExpositionFormat.PROMETHEUS_TEXT), ExpositionFormat.PROMETHEUS_TEXT);
         assertThat(scrapes.get()).isPositive();
-        assertThat((long) parsed.get("istio_tcp_received_bytes_total")
+        assertThat((long) requireFamily(parsed, "istio_tcp_received_bytes_total")
                         .samples()
                         .getFirst()
                         .value())
                 .isEqualTo(received);
-        assertThat((long) parsed.get("istio_tcp_sent_bytes_total")
+        assertThat((long) requireFamily(parsed, "istio_tcp_sent_bytes_total")
                         .samples()
                         .getFirst()
                         .value())
                 .isEqualTo(sent);
-        assertThat((long) parsed.get("istio_tcp_connections_opened_total")
+        assertThat((long) requireFamily(parsed, "istio_tcp_connections_opened_total")
                         .samples()
                         .getFirst()
                         .value())
                 .isEqualTo(connections);
-        assertThat((long) parsed.get("istio_tcp_connections_closed_total")
+        assertThat((long) requireFamily(parsed, "istio_tcp_connections_closed_total")
                         .samples()
                         .getFirst()
                         .value())

@@ -1,5 +1,6 @@
 package io.ztunnel.metrics;
 
+import static io.ztunnel.metrics.StrictExpositionParser.requireFamily;
 import static io.ztunnel.metrics.TestLabels.ISTIO_ORDER;
 import static io.ztunnel.metrics.TestLabels.linesMentioning;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -10,6 +11,7 @@ import io.ztunnel.metrics.StrictExpositionParser.Sample;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -106,7 +108,9 @@ class TrafficMetricsTest {
 
         Map<String, Family> parsed = StrictExpositionParser.parse(
                 metrics.scrape(ExpositionFormat.PROMETHEUS_TEXT), ExpositionFormat.PROMETHEUS_TEXT);
-        Sample s = parsed.get("istio_tcp_connections_opened_total").samples().getFirst();
+        Sample s = requireFamily(parsed, "istio_tcp_connections_opened_total")
+                .samples()
+                .getFirst();
         assertThat(List.copyOf(s.labels().keySet())).containsExactlyElementsOf(ISTIO_ORDER);
         assertThat(s.label("reporter")).isEqualTo("source");
         assertThat(s.label("source_workload")).isEqualTo("sleep");
@@ -136,9 +140,10 @@ class TrafficMetricsTest {
                 .build();
         traffic.open(serviceOnly, Set.of()).close(ResponseFlags.NONE);
 
-        Sample s = StrictExpositionParser.parse(
-                        metrics.scrape(ExpositionFormat.PROMETHEUS_TEXT), ExpositionFormat.PROMETHEUS_TEXT)
-                .get("istio_tcp_connections_opened_total")
+        Sample s = requireFamily(
+                        StrictExpositionParser.parse(
+                                metrics.scrape(ExpositionFormat.PROMETHEUS_TEXT), ExpositionFormat.PROMETHEUS_TEXT),
+                        "istio_tcp_connections_opened_total")
                 .samples()
                 .getFirst();
         assertThat(List.copyOf(s.labels().keySet())).containsExactlyElementsOf(ISTIO_ORDER.subList(0, 23));
@@ -151,7 +156,7 @@ class TrafficMetricsTest {
         conn.addSent(10);
         assertThat(value("istio_tcp_received_bytes_total", "-")).isEqualTo(1024);
         assertThat(value("istio_tcp_sent_bytes_total", "-")).isEqualTo(10);
-        assertThat(family("istio_tcp_connections_closed_total")).isNull(); // nothing closed yet
+        assertThat(familyOrNull("istio_tcp_connections_closed_total")).isNull(); // nothing closed yet
 
         conn.addReceived(4096);
         assertThat(value("istio_tcp_received_bytes_total", "-")).isEqualTo(5120);
@@ -175,8 +180,8 @@ class TrafficMetricsTest {
         assertThat(family("istio_tcp_connections_opened_total").samples())
                 .extracting(s -> s.label("response_flags"))
                 .containsExactly("CONNECT", "DENY");
-        assertThat(family("istio_tcp_received_bytes_total")).isNull();
-        assertThat(family("istio_tcp_sent_bytes_total")).isNull();
+        assertThat(familyOrNull("istio_tcp_received_bytes_total")).isNull();
+        assertThat(familyOrNull("istio_tcp_sent_bytes_total")).isNull();
     }
 
     @Test
@@ -192,7 +197,7 @@ class TrafficMetricsTest {
         assertThat(conn.close(ResponseFlags.NONE)).isTrue();
         assertThat(conn.close(ResponseFlags.DENY)).isFalse();
         assertThat(value("istio_tcp_connections_closed_total", "-")).isEqualTo(1);
-        assertThat(family("istio_tcp_connections_failed_total")).isNull();
+        assertThat(familyOrNull("istio_tcp_connections_failed_total")).isNull();
     }
 
     @Test
@@ -206,7 +211,7 @@ class TrafficMetricsTest {
 
     @Test
     void socketsOpenGaugeTracksEachReporter() {
-        assertThat(family("istio_tcp_sockets_open")).isNull();
+        assertThat(familyOrNull("istio_tcp_sockets_open")).isNull();
         traffic.socketOpened(Reporter.SOURCE);
         traffic.socketOpened(Reporter.SOURCE);
         traffic.socketOpened(Reporter.DESTINATION);
@@ -228,18 +233,26 @@ class TrafficMetricsTest {
         traffic.open(nasty, Set.of()).close(ResponseFlags.NONE);
         String text = metrics.scrape(ExpositionFormat.PROMETHEUS_TEXT);
         assertThat(text).contains("source_workload=\"a\\\\b\\\"c\\nd\"");
-        Sample s = StrictExpositionParser.parse(text, ExpositionFormat.PROMETHEUS_TEXT)
-                .get("istio_tcp_connections_opened_total")
+        Sample s = requireFamily(
+                        StrictExpositionParser.parse(text, ExpositionFormat.PROMETHEUS_TEXT),
+                        "istio_tcp_connections_opened_total")
                 .samples()
                 .getFirst();
         assertThat(s.label("source_workload")).isEqualTo("a\\b\"c\nd");
         assertThat(s.label("destination_service")).isEqualTo("ünïcødé.example");
     }
 
-    private Family family(String name) {
+    private Map<String, Family> scrape() {
         return StrictExpositionParser.parse(
-                        metrics.scrape(ExpositionFormat.PROMETHEUS_TEXT), ExpositionFormat.PROMETHEUS_TEXT)
-                .get(name);
+                metrics.scrape(ExpositionFormat.PROMETHEUS_TEXT), ExpositionFormat.PROMETHEUS_TEXT);
+    }
+
+    private Family family(String name) {
+        return requireFamily(scrape(), name);
+    }
+
+    private @Nullable Family familyOrNull(String name) {
+        return scrape().get(name);
     }
 
     private long value(String family, String flags) {

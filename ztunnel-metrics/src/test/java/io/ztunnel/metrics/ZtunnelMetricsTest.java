@@ -1,10 +1,12 @@
 package io.ztunnel.metrics;
 
+import static io.ztunnel.metrics.StrictExpositionParser.requireFamily;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.ztunnel.metrics.StrictExpositionParser.Family;
 import io.ztunnel.metrics.StrictExpositionParser.Sample;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
@@ -92,18 +94,18 @@ class ZtunnelMetricsTest {
         assertThat(families.values())
                 .allSatisfy(f -> assertThat(f.help()).as(f.name()).isNotBlank());
 
-        Sample build = families.get("istio_build").samples().getFirst();
-        assertThat(families.get("istio_build").type()).isEqualTo("gauge");
+        Sample build = requireFamily(families, "istio_build").samples().getFirst();
+        assertThat(requireFamily(families, "istio_build").type()).isEqualTo("gauge");
         assertThat(build.labels()).containsExactly(Map.entry("component", "ztunnel"), Map.entry("tag", "1.26.1"));
         assertThat(build.value()).isEqualTo(1);
 
-        assertThat(values(families.get("istio_xds_connection_terminations" + c), "reason"))
+        assertThat(values(requireFamily(families, "istio_xds_connection_terminations" + c), "reason"))
                 .containsExactly(Map.entry("ConnectionError", 1L), Map.entry("Reconnect", 2L));
-        assertThat(values(families.get("istio_xds_message" + c), "url"))
+        assertThat(values(requireFamily(families, "istio_xds_message" + c), "url"))
                 .containsExactly(
                         Map.entry("type.googleapis.com/istio.security.Authorization", 1L),
                         Map.entry("type.googleapis.com/istio.workload.Address", 2L));
-        assertThat(values(families.get("istio_xds_message_bytes" + c), "url"))
+        assertThat(values(requireFamily(families, "istio_xds_message_bytes" + c), "url"))
                 .containsExactly(
                         Map.entry("type.googleapis.com/istio.security.Authorization", 70L),
                         Map.entry("type.googleapis.com/istio.workload.Address", 2000L));
@@ -112,7 +114,7 @@ class ZtunnelMetricsTest {
         assertThat(single(families, "workload_manager_pending_proxy_count")).isEqualTo(1);
         assertThat(single(families, "workload_manager_proxies_started" + c)).isEqualTo(2);
         assertThat(single(families, "workload_manager_proxies_stopped" + c)).isEqualTo(1);
-        assertThat(families.get("workload_manager_proxies_started" + c)
+        assertThat(requireFamily(families, "workload_manager_proxies_started" + c)
                         .samples()
                         .getFirst()
                         .name())
@@ -145,7 +147,10 @@ class ZtunnelMetricsTest {
             String text = bare.scrape(format);
             Map<String, Family> families = StrictExpositionParser.parse(text, format);
             assertThat(families.keySet()).noneMatch(n -> n.startsWith("jvm_"));
-            assertThat(families.get("istio_build").samples().getFirst().label("tag"))
+            assertThat(requireFamily(families, "istio_build")
+                            .samples()
+                            .getFirst()
+                            .label("tag"))
                     .isEqualTo("unknown");
             assertThat(text.endsWith("# EOF\n")).isEqualTo(format == ExpositionFormat.OPENMETRICS);
         }
@@ -166,9 +171,10 @@ class ZtunnelMetricsTest {
     void buildTagIsEscaped() {
         try (ZtunnelMetrics m =
                 ZtunnelMetrics.builder().jvmMetrics(false).buildTag("1.0\"\\\n").build()) {
-            Sample build = StrictExpositionParser.parse(
-                            m.scrape(ExpositionFormat.OPENMETRICS), ExpositionFormat.OPENMETRICS)
-                    .get("istio_build")
+            Sample build = requireFamily(
+                            StrictExpositionParser.parse(
+                                    m.scrape(ExpositionFormat.OPENMETRICS), ExpositionFormat.OPENMETRICS),
+                            "istio_build")
                     .samples()
                     .getFirst();
             assertThat(build.label("tag")).isEqualTo("1.0\"\\\n");
@@ -183,7 +189,7 @@ class ZtunnelMetricsTest {
     }
 
     private static Map<String, Long> values(Family f, String label) {
-        Map<String, Long> out = new java.util.LinkedHashMap<>();
+        Map<String, Long> out = new LinkedHashMap<>();
         for (Sample s : f.samples()) {
             out.put(s.label(label), (long) s.value());
         }

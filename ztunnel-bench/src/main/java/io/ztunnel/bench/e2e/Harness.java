@@ -1,5 +1,6 @@
 package io.ztunnel.bench.e2e;
 
+import io.ztunnel.core.app.LogConfig;
 import io.ztunnel.core.demo.Dnsmasq;
 import io.ztunnel.core.demo.LocalMesh;
 import io.ztunnel.core.demo.ManagedProcess;
@@ -18,6 +19,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
@@ -46,7 +48,6 @@ public final class Harness {
     private final Path out;
     private final Set<String> only;
     private final boolean jfr;
-    private boolean pause;
     private final List<String> daemonJvm;
     private final Results results;
     private final List<Process> helpers = new ArrayList<>();
@@ -87,7 +88,7 @@ public final class Harness {
             System.err.println("bench: needs root (network namespaces, iptables)");
             System.exit(1);
         }
-        io.ztunnel.core.app.LogConfig.configure("warn", false);
+        LogConfig.configure("warn", false);
         Files.createDirectories(out);
         List<String> jvm =
                 daemonJvm.isBlank() ? List.of() : List.of(daemonJvm.trim().split("\\s+"));
@@ -117,7 +118,7 @@ public final class Harness {
             for (int i = 0; i < 2; i++) {
                 results.put("rss_idle_node" + (i + 1), "MiB", rssMiB(daemons[i]), null, null);
             }
-            startServers(mesh, dir, pods);
+            startServers(mesh, dir);
             Stunnel stunnel = Stunnel.start(dir, pods, APP_PORT, STUNNEL_SERVER_PORT, STUNNEL_CLIENT_PORT, helpers);
             Endpoint direct = new Endpoint(pods.plainClientNs, pods.plainServerIp, APP_PORT);
             Endpoint meshed = new Endpoint(pods.clientNs, pods.serverIp, APP_PORT);
@@ -320,7 +321,7 @@ public final class Harness {
                 startMesh(dir, Map.of("POOL_MAX_STREAMS_PER_CONNECTION", "1", "POOL_UNUSED_RELEASE_TIMEOUT", "0"));
         try {
             Pods pods = new Pods(mesh);
-            startServers(mesh, dir, pods);
+            startServers(mesh, dir);
             Endpoint meshed = new Endpoint(pods.clientNs, pods.serverIp, APP_PORT);
             Endpoint direct = new Endpoint(pods.plainClientNs, pods.plainServerIp, APP_PORT);
             loadgen(meshed, "cps", "4", str(secs(10, 3))); // JIT warm-up of the dial path, not counted
@@ -351,7 +352,7 @@ public final class Harness {
         long limit = fdLimit(daemons[0]);
         int n = (int) Math.min(Integer.getInteger("bench.ceiling.connections", 50_000), limit - 1_000);
         int perProcess = 9_000;
-        Map<String, Map<String, Double>> before = new LinkedHashMap<>();
+        Map<String, Memory> before = new LinkedHashMap<>();
         for (int i = 0; i < 2; i++) {
             breakdown(daemons[i], out.resolve("breakdown-idle-node" + (i + 1) + ".txt"));
             before.put(daemons[i], memory(daemons[i]));
@@ -372,15 +373,14 @@ public final class Harness {
             }
             for (int i = 0; i < 2; i++) {
                 String node = "node" + (i + 1);
-                Map<String, Double> b = before.get(daemons[i]);
-                Map<String, Double> a = memory(daemons[i]);
-                double perConnKiB = (a.get("rss") - b.get("rss")) * 1024 / open;
-                results.put("ceiling_rss_" + node, "MiB", a.get("rss"), b.get("rss"), null);
-                results.put("ceiling_heap_used_" + node, "MiB", a.get("heap"), b.get("heap"), null);
-                results.put("ceiling_direct_" + node, "MiB", a.get("direct"), b.get("direct"), null);
+                Memory b = Objects.requireNonNull(before.get(daemons[i]), "baseline");
+                Memory a = memory(daemons[i]);
+                double perConnKiB = (a.rss() - b.rss()) * 1024 / open;
+                results.put("ceiling_rss_" + node, "MiB", a.rss(), b.rss(), null);
+                results.put("ceiling_heap_used_" + node, "MiB", a.heap(), b.heap(), null);
+                results.put("ceiling_direct_" + node, "MiB", a.direct(), b.direct(), null);
                 results.put("ceiling_rss_per_conn_" + node, "KiB", perConnKiB, null, null);
-                results.put(
-                        "ceiling_rss_at_50000_" + node, "MiB", b.get("rss") + perConnKiB * 50_000 / 1024, null, null);
+                results.put("ceiling_rss_at_50000_" + node, "MiB", b.rss() + perConnKiB * 50_000 / 1024, null, null);
             }
             results.note(
                     "ceiling_rss_node1",
@@ -442,9 +442,11 @@ public final class Harness {
     }
 
     /** RSS, heap used after a full collection, and direct memory of a daemon, in MiB (jcmd). */
-    private static Map<String, Double> memory(String pid) throws Exception {
-        Map<String, Double> m = new LinkedHashMap<>();
-        m.put("rss", rssMiB(pid));
+    /** A daemon's memory in MiB: resident set, heap used after a full collection, NMT's "Other" (direct buffers). */
+    private record Memory(double rss, double heap, double direct) {}
+
+    private static Memory memory(String pid) throws Exception {
+        double rss = rssMiB(pid);
         jcmd(pid, "GC.run");
         String heap = jcmd(pid, "GC.heap_info");
         double used = 0;
@@ -453,12 +455,10 @@ public final class Harness {
         while (u.find()) {
             used += Long.parseLong(u.group(1)) / 1024.0;
         }
-        m.put("heap", used);
         String direct = jcmd(pid, "VM.native_memory summary");
         java.util.regex.Matcher d = java.util.regex.Pattern.compile("Other \\(reserved=\\d+KB, committed=(\\d+)KB")
                 .matcher(direct);
-        m.put("direct", d.find() ? Long.parseLong(d.group(1)) / 1024.0 : Double.NaN);
-        return m;
+        return new Memory(rss, used, d.find() ? Long.parseLong(d.group(1)) / 1024.0 : Double.NaN);
     }
 
     private static String jcmd(String pid, String command) throws Exception {
@@ -527,7 +527,7 @@ public final class Harness {
         return mesh;
     }
 
-    private void startServers(LocalMesh mesh, Path dir, Pods pods) throws Exception {
+    private void startServers(LocalMesh mesh, Path dir) throws Exception {
         for (String pod : List.of("server", "plain-server")) {
             ManagedProcess p = ManagedProcess.start(
                     "app-" + pod,

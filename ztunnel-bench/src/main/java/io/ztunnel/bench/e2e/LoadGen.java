@@ -1,5 +1,6 @@
 package io.ztunnel.bench.e2e;
 
+import io.ztunnel.xds.ErrorText;
 import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -101,7 +102,7 @@ public final class LoadGen {
                     bytes.addAndGet(n);
                 } catch (IOException e) {
                     ends[index] = System.nanoTime();
-                    System.err.println("tput connection failed: " + e);
+                    System.err.println("tput connection failed: " + ErrorText.of(e));
                 }
             }));
         }
@@ -156,7 +157,7 @@ public final class LoadGen {
                         lat[i] = System.nanoTime() - (start + i * period);
                     }
                 } catch (IOException e) {
-                    System.err.println("rate reader failed: " + e);
+                    System.err.println("rate reader failed: " + ErrorText.of(e));
                 }
             });
             byte[] req = new byte[size];
@@ -325,7 +326,7 @@ public final class LoadGen {
                 open.add(s);
             } catch (IOException e) {
                 if (failed < 3) {
-                    System.err.println("hold: connection " + i + " failed: " + e);
+                    System.err.println("hold: connection " + i + " failed: " + ErrorText.of(e));
                 }
                 if (++failed > 100) {
                     break;
@@ -339,7 +340,7 @@ public final class LoadGen {
                 failed,
                 (System.nanoTime() - start) / 1e9);
         System.out.flush();
-        BufferedReader stdin = new BufferedReader(new InputStreamReader(System.in));
+        BufferedReader stdin = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         stdin.readLine(); // until the harness says so (or goes away)
         for (Socket s : open) {
             s.close();

@@ -8,11 +8,17 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /** The figures of one harness run, with the machine header and the targets; written as JSON and markdown. */
 final class Results {
     /** One figure: ztunnel-java's value, the direct baseline and stunnel's (null when not measured). */
-    record Figure(String name, String unit, double value, Double baseline, Double stunnel) {}
+    record Figure(
+            String name,
+            String unit,
+            double value,
+            @Nullable Double baseline,
+            @Nullable Double stunnel) {}
 
     /** The daemon's memory limit in deploy/base/ztunnel-daemonset.yaml, which 50,000 held connections must fit. */
     static final int CEILING_MIB = 704;
@@ -49,7 +55,7 @@ final class Results {
         header.put("daemon_workers", "2 per daemon (ZTUNNEL_WORKER_THREADS)");
     }
 
-    void put(String name, String unit, double value, Double baseline, Double stunnel) {
+    void put(String name, String unit, double value, @Nullable Double baseline, @Nullable Double stunnel) {
         figures.put(name, new Figure(name, unit, value, baseline, stunnel));
     }
 
@@ -91,7 +97,7 @@ final class Results {
         return ok == null ? "" : ok ? "yes" : "**no**";
     }
 
-    private static String fmt(Double d) {
+    private static String fmt(@Nullable Double d) {
         if (d == null) {
             return "";
         }

@@ -1,8 +1,11 @@
 package io.ztunnel.bench.e2e;
 
+import io.ztunnel.core.demo.Shell;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -84,7 +87,7 @@ record Stunnel(Process server, Process client) {
 
     private static void awaitListening(String netns, String port, Process p, Path d) throws InterruptedException {
         long end = System.nanoTime() + 10_000_000_000L;
-        while (!io.ztunnel.core.demo.Shell.inNetns(netns, "ss", "-ltnH").contains(port)) {
+        while (!Shell.inNetns(netns, "ss", "-ltnH").contains(port)) {
             if (System.nanoTime() > end || !p.isAlive()) {
                 throw new IllegalStateException("stunnel did not start; see " + d);
             }
@@ -102,13 +105,13 @@ record Stunnel(Process server, Process client) {
     }
 
     private static void openssl(Path dir, String... args) throws Exception {
-        List<String> cmd = new java.util.ArrayList<>(List.of("openssl"));
+        List<String> cmd = new ArrayList<>(List.of("openssl"));
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd)
                 .directory(dir.toFile())
                 .redirectErrorStream(true)
                 .start();
-        String out = new String(p.getInputStream().readAllBytes());
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         if (p.waitFor() != 0) {
             throw new IllegalStateException("openssl " + String.join(" ", args) + ": " + out);
         }

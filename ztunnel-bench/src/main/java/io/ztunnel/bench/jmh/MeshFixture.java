@@ -14,7 +14,7 @@ public final class MeshFixture {
     private MeshFixture() {}
 
     public static String workloadIp(int i) {
-        return "10." + (i >> 16 & 0xff) + "." + (i >> 8 & 0xff) + "." + (i & 0xff | 0);
+        return "10." + ((i >> 16) & 0xff) + "." + ((i >> 8) & 0xff) + "." + (i & 0xff);
     }
 
     public static String vip(int s) {

@@ -5,6 +5,7 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
@@ -19,6 +20,7 @@ import io.ztunnel.core.net.Relay;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -61,7 +63,7 @@ public class RelayBenchmark {
     private Channel relayServer;
     private ByteBuf payload;
     private final AtomicLong sunk = new AtomicLong();
-    private volatile CompletableFuture<Void> done;
+    private volatile @Nullable CompletableFuture<Void> done;
     private volatile long target;
 
     @Setup(Level.Trial)
@@ -100,7 +102,7 @@ public class RelayBenchmark {
                                 .handler(new ChannelInboundHandlerAdapter())
                                 .connect(sinkAddress)
                                 .addListener(f -> {
-                                    Channel upstream = ((io.netty.channel.ChannelFuture) f).channel();
+                                    Channel upstream = ((ChannelFuture) f).channel();
                                     Relay.start(downstream, upstream, new ConnectionObserver() {
                                         long received;
 

@@ -1,5 +1,6 @@
 package io.ztunnel.cni.agent;
 
+import io.ztunnel.cni.ErrorText;
 import io.ztunnel.cni.agent.enrollment.EnrollmentDecision;
 import io.ztunnel.cni.agent.enrollment.EnrollmentPolicy;
 import io.ztunnel.cni.agent.enrollment.Pod;
@@ -17,11 +18,14 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
@@ -94,7 +98,7 @@ public final class NodeAgent implements AutoCloseable {
     private final Map<String, Tracked> tracked = new LinkedHashMap<>();
     private final Map<String, String> lastDecision = new HashMap<>();
     // Pods whose annotation we removed, until the source shows them without it.
-    private final java.util.Set<String> annotationCleared = new java.util.HashSet<>();
+    private final Set<String> annotationCleared = new HashSet<>();
 
     private sealed interface Event {
         record ViewChanged(ClusterView view) implements Event {}
@@ -169,7 +173,7 @@ public final class NodeAgent implements AutoCloseable {
      * probe_set}, {@code annotation}, {@code remove}); thread-safe, for metrics.
      */
     public Map<String, Long> failureCounts() {
-        Map<String, Long> m = new java.util.TreeMap<>();
+        Map<String, Long> m = new TreeMap<>();
         failures.forEach((k, v) -> m.put(k, v.sum()));
         return m;
     }
@@ -338,7 +342,7 @@ public final class NodeAgent implements AutoCloseable {
         }
         Throwable cause =
                 done.error() instanceof CompletionException ce && ce.getCause() != null ? ce.getCause() : done.error();
-        String reason = String.valueOf(cause.getMessage());
+        String reason = ErrorText.of(cause);
         Duration delay = t.backoff.next();
         t.dueNanos = System.nanoTime() + delay.toNanos();
         if (!reason.equals(t.pendingReason)) {
@@ -363,14 +367,14 @@ public final class NodeAgent implements AutoCloseable {
 
     private void hookFailed(Tracked t, String operation, Exception e) {
         countFailure(operation);
-        String message = operation + ": " + e.getMessage();
+        String message = operation + ": " + ErrorText.of(e);
         if (!message.equals(t.hookError)) {
             log.atWarn()
                     .setMessage("pod step failed; will retry")
                     .addKeyValue("pod", t.pod.key())
                     .addKeyValue("uid", t.pod.uid())
                     .addKeyValue("step", operation)
-                    .addKeyValue("error", String.valueOf(e.getMessage()))
+                    .addKeyValue("error", ErrorText.of(e))
                     .log();
         }
         t.hookError = message;
@@ -488,7 +492,7 @@ public final class NodeAgent implements AutoCloseable {
             log.atWarn()
                     .setMessage("ignoring invalid pod annotation")
                     .addKeyValue("pod", pod.key())
-                    .addKeyValue("error", e.getMessage())
+                    .addKeyValue("error", ErrorText.of(e))
                     .log();
             overrides = PodOverrides.NONE;
         }
@@ -544,7 +548,7 @@ public final class NodeAgent implements AutoCloseable {
             }
         } catch (IOException | RuntimeException e) {
             countFailure(t.netns == null ? "netns" : "rules");
-            String message = String.valueOf(e.getMessage());
+            String message = ErrorText.of(e);
             if (!message.equals(t.error)) {
                 log.atError()
                         .setMessage("cannot redirect pod; will retry")
@@ -606,7 +610,7 @@ public final class NodeAgent implements AutoCloseable {
                 t.probed = false;
             } catch (Exception e) {
                 hookFailed(t, "probe_set", e);
-                t.error = "removing from the host probe set: " + e.getMessage();
+                t.error = "removing from the host probe set: " + ErrorText.of(e);
                 t.dueNanos = System.nanoTime() + t.backoff.next().toNanos();
                 return;
             }
@@ -625,13 +629,13 @@ public final class NodeAgent implements AutoCloseable {
             t.touched = false;
         } catch (IOException | RuntimeException e) {
             countFailure("remove");
-            String message = "removing redirection: " + e.getMessage();
+            String message = "removing redirection: " + ErrorText.of(e);
             if (!message.equals(t.error)) {
                 log.atError()
                         .setMessage("cannot remove pod's redirection; will retry")
                         .addKeyValue("pod", pod.key())
                         .addKeyValue("uid", pod.uid())
-                        .addKeyValue("error", e.getMessage())
+                        .addKeyValue("error", ErrorText.of(e))
                         .log();
             }
             t.error = message;
@@ -650,7 +654,7 @@ public final class NodeAgent implements AutoCloseable {
                 annotationCleared.add(uid);
             } catch (Exception e) {
                 hookFailed(t, "annotation", e);
-                t.error = "removing the status annotation: " + e.getMessage();
+                t.error = "removing the status annotation: " + ErrorText.of(e);
                 t.dueNanos = System.nanoTime() + t.backoff.next().toNanos();
                 return;
             }
@@ -673,7 +677,7 @@ public final class NodeAgent implements AutoCloseable {
                         .setMessage(
                                 "DelWorkload not acknowledged (a reconnecting ztunnel drops the pod with its next snapshot)")
                         .addKeyValue("uid", uid)
-                        .addKeyValue("error", err.getMessage())
+                        .addKeyValue("error", ErrorText.of(err))
                         .log();
             }
         });

@@ -2,6 +2,7 @@ package io.ztunnel.cni.agent;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.ztunnel.cni.ErrorText;
 import io.ztunnel.cni.agent.enrollment.EnrollmentPolicy;
 import io.ztunnel.cni.agent.kube.KubePodHooks;
 import io.ztunnel.cni.agent.kube.KubePodSource;
@@ -52,7 +53,7 @@ public final class NodeAgentMain {
         try {
             config = AgentConfig.fromEnv(System.getenv());
         } catch (AgentConfig.ConfigException e) {
-            System.err.println("ztunnel node agent: " + e.getMessage());
+            System.err.println("ztunnel node agent: " + ErrorText.of(e));
             System.exit(2);
             return;
         }
@@ -61,7 +62,7 @@ public final class NodeAgentMain {
             agent = Agent.start(config);
         } catch (IOException e) {
             log.atError().setMessage("node agent failed to start").setCause(e).log();
-            System.err.println("ztunnel node agent: " + e.getMessage());
+            System.err.println("ztunnel node agent: " + ErrorText.of(e));
             System.exit(1);
             return;
         }
@@ -126,7 +127,7 @@ public final class NodeAgentMain {
                 try {
                     probes.install();
                 } catch (CommandException e) {
-                    throw new IOException("installing the host probe SNAT rules: " + e.getMessage(), e);
+                    throw new IOException("installing the host probe SNAT rules: " + ErrorText.of(e), e);
                 }
                 EnrollmentPolicy policy = new EnrollmentPolicy(config.excludedNamespaces());
                 KubePodSource source = new KubePodSource(

@@ -8,6 +8,7 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -80,7 +81,7 @@ public final class StatusServer implements AutoCloseable {
 
     /** The Prometheus text exposition of the agent's metrics. */
     static String metrics(NodeAgent agent) {
-        Map<PodStatus.State, Integer> byState = new java.util.EnumMap<>(PodStatus.State.class);
+        Map<PodStatus.State, Integer> byState = new EnumMap<>(PodStatus.State.class);
         for (PodStatus.State s : PodStatus.State.values()) {
             byState.put(s, 0);
         }

@@ -1,5 +1,6 @@
 package io.ztunnel.cni.exec;
 
+import io.ztunnel.cni.ErrorText;
 import io.ztunnel.cni.linux.PodNetns;
 import java.io.IOException;
 import java.io.InputStream;
@@ -97,7 +98,7 @@ public final class CommandRunner {
             throw e;
         } catch (IllegalStateException | IOException e) {
             throw new CommandException(
-                    "\"" + String.join(" ", command) + "\" cannot run in " + where() + ": " + e.getMessage(),
+                    "\"" + String.join(" ", command) + "\" cannot run in " + where() + ": " + ErrorText.of(e),
                     command,
                     CommandException.NO_EXIT_CODE,
                     "",
@@ -116,7 +117,7 @@ public final class CommandRunner {
             process = builder.start();
         } catch (IOException e) {
             throw new CommandException(
-                    "\"" + line + "\" could not be started in " + where() + ": " + e.getMessage(),
+                    "\"" + line + "\" could not be started in " + where() + ": " + ErrorText.of(e),
                     command,
                     CommandException.NO_EXIT_CODE,
                     "",

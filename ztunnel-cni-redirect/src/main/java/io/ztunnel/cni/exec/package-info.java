@@ -1,7 +1,6 @@
 /**
- * Running external tools ({@code iptables-restore}, {@code nft}, {@code ip}, {@code ipset}) with a
- * timeout and captured output, either in the agent's own network namespace or inside a pod's
- * ({@link io.ztunnel.cni.exec.CommandRunner}).
+ * Running external tools ({@code iptables-restore}, {@code nft}, {@code ip}, {@code ipset}) with a timeout and captured
+ * output, either in the agent's own network namespace or inside a pod's ({@link CommandRunner}).
  */
 @NullMarked
 package io.ztunnel.cni.exec;

@@ -1,5 +1,6 @@
 package io.ztunnel.cni.linux;
 
+import io.ztunnel.cni.ErrorText;
 import java.io.IOException;
 import java.time.Duration;
 
@@ -41,7 +42,7 @@ public final class Capabilities {
         } catch (IOException | RuntimeException e) {
             throw new MissingCapabilityException(
                     "cannot enter a network namespace: "
-                            + e.getMessage()
+                            + ErrorText.of(e)
                             + ". In-pod mode creates its listeners inside each pod's network namespace, which"
                             + " needs CAP_SYS_ADMIN: add it to the container's securityContext.capabilities"
                             + " (the ztunnel DaemonSet grants it), or run as root.",
@@ -59,7 +60,7 @@ public final class Capabilities {
                     "cannot set SO_MARK "
                             + mark
                             + " on a TCP socket: "
-                            + e.getMessage()
+                            + ErrorText.of(e)
                             + ". The in-pod redirection rules let through only packets carrying this mark, and"
                             + " setting it needs CAP_NET_ADMIN (or CAP_NET_RAW): add it to the container's"
                             + " securityContext.capabilities, or run as root.",

@@ -8,6 +8,7 @@ import io.netty.channel.epoll.EpollDatagramChannel;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.unix.UnixChannel;
+import io.ztunnel.cni.ErrorText;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.Objects;
@@ -102,7 +103,7 @@ public final class NetnsChannelFactory<C extends Channel & UnixChannel> implemen
         } catch (ChannelException e) {
             throw e;
         } catch (IOException | RuntimeException e) {
-            throw new ChannelException("cannot create " + kind + " in " + where() + ": " + e.getMessage(), e);
+            throw new ChannelException("cannot create " + kind + " in " + where() + ": " + ErrorText.of(e), e);
         }
     }
 

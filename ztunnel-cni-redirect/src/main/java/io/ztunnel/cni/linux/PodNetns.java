@@ -1,5 +1,6 @@
 package io.ztunnel.cni.linux;
 
+import io.ztunnel.cni.ErrorText;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.file.Path;
@@ -144,7 +145,7 @@ public final class PodNetns implements AutoCloseable {
 
     /** Something to do with the raw fd while it is guaranteed open. */
     @FunctionalInterface
-    public interface FdAction<T> {
+    public interface FdAction<T extends @Nullable Object> {
         T apply(int fd) throws IOException;
     }
 
@@ -155,7 +156,7 @@ public final class PodNetns implements AutoCloseable {
      *
      * @throws IllegalStateException if this netns is closed
      */
-    public synchronized <T> T withFd(FdAction<T> action) throws IOException {
+    public synchronized <T extends @Nullable Object> T withFd(FdAction<T> action) throws IOException {
         if (closed) {
             throw new IllegalStateException("netns " + id + " (" + description + ") is closed");
         }
@@ -206,7 +207,7 @@ public final class PodNetns implements AutoCloseable {
             if (cause instanceof Error err) {
                 throw err;
             }
-            throw new IOException("task in netns " + id + " failed: " + cause, cause);
+            throw new IOException("task in netns " + id + " failed: " + ErrorText.of(e), cause);
         }
     }
 
@@ -275,7 +276,7 @@ public final class PodNetns implements AutoCloseable {
                     .setMessage("could not enter network namespace")
                     .addKeyValue("netns", id)
                     .addKeyValue("source", description)
-                    .addKeyValue("error", e.getMessage())
+                    .addKeyValue("error", ErrorText.of(e))
                     .log();
             failed.forEach(t -> t.future.completeExceptionally(e));
             return;

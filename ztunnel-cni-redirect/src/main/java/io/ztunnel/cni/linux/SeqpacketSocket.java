@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalInt;
 import org.jspecify.annotations.Nullable;
@@ -186,7 +187,8 @@ public final class SeqpacketSocket implements AutoCloseable {
     public Message receive() throws IOException {
         begin();
         try {
-            return receiveNow(0);
+            // Null only for EAGAIN under MSG_DONTWAIT, which this call does not pass.
+            return Objects.requireNonNull(receiveNow(0), "blocking recvmsg returned no message");
         } finally {
             end();
         }

@@ -1,5 +1,6 @@
 package io.ztunnel.cni.rules;
 
+import io.ztunnel.cni.ErrorText;
 import java.io.IOException;
 
 /**
@@ -15,7 +16,7 @@ public final class RedirectException extends IOException {
     private final String pod;
 
     public RedirectException(String pod, String step, Throwable cause) {
-        super("pod " + pod + ": " + step + " failed: " + cause.getMessage(), cause);
+        super("pod " + pod + ": " + step + " failed: " + ErrorText.of(cause), cause);
         this.pod = pod;
     }
 

@@ -1,6 +1,7 @@
 package io.ztunnel.cni.zds;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import io.ztunnel.cni.ErrorText;
 import io.ztunnel.cni.linux.PodNetns;
 import io.ztunnel.cni.linux.SeqpacketSocket;
 import io.ztunnel.cni.linux.SeqpacketSocket.Message;
@@ -145,7 +146,7 @@ public final class ZdsClient implements AutoCloseable {
                             .setMessage("cannot connect to the node agent, retrying")
                             .addKeyValue("socket", socketPath)
                             .addKeyValue("attempts", failedAttempts)
-                            .addKeyValue("error", e.getMessage())
+                            .addKeyValue("error", ErrorText.of(e))
                             .log();
                 }
                 sleep(backoff.next());
@@ -188,7 +189,7 @@ public final class ZdsClient implements AutoCloseable {
             log.atWarn()
                     .setMessage("lost the node agent connection, reconnecting")
                     .addKeyValue("socket", socketPath)
-                    .addKeyValue("error", String.valueOf(cause))
+                    .addKeyValue("error", cause != null ? ErrorText.of(cause) : "connection ended")
                     .log();
             if (helloSent) {
                 try {
@@ -222,7 +223,7 @@ public final class ZdsClient implements AutoCloseable {
             try (Message message = socket.receive()) {
                 reply = session.handle(message);
             } catch (TruncatedMessageException e) {
-                socket.send(ZdsCodec.nack(e.getMessage()));
+                socket.send(ZdsCodec.nack(ErrorText.of(e)));
                 throw e;
             }
             socket.send(reply.response());
@@ -284,7 +285,7 @@ public final class ZdsClient implements AutoCloseable {
                         Reply.nackAndReconnect("cannot decode WorkloadRequest ("
                                 + message.data().length
                                 + " bytes): "
-                                + e.getMessage()),
+                                + ErrorText.of(e)),
                         "undecodable");
             }
             return switch (request.getPayloadCase()) {
@@ -318,7 +319,7 @@ public final class ZdsClient implements AutoCloseable {
             try {
                 netns = PodNetns.adopt(message.takeFd(0), "ZDS AddWorkload uid " + uid);
             } catch (IOException e) {
-                return logged(Reply.nack("netns fd for uid " + uid + ": " + e.getMessage()), "add");
+                return logged(Reply.nack("netns fd for uid " + uid + ": " + ErrorText.of(e)), "add");
             }
             WorkloadInfo info = ZdsCodec.fromProto(add.getWorkloadInfo());
             log.atInfo()
@@ -341,7 +342,7 @@ public final class ZdsClient implements AutoCloseable {
             try {
                 handler.keepWorkload(uid);
             } catch (RuntimeException e) {
-                return logged(Reply.nack(describe(e)), "keep");
+                return logged(Reply.nack(ErrorText.of(e)), "keep");
             }
             log.atDebug().setMessage("pod kept").addKeyValue("uid", uid).log();
             return Reply.ack();
@@ -396,7 +397,7 @@ public final class ZdsClient implements AutoCloseable {
             stage.toCompletableFuture().get();
             return Reply.ack();
         } catch (ExecutionException e) {
-            return logged(Reply.nack(describe(e.getCause())), what);
+            return logged(Reply.nack(ErrorText.of(e)), what);
         } catch (InterruptedException e) {
             // Only close() interrupts this thread.
             Thread.currentThread().interrupt();
@@ -404,12 +405,7 @@ public final class ZdsClient implements AutoCloseable {
             closed.initCause(new InterruptedIOException("ZDS client closed during " + what));
             throw closed;
         } catch (RuntimeException e) {
-            return logged(Reply.nack(describe(e)), what);
+            return logged(Reply.nack(ErrorText.of(e)), what);
         }
-    }
-
-    private static String describe(Throwable t) {
-        String message = t.getMessage();
-        return message == null || message.isBlank() ? t.getClass().getSimpleName() : message;
     }
 }

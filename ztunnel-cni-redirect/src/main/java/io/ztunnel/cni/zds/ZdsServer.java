@@ -1,6 +1,7 @@
 package io.ztunnel.cni.zds;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import io.ztunnel.cni.ErrorText;
 import io.ztunnel.cni.linux.PodNetns;
 import io.ztunnel.cni.linux.SeqpacketSocket;
 import io.ztunnel.cni.linux.SeqpacketSocket.Message;
@@ -357,7 +358,7 @@ public final class ZdsServer implements AutoCloseable {
                 sendSnapshot();
                 serveQueue();
             } catch (IOException | RuntimeException e) {
-                drop(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage());
+                drop(ErrorText.of(e));
             }
         }
 
@@ -374,7 +375,7 @@ public final class ZdsServer implements AutoCloseable {
                 try {
                     hello = ZdsHello.parseFrom(m.data());
                 } catch (InvalidProtocolBufferException e) {
-                    throw new IOException("undecodable ZdsHello: " + e.getMessage(), e);
+                    throw new IOException("undecodable ZdsHello: " + ErrorText.of(e), e);
                 }
                 if (hello.getVersion() != Version.V1) {
                     throw new IOException("unsupported ZDS version " + hello.getVersionValue() + ", want V1");
@@ -409,7 +410,7 @@ public final class ZdsServer implements AutoCloseable {
                             .setMessage("ztunnel NACKed a snapshot entry")
                             .addKeyValue("connection", id)
                             .addKeyValue("request", request.what)
-                            .addKeyValue("error", request.result.exceptionNow().getMessage())
+                            .addKeyValue("error", ErrorText.of(request.result.exceptionNow()))
                             .log();
                 }
                 sent++;
@@ -486,7 +487,7 @@ public final class ZdsServer implements AutoCloseable {
                         });
                     } catch (IllegalStateException e) { // the pod's netns was closed meanwhile
                         request.result.completeExceptionally(
-                                ZdsException.failed(request.what + ": " + e.getMessage(), e));
+                                ZdsException.failed(request.what + ": " + ErrorText.of(e), e));
                         return;
                     }
                 }
@@ -503,7 +504,7 @@ public final class ZdsServer implements AutoCloseable {
                     try {
                         response = WorkloadResponse.parseFrom(m.data());
                     } catch (InvalidProtocolBufferException e) {
-                        throw new IOException("undecodable WorkloadResponse: " + e.getMessage(), e);
+                        throw new IOException("undecodable WorkloadResponse: " + ErrorText.of(e), e);
                     }
                     if (!response.hasAck()) {
                         throw new IOException("WorkloadResponse without ack for " + request.what);
@@ -517,7 +518,7 @@ public final class ZdsServer implements AutoCloseable {
                 }
             } catch (IOException | RuntimeException e) {
                 request.result.completeExceptionally(ZdsException.failed(
-                        "ztunnel connection " + id + " failed during " + request.what + ": " + e.getMessage(), e));
+                        "ztunnel connection " + id + " failed during " + request.what + ": " + ErrorText.of(e), e));
                 throw e;
             }
         }

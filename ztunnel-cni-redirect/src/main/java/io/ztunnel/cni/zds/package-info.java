@@ -1,9 +1,7 @@
 /**
- * ZDS, the protocol between the istio-cni node agent and ztunnel, wire-compatible with both: {@link
- * io.ztunnel.cni.zds.ZdsClient} (the daemon's end, driving a {@link
- * io.ztunnel.cni.zds.ZdsWorkloadHandler}) and {@link io.ztunnel.cni.zds.ZdsServer} (the node
- * agent's end). The messages are generated from {@code src/main/proto/zds.proto} into {@code
- * io.ztunnel.cni.zds.proto}.
+ * ZDS, the protocol between the istio-cni node agent and ztunnel, wire-compatible with both: {@link ZdsClient} (the
+ * daemon's end, driving a {@link ZdsWorkloadHandler}) and {@link ZdsServer} (the node agent's end). The messages are
+ * generated from {@code src/main/proto/zds.proto} into {@code io.ztunnel.cni.zds.proto}.
  */
 @NullMarked
 package io.ztunnel.cni.zds;

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.net.InetAddress;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -55,11 +56,12 @@ class AgentConfigTest {
         assertThat(c.kube()).isNotNull();
         assertThat(c.kube().nodeName()).isEqualTo("node-1");
         assertThat(c.kube().hostProc()).isEqualTo(Path.of("/host/proc"));
-        assertThat(c.kube().syncTimeout()).isEqualTo(java.time.Duration.ofSeconds(60));
+        assertThat(c.kube().syncTimeout()).isEqualTo(Duration.ofSeconds(60));
         AgentConfig custom = AgentConfig.fromEnv(
                 Map.of("NODE_NAME", "node-1", "HOST_PROC", "/proc", "KUBE_SYNC_TIMEOUT_SECONDS", "5"));
+        assertThat(custom.kube()).isNotNull();
         assertThat(custom.kube().hostProc()).isEqualTo(Path.of("/proc"));
-        assertThat(custom.kube().syncTimeout()).isEqualTo(java.time.Duration.ofSeconds(5));
+        assertThat(custom.kube().syncTimeout()).isEqualTo(Duration.ofSeconds(5));
         assertThat(AgentConfig.fromEnv(Map.of("NODE_NAME", "node-1", "AGENT_LOCAL_CONFIG", "x"))
                         .kube())
                 .as("the local file wins")

@@ -47,6 +47,7 @@ import org.junit.jupiter.api.io.TempDir;
 class KubeNodeAgentNetnsTest {
     private static final String ANNOTATION = "ambient.istio.io/redirection";
 
+    @SuppressWarnings("NullAway.Init") // set by @EnableKubernetesMockClient before each test
     KubernetesClient client;
 
     @TempDir
@@ -111,6 +112,7 @@ class KubeNodeAgentNetnsTest {
                 await().atMost(Duration.ofSeconds(5))
                         .until(() -> finder.find(Map.of("a", List.of(ip))).containsKey("a"));
                 NetnsFinder.Found found = finder.find(Map.of("a", List.of(ip))).get("a");
+                assertThat(found).isNotNull();
                 try (PodNetns expected = PodNetns.open(a.path())) {
                     assertThat(found.id()).isEqualTo(expected.id());
                 }

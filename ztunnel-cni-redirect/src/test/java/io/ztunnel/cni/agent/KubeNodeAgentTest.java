@@ -6,6 +6,8 @@ import static org.awaitility.Awaitility.await;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.ztunnel.cni.agent.enrollment.EnrollmentPolicy;
@@ -23,11 +25,13 @@ import io.ztunnel.cni.zds.ZdsClient;
 import io.ztunnel.cni.zds.ZdsServer;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -51,7 +55,10 @@ class KubeNodeAgentTest {
     private static final String NODE = "node-1";
     private static final String ANNOTATION = "ambient.istio.io/redirection";
 
+    @SuppressWarnings("NullAway.Init") // set by @EnableKubernetesMockClient before each test
     KubernetesMockServer server;
+
+    @SuppressWarnings("NullAway.Init") // set by @EnableKubernetesMockClient before each test
     KubernetesClient client;
 
     @TempDir
@@ -92,7 +99,7 @@ class KubeNodeAgentTest {
         for (String uid : wanted.keySet()) {
             searched.add(uid);
             Path link = dir.resolve("netns-" + uid);
-            if (!Files.exists(link, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            if (!Files.exists(link, LinkOption.NOFOLLOW_LINKS)) {
                 Files.createSymbolicLink(link, Path.of("/proc/self/ns/net"));
             }
             out.put(uid, new NetnsFinder.Found(link, self));
@@ -172,8 +179,7 @@ class KubeNodeAgentTest {
                 .inNamespace(pod.namespace())
                 .withName(pod.name())
                 .patch(
-                        io.fabric8.kubernetes.client.dsl.base.PatchContext.of(
-                                io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
+                        PatchContext.of(PatchType.JSON_MERGE),
                         "{\"metadata\":{\"annotations\":{\"" + ANNOTATION + "\":" + value + "}}}");
     }
 
@@ -193,13 +199,15 @@ class KubeNodeAgentTest {
         }
     }
 
-    private void startAgent() throws IOException {
+    private Running startAgent() throws IOException {
         Path socket = dir.resolve("ztunnel.sock");
-        agent = new Running(socket);
+        Running started = new Running(socket);
+        agent = started;
         if (daemonClient == null) {
             daemonClient = new ZdsClient(socket, daemon);
             daemonClient.start();
         }
+        return started;
     }
 
     private void namespace(String name, Map<String, String> labels) {
@@ -263,7 +271,7 @@ class KubeNodeAgentTest {
     }
 
     private void awaitAnnotation(String ns, String name, @Nullable String value) {
-        await().atMost(Duration.ofSeconds(10)).until(() -> java.util.Objects.equals(annotation(ns, name), value));
+        await().atMost(Duration.ofSeconds(10)).until(() -> Objects.equals(annotation(ns, name), value));
     }
 
     private static String idOfSelf() throws IOException {
@@ -279,7 +287,7 @@ class KubeNodeAgentTest {
         String host = pod("demo", "host", NODE, "192.168.0.10", Map.of(), true);
         String elsewhere = pod("demo", "elsewhere", "node-2", "10.2.0.5", Map.of(), false);
         String system = pod("kube-system", "dns", NODE, "10.1.0.9", Map.of(), false);
-        startAgent();
+        Running running = startAgent();
         daemon.await("the first snapshot", e -> e.startsWith("snapshot"));
         assertThat(daemon.events()).containsExactly("snapshot []");
 
@@ -300,8 +308,8 @@ class KubeNodeAgentTest {
         assertThat(daemon.events())
                 .noneMatch(e -> e.contains(optOut) || e.contains(host) || e.contains(elsewhere) || e.contains(system));
         assertThat(searched).as("the only netns looked for").containsExactly(a);
-        assertThat(agent.loop.statuses().keySet()).containsExactly(a);
-        assertThat(StatusServer.metrics(agent.loop)).contains("ztunnel_node_agent_pods{state=\"enabled\"} 1\n");
+        assertThat(running.loop.statuses().keySet()).containsExactly(a);
+        assertThat(StatusServer.metrics(running.loop)).contains("ztunnel_node_agent_pods{state=\"enabled\"} 1\n");
 
         // A pod that starts later in the labelled namespace is enrolled from the watch.
         String late = pod("demo", "late", NODE, "10.1.0.7", Map.of(), false);
@@ -313,7 +321,7 @@ class KubeNodeAgentTest {
     void removingTheNamespaceLabelUnenrollsInIstioCniOrder() throws Exception {
         String a = pod("demo", "a", NODE, "10.1.0.5", Map.of(), false);
         labelNamespace("demo", "ambient");
-        startAgent();
+        Running running = startAgent();
         awaitAnnotation("demo", "a", "enabled");
         daemon.await("add of pod a", e -> e.startsWith("add " + a));
         steps.clear();
@@ -324,7 +332,8 @@ class KubeNodeAgentTest {
         awaitAnnotation("demo", "a", null);
         await().atMost(Duration.ofSeconds(10)).until(() -> steps.contains("unannotate demo/a"));
         assertThat(steps).containsExactly("probe- demo/a", "rules- demo/a", "zds-del " + a, "unannotate demo/a");
-        await().atMost(Duration.ofSeconds(10)).until(() -> agent.loop.statuses().isEmpty());
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> running.loop.statuses().isEmpty());
         Thread.sleep(300); // the informer now shows the pod without the annotation: nothing more happens
         assertThat(steps).hasSize(4);
     }
@@ -334,7 +343,7 @@ class KubeNodeAgentTest {
         String a = pod("demo", "a", NODE, "10.1.0.5", Map.of(), false);
         String b = pod("demo", "b", NODE, "10.1.0.6", Map.of(), false);
         labelNamespace("demo", "ambient");
-        startAgent();
+        Running running = startAgent();
         awaitAnnotation("demo", "a", "enabled");
         awaitAnnotation("demo", "b", "enabled");
 
@@ -347,7 +356,7 @@ class KubeNodeAgentTest {
         awaitAnnotation("demo", "a", null);
         assertThat(annotation("demo", "b")).isEqualTo("enabled");
         assertThat(daemon.events()).doesNotContain("del " + b);
-        assertThat(agent.loop.statuses().keySet()).containsExactly(b);
+        assertThat(running.loop.statuses().keySet()).containsExactly(b);
     }
 
     @Test
@@ -355,10 +364,10 @@ class KubeNodeAgentTest {
         String a = pod("demo", "a", NODE, "10.1.0.5", Map.of(), false);
         String b = pod("demo", "b", NODE, "10.1.0.6", Map.of(), false);
         labelNamespace("demo", "ambient");
-        startAgent();
+        Running first = startAgent();
         awaitAnnotation("demo", "a", "enabled");
         awaitAnnotation("demo", "b", "enabled");
-        agent.close();
+        first.close();
         agent = null;
         daemon.await("disconnect", e -> e.equals("disconnected"));
 
@@ -371,7 +380,7 @@ class KubeNodeAgentTest {
         daemon.clear();
         steps.clear();
 
-        startAgent();
+        Running running = startAgent();
 
         daemon.await("snapshot", e -> e.startsWith("snapshot"));
         assertThat(daemon.events()).contains("add " + a + " demo/a " + idOfSelf());
@@ -383,7 +392,7 @@ class KubeNodeAgentTest {
         assertThat(steps)
                 .as("a was enabled before the restart; no second patch")
                 .doesNotContain("annotate demo/a enabled");
-        assertThat(agent.loop.statuses().keySet()).containsExactlyInAnyOrder(a, c);
+        assertThat(running.loop.statuses().keySet()).containsExactlyInAnyOrder(a, c);
     }
 
     @Test
@@ -398,14 +407,14 @@ class KubeNodeAgentTest {
                         403,
                         "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"reason\":\"Forbidden\",\"code\":403}")
                 .times(3);
-        startAgent();
+        Running running = startAgent();
         daemon.await("the first snapshot", e -> e.equals("snapshot []"));
 
         labelNamespace("demo", "ambient");
 
         awaitAnnotation("demo", "b", "enabled");
         awaitAnnotation("demo", "a", "enabled");
-        assertThat(StatusServer.metrics(agent.loop))
+        assertThat(StatusServer.metrics(running.loop))
                 .contains("ztunnel_node_agent_failures_total{operation=\"annotation\"} 3\n")
                 .contains("ztunnel_node_agent_pods{state=\"enabled\"} 2\n");
         assertThat(daemon.events().stream()

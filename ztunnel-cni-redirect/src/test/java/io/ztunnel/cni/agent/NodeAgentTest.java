@@ -112,9 +112,20 @@ class NodeAgentTest {
     }
 
     private void awaitState(String uid, PodStatus.State state) {
-        await().atMost(Duration.ofSeconds(10))
-                .until(() -> agent.statuses().containsKey(uid)
-                        && agent.statuses().get(uid).state() == state);
+        await().atMost(Duration.ofSeconds(10)).until(() -> {
+            PodStatus status = agent.statuses().get(uid);
+            return status != null && status.state() == state;
+        });
+    }
+
+    /** The published status of pod {@code uid}, which must have one. */
+    private PodStatus status(String uid) {
+        PodStatus status = agent.statuses().get(uid);
+        if (status == null) {
+            throw new AssertionError(
+                    "no status for " + uid + " among " + agent.statuses().keySet());
+        }
+        return status;
     }
 
     @Test
@@ -130,7 +141,7 @@ class NodeAgentTest {
         assertThat(redirector.calls).containsExactly("apply demo/a", "apply demo/b");
         assertThat(zds.calls).containsExactly("add demo/a", "add demo/b");
         assertThat(agent.statuses().keySet()).containsExactly("uid-a", "uid-b");
-        assertThat(agent.statuses().get("uid-a").describe()).isEqualTo("enabled");
+        assertThat(status("uid-a").describe()).isEqualTo("enabled");
     }
 
     @Test
@@ -140,7 +151,7 @@ class NodeAgentTest {
         agent.update(view(AMBIENT, pod("a", Map.of(), Map.of())));
         awaitState("uid-a", PodStatus.State.PENDING);
         await().atMost(Duration.ofSeconds(10))
-                .until(() -> agent.statuses().get("uid-a").message().startsWith("no ztunnel connection"));
+                .until(() -> status("uid-a").message().startsWith("no ztunnel connection"));
         await().atMost(Duration.ofSeconds(10)).until(() -> zds.calls.size() >= 3); // 5, 10, 20 ms...
         assertThat(redirector.calls).containsExactly("apply demo/a");
         assertThat(agent.zdsSnapshot()).extracting(SnapshotEntry::uid).containsExactly("uid-a");
@@ -159,7 +170,7 @@ class NodeAgentTest {
         agent.update(view(AMBIENT, pod("a", Map.of(), Map.of()), pod("b", Map.of(), Map.of())));
         awaitState("uid-b", PodStatus.State.ENABLED);
         awaitState("uid-a", PodStatus.State.ERROR);
-        assertThat(agent.statuses().get("uid-a").describe())
+        assertThat(status("uid-a").describe())
                 .startsWith(
                         "error: pod demo/a: applying iptables rules (V4) failed: \"iptables-restore --noflush\" in netns x exited 4");
         assertThat(zds.calls).containsExactly("add demo/b");
@@ -190,7 +201,7 @@ class NodeAgentTest {
         redirector.failing.add("demo/a");
         agent.update(view(AMBIENT)); // pod gone from the source, its netns still exists
         awaitState("uid-a", PodStatus.State.ERROR);
-        assertThat(agent.statuses().get("uid-a").message()).startsWith("removing redirection: pod demo/a");
+        assertThat(status("uid-a").message()).startsWith("removing redirection: pod demo/a");
         assertThat(zds.calls).doesNotContain("del uid-a");
         redirector.failing.clear();
         await().atMost(Duration.ofSeconds(10)).until(() -> zds.calls.contains("del uid-a"));
@@ -223,7 +234,7 @@ class NodeAgentTest {
                 Optional.of(Path.of("/var/run/netns/ztunnel-test-no-such-netns")));
         agent.update(view(Map.of(), ghost));
         awaitState("uid-g", PodStatus.State.ERROR);
-        assertThat(agent.statuses().get("uid-g").message())
+        assertThat(status("uid-g").message())
                 .contains("/var/run/netns/ztunnel-test-no-such-netns")
                 .contains("ENOENT");
         assertThat(zds.calls).isEmpty();
@@ -235,7 +246,7 @@ class NodeAgentTest {
         Pod unknown = new Pod("uid-l", "l", "demo", "sa", List.of(), Map.of(), Map.of(), false, Optional.empty());
         agent.update(view(AMBIENT, unknown));
         awaitState("uid-l", PodStatus.State.ERROR);
-        assertThat(agent.statuses().get("uid-l").message()).isEqualTo("pod has no network namespace path");
+        assertThat(status("uid-l").message()).isEqualTo("pod has no network namespace path");
         agent.update(view(AMBIENT, pod("l", Map.of(), Map.of())));
         awaitState("uid-l", PodStatus.State.ENABLED);
         assertThat(zds.calls).containsExactly("add demo/l");

@@ -11,7 +11,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * What can be checked of the image without a Docker engine (ImageTest builds it where one exists): the build stage
- * has every module the parent pom lists (Maven refuses a reactor with a missing module, even with {@code -pl}), and
+ * has every module the parent pom lists (Maven refuses a reactor with a missing module, even with {@code -pl}) and
+ * {@code .mvn/jvm.config} (Error Prone needs the compiler internals it exports), and
  * the runtime stage works from {@code /} like Istio's image, so the relative default paths of the token, root
  * certificate and mesh config meet the DaemonSet's mounts; and the daemon's AOT cache is trained in the runtime stage
  * (by the JVM that will use it) for the daemon jar the entrypoint runs, where the launcher looks for it.
@@ -31,6 +32,13 @@ class DockerfileTest {
                     .as("Dockerfile copies module " + module)
                     .containsPattern("(?m)^COPY " + Pattern.quote(module) + " " + Pattern.quote(module) + "$");
         }
+    }
+
+    @Test
+    void theBuildStageCopiesTheMavenJvmConfigThatErrorProneNeeds() throws Exception {
+        String dockerfile = Files.readString(ROOT.resolve("Dockerfile"));
+        assertThat(ROOT.resolve(".mvn/jvm.config")).exists();
+        assertThat(dockerfile).containsPattern("(?m)^COPY \\.mvn \\.mvn$");
     }
 
     @Test

@@ -26,9 +26,12 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
@@ -128,13 +131,22 @@ class ManifestsTest {
     }
 
     private static Map<String, EnvVar> env(Container c) {
-        Map<String, EnvVar> m = new java.util.LinkedHashMap<>();
+        Map<String, EnvVar> m = new LinkedHashMap<>();
         c.getEnv().forEach(e -> m.put(e.getName(), e));
         return m;
     }
 
+    /** The variable {@code name}, which the container must set. */
+    private static EnvVar variable(Map<String, EnvVar> env, String name) {
+        EnvVar variable = env.get(name);
+        if (variable == null) {
+            throw new AssertionError("no variable " + name + " among " + env.keySet());
+        }
+        return variable;
+    }
+
     private static Map<String, String> mounts(Container c) {
-        Map<String, String> m = new java.util.LinkedHashMap<>();
+        Map<String, String> m = new LinkedHashMap<>();
         for (VolumeMount vm : c.getVolumeMounts()) {
             m.put(vm.getMountPath(), vm.getName());
         }
@@ -155,8 +167,9 @@ class ManifestsTest {
                     .toList()) {
                 Map<?, ?> doc = YAML.readValue(k.toFile(), Map.class);
                 assertThat(doc.get("kind")).isEqualTo("Kustomization");
-                for (Object r : (List<?>) doc.get("resources")) {
-                    assertThat(k.getParent().resolve(r.toString()))
+                assertThat(doc.get("resources")).as(k + " resources").isInstanceOf(List.class);
+                for (Object r : (List<?>) Objects.requireNonNull(doc.get("resources"))) {
+                    assertThat(k.resolveSibling(r.toString()))
                             .as(k + " resource " + r)
                             .exists();
                 }
@@ -230,10 +243,10 @@ class ManifestsTest {
         });
 
         Map<String, EnvVar> env = env(c);
-        assertThat(env.get("CA_ADDRESS").getValue()).isEqualTo("istiod.istio-system.svc:15012");
-        assertThat(env.get("XDS_ADDRESS").getValue()).isEqualTo("istiod.istio-system.svc:15012");
-        assertThat(env.get("INPOD_ENABLED").getValue()).isEqualTo("true");
-        assertThat(env.get("TERMINATION_GRACE_PERIOD_SECONDS").getValue()).isEqualTo("30");
+        assertThat(variable(env, "CA_ADDRESS").getValue()).isEqualTo("istiod.istio-system.svc:15012");
+        assertThat(variable(env, "XDS_ADDRESS").getValue()).isEqualTo("istiod.istio-system.svc:15012");
+        assertThat(variable(env, "INPOD_ENABLED").getValue()).isEqualTo("true");
+        assertThat(variable(env, "TERMINATION_GRACE_PERIOD_SECONDS").getValue()).isEqualTo("30");
         Map<String, String> downward = Map.of(
                 "POD_NAME",
                 "metadata.name",
@@ -246,10 +259,10 @@ class ManifestsTest {
                 "SERVICE_ACCOUNT",
                 "spec.serviceAccountName");
         downward.forEach((name, field) -> assertThat(
-                        env.get(name).getValueFrom().getFieldRef().getFieldPath())
+                        variable(env, name).getValueFrom().getFieldRef().getFieldPath())
                 .as(name)
                 .isEqualTo(field));
-        assertThat(env.get("ZTUNNEL_CPU_LIMIT")
+        assertThat(variable(env, "ZTUNNEL_CPU_LIMIT")
                         .getValueFrom()
                         .getResourceFieldRef()
                         .getResource())
@@ -296,7 +309,7 @@ class ManifestsTest {
                 .getSpec()
                 .getContainers()
                 .getFirst();
-        String opts = env(daemon).get("ZTUNNEL_JAVA_OPTS").getValue();
+        String opts = variable(env(daemon), "ZTUNNEL_JAVA_OPTS").getValue();
         assertThat(opts)
                 .as("the launcher's serial collector, which the image's AOT cache is trained with")
                 .doesNotContainPattern("-XX:\\+Use[A-Za-z]+GC")
@@ -330,7 +343,7 @@ class ManifestsTest {
                 .getSpec()
                 .getContainers()
                 .getFirst();
-        String agentOpts = env(agent).get("ZTUNNEL_JAVA_OPTS").getValue();
+        String agentOpts = variable(env(agent), "ZTUNNEL_JAVA_OPTS").getValue();
         long agentRequest =
                 Quantity.getAmountInBytes(agent.getResources().getRequests().get("memory"))
                                 .longValue()
@@ -361,11 +374,11 @@ class ManifestsTest {
         assertThat(c.getReadinessProbe().getHttpGet().getPort().getIntVal()).isEqualTo(8000);
 
         Map<String, EnvVar> env = env(c);
-        assertThat(env.get("NODE_NAME").getValueFrom().getFieldRef().getFieldPath())
+        assertThat(variable(env, "NODE_NAME").getValueFrom().getFieldRef().getFieldPath())
                 .isEqualTo("spec.nodeName");
-        assertThat(env.get("HOST_PROC").getValue()).isEqualTo("/host/proc");
-        assertThat(env.get("INPOD_UDS").getValue()).isEqualTo("/var/run/ztunnel/ztunnel.sock");
-        assertThat(env.get("READINESS_PORT").getValue()).isEqualTo("8000");
+        assertThat(variable(env, "HOST_PROC").getValue()).isEqualTo("/host/proc");
+        assertThat(variable(env, "INPOD_UDS").getValue()).isEqualTo("/var/run/ztunnel/ztunnel.sock");
+        assertThat(variable(env, "READINESS_PORT").getValue()).isEqualTo("8000");
         assertThat(env).doesNotContainKey("AGENT_LOCAL_CONFIG");
 
         Map<String, String> mounts = mounts(c);
@@ -384,7 +397,7 @@ class ManifestsTest {
         assertThat(volume(spec, "cni-ztunnel-sock-dir").getHostPath().getPath()).isEqualTo("/var/run/ztunnel");
 
         ClusterRole role = find(ClusterRole.class, "ztunnel-node-agent");
-        Set<String> grants = new java.util.TreeSet<>();
+        Set<String> grants = new TreeSet<>();
         for (PolicyRule r : role.getRules()) {
             assertThat(r.getApiGroups()).containsExactly("");
             for (String res : r.getResources()) {

@@ -14,6 +14,7 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.unix.UnixChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.ztunnel.cni.testing.NoFdLeaks;
 import io.ztunnel.cni.testing.RequiresNetns;
@@ -105,7 +106,7 @@ class NetnsSocketsTest {
                     .sync()
                     .channel();
             try {
-                int serverFd = ((io.netty.channel.unix.UnixChannel) server).fd().intValue();
+                int serverFd = ((UnixChannel) server).fd().intValue();
                 assertThat(SocketOptions.mark(serverFd)).isEqualTo(MARK);
                 assertThat(SocketOptions.getInt(serverFd, Libc.SOL_SOCKET, 15, "SO_REUSEPORT"))
                         .isEqualTo(1);

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.ztunnel.cni.testing.NoFdLeaks;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.CancellationException;
 import org.junit.jupiter.api.Test;
@@ -19,8 +20,7 @@ class PodNetnsTest {
             assertThat(a.id()).isEqualTo(b.id());
             assertThat(a.fd()).isNotEqualTo(b.fd());
             // The id is what the kernel shows in the namespace link: net:[<inode>].
-            String link = java.nio.file.Files.readSymbolicLink(Path.of("/proc/self/ns/net"))
-                    .toString();
+            String link = Files.readSymbolicLink(Path.of("/proc/self/ns/net")).toString();
             assertThat(link).isEqualTo("net:[" + a.id().inode() + "]");
         }
     }

@@ -9,6 +9,7 @@ import io.ztunnel.cni.linux.PodNetns;
 import io.ztunnel.cni.testing.NoFdLeaks;
 import io.ztunnel.cni.testing.RequiresNetns;
 import io.ztunnel.cni.testing.TestNetns;
+import java.net.InetAddress;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -242,9 +243,9 @@ class InpodRulesNetnsTest {
                     .contains(
                             "-A ISTIO_POSTRT -p tcp -m owner --socket-exists -m set --match-set istio-inpod-probes-v6 dst -j SNAT --to-source fd16:9254:7127:1337:ffff:ffff:ffff:ffff");
 
-            var ipA = java.net.InetAddress.ofLiteral("10.80.0.5");
-            var ipA6 = java.net.InetAddress.ofLiteral("fd00:80::5");
-            var ipB = java.net.InetAddress.ofLiteral("10.80.0.6");
+            var ipA = InetAddress.ofLiteral("10.80.0.5");
+            var ipA6 = InetAddress.ofLiteral("fd00:80::5");
+            var ipB = InetAddress.ofLiteral("10.80.0.6");
             snat.addPod("uid-a", List.of(ipA, ipA6));
             snat.addPod("uid-b", List.of(ipB));
             assertThat(snat.list(IpFamily.V4)).contains(Map.of("10.80.0.5", "uid-a", "10.80.0.6", "uid-b"));

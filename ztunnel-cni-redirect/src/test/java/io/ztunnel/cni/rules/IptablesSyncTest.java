@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -16,7 +17,7 @@ class IptablesSyncTest {
     private static final InpodRuleSet DEFAULT =
             InpodRuleSet.of(RedirectSettings.defaults().withDnsCapture(false));
 
-    private static java.util.Optional<String> plan(InpodRuleSet set, IpFamily f, String listing) {
+    private static Optional<String> plan(InpodRuleSet set, IpFamily f, String listing) {
         return IptablesSync.plan(
                 IptablesRules.tables(set, f),
                 IptablesRules.OWNED_CHAINS,

@@ -29,6 +29,7 @@ import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -87,7 +88,8 @@ class RedirectTrafficNetnsTest {
         return seen;
     }
 
-    private void connect(PodNetns from, int mark, InetSocketAddress to, InetSocketAddress local) throws Exception {
+    private void connect(PodNetns from, int mark, InetSocketAddress to, @Nullable InetSocketAddress local)
+            throws Exception {
         Bootstrap b = new Bootstrap()
                 .group(group)
                 .channelFactory(NetnsChannelFactory.socket(from, mark))

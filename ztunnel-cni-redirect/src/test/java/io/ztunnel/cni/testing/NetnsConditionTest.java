@@ -3,6 +3,7 @@ package io.ztunnel.cni.testing;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
@@ -30,7 +31,7 @@ class NetnsConditionTest {
 
     @Test
     void reportsAMissingToolByName() {
-        Optional<String> missing = NetnsCondition.missingRequirement(java.util.List.of("no-such-tool-ztunnel-test"));
+        Optional<String> missing = NetnsCondition.missingRequirement(List.of("no-such-tool-ztunnel-test"));
         assertThat(missing).isPresent();
         if (NetnsCondition.isRoot()) {
             assertThat(missing.get()).contains("no-such-tool-ztunnel-test");

@@ -32,6 +32,9 @@ public final class NoFdLeaks implements BeforeEachCallback, AfterEachCallback {
     public void afterEach(ExtensionContext context) throws InterruptedException {
         @SuppressWarnings("unchecked")
         Map<String, String> before = context.getStore(NS).get("fds", Map.class);
+        if (before == null) {
+            throw new IllegalStateException("no open-fd list recorded before the test");
+        }
         long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
         Map<String, String> leaked;
         do {

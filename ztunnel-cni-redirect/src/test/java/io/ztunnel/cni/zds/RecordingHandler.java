@@ -10,6 +10,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A {@link ZdsWorkloadHandler} that records every callback as a line of text, closes nothing until
@@ -21,7 +22,7 @@ final class RecordingHandler implements ZdsWorkloadHandler, AutoCloseable {
     final List<PodNetns> netns = new CopyOnWriteArrayList<>();
     final CompletableFuture<String> violation = new CompletableFuture<>();
     final BlockingQueue<Throwable> disconnects = new LinkedBlockingQueue<>();
-    volatile Set<String> lastSnapshot;
+    volatile @Nullable Set<String> lastSnapshot;
     volatile Function<String, CompletionStage<Void>> onAdd = uid -> CompletableFuture.completedFuture(null);
     volatile Function<String, CompletionStage<Void>> onDelete = uid -> CompletableFuture.completedFuture(null);
 

@@ -43,7 +43,7 @@ import org.slf4j.LoggerFactory;
 final class MetricsHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private static final Logger log = LoggerFactory.getLogger(MetricsHttpHandler.class);
 
-    /** Renders an exposition; {@link ZtunnelMetrics#scrape(ExpositionFormat, java.io.OutputStream)}. */
+    /** Renders an exposition; {@link ZtunnelMetrics#scrape(ExpositionFormat, OutputStream)}. */
     @FunctionalInterface
     interface Scraper {
         void scrape(ExpositionFormat format, OutputStream out) throws IOException;
@@ -110,7 +110,7 @@ final class MetricsHttpHandler extends SimpleChannelInboundHandler<FullHttpReque
         } catch (Exception e) {
             body.release();
             log.atWarn().setCause(e).addKeyValue("format", format).log("metrics scrape failed");
-            return text(HttpResponseStatus.INTERNAL_SERVER_ERROR, "scrape failed: " + e + "\n");
+            return text(HttpResponseStatus.INTERNAL_SERVER_ERROR, "scrape failed: " + ErrorText.of(e) + "\n");
         }
         int length = body.readableBytes();
         lastSize = Math.max(1024, length + length / 8);
@@ -142,7 +142,7 @@ final class MetricsHttpHandler extends SimpleChannelInboundHandler<FullHttpReque
         // Peer resets and the like are normal endings for a scrape connection.
         log.atDebug()
                 .addKeyValue("peer", ctx.channel().remoteAddress())
-                .addKeyValue("error", cause.toString())
+                .addKeyValue("error", ErrorText.of(cause))
                 .log("metrics connection error");
         ctx.close();
     }

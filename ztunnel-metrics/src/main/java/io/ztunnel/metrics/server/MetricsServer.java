@@ -123,11 +123,7 @@ public final class MetricsServer implements AutoCloseable {
         } catch (Exception ipv6Failure) {
             log.atInfo()
                     .addKeyValue("port", port)
-                    .addKeyValue(
-                            "error",
-                            ipv6Failure.getMessage() != null
-                                    ? ipv6Failure.getMessage()
-                                    : ipv6Failure.getClass().getSimpleName())
+                    .addKeyValue("error", ErrorText.of(ipv6Failure))
                     .log("cannot bind [::] for metrics, falling back to 0.0.0.0");
             try {
                 return binder.bind(bootstrap, new InetSocketAddress(anyAddress("0.0.0.0"), port));

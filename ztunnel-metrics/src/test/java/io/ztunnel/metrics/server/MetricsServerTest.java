@@ -1,5 +1,6 @@
 package io.ztunnel.metrics.server;
 
+import static io.ztunnel.metrics.StrictExpositionParser.requireFamily;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -20,6 +21,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -30,12 +32,16 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.zip.GZIPInputStream;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -54,7 +60,7 @@ class MetricsServerTest {
             .version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(5))
             .build();
-    private MetricsServer server;
+    private @Nullable MetricsServer server;
 
     @AfterEach
     void tearDown() throws Exception {
@@ -100,7 +106,7 @@ class MetricsServerTest {
             assertThat(res.headers().firstValue("content-encoding")).isEmpty();
             String body = new String(res.body(), StandardCharsets.UTF_8);
             var families = StrictExpositionParser.parse(body, ExpositionFormat.PROMETHEUS_TEXT);
-            assertThat(families.get("istio_tcp_sent_bytes_total")
+            assertThat(requireFamily(families, "istio_tcp_sent_bytes_total")
                             .samples()
                             .getFirst()
                             .value())
@@ -281,7 +287,7 @@ class MetricsServerTest {
             socket.getOutputStream()
                     .write("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
             assertThat(RawResponse.read(socket.getInputStream()).status).isEqualTo(200);
-            server.close();
+            Objects.requireNonNull(server, "started above").close();
             assertThat(readToEnd(socket.getInputStream())).isEmpty();
         }
         assertThatThrownBy(() -> new Socket(LOOPBACK, at.getPort()).close()).isInstanceOf(IOException.class);
@@ -296,11 +302,11 @@ class MetricsServerTest {
 
     @Test
     void fallsBackToIpv4WhenIpv6CannotBeBound() throws Exception {
-        java.util.List<String> attempts = new java.util.ArrayList<>();
+        List<String> attempts = new ArrayList<>();
         InetSocketAddress at =
                 start(MetricsServer.builder(metrics, control).port(0).binder((bootstrap, address) -> {
                     attempts.add(address.getAddress().getHostAddress());
-                    if (address.getAddress() instanceof java.net.Inet6Address) {
+                    if (address.getAddress() instanceof Inet6Address) {
                         throw new SocketException("Address family not supported by protocol");
                     }
                     return bootstrap.bind(address).sync().channel();
@@ -312,14 +318,15 @@ class MetricsServerTest {
 
     @Test
     void doesNotFallBackFromAnExplicitAddress() {
-        server = MetricsServer.builder(metrics, control)
+        MetricsServer failing = MetricsServer.builder(metrics, control)
                 .address(LOOPBACK)
                 .port(0)
                 .binder((bootstrap, address) -> {
                     throw new SocketException("nope");
                 })
                 .build();
-        assertThatThrownBy(server::start).isInstanceOf(SocketException.class).hasMessage("nope");
+        server = failing;
+        assertThatThrownBy(failing::start).isInstanceOf(SocketException.class).hasMessage("nope");
     }
 
     @Test
@@ -363,7 +370,7 @@ class MetricsServerTest {
     static final class RawResponse {
         int status;
         final Map<String, String> headers = new LinkedHashMap<>();
-        byte[] body;
+        byte[] body = new byte[0];
 
         static RawResponse read(InputStream in) throws IOException {
             RawResponse r = new RawResponse();

@@ -3,11 +3,12 @@ package io.ztunnel.xds.ads;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Message;
 import com.google.protobuf.Parser;
-import com.google.rpc.Status;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
+import io.grpc.Status;
+import io.ztunnel.xds.ErrorText;
 import io.ztunnel.xds.XdsResources;
 import io.ztunnel.xds.channel.ControlPlaneEndpoint;
 import io.ztunnel.xds.proto.envoy.core.Node;
@@ -35,6 +36,7 @@ import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -105,11 +107,11 @@ public final class DeltaAdsClient implements AutoCloseable {
     // Confined to the executor thread.
     private final Map<String, Map<String, String>> held = new LinkedHashMap<>();
     private final Set<String> awaitingFirstAck = new LinkedHashSet<>(SUBSCRIBED_TYPES);
-    private ClientCall<DeltaDiscoveryRequest, DeltaDiscoveryResponse> call;
-    private Stream stream;
+    private @Nullable ClientCall<DeltaDiscoveryRequest, DeltaDiscoveryResponse> call;
+    private @Nullable Stream stream;
     private int connectionId;
     private Duration backoff;
-    private ScheduledFuture<?> pendingReconnect;
+    private @Nullable ScheduledFuture<?> pendingReconnect;
 
     private DeltaAdsClient(Builder b) {
         this.endpoint = b.endpoint;
@@ -201,15 +203,17 @@ public final class DeltaAdsClient implements AutoCloseable {
         int id = ++connectionId;
         Stream s = new Stream(id);
         stream = s;
-        call = channel.newCall(AggregatedDiscoveryServiceGrpc.getDeltaAggregatedResourcesMethod(), callOptions);
+        ClientCall<DeltaDiscoveryRequest, DeltaDiscoveryResponse> c =
+                channel.newCall(AggregatedDiscoveryServiceGrpc.getDeltaAggregatedResourcesMethod(), callOptions);
+        call = c;
         log.atDebug()
                 .addKeyValue("connection", id)
                 .addKeyValue("address", endpoint.address())
                 .log("opening ADS stream");
-        call.start(s, new Metadata());
-        call.request(1);
+        c.start(s, new Metadata());
+        c.request(1);
         for (String type : SUBSCRIBED_TYPES) {
-            Map<String, String> versions = held.get(type);
+            Map<String, String> versions = versionsOf(type);
             DeltaDiscoveryRequest initial = DeltaDiscoveryRequest.newBuilder()
                     .setNode(node)
                     .setTypeUrl(type)
@@ -220,8 +224,17 @@ public final class DeltaAdsClient implements AutoCloseable {
                     .addKeyValue("type_url", type)
                     .addKeyValue("initial_resources", versions.size())
                     .log("sending initial request");
-            call.sendMessage(initial);
+            c.sendMessage(initial);
         }
+    }
+
+    /** The versions held for a subscribed type; every subscribed type has an entry from construction on. */
+    private Map<String, String> versionsOf(String typeUrl) {
+        Map<String, String> versions = held.get(typeUrl);
+        if (versions == null) {
+            throw new IllegalStateException("not a subscribed type: " + typeUrl);
+        }
+        return versions;
     }
 
     /** The call listener of one stream; events of superseded streams are ignored. */
@@ -248,13 +261,14 @@ public final class DeltaAdsClient implements AutoCloseable {
             }
             established = true;
             handleResponse(id, response);
-            if (stream == this && call != null) {
-                call.request(1);
+            ClientCall<DeltaDiscoveryRequest, DeltaDiscoveryResponse> c = call;
+            if (stream == this && c != null) {
+                c.request(1);
             }
         }
 
         @Override
-        public void onClose(io.grpc.Status status, Metadata trailers) {
+        public void onClose(Status status, Metadata trailers) {
             if (stream != this) {
                 return;
             }
@@ -299,7 +313,7 @@ public final class DeltaAdsClient implements AutoCloseable {
     }
 
     /** Maps a stream's final status to upstream's termination reasons. */
-    static TerminationReason classify(io.grpc.Status status, boolean established) {
+    static TerminationReason classify(Status status, boolean established) {
         if (status.isOk()) {
             return TerminationReason.COMPLETE;
         }
@@ -322,21 +336,18 @@ public final class DeltaAdsClient implements AutoCloseable {
     }
 
     /** Status plus the innermost cause's message (e.g. the TLS or token problem), on one line. */
-    static String describe(io.grpc.Status status) {
+    static String describe(Status status) {
         StringBuilder sb = new StringBuilder(status.getCode().toString());
         if (status.getDescription() != null) {
             sb.append(": ").append(status.getDescription());
         }
         Throwable cause = status.getCause();
         if (cause != null) {
-            while (cause.getCause() != null && cause.getCause() != cause) {
+            // Bounded: a cause chain may loop back on itself.
+            for (int depth = 0; depth < 16 && cause.getCause() != null; depth++) {
                 cause = cause.getCause();
             }
-            sb.append(" (").append(cause.getClass().getSimpleName());
-            if (cause.getMessage() != null) {
-                sb.append(": ").append(cause.getMessage());
-            }
-            sb.append(')');
+            sb.append(" (").append(ErrorText.of(cause)).append(')');
         }
         return sb.toString();
     }
@@ -381,7 +392,7 @@ public final class DeltaAdsClient implements AutoCloseable {
             }
         } else {
             String message = joinErrors(errors);
-            reply.setErrorDetail(Status.newBuilder().setCode(0).setMessage(message));
+            reply.getErrorDetailBuilder().setCode(0).setMessage(message);
             log.atWarn()
                     .addKeyValue("connection", id)
                     .addKeyValue("type_url", typeUrl)
@@ -392,8 +403,9 @@ public final class DeltaAdsClient implements AutoCloseable {
         int rejected = errors.size();
         notifyListener(() -> listener.onResponseProcessed(
                 typeUrl, response.getResourcesCount(), response.getRemovedResourcesCount(), rejected));
-        if (call != null) {
-            call.sendMessage(reply.build());
+        ClientCall<DeltaDiscoveryRequest, DeltaDiscoveryResponse> c = call;
+        if (c != null) {
+            c.sendMessage(reply.build());
         }
     }
 
@@ -434,7 +446,7 @@ public final class DeltaAdsClient implements AutoCloseable {
                 T message = parser.parseFrom(r.getResource().getValue());
                 upserts.add(new XdsResource<>(name, r.getVersion(), message, r.getAliasesList()));
             } catch (InvalidProtocolBufferException e) {
-                errors.add(new ResourceError(name, "cannot decode: " + e.getMessage()));
+                errors.add(new ResourceError(name, "cannot decode: " + ErrorText.of(e)));
             }
         }
         List<String> removals = response.getRemovedResourcesList();
@@ -446,12 +458,12 @@ public final class DeltaAdsClient implements AutoCloseable {
             log.atError().addKeyValue("type_url", typeUrl).setCause(e).log("xDS handler failed");
             rejected = new ArrayList<>();
             for (XdsResource<T> u : upserts) {
-                rejected.add(new ResourceError(u.name(), "internal error: " + e));
+                rejected.add(new ResourceError(u.name(), "internal error: " + ErrorText.of(e)));
             }
         }
         errors.addAll(rejected);
 
-        Map<String, String> versions = held.get(typeUrl);
+        Map<String, String> versions = versionsOf(typeUrl);
         for (String removed : removals) {
             versions.remove(removed);
         }
@@ -493,8 +505,9 @@ public final class DeltaAdsClient implements AutoCloseable {
         }
         log.atInfo().addKeyValue("address", endpoint.address()).log("closing xDS client");
         Runnable stop = () -> {
-            if (pendingReconnect != null) {
-                pendingReconnect.cancel(false);
+            ScheduledFuture<?> reconnect = pendingReconnect;
+            if (reconnect != null) {
+                reconnect.cancel(false);
                 pendingReconnect = null;
             }
             ClientCall<DeltaDiscoveryRequest, DeltaDiscoveryResponse> current = call;

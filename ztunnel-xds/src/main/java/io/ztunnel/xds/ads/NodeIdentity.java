@@ -11,6 +11,7 @@ import io.ztunnel.xds.proto.envoy.core.Node;
 import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,13 +49,20 @@ public record NodeIdentity(
     /** Used in the node id when {@code INSTANCE_IP} is unset. */
     public static final String DEFAULT_IP = "1.1.1.1";
 
-    public NodeIdentity {
-        instanceIp = instanceIp == null || instanceIp.isEmpty() ? DEFAULT_IP : instanceIp;
-        podName = Objects.requireNonNullElse(podName, "");
-        podNamespace = Objects.requireNonNullElse(podNamespace, "");
-        nodeName = Objects.requireNonNullElse(nodeName, "");
-        proxyMetadata = Map.copyOf(proxyMetadata);
-        jsonMetadata = Map.copyOf(jsonMetadata);
+    /** Unset variables may be passed as null: the IP then becomes {@link #DEFAULT_IP}, the names empty. */
+    public NodeIdentity(
+            @Nullable String instanceIp,
+            @Nullable String podName,
+            @Nullable String podNamespace,
+            @Nullable String nodeName,
+            Map<String, String> proxyMetadata,
+            Map<String, String> jsonMetadata) {
+        this.instanceIp = instanceIp == null || instanceIp.isEmpty() ? DEFAULT_IP : instanceIp;
+        this.podName = Objects.requireNonNullElse(podName, "");
+        this.podNamespace = Objects.requireNonNullElse(podNamespace, "");
+        this.nodeName = Objects.requireNonNullElse(nodeName, "");
+        this.proxyMetadata = Map.copyOf(proxyMetadata);
+        this.jsonMetadata = Map.copyOf(jsonMetadata);
     }
 
     /** The node id string. */
@@ -90,7 +98,7 @@ public record NodeIdentity(
         return Value.newBuilder().setStringValue(s).build();
     }
 
-    static Value toValue(JsonNode node) {
+    static Value toValue(@Nullable JsonNode node) {
         if (node == null || node.isNull() || node.isMissingNode()) {
             return Value.newBuilder().setNullValue(NullValue.NULL_VALUE).build();
         }

@@ -1,6 +1,7 @@
 package io.ztunnel.xds.ca;
 
 import io.grpc.Status;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A certificate request failed: istiod answered with an error status, could not be reached, or
@@ -13,7 +14,7 @@ public final class CaException extends Exception {
 
     private final Status.Code code;
 
-    CaException(String message, Status.Code code, Throwable cause) {
+    CaException(String message, Status.Code code, @Nullable Throwable cause) {
         super(message, cause);
         this.code = code;
     }

@@ -21,7 +21,7 @@ public record CertificateRequest(String csrPem, Duration validity, Optional<Stri
         if (!csrPem.contains("-----BEGIN CERTIFICATE REQUEST-----")) {
             throw new IllegalArgumentException("csrPem: not a PEM certificate request");
         }
-        if (validity.getSeconds() <= 0) {
+        if (validity.toSeconds() <= 0) {
             throw new IllegalArgumentException("validity: " + validity + " (expected: >= 1 s)");
         }
         impersonatedIdentity.ifPresent(id -> {

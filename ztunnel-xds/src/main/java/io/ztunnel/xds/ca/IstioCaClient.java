@@ -13,11 +13,14 @@ import io.ztunnel.xds.proto.ca.IstioCertificateServiceGrpc;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -50,8 +53,7 @@ public final class IstioCaClient implements AutoCloseable {
     private final Duration deadline;
     private final ExecutorService executor;
     /** Requests on the wire; failed by {@link #close()} if the channel's own cancellation does not reach them. */
-    private final java.util.Set<CompletableFuture<List<String>>> pending =
-            java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final Set<CompletableFuture<List<String>>> pending = ConcurrentHashMap.newKeySet();
 
     private final ManagedChannel channel;
     private final IstioCertificateServiceGrpc.IstioCertificateServiceStub stub;
@@ -95,7 +97,7 @@ public final class IstioCaClient implements AutoCloseable {
         }
         IstioCertificateRequest.Builder message = IstioCertificateRequest.newBuilder()
                 .setCsr(request.csrPem())
-                .setValidityDuration(request.validity().getSeconds());
+                .setValidityDuration(request.validity().toSeconds());
         request.impersonatedIdentity()
                 .ifPresent(id -> message.setMetadata(Struct.newBuilder()
                         .putFields(
@@ -106,7 +108,7 @@ public final class IstioCaClient implements AutoCloseable {
         result.whenComplete((chain, error) -> pending.remove(result));
         stub.withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS)
                 .createCertificate(message.build(), new StreamObserver<>() {
-                    private IstioCertificateResponse response;
+                    private @Nullable IstioCertificateResponse response;
 
                     @Override
                     public void onNext(IstioCertificateResponse value) {
@@ -124,9 +126,11 @@ public final class IstioCaClient implements AutoCloseable {
                                 + status.getCode()
                                 + (status.getDescription() == null ? "" : ": " + status.getDescription());
                         log.atWarn()
+                                .addKeyValue("address", endpoint.address())
                                 .addKeyValue("identity", identity)
                                 .addKeyValue("code", status.getCode())
-                                .log(text);
+                                .addKeyValue("description", Objects.requireNonNullElse(status.getDescription(), ""))
+                                .log("istiod CA refused the certificate request");
                         result.completeExceptionally(new CaException(
                                 text,
                                 status.getCode(),
@@ -135,7 +139,8 @@ public final class IstioCaClient implements AutoCloseable {
 
                     @Override
                     public void onCompleted() {
-                        List<String> chain = response == null ? List.of() : List.copyOf(response.getCertChainList());
+                        IstioCertificateResponse r = response;
+                        List<String> chain = r == null ? List.of() : List.copyOf(r.getCertChainList());
                         String problem = null;
                         if (chain.isEmpty()) {
                             problem = "empty certificate chain";
@@ -147,7 +152,11 @@ public final class IstioCaClient implements AutoCloseable {
                         if (problem != null) {
                             String text = "istiod CA at " + endpoint.address() + " returned an unusable chain for "
                                     + identity + ": " + problem;
-                            log.atWarn().addKeyValue("identity", identity).log(text);
+                            log.atWarn()
+                                    .addKeyValue("address", endpoint.address())
+                                    .addKeyValue("identity", identity)
+                                    .addKeyValue("problem", problem)
+                                    .log("istiod CA returned an unusable certificate chain");
                             result.completeExceptionally(new CaException(text, Status.Code.OK, null));
                             return;
                         }

@@ -1,5 +1,8 @@
 /**
- * Client of istiod's certificate authority ({@code IstioCertificateService/CreateCertificate}):
- * {@link io.ztunnel.xds.ca.IstioCaClient}. CSR and key generation are the caller's.
+ * Client of istiod's certificate authority ({@code IstioCertificateService/CreateCertificate}): {@link IstioCaClient}.
+ * CSR and key generation are the caller's.
  */
+@NullMarked
 package io.ztunnel.xds.ca;
+
+import org.jspecify.annotations.NullMarked;

@@ -1,5 +1,6 @@
 package io.ztunnel.xds.channel;
 
+import io.ztunnel.xds.ErrorText;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -107,7 +108,7 @@ public abstract sealed class AuthToken {
             try {
                 token = Files.readString(file, StandardCharsets.UTF_8).strip();
             } catch (IOException e) {
-                throw new IOException("cannot read token file " + file + ": " + e, e);
+                throw new IOException("cannot read token file " + file + ": " + ErrorText.of(e), e);
             }
             if (token.isEmpty()) {
                 throw new IOException("token file " + file + " is empty");

@@ -1,5 +1,6 @@
 package io.ztunnel.xds.channel;
 
+import io.ztunnel.xds.ErrorText;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.util.Locale;
@@ -48,7 +49,7 @@ public record ControlPlaneAddress(boolean tls, String host, int port) {
             uri = new URI(withScheme);
         } catch (URISyntaxException e) {
             throw new IllegalArgumentException(
-                    "control plane address \"" + value + "\" is not a valid URL: " + e.getMessage(), e);
+                    "control plane address \"" + value + "\" is not a valid URL: " + ErrorText.of(e), e);
         }
         String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
         boolean tls = switch (scheme) {

@@ -3,6 +3,7 @@ package io.ztunnel.xds.channel;
 import io.grpc.CallCredentials;
 import io.grpc.Metadata;
 import io.grpc.Status;
+import io.ztunnel.xds.ErrorText;
 import java.io.IOException;
 import java.util.List;
 import java.util.Map;
@@ -42,7 +43,7 @@ final class ControlPlaneCallCredentials extends CallCredentials {
                 current.ifPresent(t -> metadata.put(AUTHORIZATION, "Bearer " + t));
             } catch (IOException | RuntimeException e) {
                 applier.fail(Status.UNAUTHENTICATED
-                        .withDescription("no istiod auth token: " + e.getMessage())
+                        .withDescription("no istiod auth token: " + ErrorText.of(e))
                         .withCause(e));
                 return;
             }

@@ -11,6 +11,7 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
+import io.ztunnel.xds.ErrorText;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -22,6 +23,7 @@ import java.util.Optional;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Everything needed to open a gRPC channel to one istiod service (discovery or CA), configured
@@ -60,8 +62,7 @@ public final class ControlPlaneEndpoint {
     private final AuthToken token;
     private final Optional<String> clusterId;
     private final Map<String, String> headers;
-    private final EventLoopGroup eventLoopGroup;
-    private final Class<? extends Channel> channelType;
+    private final @Nullable LoopChoice eventLoop;
     private final Map<ChannelOption<?>, Object> channelOptions;
     private final Duration connectTimeout;
     private final Duration keepAliveTime;
@@ -76,8 +77,7 @@ public final class ControlPlaneEndpoint {
         this.token = b.token;
         this.clusterId = b.clusterId;
         this.headers = Map.copyOf(b.headers);
-        this.eventLoopGroup = b.eventLoopGroup;
-        this.channelType = b.channelType;
+        this.eventLoop = b.eventLoop;
         this.channelOptions = new LinkedHashMap<>(b.channelOptions);
         this.connectTimeout = b.connectTimeout;
         this.keepAliveTime = b.keepAliveTime;
@@ -123,8 +123,8 @@ public final class ControlPlaneEndpoint {
                 .userAgent("ztunnel-java")
                 .withOption(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeout.toMillis())
                 .withOption(ChannelOption.SO_KEEPALIVE, true);
-        if (eventLoopGroup != null) {
-            builder.eventLoopGroup(eventLoopGroup).channelType(channelType);
+        if (eventLoop != null) {
+            builder.eventLoopGroup(eventLoop.group()).channelType(eventLoop.channelType());
         }
         for (Map.Entry<ChannelOption<?>, Object> option : channelOptions.entrySet()) {
             withOption(builder, option.getKey(), option.getValue());
@@ -150,7 +150,7 @@ public final class ControlPlaneEndpoint {
                     .endpointIdentificationAlgorithm("")
                     .build();
         } catch (SSLException e) {
-            throw new IllegalStateException("cannot build the TLS context for " + address + ": " + e, e);
+            throw new IllegalStateException("cannot build the TLS context for " + address + ": " + ErrorText.of(e), e);
         }
     }
 
@@ -169,6 +169,9 @@ public final class ControlPlaneEndpoint {
                 + "}";
     }
 
+    /** A Netty event loop group and the channel type that matches it (epoll or NIO). */
+    private record LoopChoice(EventLoopGroup group, Class<? extends Channel> channelType) {}
+
     /**
      * Builds a {@link ControlPlaneEndpoint}. Not thread-safe. Defaults: system roots, no alternate
      * host name, no token, no cluster id, no extra headers, grpc's default event loop group.
@@ -180,8 +183,7 @@ public final class ControlPlaneEndpoint {
         private AuthToken token = AuthToken.none();
         private Optional<String> clusterId = Optional.empty();
         private final Map<String, String> headers = new LinkedHashMap<>();
-        private EventLoopGroup eventLoopGroup;
-        private Class<? extends Channel> channelType;
+        private @Nullable LoopChoice eventLoop;
         private final Map<ChannelOption<?>, Object> channelOptions = new LinkedHashMap<>();
         private Duration connectTimeout = Duration.ofSeconds(5);
         private Duration keepAliveTime = Duration.ofSeconds(30);
@@ -233,7 +235,7 @@ public final class ControlPlaneEndpoint {
             try {
                 Metadata.Key.of(key, Metadata.ASCII_STRING_MARSHALLER);
             } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("header " + name + ": invalid name: " + e.getMessage(), e);
+                throw new IllegalArgumentException("header " + name + ": invalid name: " + ErrorText.of(e), e);
             }
             for (int i = 0; i < value.length(); i++) {
                 char c = value.charAt(i);
@@ -254,8 +256,8 @@ public final class ControlPlaneEndpoint {
 
         /** The Netty event loop group and matching channel type to run the channel on. */
         public Builder eventLoop(EventLoopGroup group, Class<? extends Channel> channelType) {
-            this.eventLoopGroup = Objects.requireNonNull(group, "group");
-            this.channelType = Objects.requireNonNull(channelType, "channelType");
+            this.eventLoop = new LoopChoice(
+                    Objects.requireNonNull(group, "group"), Objects.requireNonNull(channelType, "channelType"));
             return this;
         }
 

@@ -7,12 +7,14 @@ import java.security.cert.CertificateException;
 import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.X509ExtendedTrustManager;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Verifies istiod's serving certificate: chain validation (PKIX) against the current {@link
@@ -114,7 +116,7 @@ final class ControlPlaneTrustManager extends X509ExtendedTrustManager {
             Object value = san.get(1);
             if (ip != null && type == SAN_IP && value instanceof String text) {
                 byte[] sanIp = ipLiteral(text);
-                if (sanIp != null && java.util.Arrays.equals(ip, sanIp)) {
+                if (sanIp != null && Arrays.equals(ip, sanIp)) {
                     return true;
                 }
             } else if (ip == null && type == SAN_DNS && value instanceof String dns) {
@@ -152,7 +154,7 @@ final class ControlPlaneTrustManager extends X509ExtendedTrustManager {
     }
 
     /** IP literal bytes, or null; never resolves names. */
-    private static byte[] ipLiteral(String s) {
+    private static byte @Nullable [] ipLiteral(String s) {
         boolean v4 = s.matches("[0-9]{1,3}(\\.[0-9]{1,3}){3}");
         boolean v6 = s.indexOf(':') >= 0 && s.matches("[0-9A-Fa-f:.]+");
         if (!v4 && !v6) {

@@ -1,5 +1,6 @@
 package io.ztunnel.xds.channel;
 
+import io.ztunnel.xds.ErrorText;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -18,6 +19,7 @@ import java.util.Objects;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509TrustManager;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The trust anchors for istiod's serving certificate: ztunnel's {@code XDS_ROOT_CA} / {@code
@@ -55,7 +57,7 @@ public abstract sealed class RootCertificates {
         try {
             return new StaticRoots(pem, trustManagerFor(parsePem(pem.getBytes(StandardCharsets.UTF_8), "inline PEM")));
         } catch (CertificateException e) {
-            throw new IllegalArgumentException("root certificates: " + e.getMessage(), e);
+            throw new IllegalArgumentException("root certificates: " + ErrorText.of(e), e);
         }
     }
 
@@ -88,7 +90,7 @@ public abstract sealed class RootCertificates {
         try {
             certs = factory.generateCertificates(new ByteArrayInputStream(pem));
         } catch (CertificateException e) {
-            throw new CertificateException(what + " is not valid PEM: " + e.getMessage(), e);
+            throw new CertificateException(what + " is not valid PEM: " + ErrorText.of(e), e);
         }
         if (certs.isEmpty()) {
             throw new CertificateException(what + " holds no certificate");
@@ -107,7 +109,7 @@ public abstract sealed class RootCertificates {
             factory.init(store);
             return firstX509(factory.getTrustManagers());
         } catch (KeyStoreException | NoSuchAlgorithmException | IOException e) {
-            throw new CertificateException("cannot build a trust manager: " + e, e);
+            throw new CertificateException("cannot build a trust manager: " + ErrorText.of(e), e);
         }
     }
 
@@ -121,7 +123,7 @@ public abstract sealed class RootCertificates {
     }
 
     private static final class SystemRoots extends RootCertificates {
-        private volatile X509TrustManager cached;
+        private volatile @Nullable X509TrustManager cached;
 
         @Override
         public X509TrustManager trustManager() throws CertificateException {
@@ -133,7 +135,7 @@ public abstract sealed class RootCertificates {
                     factory.init((KeyStore) null);
                     tm = firstX509(factory.getTrustManagers());
                 } catch (KeyStoreException | NoSuchAlgorithmException e) {
-                    throw new CertificateException("cannot load the system trust store: " + e, e);
+                    throw new CertificateException("cannot load the system trust store: " + ErrorText.of(e), e);
                 }
                 cached = tm;
             }
@@ -170,7 +172,7 @@ public abstract sealed class RootCertificates {
         private record Loaded(byte[] content, X509TrustManager tm) {}
 
         private final Path file;
-        private volatile Loaded loaded;
+        private volatile @Nullable Loaded loaded;
 
         FileRoots(Path file) {
             this.file = file;
@@ -182,7 +184,7 @@ public abstract sealed class RootCertificates {
             try {
                 content = Files.readAllBytes(file);
             } catch (IOException e) {
-                throw new CertificateException("cannot read root certificate file " + file + ": " + e, e);
+                throw new CertificateException("cannot read root certificate file " + file + ": " + ErrorText.of(e), e);
             }
             Loaded current = loaded;
             if (current != null && Arrays.equals(current.content(), content)) {

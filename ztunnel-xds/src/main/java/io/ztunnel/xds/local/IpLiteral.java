@@ -3,6 +3,7 @@ package io.ztunnel.xds.local;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Strict parsing of IP address literals and CIDR ranges into the raw bytes the workload protos
@@ -21,7 +22,7 @@ final class IpLiteral {
     record Cidr(byte[] address, int prefixLength) {}
 
     /** Returns the 4 or 16 address bytes, or null if {@code text} is not an IP literal. */
-    static byte[] parse(String text) {
+    static byte @Nullable [] parse(String text) {
         if (text.isEmpty() || text.length() > 45) {
             return null;
         }
@@ -62,7 +63,7 @@ final class IpLiteral {
         }
     }
 
-    private static byte[] parseV4(String text) {
+    private static byte @Nullable [] parseV4(String text) {
         byte[] out = new byte[4];
         int part = 0;
         int i = 0;
@@ -93,7 +94,7 @@ final class IpLiteral {
     }
 
     /** Parses {@code ip/len}; returns null if malformed or the length is out of range. */
-    static Cidr parseCidr(String text) {
+    static @Nullable Cidr parseCidr(String text) {
         int slash = text.indexOf('/');
         if (slash < 0) {
             return null;

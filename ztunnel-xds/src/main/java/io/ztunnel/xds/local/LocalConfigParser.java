@@ -3,6 +3,7 @@ package io.ztunnel.xds.local;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.Empty;
 import com.google.protobuf.UInt32Value;
+import io.ztunnel.xds.ErrorText;
 import io.ztunnel.xds.XdsResources;
 import io.ztunnel.xds.local.YamlTree.Entry;
 import io.ztunnel.xds.local.YamlTree.ListNode;
@@ -53,6 +54,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Parses ztunnel's local config YAML ({@code LOCAL_XDS_PATH} file or {@code LOCAL_XDS} inline
@@ -162,7 +164,7 @@ public final class LocalConfigParser {
         try {
             bytes = Files.readAllBytes(file);
         } catch (IOException e) {
-            throw new LocalConfigException(file.toString(), "cannot read file: " + e, e);
+            throw new LocalConfigException(file.toString(), "cannot read file: " + ErrorText.of(e), e);
         }
         return parseBytes(bytes, file.toString());
     }
@@ -200,7 +202,7 @@ public final class LocalConfigParser {
         try {
             root = YamlTree.parse(yaml);
         } catch (YamlTree.SyntaxException e) {
-            throw new LocalConfigException(source, e.mark().line(), e.mark().column(), "", e.getMessage());
+            throw new LocalConfigException(source, e.mark().line(), e.mark().column(), "", e.reason());
         }
         if (root == null) {
             throw new LocalConfigException(
@@ -966,6 +968,7 @@ public final class LocalConfigParser {
             }
 
             /** The value, or null if the key is absent or its value is null (serde's default). */
+            @Nullable
             Node optional(String key) {
                 Entry e = map.byKey().get(key);
                 if (e == null
@@ -1034,14 +1037,14 @@ public final class LocalConfigParser {
 
     private static <E> String spelling(Map<String, E> spellings, E value) {
         return spellings.entrySet().stream()
-                .filter(e -> e.getValue() == value)
+                .filter(e -> e.getValue().equals(value))
                 .map(Map.Entry::getKey)
                 .findFirst()
                 .orElse(String.valueOf(value));
     }
 
     /** Parses a YAML integer as Jackson presents it: decimal, optionally signed, or 0x/0o forms. */
-    private static Long parseInteger(String text) {
+    private static @Nullable Long parseInteger(String text) {
         String t = text.replace("_", "");
         int sign = 1;
         if (t.startsWith("+") || t.startsWith("-")) {

@@ -1,5 +1,6 @@
 package io.ztunnel.xds.local;
 
+import io.ztunnel.xds.ErrorText;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.file.ClosedWatchServiceException;
@@ -14,6 +15,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -72,9 +74,9 @@ public final class LocalConfigWatcher implements Closeable {
     private volatile boolean closed;
 
     // Confined to the watcher thread.
-    private byte[] lastContent;
-    private String lastReadProblem;
-    private WatchKey key;
+    private byte @Nullable [] lastContent;
+    private @Nullable String lastReadProblem;
+    private @Nullable WatchKey key;
 
     private LocalConfigWatcher(Path file, Duration debounce, Duration recheckInterval, Listener listener)
             throws IOException {
@@ -92,7 +94,7 @@ public final class LocalConfigWatcher implements Closeable {
             this.key = register();
         } catch (IOException e) {
             watchService.close();
-            throw new IOException("cannot watch directory " + directory + ": " + e.getMessage(), e);
+            throw new IOException("cannot watch directory " + directory + ": " + ErrorText.of(e), e);
         }
         this.thread = Thread.ofPlatform().daemon().name("local-config-watcher").unstarted(this::run);
     }
@@ -184,7 +186,8 @@ public final class LocalConfigWatcher implements Closeable {
     }
 
     private void ensureRegistered() {
-        if (key != null && key.isValid()) {
+        WatchKey current = key;
+        if (current != null && current.isValid()) {
             return;
         }
         try {
@@ -206,7 +209,7 @@ public final class LocalConfigWatcher implements Closeable {
             if (!problem.equals(lastReadProblem)) {
                 lastReadProblem = problem;
                 lastContent = null;
-                deliverError(new LocalConfigException(file.toString(), "cannot read file: " + e, e));
+                deliverError(new LocalConfigException(file.toString(), "cannot read file: " + ErrorText.of(e), e));
             }
             return;
         }

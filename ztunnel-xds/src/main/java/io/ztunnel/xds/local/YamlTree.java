@@ -6,13 +6,16 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLParser;
+import io.ztunnel.xds.ErrorText;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
 
 /**
  * A YAML document read into a small tree whose every node remembers its line and column, so
@@ -32,7 +35,7 @@ final class YamlTree {
     record Mark(int line, int column) {
         static final Mark UNKNOWN = new Mark(0, 0);
 
-        static Mark of(JsonLocation location) {
+        static Mark of(@Nullable JsonLocation location) {
             if (location == null || location.getLineNr() <= 0) {
                 return UNKNOWN;
             }
@@ -60,7 +63,7 @@ final class YamlTree {
     }
 
     /** A YAML sequence; {@code tag} is an explicit local tag (e.g. {@code !Presence}) or null. */
-    record ListNode(Mark mark, List<Node> items, String tag) implements Node {
+    record ListNode(Mark mark, List<Node> items, @Nullable String tag) implements Node {
         @Override
         public String describe() {
             return "a list";
@@ -80,7 +83,11 @@ final class YamlTree {
      * A scalar. {@code text} is the scalar's text (for NULL: the literal text or empty); {@code tag}
      * is an explicit local tag such as {@code !Exact}, or null.
      */
-    record ScalarNode(Mark mark, ScalarKind kind, String text, String tag) implements Node {
+    record ScalarNode(
+            Mark mark,
+            ScalarKind kind,
+            String text,
+            @Nullable String tag) implements Node {
         @Override
         public String describe() {
             return switch (kind) {
@@ -96,14 +103,21 @@ final class YamlTree {
     /** A syntax error or structural problem in the YAML itself (before any schema check). */
     static final class SyntaxException extends Exception {
         private final transient Mark mark;
+        private final String reason;
 
-        SyntaxException(Mark mark, String message) {
-            super(message);
+        SyntaxException(Mark mark, String reason) {
+            super(reason);
             this.mark = mark;
+            this.reason = reason;
         }
 
         Mark mark() {
             return mark;
+        }
+
+        /** What is wrong, without the position. */
+        String reason() {
+            return reason;
         }
     }
 
@@ -128,7 +142,7 @@ final class YamlTree {
      *
      * @throws SyntaxException for malformed YAML, duplicate keys, aliases or several documents
      */
-    static Node parse(String text) throws SyntaxException {
+    static @Nullable Node parse(String text) throws SyntaxException {
         try (YAMLParser parser = FACTORY.createParser(text)) {
             JsonToken first = parser.nextToken();
             if (first == null) {
@@ -145,7 +159,7 @@ final class YamlTree {
         } catch (JsonProcessingException e) {
             throw new SyntaxException(Mark.of(e.getLocation()), "invalid YAML: " + cleanMessage(e));
         } catch (IOException e) {
-            throw new SyntaxException(Mark.UNKNOWN, "invalid YAML: " + e.getMessage());
+            throw new SyntaxException(Mark.UNKNOWN, "invalid YAML: " + ErrorText.of(e));
         } catch (RuntimeException e) {
             // SnakeYAML reports some problems (e.g. unreadable characters) as unchecked exceptions.
             throw new SyntaxException(markOf(e), "invalid YAML: " + firstLine(e.getMessage()));
@@ -175,7 +189,8 @@ final class YamlTree {
         };
     }
 
-    private static ScalarNode scalar(Mark mark, ScalarKind kind, String text, String tag) throws SyntaxException {
+    private static ScalarNode scalar(Mark mark, ScalarKind kind, String text, @Nullable String tag)
+            throws SyntaxException {
         if (tag != null && tag.startsWith("tag:yaml.org,2002:")) {
             // Core-schema tags: honour !!str (forces a string); the others only restate the kind.
             String core = tag.substring("tag:yaml.org,2002:".length());
@@ -187,7 +202,8 @@ final class YamlTree {
         return new ScalarNode(mark, kind, text, tag);
     }
 
-    private static MapNode readMap(YAMLParser parser, Mark mark, String tag) throws IOException, SyntaxException {
+    private static MapNode readMap(YAMLParser parser, Mark mark, @Nullable String tag)
+            throws IOException, SyntaxException {
         if (localTag(tag) != null) {
             throw new SyntaxException(mark, "YAML tag !" + tag + " is not supported on a mapping");
         }
@@ -217,7 +233,8 @@ final class YamlTree {
         return new MapNode(mark, Collections.unmodifiableList(entries), Collections.unmodifiableMap(byKey));
     }
 
-    private static ListNode readList(YAMLParser parser, Mark mark, String tag) throws IOException, SyntaxException {
+    private static ListNode readList(YAMLParser parser, Mark mark, @Nullable String tag)
+            throws IOException, SyntaxException {
         List<Node> items = new ArrayList<>();
         JsonToken token;
         while ((token = parser.nextToken()) != JsonToken.END_ARRAY) {
@@ -234,12 +251,12 @@ final class YamlTree {
     }
 
     /** Returns the tag unless it is a YAML core-schema tag (which only restates the kind). */
-    private static String localTag(String tag) {
+    private static @Nullable String localTag(@Nullable String tag) {
         return tag == null || tag.startsWith("tag:yaml.org,2002:") ? null : tag;
     }
 
     private static Mark markOf(RuntimeException e) {
-        if (e instanceof org.yaml.snakeyaml.error.MarkedYAMLException marked && marked.getProblemMark() != null) {
+        if (e instanceof MarkedYAMLException marked && marked.getProblemMark() != null) {
             return new Mark(
                     marked.getProblemMark().getLine() + 1,
                     marked.getProblemMark().getColumn() + 1);
@@ -252,7 +269,7 @@ final class YamlTree {
         return firstLine(e.getOriginalMessage());
     }
 
-    private static String firstLine(String message) {
+    private static String firstLine(@Nullable String message) {
         if (message == null) {
             return "unreadable input";
         }
@@ -261,7 +278,7 @@ final class YamlTree {
         return newline < 0 ? trimmed : trimmed.substring(0, newline).strip();
     }
 
-    private static String nullToEmpty(String s) {
+    private static String nullToEmpty(@Nullable String s) {
         return s == null ? "" : s;
     }
 

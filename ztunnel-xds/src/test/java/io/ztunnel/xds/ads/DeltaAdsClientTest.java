@@ -3,7 +3,9 @@ package io.ztunnel.xds.ads;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.google.protobuf.Any;
 import com.google.protobuf.ByteString;
+import com.google.protobuf.Message;
 import io.grpc.Status;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -30,11 +32,13 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -53,6 +57,12 @@ class DeltaAdsClientTest {
     FakeIstiod istiod;
     final List<AutoCloseable> toClose = new ArrayList<>();
 
+    /** Waits for the client's reply to a push that reached it. */
+    private FakeIstiod.Reply awaitReply(@Nullable String nonce) {
+        String pushed = Objects.requireNonNull(nonce, "the push reached no subscribed stream");
+        return await().atMost(WAIT).until(() -> istiod.replyTo(pushed), Objects::nonNull);
+    }
+
     /** A handler that keeps the state like the daemon would, and can be told to reject names. */
     static final class RecordingHandler implements XdsResourceHandler {
         final Map<String, Address> addresses = new ConcurrentHashMap<>();
@@ -60,7 +70,7 @@ class DeltaAdsClientTest {
         final List<String> calls = new CopyOnWriteArrayList<>();
         final List<String> threads = new CopyOnWriteArrayList<>();
         volatile Predicate<String> reject = name -> false;
-        volatile RuntimeException failWith;
+        volatile @Nullable RuntimeException failWith;
 
         @Override
         public List<ResourceError> applyAddresses(List<XdsResource<Address>> upserts, List<String> removals) {
@@ -73,13 +83,14 @@ class DeltaAdsClientTest {
             return apply("policy", upserts, removals, policies);
         }
 
-        private <T extends com.google.protobuf.Message> List<ResourceError> apply(
+        private <T extends Message> List<ResourceError> apply(
                 String kind, List<XdsResource<T>> upserts, List<String> removals, Map<String, T> state) {
             threads.add(Thread.currentThread().getName());
             calls.add(kind + " upserts="
                     + upserts.stream().map(XdsResource::name).sorted().toList() + " removals=" + removals);
-            if (failWith != null) {
-                throw failWith;
+            RuntimeException failure = failWith;
+            if (failure != null) {
+                throw failure;
             }
             List<ResourceError> errors = new ArrayList<>();
             for (XdsResource<T> u : upserts) {
@@ -229,13 +240,9 @@ class DeltaAdsClientTest {
             assertThat(r.getInitialResourceVersionsMap()).isEmpty();
             assertThat(r.getNode().getId())
                     .isEqualTo("ztunnel~10.1.2.3~ztunnel-abc.istio-system~istio-system.svc.cluster.local");
-            assertThat(r.getNode().getMetadata().getFieldsMap().get("NODE_NAME").getStringValue())
+            assertThat(r.getNode().getMetadata().getFieldsOrThrow("NODE_NAME").getStringValue())
                     .isEqualTo("node-1");
-            assertThat(r.getNode()
-                            .getMetadata()
-                            .getFieldsMap()
-                            .get("CLUSTER_ID")
-                            .getStringValue())
+            assertThat(r.getNode().getMetadata().getFieldsOrThrow("CLUSTER_ID").getStringValue())
                     .isEqualTo("Kubernetes");
         }
 
@@ -288,8 +295,7 @@ class DeltaAdsClientTest {
         Address updated = workload("w1", 9);
         String nonce = istiod.push(XdsResources.ADDRESS_TYPE_URL, p -> p.upsert("w1", updated));
         await().atMost(WAIT).until(() -> updated.equals(handler.addresses.get("w1")));
-        await().atMost(WAIT).until(() -> istiod.replyTo(nonce) != null);
-        assertThat(istiod.replyTo(nonce).isNack()).isFalse();
+        assertThat(awaitReply(nonce).isNack()).isFalse();
 
         istiod.remove(XdsResources.ADDRESS_TYPE_URL, "w2");
         await().atMost(WAIT).until(() -> !handler.addresses.containsKey("w2"));
@@ -317,12 +323,13 @@ class DeltaAdsClientTest {
                         .malformed("broken")
                         .upsert("refused", workload("refused", 3))
                         .upsert("good-2", workload("good-2", 2)));
-        await().atMost(WAIT).until(() -> istiod.replyTo(nonce) != null);
 
-        FakeIstiod.Reply reply = istiod.replyTo(nonce);
+        FakeIstiod.Reply reply = awaitReply(nonce);
         assertThat(reply.isNack()).isTrue();
-        assertThat(reply.errorMessage()).startsWith("broken: cannot decode: ").endsWith("; refused: rejected by test");
-        assertThat(reply.errorMessage().split("; ")).hasSize(2);
+        String message = reply.errorMessage();
+        assertThat(message).isNotNull();
+        assertThat(message).startsWith("broken: cannot decode: ").endsWith("; refused: rejected by test");
+        assertThat(message.split("; ")).hasSize(2);
         assertThat(handler.addresses).containsOnlyKeys("good-1", "good-2");
         assertThat(handler.calls).anyMatch(c -> c.equals("address upserts=[good-1, good-2, refused] removals=[]"));
         assertThat(client.heldVersions().get(XdsResources.ADDRESS_TYPE_URL)).containsOnlyKeys("good-1", "good-2");
@@ -338,10 +345,8 @@ class DeltaAdsClientTest {
         // A body of the wrong type and a resource without a body are rejected by name as well.
         String nonce2 = istiod.push(
                 XdsResources.ADDRESS_TYPE_URL,
-                p -> p.raw("wrong-type", com.google.protobuf.Any.pack(policy("x")))
-                        .raw("empty", com.google.protobuf.Any.getDefaultInstance()));
-        await().atMost(WAIT).until(() -> istiod.replyTo(nonce2) != null);
-        assertThat(istiod.replyTo(nonce2).errorMessage())
+                p -> p.raw("wrong-type", Any.pack(policy("x"))).raw("empty", Any.getDefaultInstance()));
+        assertThat(awaitReply(nonce2).errorMessage())
                 .contains("wrong-type: resource type type.googleapis.com/istio.security.Authorization does not match")
                 .contains("empty: resource type  does not match");
     }
@@ -356,10 +361,8 @@ class DeltaAdsClientTest {
         String nonce = istiod.push(
                 XdsResources.AUTHORIZATION_TYPE_URL,
                 p -> p.upsert("default/a", policy("a")).upsert("default/b", policy("b")));
-        await().atMost(WAIT).until(() -> istiod.replyTo(nonce) != null);
-        assertThat(istiod.replyTo(nonce).errorMessage())
-                .isEqualTo("default/a: internal error: java.lang.IllegalStateException: boom; "
-                        + "default/b: internal error: java.lang.IllegalStateException: boom");
+        assertThat(awaitReply(nonce).errorMessage())
+                .isEqualTo("default/a: internal error: boom; default/b: internal error: boom");
     }
 
     @Test
@@ -370,9 +373,8 @@ class DeltaAdsClientTest {
         client.ready().get(20, TimeUnit.SECONDS);
 
         String nonce = istiod.pushUnknownType("type.googleapis.com/example.Mystery");
-        await().atMost(WAIT).until(() -> istiod.replyTo(nonce) != null);
-        assertThat(istiod.replyTo(nonce).isNack()).isFalse();
-        assertThat(istiod.replyTo(nonce).typeUrl()).isEqualTo("type.googleapis.com/example.Mystery");
+        assertThat(awaitReply(nonce).isNack()).isFalse();
+        assertThat(awaitReply(nonce).typeUrl()).isEqualTo("type.googleapis.com/example.Mystery");
         assertThat(listener.messages).containsEntry("type.googleapis.com/example.Mystery", 1L);
         assertThat(handler.calls).noneMatch(c -> c.contains("mystery"));
     }
@@ -390,7 +392,7 @@ class DeltaAdsClientTest {
 
         // A NACKed resource must not be listed on reconnect, so that istiod sends it again.
         String bad = istiod.push(XdsResources.ADDRESS_TYPE_URL, p -> p.malformed("bad"));
-        await().atMost(WAIT).until(() -> istiod.replyTo(bad) != null);
+        awaitReply(bad);
         Map<String, String> heldBefore = client.heldVersions().get(XdsResources.ADDRESS_TYPE_URL);
         assertThat(heldBefore).containsOnlyKeys("keep", "change", "gone");
 

@@ -37,11 +37,11 @@ class NodeIdentityTest {
                 .containsEntry("NODE_NAME", str("worker-1"))
                 .containsEntry("CLUSTER_ID", str("Kubernetes"))
                 .containsEntry("DNS_CAPTURE", str("true"));
-        Struct labels = fields.get("LABELS").getStructValue();
+        Struct labels = node.getMetadata().getFieldsOrThrow("LABELS").getStructValue();
         assertThat(labels.getFieldsMap().get("app")).isEqualTo(str("ztunnel"));
-        assertThat(labels.getFieldsMap().get("n").getNumberValue()).isEqualTo(2.0);
-        assertThat(labels.getFieldsMap().get("on").getBoolValue()).isTrue();
-        assertThat(labels.getFieldsMap().get("list").getListValue())
+        assertThat(labels.getFieldsOrThrow("n").getNumberValue()).isEqualTo(2.0);
+        assertThat(labels.getFieldsOrThrow("on").getBoolValue()).isTrue();
+        assertThat(labels.getFieldsOrThrow("list").getListValue())
                 .isEqualTo(ListValue.newBuilder()
                         .addValues(Value.newBuilder().setNumberValue(1))
                         .addValues(Value.newBuilder().setNullValue(NullValue.NULL_VALUE))

@@ -2,8 +2,12 @@ package io.ztunnel.xds.ca;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.grpc.Server;
 import io.grpc.Status;
+import io.grpc.netty.NettyServerBuilder;
+import io.grpc.stub.StreamObserver;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
@@ -12,9 +16,14 @@ import io.ztunnel.xds.channel.AuthToken;
 import io.ztunnel.xds.channel.ControlPlaneAddress;
 import io.ztunnel.xds.channel.ControlPlaneEndpoint;
 import io.ztunnel.xds.channel.RootCertificates;
+import io.ztunnel.xds.proto.ca.IstioCertificateRequest;
+import io.ztunnel.xds.proto.ca.IstioCertificateResponse;
+import io.ztunnel.xds.proto.ca.IstioCertificateServiceGrpc;
 import io.ztunnel.xds.testing.FakeIstiod;
 import io.ztunnel.xds.testing.TestCertificates;
 import java.io.ByteArrayInputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -23,6 +32,7 @@ import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -97,8 +107,7 @@ class IstioCaClientTest {
         assertThat(recorded.request().getMetadata().getFieldsMap()).containsOnlyKeys("ImpersonatedIdentity");
         assertThat(recorded.request()
                         .getMetadata()
-                        .getFieldsMap()
-                        .get("ImpersonatedIdentity")
+                        .getFieldsOrThrow("ImpersonatedIdentity")
                         .getStringValue())
                 .isEqualTo(IDENTITY);
 
@@ -159,16 +168,17 @@ class IstioCaClientTest {
     @Test
     void reportsAnErrorStatus() {
         istiod.caMode(FakeIstiod.CaMode.ERROR);
-        ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(
+        ExecutionException e = assertThrows(
                 ExecutionException.class,
                 () -> client.createCertificate(CertificateRequest.impersonating(
                                 TestCertificates.newCsr(IDENTITY).pem(), Duration.ofHours(1), IDENTITY))
                         .get(20, TimeUnit.SECONDS));
-        CaException ca = (CaException) e.getCause();
-        assertThat(ca.code()).isEqualTo(Status.Code.PERMISSION_DENIED);
-        assertThat(ca)
-                .hasMessageContaining("refused the certificate request for " + IDENTITY)
-                .hasMessageContaining("PERMISSION_DENIED: fake CA told to refuse");
+        assertThat(e.getCause()).isInstanceOfSatisfying(CaException.class, ca -> {
+            assertThat(ca.code()).isEqualTo(Status.Code.PERMISSION_DENIED);
+            assertThat(ca)
+                    .hasMessageContaining("refused the certificate request for " + IDENTITY)
+                    .hasMessageContaining("PERMISSION_DENIED: fake CA told to refuse");
+        });
     }
 
     @Test
@@ -181,13 +191,15 @@ class IstioCaClientTest {
                 ControlPlaneEndpoint.builder(ControlPlaneAddress.parse("https://127.0.0.1:" + freePort))
                         .eventLoop(group, NioSocketChannel.class)
                         .build())) {
-            ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(
+            ExecutionException e = assertThrows(
                     ExecutionException.class,
                     () -> unreachable
                             .createCertificate(CertificateRequest.forSelf(
                                     TestCertificates.newCsr(IDENTITY).pem(), Duration.ofHours(1)))
                             .get(20, TimeUnit.SECONDS));
-            assertThat(((CaException) e.getCause()).code()).isEqualTo(Status.Code.UNAVAILABLE);
+            assertThat(e.getCause())
+                    .isInstanceOfSatisfying(
+                            CaException.class, ca -> assertThat(ca.code()).isEqualTo(Status.Code.UNAVAILABLE));
         }
     }
 
@@ -215,14 +227,12 @@ class IstioCaClientTest {
 
     @Test
     void closeFailsARequestStillOnTheWirePromptly() throws Exception {
-        java.util.concurrent.CountDownLatch received = new java.util.concurrent.CountDownLatch(1);
-        io.grpc.Server silent = io.grpc.netty.NettyServerBuilder.forAddress(
-                        new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0))
-                .addService(new io.ztunnel.xds.proto.ca.IstioCertificateServiceGrpc.IstioCertificateServiceImplBase() {
+        CountDownLatch received = new CountDownLatch(1);
+        Server silent = NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
+                .addService(new IstioCertificateServiceGrpc.IstioCertificateServiceImplBase() {
                     @Override
                     public void createCertificate(
-                            io.ztunnel.xds.proto.ca.IstioCertificateRequest request,
-                            io.grpc.stub.StreamObserver<io.ztunnel.xds.proto.ca.IstioCertificateResponse> observer) {
+                            IstioCertificateRequest request, StreamObserver<IstioCertificateResponse> observer) {
                         received.countDown(); // a slow istiod: never answers
                     }
                 })

@@ -32,6 +32,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -275,7 +276,7 @@ class LocalConfigParserTest {
         // The service endpoint was folded into the second workload's services map.
         Workload second = config.workloads().get(1).getWorkload();
         assertThat(second.getServicesMap())
-                .containsExactly(java.util.Map.entry(
+                .containsExactly(Map.entry(
                         "ns1/svc.ns1.svc.cluster.local",
                         PortList.newBuilder().addPorts(port(80, 9090)).build()));
         assertThat(second.hasCapacity()).isFalse();

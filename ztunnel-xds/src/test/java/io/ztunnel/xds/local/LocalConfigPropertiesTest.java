@@ -2,6 +2,7 @@ package io.ztunnel.xds.local;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.Empty;
@@ -12,6 +13,7 @@ import io.ztunnel.xds.proto.security.Clause;
 import io.ztunnel.xds.proto.security.Match;
 import io.ztunnel.xds.proto.security.Rule;
 import io.ztunnel.xds.proto.security.Scope;
+import io.ztunnel.xds.proto.security.ServiceAccountMatch;
 import io.ztunnel.xds.proto.security.StringMatch;
 import io.ztunnel.xds.proto.workload.Address;
 import io.ztunnel.xds.proto.workload.GatewayAddress;
@@ -35,6 +37,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.function.Consumer;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;
@@ -147,7 +150,7 @@ class LocalConfigPropertiesTest {
     }
 
     /** An optional field: absent, or a key with a value and the change it makes to the builder. */
-    record Field<B>(String key, Object yaml, java.util.function.Consumer<B> apply) {}
+    record Field<B>(String key, Object yaml, Consumer<B> apply) {}
 
     static <B> Arbitrary<Optional<Field<B>>> optional(Arbitrary<Field<B>> field) {
         return field.optional(0.5);
@@ -390,7 +393,7 @@ class LocalConfigPropertiesTest {
         Arbitrary<List<Spec>> sas = Combinators.combine(text(), text())
                 .as((ns, sa) -> new Spec(
                         Map.of("namespace", ns, "serviceAccount", sa),
-                        io.ztunnel.xds.proto.security.ServiceAccountMatch.newBuilder()
+                        ServiceAccountMatch.newBuilder()
                                 .setNamespace(ns)
                                 .setServiceAccount(sa)
                                 .build()))
@@ -428,16 +431,12 @@ class LocalConfigPropertiesTest {
                             "notDestinationIps",
                             c.get(3),
                             v -> m.addNotDestinationIps((io.ztunnel.xds.proto.security.Address) v));
-                    putSpecs(
-                            yaml,
-                            "serviceAccounts",
-                            a.get(0),
-                            v -> m.addServiceAccounts((io.ztunnel.xds.proto.security.ServiceAccountMatch) v));
+                    putSpecs(yaml, "serviceAccounts", a.get(0), v -> m.addServiceAccounts((ServiceAccountMatch) v));
                     putSpecs(
                             yaml,
                             "notServiceAccounts",
                             a.get(1),
-                            v -> m.addNotServiceAccounts((io.ztunnel.xds.proto.security.ServiceAccountMatch) v));
+                            v -> m.addNotServiceAccounts((ServiceAccountMatch) v));
                     if (!p.get(0).isEmpty()) {
                         yaml.put("destinationPorts", p.get(0));
                         m.addAllDestinationPorts(p.get(0));
@@ -450,8 +449,7 @@ class LocalConfigPropertiesTest {
                 });
     }
 
-    static void putSpecs(
-            Map<String, Object> yaml, String key, List<Spec> specs, java.util.function.Consumer<Object> add) {
+    static void putSpecs(Map<String, Object> yaml, String key, List<Spec> specs, Consumer<Object> add) {
         if (!specs.isEmpty()) {
             yaml.put(key, specs.stream().map(Spec::yaml).toList());
             specs.forEach(s -> add.accept(s.expected()));
@@ -668,7 +666,8 @@ class LocalConfigPropertiesTest {
                         "HBONE", "TCP", "Healthy", "Allow", "Global", "/1.2.3.4", "a/b", "10.0.0.0/8", "::1", "", "x"),
                 Arbitraries.integers().between(-5, 70_000).map(i -> (Object) i),
                 Arbitraries.of(true, false).map(b -> (Object) b),
-                Arbitraries.just(null));
+                // YAML's null, written by the mapper as it writes a null map value.
+                Arbitraries.just((Object) NullNode.getInstance()));
         Arbitrary<Object> tree = Arbitraries.recursive(
                 () -> scalar,
                 inner -> Arbitraries.oneOf(

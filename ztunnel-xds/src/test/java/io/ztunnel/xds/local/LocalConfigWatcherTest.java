@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -52,6 +53,7 @@ class LocalConfigWatcherTest {
         }
     }
 
+    @Nullable
     LocalConfigWatcher watcher;
 
     @AfterEach
@@ -224,11 +226,11 @@ class LocalConfigWatcherTest {
         Path file = dir.resolve("local.yaml");
         Files.writeString(file, config("a"));
         Recorder recorder = new Recorder();
-        start(file, recorder);
+        LocalConfigWatcher started = start(file, recorder);
         await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() == 1);
 
-        watcher.close();
-        watcher.close(); // idempotent
+        started.close();
+        started.close(); // idempotent
         assertThat(Thread.getAllStackTraces().keySet())
                 .noneMatch(t -> t.getName().equals("local-config-watcher") && t.isAlive());
 

@@ -43,11 +43,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import java.util.function.Predicate;
 import javax.net.ssl.SSLException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * An in-process istiod for tests: a real grpc-java server on loopback (TLS with a test root by
@@ -101,18 +104,19 @@ public final class FakeIstiod implements AutoCloseable {
     /** One recorded call: gRPC method and request headers. */
     public record CallRecord(String method, Metadata headers) {
         /** The {@code authorization} header, or null. */
-        public String authorization() {
+        public @Nullable String authorization() {
             return headers.get(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER));
         }
 
         /** Any ASCII header, or null. */
-        public String header(String name) {
+        public @Nullable String header(String name) {
             return headers.get(Metadata.Key.of(name, Metadata.ASCII_STRING_MARSHALLER));
         }
     }
 
     /** One ACK or NACK received. */
-    public record Reply(String typeUrl, String nonce, String errorMessage) {
+    public record Reply(
+            String typeUrl, String nonce, @Nullable String errorMessage) {
         public boolean isNack() {
             return errorMessage != null;
         }
@@ -133,7 +137,7 @@ public final class FakeIstiod implements AutoCloseable {
     // Guarded by lock.
     private final Map<String, Map<String, Resource>> resources = new HashMap<>();
     private final List<AdsStream> streams = new ArrayList<>();
-    private Server server;
+    private @Nullable Server server;
     private int port;
     private CaMode caMode = CaMode.NORMAL;
 
@@ -336,7 +340,7 @@ public final class FakeIstiod implements AutoCloseable {
      * @return the nonce of the pushed response (one nonce for all streams), or null if no stream
      *     was subscribed
      */
-    public String push(String typeUrl, java.util.function.Consumer<Push> changes) {
+    public @Nullable String push(String typeUrl, Consumer<Push> changes) {
         Push p = new Push(typeUrl, versions.incrementAndGet());
         changes.accept(p);
         // Sent under the lock so that a push can never overtake a stream's initial response.
@@ -420,7 +424,7 @@ public final class FakeIstiod implements AutoCloseable {
     }
 
     /** The reply to the response with {@code nonce}, or null if none arrived yet. */
-    public Reply replyTo(String nonce) {
+    public @Nullable Reply replyTo(String nonce) {
         return replies.stream().filter(r -> r.nonce().equals(nonce)).findFirst().orElse(null);
     }
 
@@ -482,7 +486,7 @@ public final class FakeIstiod implements AutoCloseable {
     /** One client stream. */
     private final class AdsStream implements StreamObserver<DeltaDiscoveryRequest> {
         final StreamObserver<DeltaDiscoveryResponse> out;
-        final Set<String> subscribed = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        final Set<String> subscribed = ConcurrentHashMap.newKeySet();
         boolean done; // guarded by this
 
         AdsStream(StreamObserver<DeltaDiscoveryResponse> out) {

@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import org.bouncycastle.asn1.pkcs.Attribute;
 import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
+import org.bouncycastle.asn1.x500.RDN;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.BasicConstraints;
 import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
@@ -35,6 +36,7 @@ import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.cert.jcajce.JcaX509ExtensionUtils;
 import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
 import org.bouncycastle.openssl.PEMParser;
+import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
 import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
 import org.bouncycastle.operator.ContentSigner;
 import org.bouncycastle.operator.OperatorCreationException;
@@ -148,7 +150,7 @@ public final class TestCertificates {
                     true,
                     new GeneralNames(new GeneralName(GeneralName.uniformResourceIdentifier, spiffeId)).getEncoded()));
             PKCS10CertificationRequest csr = new JcaPKCS10CertificationRequestBuilder(
-                            new X500Name(new org.bouncycastle.asn1.x500.RDN[0]), key.getPublic())
+                            new X500Name(new RDN[0]), key.getPublic())
                     .addAttribute(PKCSObjectIdentifiers.pkcs_9_at_extensionRequest, extensions)
                     .build(new JcaContentSignerBuilder("SHA256withECDSA").build(key.getPrivate()));
             return new Csr(pem(csr), key.getPrivate());
@@ -187,8 +189,7 @@ public final class TestCertificates {
                     }
                 }
             }
-            PublicKey key = new org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter()
-                    .getPublicKey(csr.getSubjectPublicKeyInfo());
+            PublicKey key = new JcaPEMKeyConverter().getPublicKey(csr.getSubjectPublicKeyInfo());
             return new ParsedCsr(key, uris);
         } catch (IOException | OperatorCreationException | PKCSException | RuntimeException e) {
             if (e instanceof IllegalArgumentException iae) {

@@ -4,6 +4,7 @@ import io.fabric8.kubernetes.api.model.PodIP;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.ztunnel.cni.ErrorText;
 import io.ztunnel.cni.agent.ClusterView;
 import io.ztunnel.cni.agent.PodHooks;
 import io.ztunnel.cni.agent.PodSource;
@@ -18,11 +19,13 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -80,7 +83,7 @@ public final class KubePodSource implements PodSource {
     private final Map<String, NetnsFinder.Found> netnsCache = new HashMap<>();
     private final RetryBackoff rescan = new RetryBackoff();
     private boolean missingNetns;
-    private final java.util.Set<String> warnedMissing = new java.util.HashSet<>();
+    private final Set<String> warnedMissing = new HashSet<>();
     private long rescanDueNanos = Long.MAX_VALUE;
     private @Nullable ClusterView last;
 
@@ -144,12 +147,12 @@ public final class KubePodSource implements PodSource {
             i.addEventHandler(signal);
             // Keep retrying (with fabric8's backoff) even before the first successful list.
             i.exceptionHandler((started, t) -> {
-                lastApiError = String.valueOf(t.getMessage());
+                lastApiError = ErrorText.of(t);
                 log.atWarn()
                         .setMessage("Kubernetes API list/watch failed; retrying")
                         .addKeyValue("node", nodeName)
                         .addKeyValue("started", started)
-                        .addKeyValue("error", String.valueOf(t.getMessage()))
+                        .addKeyValue("error", ErrorText.of(t))
                         .log();
                 return true;
             });
@@ -179,7 +182,8 @@ public final class KubePodSource implements PodSource {
                     + (last == null ? "no answer yet (requests are still being retried)" : "last error: " + last));
         } catch (ExecutionException e) {
             close();
-            throw new IOException("Kubernetes API: " + e.getCause().getMessage(), e.getCause());
+            Throwable cause = e.getCause();
+            throw new IOException("Kubernetes API: " + ErrorText.of(e), cause != null ? cause : e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             close();
@@ -293,7 +297,7 @@ public final class KubePodSource implements PodSource {
                 log.atError()
                         .setMessage("cannot scan for pod network namespaces")
                         .addKeyValue("finder", finder)
-                        .addKeyValue("error", e.getMessage())
+                        .addKeyValue("error", ErrorText.of(e))
                         .log();
             }
         }

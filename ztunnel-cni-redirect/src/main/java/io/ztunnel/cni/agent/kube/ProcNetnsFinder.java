@@ -58,7 +58,10 @@ public final class ProcNetnsFinder implements NetnsFinder {
     public static Optional<NetnsId> idOf(Path path) {
         try {
             Map<String, Object> a = Files.readAttributes(path, "unix:ino,dev");
-            return Optional.of(new NetnsId((Long) a.get("ino"), (Long) a.get("dev")));
+            if (a.get("ino") instanceof Long ino && a.get("dev") instanceof Long dev) {
+                return Optional.of(new NetnsId(ino, dev));
+            }
+            return Optional.empty();
         } catch (IOException | RuntimeException e) {
             return Optional.empty();
         }

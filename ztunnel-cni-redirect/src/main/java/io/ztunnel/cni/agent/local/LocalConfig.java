@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.ztunnel.cni.ErrorText;
 import io.ztunnel.cni.agent.ClusterView;
 import io.ztunnel.cni.agent.enrollment.Namespace;
 import io.ztunnel.cni.agent.enrollment.Pod;
@@ -24,6 +25,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeSet;
 import java.util.UUID;
+import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -62,7 +64,7 @@ public final class LocalConfig {
             .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
-    private static final java.util.regex.Pattern IPV4 = java.util.regex.Pattern.compile("\\d{1,3}(\\.\\d{1,3}){3}");
+    private static final Pattern IPV4 = Pattern.compile("\\d{1,3}(\\.\\d{1,3}){3}");
 
     private LocalConfig() {}
 
@@ -128,7 +130,7 @@ public final class LocalConfig {
         } catch (JsonProcessingException e) {
             throw error(source, e.getLocation(), "", brief(e.getOriginalMessage()));
         } catch (IOException e) {
-            throw new LocalConfigException(source, 0, "", e.getMessage());
+            throw new LocalConfigException(source, 0, "", ErrorText.of(e));
         }
         checkUnique(namespaces, namespaceLines, pods, podLines, source);
         return new ClusterView(namespaces, pods);
@@ -182,8 +184,7 @@ public final class LocalConfig {
      */
     private static int keyLine(String yaml, int fromLine, String key, @Nullable JsonLocation fallback) {
         List<String> lines = yaml.lines().toList();
-        java.util.regex.Pattern keyPattern =
-                java.util.regex.Pattern.compile("(^|[\\s{,-])" + java.util.regex.Pattern.quote(key) + "\\s*:");
+        Pattern keyPattern = Pattern.compile("(^|[\\s{,-])" + Pattern.quote(key) + "\\s*:");
         int stop = Math.min(lines.size(), Math.max(fromLine, lineOf(fallback)));
         for (int i = Math.max(0, fromLine - 1); i < stop; i++) {
             if (keyPattern.matcher(lines.get(i)).find()) {

@@ -1,5 +1,6 @@
 package io.ztunnel.cni.agent.local;
 
+import io.ztunnel.cni.ErrorText;
 import io.ztunnel.cni.agent.ClusterView;
 import io.ztunnel.cni.agent.PodSource;
 import java.io.IOException;
@@ -165,7 +166,7 @@ public final class LocalFileSource implements PodSource {
             reportOnce("local config file is missing; keeping the last good version");
             return;
         } catch (IOException e) {
-            reportOnce("cannot read local config file (" + e.getMessage() + "); keeping the last good version");
+            reportOnce("cannot read local config file (" + ErrorText.of(e) + "); keeping the last good version");
             return;
         }
         if (lastBytes != null && Arrays.equals(bytes, lastBytes)) {
@@ -175,7 +176,7 @@ public final class LocalFileSource implements PodSource {
         try {
             view = LocalConfig.parse(new String(bytes, StandardCharsets.UTF_8), file.toString());
         } catch (LocalConfigException e) {
-            reportOnce("invalid local config ignored, keeping the last good version: " + e.getMessage());
+            reportOnce("invalid local config ignored, keeping the last good version: " + ErrorText.of(e));
             return;
         }
         lastBytes = bytes;

@@ -1,7 +1,6 @@
 /**
- * The node agent's local mode: pods are network namespaces, and pods, namespaces and their labels
- * come from a YAML file ({@link io.ztunnel.cni.agent.local.LocalConfig} parses it, {@link
- * io.ztunnel.cni.agent.local.LocalFileSource} watches it).
+ * The node agent's local mode: pods are network namespaces, and pods, namespaces and their labels come from a YAML file
+ * ({@link LocalConfig} parses it, {@link LocalFileSource} watches it).
  */
 @NullMarked
 package io.ztunnel.cni.agent.local;

@@ -7,6 +7,7 @@ import io.ztunnel.cni.agent.ClusterView;
 import io.ztunnel.cni.agent.enrollment.Pod;
 import io.ztunnel.cni.testing.NoFdLeaks;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.concurrent.BlockingQueue;
@@ -119,8 +120,7 @@ class LocalFileSourceTest {
     @Test
     void aBrokenOrMissingFileAtStartIsAnError() throws Exception {
         Path file = dir.resolve("pods.yaml");
-        assertThatThrownBy(() -> new LocalFileSource(file).start(v -> {}))
-                .isInstanceOf(java.nio.file.NoSuchFileException.class);
+        assertThatThrownBy(() -> new LocalFileSource(file).start(v -> {})).isInstanceOf(NoSuchFileException.class);
         Files.writeString(file, "pods: [oops\n");
         assertThatThrownBy(() -> new LocalFileSource(file).start(v -> {}))
                 .isInstanceOf(LocalConfigException.class)
