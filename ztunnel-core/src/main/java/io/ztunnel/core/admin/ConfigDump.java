@@ -4,19 +4,24 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.ztunnel.core.identity.CertificateManager;
+import io.ztunnel.core.identity.Pem;
 import io.ztunnel.core.identity.WorkloadCertificate;
 import io.ztunnel.core.state.Authorization;
+import io.ztunnel.core.state.Cidr;
 import io.ztunnel.core.state.GatewayAddress;
+import io.ztunnel.core.state.Locality;
 import io.ztunnel.core.state.NetworkAddress;
 import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.Service;
 import io.ztunnel.core.state.Workload;
 import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -102,7 +107,7 @@ public final class ConfigDump {
         m.put("authorizationPolicies", w.authorizationPolicies());
         m.put("status", w.status() == Workload.HealthStatus.HEALTHY ? "Healthy" : "Unhealthy");
         m.put("clusterId", w.clusterId());
-        if (!w.locality().equals(io.ztunnel.core.state.Locality.NONE)) {
+        if (!w.locality().equals(Locality.NONE)) {
             m.put(
                     "locality",
                     Map.of(
@@ -259,9 +264,9 @@ public final class ConfigDump {
         }
     }
 
-    private static void putCidrs(Map<String, Object> out, String key, List<io.ztunnel.core.state.Cidr> list) {
+    private static void putCidrs(Map<String, Object> out, String key, List<Cidr> list) {
         if (!list.isEmpty()) {
-            out.put(key, list.stream().map(io.ztunnel.core.state.Cidr::toString).toList());
+            out.put(key, list.stream().map(Cidr::toString).toList());
         }
     }
 
@@ -279,7 +284,7 @@ public final class ConfigDump {
     }
 
     private static String pascal(Enum<?> e) {
-        String n = e.name().toLowerCase(java.util.Locale.ROOT);
+        String n = e.name().toLowerCase(Locale.ROOT);
         return Character.toUpperCase(n.charAt(0)) + n.substring(1);
     }
 
@@ -316,11 +321,7 @@ public final class ConfigDump {
     private static Map<String, Object> certificate(X509Certificate c) {
         Map<String, Object> m = new LinkedHashMap<>();
         try {
-            m.put(
-                    "pem",
-                    Base64.getEncoder()
-                            .encodeToString(io.ztunnel.core.identity.Pem.encode(c)
-                                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
+            m.put("pem", Base64.getEncoder().encodeToString(Pem.encode(c).getBytes(StandardCharsets.US_ASCII)));
         } catch (RuntimeException e) {
             m.put("pem", "");
         }

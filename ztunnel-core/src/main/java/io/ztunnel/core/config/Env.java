@@ -1,5 +1,6 @@
 package io.ztunnel.core.config;
 
+import io.ztunnel.core.util.Errors;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Map;
@@ -87,7 +88,7 @@ public final class Env {
         try {
             return parseDuration(v);
         } catch (IllegalArgumentException e) {
-            throw new ConfigException(name + "=" + v + ": " + e.getMessage());
+            throw new ConfigException(name + "=" + v + ": " + Errors.message(e));
         }
     }
 

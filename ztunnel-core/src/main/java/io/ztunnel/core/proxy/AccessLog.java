@@ -1,6 +1,7 @@
 package io.ztunnel.core.proxy;
 
 import io.ztunnel.core.identity.SpiffeId;
+import io.ztunnel.core.net.Addresses;
 import io.ztunnel.core.state.Workload;
 import java.net.InetSocketAddress;
 import org.slf4j.Logger;
@@ -78,11 +79,6 @@ public final class AccessLog {
     }
 
     private static String address(InetSocketAddress a) {
-        if (a == null) {
-            return "";
-        }
-        return a.isUnresolved()
-                ? a.getHostString() + ":" + a.getPort()
-                : io.ztunnel.core.hbone.HboneAddress.format(a.getAddress(), a.getPort());
+        return a == null ? "" : Addresses.format(a);
     }
 }

@@ -13,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ServiceLoader;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.slf4j.event.KeyValuePair;
 
 class LogDefaultsTest {
     private final LoggerContext context = new LoggerContext();
@@ -51,7 +52,7 @@ class LogDefaultsTest {
         PatternLayoutEncoder encoder = (PatternLayoutEncoder) stdout.getEncoder();
         LoggingEvent event = new LoggingEvent(
                 Logger.class.getName(), context.getLogger("access"), Level.INFO, "connection complete", null, null);
-        event.addKeyValuePair(new org.slf4j.event.KeyValuePair("direction", "inbound"));
+        event.addKeyValuePair(new KeyValuePair("direction", "inbound"));
         event.setTimeStamp(0);
         assertThat(new String(encoder.encode(event), StandardCharsets.UTF_8))
                 .isEqualTo("1970-01-01T00:00:00.000Z INFO  access connection complete direction=inbound"

@@ -6,13 +6,18 @@ import static org.awaitility.Awaitility.await;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.InputStream;
 import java.net.Socket;
+import java.net.SocketException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -34,13 +39,13 @@ class MeshTest {
     void captureLogs() {
         logs.start();
         ((Logger) LoggerFactory.getLogger("access")).addAppender(logs);
-        ((Logger) LoggerFactory.getLogger("io.ztunnel.core.app.Daemon")).addAppender(logs);
+        ((Logger) LoggerFactory.getLogger(Daemon.class)).addAppender(logs);
     }
 
     @AfterEach
     void tearDown() throws Exception {
         ((Logger) LoggerFactory.getLogger("access")).detachAppender(logs);
-        ((Logger) LoggerFactory.getLogger("io.ztunnel.core.app.Daemon")).detachAppender(logs);
+        ((Logger) LoggerFactory.getLogger(Daemon.class)).detachAppender(logs);
         if (mesh != null) {
             mesh.close();
         }
@@ -147,9 +152,8 @@ class MeshTest {
                 .contains(" src.identity=" + spiffeClient + " dst.addr=127.0.0.3:15008 dst.hbone_addr=127.0.0.3:8080 ")
                 .contains(" dst.workload=server-a dst.namespace=server dst.identity=" + spiffeServer
                         + " direction=inbound bytes_sent=13 bytes_recv=4 duration=");
-        com.fasterxml.jackson.databind.JsonNode json = new com.fasterxml.jackson.databind.ObjectMapper()
-                .readTree(new String(
-                        LogConfig.jsonEncoder(context).encode(success), java.nio.charset.StandardCharsets.UTF_8));
+        JsonNode json = new ObjectMapper()
+                .readTree(new String(LogConfig.jsonEncoder(context).encode(success), StandardCharsets.UTF_8));
         Map<String, String> fields = new HashMap<>();
         json.get("kvpList")
                 .forEach(kv -> kv.fields()
@@ -207,7 +211,7 @@ class MeshTest {
             await().atMost(Duration.ofSeconds(10)).until(() -> {
                 try {
                     return in.read() == -1;
-                } catch (java.net.SocketException e) {
+                } catch (SocketException e) {
                     return true;
                 }
             });
@@ -276,7 +280,7 @@ class MeshTest {
             }
             // ...while the one in flight keeps working until it ends.
             byte[] payload = new byte[1 << 20];
-            new java.util.Random(5).nextBytes(payload);
+            new Random(5).nextBytes(payload);
             CompletableFuture<byte[]> echoed = CompletableFuture.supplyAsync(() -> {
                 try {
                     return s.getInputStream().readNBytes(payload.length);

@@ -26,6 +26,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
 
 /** Metrics, admin API and diagnostics of running daemons, as an operator sees them. */
 @Timeout(120)
@@ -248,14 +249,12 @@ class ObservabilityTest {
         assertThat(MeshFixture.http(admin, "/logging?level=access=debug,authorization=trace", "POST")
                         .body())
                 .isEqualTo("current log level is access=debug,authorization=trace\n");
-        assertThat(org.slf4j.LoggerFactory.getLogger("authorization").isTraceEnabled())
-                .isTrue();
+        assertThat(LoggerFactory.getLogger("authorization").isTraceEnabled()).isTrue();
         assertThat(MeshFixture.http(admin, "/logging?level=loud", "POST").statusCode())
                 .isEqualTo(400);
         assertThat(MeshFixture.http(admin, "/logging?reset", "POST").statusCode())
                 .isEqualTo(200);
-        assertThat(org.slf4j.LoggerFactory.getLogger("authorization").isTraceEnabled())
-                .isFalse();
+        assertThat(LoggerFactory.getLogger("authorization").isTraceEnabled()).isFalse();
     }
 
     @Test
