@@ -70,22 +70,10 @@ public class MetricsBenchmark {
             "NullAway") // ztunnel-core is not null-annotated yet; ConnectionRecord takes null for absent parts
     public ConnectionRecord connectionLifecycle() {
         Workload source = sources[next = (next + 1) & 63];
-        ConnectionRecord r = new ConnectionRecord(
-                "ns99/pod-999/sa-999",
-                Direction.INBOUND,
-                src,
-                dst,
-                null,
-                source.identity(),
-                source,
-                destination,
-                null,
-                new SpiffeId("cluster.local", "ns99", "sa-999"),
-                null,
-                "allowed",
-                tracker,
-                telemetry);
-        r.opened();
+        ConnectionRecord r = ConnectionRecord.builder(Direction.INBOUND, "ns99/pod-999/sa-999")
+                .source(src, source, source.identity())
+                .destination(dst, destination, null, new SpiffeId("cluster.local", "ns99", "sa-999"))
+                .open(tracker, telemetry);
         r.established(() -> {});
         for (int i = 0; i < flushes; i++) {
             r.bytes(16384, 0);

@@ -7,6 +7,7 @@ import io.netty.handler.codec.http2.DefaultHttp2HeadersDecoder;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersEncoder;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.ztunnel.core.identity.SpiffeId;
+import io.ztunnel.core.net.HboneAddress;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.List;

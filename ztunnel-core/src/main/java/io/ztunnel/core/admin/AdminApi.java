@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.util.NetUtil;
 import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.proxy.ConnectionRecord;
 import io.ztunnel.core.proxy.ConnectionTracker;
@@ -12,12 +13,15 @@ import io.ztunnel.core.state.NetworkAddress;
 import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.StateStore;
 import io.ztunnel.core.state.Workload;
+import io.ztunnel.core.util.Errors;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadInfo;
 import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.text.ParseException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -25,6 +29,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
+import jdk.jfr.Configuration;
 import jdk.jfr.Recording;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -236,7 +241,7 @@ public final class AdminApi {
         } catch (NumberFormatException e) {
             return badRequest("port: not a number: " + port);
         } catch (IllegalArgumentException e) {
-            return badRequest(e.getMessage());
+            return badRequest(Errors.message(e));
         }
         ProxyState snapshot = state.current();
         Workload destination = snapshot.workloadByAddress(new NetworkAddress(network, dstIp));
@@ -265,14 +270,14 @@ public final class AdminApi {
     }
 
     private static InetAddress parseIp(String text, String field) {
-        byte[] raw = io.netty.util.NetUtil.createByteArrayFromIpAddressString(text);
+        byte[] raw = NetUtil.createByteArrayFromIpAddressString(text);
         if (raw == null) {
             throw new IllegalArgumentException(field + ": not an IP address: " + text);
         }
         try {
             return InetAddress.getByAddress(raw);
-        } catch (java.net.UnknownHostException e) {
-            throw new IllegalArgumentException(field + ": " + e.getMessage());
+        } catch (UnknownHostException e) {
+            throw new IllegalArgumentException(field + ": " + Errors.message(e));
         }
     }
 
@@ -296,7 +301,7 @@ public final class AdminApi {
         }
         CompletableFuture<HttpServer.Response> answer = new CompletableFuture<>();
         Thread.ofPlatform().name("ztunnel-jfr").start(() -> {
-            try (Recording recording = new Recording(jdk.jfr.Configuration.getConfiguration("profile"))) {
+            try (Recording recording = new Recording(Configuration.getConfiguration("profile"))) {
                 recording.start();
                 Thread.sleep(Duration.ofSeconds(seconds));
                 recording.stop();
@@ -307,7 +312,7 @@ public final class AdminApi {
                 } finally {
                     Files.deleteIfExists(file);
                 }
-            } catch (IOException | java.text.ParseException | InterruptedException e) {
+            } catch (IOException | ParseException | InterruptedException e) {
                 answer.completeExceptionally(e);
             }
         });

@@ -22,7 +22,9 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.handler.timeout.ReadTimeoutHandler;
+import io.ztunnel.core.util.Errors;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -45,7 +47,7 @@ public final class HttpServer implements AutoCloseable {
 
     /** A request as handlers see it. */
     public record Request(
-            String method, String path, Map<String, List<String>> query, String body, InetSocketAddress remote) {
+            String method, String path, Map<String, List<String>> query, String body, SocketAddress remote) {
         public String param(String name) {
             List<String> v = query.get(name);
             return v == null || v.isEmpty() ? null : v.getFirst();
@@ -82,6 +84,8 @@ public final class HttpServer implements AutoCloseable {
         CompletionStage<Response> handle(Request request);
     }
 
+    private static final int MAX_BODY = 64 * 1024;
+
     private final Map<String, Handler> routes;
     private final List<Channel> channels = new ArrayList<>();
 
@@ -95,24 +99,29 @@ public final class HttpServer implements AutoCloseable {
         var future = new ServerBootstrap()
                 .group(group)
                 .channel(channelType)
-                .childHandler(new ChannelInitializer<>() {
-                    @Override
-                    protected void initChannel(Channel ch) {
-                        ch.pipeline()
-                                .addLast("header-timeout", new ReadTimeoutHandler(2, TimeUnit.SECONDS))
-                                .addLast(new HttpServerCodec())
-                                .addLast(new HttpObjectAggregator(64 * 1024))
-                                .addLast(new Dispatcher());
-                    }
-                })
+                .childHandler(initializer())
                 .bind(address)
                 .awaitUninterruptibly();
         if (!future.isSuccess()) {
             throw new IllegalStateException(
-                    "cannot listen on " + address + ": " + future.cause().getMessage(), future.cause());
+                    "cannot listen on " + address + ": " + Errors.message(future.cause()), future.cause());
         }
         channels.add(future.channel());
         return (InetSocketAddress) future.channel().localAddress();
+    }
+
+    /** The pipeline of one accepted connection: header timeout, HTTP/1.1 codec, body aggregation, routing. */
+    ChannelInitializer<Channel> initializer() {
+        return new ChannelInitializer<>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                ch.pipeline()
+                        .addLast("header-timeout", new ReadTimeoutHandler(2, TimeUnit.SECONDS))
+                        .addLast(new HttpServerCodec())
+                        .addLast(new HttpObjectAggregator(MAX_BODY))
+                        .addLast(new Dispatcher());
+            }
+        };
     }
 
     @Override
@@ -124,6 +133,14 @@ public final class HttpServer implements AutoCloseable {
     private final class Dispatcher extends SimpleChannelInboundHandler<FullHttpRequest> {
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest msg) {
+            if (msg.decoderResult().isFailure()) {
+                log.atDebug()
+                        .addKeyValue("remote", ctx.channel().remoteAddress())
+                        .addKeyValue("error", Errors.message(msg.decoderResult().cause()))
+                        .log("malformed admin request");
+                write(ctx, Response.text(HttpResponseStatus.BAD_REQUEST, "malformed request\n"), false);
+                return;
+            }
             if (ctx.pipeline().get("header-timeout") != null) {
                 // 2 s guards the first request's headers; kept-alive connections may then idle for a minute.
                 ctx.pipeline().replace("header-timeout", "idle-timeout", new ReadTimeoutHandler(60, TimeUnit.SECONDS));
@@ -135,7 +152,7 @@ public final class HttpServer implements AutoCloseable {
                     uri.path(),
                     uri.parameters(),
                     msg.content().toString(StandardCharsets.UTF_8),
-                    (InetSocketAddress) ctx.channel().remoteAddress());
+                    ctx.channel().remoteAddress());
             Handler handler = routes.get(uri.path());
             CompletionStage<Response> response;
             if (handler == null) {
@@ -152,7 +169,7 @@ public final class HttpServer implements AutoCloseable {
                 if (error != null) {
                     log.atWarn().addKeyValue("path", uri.path()).setCause(error).log("admin handler failed");
                     out = Response.text(
-                            HttpResponseStatus.INTERNAL_SERVER_ERROR, "error: " + error.getMessage() + "\n");
+                            HttpResponseStatus.INTERNAL_SERVER_ERROR, "error: " + Errors.message(error) + "\n");
                 }
                 write(ctx, out, keepAlive);
             }));
@@ -174,7 +191,7 @@ public final class HttpServer implements AutoCloseable {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            log.atDebug().addKeyValue("error", cause.toString()).log("admin connection error");
+            log.atDebug().addKeyValue("error", Errors.message(cause)).log("admin connection error");
             ctx.close();
         }
     }

@@ -1,5 +1,6 @@
 package io.ztunnel.core.admin;
 
+import io.netty.handler.codec.http.HttpResponseStatus;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentSkipListSet;
@@ -30,14 +31,13 @@ public final class Readiness {
     /** The readiness endpoint's answer. */
     public HttpServer.Response response(String method) {
         if (!method.equals("GET")) {
-            return HttpServer.Response.text(
-                    io.netty.handler.codec.http.HttpResponseStatus.METHOD_NOT_ALLOWED, "method not allowed\n");
+            return HttpServer.Response.text(HttpResponseStatus.METHOD_NOT_ALLOWED, "method not allowed\n");
         }
         List<String> now = pending();
         return now.isEmpty()
-                ? HttpServer.Response.text(io.netty.handler.codec.http.HttpResponseStatus.OK, "ready\n")
+                ? HttpServer.Response.text(HttpResponseStatus.OK, "ready\n")
                 : HttpServer.Response.text(
-                        io.netty.handler.codec.http.HttpResponseStatus.INTERNAL_SERVER_ERROR,
+                        HttpResponseStatus.INTERNAL_SERVER_ERROR,
                         "not ready, pending: " + String.join(", ", now) + "\n");
     }
 

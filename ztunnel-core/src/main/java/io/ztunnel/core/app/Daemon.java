@@ -1,6 +1,8 @@
 package io.ztunnel.core.app;
 
 import io.netty.channel.EventLoopGroup;
+import io.ztunnel.cni.linux.Capabilities;
+import io.ztunnel.cni.zds.ZdsClient;
 import io.ztunnel.core.admin.AdminApi;
 import io.ztunnel.core.admin.ConfigDump;
 import io.ztunnel.core.admin.HttpServer;
@@ -13,21 +15,25 @@ import io.ztunnel.core.control.LocalConfigSource;
 import io.ztunnel.core.dns.DnsProxy;
 import io.ztunnel.core.identity.CertificateAuthority;
 import io.ztunnel.core.identity.CertificateManager;
-import io.ztunnel.core.proxy.ConnectionRecord;
+import io.ztunnel.core.inpod.InpodManager;
+import io.ztunnel.core.net.Sockets;
+import io.ztunnel.core.net.Transport;
 import io.ztunnel.core.proxy.ConnectionTracker;
 import io.ztunnel.core.proxy.Inbound;
 import io.ztunnel.core.proxy.LocalWorkload;
 import io.ztunnel.core.proxy.ProxyContext;
 import io.ztunnel.core.proxy.ProxySet;
-import io.ztunnel.core.proxy.Sockets;
-import io.ztunnel.core.proxy.Transport;
 import io.ztunnel.core.routing.InboundResolver;
 import io.ztunnel.core.routing.OutboundRouter;
 import io.ztunnel.core.routing.RoutingConfig;
 import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.StateStore;
+import io.ztunnel.core.telemetry.TrafficTelemetry;
+import io.ztunnel.core.util.Drain;
+import io.ztunnel.core.util.Errors;
 import io.ztunnel.core.util.LogValues;
 import io.ztunnel.core.util.Scheduler;
+import io.ztunnel.core.util.Subscription;
 import io.ztunnel.metrics.ZtunnelMetrics;
 import io.ztunnel.metrics.server.MetricsServer;
 import io.ztunnel.xds.local.LocalConfig;
@@ -36,6 +42,7 @@ import io.ztunnel.xds.local.LocalConfigParser;
 import io.ztunnel.xds.local.LocalConfigWatcher;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -47,9 +54,11 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -71,23 +80,25 @@ public final class Daemon implements AutoCloseable {
     private final ScheduledExecutorService timer;
     private final StateStore store = new StateStore();
     private final Readiness readiness = new Readiness();
-    private final ConnectionTracker connections = new ConnectionTracker();
+    private final Drain drain = new Drain();
+    private final ConnectionTracker connections = new ConnectionTracker(drain);
     private final CertificateManager certificates;
     private final ZtunnelMetrics metrics;
     private final List<ProxySet> proxies = new ArrayList<>();
     private final List<AutoCloseable> closeables = new ArrayList<>();
+    private final List<Subscription> subscriptions = new ArrayList<>();
     private final AtomicBoolean shuttingDown = new AtomicBoolean();
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final ProxyContext context;
     private final CertificateAuthority ca;
-    private final java.util.function.Consumer<String> fatal;
-    private io.ztunnel.core.inpod.InpodManager inpod;
-    private io.ztunnel.cni.zds.ZdsClient zds;
+    private final Consumer<String> fatal;
+    private InpodManager inpod;
+    private ZdsClient zds;
     private InetSocketAddress adminAddress;
     private InetSocketAddress readinessAddress;
     private InetSocketAddress metricsAddress;
 
-    private Daemon(Config config, java.util.function.Consumer<String> fatal) {
+    private Daemon(Config config, Consumer<String> fatal) {
         this.config = config;
         this.fatal = fatal;
         this.transport = Transport.best();
@@ -112,9 +123,7 @@ public final class Daemon implements AutoCloseable {
                 config.illegalPorts(),
                 config.preferredServiceNamespace(),
                 config.ports().inboundHbone());
-        io.ztunnel.core.telemetry.TrafficTelemetry telemetry =
-                new io.ztunnel.core.telemetry.TrafficTelemetry(metrics.traffic());
-        ConnectionRecord.Listener listener = telemetry;
+        TrafficTelemetry telemetry = new TrafficTelemetry(metrics.traffic());
         this.context = new ProxyContext(
                 config,
                 transport,
@@ -124,22 +133,26 @@ public final class Daemon implements AutoCloseable {
                 new OutboundRouter(routing, new SplittableRandom()),
                 new InboundResolver(routing),
                 connections,
-                listener,
+                telemetry,
+                drain,
                 timer);
-        store.onChange((previous, next) -> Inbound.reevaluate(next, connections));
-        store.onChange(telemetry::stateChanged);
+        subscriptions.add(store.subscribe((previous, next) -> Inbound.reevaluate(next, connections)));
+        subscriptions.add(store.subscribe(telemetry::stateChanged));
     }
 
     /** Starts a daemon; throws (after releasing what was started) with a clear message when it cannot. */
     public static Daemon start(Config config) {
         return start(config, reason -> {
-            LoggerFactory.getLogger(Daemon.class).atError().log("fatal: " + reason);
+            LoggerFactory.getLogger(Daemon.class)
+                    .atError()
+                    .addKeyValue("reason", reason)
+                    .log("fatal error; exiting");
             Runtime.getRuntime().halt(1);
         });
     }
 
     /** As {@link #start(Config)}, with what to do on a fatal error (the process exits by default). */
-    public static Daemon start(Config config, java.util.function.Consumer<String> fatal) {
+    public static Daemon start(Config config, Consumer<String> fatal) {
         Daemon daemon = new Daemon(config, fatal);
         try {
             daemon.startAll();
@@ -160,20 +173,26 @@ public final class Daemon implements AutoCloseable {
         startServers();
         loadState(stateReady);
         if (config.proxyMode() == Config.ProxyMode.DEDICATED) {
-            LocalWorkload local = new LocalWorkload(config.proxyWorkloadInfo(), config.nodeName(), store, timer);
             if (config.upstream().proxyEnabled()) {
-                ProxySet proxy = new ProxySet(context, local, Sockets.host(transport), config.bindAddress());
+                ProxySet proxy = new ProxySet(
+                        context, config.proxyWorkloadInfo(), Sockets.host(transport), config.bindAddress());
+                proxies.add(proxy); // closed with the daemon, also when it fails to start
                 proxy.start().join();
-                proxies.add(proxy);
+                closeables.add(dns().startOnHost(proxy.local()));
+            } else {
+                // ENABLE_PROXY=false: no proxy listeners, but the DNS proxy still serves the workload.
+                LocalWorkload local = new LocalWorkload(config.proxyWorkloadInfo(), config.nodeName(), store, timer);
+                closeables.add(local);
+                closeables.add(dns().startOnHost(local));
             }
-            closeables.add(dns().startOnHost(local));
             proxyReady.done();
         } else {
             // In-pod mode: sockets are created in pods' namespaces and marked; fail now if we cannot.
-            io.ztunnel.cni.linux.Capabilities.check(config.packetMark());
-            inpod = new io.ztunnel.core.inpod.InpodManager(context, readiness, metrics.workloadManager(), fatal, dns());
-            zds = new io.ztunnel.cni.zds.ZdsClient(Path.of(config.inpodUds()), inpod);
+            Capabilities.check(config.packetMark());
+            inpod = new InpodManager(context, readiness, metrics.workloadManager(), fatal, dns());
+            zds = new ZdsClient(Path.of(config.inpodUds()), inpod);
             zds.start();
+            drain.onStart("ZDS client", zds::close); // the node agent hands the pods to the daemon replacing us
             proxyReady.done();
         }
         log.atInfo()
@@ -228,28 +247,27 @@ public final class Daemon implements AutoCloseable {
                             source.apply(loaded, path.toString());
                             first.complete(null);
                         } catch (ConversionException e) {
-                            rejected(path, e.getMessage(), first);
+                            rejected(path, Errors.message(e), first);
                         }
                     }
 
                     @Override
                     public void onError(LocalConfigException error) {
-                        rejected(path, error.getMessage(), first);
+                        rejected(path, Errors.message(error), first);
                     }
                 });
                 closeables.add(watcher);
                 first.get(30, TimeUnit.SECONDS);
-            } catch (java.util.concurrent.ExecutionException e) {
-                throw new IllegalStateException(
-                        "local config " + path + ": " + e.getCause().getMessage(), e);
+            } catch (ExecutionException e) {
+                throw new IllegalStateException("local config " + path + ": " + Errors.message(e.getCause()), e);
             } catch (Exception e) {
-                throw new IllegalStateException("local config " + path + ": " + e.getMessage(), e);
+                throw new IllegalStateException("local config " + path + ": " + Errors.message(e), e);
             }
         } else if (config.localXds() != null) {
             try {
                 source.apply(LocalConfigParser.parseInline(config.localXds()), "LOCAL_XDS");
             } catch (LocalConfigException | ConversionException e) {
-                throw new IllegalStateException("LOCAL_XDS: " + e.getMessage(), e);
+                throw new IllegalStateException("LOCAL_XDS: " + Errors.message(e), e);
             }
         }
         stateReady.done();
@@ -282,7 +300,7 @@ public final class Daemon implements AutoCloseable {
         try {
             LocalConfigParser.parseFile(path);
         } catch (LocalConfigException e) {
-            String reason = e.getMessage();
+            String reason = Errors.message(e);
             String prefix = path + ": ";
             throw new ConfigException(
                     where + ": " + (reason.startsWith(prefix) ? reason.substring(prefix.length()) : reason));
@@ -333,7 +351,7 @@ public final class Daemon implements AutoCloseable {
                         transport.serverChannel(),
                         new InetSocketAddress(InetAddress.getByName("::1"), adminAddress.getPort()));
             } catch (Exception e) {
-                log.atDebug().addKeyValue("error", e.getMessage()).log("admin not bound on ::1");
+                log.atDebug().addKeyValue("error", Errors.message(e)).log("admin not bound on ::1");
             }
         }
         HttpServer readinessServer =
@@ -351,14 +369,14 @@ public final class Daemon implements AutoCloseable {
             metricsAddress = metricsServer.start();
         } catch (Exception e) {
             throw new IllegalStateException(
-                    "cannot start the metrics server on port " + config.ports().stats() + ": " + e.getMessage(), e);
+                    "cannot start the metrics server on port " + config.ports().stats() + ": " + Errors.message(e), e);
         }
     }
 
     private InetAddress wildcard() {
         try {
             return InetAddress.getByName(config.ipv6Enabled() ? "::" : "0.0.0.0");
-        } catch (java.net.UnknownHostException e) {
+        } catch (UnknownHostException e) {
             throw new IllegalStateException(e);
         }
     }
@@ -393,7 +411,7 @@ public final class Daemon implements AutoCloseable {
                 return ConfigDump.staticConfig(LocalConfigSource.toState(local));
             }
         } catch (LocalConfigException | ConversionException e) {
-            log.atError().addKeyValue("error", e.getMessage()).log("failed to load static config from local XDS");
+            log.atError().addKeyValue("error", Errors.message(e)).log("failed to load static config from local XDS");
         }
         return ConfigDump.staticConfig(ProxyState.EMPTY);
     }
@@ -445,23 +463,9 @@ public final class Daemon implements AutoCloseable {
                 .addKeyValue("deadline", deadline)
                 .addKeyValue("connections", connections.size())
                 .log("draining");
-        proxies.forEach(ProxySet::drain);
-        if (zds != null) {
-            zds.close(); // the node agent hands the pods to the daemon replacing us
-        }
-        if (inpod != null) {
-            inpod.drainAll();
-        }
-        long end = System.nanoTime() + deadline.toNanos();
-        while (connections.size() > 0 && System.nanoTime() < end) {
-            try {
-                Thread.sleep(50);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            }
-        }
-        if (connections.size() > 0) {
+        // Proxies stop accepting, inbound HBONE peers get GOAWAY, the ZDS client lets go of the pods.
+        drain.start();
+        if (!drain.awaitIdle(deadline)) {
             log.atInfo().addKeyValue("connections", connections.size()).log("drain deadline reached; closing");
             connections.abortAll("connection closed at the end of the drain");
         }
@@ -481,6 +485,7 @@ public final class Daemon implements AutoCloseable {
 
     @Override
     public void close() {
+        subscriptions.forEach(Subscription::close);
         if (zds != null) {
             zds.close();
         }
@@ -494,7 +499,7 @@ public final class Daemon implements AutoCloseable {
             try {
                 c.close();
             } catch (Exception e) {
-                log.atDebug().addKeyValue("error", e.toString()).log("close failed");
+                log.atDebug().addKeyValue("error", Errors.message(e)).log("close failed");
             }
         }
         certificates.close();
@@ -502,7 +507,7 @@ public final class Daemon implements AutoCloseable {
             try {
                 closeableCa.close();
             } catch (Exception e) {
-                log.atDebug().addKeyValue("error", e.toString()).log("closing the CA client failed");
+                log.atDebug().addKeyValue("error", Errors.message(e)).log("closing the CA client failed");
             }
         }
         metrics.close();

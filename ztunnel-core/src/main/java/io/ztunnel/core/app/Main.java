@@ -2,6 +2,7 @@ package io.ztunnel.core.app;
 
 import io.ztunnel.core.config.Config;
 import io.ztunnel.core.config.ConfigException;
+import io.ztunnel.core.util.Errors;
 import java.time.Duration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -41,7 +42,7 @@ public final class Main {
         try {
             LogConfig.configure(System.getenv("RUST_LOG"), "json".equals(System.getenv("LOG_FORMAT")));
         } catch (IllegalArgumentException e) {
-            System.err.println("ztunnel: RUST_LOG: " + e.getMessage());
+            System.err.println("ztunnel: RUST_LOG: " + Errors.message(e));
             System.exit(1);
         }
         Logger log = LoggerFactory.getLogger(Main.class);
@@ -51,7 +52,7 @@ public final class Main {
             NettyMachineId.configure(config.nodeName(), config.podName());
             daemon = Daemon.start(config);
         } catch (ConfigException e) {
-            log.atError().log("invalid configuration: {}", e.getMessage());
+            log.atError().log("invalid configuration: {}", Errors.message(e));
             System.exit(1);
             return;
         } catch (RuntimeException e) {

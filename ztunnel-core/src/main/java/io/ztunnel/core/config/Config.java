@@ -1,13 +1,13 @@
 package io.ztunnel.core.config;
 
-import io.ztunnel.core.dns.DnsSettings;
-import io.ztunnel.core.hbone.HboneSettings;
 import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.identity.TlsSettings;
+import io.ztunnel.core.util.Errors;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -186,7 +186,7 @@ public record Config(
         try {
             new SpiffeId(trustDomain, "ns", "sa");
         } catch (IllegalArgumentException e) {
-            throw new ConfigException("TRUST_DOMAIN=" + trustDomain + ": " + e.getMessage());
+            throw new ConfigException("TRUST_DOMAIN=" + trustDomain + ": " + Errors.message(e));
         }
 
         String localXdsPath = env.nonEmpty("LOCAL_XDS_PATH", null);
@@ -316,7 +316,7 @@ public record Config(
 
     /** Settings that are accepted but not acted on, each said once at start (see {@link #warnings()}). */
     private static List<String> warnings(Env env) {
-        List<String> warnings = new java.util.ArrayList<>();
+        List<String> warnings = new ArrayList<>();
         if (env.bool("XDS_ON_DEMAND", false)) {
             warnings.add("XDS_ON_DEMAND=true is not supported yet: every workload and service is subscribed to"
                     + " (wildcard), as with XDS_ON_DEMAND=false");

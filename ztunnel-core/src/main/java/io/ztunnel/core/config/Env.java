@@ -1,5 +1,6 @@
 package io.ztunnel.core.config;
 
+import io.ztunnel.core.util.Errors;
 import java.time.Duration;
 import java.util.Map;
 import java.util.TreeMap;
@@ -89,7 +90,7 @@ public final class Env {
         try {
             return parseDuration(v);
         } catch (IllegalArgumentException e) {
-            throw new ConfigException(name + "=" + v + ": " + e.getMessage());
+            throw new ConfigException(name + "=" + v + ": " + Errors.message(e));
         }
     }
 

@@ -1,8 +1,10 @@
 package io.ztunnel.core.config;
 
+import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.ztunnel.core.util.Errors;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -48,7 +50,7 @@ public record MeshConfig(
         } catch (NoSuchFileException e) {
             text = null;
         } catch (IOException e) {
-            throw new ConfigException("mesh config " + meshFile + ": cannot read: " + e.getMessage());
+            throw new ConfigException("mesh config " + meshFile + ": cannot read: " + Errors.message(e));
         }
         if (text != null) {
             JsonNode mesh = parse(text, "mesh config " + meshFile);
@@ -73,10 +75,10 @@ public record MeshConfig(
                 throw new ConfigException(source + ": expected a mapping, got " + node.getNodeType());
             }
             return node;
-        } catch (com.fasterxml.jackson.core.JacksonException e) {
+        } catch (JacksonException e) {
             throw new ConfigException(source + ": not valid YAML: " + e.getOriginalMessage());
         } catch (IOException e) {
-            throw new ConfigException(source + ": cannot parse: " + e.getMessage());
+            throw new ConfigException(source + ": cannot parse: " + Errors.message(e));
         }
     }
 

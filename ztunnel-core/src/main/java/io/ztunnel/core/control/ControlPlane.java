@@ -7,9 +7,10 @@ import io.ztunnel.core.identity.CertificateAuthority;
 import io.ztunnel.core.identity.CertificateManager;
 import io.ztunnel.core.identity.IstiodCa;
 import io.ztunnel.core.identity.LocalCa;
-import io.ztunnel.core.proxy.Transport;
+import io.ztunnel.core.net.Transport;
 import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.StateStore;
+import io.ztunnel.core.util.Errors;
 import io.ztunnel.metrics.XdsMetrics;
 import io.ztunnel.metrics.XdsTerminationReason;
 import io.ztunnel.xds.ads.DeltaAdsClient;
@@ -20,6 +21,7 @@ import io.ztunnel.xds.channel.AuthToken;
 import io.ztunnel.xds.channel.ControlPlaneAddress;
 import io.ztunnel.xds.channel.ControlPlaneEndpoint;
 import io.ztunnel.xds.channel.RootCertificates;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
@@ -163,7 +165,7 @@ public final class ControlPlane implements AutoCloseable {
      * AutoCloseable}: the caller closes it after the certificate manager.
      *
      * @throws IllegalStateException naming the variable when the CA settings cannot be used
-     * @throws IllegalArgumentException / {@link java.io.UncheckedIOException} when the local CA files are unusable
+     * @throws IllegalArgumentException / {@link UncheckedIOException} when the local CA files are unusable
      */
     public static CertificateAuthority certificateAuthority(
             Config config, EventLoopGroup control, Transport transport) {
@@ -232,7 +234,7 @@ public final class ControlPlane implements AutoCloseable {
         try {
             parsed = ControlPlaneAddress.parse(address);
         } catch (IllegalArgumentException e) {
-            throw new IllegalStateException(prefix + "_ADDRESS=" + address + ": " + e.getMessage(), e);
+            throw new IllegalStateException(prefix + "_ADDRESS=" + address + ": " + Errors.message(e), e);
         }
         ControlPlaneEndpoint.Builder builder = ControlPlaneEndpoint.builder(parsed)
                 .altHostname(altHostname)
@@ -242,13 +244,13 @@ public final class ControlPlane implements AutoCloseable {
         try {
             builder.roots(RootCertificates.fromSetting(rootCa));
         } catch (IllegalArgumentException e) {
-            throw new IllegalStateException(prefix + "_ROOT_CA: " + e.getMessage(), e);
+            throw new IllegalStateException(prefix + "_ROOT_CA: " + Errors.message(e), e);
         }
         for (Map.Entry<String, String> header : headers.entrySet()) {
             try {
                 builder.header(header.getKey(), header.getValue());
             } catch (IllegalArgumentException e) {
-                throw new IllegalStateException(prefix + "_HEADER_" + header.getKey() + ": " + e.getMessage(), e);
+                throw new IllegalStateException(prefix + "_HEADER_" + header.getKey() + ": " + Errors.message(e), e);
             }
         }
         if (transport.isEpoll()) {
@@ -270,7 +272,7 @@ public final class ControlPlane implements AutoCloseable {
         if (setting.equals(DEFAULT_AUTH_TOKEN) && !isFile(setting)) {
             log.atDebug()
                     .addKeyValue("path", setting)
-                    .log("no service-account token file; calling istiod without a " + "bearer token");
+                    .log("no service-account token file; calling istiod without a bearer token");
             return AuthToken.none();
         }
         AuthToken token = AuthToken.fromSetting(setting);

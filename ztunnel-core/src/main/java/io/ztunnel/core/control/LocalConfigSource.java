@@ -5,6 +5,7 @@ import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.Service;
 import io.ztunnel.core.state.StateStore;
 import io.ztunnel.core.state.Workload;
+import io.ztunnel.core.util.Errors;
 import io.ztunnel.xds.XdsResources;
 import io.ztunnel.xds.local.LocalConfig;
 import io.ztunnel.xds.proto.workload.Address;
@@ -56,15 +57,16 @@ public final class LocalConfigSource {
                 }
             } catch (ConversionException e) {
                 throw new ConversionException(
-                        (a.hasWorkload() ? "workload " : "service ") + name + ": " + e.getMessage());
+                        (a.hasWorkload() ? "workload " : "service ") + name + ": " + Errors.message(e));
             }
         }
         List<Authorization> policies = new ArrayList<>();
-        for (io.ztunnel.xds.proto.security.Authorization p : config.policies()) {
+        for (var p : config.policies()) {
             try {
                 policies.add(ProtoConverter.authorization(p));
             } catch (ConversionException e) {
-                throw new ConversionException("policy " + p.getNamespace() + "/" + p.getName() + ": " + e.getMessage());
+                throw new ConversionException(
+                        "policy " + p.getNamespace() + "/" + p.getName() + ": " + Errors.message(e));
             }
         }
         return ProxyState.of(workloads, services, policies);

@@ -10,10 +10,22 @@ import io.ztunnel.core.state.NamespacedHostname;
 import io.ztunnel.core.state.NetworkAddress;
 import io.ztunnel.core.state.Service;
 import io.ztunnel.core.state.Workload;
+import io.ztunnel.core.util.Errors;
+import io.ztunnel.xds.proto.security.Action;
+import io.ztunnel.xds.proto.security.Address;
+import io.ztunnel.xds.proto.security.AuthorizationOrBuilder;
 import io.ztunnel.xds.proto.security.Match;
+import io.ztunnel.xds.proto.security.ServiceAccountMatch;
 import io.ztunnel.xds.proto.security.StringMatch;
+import io.ztunnel.xds.proto.workload.GatewayAddressOrBuilder;
+import io.ztunnel.xds.proto.workload.LoadBalancing;
+import io.ztunnel.xds.proto.workload.NetworkMode;
 import io.ztunnel.xds.proto.workload.Port;
 import io.ztunnel.xds.proto.workload.PortList;
+import io.ztunnel.xds.proto.workload.ServiceOrBuilder;
+import io.ztunnel.xds.proto.workload.Visibility;
+import io.ztunnel.xds.proto.workload.WorkloadOrBuilder;
+import io.ztunnel.xds.proto.workload.WorkloadStatus;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.util.ArrayList;
@@ -30,7 +42,7 @@ import java.util.Map;
 public final class ProtoConverter {
     private ProtoConverter() {}
 
-    public static Workload workload(io.ztunnel.xds.proto.workload.Workload w) throws ConversionException {
+    public static Workload workload(WorkloadOrBuilder w) throws ConversionException {
         if (w.getUid().isEmpty()) {
             throw new ConversionException("uid is empty");
         }
@@ -88,7 +100,7 @@ public final class ProtoConverter {
                 .services(services)
                 .authorizationPolicies(w.getAuthorizationPoliciesList())
                 .status(
-                        known(w.getStatus(), "status") == io.ztunnel.xds.proto.workload.WorkloadStatus.UNHEALTHY
+                        known(w.getStatus(), "status") == WorkloadStatus.UNHEALTHY
                                 ? Workload.HealthStatus.UNHEALTHY
                                 : Workload.HealthStatus.HEALTHY)
                 .clusterId(w.getClusterId())
@@ -100,8 +112,7 @@ public final class ProtoConverter {
                                         w.getLocality().getSubzone())
                                 : Locality.NONE)
                 .networkMode(
-                        known(w.getNetworkMode(), "network_mode")
-                                        == io.ztunnel.xds.proto.workload.NetworkMode.HOST_NETWORK
+                        known(w.getNetworkMode(), "network_mode") == NetworkMode.HOST_NETWORK
                                 ? Workload.NetworkMode.HOST_NETWORK
                                 : Workload.NetworkMode.STANDARD)
                 .capacity(
@@ -112,7 +123,7 @@ public final class ProtoConverter {
                 .build();
     }
 
-    public static Service service(io.ztunnel.xds.proto.workload.Service s) throws ConversionException {
+    public static Service service(ServiceOrBuilder s) throws ConversionException {
         if (s.getHostname().isEmpty()) {
             throw new ConversionException("hostname is empty");
         }
@@ -129,7 +140,7 @@ public final class ProtoConverter {
                 try {
                     cidrs.add(new Service.CidrVip(a.getNetwork(), new Cidr(ip, a.getLength())));
                 } catch (IllegalArgumentException e) {
-                    throw new ConversionException(field + ".length: " + e.getMessage());
+                    throw new ConversionException(field + ".length: " + Errors.message(e));
                 }
             } else {
                 vips.add(new NetworkAddress(a.getNetwork(), ip));
@@ -168,8 +179,7 @@ public final class ProtoConverter {
                         case PASSTHROUGH -> Service.LoadBalancing.Mode.PASSTHROUGH;
                         case UNRECOGNIZED -> throw new IllegalStateException();
                     },
-                    known(l.getHealthPolicy(), "load_balancing.health_policy")
-                                    == io.ztunnel.xds.proto.workload.LoadBalancing.HealthPolicy.ALLOW_ALL
+                    known(l.getHealthPolicy(), "load_balancing.health_policy") == LoadBalancing.HealthPolicy.ALLOW_ALL
                             ? Service.LoadBalancing.HealthPolicy.ALLOW_ALL
                             : Service.LoadBalancing.HealthPolicy.ONLY_HEALTHY);
         }
@@ -191,14 +201,13 @@ public final class ProtoConverter {
                         })
                 .canonical(s.getCanonical())
                 .visibility(
-                        known(s.getVisibility(), "visibility") == io.ztunnel.xds.proto.workload.Visibility.NAMESPACE
+                        known(s.getVisibility(), "visibility") == Visibility.NAMESPACE
                                 ? Service.Visibility.NAMESPACE
                                 : Service.Visibility.PUBLIC)
                 .build();
     }
 
-    public static Authorization authorization(io.ztunnel.xds.proto.security.Authorization a)
-            throws ConversionException {
+    public static Authorization authorization(AuthorizationOrBuilder a) throws ConversionException {
         if (a.getName().isEmpty()) {
             throw new ConversionException("name is empty");
         }
@@ -224,9 +233,7 @@ public final class ProtoConverter {
                     case WORKLOAD_SELECTOR -> Authorization.Scope.WORKLOAD_SELECTOR;
                     case UNRECOGNIZED -> throw new IllegalStateException();
                 },
-                known(a.getAction(), "action") == io.ztunnel.xds.proto.security.Action.DENY
-                        ? Authorization.Action.DENY
-                        : Authorization.Action.ALLOW,
+                known(a.getAction(), "action") == Action.DENY ? Authorization.Action.DENY : Authorization.Action.ALLOW,
                 rules,
                 a.getDryRun());
     }
@@ -265,8 +272,7 @@ public final class ProtoConverter {
         return out;
     }
 
-    private static List<Authorization.ServiceAccountMatch> serviceAccounts(
-            List<io.ztunnel.xds.proto.security.ServiceAccountMatch> in) {
+    private static List<Authorization.ServiceAccountMatch> serviceAccounts(List<ServiceAccountMatch> in) {
         List<Authorization.ServiceAccountMatch> out = new ArrayList<>(in.size());
         for (var sa : in) {
             out.add(new Authorization.ServiceAccountMatch(sa.getNamespace(), sa.getServiceAccount()));
@@ -274,15 +280,14 @@ public final class ProtoConverter {
         return out;
     }
 
-    private static List<Cidr> cidrs(List<io.ztunnel.xds.proto.security.Address> in, String field)
-            throws ConversionException {
+    private static List<Cidr> cidrs(List<Address> in, String field) throws ConversionException {
         List<Cidr> out = new ArrayList<>(in.size());
         for (int i = 0; i < in.size(); i++) {
             InetAddress ip = ip(in.get(i).getAddress(), field + "[" + i + "]");
             try {
                 out.add(new Cidr(ip, in.get(i).getLength()));
             } catch (IllegalArgumentException e) {
-                throw new ConversionException(field + "[" + i + "].length: " + e.getMessage());
+                throw new ConversionException(field + "[" + i + "].length: " + Errors.message(e));
             }
         }
         return out;
@@ -314,8 +319,7 @@ public final class ProtoConverter {
         return (int) unsigned;
     }
 
-    private static GatewayAddress gateway(io.ztunnel.xds.proto.workload.GatewayAddress g, String field)
-            throws ConversionException {
+    private static GatewayAddress gateway(GatewayAddressOrBuilder g, String field) throws ConversionException {
         GatewayAddress.Destination destination = switch (g.getDestinationCase()) {
             case HOSTNAME ->
                 new GatewayAddress.Hostname(new NamespacedHostname(
@@ -335,7 +339,7 @@ public final class ProtoConverter {
         try {
             return InetAddress.getByAddress(bytes.toByteArray());
         } catch (UnknownHostException e) {
-            throw new ConversionException(field + ": " + e.getMessage());
+            throw new ConversionException(field + ": " + Errors.message(e));
         }
     }
 

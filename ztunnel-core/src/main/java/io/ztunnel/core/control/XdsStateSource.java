@@ -2,14 +2,15 @@ package io.ztunnel.core.control;
 
 import io.ztunnel.core.identity.CertificateManager;
 import io.ztunnel.core.identity.SpiffeId;
-import io.ztunnel.core.state.Authorization;
 import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.Service;
 import io.ztunnel.core.state.StateStore;
 import io.ztunnel.core.state.Workload;
+import io.ztunnel.core.util.Errors;
 import io.ztunnel.xds.ads.ResourceError;
 import io.ztunnel.xds.ads.XdsResource;
 import io.ztunnel.xds.ads.XdsResourceHandler;
+import io.ztunnel.xds.proto.security.Authorization;
 import io.ztunnel.xds.proto.workload.Address;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -103,7 +104,7 @@ public final class XdsStateSource implements XdsResourceHandler {
     // Guarded by this; in practice touched only by the ADS client's thread.
     private final Map<String, Workload> workloads = new HashMap<>();
     private final Map<String, Service> services = new HashMap<>();
-    private final Map<String, Authorization> policies = new HashMap<>();
+    private final PolicyTable policies = new PolicyTable();
     /** xDS name of a local HBONE workload → its identity. */
     private final Map<String, SpiffeId> localIdentityByName = new HashMap<>();
     /** Identity → number of local HBONE workloads with it (entries are removed at zero). */
@@ -135,7 +136,7 @@ public final class XdsStateSource implements XdsResourceHandler {
         for (Service s : staticState.services()) {
             services.put(s.key(), s);
         }
-        for (Authorization p : staticState.policies()) {
+        for (var p : staticState.policies()) { // a state Authorization (the imported one is the proto type)
             policies.put(p.key(), p);
         }
         try {
@@ -192,14 +193,14 @@ public final class XdsStateSource implements XdsResourceHandler {
                 changed = true;
                 applied++;
             } catch (ConversionException e) {
-                errors.add(reject(name, "address", e.getMessage()));
+                errors.add(reject(name, "address", Errors.message(e)));
             } catch (RuntimeException e) {
                 // A converter bug must not cost the other resources of the response: reject only this one.
                 log.atError()
                         .addKeyValue("name", name)
                         .setCause(e)
                         .log("converting an xDS address failed unexpectedly");
-                errors.add(new ResourceError(name, "internal error: " + e));
+                errors.add(new ResourceError(name, "internal error: " + Errors.message(e)));
             }
         }
         try {
@@ -215,12 +216,12 @@ public final class XdsStateSource implements XdsResourceHandler {
 
     @Override
     public synchronized List<ResourceError> applyAuthorizations(
-            List<XdsResource<io.ztunnel.xds.proto.security.Authorization>> upserts, List<String> removals) {
+            List<XdsResource<Authorization>> upserts, List<String> removals) {
         List<ResourceError> errors = new ArrayList<>();
         boolean changed = false;
         int removed = 0;
         for (String name : removals) {
-            if (policies.remove(name) != null) {
+            if (policies.remove(name)) {
                 changed = true;
                 removed++;
             } else {
@@ -228,17 +229,17 @@ public final class XdsStateSource implements XdsResourceHandler {
             }
         }
         int applied = 0;
-        for (XdsResource<io.ztunnel.xds.proto.security.Authorization> upsert : upserts) {
+        for (XdsResource<Authorization> upsert : upserts) {
             String name = upsert.name();
             try {
                 policies.put(name, ProtoConverter.authorization(upsert.resource()));
                 changed = true;
                 applied++;
             } catch (ConversionException e) {
-                errors.add(reject(name, "policy", e.getMessage()));
+                errors.add(reject(name, "policy", Errors.message(e)));
             } catch (RuntimeException e) {
                 log.atError().addKeyValue("name", name).setCause(e).log("converting an xDS policy failed unexpectedly");
-                errors.add(new ResourceError(name, "internal error: " + e));
+                errors.add(new ResourceError(name, "internal error: " + Errors.message(e)));
             }
         }
         if (changed) {
@@ -257,7 +258,7 @@ public final class XdsStateSource implements XdsResourceHandler {
     }
 
     private void publish(String type, int applied, int removed, int rejected) {
-        ProxyState next = ProxyState.of(workloads.values(), services.values(), policies.values());
+        ProxyState next = ProxyState.of(workloads.values(), services.values(), policies.all());
         store.replace(next);
         log.atDebug()
                 .addKeyValue("type", type)
@@ -308,7 +309,7 @@ public final class XdsStateSource implements XdsResourceHandler {
         } catch (IllegalArgumentException e) {
             log.atWarn()
                     .addKeyValue("uid", workload.uid())
-                    .addKeyValue("reason", e.getMessage())
+                    .addKeyValue("reason", Errors.message(e))
                     .log("local workload has no valid SPIFFE identity; not prefetching its certificate");
             return null;
         }

@@ -1,16 +1,20 @@
 package io.ztunnel.core.demo;
 
+import io.ztunnel.cni.agent.NodeAgentMain;
 import io.ztunnel.cni.agent.enrollment.EnrollmentPolicy;
 import io.ztunnel.cni.agent.enrollment.Namespace;
 import io.ztunnel.cni.agent.enrollment.Pod;
 import io.ztunnel.cni.linux.PodNetns;
+import io.ztunnel.core.app.Main;
 import io.ztunnel.core.identity.LocalCa;
+import io.ztunnel.core.util.Errors;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -206,7 +210,7 @@ public final class LocalMesh implements AutoCloseable {
                         "agent-" + node,
                         node,
                         launch.agent(),
-                        "io.ztunnel.cni.agent.NodeAgentMain",
+                        NodeAgentMain.class.getName(),
                         List.of(),
                         env,
                         dir.resolve(node).resolve("agent.log")));
@@ -249,7 +253,7 @@ public final class LocalMesh implements AutoCloseable {
                         "ztunnel-" + node,
                         node,
                         launch.daemon(),
-                        "io.ztunnel.core.app.Main",
+                        Main.class.getName(),
                         List.of("proxy", "ztunnel"),
                         env,
                         dir.resolve(node).resolve("ztunnel.log")));
@@ -283,7 +287,7 @@ public final class LocalMesh implements AutoCloseable {
                     return;
                 }
             } catch (IOException e) {
-                last = e.getMessage();
+                last = Errors.message(e);
             }
             Thread.sleep(200);
         }
@@ -396,7 +400,7 @@ public final class LocalMesh implements AutoCloseable {
     private static InetAddress ip(String text) {
         try {
             return InetAddress.getByName(text);
-        } catch (java.net.UnknownHostException e) {
+        } catch (UnknownHostException e) {
             throw new IllegalArgumentException(e);
         }
     }

@@ -1,5 +1,6 @@
 package io.ztunnel.core.demo;
 
+import io.ztunnel.core.util.Errors;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -75,7 +76,7 @@ public final class ManagedProcess implements AutoCloseable {
         try {
             return new ManagedProcess(name, log, builder.start());
         } catch (IOException e) {
-            throw new IllegalStateException("cannot start " + name + ": " + e.getMessage(), e);
+            throw new IllegalStateException("cannot start " + name + ": " + Errors.message(e), e);
         }
     }
 

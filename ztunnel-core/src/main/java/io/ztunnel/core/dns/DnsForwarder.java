@@ -26,6 +26,7 @@ import io.netty.handler.codec.dns.TcpDnsQueryEncoder;
 import io.netty.handler.codec.dns.TcpDnsResponseDecoder;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.ztunnel.core.util.Errors;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -213,12 +214,12 @@ final class DnsForwarder {
                     TimeUnit.MILLISECONDS);
             connect.addListener((ChannelFuture f) -> {
                 if (!f.isSuccess()) {
-                    exchange.fail(f.channel(), String.valueOf(f.cause().getMessage()));
+                    exchange.fail(f.channel(), Errors.message(f.cause()));
                     return;
                 }
                 f.channel().writeAndFlush(query(id, target, tcp)).addListener((ChannelFuture w) -> {
                     if (!w.isSuccess()) {
-                        exchange.fail(w.channel(), String.valueOf(w.cause().getMessage()));
+                        exchange.fail(w.channel(), Errors.message(w.cause()));
                     }
                 });
             });
@@ -273,7 +274,7 @@ final class DnsForwarder {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            fail(ctx.channel(), "bad answer: " + cause.getMessage());
+            fail(ctx.channel(), "bad answer: " + Errors.message(cause));
         }
 
         @Override

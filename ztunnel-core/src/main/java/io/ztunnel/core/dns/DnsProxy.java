@@ -3,12 +3,14 @@ package io.ztunnel.core.dns;
 import io.netty.channel.EventLoopGroup;
 import io.ztunnel.cni.linux.PodNetns;
 import io.ztunnel.core.config.Config;
+import io.ztunnel.core.config.DnsSettings;
 import io.ztunnel.core.proxy.LocalWorkload;
 import io.ztunnel.core.state.StateStore;
 import io.ztunnel.core.state.Workload;
 import io.ztunnel.metrics.DnsMetrics;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.List;
 import java.util.function.Function;
 import org.slf4j.Logger;
@@ -59,7 +61,7 @@ public final class DnsProxy {
             Config config, StateStore store, EventLoopGroup dataPlane, boolean epoll, DnsMetrics metrics) {
         ResolvConf upstream = config.dns().enabled()
                 ? ResolvConf.read(ResolvConf.SYSTEM)
-                : new ResolvConf(List.of(), List.of(), java.time.Duration.ofSeconds(5), 2, false);
+                : new ResolvConf(List.of(), List.of(), Duration.ofSeconds(5), 2, false);
         if (config.dns().enabled()) {
             if (upstream.nameservers().isEmpty()) {
                 log.atWarn()

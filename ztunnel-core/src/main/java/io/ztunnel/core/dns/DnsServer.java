@@ -20,6 +20,7 @@ import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.GlobalEventExecutor;
+import io.ztunnel.core.util.Errors;
 import io.ztunnel.metrics.DnsMetrics;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -131,7 +132,7 @@ public final class DnsServer implements AutoCloseable {
         if (!bound.isSuccess()) {
             throw new IllegalStateException(
                     "cannot listen for DNS on " + protocol + " " + address + " for "
-                            + service.local().info() + ": " + bound.cause().getMessage(),
+                            + service.local().info() + ": " + Errors.message(bound.cause()),
                     bound.cause());
         }
     }
@@ -218,7 +219,7 @@ public final class DnsServer implements AutoCloseable {
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             // A UDP socket reports ICMP errors from earlier replies here; the socket itself stays usable.
-            log.atDebug().addKeyValue("error", cause.toString()).log("DNS UDP socket error");
+            log.atDebug().addKeyValue("error", Errors.message(cause)).log("DNS UDP socket error");
         }
     }
 
@@ -276,7 +277,7 @@ public final class DnsServer implements AutoCloseable {
             if (cause instanceof TooLongFrameException || cause.getCause() instanceof TooLongFrameException) {
                 service.telemetry().metrics().dropped(DnsMetrics.DropReason.OVERSIZED);
             }
-            log.atDebug().addKeyValue("error", cause.toString()).log("DNS TCP connection closed on error");
+            log.atDebug().addKeyValue("error", Errors.message(cause)).log("DNS TCP connection closed on error");
             ctx.close();
         }
     }

@@ -15,6 +15,7 @@ import io.netty.handler.codec.dns.DnsSection;
 import io.ztunnel.core.proxy.LocalWorkload;
 import io.ztunnel.core.state.StateStore;
 import io.ztunnel.core.state.Workload;
+import io.ztunnel.core.util.Errors;
 import io.ztunnel.metrics.DnsMetrics;
 import java.net.Inet4Address;
 import java.net.InetAddress;
@@ -146,7 +147,7 @@ final class DnsService {
         } catch (Exception | StackOverflowError e) {
             log.atDebug()
                     .addKeyValue("from", sender)
-                    .addKeyValue("error", e.getMessage())
+                    .addKeyValue("error", Errors.message(e))
                     .log("malformed DNS query");
             error(header, DnsResponseCode.FORMERR, alloc, reply);
             return;
@@ -228,7 +229,7 @@ final class DnsService {
             release(true);
             telemetry.metrics().upstreamDuration(labels, System.nanoTime() - start);
             if (outcome == null) {
-                outcome = new DnsForwarder.Failure(String.valueOf(error));
+                outcome = new DnsForwarder.Failure(error == null ? "no answer" : Errors.message(error));
             }
             forwarded(request, client, labels, outcome, alloc, reply);
         });

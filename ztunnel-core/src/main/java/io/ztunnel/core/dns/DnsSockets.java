@@ -14,6 +14,7 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.ztunnel.cni.linux.NetnsChannelFactory;
 import io.ztunnel.cni.linux.PodNetns;
+import io.ztunnel.core.util.Errors;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -86,7 +87,7 @@ interface DnsSockets {
                     Holder.log
                             .atWarn()
                             .addKeyValue("netns", netns.description())
-                            .addKeyValue("error", e.getMessage())
+                            .addKeyValue("error", Errors.message(e))
                             .log("cannot tell whether IPv6 works on lo; trying ::1");
                     return true;
                 }

@@ -23,6 +23,7 @@ import io.netty.handler.codec.dns.DnsResponse;
 import io.netty.handler.codec.dns.DnsResponseCode;
 import io.netty.handler.codec.dns.DnsSection;
 import io.netty.util.ReferenceCountUtil;
+import io.ztunnel.core.util.Errors;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -366,7 +367,7 @@ final class DnsWire {
                         (AddressedEnvelope<DnsResponse, InetSocketAddress>) response;
                 encode(null, envelope, out);
             } catch (Exception e) {
-                throw new IllegalStateException("cannot encode a DNS response: " + e.getMessage(), e);
+                throw new IllegalStateException("cannot encode a DNS response: " + Errors.message(e), e);
             }
             return ((DatagramPacket) out.getFirst()).content();
         }

@@ -1,5 +1,6 @@
 package io.ztunnel.core.hbone;
 
+import io.ztunnel.core.net.Addresses;
 import java.net.InetSocketAddress;
 
 /** The {@code forwarded} header of HBONE requests: {@code for="<client ip:port>"} plus {@code ;host=<service>}. */
@@ -7,7 +8,7 @@ public final class Forwarded {
     private Forwarded() {}
 
     public static String encode(InetSocketAddress client, String serviceHost) {
-        String value = "for=\"" + HboneAddress.format(client.getAddress(), client.getPort()) + "\"";
+        String value = "for=\"" + Addresses.format(client.getAddress(), client.getPort()) + "\"";
         return serviceHost == null || serviceHost.isEmpty() ? value : value + ";host=" + serviceHost;
     }
 

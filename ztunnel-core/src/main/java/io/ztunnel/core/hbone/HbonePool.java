@@ -4,18 +4,15 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
-import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2Headers;
-import io.netty.handler.codec.http2.Http2MultiplexHandler;
-import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2SettingsFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
@@ -26,10 +23,13 @@ import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.ztunnel.core.config.HboneSettings;
 import io.ztunnel.core.identity.Certificates;
 import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.identity.TlsMaterial;
-import io.ztunnel.core.proxy.ChannelConnector;
+import io.ztunnel.core.net.ChannelConnector;
+import io.ztunnel.core.net.SocketSettings;
+import io.ztunnel.core.util.Errors;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
 import java.util.ArrayDeque;
@@ -40,7 +40,9 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import java.util.function.Function;
+import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -275,7 +277,10 @@ public final class HbonePool implements AutoCloseable {
                                 state,
                                 new HboneException(
                                         HboneException.Kind.NO_CERTIFICATE,
-                                        "no certificate for " + key.source() + ": " + error,
+                                        "no certificate for " + key.source() + ": "
+                                                + (error == null
+                                                        ? "the certificate manager gave none"
+                                                        : Errors.message(error)),
                                         error));
                         return;
                     }
@@ -296,7 +301,7 @@ public final class HbonePool implements AutoCloseable {
                                                             + (timeout
                                                                     ? " (maybe a NetworkPolicy is blocking HBONE port 15008)"
                                                                     : "")
-                                                            + ": " + cause.getMessage(),
+                                                            + ": " + Errors.message(cause),
                                                     cause));
                                     return;
                                 }
@@ -333,8 +338,7 @@ public final class HbonePool implements AutoCloseable {
                 if (!done.isSuccess()) {
                     failure = new HboneException(
                             HboneException.Kind.TLS_FAILURE,
-                            "TLS handshake with " + key.destination() + " failed: "
-                                    + done.cause().getMessage(),
+                            "TLS handshake with " + key.destination() + " failed: " + Errors.message(done.cause()),
                             done.cause());
                 } else {
                     failure = verifyPeer(
@@ -356,7 +360,7 @@ public final class HbonePool implements AutoCloseable {
                 // The handshake failure event carries the cause; the exception itself needs no more handling.
                 log.atDebug()
                         .addKeyValue("destination", key.destination())
-                        .addKeyValue("error", cause.toString())
+                        .addKeyValue("error", Errors.message(cause))
                         .log("HBONE handshake error");
                 ctx.close();
             }
@@ -366,23 +370,7 @@ public final class HbonePool implements AutoCloseable {
 
     private void established(KeyState state, Channel ch) {
         PooledConnection connection = new PooledConnection(ch, state);
-        Http2FrameCodec codec = Http2FrameCodecBuilder.forClient()
-                .initialSettings(new Http2Settings()
-                        .pushEnabled(false)
-                        .initialWindowSize(settings.streamWindow())
-                        .maxFrameSize(settings.frameSize())
-                        .maxHeaderListSize(settings.clientMaxHeaderListSize()))
-                .build();
-        ch.pipeline().addLast("h2", codec);
-        ch.pipeline().addLast("h2-window", new ConnectionWindowHandler(settings.connectionWindow()));
-        ch.pipeline().addLast("h2-streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
-            @Override
-            protected void initChannel(Http2StreamChannel stream) {
-                stream.close(); // servers do not open streams towards us (push is disabled)
-            }
-        }));
-        ch.pipeline().addLast("h2-ping", new PingKeepaliveHandler(settings.pingInterval(), settings.pingTimeout()));
-        ch.pipeline().addLast("h2-monitor", new ConnectionMonitor(connection));
+        Http2Pipeline.client(ch.pipeline(), settings, new ConnectionMonitor(connection));
         connections.incrementAndGet();
         ch.closeFuture().addListener(f -> {
             connections.decrementAndGet();
@@ -416,7 +404,7 @@ public final class HbonePool implements AutoCloseable {
         }
         log.atDebug()
                 .addKeyValue("destination", state.key.destination())
-                .addKeyValue("error", failure.getMessage())
+                .addKeyValue("error", Errors.message(failure))
                 .log("HBONE dial failed");
         failed.forEach(w -> w.result().tryFailure(failure));
         serve(state);
@@ -429,7 +417,7 @@ public final class HbonePool implements AutoCloseable {
             return;
         }
         new Http2StreamChannelBootstrap(connection.channel)
-                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, ChannelConnector.WATER_MARK)
+                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, SocketSettings.WATER_MARK)
                 .handler(new ConnectResponseHandler(waiter, connection.channel.eventLoop()))
                 .open()
                 .addListener((Future<Http2StreamChannel> f) -> {
@@ -438,7 +426,7 @@ public final class HbonePool implements AutoCloseable {
                         waiter.result()
                                 .tryFailure(new HboneException(
                                         HboneException.Kind.H2_HANDSHAKE_FAILURE,
-                                        "cannot open HBONE stream: " + f.cause(),
+                                        "cannot open HBONE stream: " + Errors.message(f.cause()),
                                         f.cause()));
                         return;
                     }
@@ -458,7 +446,7 @@ public final class HbonePool implements AutoCloseable {
                                     waiter.result()
                                             .tryFailure(new HboneException(
                                                     HboneException.Kind.H2_HANDSHAKE_FAILURE,
-                                                    "cannot send CONNECT: " + w.cause(),
+                                                    "cannot send CONNECT: " + Errors.message(w.cause()),
                                                     w.cause()));
                                     stream.close();
                                 }
@@ -467,8 +455,7 @@ public final class HbonePool implements AutoCloseable {
     }
 
     /** Moves {@code downstream} to {@code loop} (if it is elsewhere), then runs {@code then} there. */
-    static void moveTo(
-            Channel downstream, EventLoop loop, Runnable then, java.util.function.Consumer<Throwable> failed) {
+    static void moveTo(Channel downstream, EventLoop loop, Runnable then, Consumer<Throwable> failed) {
         if (downstream == null || downstream.eventLoop() == loop) {
             then.run();
             return;
@@ -506,13 +493,16 @@ public final class HbonePool implements AutoCloseable {
                     "server at " + key.destination() + " presented " + presented + ", expected one of "
                             + key.expectedIdentities(),
                     null);
-        } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
+        } catch (SSLPeerUnverifiedException e) {
             return new HboneException(HboneException.Kind.IDENTITY_ERROR, "server presented no certificate", e);
         }
     }
 
-    /** Watches connection-level frames: SETTINGS (stream limit) and GOAWAY (leave the pool). */
-    private final class ConnectionMonitor extends ChannelInboundHandlerAdapter {
+    /**
+     * The client connection's tail: watches connection-level frames, SETTINGS (stream limit) and GOAWAY (leave the
+     * pool). Threading: the connection's event loop; the tail releases the frames.
+     */
+    private final class ConnectionMonitor extends Http2Pipeline.Tail {
         private final PooledConnection connection;
 
         ConnectionMonitor(PooledConnection connection) {
@@ -520,38 +510,25 @@ public final class HbonePool implements AutoCloseable {
         }
 
         @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            try {
-                if (msg instanceof Http2SettingsFrame settings) {
-                    Long max = settings.settings().maxConcurrentStreams();
-                    if (max != null) {
-                        synchronized (connection.state) {
-                            connection.peerMaxStreams = (int) Math.min(max, 65535);
-                        }
-                        serve(connection.state);
-                    }
-                } else if (msg instanceof Http2GoAwayFrame) {
-                    boolean idle;
+        protected void observe(ChannelHandlerContext ctx, Object frame) {
+            if (frame instanceof Http2SettingsFrame settings) {
+                Long max = settings.settings().maxConcurrentStreams();
+                if (max != null) {
                     synchronized (connection.state) {
-                        connection.goingAway = true;
-                        idle = connection.active == 0;
+                        connection.peerMaxStreams = (int) Math.min(max, 65535);
                     }
-                    if (idle) {
-                        ctx.close();
-                    }
+                    serve(connection.state);
                 }
-            } finally {
-                ReferenceCountUtil.release(msg);
+            } else if (frame instanceof Http2GoAwayFrame) {
+                boolean idle;
+                synchronized (connection.state) {
+                    connection.goingAway = true;
+                    idle = connection.active == 0;
+                }
+                if (idle) {
+                    ctx.close();
+                }
             }
-        }
-
-        @Override
-        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            log.atDebug()
-                    .addKeyValue("connection", ctx.channel())
-                    .addKeyValue("error", cause.toString())
-                    .log("HBONE connection error");
-            ctx.close();
         }
     }
 
@@ -573,7 +550,7 @@ public final class HbonePool implements AutoCloseable {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             try {
-                if (msg instanceof io.netty.handler.codec.http2.Http2HeadersFrame headers) {
+                if (msg instanceof Http2HeadersFrame headers) {
                     CharSequence status = headers.headers().status();
                     if (status != null && "200".contentEquals(status) && !headers.isEndStream()) {
                         Http2StreamChannel stream = (Http2StreamChannel) ctx.channel();
@@ -591,7 +568,7 @@ public final class HbonePool implements AutoCloseable {
                                     result.tryFailure(new HboneException(
                                             HboneException.Kind.H2_HANDSHAKE_FAILURE,
                                             "cannot move the downstream connection to the HBONE stream's loop: "
-                                                    + error,
+                                                    + Errors.message(error),
                                             error));
                                     stream.close();
                                 });
@@ -618,7 +595,7 @@ public final class HbonePool implements AutoCloseable {
 
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-            if (evt instanceof io.netty.handler.codec.http2.Http2ResetFrame reset) {
+            if (evt instanceof Http2ResetFrame reset) {
                 result.tryFailure(new HboneException(
                         HboneException.Kind.H2_HANDSHAKE_FAILURE,
                         "HBONE stream reset before the CONNECT response (code " + reset.errorCode() + ")",
@@ -637,7 +614,7 @@ public final class HbonePool implements AutoCloseable {
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             result.tryFailure(new HboneException(
-                    HboneException.Kind.H2_HANDSHAKE_FAILURE, "HBONE stream failed: " + cause, cause));
+                    HboneException.Kind.H2_HANDSHAKE_FAILURE, "HBONE stream failed: " + Errors.message(cause), cause));
             ctx.close();
         }
 

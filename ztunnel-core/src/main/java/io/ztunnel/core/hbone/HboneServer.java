@@ -5,23 +5,24 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.group.ChannelGroup;
-import io.netty.channel.group.ChannelGroupFuture;
 import io.netty.channel.group.DefaultChannelGroup;
-import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2MultiplexHandler;
-import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
-import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.GlobalEventExecutor;
+import io.ztunnel.core.config.HboneSettings;
 import io.ztunnel.core.identity.Certificates;
 import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.identity.TlsMaterial;
+import io.ztunnel.core.net.SocketSettings;
+import io.ztunnel.core.util.Drain;
+import io.ztunnel.core.util.Errors;
+import io.ztunnel.core.util.Subscription;
 import java.net.InetSocketAddress;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.concurrent.CompletionStage;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import javax.net.ssl.SSLSession;
 import org.slf4j.Logger;
@@ -29,40 +30,45 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The inbound HBONE server (port 15008): mutual TLS with the local workload's certificate, HTTP/2 with ztunnel's
- * settings, one {@link ConnectStreamHandler} per CONNECT stream, PING keepalive, and graceful drain.
+ * settings, one {@link ConnectStreamHandler} per CONNECT stream (which hands valid requests to the owner as
+ * {@link InboundStream}s), PING keepalive, and graceful drain.
  *
  * <p>{@link #initializer()} is installed on accepted sockets. Threading: each connection and its streams live on the
- * accepting event loop; {@link #drain} may be called from any thread.
+ * accepting event loop; {@link #close} may be called from any thread.
  */
-public final class HboneServer {
+public final class HboneServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(HboneServer.class);
 
     private final HboneSettings settings;
     private final Function<InetSocketAddress, CompletionStage<TlsMaterial>> tls;
-    private final InboundRouter router;
+    private final Consumer<InboundStream> streams;
     private final Duration drainDeadline;
     private final ChannelGroup connections = new DefaultChannelGroup("hbone-inbound", GlobalEventExecutor.INSTANCE);
+    private final Subscription drainSubscription;
 
     /**
      * @param tls the local workload's TLS material for the address a connection was accepted on
-     * @param drainDeadline how long in-flight streams may run after {@link #drain} before connections are closed
+     * @param streams decides every well-formed CONNECT (on the stream's event loop)
+     * @param drain when it starts, every connection sends GOAWAY and closes once its streams end
+     * @param drainDeadline how long in-flight streams may run after GOAWAY before connections are closed
      */
     public HboneServer(
             HboneSettings settings,
             Function<InetSocketAddress, CompletionStage<TlsMaterial>> tls,
-            InboundRouter router,
+            Consumer<InboundStream> streams,
+            Drain drain,
             Duration drainDeadline) {
         this.settings = settings;
         this.tls = tls;
-        this.router = router;
+        this.streams = streams;
         this.drainDeadline = drainDeadline;
+        this.drainSubscription = drain.onStart("HBONE server", this::goAway);
     }
 
     public ChannelInitializer<Channel> initializer() {
         return new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel ch) {
-                io.ztunnel.core.proxy.EpollSockets.keepRegistered(ch);
                 ch.config().setAutoRead(false);
                 connections.add(ch);
                 tls.apply((InetSocketAddress) ch.localAddress())
@@ -71,7 +77,11 @@ public final class HboneServer {
                                 log.atWarn()
                                         .addKeyValue("local", ch.localAddress())
                                         .addKeyValue("peer", ch.remoteAddress())
-                                        .addKeyValue("error", String.valueOf(error))
+                                        .addKeyValue(
+                                                "error",
+                                                error == null
+                                                        ? "the certificate manager gave none"
+                                                        : Errors.message(error))
                                         .log("no certificate for inbound HBONE connection; closing it");
                                 ch.close();
                                 return;
@@ -93,10 +103,18 @@ public final class HboneServer {
     }
 
     /**
-     * Starts a graceful drain: every connection sends GOAWAY and is closed once its streams end, or at the deadline.
+     * Closes every connection gracefully: each sends GOAWAY and is closed once its streams end, or at the drain
+     * deadline. Runs when the drain starts, and when the server's proxy goes away.
      */
-    public ChannelGroupFuture drain() {
-        return connections.close();
+    private void goAway() {
+        connections.close();
+    }
+
+    /** Withdraws from the drain and closes every connection gracefully (the proxy is going away). */
+    @Override
+    public void close() {
+        drainSubscription.close();
+        goAway();
     }
 
     /** Completes the handshake: policy checks, then installs HTTP/2. */
@@ -117,7 +135,7 @@ public final class HboneServer {
                 log.atInfo()
                         .addKeyValue("peer", ctx.channel().remoteAddress())
                         .addKeyValue("local", ctx.channel().localAddress())
-                        .addKeyValue("error", String.valueOf(done.cause()))
+                        .addKeyValue("error", Errors.message(done.cause()))
                         .log("inbound TLS handshake failed");
                 ctx.close();
                 return;
@@ -135,30 +153,13 @@ public final class HboneServer {
                 ctx.close();
                 return;
             }
-            Http2FrameCodec codec = ClosedStreamDecoder.serverCodecBuilder(settings.frameSize())
-                    .initialSettings(new Http2Settings()
-                            .maxConcurrentStreams(settings.serverMaxConcurrentStreams())
-                            .initialWindowSize(settings.streamWindow())
-                            .maxFrameSize(settings.frameSize())
-                            .maxHeaderListSize(settings.serverMaxHeaderListSize()))
-                    .gracefulShutdownTimeoutMillis(drainDeadline.toMillis())
-                    .decoderEnforceMaxRstFramesPerWindow(10_000, 30)
-                    .validateRequiredPseudoHeaders(true)
-                    .build();
-            ctx.pipeline().addLast("h2", codec);
-            ctx.pipeline().addLast("h2-errors", new Http2ErrorHandler());
-            ctx.pipeline().addLast("h2-window", new ConnectionWindowHandler(settings.connectionWindow()));
-            ctx.pipeline()
-                    .addLast("h2-streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
-                        @Override
-                        protected void initChannel(Http2StreamChannel stream) {
-                            stream.config().setWriteBufferWaterMark(io.ztunnel.core.proxy.ChannelConnector.WATER_MARK);
-                            stream.pipeline().addLast("hbone-connect", new ConnectStreamHandler(router, peer));
-                        }
-                    }));
-            ctx.pipeline()
-                    .addLast("h2-ping", new PingKeepaliveHandler(settings.pingInterval(), settings.pingTimeout()));
-            ctx.pipeline().addLast("h2-tail", new ReleaseHandler());
+            Http2Pipeline.server(ctx.pipeline(), settings, drainDeadline, new ChannelInitializer<Http2StreamChannel>() {
+                @Override
+                protected void initChannel(Http2StreamChannel stream) {
+                    stream.config().setWriteBufferWaterMark(SocketSettings.WATER_MARK);
+                    stream.pipeline().addLast("hbone-connect", new ConnectStreamHandler(streams, peer));
+                }
+            });
             ctx.pipeline().remove(this);
         }
 
@@ -167,25 +168,8 @@ public final class HboneServer {
             // Handshake failures are reported by the completion event above; this is the same failure again.
             log.atDebug()
                     .addKeyValue("peer", ctx.channel().remoteAddress())
-                    .addKeyValue("error", cause.toString())
+                    .addKeyValue("error", Errors.message(cause))
                     .log("inbound TLS error");
-            ctx.close();
-        }
-    }
-
-    /** End of the connection pipeline: releases connection-level frames nobody needed (SETTINGS, GOAWAY). */
-    static final class ReleaseHandler extends ChannelInboundHandlerAdapter {
-        @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            ReferenceCountUtil.release(msg);
-        }
-
-        @Override
-        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            log.atDebug()
-                    .addKeyValue("connection", ctx.channel())
-                    .addKeyValue("error", cause.toString())
-                    .log("HBONE connection error");
             ctx.close();
         }
     }

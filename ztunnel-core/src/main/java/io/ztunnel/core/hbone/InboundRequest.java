@@ -2,10 +2,11 @@ package io.ztunnel.core.hbone;
 
 import io.netty.handler.codec.http2.Http2Headers;
 import io.ztunnel.core.identity.SpiffeId;
+import io.ztunnel.core.net.HboneAddress;
 import java.net.InetSocketAddress;
 
 /**
- * An HBONE CONNECT received on the inbound server, as given to the {@link InboundRouter}.
+ * An HBONE CONNECT received on the inbound server, as its {@link InboundStream} carries it.
  *
  * @param peerIdentity the client's SPIFFE identity (first SPIFFE URI SAN of its certificate)
  * @param peer the TCP peer of the HBONE connection (the client pod, a waypoint or a gateway)

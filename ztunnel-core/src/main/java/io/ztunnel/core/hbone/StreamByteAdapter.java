@@ -12,7 +12,7 @@ import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.util.ReferenceCountUtil;
-import io.ztunnel.core.proxy.EndOfStream;
+import io.ztunnel.core.net.EndOfStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

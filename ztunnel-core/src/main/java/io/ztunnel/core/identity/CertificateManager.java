@@ -1,5 +1,7 @@
 package io.ztunnel.core.identity;
 
+import io.ztunnel.core.util.Backoff;
+import io.ztunnel.core.util.Errors;
 import io.ztunnel.core.util.Scheduler;
 import java.security.KeyPair;
 import java.security.cert.X509Certificate;
@@ -7,12 +9,18 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.PriorityQueue;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -35,8 +43,9 @@ import org.slf4j.LoggerFactory;
 public final class CertificateManager implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(CertificateManager.class);
 
-    static final Duration BACKOFF_INITIAL = Duration.ofMillis(500);
-    static final Duration BACKOFF_MAX = Duration.ofSeconds(150);
+    /** Retries of failed requests: 500 ms doubling, ±20 % jitter, capped at 150 s, as Istio's ztunnel. */
+    static final Backoff RETRY = Backoff.exponential(Duration.ofMillis(500), Duration.ofSeconds(150), 0.2);
+
     static final Duration RELEASE_GRACE = Duration.ofSeconds(60);
     public static final int DEFAULT_MAX_IN_FLIGHT = 8;
 
@@ -64,7 +73,7 @@ public final class CertificateManager implements AutoCloseable {
     private final int maxInFlight;
     private final Map<SpiffeId, Entry> entries = new ConcurrentHashMap<>();
     /** Replaced or forgotten contexts waiting out their grace period before release (scheduler thread only). */
-    private final java.util.Set<TlsMaterial> retiring = new java.util.HashSet<>();
+    private final Set<TlsMaterial> retiring = new HashSet<>();
 
     private final PriorityQueue<Entry> queue = new PriorityQueue<>(
             Comparator.<Entry, Priority>comparing(e -> e.queuedPriority).thenComparingLong(e -> e.queuedSeq));
@@ -171,13 +180,13 @@ public final class CertificateManager implements AutoCloseable {
                 closing.run();
                 done.complete(null);
             });
-            done.get(5, java.util.concurrent.TimeUnit.SECONDS);
-        } catch (java.util.concurrent.RejectedExecutionException e) {
+            done.get(5, TimeUnit.SECONDS);
+        } catch (RejectedExecutionException e) {
             closing.run(); // the scheduler is already gone: nothing else can run concurrently
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
-            log.atWarn().addKeyValue("error", e.toString()).log("certificate manager did not close in time");
+        } catch (ExecutionException | TimeoutException e) {
+            log.atWarn().addKeyValue("error", Errors.message(e)).log("certificate manager did not close in time");
         }
     }
 
@@ -349,14 +358,14 @@ public final class CertificateManager implements AutoCloseable {
 
     private void failed(Entry entry, Throwable error) {
         entry.failures++;
-        entry.error = String.valueOf(error.getMessage());
+        entry.error = Errors.message(error);
         Instant now = scheduler.now();
         TlsMaterial current = entry.material;
         boolean usable = current != null && !current.certificate().isExpired(now);
         if (!usable) {
             entry.state = State.UNAVAILABLE;
         }
-        Duration delay = backoff(entry.failures);
+        Duration delay = RETRY.delay(entry.failures);
         if (usable) {
             Duration untilExpiry = Duration.between(now, current.certificate().notAfter());
             if (untilExpiry.compareTo(delay) < 0) {
@@ -397,13 +406,6 @@ public final class CertificateManager implements AutoCloseable {
         waiters.forEach(w -> w.completeExceptionally(error));
     }
 
-    /** The n-th retry delay (n ≥ 1): 500 ms × 2^(n-1), ±20 % jitter, capped at 150 s. */
-    static Duration backoff(int failures) {
-        double base = BACKOFF_INITIAL.toMillis() * Math.pow(2, Math.min(failures - 1, 20));
-        double jittered = base * (0.8 + 0.4 * ThreadLocalRandom.current().nextDouble());
-        return Duration.ofMillis((long) Math.min(jittered, BACKOFF_MAX.toMillis()));
-    }
-
     private void drop(Entry entry, Throwable reason) {
         if (entry.retryTask != null) {
             entry.retryTask.cancel();
@@ -421,9 +423,7 @@ public final class CertificateManager implements AutoCloseable {
     }
 
     private static Throwable unwrap(Throwable t) {
-        while ((t instanceof java.util.concurrent.CompletionException
-                        || t instanceof java.util.concurrent.ExecutionException)
-                && t.getCause() != null) {
+        while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
             t = t.getCause();
         }
         return t;

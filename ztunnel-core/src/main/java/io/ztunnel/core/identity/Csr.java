@@ -1,5 +1,6 @@
 package io.ztunnel.core.identity;
 
+import io.ztunnel.core.util.Errors;
 import java.io.IOException;
 import java.io.StringReader;
 import java.security.GeneralSecurityException;
@@ -10,6 +11,7 @@ import java.security.spec.ECGenParameterSpec;
 import java.util.ArrayList;
 import java.util.List;
 import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
+import org.bouncycastle.asn1.x500.RDN;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.Extension;
 import org.bouncycastle.asn1.x509.Extensions;
@@ -51,7 +53,7 @@ public final class Csr {
                     true,
                     new GeneralNames(new GeneralName(GeneralName.uniformResourceIdentifier, identity.toString())));
             PKCS10CertificationRequest request = new JcaPKCS10CertificationRequestBuilder(
-                            new X500Name(new org.bouncycastle.asn1.x500.RDN[0]), keyPair.getPublic())
+                            new X500Name(new RDN[0]), keyPair.getPublic())
                     .addAttribute(PKCSObjectIdentifiers.pkcs_9_at_extensionRequest, extensions.generate())
                     .build(new JcaContentSignerBuilder("SHA256withECDSA").build(keyPair.getPrivate()));
             return Pem.write(request);
@@ -92,7 +94,7 @@ public final class Csr {
             }
             return new Parsed(jca.getPublicKey(), List.copyOf(uris));
         } catch (IOException | OperatorCreationException | PKCSException | GeneralSecurityException e) {
-            throw new IllegalArgumentException("csr: " + e.getMessage(), e);
+            throw new IllegalArgumentException("csr: " + Errors.message(e), e);
         }
     }
 }

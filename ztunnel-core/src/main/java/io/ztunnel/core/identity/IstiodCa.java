@@ -1,5 +1,6 @@
 package io.ztunnel.core.identity;
 
+import io.ztunnel.core.util.Errors;
 import io.ztunnel.xds.ca.CertificateRequest;
 import io.ztunnel.xds.ca.IstioCaClient;
 import io.ztunnel.xds.channel.ControlPlaneEndpoint;
@@ -60,7 +61,7 @@ public final class IstiodCa implements CertificateAuthority, AutoCloseable {
                     : CertificateRequest.forSelf(csrPem, ttl);
         } catch (IllegalArgumentException e) {
             return CompletableFuture.failedFuture(
-                    new IllegalArgumentException("certificate request for " + identity + ": " + e.getMessage(), e));
+                    new IllegalArgumentException("certificate request for " + identity + ": " + Errors.message(e), e));
         }
         log.atDebug()
                 .addKeyValue("identity", identity)
@@ -75,7 +76,8 @@ public final class IstiodCa implements CertificateAuthority, AutoCloseable {
             return IssuedChain.fromIstioResponse(pemChain);
         } catch (IllegalArgumentException e) {
             throw new CompletionException(new IllegalArgumentException(
-                    "istiod CA at " + address + " returned an unusable chain for " + identity + ": " + e.getMessage(),
+                    "istiod CA at " + address + " returned an unusable chain for " + identity + ": "
+                            + Errors.message(e),
                     e));
         }
     }

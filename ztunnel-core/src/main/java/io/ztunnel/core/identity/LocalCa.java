@@ -1,5 +1,6 @@
 package io.ztunnel.core.identity;
 
+import io.ztunnel.core.util.Errors;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.math.BigInteger;
@@ -34,6 +35,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import org.bouncycastle.asn1.x500.RDN;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.BasicConstraints;
 import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
@@ -111,7 +113,7 @@ public final class LocalCa implements CertificateAuthority {
             }
             return load(directory, clock);
         } catch (IOException e) {
-            throw new UncheckedIOException("local CA " + directory + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("local CA " + directory + ": " + Errors.message(e), e);
         }
     }
 
@@ -203,7 +205,7 @@ public final class LocalCa implements CertificateAuthority {
         } catch (GeneralSecurityException e) {
             throw new IllegalArgumentException(
                     "local CA " + directory + ": " + CA_CERT + " does not chain to a root through " + CERT_CHAIN + ": "
-                            + e.getMessage(),
+                            + Errors.message(e),
                     e);
         }
     }
@@ -246,7 +248,7 @@ public final class LocalCa implements CertificateAuthority {
                     new BigInteger(127, random).setBit(126),
                     Date.from(now.minus(backdate)),
                     Date.from(now.plus(ttl)),
-                    new X500Name(new org.bouncycastle.asn1.x500.RDN[0]),
+                    new X500Name(new RDN[0]),
                     publicKey);
             builder.addExtension(
                     Extension.subjectAlternativeName,
@@ -264,7 +266,7 @@ public final class LocalCa implements CertificateAuthority {
                     .getCertificate(builder.build(
                             new JcaContentSignerBuilder(signatureAlgorithm(signingKey)).build(signingKey)));
         } catch (GeneralSecurityException | CertIOException | OperatorCreationException e) {
-            throw new IllegalStateException("cannot issue certificate for " + identity + ": " + e.getMessage(), e);
+            throw new IllegalStateException("cannot issue certificate for " + identity + ": " + Errors.message(e), e);
         }
     }
 
@@ -287,7 +289,7 @@ public final class LocalCa implements CertificateAuthority {
                     .getCertificate(
                             builder.build(new JcaContentSignerBuilder("SHA256withECDSA").build(keyPair.getPrivate())));
         } catch (GeneralSecurityException | CertIOException | OperatorCreationException e) {
-            throw new IllegalStateException("cannot generate a root CA: " + e.getMessage(), e);
+            throw new IllegalStateException("cannot generate a root CA: " + Errors.message(e), e);
         }
     }
 

@@ -1,11 +1,13 @@
 package io.ztunnel.core.identity;
 
+import io.ztunnel.core.util.Errors;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.StringReader;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.security.PrivateKey;
+import java.security.cert.Certificate;
 import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
@@ -27,10 +29,10 @@ public final class Pem {
     public static List<X509Certificate> certificates(String pem, String source) {
         try {
             CertificateFactory factory = CertificateFactory.getInstance("X.509");
-            Collection<? extends java.security.cert.Certificate> parsed =
+            Collection<? extends Certificate> parsed =
                     factory.generateCertificates(new ByteArrayInputStream(pem.getBytes(StandardCharsets.US_ASCII)));
             List<X509Certificate> out = new ArrayList<>(parsed.size());
-            for (java.security.cert.Certificate c : parsed) {
+            for (Certificate c : parsed) {
                 out.add((X509Certificate) c);
             }
             if (out.isEmpty()) {
@@ -38,7 +40,7 @@ public final class Pem {
             }
             return List.copyOf(out);
         } catch (CertificateException e) {
-            throw new IllegalArgumentException(source + ": invalid PEM certificate: " + e.getMessage(), e);
+            throw new IllegalArgumentException(source + ": invalid PEM certificate: " + Errors.message(e), e);
         }
     }
 
@@ -56,7 +58,7 @@ public final class Pem {
             throw new IllegalArgumentException(source + ": no unencrypted PEM private key found"
                     + (object == null ? "" : " (found " + object.getClass().getSimpleName() + ")"));
         } catch (IOException e) {
-            throw new IllegalArgumentException(source + ": invalid PEM private key: " + e.getMessage(), e);
+            throw new IllegalArgumentException(source + ": invalid PEM private key: " + Errors.message(e), e);
         }
     }
 

@@ -1,5 +1,6 @@
 package io.ztunnel.core.identity;
 
+import io.ztunnel.core.util.Errors;
 import java.util.Objects;
 
 /**
@@ -47,7 +48,7 @@ public record SpiffeId(String trustDomain, String namespace, String serviceAccou
         try {
             return new SpiffeId(parts[0], parts[2], parts[4]);
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("SPIFFE id " + quote(uri) + ": " + e.getMessage(), e);
+            throw new IllegalArgumentException("SPIFFE id " + quote(uri) + ": " + Errors.message(e), e);
         }
     }
 

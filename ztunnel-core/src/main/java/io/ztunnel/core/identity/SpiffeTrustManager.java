@@ -2,6 +2,7 @@ package io.ztunnel.core.identity;
 
 import io.netty.handler.ssl.OpenSslCertificateException;
 import io.netty.internal.tcnative.CertificateVerifier;
+import io.ztunnel.core.util.Errors;
 import java.net.Socket;
 import java.security.GeneralSecurityException;
 import java.security.cert.CertPathValidator;
@@ -133,9 +134,9 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
                 case NOT_YET_VALID -> CertificateVerifier.X509_V_ERR_CERT_NOT_YET_VALID;
                 case null, default -> CertificateVerifier.X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
             };
-            throw new OpenSslCertificateException("peer certificate is not trusted: " + e.getMessage(), code);
+            throw new OpenSslCertificateException("peer certificate is not trusted: " + Errors.message(e), code);
         } catch (GeneralSecurityException e) {
-            throw new CertificateException("peer certificate could not be checked: " + e.getMessage(), e);
+            throw new CertificateException("peer certificate could not be checked: " + Errors.message(e), e);
         }
         List<String> usages = chain[0].getExtendedKeyUsage();
         if (usages != null && !usages.contains(requiredUsage)) {

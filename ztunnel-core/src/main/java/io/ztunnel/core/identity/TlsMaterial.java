@@ -10,6 +10,7 @@ import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslProvider;
 import io.netty.util.ReferenceCountUtil;
+import io.ztunnel.core.util.Errors;
 import java.security.cert.X509Certificate;
 import java.util.concurrent.atomic.AtomicBoolean;
 import javax.net.ssl.SSLException;
@@ -65,7 +66,7 @@ public final class TlsMaterial {
         } catch (SSLException | RuntimeException e) {
             ReferenceCountUtil.release(server);
             throw new IllegalArgumentException(
-                    "cannot build TLS contexts for " + certificate.identity() + ": " + e.getMessage(), e);
+                    "cannot build TLS contexts for " + certificate.identity() + ": " + Errors.message(e), e);
         }
     }
 

@@ -8,13 +8,18 @@ import io.ztunnel.core.admin.Readiness;
 import io.ztunnel.core.config.Config;
 import io.ztunnel.core.dns.DnsProxy;
 import io.ztunnel.core.identity.SpiffeId;
+import io.ztunnel.core.net.Sockets;
 import io.ztunnel.core.proxy.LocalWorkload;
 import io.ztunnel.core.proxy.ProxyContext;
 import io.ztunnel.core.proxy.ProxySet;
+import io.ztunnel.core.util.Backoff;
+import io.ztunnel.core.util.Errors;
+import io.ztunnel.core.util.Subscription;
 import io.ztunnel.metrics.WorkloadManagerMetrics;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -25,6 +30,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -46,18 +52,23 @@ import org.slf4j.LoggerFactory;
  */
 public final class InpodManager implements ZdsWorkloadHandler {
     private static final Logger log = LoggerFactory.getLogger(InpodManager.class);
-    static final Duration RETRY = Duration.ofSeconds(5);
+    /** Pending pods are retried every 5 s, as ztunnel does. */
+    static final Backoff RETRY = Backoff.constant(Duration.ofSeconds(5));
+
     static final String READINESS_TASK = "workload proxy manager";
 
     private final ProxyContext ctx;
     private final Readiness readiness;
     private final WorkloadManagerMetrics metrics;
     private final Consumer<String> fatal;
+    private final Function<PodNetns, Sockets> podSockets;
+    private final Subscription drainSubscription;
     private final DnsProxy dns;
     private final Map<String, Pod> pods = new LinkedHashMap<>();
     private final Map<SpiffeId, Integer> identities = new HashMap<>();
     private Readiness.Task ready;
     private boolean snapshotReceived;
+    private boolean draining;
 
     /** A pod's running (or pending) proxies. */
     private static final class Pod {
@@ -67,6 +78,7 @@ public final class InpodManager implements ZdsWorkloadHandler {
         ProxySet proxies;
         AutoCloseable dns = () -> {};
         boolean pending;
+        int failures;
         ScheduledFuture<?> retry;
         SpiffeId identity;
 
@@ -87,12 +99,36 @@ public final class InpodManager implements ZdsWorkloadHandler {
             WorkloadManagerMetrics metrics,
             Consumer<String> fatal,
             DnsProxy dns) {
+        this(
+                ctx,
+                readiness,
+                metrics,
+                fatal,
+                dns,
+                netns -> new PodSockets(
+                        ctx.transport(),
+                        netns,
+                        ctx.config().packetMark(),
+                        ctx.config().inpodPortReuse()));
+    }
+
+    /** @param podSockets where a pod's sockets are made (inside its network namespace; tests may use the host's) */
+    InpodManager(
+            ProxyContext ctx,
+            Readiness readiness,
+            WorkloadManagerMetrics metrics,
+            Consumer<String> fatal,
+            DnsProxy dns,
+            Function<PodNetns, Sockets> podSockets) {
         this.ctx = ctx;
         this.dns = dns;
         this.readiness = readiness;
         this.metrics = metrics;
         this.fatal = fatal;
+        this.podSockets = podSockets;
         this.ready = readiness.register(READINESS_TASK);
+        // Pods' proxies stop accepting by themselves when the drain starts; a draining daemon starts no new ones.
+        this.drainSubscription = ctx.drain().onStart("in-pod manager", this::drainStarted);
     }
 
     @Override
@@ -125,29 +161,26 @@ public final class InpodManager implements ZdsWorkloadHandler {
 
     private void start(Pod pod) {
         Config cfg = ctx.config();
-        LocalWorkload local = new LocalWorkload(
-                new Config.LocalWorkloadInfo(pod.info.namespace(), pod.info.name(), pod.info.serviceAccount()),
-                cfg.nodeName(),
-                ctx.state(),
-                ctx.timer());
         ProxySet proxies = new ProxySet(
                 ctx,
-                local,
-                new PodSockets(ctx.transport(), pod.netns, cfg.packetMark(), cfg.inpodPortReuse()),
+                new Config.LocalWorkloadInfo(pod.info.namespace(), pod.info.name(), pod.info.serviceAccount()),
+                podSockets.apply(pod.netns),
                 wildcard(cfg));
-        proxies.start().join();
         AutoCloseable dnsServer;
         try {
-            dnsServer = dns.startInPod(local, pod.netns);
+            proxies.start().join();
+            dnsServer = dns.startInPod(proxies.local(), pod.netns);
         } catch (RuntimeException e) {
             proxies.close();
             throw e;
         }
+        LocalWorkload local = proxies.local();
         SpiffeId identity = new SpiffeId(cfg.trustDomain(), pod.info.namespace(), pod.info.serviceAccount());
         synchronized (this) {
             pod.proxies = proxies;
             pod.dns = dnsServer;
             pod.pending = false;
+            pod.failures = 0;
             pod.identity = identity;
             identities.merge(identity, 1, Integer::sum);
             publish();
@@ -164,24 +197,26 @@ public final class InpodManager implements ZdsWorkloadHandler {
     }
 
     private void markPending(Pod pod, RuntimeException e) {
-        String reason = e.getCause() != null && e instanceof java.util.concurrent.CompletionException
-                ? e.getCause().getMessage()
-                : e.getMessage();
-        log.atWarn()
-                .addKeyValue("uid", pod.uid)
-                .addKeyValue("error", reason)
-                .addKeyValue("retry_in", RETRY)
-                .log("pod proxies failed to start");
+        Duration delay;
         synchronized (this) {
             pod.pending = true;
-            pod.retry = ctx.timer().schedule(() -> retry(pod), RETRY.toMillis(), TimeUnit.MILLISECONDS);
+            pod.failures++;
+            delay = RETRY.delay(pod.failures);
+            if (!draining) {
+                pod.retry = ctx.timer().schedule(() -> retry(pod), delay.toMillis(), TimeUnit.MILLISECONDS);
+            }
             publish();
         }
+        log.atWarn()
+                .addKeyValue("uid", pod.uid)
+                .addKeyValue("error", Errors.message(e))
+                .addKeyValue("retry_in", delay)
+                .log("pod proxies failed to start");
     }
 
     private void retry(Pod pod) {
         synchronized (this) {
-            if (pods.get(pod.uid) != pod || !pod.pending) {
+            if (pods.get(pod.uid) != pod || !pod.pending || draining) {
                 return;
             }
         }
@@ -240,7 +275,9 @@ public final class InpodManager implements ZdsWorkloadHandler {
                 ready = readiness.register(READINESS_TASK);
             }
         }
-        log.atWarn().addKeyValue("error", String.valueOf(cause)).log("lost the node agent connection; reconnecting");
+        log.atWarn()
+                .addKeyValue("error", cause == null ? "connection closed" : Errors.message(cause))
+                .log("lost the node agent connection; reconnecting");
     }
 
     @Override
@@ -315,22 +352,28 @@ public final class InpodManager implements ZdsWorkloadHandler {
         return out;
     }
 
-    /** Stops every pod's proxies (daemon shutdown); the pods stay enrolled for the next daemon. */
-    public void drainAll() {
-        List<Pod> all;
+    /**
+     * The drain started: pending pods are no longer retried and the pods' DNS servers close (the pods stay enrolled
+     * for the next daemon; their proxies stop accepting through their own drain action).
+     */
+    private void drainStarted() {
+        List<AutoCloseable> dnsServers = new ArrayList<>();
         synchronized (this) {
-            all = List.copyOf(pods.values());
-        }
-        for (Pod p : all) {
-            ProxySet proxies = p.proxies;
-            if (proxies != null) {
-                proxies.drain();
+            draining = true;
+            for (Pod p : pods.values()) {
+                if (p.retry != null) {
+                    p.retry.cancel(false);
+                    p.retry = null;
+                }
+                dnsServers.add(p.dns);
             }
-            close(p.dns);
         }
+        dnsServers.forEach(InpodManager::close);
     }
 
+    /** Stops every pod's proxies and closes their connections (the daemon stops). */
     public void closeAll() {
+        drainSubscription.close();
         List<Pod> all;
         synchronized (this) {
             all = List.copyOf(pods.values());
@@ -345,7 +388,7 @@ public final class InpodManager implements ZdsWorkloadHandler {
         try {
             dnsServer.close();
         } catch (Exception e) {
-            log.atDebug().addKeyValue("error", e.toString()).log("closing a pod's DNS server failed");
+            log.atDebug().addKeyValue("error", Errors.message(e)).log("closing a pod's DNS server failed");
         }
     }
 

@@ -4,15 +4,15 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFactory;
 import io.netty.channel.ServerChannel;
-import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.unix.UnixChannel;
 import io.ztunnel.cni.linux.NetnsChannelFactory;
 import io.ztunnel.cni.linux.PodNetns;
 import io.ztunnel.cni.linux.SocketOptions;
-import io.ztunnel.core.proxy.ChannelConnector;
-import io.ztunnel.core.proxy.EpollSockets;
-import io.ztunnel.core.proxy.Sockets;
-import io.ztunnel.core.proxy.Transport;
+import io.ztunnel.core.net.ChannelConnector;
+import io.ztunnel.core.net.SocketSettings;
+import io.ztunnel.core.net.Sockets;
+import io.ztunnel.core.net.Transport;
+import io.ztunnel.core.util.Errors;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.Optional;
@@ -35,13 +35,8 @@ final class PodSockets implements Sockets {
 
     PodSockets(Transport transport, PodNetns netns, int mark, boolean reusePort) {
         this.servers = NetnsChannelFactory.serverSocket(netns, mark, reusePort);
-        NetnsChannelFactory<? extends SocketChannel> clients = NetnsChannelFactory.socket(netns, mark);
-        ChannelFactory<SocketChannel> kept = () -> {
-            SocketChannel channel = clients.newChannel();
-            EpollSockets.keepRegistered(channel);
-            return channel;
-        };
-        this.connector = new ChannelConnector(transport, kept, ChannelConnector.CONNECT_TIMEOUT, true);
+        this.connector = new ChannelConnector(
+                transport, NetnsChannelFactory.socket(netns, mark), SocketSettings.CONNECT_TIMEOUT, true);
     }
 
     @Override
@@ -69,7 +64,7 @@ final class PodSockets implements Sockets {
         } catch (IOException e) {
             log.atDebug()
                     .addKeyValue("channel", accepted)
-                    .addKeyValue("error", e.getMessage())
+                    .addKeyValue("error", Errors.message(e))
                     .log("no original destination");
             return Optional.empty();
         }

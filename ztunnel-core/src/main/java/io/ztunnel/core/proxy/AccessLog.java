@@ -1,6 +1,7 @@
 package io.ztunnel.core.proxy;
 
 import io.ztunnel.core.identity.SpiffeId;
+import io.ztunnel.core.net.Addresses;
 import io.ztunnel.core.state.Workload;
 import io.ztunnel.core.util.LogValues;
 import java.net.InetSocketAddress;
@@ -77,5 +78,9 @@ public final class AccessLog {
         if (w != null) {
             line.addKeyValue(prefix + ".workload", w.name()).addKeyValue(prefix + ".namespace", w.namespace());
         }
+    }
+
+    private static String address(InetSocketAddress a) {
+        return a == null ? "" : Addresses.format(a);
     }
 }

@@ -1,98 +1,112 @@
 package io.ztunnel.core.proxy;
 
+import io.ztunnel.core.hbone.Baggage;
+import io.ztunnel.core.hbone.HboneException;
 import io.ztunnel.core.identity.SpiffeId;
+import io.ztunnel.core.net.ConnectionObserver;
 import io.ztunnel.core.rbac.Authorizer;
 import io.ztunnel.core.state.Service;
 import io.ztunnel.core.state.Workload;
+import io.ztunnel.core.util.Errors;
+import io.ztunnel.metrics.ResponseFlags;
+import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Everything known about one proxied connection, from the routing decision to close: the parties, the bytes, the
- * authorization decision that admitted it, and how it ended. Its life: {@link #opened()} once the connection's context
- * is known (metrics count it opened); then either {@link #fail} (refused or failed before relaying: access log at
- * ERROR, metrics closed with the failure flag) or {@link #established} (relaying, listed in the
- * {@link ConnectionTracker}) followed by {@link #closed}. Metrics hook in through {@link Listener}.
+ * authorization decision that admitted it, and how it ended.
+ *
+ * <p>Its life: {@link Builder#open} once the connection's context is known (telemetry counts it opened); then either
+ * a refusal or failure before relaying ({@link #deny}, {@link #fail}, or {@link #closed} with the connect error:
+ * access log at ERROR, telemetry closed with the response flag) or {@link #established} (relaying, listed in the
+ * {@link ConnectionTracker}) followed by {@link #closed}. How an end maps to Istio's {@code response_flags} is decided
+ * in one place, {@link #responseFlag}.
  *
  * <p>Threading: relay callbacks arrive on the connection's event loop; readers (admin API, policy re-evaluation) may
- * read the volatile and atomic fields from any thread. {@link #closed}/{@link #fail} take effect once.
+ * read the volatile and atomic fields from any thread. The end takes effect once. The telemetry handle belongs to the
+ * record and is closed exactly once, with the end.
  */
 public final class ConnectionRecord implements ConnectionObserver {
-
-    /** Extra observers of the connection's life (metrics). Called on the connection's event loop. */
-    public interface Listener {
-        default void opened(ConnectionRecord record) {}
-
-        default void bytes(ConnectionRecord record, long received, long sent) {}
-
-        default void closed(ConnectionRecord record, FailureFlag flag) {}
-    }
-
     private static final AtomicLong IDS = new AtomicLong();
 
     private final long id = IDS.incrementAndGet();
     private final String owner;
     private final Direction direction;
     private final InetSocketAddress source;
+    private final @Nullable Workload sourceWorkload;
+    private final @Nullable SpiffeId sourceIdentity;
+    private final @Nullable Baggage sourceBaggage;
     private final InetSocketAddress destination;
-    private final String hboneTarget;
-    private final SpiffeId sourceIdentity;
-    private final Workload sourceWorkload;
-    private final Workload destinationWorkload;
-    private final Service destinationService;
-    private final SpiffeId destinationIdentity;
-    private final Authorizer.Connection authorizationInput;
+    private final @Nullable Workload destinationWorkload;
+    private final @Nullable Service destinationService;
+    private final @Nullable SpiffeId destinationIdentity;
+    private final @Nullable String hboneTarget;
+    private final Authorizer.@Nullable Connection authorizationInput;
     private final String decision;
     private final ConnectionTracker tracker;
-    private final Listener listener;
     private final Instant start = Instant.now();
     private final long startNanos = System.nanoTime();
     private final AtomicLong received = new AtomicLong();
     private final AtomicLong sent = new AtomicLong();
-    private volatile Runnable abort;
-    private volatile String closeReason;
-    private volatile FailureFlag closeFlag;
-    private volatile io.ztunnel.core.hbone.Baggage sourceBaggage;
-    private volatile Object attachment;
-    private final java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
+    private final AtomicBoolean ended = new AtomicBoolean();
+    /** Set by {@link Builder#open} before the record is shared with any other thread. */
+    private ConnectionTelemetry.Handle telemetry = ConnectionTelemetry.Handle.NONE;
+
+    private volatile @Nullable Runnable abort;
+    private volatile @Nullable String closeReason;
+    private volatile @Nullable ResponseFlags closeFlag;
+
+    private ConnectionRecord(Builder b, ConnectionTracker tracker) {
+        this.owner = b.owner;
+        this.direction = b.direction;
+        this.source = Objects.requireNonNull(b.source, "source");
+        this.sourceWorkload = b.sourceWorkload;
+        this.sourceIdentity = b.sourceIdentity;
+        this.sourceBaggage = b.sourceBaggage;
+        this.destination = Objects.requireNonNull(b.destination, "destination");
+        this.destinationWorkload = b.destinationWorkload;
+        this.destinationService = b.destinationService;
+        this.destinationIdentity = b.destinationIdentity;
+        this.hboneTarget = b.hboneTarget;
+        this.authorizationInput = b.authorizationInput;
+        this.decision = b.decision;
+        this.tracker = tracker;
+    }
 
     /**
+     * Starts describing a connection.
+     *
      * @param owner the proxy (local workload) the connection belongs to, e.g. {@code ns/name/sa}
-     * @param hboneTarget the HBONE {@code :authority} for tunnelled connections, else null
-     * @param authorizationInput for inbound connections, what policy re-evaluation needs; null for outbound
-     * @param decision why the connection was admitted (e.g. {@code allowed by: ns/name}), for logs and the admin API
      */
-    public ConnectionRecord(
-            String owner,
-            Direction direction,
-            InetSocketAddress source,
-            InetSocketAddress destination,
-            String hboneTarget,
-            SpiffeId sourceIdentity,
-            Workload sourceWorkload,
-            Workload destinationWorkload,
-            Service destinationService,
-            SpiffeId destinationIdentity,
-            Authorizer.Connection authorizationInput,
-            String decision,
-            ConnectionTracker tracker,
-            Listener listener) {
-        this.owner = owner;
-        this.direction = direction;
-        this.source = source;
-        this.destination = destination;
-        this.hboneTarget = hboneTarget;
-        this.sourceIdentity = sourceIdentity;
-        this.sourceWorkload = sourceWorkload;
-        this.destinationWorkload = destinationWorkload;
-        this.destinationService = destinationService;
-        this.destinationIdentity = destinationIdentity;
-        this.authorizationInput = authorizationInput;
-        this.decision = decision;
-        this.tracker = tracker;
-        this.listener = listener == null ? new Listener() {} : listener;
+    public static Builder builder(Direction direction, String owner) {
+        return new Builder(direction, owner);
+    }
+
+    /**
+     * How a connection that ended with {@code error} is labelled in {@code response_flags}: the one mapping from
+     * failures to flags (policy denials are {@link ResponseFlags#DENY}, set where the policy decided).
+     *
+     * @param relayed whether bytes were being relayed: resets and errors then end connections, they are not failures
+     */
+    static ResponseFlags responseFlag(@Nullable Throwable error, boolean relayed) {
+        return switch (error) {
+            case null -> ResponseFlags.NONE;
+            case HboneException h ->
+                switch (h.kind()) {
+                    case CONNECT, HTTP_STATUS, NO_CERTIFICATE -> ResponseFlags.CONNECT;
+                    case NETWORK_POLICY -> ResponseFlags.NETWORK_POLICY;
+                    case TLS_FAILURE -> ResponseFlags.TLS_FAILURE;
+                    case IDENTITY_ERROR -> ResponseFlags.IDENTITY_ERROR;
+                    case H2_HANDSHAKE_FAILURE -> ResponseFlags.H2_HANDSHAKE_FAILURE;
+                };
+            default -> relayed ? ResponseFlags.NONE : ResponseFlags.CONNECT;
+        };
     }
 
     @Override
@@ -109,49 +123,44 @@ public final class ConnectionRecord implements ConnectionObserver {
         if (sentBytes != 0) {
             sent.addAndGet(sentBytes);
         }
-        listener.bytes(this, receivedBytes, sentBytes);
+        telemetry.bytes(receivedBytes, sentBytes);
     }
 
-    /** The connection's context is complete: count it opened. Call once, before relaying or failing. */
-    public void opened() {
-        listener.opened(this);
-    }
-
+    /**
+     * The relay ended ({@code error} is {@code null} for a normal end), or, before any relay, the connection attempt
+     * failed with {@code error}.
+     */
     @Override
-    public void closed(Throwable error) {
-        FailureFlag flag = closeFlag != null
-                ? closeFlag
-                : error == null
-                        ? FailureFlag.NONE
-                        : error instanceof io.ztunnel.core.hbone.HboneException h
-                                ? FailureFlag.of(h)
-                                : abort == null
-                                        ? FailureFlag.CONNECT // never relayed: the upstream connect failed
-                                        : FailureFlag
-                                                .NONE; // resets and errors during relaying end connections, they are
-        // not failures
+    public void closed(@Nullable Throwable error) {
+        boolean relayed = abort != null;
+        ResponseFlags flag = closeFlag != null ? closeFlag : responseFlag(error, relayed);
         // Resets and I/O errors while relaying are how connections end, not failures worth an error line.
-        boolean normalEnd = error == null || (abort != null && error instanceof java.io.IOException);
-        String reason = closeReason != null ? closeReason : normalEnd ? null : String.valueOf(error.getMessage());
+        boolean normalEnd = error == null || (relayed && error instanceof IOException);
+        String reason = closeReason != null ? closeReason : normalEnd ? null : Errors.message(error);
         end(flag, reason);
     }
 
-    /** Refused or failed before relaying (e.g. denied by policy, upstream unreachable). */
-    public void fail(FailureFlag flag, String reason) {
-        end(flag, reason);
+    /** Refused by authorization policy before relaying. */
+    public void deny(String reason) {
+        end(ResponseFlags.DENY, reason);
     }
 
-    private void end(FailureFlag flag, String reason) {
+    /** Failed before relaying with {@code cause}, described by {@code reason}. */
+    public void fail(Throwable cause, String reason) {
+        end(responseFlag(cause, false), reason);
+    }
+
+    private void end(ResponseFlags flag, @Nullable String reason) {
         if (!ended.compareAndSet(false, true)) {
             return;
         }
         tracker.remove(this);
         AccessLog.completed(this, reason);
-        listener.closed(this, flag);
+        telemetry.closed(flag);
     }
 
-    /** Closes the connection now, recording why (e.g. a policy change, which counts as DENY). */
-    public void abort(String reason, FailureFlag flag) {
+    /** Closes the connection now, recording why and, when not {@code null}, the flag it ends with. */
+    public void abort(String reason, @Nullable ResponseFlags flag) {
         closeReason = reason;
         closeFlag = flag;
         Runnable a = abort;
@@ -160,28 +169,14 @@ public final class ConnectionRecord implements ConnectionObserver {
         }
     }
 
-    /** Closes the connection now, recording why. */
+    /** Closes the connection now, recording why (the pod left, the drain ended). */
     public void abort(String reason) {
         abort(reason, null);
     }
 
     /** The {@code baggage} the client sent (inbound), for telemetry when its workload is unknown here. */
-    public io.ztunnel.core.hbone.Baggage sourceBaggage() {
+    public @Nullable Baggage sourceBaggage() {
         return sourceBaggage;
-    }
-
-    public ConnectionRecord sourceBaggage(io.ztunnel.core.hbone.Baggage baggage) {
-        this.sourceBaggage = baggage;
-        return this;
-    }
-
-    /** Per-connection state of the {@link Listener} (e.g. its metric series). */
-    public Object attachment() {
-        return attachment;
-    }
-
-    public void attach(Object value) {
-        this.attachment = value;
     }
 
     public String owner() {
@@ -204,34 +199,36 @@ public final class ConnectionRecord implements ConnectionObserver {
         return destination;
     }
 
-    public String hboneTarget() {
+    public @Nullable String hboneTarget() {
         return hboneTarget;
     }
 
-    public SpiffeId sourceIdentity() {
+    public @Nullable SpiffeId sourceIdentity() {
         return sourceIdentity;
     }
 
-    public Workload sourceWorkload() {
+    public @Nullable Workload sourceWorkload() {
         return sourceWorkload;
     }
 
-    public Workload destinationWorkload() {
+    public @Nullable Workload destinationWorkload() {
         return destinationWorkload;
     }
 
-    public Service destinationService() {
+    public @Nullable Service destinationService() {
         return destinationService;
     }
 
-    public SpiffeId destinationIdentity() {
+    public @Nullable SpiffeId destinationIdentity() {
         return destinationIdentity;
     }
 
-    public Authorizer.Connection authorizationInput() {
+    /** For inbound connections, what policy re-evaluation needs; {@code null} for outbound. */
+    public Authorizer.@Nullable Connection authorizationInput() {
         return authorizationInput;
     }
 
+    /** Why the connection was admitted (e.g. {@code allowed by: ns/name}), for logs and the admin API. */
     public String decision() {
         return decision;
     }
@@ -252,5 +249,89 @@ public final class ConnectionRecord implements ConnectionObserver {
     /** Bytes server → client so far. */
     public long sent() {
         return sent.get();
+    }
+
+    /** Describes a connection; {@link #open} makes the record. Not thread-safe (one connection's setup). */
+    public static final class Builder {
+        private final Direction direction;
+        private final String owner;
+        private @Nullable InetSocketAddress source;
+        private @Nullable Workload sourceWorkload;
+        private @Nullable SpiffeId sourceIdentity;
+        private @Nullable Baggage sourceBaggage;
+        private @Nullable InetSocketAddress destination;
+        private @Nullable Workload destinationWorkload;
+        private @Nullable Service destinationService;
+        private @Nullable SpiffeId destinationIdentity;
+        private @Nullable String hboneTarget;
+        private Authorizer.@Nullable Connection authorizationInput;
+        private String decision = "outbound";
+
+        private Builder(Direction direction, String owner) {
+            this.direction = direction;
+            this.owner = owner;
+        }
+
+        /**
+         * The client side.
+         *
+         * @param workload its workload when known here
+         * @param identity its SPIFFE identity when it is known (mutual TLS, or our own outbound source)
+         */
+        public Builder source(InetSocketAddress address, @Nullable Workload workload, @Nullable SpiffeId identity) {
+            this.source = address;
+            this.sourceWorkload = workload;
+            this.sourceIdentity = identity;
+            return this;
+        }
+
+        /** The {@code baggage} an inbound HBONE client sent, for telemetry when its workload is unknown here. */
+        public Builder sourceBaggage(@Nullable Baggage baggage) {
+            this.sourceBaggage = baggage;
+            return this;
+        }
+
+        /**
+         * The server side.
+         *
+         * @param address what the client asked for (its original destination, or the HBONE listener it reached)
+         * @param workload the destination workload when known
+         * @param service the destination service when known
+         * @param identity the identity expected (outbound HBONE) or presented (inbound mutual TLS)
+         */
+        public Builder destination(
+                InetSocketAddress address,
+                @Nullable Workload workload,
+                @Nullable Service service,
+                @Nullable SpiffeId identity) {
+            this.destination = address;
+            this.destinationWorkload = workload;
+            this.destinationService = service;
+            this.destinationIdentity = identity;
+            return this;
+        }
+
+        /** The HBONE {@code :authority}, for tunnelled connections. */
+        public Builder hboneTarget(@Nullable String authority) {
+            this.hboneTarget = authority;
+            return this;
+        }
+
+        /**
+         * How an inbound connection was authorized: the input, kept for re-evaluation when policies change, and the
+         * decision's reason.
+         */
+        public Builder authorization(Authorizer.Connection input, String reason) {
+            this.authorizationInput = input;
+            this.decision = reason;
+            return this;
+        }
+
+        /** Makes the record and reports it opened to {@code telemetry}; its live phase is listed in {@code tracker}. */
+        public ConnectionRecord open(ConnectionTracker tracker, ConnectionTelemetry telemetry) {
+            ConnectionRecord record = new ConnectionRecord(this, tracker);
+            record.telemetry = telemetry.opened(record);
+            return record;
+        }
     }
 }

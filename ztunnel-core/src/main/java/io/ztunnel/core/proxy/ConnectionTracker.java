@@ -1,5 +1,7 @@
 package io.ztunnel.core.proxy;
 
+import io.ztunnel.core.util.Drain;
+import io.ztunnel.core.util.Subscription;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -8,22 +10,42 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The live proxied connections of the daemon: for the admin API, for closing inbound connections that a policy
- * change no longer allows, and for the forced close at the end of a drain. Thread-safe.
+ * change no longer allows, and for the drain, which each live connection holds open with a lease until it ends.
+ * Thread-safe.
  */
 public final class ConnectionTracker {
-    private final Map<Long, ConnectionRecord> live = new ConcurrentHashMap<>();
+    private final Map<Long, Live> live = new ConcurrentHashMap<>();
+    private final Drain drain;
+
+    private record Live(ConnectionRecord record, Subscription lease) {}
+
+    /** @param drain the drain that waits for live connections to end */
+    public ConnectionTracker(Drain drain) {
+        this.drain = drain;
+    }
+
+    /** A tracker whose connections hold up no drain anyone waits for (tools and benchmarks). */
+    public ConnectionTracker() {
+        this(new Drain());
+    }
 
     void add(ConnectionRecord record) {
-        live.put(record.id(), record);
+        live.put(record.id(), new Live(record, drain.track()));
     }
 
     void remove(ConnectionRecord record) {
-        live.remove(record.id());
+        Live removed = live.remove(record.id());
+        if (removed != null) {
+            removed.lease().close();
+        }
     }
 
     /** Live connections, oldest first. */
     public List<ConnectionRecord> snapshot() {
-        List<ConnectionRecord> out = new ArrayList<>(live.values());
+        List<ConnectionRecord> out = new ArrayList<>(live.size());
+        for (Live l : live.values()) {
+            out.add(l.record());
+        }
         out.sort(Comparator.comparingLong(ConnectionRecord::id));
         return out;
     }
@@ -34,17 +56,17 @@ public final class ConnectionTracker {
 
     /** Closes the live connections of one proxy (its pod is gone). */
     public void abortOwnedBy(String owner, String reason) {
-        for (ConnectionRecord r : live.values()) {
-            if (r.owner().equals(owner)) {
-                r.abort(reason);
+        for (Live l : live.values()) {
+            if (l.record().owner().equals(owner)) {
+                l.record().abort(reason);
             }
         }
     }
 
     /** Closes every live connection (end of drain). */
     public void abortAll(String reason) {
-        for (ConnectionRecord r : live.values()) {
-            r.abort(reason);
+        for (Live l : live.values()) {
+            l.record().abort(reason);
         }
     }
 }

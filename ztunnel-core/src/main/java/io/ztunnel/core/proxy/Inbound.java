@@ -1,43 +1,55 @@
 package io.ztunnel.core.proxy;
 
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.ztunnel.core.hbone.Baggage;
-import io.ztunnel.core.hbone.HboneAddress;
 import io.ztunnel.core.hbone.HboneHeaders;
-import io.ztunnel.core.hbone.InboundDecision;
 import io.ztunnel.core.hbone.InboundRequest;
-import io.ztunnel.core.hbone.InboundRouter;
+import io.ztunnel.core.hbone.InboundStream;
+import io.ztunnel.core.identity.SpiffeId;
+import io.ztunnel.core.net.Addresses;
+import io.ztunnel.core.net.PendingInput;
+import io.ztunnel.core.net.Relay;
+import io.ztunnel.core.net.Sockets;
 import io.ztunnel.core.rbac.Authorizer;
 import io.ztunnel.core.routing.InboundResolver;
 import io.ztunnel.core.state.NetworkAddress;
 import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.Service;
 import io.ztunnel.core.state.Workload;
+import io.ztunnel.core.util.Errors;
+import io.ztunnel.metrics.ResponseFlags;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.util.concurrent.CompletionStage;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The inbound paths of one proxy, both ending at the local workload:
+ * The inbound flow of one proxy, from a connection arriving for the local workload to the relay, read top to bottom:
  *
- * <ul>
- *   <li>HBONE (as the {@link InboundRouter} of the 15008 server): destination validation and port mapping
- *       ({@link InboundResolver}), L4 authorization with the peer's identity (401 on deny), then a connection to the
- *       app from the client's IP when the proxy may spoof it, and a 200 with the destination's baggage.
- *   <li>Plaintext (15006): the original destination, illegal-port check, authorization without identity (deny closes
- *       the client connection), then the same upstream connect.
- * </ul>
+ * <ol>
+ *   <li>The connection arrives: an HBONE CONNECT on 15008 ({@link #hbone}, after the HBONE server validated it), or a
+ *       plaintext connection captured by the inbound redirect on 15006 ({@link #plaintext}).
+ *   <li>Wait for the local workload (up to 5 s), then find the target: for HBONE, destination validation and port
+ *       mapping ({@link InboundResolver}); for plaintext, the original destination itself.
+ *   <li>{@link #admit}, shared by both: L4 authorization (with the peer's identity when it has one), a
+ *       {@link ConnectionRecord}, refusal on deny, a connection to the app (from the client's IP when the proxy may
+ *       spoof it), then the relay. HBONE refusals are answered with an HTTP status (400, 401, 503); plaintext
+ *       refusals close the socket.
+ * </ol>
  *
- * <p>Every admitted connection is tracked so that a policy change re-evaluates it. Threading: routing runs on the
- * accepting event loop; the local-workload wait may complete elsewhere, so continuations hop back to the loop.
+ * <p>Every admitted connection is tracked so that a policy change re-evaluates it ({@link #reevaluate}). Threading:
+ * the local-workload wait may complete on another thread, so the flow hops back to the connection's event loop; from
+ * there on, everything (decision, upstream connect, relay) runs on that loop.
  */
-public final class Inbound implements InboundRouter {
+public final class Inbound {
     private static final Logger log = LoggerFactory.getLogger(Inbound.class);
     private static final Logger authz = LoggerFactory.getLogger("authorization");
+    private static final String DOWNSTREAM_GONE = "the client connection closed before the upstream connect";
 
     private final ProxyContext ctx;
     private final LocalWorkload local;
@@ -52,67 +64,143 @@ public final class Inbound implements InboundRouter {
         this.transparent = transparent;
     }
 
-    @Override
-    public CompletionStage<InboundDecision> route(InboundRequest request) {
-        return local.get().handle((workload, error) -> {
-            if (error != null) {
-                fail(request, null, "local workload not found: " + error.getMessage());
-                return new InboundDecision.Reject(HttpResponseStatus.SERVICE_UNAVAILABLE, "local workload not found");
-            }
-            return decide(request, workload);
+    /** Serves an HBONE CONNECT (15008). Called on the stream's event loop. */
+    public void hbone(InboundStream stream) {
+        InboundRequest request = stream.request();
+        admit(new HboneDownstream(stream), (state, workload) -> {
+            InboundResolver.Result resolved =
+                    ctx.inboundResolver().resolve(state, workload, request.local(), request.target());
+            return switch (resolved) {
+                case InboundResolver.Failure f -> new Refusal(f.status(), f.reason());
+                case InboundResolver.Target t -> {
+                    String network = request.header(HboneHeaders.X_FORWARDED_NETWORK.toString());
+                    boolean fromGateway =
+                            network != null && !network.equals(ctx.config().network());
+                    yield new Target(
+                            t.upstream(),
+                            guessService(request, t),
+                            request.target().authority(),
+                            !fromGateway,
+                            request.baggage());
+                }
+            };
         });
     }
 
-    private InboundDecision decide(InboundRequest request, Workload localWorkload) {
-        ProxyState state = ctx.state().current();
-        InboundResolver.Result resolved =
-                ctx.inboundResolver().resolve(state, localWorkload, request.local(), request.target());
-        if (resolved instanceof InboundResolver.Failure f) {
-            fail(request, localWorkload, f.reason());
-            return new InboundDecision.Reject(f.status(), f.reason());
+    /**
+     * Serves a plaintext connection captured by the inbound redirect (15006). {@code downstream} has reads off and a
+     * {@link PendingInput}. Called on its event loop.
+     */
+    public void plaintext(Channel downstream, InetSocketAddress destination) {
+        PlaintextDownstream down = new PlaintextDownstream(downstream, destination);
+        if (ctx.config().illegalPorts().contains(destination.getPort())) {
+            refuse(down, null, HttpResponseStatus.BAD_REQUEST, illegalPort(destination.getPort()));
+            return;
         }
-        InboundResolver.Target target = (InboundResolver.Target) resolved;
+        admit(
+                down,
+                (state, workload) -> new Target(
+                        destination,
+                        state.servicesOf(workload).stream().findFirst().orElse(null),
+                        null,
+                        true,
+                        null));
+    }
+
+    private static String illegalPort(int port) {
+        return "call to a ztunnel port (" + port + ") refused";
+    }
+
+    /** Waits for the local workload, resolves the target the path's way, then admits on the connection's loop. */
+    private void admit(Downstream down, Resolver resolver) {
+        local.get()
+                .whenComplete((workload, error) -> down.eventLoop().execute(() -> {
+                    if (error != null) {
+                        refuse(
+                                down,
+                                null,
+                                HttpResponseStatus.SERVICE_UNAVAILABLE,
+                                "local workload not found: " + Errors.message(error));
+                        return;
+                    }
+                    ProxyState state = ctx.state().current();
+                    switch (resolver.resolve(state, workload)) {
+                        case Refusal r -> refuse(down, workload, r.status(), r.reason());
+                        case Target t -> admit(down, state, workload, t);
+                    }
+                }));
+    }
+
+    /** The admission path both inbound listeners share: authorize, record, connect upstream, relay. */
+    private void admit(Downstream down, ProxyState state, Workload destination, Target target) {
         InetSocketAddress upstream = target.upstream();
-        InetAddress peerIp = HboneAddress.canonical(request.peer().getAddress());
+        InetAddress peerIp = Addresses.canonical(down.peer().getAddress());
+        InetAddress upstreamIp = Addresses.canonical(upstream.getAddress());
         Authorizer.Connection connection =
-                new Authorizer.Connection(peerIp, request.peerIdentity(), upstream.getAddress(), upstream.getPort());
-        Authorizer.Decision decision = authorize(state, localWorkload, connection);
-        String network = request.header(HboneHeaders.X_FORWARDED_NETWORK.toString());
-        boolean fromGateway = network != null && !network.equals(ctx.config().network());
-        Workload sourceWorkload = fromGateway
-                ? null
-                : state.workloadByAddress(new NetworkAddress(ctx.config().network(), peerIp));
-        ConnectionRecord record = new ConnectionRecord(
-                        local.info().toString(),
-                        Direction.INBOUND,
-                        request.peer(),
-                        request.local(),
-                        request.target().authority(),
-                        request.peerIdentity(),
-                        sourceWorkload,
-                        localWorkload,
-                        guessService(request, target),
-                        localWorkload.identity(),
-                        connection,
-                        decision.reason(),
-                        ctx.connections(),
-                        ctx.connectionListener())
-                .sourceBaggage(request.baggage());
-        record.opened();
+                new Authorizer.Connection(peerIp, down.peerIdentity(), upstreamIp, upstream.getPort());
+        Authorizer.Decision decision = authorize(state, destination, connection);
+        Workload sourceWorkload = target.sourceOnThisNetwork()
+                ? state.workloadByAddress(new NetworkAddress(ctx.config().network(), peerIp))
+                : null;
+        // Identities are known (and logged) only on mutual-TLS connections.
+        SpiffeId destinationIdentity = down.peerIdentity() != null ? destination.identity() : null;
+        ConnectionRecord record = ConnectionRecord.builder(
+                        Direction.INBOUND, local.info().toString())
+                .source(down.peer(), sourceWorkload, down.peerIdentity())
+                .sourceBaggage(target.sourceBaggage())
+                .destination(down.local(), destination, target.service(), destinationIdentity)
+                .hboneTarget(target.hboneTarget())
+                .authorization(connection, decision.reason())
+                .open(ctx.connections(), ctx.telemetry());
         if (!decision.allowed()) {
-            record.fail(FailureFlag.DENY, "connection closed due to policy rejection: " + decision.reason());
-            return new InboundDecision.Reject(HttpResponseStatus.UNAUTHORIZED, decision.reason());
+            record.deny("connection closed due to policy rejection: " + decision.reason());
+            down.refuse(HttpResponseStatus.UNAUTHORIZED, decision.reason());
+            return;
         }
-        InetAddress spoof = transparent && !peerIp.equals(upstream.getAddress()) ? peerIp : null;
-        Baggage baggage = ctx.config().responseBaggage() ? Outbound.baggage(localWorkload) : null;
-        return new InboundDecision.Connect(upstream, spoof, sockets.connector(), baggage, record);
+        if (!down.isActive()) {
+            record.closed(new IllegalStateException(DOWNSTREAM_GONE));
+            return;
+        }
+        InetAddress spoof = transparent && !peerIp.equals(upstreamIp) ? peerIp : null;
+        Baggage responseBaggage = ctx.config().responseBaggage() ? Outbound.baggage(destination) : null;
+        ChannelFuture dial = sockets.connector().connect(down.eventLoop(), upstream, spoof, null);
+        // A client that leaves while we dial takes the dial with it.
+        ChannelFutureListener cancel = closed -> dial.channel().close();
+        down.closeFuture().addListener(cancel);
+        dial.addListener((ChannelFutureListener) f -> {
+            down.closeFuture().removeListener(cancel);
+            if (!down.isActive()) {
+                f.channel().close();
+                record.closed(new IllegalStateException(DOWNSTREAM_GONE));
+                return;
+            }
+            if (!f.isSuccess()) {
+                log.atDebug()
+                        .addKeyValue("upstream", upstream)
+                        .addKeyValue("error", Errors.message(f.cause()))
+                        .log("inbound upstream connect failed");
+                record.closed(f.cause());
+                down.refuse(
+                        HttpResponseStatus.SERVICE_UNAVAILABLE,
+                        "upstream connect failed: " + Errors.message(f.cause()));
+                return;
+            }
+            Relay.start(down.accept(responseBaggage), f.channel(), record);
+        });
+    }
+
+    /** Refused before admission: a {@code connection failed} access log line, then the path's refusal. */
+    private static void refuse(
+            Downstream down, @Nullable Workload destination, HttpResponseStatus status, String reason) {
+        AccessLog.failed(Direction.INBOUND, down.peer(), down.local(), down.peerIdentity(), destination, reason);
+        down.refuse(status, reason);
     }
 
     /**
      * The destination service for telemetry, guessed as ztunnel does: the {@code forwarded host=} hint if it is one of
      * the workload's services, else the first of them whose target port is the port connected to.
      */
-    private static Service guessService(InboundRequest request, InboundResolver.Target target) {
+    private static @Nullable Service guessService(InboundRequest request, InboundResolver.Target target) {
         String hint = request.forwardedHost();
         if (hint != null) {
             for (Service s : target.services()) {
@@ -142,88 +230,6 @@ public final class Inbound implements InboundRouter {
         return decision;
     }
 
-    private void fail(InboundRequest request, Workload localWorkload, String reason) {
-        AccessLog.failed(
-                Direction.INBOUND, request.peer(), request.local(), request.peerIdentity(), localWorkload, reason);
-    }
-
-    /**
-     * Serves a plaintext connection captured by the inbound redirect (15006). {@code downstream} has reads off and a
-     * {@link PendingInput}. Runs on its event loop.
-     */
-    public void plaintext(Channel downstream, InetSocketAddress destination) {
-        InetSocketAddress client = (InetSocketAddress) downstream.remoteAddress();
-        if (ctx.config().illegalPorts().contains(destination.getPort())) {
-            AccessLog.failed(
-                    Direction.INBOUND,
-                    client,
-                    destination,
-                    null,
-                    null,
-                    "call to a ztunnel port (" + destination.getPort() + ") refused");
-            downstream.close();
-            return;
-        }
-        local.get()
-                .whenComplete((workload, error) -> downstream.eventLoop().execute(() -> {
-                    if (error != null) {
-                        AccessLog.failed(
-                                Direction.INBOUND,
-                                client,
-                                destination,
-                                null,
-                                null,
-                                "local workload not found: " + error.getMessage());
-                        downstream.close();
-                        return;
-                    }
-                    ProxyState state = ctx.state().current();
-                    InetAddress clientIp = HboneAddress.canonical(client.getAddress());
-                    Authorizer.Connection connection = new Authorizer.Connection(
-                            clientIp, null, HboneAddress.canonical(destination.getAddress()), destination.getPort());
-                    Authorizer.Decision decision = authorize(state, workload, connection);
-                    Workload sourceWorkload = state.workloadByAddress(
-                            new NetworkAddress(ctx.config().network(), clientIp));
-                    ConnectionRecord record = new ConnectionRecord(
-                            local.info().toString(),
-                            Direction.INBOUND,
-                            client,
-                            destination,
-                            null,
-                            null,
-                            sourceWorkload,
-                            workload,
-                            state.servicesOf(workload).stream().findFirst().orElse(null),
-                            null,
-                            connection,
-                            decision.reason(),
-                            ctx.connections(),
-                            ctx.connectionListener());
-                    record.opened();
-                    if (!decision.allowed()) {
-                        record.fail(
-                                FailureFlag.DENY, "connection closed due to policy rejection: " + decision.reason());
-                        downstream.close();
-                        return;
-                    }
-                    InetAddress spoof = transparent && !clientIp.equals(destination.getAddress()) ? clientIp : null;
-                    sockets.connector()
-                            .connect(downstream.eventLoop(), destination, spoof, null)
-                            .addListener((ChannelFutureListener) f -> {
-                                if (!f.isSuccess()) {
-                                    log.atDebug()
-                                            .addKeyValue("upstream", destination)
-                                            .addKeyValue("error", f.cause().toString())
-                                            .log("inbound plaintext connect failed");
-                                    record.closed(f.cause());
-                                    downstream.close();
-                                    return;
-                                }
-                                Relay.start(downstream, f.channel(), record);
-                            });
-                }));
-    }
-
     /** Re-checks tracked inbound connections after a policy change; closes the ones now denied. */
     public static void reevaluate(ProxyState state, ConnectionTracker tracker) {
         for (ConnectionRecord r : tracker.snapshot()) {
@@ -236,8 +242,135 @@ public final class Inbound implements InboundRouter {
             Workload destination = current != null ? current : r.destinationWorkload();
             Authorizer.Decision decision = Authorizer.evaluate(state, destination, r.authorizationInput());
             if (!decision.allowed()) {
-                r.abort("connection closed due to policy change: " + decision.reason(), FailureFlag.DENY);
+                r.abort("connection closed due to policy change: " + decision.reason(), ResponseFlags.DENY);
             }
+        }
+    }
+
+    /** Where an admitted connection goes, or why not, as the path that received it determined. */
+    private sealed interface Resolution permits Target, Refusal {}
+
+    /**
+     * @param hboneTarget the CONNECT authority, for HBONE
+     * @param sourceOnThisNetwork whether the peer's IP names its workload (not when it came through a gateway)
+     * @param sourceBaggage the {@code baggage} the client sent, for HBONE
+     */
+    private record Target(
+            InetSocketAddress upstream,
+            @Nullable Service service,
+            @Nullable String hboneTarget,
+            boolean sourceOnThisNetwork,
+            @Nullable Baggage sourceBaggage)
+            implements Resolution {}
+
+    private record Refusal(HttpResponseStatus status, String reason) implements Resolution {}
+
+    @FunctionalInterface
+    private interface Resolver {
+        Resolution resolve(ProxyState state, Workload local);
+    }
+
+    /** A connection for the local workload, as the admission path sees it. All methods on its event loop. */
+    private interface Downstream {
+        EventLoop eventLoop();
+
+        /** The client (or waypoint, or gateway) end. */
+        InetSocketAddress peer();
+
+        /** The address it was addressed to: the HBONE listener's, or the original destination. */
+        InetSocketAddress local();
+
+        /** The peer's SPIFFE identity when it came over mutual TLS. */
+        @Nullable
+        SpiffeId peerIdentity();
+
+        boolean isActive();
+
+        ChannelFuture closeFuture();
+
+        /** Refuses the connection: HBONE answers {@code status}; a plaintext socket is closed. */
+        void refuse(HttpResponseStatus status, String reason);
+
+        /** The channel to relay from, once the upstream is connected. */
+        Channel accept(@Nullable Baggage responseBaggage);
+    }
+
+    private record HboneDownstream(InboundStream stream) implements Downstream {
+        @Override
+        public EventLoop eventLoop() {
+            return stream.eventLoop();
+        }
+
+        @Override
+        public InetSocketAddress peer() {
+            return stream.request().peer();
+        }
+
+        @Override
+        public InetSocketAddress local() {
+            return stream.request().local();
+        }
+
+        @Override
+        public SpiffeId peerIdentity() {
+            return stream.request().peerIdentity();
+        }
+
+        @Override
+        public boolean isActive() {
+            return stream.isActive();
+        }
+
+        @Override
+        public ChannelFuture closeFuture() {
+            return stream.closeFuture();
+        }
+
+        @Override
+        public void refuse(HttpResponseStatus status, String reason) {
+            stream.reject(status, reason);
+        }
+
+        @Override
+        public Channel accept(@Nullable Baggage responseBaggage) {
+            return stream.accept(responseBaggage);
+        }
+    }
+
+    private record PlaintextDownstream(Channel channel, InetSocketAddress local) implements Downstream {
+        @Override
+        public EventLoop eventLoop() {
+            return channel.eventLoop();
+        }
+
+        @Override
+        public InetSocketAddress peer() {
+            return (InetSocketAddress) channel.remoteAddress();
+        }
+
+        @Override
+        public @Nullable SpiffeId peerIdentity() {
+            return null;
+        }
+
+        @Override
+        public boolean isActive() {
+            return channel.isActive();
+        }
+
+        @Override
+        public ChannelFuture closeFuture() {
+            return channel.closeFuture();
+        }
+
+        @Override
+        public void refuse(HttpResponseStatus status, String reason) {
+            channel.close();
+        }
+
+        @Override
+        public Channel accept(@Nullable Baggage responseBaggage) {
+            return channel;
         }
     }
 }

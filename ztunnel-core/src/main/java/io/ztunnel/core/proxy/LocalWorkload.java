@@ -4,6 +4,7 @@ import io.ztunnel.core.config.Config.LocalWorkloadInfo;
 import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.StateStore;
 import io.ztunnel.core.state.Workload;
+import io.ztunnel.core.util.Subscription;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -16,9 +17,11 @@ import java.util.concurrent.TimeoutException;
  * the current state by name, namespace and service account (and node, when {@code NODE_NAME} is set). Connections that
  * arrive before the control plane has described the workload wait up to 5 s for it, as ztunnel does.
  *
- * <p>Thread-safe. Waiters are completed on the thread that replaces the state, or on the timer's thread.
+ * <p>Lifecycle: it listens to the state store from construction until {@link #close}, which its owner (the proxy set)
+ * calls when the proxy goes away; waiters still pending then fail. Thread-safe. Waiters are completed on the thread
+ * that replaces the state, on the timer's thread, or on the closing thread.
  */
-public final class LocalWorkload {
+public final class LocalWorkload implements AutoCloseable {
     public static final Duration WAIT = Duration.ofSeconds(5);
 
     private final LocalWorkloadInfo info;
@@ -29,6 +32,9 @@ public final class LocalWorkload {
     /** The last lookup, valid while the store still holds the same snapshot (a lookup scans every workload). */
     private volatile Cached cached = new Cached(null, null);
 
+    private final Subscription subscription;
+    private volatile boolean closed;
+
     private record Cached(ProxyState state, Workload workload) {}
 
     public LocalWorkload(LocalWorkloadInfo info, String node, StateStore store, ScheduledExecutorService timer) {
@@ -36,7 +42,7 @@ public final class LocalWorkload {
         this.node = node == null ? "" : node;
         this.store = store;
         this.timer = timer;
-        store.onChange((previous, next) -> {
+        this.subscription = store.subscribe((previous, next) -> {
             Workload found = find(next);
             if (found != null) {
                 CompletableFuture<Workload> waiter;
@@ -45,6 +51,17 @@ public final class LocalWorkload {
                 }
             }
         });
+    }
+
+    /** Stops following the state; connections still waiting for the workload fail. */
+    @Override
+    public void close() {
+        closed = true;
+        subscription.close();
+        CompletableFuture<Workload> waiter;
+        while ((waiter = waiters.poll()) != null) {
+            waiter.completeExceptionally(new IllegalStateException("the proxy for " + info + " was closed"));
+        }
     }
 
     public LocalWorkloadInfo info() {
@@ -79,6 +96,9 @@ public final class LocalWorkload {
         Workload now = find(store.current());
         if (now != null) {
             return CompletableFuture.completedFuture(now);
+        }
+        if (closed) {
+            return CompletableFuture.failedFuture(new IllegalStateException("the proxy for " + info + " was closed"));
         }
         CompletableFuture<Workload> waiter = new CompletableFuture<>();
         waiters.add(waiter);

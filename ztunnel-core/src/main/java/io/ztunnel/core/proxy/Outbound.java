@@ -8,13 +8,20 @@ import io.ztunnel.core.hbone.Baggage;
 import io.ztunnel.core.hbone.HbonePool;
 import io.ztunnel.core.hbone.HboneRequest;
 import io.ztunnel.core.hbone.PoolKey;
+import io.ztunnel.core.identity.SpiffeId;
+import io.ztunnel.core.net.Addresses;
+import io.ztunnel.core.net.HostResolver;
+import io.ztunnel.core.net.Relay;
+import io.ztunnel.core.net.Sockets;
 import io.ztunnel.core.routing.Route;
 import io.ztunnel.core.state.ProxyState;
+import io.ztunnel.core.state.Service;
 import io.ztunnel.core.state.Workload;
+import io.ztunnel.core.util.Errors;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The outbound path of one proxy: for a captured (or SOCKS5) client connection and the destination it dialled, find
@@ -24,10 +31,6 @@ import java.util.concurrent.ThreadLocalRandom;
  * loop where both channels end up (the pool may move the client channel to its HTTP/2 connection's loop).
  */
 public final class Outbound {
-    /** Host names of DNS-only workloads are resolved off the event loops (the JDK resolver blocks). */
-    private static final java.util.concurrent.ExecutorService RESOLVER =
-            java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor();
-
     private final ProxyContext ctx;
     private final LocalWorkload local;
     private final Sockets sockets;
@@ -46,7 +49,12 @@ public final class Outbound {
         local.get()
                 .whenComplete((source, error) -> downstream.eventLoop().execute(() -> {
                     if (error != null) {
-                        refuse(downstream, client, destination, null, "unknown source workload: " + error.getMessage());
+                        refuse(
+                                downstream,
+                                client,
+                                destination,
+                                null,
+                                "unknown source workload: " + Errors.message(error));
                         return;
                     }
                     route(downstream, client, destination, source);
@@ -75,30 +83,20 @@ public final class Outbound {
             InetSocketAddress client,
             InetSocketAddress target,
             Workload source,
-            Workload destinationWorkload,
-            io.ztunnel.core.state.Service service) {
-        ConnectionRecord record = new ConnectionRecord(
-                local.info().toString(),
-                Direction.OUTBOUND,
-                client,
-                target,
-                null,
-                null,
-                source,
-                destinationWorkload,
-                service,
-                null,
-                null,
-                "outbound",
-                ctx.connections(),
-                ctx.connectionListener());
-        record.opened();
+            @Nullable Workload destinationWorkload,
+            @Nullable Service service) {
+        // Plain TCP carries no identity: the source's is not presented, the destination's not checked.
+        ConnectionRecord record = ConnectionRecord.builder(
+                        Direction.OUTBOUND, local.info().toString())
+                .source(client, source, null)
+                .destination(target, destinationWorkload, service, null)
+                .open(ctx.connections(), ctx.telemetry());
         sockets.connector().connect(downstream.eventLoop(), target, null, null).addListener((ChannelFutureListener)
                 f -> {
                     if (!f.isSuccess()) {
                         record.fail(
-                                FailureFlag.CONNECT,
-                                "connect to " + target + " failed: " + f.cause().getMessage());
+                                f.cause(),
+                                "connect to " + Addresses.format(target) + " failed: " + Errors.message(f.cause()));
                         downstream.close();
                         return;
                     }
@@ -107,26 +105,18 @@ public final class Outbound {
     }
 
     private void resolveThenTcp(Channel downstream, InetSocketAddress client, Route.Direct route, Workload source) {
-        CompletableFuture.supplyAsync(
-                        () -> {
-                            try {
-                                return InetAddress.getAllByName(route.hostname());
-                            } catch (java.net.UnknownHostException e) {
-                                throw new java.util.concurrent.CompletionException(e);
-                            }
-                        },
-                        RESOLVER)
+        HostResolver.resolve(route.hostname())
                 .whenComplete((ips, error) -> downstream.eventLoop().execute(() -> {
-                    if (error != null || ips.length == 0) {
+                    if (error != null) {
                         refuse(
                                 downstream,
                                 client,
                                 route.destination(),
                                 route.workload(),
-                                "cannot resolve " + route.hostname() + ": " + error);
+                                "cannot resolve " + route.hostname() + ": " + Errors.message(error));
                         return;
                     }
-                    InetAddress ip = ips[ThreadLocalRandom.current().nextInt(ips.length)];
+                    InetAddress ip = ips.get(ThreadLocalRandom.current().nextInt(ips.size()));
                     tcp(
                             downstream,
                             client,
@@ -150,29 +140,16 @@ public final class Outbound {
                 route.service() == null ? null : route.service().hostname(),
                 baggage(source));
         Workload destinationWorkload = route.destination() != null ? route.destination() : route.workload();
-        ConnectionRecord record = new ConnectionRecord(
-                local.info().toString(),
-                Direction.OUTBOUND,
-                client,
-                destination,
-                route.authority(),
-                source.identity(),
-                source,
-                destinationWorkload,
-                route.service(),
-                route.viaWaypoint() ? route.workload().identity() : destinationWorkload.identity(),
-                null,
-                "outbound",
-                ctx.connections(),
-                ctx.connectionListener());
-        record.opened();
+        SpiffeId expected = route.viaWaypoint() ? route.workload().identity() : destinationWorkload.identity();
+        ConnectionRecord record = ConnectionRecord.builder(
+                        Direction.OUTBOUND, local.info().toString())
+                .source(client, source, source.identity())
+                .destination(destination, destinationWorkload, route.service(), expected)
+                .hboneTarget(route.authority())
+                .open(ctx.connections(), ctx.telemetry());
         pool.connect(downstream, request).addListener((Future<Http2StreamChannel> f) -> {
             if (!f.isSuccess()) {
-                record.fail(
-                        f.cause() instanceof io.ztunnel.core.hbone.HboneException h
-                                ? FailureFlag.of(h)
-                                : FailureFlag.CONNECT,
-                        f.cause().getMessage());
+                record.fail(f.cause(), Errors.message(f.cause()));
                 downstream.close();
                 return;
             }
@@ -184,7 +161,7 @@ public final class Outbound {
             Channel downstream,
             InetSocketAddress client,
             InetSocketAddress destination,
-            Workload destinationWorkload,
+            @Nullable Workload destinationWorkload,
             String reason) {
         AccessLog.failed(Direction.OUTBOUND, client, destination, null, destinationWorkload, reason);
         downstream.close();

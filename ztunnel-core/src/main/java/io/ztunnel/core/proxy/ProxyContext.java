@@ -3,15 +3,18 @@ package io.ztunnel.core.proxy;
 import io.netty.channel.EventLoopGroup;
 import io.ztunnel.core.config.Config;
 import io.ztunnel.core.identity.CertificateManager;
+import io.ztunnel.core.net.Transport;
 import io.ztunnel.core.routing.InboundResolver;
 import io.ztunnel.core.routing.OutboundRouter;
 import io.ztunnel.core.state.StateStore;
+import io.ztunnel.core.util.Drain;
 import java.util.concurrent.ScheduledExecutorService;
 
 /**
  * What every proxy of the daemon shares: configuration, the data-plane event loops, the state, certificates,
- * routing, connection tracking and the connection listener (metrics). Immutable holder; the parts are thread-safe.
+ * routing, connection tracking and connection telemetry (metrics). Immutable holder; the parts are thread-safe.
  *
+ * @param drain the daemon's graceful drain: proxies stop accepting when it starts
  * @param timer a control-plane timer (never a data-plane loop) for waits such as the local-workload lookup
  */
 public record ProxyContext(
@@ -23,5 +26,6 @@ public record ProxyContext(
         OutboundRouter outboundRouter,
         InboundResolver inboundResolver,
         ConnectionTracker connections,
-        ConnectionRecord.Listener connectionListener,
+        ConnectionTelemetry telemetry,
+        Drain drain,
         ScheduledExecutorService timer) {}

@@ -4,19 +4,28 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.ztunnel.core.config.Config;
+import io.ztunnel.core.config.Config.LocalWorkloadInfo;
 import io.ztunnel.core.hbone.HbonePool;
 import io.ztunnel.core.hbone.HboneServer;
 import io.ztunnel.core.identity.TlsMaterial;
+import io.ztunnel.core.net.Addresses;
+import io.ztunnel.core.net.EpollSockets;
+import io.ztunnel.core.net.PendingInput;
+import io.ztunnel.core.net.SocketSettings;
+import io.ztunnel.core.net.Sockets;
+import io.ztunnel.core.util.Errors;
+import io.ztunnel.core.util.Subscription;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -25,9 +34,10 @@ import org.slf4j.LoggerFactory;
  * (inbound HBONE) and, when enabled, 15080 (SOCKS5 on loopback). In dedicated mode there is one, in the daemon's own
  * network namespace; in in-pod mode one per enrolled pod, inside the pod's namespace.
  *
- * <p>Lifecycle: {@link #start()} binds everything (failing as a whole, with the port that could not be bound);
- * {@link #drain()} stops accepting and sends GOAWAY on inbound HBONE connections; {@link #close()} closes the pool.
- * Thread-safe.
+ * <p>Lifecycle: the proxy set owns its {@link LocalWorkload} (and with it a state subscription), its pool and its HBONE
+ * server. {@link #start()} binds everything (failing as a whole, with the port that could not be bound); when the
+ * daemon's drain starts it stops accepting and its HBONE server sends GOAWAY; {@link #close()}, which its creator
+ * calls when the proxy goes away (also after a failed start), releases all of it. Thread-safe.
  */
 public final class ProxySet implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ProxySet.class);
@@ -38,13 +48,18 @@ public final class ProxySet implements AutoCloseable {
     private final InetAddress bindAddress;
     private final HbonePool pool;
     private final Outbound outbound;
-    private final List<Channel> listeners = new ArrayList<>();
-    private volatile HboneServer hboneServer;
+    private final List<Channel> listeners = new CopyOnWriteArrayList<>();
+    private volatile @Nullable HboneServer hboneServer;
+    private volatile Subscription drainSubscription = Subscription.NONE;
     private volatile boolean transparent;
 
-    public ProxySet(ProxyContext ctx, LocalWorkload local, Sockets sockets, InetAddress bindAddress) {
+    /**
+     * @param info the workload this proxy acts for
+     * @param sockets where its sockets live (the daemon's network namespace, or a pod's)
+     */
+    public ProxySet(ProxyContext ctx, LocalWorkloadInfo info, Sockets sockets, InetAddress bindAddress) {
         this.ctx = ctx;
-        this.local = local;
+        this.local = new LocalWorkload(info, ctx.config().nodeName(), ctx.state(), ctx.timer());
         this.sockets = sockets;
         this.bindAddress = bindAddress;
         this.pool = new HbonePool(ctx.config().hbone(), sockets.connector(), ctx.certificates()::fetch);
@@ -59,36 +74,35 @@ public final class ProxySet implements AutoCloseable {
     public CompletableFuture<Void> start() {
         Config cfg = ctx.config();
         try {
-            Channel outboundListener = bind(
-                    cfg.ports().outbound(),
-                    bindAddress,
-                    true,
-                    ch -> outbound()
-                            .proxy(ch, sockets.originalDestination(ch).orElse((InetSocketAddress) ch.localAddress())));
+            Channel outboundListener = listen(cfg.ports().outbound(), bindAddress, true, ch -> {
+                ch.pipeline().addLast("pending", new PendingInput());
+                outbound.proxy(ch, originalDestination(ch));
+            });
             transparent = transparent(outboundListener, cfg.enableOriginalSource());
             Inbound inbound = new Inbound(ctx, local, sockets, transparent);
-            hboneServer = new HboneServer(cfg.hbone(), this::serverTls, inbound, cfg.terminationDeadline());
-            bindRaw(cfg.ports().inboundHbone(), bindAddress, hboneServer.initializer());
-            bind(
-                    cfg.ports().inboundPlaintext(),
+            HboneServer server = new HboneServer(
+                    cfg.hbone(), this::serverTls, inbound::hbone, ctx.drain(), cfg.terminationDeadline());
+            hboneServer = server;
+            listen(
+                    cfg.ports().inboundHbone(),
                     bindAddress,
-                    true,
-                    ch -> inbound.plaintext(
-                            ch, sockets.originalDestination(ch).orElse((InetSocketAddress) ch.localAddress())));
+                    false,
+                    ch -> ch.pipeline().addLast(server.initializer()));
+            listen(cfg.ports().inboundPlaintext(), bindAddress, true, ch -> {
+                ch.pipeline().addLast("pending", new PendingInput());
+                inbound.plaintext(ch, originalDestination(ch));
+            });
             if (cfg.socks5Enabled()) {
                 InetAddress loopback = InetAddress.getLoopbackAddress();
-                bindRaw(
+                listen(
                         cfg.ports().socks5(),
                         loopback.isLoopbackAddress() && bindAddress.isLoopbackAddress() ? bindAddress : loopback,
-                        new ChannelInitializer<>() {
-                            @Override
-                            protected void initChannel(Channel ch) {
-                                EpollSockets.keepRegistered(ch);
-                                ch.pipeline().addLast("socks5", new Socks5Handler(outbound()::proxy));
-                                ch.pipeline().addLast("pending", new PendingInput());
-                            }
-                        });
+                        false,
+                        ch -> ch.pipeline()
+                                .addLast("socks5", new Socks5Handler(outbound::proxy))
+                                .addLast("pending", new PendingInput()));
             }
+            drainSubscription = ctx.drain().onStart("proxy " + local.info(), this::stopAccepting);
             log.atInfo()
                     .addKeyValue("workload", local.info())
                     .addKeyValue("address", bindAddress.getHostAddress())
@@ -102,54 +116,44 @@ public final class ProxySet implements AutoCloseable {
         }
     }
 
-    private Outbound outbound() {
-        return outbound;
-    }
-
     private CompletionStage<TlsMaterial> serverTls(InetSocketAddress localAddress) {
         return local.get().thenCompose(w -> ctx.certificates().fetch(w.identity()));
     }
 
-    private Channel bind(int port, InetAddress address, boolean keepalive, Consumer<Channel> onAccept) {
-        return bindRaw(port, address, new ChannelInitializer<>() {
-            @Override
-            protected void initChannel(Channel ch) {
-                EpollSockets.keepRegistered(ch);
-                if (keepalive
-                        && ctx.config().keepaliveEnabled()
-                        && ctx.transport().isEpoll()) {
-                    ch.config().setOption(ChannelOption.SO_KEEPALIVE, true);
-                    ch.config().setOption(EpollChannelOption.TCP_KEEPIDLE, 180);
-                    ch.config().setOption(EpollChannelOption.TCP_KEEPINTVL, 180);
-                    ch.config().setOption(EpollChannelOption.TCP_KEEPCNT, 9);
-                }
-                ch.pipeline().addLast("pending", new PendingInput());
-                onAccept.accept(ch);
-            }
-        });
+    /** The destination a redirected client dialled, or the listener's own address when it was not redirected. */
+    private InetSocketAddress originalDestination(Channel accepted) {
+        return sockets.originalDestination(accepted).orElse((InetSocketAddress) accepted.localAddress());
     }
 
-    private Channel bindRaw(int port, InetAddress address, ChannelInitializer<Channel> initializer) {
+    /**
+     * Binds a listener whose accepted sockets (reads off, options of {@link SocketSettings}) go to {@code onAccept} on
+     * their event loop.
+     *
+     * @param keepalive whether accepted sockets get TCP keepalive (when {@code KEEPALIVE_ENABLED})
+     */
+    private Channel listen(int port, InetAddress address, boolean keepalive, Consumer<Channel> onAccept) {
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(ctx.dataPlane())
                 .channelFactory(sockets.serverChannels())
-                .option(ChannelOption.SO_BACKLOG, 128)
-                .childOption(ChannelOption.AUTO_READ, false)
-                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childOption(ChannelOption.TCP_NODELAY, true)
-                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, ChannelConnector.WATER_MARK)
-                .childHandler(initializer);
-        Boolean orig = ctx.config().enableOriginalSource();
-        if (ctx.transport().isEpoll() && !Boolean.FALSE.equals(orig)) {
-            bootstrap.option(EpollChannelOption.IP_TRANSPARENT, true);
-        }
+                .childHandler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        EpollSockets.keepRegistered(ch);
+                        onAccept.accept(ch);
+                    }
+                });
+        SocketSettings.listener(
+                bootstrap,
+                ctx.transport(),
+                keepalive && ctx.config().keepaliveEnabled(),
+                ctx.config().enableOriginalSource());
         sockets.configureListener(bootstrap);
         ChannelFuture bound =
                 bootstrap.bind(new InetSocketAddress(address, port)).awaitUninterruptibly();
         if (!bound.isSuccess()) {
             throw new IllegalStateException(
-                    "cannot listen on " + io.ztunnel.core.hbone.HboneAddress.format(address, port) + " for "
-                            + local.info() + ": " + bound.cause().getMessage(),
+                    "cannot listen on " + Addresses.format(address, port) + " for " + local.info() + ": "
+                            + Errors.message(bound.cause()),
                     bound.cause());
         }
         listeners.add(bound.channel());
@@ -164,7 +168,7 @@ public final class ProxySet implements AutoCloseable {
         boolean on = Boolean.TRUE.equals(listener.config().getOption(EpollChannelOption.IP_TRANSPARENT));
         if (!on && Boolean.TRUE.equals(wanted)) {
             throw new IllegalStateException(
-                    "ENABLE_ORIG_SRC=true but IP_TRANSPARENT could not be set " + "(needs CAP_NET_ADMIN)");
+                    "ENABLE_ORIG_SRC=true but IP_TRANSPARENT could not be set (needs CAP_NET_ADMIN)");
         }
         return on;
     }
@@ -178,22 +182,27 @@ public final class ProxySet implements AutoCloseable {
         return out;
     }
 
-    /** Stops accepting and starts the graceful drain of inbound HBONE connections. */
-    public void drain() {
+    /** Closes the listeners (new connections are refused; accepted ones go on). */
+    private void stopAccepting() {
         for (Channel c : listeners) {
             c.close();
         }
-        HboneServer server = hboneServer;
-        if (server != null) {
-            server.drain();
-        }
     }
 
-    /** Closes the outbound pool (ending every stream on it). */
+    /**
+     * Stops accepting, closes inbound HBONE connections gracefully and the outbound pool (ending every stream on it),
+     * and stops following the state.
+     */
     @Override
     public void close() {
-        drain();
+        drainSubscription.close();
+        stopAccepting();
+        HboneServer server = hboneServer;
+        if (server != null) {
+            server.close();
+        }
         pool.close();
+        local.close();
     }
 
     public HbonePool pool() {

@@ -1,17 +1,19 @@
 package io.ztunnel.core.proxy;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
+import io.ztunnel.core.net.HostResolver;
+import io.ztunnel.core.net.PendingInput;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.function.BiConsumer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The SOCKS5 front door ({@code UNSTABLE_ENABLE_SOCKS5}, 127.0.0.1:15080), as minimal as ztunnel's: version 5, the
@@ -23,14 +25,13 @@ import java.util.function.BiConsumer;
  * sends after its request are passed on (to the {@link PendingInput} behind this handler) when it removes itself.
  */
 public final class Socks5Handler extends ByteToMessageDecoder {
-    private static final ExecutorService RESOLVER = Executors.newVirtualThreadPerTaskExecutor();
     private static final byte VERSION = 5;
 
-    private final BiConsumer<io.netty.channel.Channel, InetSocketAddress> connect;
+    private final BiConsumer<Channel, InetSocketAddress> connect;
     private boolean greeted;
 
     /** @param connect what to do with the client channel and its target once negotiated (the outbound path) */
-    public Socks5Handler(BiConsumer<io.netty.channel.Channel, InetSocketAddress> connect) {
+    public Socks5Handler(BiConsumer<Channel, InetSocketAddress> connect) {
         this.connect = connect;
     }
 
@@ -109,27 +110,19 @@ public final class Socks5Handler extends ByteToMessageDecoder {
         ctx.pipeline().remove(this); // leftover client bytes flow on to the PendingInput
         if (atyp == 3) {
             String host = new String(address, StandardCharsets.US_ASCII);
-            CompletableFuture.supplyAsync(
-                            () -> {
-                                try {
-                                    return InetAddress.getByName(host);
-                                } catch (UnknownHostException e) {
-                                    throw new java.util.concurrent.CompletionException(e);
-                                }
-                            },
-                            RESOLVER)
-                    .whenComplete((ip, error) -> ctx.channel().eventLoop().execute(() -> {
+            HostResolver.resolve(host)
+                    .whenComplete((ips, error) -> ctx.channel().eventLoop().execute(() -> {
                         if (error != null) {
                             AccessLog.failed(
                                     Direction.OUTBOUND,
-                                    (InetSocketAddress) ctx.channel().remoteAddress(),
+                                    client(ctx),
                                     InetSocketAddress.createUnresolved(host, port),
                                     null,
                                     null,
                                     "cannot resolve " + host);
                             ctx.channel().close();
                         } else {
-                            connect.accept(ctx.channel(), new InetSocketAddress(ip, port));
+                            connect.accept(ctx.channel(), new InetSocketAddress(ips.getFirst(), port));
                         }
                     }));
         } else {
@@ -141,22 +134,21 @@ public final class Socks5Handler extends ByteToMessageDecoder {
         }
     }
 
+    /** The client's address (always a socket address on a real listener). */
+    private static @Nullable InetSocketAddress client(ChannelHandlerContext ctx) {
+        return ctx.channel().remoteAddress() instanceof InetSocketAddress a ? a : null;
+    }
+
     private static byte[] reply(int status) {
         return new byte[] {VERSION, (byte) status, 0, 1, 0, 0, 0, 0, 0, 0};
     }
 
     private static void fail(ChannelHandlerContext ctx, ByteBuf in, byte[] reply, String reason) {
         in.skipBytes(in.readableBytes());
-        AccessLog.failed(
-                Direction.OUTBOUND,
-                (InetSocketAddress) ctx.channel().remoteAddress(),
-                null,
-                null,
-                null,
-                "SOCKS5: " + reason);
+        AccessLog.failed(Direction.OUTBOUND, client(ctx), null, null, null, "SOCKS5: " + reason);
         if (reply != null) {
             ctx.writeAndFlush(ctx.alloc().buffer(reply.length).writeBytes(reply))
-                    .addListener(io.netty.channel.ChannelFutureListener.CLOSE);
+                    .addListener(ChannelFutureListener.CLOSE);
         } else {
             ctx.close();
         }

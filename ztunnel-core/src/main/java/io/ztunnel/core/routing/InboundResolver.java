@@ -1,7 +1,8 @@
 package io.ztunnel.core.routing;
 
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.ztunnel.core.hbone.HboneAddress;
+import io.ztunnel.core.net.Addresses;
+import io.ztunnel.core.net.HboneAddress;
 import io.ztunnel.core.state.GatewayAddress;
 import io.ztunnel.core.state.NetworkAddress;
 import io.ztunnel.core.state.ProxyState;
@@ -41,7 +42,7 @@ public final class InboundResolver {
     public record Failure(HttpResponseStatus status, String reason) implements Result {}
 
     public Result resolve(ProxyState state, Workload local, InetSocketAddress arrivedOn, HboneAddress target) {
-        InetAddress localIp = HboneAddress.canonical(arrivedOn.getAddress());
+        InetAddress localIp = Addresses.canonical(arrivedOn.getAddress());
         int port;
         List<Service> services;
         if (target instanceof HboneAddress.Ip ip) {

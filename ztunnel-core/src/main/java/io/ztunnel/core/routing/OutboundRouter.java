@@ -1,7 +1,7 @@
 package io.ztunnel.core.routing;
 
-import io.ztunnel.core.hbone.HboneAddress;
 import io.ztunnel.core.identity.SpiffeId;
+import io.ztunnel.core.net.Addresses;
 import io.ztunnel.core.state.GatewayAddress;
 import io.ztunnel.core.state.NetworkAddress;
 import io.ztunnel.core.state.ProxyState;
@@ -47,7 +47,7 @@ public final class OutboundRouter {
     }
 
     public Route route(ProxyState state, Workload source, InetSocketAddress destination) {
-        InetAddress dstIp = HboneAddress.canonical(destination.getAddress());
+        InetAddress dstIp = Addresses.canonical(destination.getAddress());
         int port = destination.getPort();
         if (dstIp.isLoopbackAddress() && config.illegalPorts().contains(port)) {
             return new Route.Refuse("call to a ztunnel port (" + port + ") refused");
@@ -124,7 +124,7 @@ public final class OutboundRouter {
                     expectedIdentities(service == null ? List.of() : service.subjectAltNames(), workload);
             return new Route.Hbone(
                     new InetSocketAddress(ip, config.hbonePort()),
-                    HboneAddress.format(ip, target),
+                    Addresses.format(ip, target),
                     expected,
                     workload,
                     workload,
@@ -173,7 +173,7 @@ public final class OutboundRouter {
         }
         List<SpiffeId> expected = expectedIdentities(
                 resolved.service() == null ? List.of() : resolved.service().subjectAltNames(), waypoint);
-        String authority = HboneAddress.format(destination.getAddress(), destination.getPort());
+        String authority = Addresses.format(destination.getAddress(), destination.getPort());
         return new WaypointRoute(new Route.Hbone(
                 new InetSocketAddress(ip, gateway.hboneMtlsPort()),
                 authority,

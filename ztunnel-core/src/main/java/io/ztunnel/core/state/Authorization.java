@@ -1,5 +1,6 @@
 package io.ztunnel.core.state;
 
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -80,18 +81,18 @@ public record Authorization(
 
         /** A mutable builder; string arguments are exact matches, IP arguments CIDRs. Not thread-safe. */
         public static final class Builder {
-            private final java.util.List<StringMatch> namespaces = new java.util.ArrayList<>();
-            private final java.util.List<StringMatch> notNamespaces = new java.util.ArrayList<>();
-            private final java.util.List<ServiceAccountMatch> serviceAccounts = new java.util.ArrayList<>();
-            private final java.util.List<ServiceAccountMatch> notServiceAccounts = new java.util.ArrayList<>();
-            private final java.util.List<StringMatch> principals = new java.util.ArrayList<>();
-            private final java.util.List<StringMatch> notPrincipals = new java.util.ArrayList<>();
-            private final java.util.List<Cidr> sourceIps = new java.util.ArrayList<>();
-            private final java.util.List<Cidr> notSourceIps = new java.util.ArrayList<>();
-            private final java.util.List<Cidr> destinationIps = new java.util.ArrayList<>();
-            private final java.util.List<Cidr> notDestinationIps = new java.util.ArrayList<>();
-            private final java.util.List<Integer> ports = new java.util.ArrayList<>();
-            private final java.util.List<Integer> notPorts = new java.util.ArrayList<>();
+            private final List<StringMatch> namespaces = new ArrayList<>();
+            private final List<StringMatch> notNamespaces = new ArrayList<>();
+            private final List<ServiceAccountMatch> serviceAccounts = new ArrayList<>();
+            private final List<ServiceAccountMatch> notServiceAccounts = new ArrayList<>();
+            private final List<StringMatch> principals = new ArrayList<>();
+            private final List<StringMatch> notPrincipals = new ArrayList<>();
+            private final List<Cidr> sourceIps = new ArrayList<>();
+            private final List<Cidr> notSourceIps = new ArrayList<>();
+            private final List<Cidr> destinationIps = new ArrayList<>();
+            private final List<Cidr> notDestinationIps = new ArrayList<>();
+            private final List<Integer> ports = new ArrayList<>();
+            private final List<Integer> notPorts = new ArrayList<>();
 
             public Builder namespaces(String... v) {
                 for (String x : v) namespaces.add(new StringMatch.Exact(x));
@@ -99,7 +100,7 @@ public record Authorization(
             }
 
             public Builder namespaces(StringMatch... v) {
-                namespaces.addAll(java.util.List.of(v));
+                namespaces.addAll(List.of(v));
                 return this;
             }
 
@@ -109,22 +110,22 @@ public record Authorization(
             }
 
             public Builder serviceAccounts(ServiceAccountMatch... v) {
-                serviceAccounts.addAll(java.util.List.of(v));
+                serviceAccounts.addAll(List.of(v));
                 return this;
             }
 
             public Builder notServiceAccounts(ServiceAccountMatch... v) {
-                notServiceAccounts.addAll(java.util.List.of(v));
+                notServiceAccounts.addAll(List.of(v));
                 return this;
             }
 
             public Builder principals(StringMatch... v) {
-                principals.addAll(java.util.List.of(v));
+                principals.addAll(List.of(v));
                 return this;
             }
 
             public Builder notPrincipals(StringMatch... v) {
-                notPrincipals.addAll(java.util.List.of(v));
+                notPrincipals.addAll(List.of(v));
                 return this;
             }
 
@@ -149,12 +150,12 @@ public record Authorization(
             }
 
             public Builder ports(Integer... v) {
-                ports.addAll(java.util.List.of(v));
+                ports.addAll(List.of(v));
                 return this;
             }
 
             public Builder notPorts(Integer... v) {
-                notPorts.addAll(java.util.List.of(v));
+                notPorts.addAll(List.of(v));
                 return this;
             }
 

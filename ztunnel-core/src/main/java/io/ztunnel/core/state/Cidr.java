@@ -3,6 +3,7 @@ package io.ztunnel.core.state;
 import io.netty.util.NetUtil;
 import java.net.Inet4Address;
 import java.net.InetAddress;
+import java.net.UnknownHostException;
 
 /** An IP prefix ({@code 10.0.0.0/8}, {@code fd00::/8}); a bare address is a /32 or /128. Immutable. */
 public record Cidr(InetAddress address, int prefixLength) {
@@ -23,14 +24,14 @@ public record Cidr(InetAddress address, int prefixLength) {
     public static Cidr parse(String text) {
         int slash = text.indexOf('/');
         String ip = slash < 0 ? text : text.substring(0, slash);
-        byte[] raw = io.netty.util.NetUtil.createByteArrayFromIpAddressString(ip.trim());
+        byte[] raw = NetUtil.createByteArrayFromIpAddressString(ip.trim());
         if (raw == null) {
             throw new IllegalArgumentException("invalid IP address \"" + ip + "\"");
         }
         InetAddress address;
         try {
             address = InetAddress.getByAddress(raw);
-        } catch (java.net.UnknownHostException e) {
+        } catch (UnknownHostException e) {
             throw new IllegalArgumentException(e);
         }
         if (slash < 0) {

@@ -1,5 +1,6 @@
 package io.ztunnel.core.state;
 
+import io.ztunnel.core.util.Subscription;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
@@ -20,7 +21,7 @@ public final class StateStore {
     private static final Logger log = LoggerFactory.getLogger(StateStore.class);
 
     private final AtomicReference<ProxyState> current = new AtomicReference<>(ProxyState.EMPTY);
-    private final List<BiConsumer<ProxyState, ProxyState>> listeners = new CopyOnWriteArrayList<>();
+    private final List<Listener> listeners = new CopyOnWriteArrayList<>();
 
     public ProxyState current() {
         return current.get();
@@ -29,20 +30,43 @@ public final class StateStore {
     /** Swaps in {@code next} and notifies listeners. */
     public void replace(ProxyState next) {
         ProxyState previous = current.getAndSet(next);
-        for (BiConsumer<ProxyState, ProxyState> listener : listeners) {
+        for (Listener listener : listeners) {
             try {
-                listener.accept(previous, next);
+                listener.callback().accept(previous, next);
             } catch (RuntimeException e) {
                 log.atError()
                         .setCause(e)
-                        .addKeyValue("listener", listener.getClass().getName())
+                        .addKeyValue("listener", listener.callback().getClass().getName())
                         .log("state change listener failed; the new state is in force");
             }
         }
     }
 
-    /** Adds a listener called with (previous, next) after each replacement. */
-    public void onChange(BiConsumer<ProxyState, ProxyState> listener) {
-        listeners.add(listener);
+    /**
+     * Adds a listener called with (previous, next) after each replacement, until the returned subscription is closed.
+     * Whoever subscribes owns the subscription and closes it when it goes away (a pod's proxies, the daemon).
+     */
+    public Subscription subscribe(BiConsumer<ProxyState, ProxyState> listener) {
+        Listener registered = new Listener(listener);
+        listeners.add(registered);
+        return () -> listeners.remove(registered);
+    }
+
+    /** How many listeners are subscribed (for tests and the admin API). */
+    public int listenerCount() {
+        return listeners.size();
+    }
+
+    /** A subscription's entry, equal only to itself: one callback subscribed twice is removed once per close. */
+    private static final class Listener {
+        private final BiConsumer<ProxyState, ProxyState> callback;
+
+        Listener(BiConsumer<ProxyState, ProxyState> callback) {
+            this.callback = callback;
+        }
+
+        BiConsumer<ProxyState, ProxyState> callback() {
+            return callback;
+        }
     }
 }

@@ -3,6 +3,7 @@ package io.ztunnel.core.state;
 import io.ztunnel.core.identity.SpiffeId;
 import java.net.InetAddress;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 
@@ -95,7 +96,7 @@ public record Workload(
         JOB;
 
         public String baggageName() {
-            return name().toLowerCase(java.util.Locale.ROOT);
+            return name().toLowerCase(Locale.ROOT);
         }
     }
 

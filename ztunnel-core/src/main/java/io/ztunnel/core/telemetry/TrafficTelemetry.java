@@ -2,8 +2,8 @@ package io.ztunnel.core.telemetry;
 
 import io.ztunnel.core.hbone.Baggage;
 import io.ztunnel.core.proxy.ConnectionRecord;
+import io.ztunnel.core.proxy.ConnectionTelemetry;
 import io.ztunnel.core.proxy.Direction;
-import io.ztunnel.core.proxy.FailureFlag;
 import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.Service;
 import io.ztunnel.core.state.Workload;
@@ -25,7 +25,7 @@ import java.util.Set;
  * <p>Threading: connection callbacks run on data-plane event loops and only touch the connection's own series;
  * {@link #stateChanged} runs on the control plane.
  */
-public final class TrafficTelemetry implements ConnectionRecord.Listener {
+public final class TrafficTelemetry implements ConnectionTelemetry {
     private final TrafficMetrics metrics;
 
     public TrafficTelemetry(TrafficMetrics metrics) {
@@ -33,7 +33,7 @@ public final class TrafficTelemetry implements ConnectionRecord.Listener {
     }
 
     @Override
-    public void opened(ConnectionRecord record) {
+    public Handle opened(ConnectionRecord record) {
         Set<String> keys = new HashSet<>(2);
         if (record.sourceWorkload() != null) {
             keys.add(record.sourceWorkload().uid());
@@ -41,12 +41,13 @@ public final class TrafficTelemetry implements ConnectionRecord.Listener {
         if (record.destinationWorkload() != null) {
             keys.add(record.destinationWorkload().uid());
         }
-        record.attach(metrics.open(labels(record), keys));
+        return new SeriesHandle(metrics.open(labels(record), keys));
     }
 
-    @Override
-    public void bytes(ConnectionRecord record, long received, long sent) {
-        if (record.attachment() instanceof TrafficSeries series) {
+    /** A connection's handle: its series. */
+    private record SeriesHandle(TrafficSeries series) implements Handle {
+        @Override
+        public void bytes(long received, long sent) {
             if (received != 0) {
                 series.addReceived(received);
             }
@@ -54,12 +55,10 @@ public final class TrafficTelemetry implements ConnectionRecord.Listener {
                 series.addSent(sent);
             }
         }
-    }
 
-    @Override
-    public void closed(ConnectionRecord record, FailureFlag flag) {
-        if (record.attachment() instanceof TrafficSeries series) {
-            series.close(ResponseFlags.valueOf(flag.name()));
+        @Override
+        public void closed(ResponseFlags flag) {
+            series.close(flag);
         }
     }
 

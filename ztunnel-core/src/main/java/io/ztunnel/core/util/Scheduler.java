@@ -1,5 +1,6 @@
 package io.ztunnel.core.util;
 
+import io.netty.util.concurrent.EventExecutor;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -54,7 +55,7 @@ public interface Scheduler {
 
             @Override
             public boolean inScheduler() {
-                return executor instanceof io.netty.util.concurrent.EventExecutor e && e.inEventLoop();
+                return executor instanceof EventExecutor e && e.inEventLoop();
             }
         };
     }

@@ -13,6 +13,7 @@ import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.identity.TestPki;
 import io.ztunnel.core.identity.WorkloadCertificate;
 import io.ztunnel.core.proxy.ConnectionRecord;
+import io.ztunnel.core.proxy.ConnectionTelemetry;
 import io.ztunnel.core.proxy.ConnectionTracker;
 import io.ztunnel.core.proxy.Direction;
 import io.ztunnel.core.state.ProxyState;
@@ -155,53 +156,27 @@ class ConfigDumpTest {
         Workload client = state.workload("Kubernetes//Pod/default/client-7c9");
         Workload echo = state.workload("Kubernetes//Pod/default/echo-5d8c7");
         ConnectionTracker tracker = new ConnectionTracker();
-        ConnectionRecord outbound = new ConnectionRecord(
-                "default/client-7c9/client",
-                Direction.OUTBOUND,
-                addr("10.244.2.7", 45678),
-                addr("10.96.0.10", 80),
-                "10.244.1.5:8080",
-                client.identity(),
-                client,
-                echo,
-                state.service("default/echo.default.svc.cluster.local"),
-                echo.identity(),
-                null,
-                "",
-                tracker,
-                null);
+        ConnectionRecord outbound = ConnectionRecord.builder(Direction.OUTBOUND, "default/client-7c9/client")
+                .source(addr("10.244.2.7", 45678), client, client.identity())
+                .destination(
+                        addr("10.96.0.10", 80),
+                        echo,
+                        state.service("default/echo.default.svc.cluster.local"),
+                        echo.identity())
+                .hboneTarget("10.244.1.5:8080")
+                .open(tracker, ConnectionTelemetry.NONE);
         outbound.established(() -> {});
-        ConnectionRecord inboundTwice = new ConnectionRecord(
-                "default/client-7c9/client",
-                Direction.INBOUND,
-                addr("fd00::9", 40000),
-                addr("10.244.2.7", 15008),
-                "10.244.2.7:9090",
-                echo.identity(),
-                echo,
-                client,
-                null,
-                client.identity(),
-                null,
-                "no allow policies",
-                tracker,
-                null);
+        ConnectionRecord inboundTwice = ConnectionRecord.builder(Direction.INBOUND, "default/client-7c9/client")
+                .source(addr("fd00::9", 40000), echo, echo.identity())
+                .destination(addr("10.244.2.7", 15008), client, null, client.identity())
+                .hboneTarget("10.244.2.7:9090")
+                .open(tracker, ConnectionTelemetry.NONE);
         inboundTwice.established(() -> {});
-        ConnectionRecord sameAgain = new ConnectionRecord(
-                "default/client-7c9/client",
-                Direction.INBOUND,
-                addr("fd00::9", 40000),
-                addr("10.244.2.7", 15008),
-                "10.244.2.7:9090",
-                echo.identity(),
-                echo,
-                client,
-                null,
-                client.identity(),
-                null,
-                "no allow policies",
-                tracker,
-                null);
+        ConnectionRecord sameAgain = ConnectionRecord.builder(Direction.INBOUND, "default/client-7c9/client")
+                .source(addr("fd00::9", 40000), echo, echo.identity())
+                .destination(addr("10.244.2.7", 15008), client, null, client.identity())
+                .hboneTarget("10.244.2.7:9090")
+                .open(tracker, ConnectionTelemetry.NONE);
         sameAgain.established(() -> {});
         dump.put("workloadState", ConfigDump.workloadState(pods, tracker.snapshot()));
         return dump;

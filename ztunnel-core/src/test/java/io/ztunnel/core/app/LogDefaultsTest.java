@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ServiceLoader;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.slf4j.event.KeyValuePair;
 
 class LogDefaultsTest {
     private final LoggerContext context = new LoggerContext();
@@ -58,7 +59,7 @@ class LogDefaultsTest {
         assertThat(encoder.isJson()).isFalse();
         LoggingEvent event = new LoggingEvent(
                 Logger.class.getName(), context.getLogger("access"), Level.INFO, "connection complete", null, null);
-        event.addKeyValuePair(new org.slf4j.event.KeyValuePair("direction", "inbound"));
+        event.addKeyValuePair(new KeyValuePair("direction", "inbound"));
         event.setTimeStamp(0);
         assertThat(new String(encoder.encode(event), StandardCharsets.UTF_8))
                 .isEqualTo("1970-01-01T00:00:00.000000Z\tinfo\taccess\tconnection complete\tdirection=\"inbound\"\n");

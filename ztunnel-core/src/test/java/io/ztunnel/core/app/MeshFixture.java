@@ -5,10 +5,12 @@ import io.ztunnel.core.config.Env;
 import io.ztunnel.core.testing.TestApps;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.Inet6Address;
 import java.net.InetSocketAddress;
 import java.net.Proxy;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -166,11 +168,11 @@ final class MeshFixture implements AutoCloseable {
         try (HttpClient client = HttpClient.newHttpClient()) {
             String host = address.getAddress().isAnyLocalAddress()
                     ? "127.0.0.1"
-                    : address.getAddress() instanceof java.net.Inet6Address
+                    : address.getAddress() instanceof Inet6Address
                             ? "[" + address.getAddress().getHostAddress() + "]"
                             : address.getAddress().getHostAddress();
             return client.send(
-                    HttpRequest.newBuilder(new java.net.URI("http://" + host + ":" + address.getPort() + path))
+                    HttpRequest.newBuilder(new URI("http://" + host + ":" + address.getPort() + path))
                             .method(method, HttpRequest.BodyPublishers.noBody())
                             .build(),
                     HttpResponse.BodyHandlers.ofString());

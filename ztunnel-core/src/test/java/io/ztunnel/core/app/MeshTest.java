@@ -6,13 +6,18 @@ import static org.awaitility.Awaitility.await;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.InputStream;
 import java.net.Socket;
+import java.net.SocketException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -34,13 +39,13 @@ class MeshTest {
     void captureLogs() {
         logs.start();
         ((Logger) LoggerFactory.getLogger("access")).addAppender(logs);
-        ((Logger) LoggerFactory.getLogger("io.ztunnel.core.app.Daemon")).addAppender(logs);
+        ((Logger) LoggerFactory.getLogger(Daemon.class)).addAppender(logs);
     }
 
     @AfterEach
     void tearDown() throws Exception {
         ((Logger) LoggerFactory.getLogger("access")).detachAppender(logs);
-        ((Logger) LoggerFactory.getLogger("io.ztunnel.core.app.Daemon")).detachAppender(logs);
+        ((Logger) LoggerFactory.getLogger(Daemon.class)).detachAppender(logs);
         if (mesh != null) {
             mesh.close();
         }
@@ -139,8 +144,7 @@ class MeshTest {
                 .orElseThrow();
         ch.qos.logback.classic.LoggerContext context =
                 (ch.qos.logback.classic.LoggerContext) LoggerFactory.getILoggerFactory();
-        String plain =
-                new String(LogEncoder.create(context, false).encode(success), java.nio.charset.StandardCharsets.UTF_8);
+        String plain = new String(LogEncoder.create(context, false).encode(success), StandardCharsets.UTF_8);
         assertThat(plain)
                 .matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}Z\tinfo\taccess\tconnection complete\t"
                         + "src\\.addr=[0-9.]+:\\d+ .*\n")
@@ -148,9 +152,8 @@ class MeshTest {
                         + "\" dst.addr=127.0.0.3:15008 dst.hbone_addr=127.0.0.3:8080 ")
                 .contains(" dst.workload=\"server-a\" dst.namespace=\"server\" dst.identity=\"" + spiffeServer
                         + "\" direction=\"inbound\" bytes_sent=13 bytes_recv=4 duration=\"");
-        com.fasterxml.jackson.databind.JsonNode json = new com.fasterxml.jackson.databind.ObjectMapper()
-                .readTree(new String(
-                        LogEncoder.create(context, true).encode(success), java.nio.charset.StandardCharsets.UTF_8));
+        JsonNode json = new ObjectMapper()
+                .readTree(new String(LogEncoder.create(context, true).encode(success), StandardCharsets.UTF_8));
         assertThat(json.get("level").asText()).isEqualTo("info");
         assertThat(json.get("scope").asText()).isEqualTo("access");
         assertThat(json.get("message").asText()).isEqualTo("connection complete");
@@ -205,7 +208,7 @@ class MeshTest {
             await().atMost(Duration.ofSeconds(10)).until(() -> {
                 try {
                     return in.read() == -1;
-                } catch (java.net.SocketException e) {
+                } catch (SocketException e) {
                     return true;
                 }
             });
@@ -274,7 +277,7 @@ class MeshTest {
             }
             // ...while the one in flight keeps working until it ends.
             byte[] payload = new byte[1 << 20];
-            new java.util.Random(5).nextBytes(payload);
+            new Random(5).nextBytes(payload);
             CompletableFuture<byte[]> echoed = CompletableFuture.supplyAsync(() -> {
                 try {
                     return s.getInputStream().readNBytes(payload.length);

@@ -26,6 +26,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
 
 /** Metrics, admin API and diagnostics of running daemons, as an operator sees them. */
 @Timeout(120)
@@ -340,8 +341,7 @@ class ObservabilityTest {
                             .body())
                     .isEqualTo(
                             "current log level is hickory_server::server=off,ztunnel::proxy=trace,access=debug,info\n");
-            assertThat(org.slf4j.LoggerFactory.getLogger("io.ztunnel.core.proxy.Outbound")
-                            .isTraceEnabled())
+            assertThat(LoggerFactory.getLogger("io.ztunnel.core.proxy.Outbound").isTraceEnabled())
                     .isTrue();
             for (String bad : List.of("access:debug", "INFO", "warning")) {
                 var refused = MeshFixture.http(admin, "/logging?level=" + bad, "POST");
@@ -351,8 +351,7 @@ class ObservabilityTest {
             assertThat(MeshFixture.http(admin, "/logging?reset&level=warn", "POST")
                             .body())
                     .isEqualTo("current log level is hickory_server::server=off,warn\n");
-            assertThat(org.slf4j.LoggerFactory.getLogger("io.ztunnel.core.proxy.Outbound")
-                            .isInfoEnabled())
+            assertThat(LoggerFactory.getLogger("io.ztunnel.core.proxy.Outbound").isInfoEnabled())
                     .isFalse();
         } finally {
             LogConfig.uninstall();

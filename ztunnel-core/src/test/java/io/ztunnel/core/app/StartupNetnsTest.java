@@ -143,7 +143,7 @@ class StartupNetnsTest {
         return ManagedProcess.start(
                 "ztunnel",
                 netns.name(),
-                "io.ztunnel.core.app.Main",
+                Main.class.getName(),
                 List.of("proxy", "ztunnel"),
                 env,
                 // The daemon's own logging set-up (LogDefaults), not the test class path's logback-test.xml.

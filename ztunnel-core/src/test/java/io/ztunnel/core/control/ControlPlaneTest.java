@@ -19,7 +19,7 @@ import io.ztunnel.core.identity.CertificateAuthority;
 import io.ztunnel.core.identity.CertificateManager;
 import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.identity.TlsSettings;
-import io.ztunnel.core.proxy.Transport;
+import io.ztunnel.core.net.Transport;
 import io.ztunnel.core.state.NetworkAddress;
 import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.StateStore;
@@ -31,6 +31,7 @@ import io.ztunnel.xds.proto.envoy.discovery.DeltaDiscoveryRequest;
 import io.ztunnel.xds.proto.security.Action;
 import io.ztunnel.xds.proto.security.Authorization;
 import io.ztunnel.xds.proto.workload.TunnelProtocol;
+import io.ztunnel.xds.proto.workload.Workload;
 import io.ztunnel.xds.testing.FakeIstiod;
 import java.net.InetAddress;
 import java.nio.file.Files;
@@ -289,8 +290,8 @@ class ControlPlaneTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("malformedAddresses")
-    void nacksExactlyTheMalformedResourceAndAppliesTheRest(
-            String what, io.ztunnel.xds.proto.workload.Workload.Builder bad, String reason) throws Exception {
+    void nacksExactlyTheMalformedResourceAndAppliesTheRest(String what, Workload.Builder bad, String reason)
+            throws Exception {
         istiod.setAddress(address(workload("ns", "bad", "10.0.9.1")));
         start();
         awaitReady();
@@ -379,7 +380,7 @@ class ControlPlaneTest {
         Map<String, Map<String, String>> held = controlPlane.heldVersions();
         assertThat(held.get(ADDRESS)).hasSize(4);
         List<ProxyState> published = new CopyOnWriteArrayList<>();
-        store.onChange((previous, next) -> published.add(next));
+        store.subscribe((previous, next) -> published.add(next));
         int initialRequests = istiod.initialRequests().size();
 
         istiod.stop();

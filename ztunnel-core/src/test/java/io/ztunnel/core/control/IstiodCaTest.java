@@ -16,7 +16,7 @@ import io.ztunnel.core.identity.LocalCa;
 import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.identity.TlsMaterial;
 import io.ztunnel.core.identity.TlsSettings;
-import io.ztunnel.core.proxy.Transport;
+import io.ztunnel.core.net.Transport;
 import io.ztunnel.core.util.ManualScheduler;
 import io.ztunnel.xds.proto.ca.IstioCertificateRequest;
 import io.ztunnel.xds.testing.FakeIstiod;

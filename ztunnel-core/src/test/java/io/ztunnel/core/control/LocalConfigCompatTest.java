@@ -10,9 +10,11 @@ import io.ztunnel.core.state.GatewayAddress;
 import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.Service;
 import io.ztunnel.core.state.Workload;
+import io.ztunnel.xds.local.LocalConfig;
 import io.ztunnel.xds.local.LocalConfigParser;
 import java.util.List;
 import java.util.Map;
+import org.assertj.core.api.Assertions;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -217,14 +219,14 @@ class LocalConfigCompatTest {
         ProxyState ok = LocalConfigSource.toState(LocalConfigParser.parseInline(bad));
         assertThat(ok.workloadCount()).isEqualTo(1);
         var proto = LocalConfigParser.parseInline(TINY);
-        var broken = new io.ztunnel.xds.local.LocalConfig(
+        var broken = new LocalConfig(
                 List.of(proto.workloads().getFirst().toBuilder()
                         .setWorkload(proto.workloads().getFirst().getWorkload().toBuilder()
                                 .setTunnelProtocolValue(2))
                         .build()),
                 proto.services(),
                 proto.policies());
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> LocalConfigSource.toState(broken))
+        Assertions.assertThatThrownBy(() -> LocalConfigSource.toState(broken))
                 .isInstanceOf(ConversionException.class)
                 .hasMessage("workload c1//v1/Pod/default/app: tunnel_protocol LEGACY_ISTIO_MTLS is not supported");
     }

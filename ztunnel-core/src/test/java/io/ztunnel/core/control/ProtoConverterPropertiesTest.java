@@ -6,6 +6,7 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.Empty;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.UInt32Value;
+import io.ztunnel.xds.proto.security.Address;
 import io.ztunnel.xds.proto.security.Authorization;
 import io.ztunnel.xds.proto.security.Clause;
 import io.ztunnel.xds.proto.security.Match;
@@ -27,6 +28,7 @@ import io.ztunnel.xds.proto.workload.Workload;
 import java.net.InetAddress;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Builders;
@@ -73,7 +75,7 @@ class ProtoConverterPropertiesTest {
     }
 
     /** A conversion that may only succeed (then {@code check} holds) or fail with a reason; both must be common. */
-    private static <T> void convertsOrIsRejected(Conversion<T> conversion, java.util.function.Consumer<T> check) {
+    private static <T> void convertsOrIsRejected(Conversion<T> conversion, Consumer<T> check) {
         try {
             check.accept(conversion.convert());
             Statistics.collect("converted");
@@ -119,7 +121,7 @@ class ProtoConverterPropertiesTest {
 
     @Property(tries = 500)
     void aWellFormedWorkloadAlwaysConverts(@ForAll("wellFormedWorkloads") Workload workload) throws Exception {
-        io.ztunnel.core.state.Workload converted = ProtoConverter.workload(workload);
+        var converted = ProtoConverter.workload(workload);
 
         assertThat(converted.addresses()).hasSize(workload.getAddressesCount());
         for (int i = 0; i < workload.getAddressesCount(); i++) {
@@ -373,14 +375,13 @@ class ProtoConverterPropertiesTest {
                         .setPresence(Empty.getDefaultInstance())
                         .build()),
                 Arbitraries.just(StringMatch.getDefaultInstance()));
-        Arbitrary<io.ztunnel.xds.proto.security.Address> cidr = Builders.withBuilder(
-                        io.ztunnel.xds.proto.security.Address::newBuilder)
+        Arbitrary<Address> cidr = Builders.withBuilder(Address::newBuilder)
                 .use(ipBytes())
-                .inSetter(io.ztunnel.xds.proto.security.Address.Builder::setAddress)
+                .inSetter(Address.Builder::setAddress)
                 .use(Arbitraries.frequencyOf(
                         Tuple.of(3, Arbitraries.integers().between(0, 130)), Tuple.of(1, Arbitraries.integers())))
-                .inSetter(io.ztunnel.xds.proto.security.Address.Builder::setLength)
-                .build(io.ztunnel.xds.proto.security.Address.Builder::build);
+                .inSetter(Address.Builder::setLength)
+                .build(Address.Builder::build);
         Arbitrary<ServiceAccountMatch> serviceAccount = Builders.withBuilder(ServiceAccountMatch::newBuilder)
                 .use(text())
                 .inSetter(ServiceAccountMatch.Builder::setNamespace)
@@ -388,8 +389,7 @@ class ProtoConverterPropertiesTest {
                 .inSetter(ServiceAccountMatch.Builder::setServiceAccount)
                 .build(ServiceAccountMatch.Builder::build);
         Arbitrary<List<StringMatch>> strings = stringMatch.list().ofMaxSize(2);
-        Arbitrary<List<io.ztunnel.xds.proto.security.Address>> cidrs =
-                cidr.list().ofMaxSize(2);
+        Arbitrary<List<Address>> cidrs = cidr.list().ofMaxSize(2);
         Arbitrary<List<Integer>> ports = uint32().list().ofMaxSize(2);
         Arbitrary<Match> match = Builders.withBuilder(Match::newBuilder)
                 .use(strings)

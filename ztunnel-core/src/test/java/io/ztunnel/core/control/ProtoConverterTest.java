@@ -26,7 +26,7 @@ class ProtoConverterTest {
                         .setAddress(ByteString.copyFrom(mapped))
                         .setLength(128))
                 .build();
-        io.ztunnel.core.state.Service service = ProtoConverter.service(proto);
+        var service = ProtoConverter.service(proto);
         assertThat(service.cidrVips()).isEmpty();
         assertThat(service.vips())
                 .singleElement()

@@ -38,7 +38,7 @@ class XdsStateSourceTest {
 
     @BeforeEach
     void setUp() {
-        store.onChange((previous, next) -> replacements.incrementAndGet());
+        store.subscribe((previous, next) -> replacements.incrementAndGet());
         source = new XdsStateSource(store, NODE, new XdsStateSource.CertificateWarmer() {
             @Override
             public void prefetch(SpiffeId identity) {
@@ -63,7 +63,7 @@ class XdsStateSourceTest {
     @Test
     void aFailingStateListenerNeitherRejectsTheResponseNorLosesTheCertificatePrefetch() throws Exception {
         boolean[] failOnce = {true};
-        store.onChange((previous, next) -> {
+        store.subscribe((previous, next) -> {
             if (failOnce[0]) {
                 failOnce[0] = false;
                 throw new IllegalStateException("listener bug");
@@ -201,13 +201,11 @@ class XdsStateSourceTest {
                 source.applyAuthorizations(List.of(resource(deny), resource(badAction)), List.of());
 
         assertThat(errors).containsExactly(new ResourceError("ns/bad", "action: unknown enum value"));
-        assertThat(store.current().policy("ns/deny").action())
-                .isEqualTo(io.ztunnel.core.state.Authorization.Action.DENY);
+        assertThat(store.current().policy("ns/deny").action().name()).isEqualTo(Action.DENY.name());
 
         source.applyAuthorizations(
                 List.of(resource(deny.toBuilder().setAction(Action.ALLOW).build())), List.of());
-        assertThat(store.current().policy("ns/deny").action())
-                .isEqualTo(io.ztunnel.core.state.Authorization.Action.ALLOW);
+        assertThat(store.current().policy("ns/deny").action().name()).isEqualTo(Action.ALLOW.name());
 
         source.applyAuthorizations(List.of(), List.of("ns/deny"));
         assertThat(store.current().policies()).isEmpty();

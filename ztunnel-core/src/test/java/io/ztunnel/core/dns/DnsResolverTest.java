@@ -8,8 +8,11 @@ import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.Service;
 import io.ztunnel.core.state.Workload;
 import java.net.InetAddress;
+import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /** Answers from the state: which names match, which addresses, when empty, when forwarded. */
@@ -26,7 +29,7 @@ class DnsResolverTest {
 
     private static Service.Builder svc(String ns, String name, String... vips) {
         return Service.builder(ns, name, name + "." + ns + ".svc.cluster.local")
-                .vips(java.util.Arrays.stream(vips)
+                .vips(Arrays.stream(vips)
                         .map(v -> {
                             String[] p = v.split("/", 2);
                             return new NetworkAddress(p[0], ip(p[1]));
@@ -194,7 +197,7 @@ class DnsResolverTest {
     void answersAreShuffled() {
         ProxyState s = state(List.of(svc("ns1", "web", "nw1/10.96.0.1", "nw1/10.96.0.2", "nw1/10.96.0.3")
                 .build()));
-        java.util.Set<List<InetAddress>> orders = new java.util.HashSet<>();
+        Set<List<InetAddress>> orders = new HashSet<>();
         for (int i = 0; i < 200; i++) {
             orders.add(addresses(resolve(s, "web.", A)));
         }

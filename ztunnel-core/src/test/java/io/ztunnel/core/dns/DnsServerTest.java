@@ -34,6 +34,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -63,7 +65,7 @@ class DnsServerTest {
                 .ports(Map.of(80, 8080))
                 .build();
         Service many = Service.builder("ns1", "many", "many.ns1.svc.cluster.local")
-                .vips(java.util.stream.IntStream.range(1, 61)
+                .vips(IntStream.range(1, 61)
                         .mapToObj(i -> new NetworkAddress("", ip("10.97.0." + i)))
                         .toList())
                 .build();
@@ -102,7 +104,7 @@ class DnsServerTest {
             server.close();
         }
         upstream.close();
-        group.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS).sync();
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).sync();
         timer.shutdownNow();
     }
 

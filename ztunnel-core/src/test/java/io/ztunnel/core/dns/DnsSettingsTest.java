@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.ztunnel.core.config.Config;
 import io.ztunnel.core.config.ConfigException;
+import io.ztunnel.core.config.DnsSettings;
 import io.ztunnel.core.config.Env;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;

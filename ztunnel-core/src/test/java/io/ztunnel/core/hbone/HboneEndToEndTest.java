@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.ztunnel.core.net.HboneAddress;
 import io.ztunnel.core.testing.TestApps;
+import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
@@ -86,7 +88,7 @@ class HboneEndToEndTest {
                 });
                 serverReceived.set(TestApps.receive(s.getInputStream()));
                 sending.join();
-            } catch (java.io.IOException e) {
+            } catch (IOException e) {
                 throw new RuntimeException(e);
             }
         }));
@@ -156,7 +158,7 @@ class HboneEndToEndTest {
     @Test
     void rejectionStatusClosesTheClientConnectionWithoutData() throws Exception {
         InetSocketAddress forwarder = start(TestApps.echo());
-        bed.decide = request -> new InboundDecision.Reject(HttpResponseStatus.UNAUTHORIZED, "denied by test");
+        bed.decide = stream -> stream.reject(HttpResponseStatus.UNAUTHORIZED, "denied by test");
         try (Socket s = new Socket(forwarder.getAddress(), forwarder.getPort())) {
             assertThat(s.getInputStream().read()).isEqualTo(-1);
         }

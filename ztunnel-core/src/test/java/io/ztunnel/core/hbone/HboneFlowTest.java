@@ -3,6 +3,7 @@ package io.ztunnel.core.hbone;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.ztunnel.core.config.HboneSettings;
 import io.ztunnel.core.testing.TestApps;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -10,6 +11,8 @@ import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HexFormat;
+import java.util.SplittableRandom;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -73,7 +76,7 @@ class HboneFlowTest {
     /** Streams random data for {@code millis}, returning its SHA-256. */
     private static String sendSlowly(Socket s, long millis) throws Exception {
         var sha = TestApps.sha256();
-        java.util.SplittableRandom random = new java.util.SplittableRandom(7);
+        SplittableRandom random = new SplittableRandom(7);
         byte[] buf = new byte[64 * 1024];
         long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
         while (System.nanoTime() < end) {
@@ -84,7 +87,7 @@ class HboneFlowTest {
             s.getOutputStream().write(buf);
             Thread.sleep(2);
         }
-        return java.util.HexFormat.of().formatHex(sha.digest());
+        return HexFormat.of().formatHex(sha.digest());
     }
 
     @Test
@@ -109,7 +112,7 @@ class HboneFlowTest {
             client.configureBlocking(false);
             var sha = TestApps.sha256();
             ByteBuffer chunk = ByteBuffer.allocate(64 * 1024);
-            java.util.SplittableRandom random = new java.util.SplittableRandom(3);
+            SplittableRandom random = new SplittableRandom(3);
             long accepted = 0;
             long lastProgress = System.nanoTime();
             // Push until the whole path stops taking bytes for a second.
@@ -146,8 +149,7 @@ class HboneFlowTest {
             client.shutdownOutput();
             await().atMost(Duration.ofSeconds(30)).until(() -> received.get() != null);
             assertThat(received.get().bytes()).isEqualTo(rest);
-            assertThat(received.get().sha256())
-                    .isEqualTo(java.util.HexFormat.of().formatHex(sha.digest()));
+            assertThat(received.get().sha256()).isEqualTo(HexFormat.of().formatHex(sha.digest()));
         }
     }
 }

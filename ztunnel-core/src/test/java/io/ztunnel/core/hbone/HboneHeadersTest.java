@@ -3,6 +3,7 @@ package io.ztunnel.core.hbone;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.ztunnel.core.net.HboneAddress;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import net.jqwik.api.ForAll;

@@ -7,7 +7,9 @@ import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.concurrent.Future;
+import io.ztunnel.core.config.HboneSettings;
 import io.ztunnel.core.identity.SpiffeId;
+import io.ztunnel.core.net.HboneAddress;
 import io.ztunnel.core.testing.TestApps;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -20,6 +22,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -193,7 +196,7 @@ class HbonePoolTest {
         Future<Http2StreamChannel> inFlight =
                 bed.pool.connect(loop, request(hbone, SpiffeId.parse("spiffe://cluster.local/ns/client/sa/late")));
         bed.pool.close();
-        assertThat(inFlight.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        assertThat(inFlight.await(10, TimeUnit.SECONDS)).isTrue();
         assertThat(inFlight.isSuccess()).as("a closed pool hands out no stream").isFalse();
         // Whatever the dial got to, the server ends up with no connection from this pool and the pool holds none.
         await().atMost(Duration.ofSeconds(10)).until(() -> bed.server.connectionCount() == 0);

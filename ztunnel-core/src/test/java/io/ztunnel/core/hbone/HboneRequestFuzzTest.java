@@ -2,6 +2,7 @@ package io.ztunnel.core.hbone;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import io.ztunnel.core.net.HboneAddress;
 import io.ztunnel.xds.testing.FuzzBounds;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterAll;

@@ -11,10 +11,13 @@ import io.ztunnel.core.testing.TestApps;
 import io.ztunnel.core.util.Scheduler;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.net.SocketException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -51,7 +54,7 @@ class HboneSecurityTest {
             s.getOutputStream().write("secret".getBytes());
             try {
                 assertThat(s.getInputStream().read()).isEqualTo(-1);
-            } catch (java.net.SocketException e) {
+            } catch (SocketException e) {
                 assertThat(e).hasMessageContaining("reset"); // closed with our bytes unread: also a refusal
             }
         }
@@ -137,7 +140,6 @@ class HboneSecurityTest {
     }
 
     private static final class ScheduledExecutor {
-        final java.util.concurrent.ScheduledExecutorService service =
-                java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+        final ScheduledExecutorService service = Executors.newSingleThreadScheduledExecutor();
     }
 }

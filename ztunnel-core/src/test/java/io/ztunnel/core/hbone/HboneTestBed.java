@@ -2,6 +2,7 @@ package io.ztunnel.core.hbone;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
@@ -10,26 +11,34 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.concurrent.Future;
+import io.ztunnel.core.config.HboneSettings;
 import io.ztunnel.core.identity.CertificateManager;
 import io.ztunnel.core.identity.LocalCa;
 import io.ztunnel.core.identity.SpiffeId;
+import io.ztunnel.core.identity.TlsMaterial;
 import io.ztunnel.core.identity.TlsSettings;
-import io.ztunnel.core.proxy.ChannelConnector;
-import io.ztunnel.core.proxy.ConnectionObserver;
-import io.ztunnel.core.proxy.Relay;
-import io.ztunnel.core.proxy.Transport;
+import io.ztunnel.core.net.ChannelConnector;
+import io.ztunnel.core.net.ConnectionObserver;
+import io.ztunnel.core.net.EpollSockets;
+import io.ztunnel.core.net.HboneAddress;
+import io.ztunnel.core.net.PendingInput;
+import io.ztunnel.core.net.Relay;
+import io.ztunnel.core.net.SocketSettings;
+import io.ztunnel.core.net.Transport;
+import io.ztunnel.core.util.Drain;
 import io.ztunnel.core.util.Scheduler;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
@@ -50,8 +59,13 @@ final class HboneTestBed implements AutoCloseable {
     final AtomicInteger routed = new AtomicInteger();
     final ConcurrentLinkedQueue<InboundRequest> requests = new ConcurrentLinkedQueue<>();
     final ConcurrentLinkedQueue<Throwable> outboundFailures = new ConcurrentLinkedQueue<>();
-    volatile Function<InboundRequest, InboundDecision> decide;
+    /** What the server does with each valid CONNECT; by default it connects to the IP authority and relays. */
+    volatile Consumer<InboundStream> decide;
+
     HboneServer server;
+    /** The server's drain; closing the bed starts it. */
+    final Drain drain = new Drain();
+
     final ConcurrentLinkedQueue<Channel> serverChildren = new ConcurrentLinkedQueue<>();
     Channel serverChannel;
     HbonePool pool;
@@ -71,16 +85,22 @@ final class HboneTestBed implements AutoCloseable {
                 Scheduler.of(control, Clock.systemUTC()),
                 CertificateManager.DEFAULT_MAX_IN_FLIGHT);
         ChannelConnector connector = ChannelConnector.plain(transport);
-        this.decide = request -> {
-            if (request.target() instanceof HboneAddress.Ip ip) {
-                return new InboundDecision.Connect(
-                        ip.address(),
-                        null,
-                        connector,
-                        new Baggage("Kubernetes", "server", "deployment", "server", "server", "v1", "", ""),
-                        ConnectionObserver.NOOP);
+        this.decide = stream -> {
+            if (!(stream.request().target() instanceof HboneAddress.Ip ip)) {
+                stream.reject(HttpResponseStatus.SERVICE_UNAVAILABLE, "hostname");
+                return;
             }
-            return new InboundDecision.Reject(HttpResponseStatus.SERVICE_UNAVAILABLE, "hostname");
+            connector.connect(stream.eventLoop(), ip.address(), null, null).addListener((ChannelFutureListener) f -> {
+                if (!f.isSuccess()) {
+                    stream.reject(HttpResponseStatus.SERVICE_UNAVAILABLE, "upstream connect failed");
+                } else if (!stream.isActive()) {
+                    f.channel().close();
+                } else {
+                    Baggage baggage =
+                            new Baggage("Kubernetes", "server", "deployment", "server", "server", "v1", "", "");
+                    Relay.start(stream.accept(baggage), f.channel(), ConnectionObserver.NOOP);
+                }
+            });
         };
     }
 
@@ -93,11 +113,12 @@ final class HboneTestBed implements AutoCloseable {
         server = new HboneServer(
                 settings,
                 local -> serverCerts.fetch(serverIdentity),
-                request -> {
+                stream -> {
                     routed.incrementAndGet();
-                    requests.add(request);
-                    return CompletableFuture.completedFuture(decide.apply(request));
+                    requests.add(stream.request());
+                    decide.accept(stream);
                 },
+                drain,
                 Duration.ofSeconds(5));
         serverChannel = new ServerBootstrap()
                 .group(group)
@@ -128,8 +149,7 @@ final class HboneTestBed implements AutoCloseable {
 
     /** As above, with the client's TLS material chosen by {@code clientTls} (e.g. a foreign identity). */
     InetSocketAddress startForwarder(
-            InetSocketAddress hbone,
-            Function<SpiffeId, java.util.concurrent.CompletionStage<io.ztunnel.core.identity.TlsMaterial>> clientTls)
+            InetSocketAddress hbone, Function<SpiffeId, CompletionStage<TlsMaterial>> clientTls)
             throws InterruptedException {
         pool = new HbonePool(settings, ChannelConnector.plain(transport), clientTls);
         forwarderChannel = new ServerBootstrap()
@@ -138,12 +158,12 @@ final class HboneTestBed implements AutoCloseable {
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
-                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, ChannelConnector.WATER_MARK)
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, SocketSettings.WATER_MARK)
                 .childHandler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel downstream) {
-                        io.ztunnel.core.proxy.EpollSockets.keepRegistered(downstream);
-                        downstream.pipeline().addLast(new io.ztunnel.core.proxy.PendingInput());
+                        EpollSockets.keepRegistered(downstream);
+                        downstream.pipeline().addLast(new PendingInput());
                         downstream.pipeline().addFirst(new ChannelInboundHandlerAdapter() {
                             @Override
                             public void channelActive(ChannelHandlerContext ctx) {
@@ -205,7 +225,7 @@ final class HboneTestBed implements AutoCloseable {
             pool.close();
         }
         if (server != null) {
-            server.drain();
+            drain.start();
         }
         Transport.shutdown(group);
         certs.close();

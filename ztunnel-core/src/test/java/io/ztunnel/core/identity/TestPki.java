@@ -11,6 +11,7 @@ import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Date;
+import java.util.List;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.BasicConstraints;
 import org.bouncycastle.asn1.x509.Extension;
@@ -75,8 +76,7 @@ public final class TestPki {
                         : Pem.encodePkcs8(signing.keyPair().getPrivate()),
                 StandardCharsets.US_ASCII);
         if (chain != null) {
-            Files.writeString(
-                    dir.resolve("cert-chain.pem"), Pem.encode(java.util.List.of(chain)), StandardCharsets.US_ASCII);
+            Files.writeString(dir.resolve("cert-chain.pem"), Pem.encode(List.of(chain)), StandardCharsets.US_ASCII);
         }
         if (root != null) {
             Files.writeString(dir.resolve("root-cert.pem"), Pem.encode(root), StandardCharsets.US_ASCII);

@@ -11,9 +11,11 @@ import io.ztunnel.core.demo.LocalMesh;
 import io.ztunnel.core.demo.Shell;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,6 +23,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -50,7 +53,7 @@ class InpodMeshNetnsTest {
 
     private LocalMesh mesh;
     private final ExecutorService apps = Executors.newVirtualThreadPerTaskExecutor();
-    private final List<ServerSocket> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final List<ServerSocket> listeners = new CopyOnWriteArrayList<>();
 
     @BeforeAll
     void startMesh() throws Exception {
@@ -141,7 +144,7 @@ class InpodMeshNetnsTest {
     private String banner(String from, String ip, int port) throws IOException {
         try (Socket s = connect(from, ip, port)) {
             return line(s);
-        } catch (java.net.SocketException e) {
+        } catch (SocketException e) {
             return null; // reset: refused like a close
         }
     }
@@ -286,7 +289,7 @@ class InpodMeshNetnsTest {
             assertThat(s.getInputStream().read())
                     .as("plaintext to a peer's HBONE port")
                     .isEqualTo(-1);
-        } catch (java.net.SocketException expected) {
+        } catch (SocketException expected) {
             // reset is also a refusal
         }
     }
@@ -345,7 +348,7 @@ class InpodMeshNetnsTest {
         await().atMost(Duration.ofSeconds(20))
                 .untilAsserted(() -> assertThatThrownBy(
                                 () -> connect("client", "127.0.0.1", 15001).close())
-                        .isInstanceOf(java.net.ConnectException.class));
+                        .isInstanceOf(ConnectException.class));
     }
 
     private boolean captured(String pod) throws Exception {

@@ -4,12 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ztunnel.cni.linux.SeqpacketSocket;
 import io.ztunnel.cni.testing.RequiresNetns;
+import io.ztunnel.core.app.Main;
 import io.ztunnel.core.demo.ManagedProcess;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -31,7 +34,7 @@ class ZdsViolationNetnsTest {
                 ManagedProcess daemon = ManagedProcess.start(
                         "ztunnel",
                         null,
-                        "io.ztunnel.core.app.Main",
+                        Main.class.getName(),
                         List.of("proxy", "ztunnel"),
                         Map.of(
                                 "PROXY_MODE",
@@ -61,15 +64,14 @@ class ZdsViolationNetnsTest {
             peer.send(HexFormat.of().parseHex("1a00")); // again: a protocol violation
             byte[] nack = peer.receive(Duration.ofSeconds(10)).orElseThrow().data();
             assertThat(nack[0]).as("WorkloadResponse.ack").isEqualTo((byte) 0x0a);
-            assertThat(new String(nack, java.nio.charset.StandardCharsets.UTF_8))
-                    .containsIgnoringCase("snapshot");
+            assertThat(new String(nack, StandardCharsets.UTF_8)).containsIgnoringCase("snapshot");
             assertThat(daemon.waitFor(30)).as("the daemon exits").isTrue();
             assertThat(daemon.exitCode()).isEqualTo(1);
             assertThat(daemon.output()).contains("node agent broke the ZDS protocol");
         }
     }
 
-    private static String hex(java.util.Optional<SeqpacketSocket.Message> message) {
+    private static String hex(Optional<SeqpacketSocket.Message> message) {
         try (SeqpacketSocket.Message m = message.orElseThrow()) {
             return HexFormat.of().formatHex(m.data());
         }

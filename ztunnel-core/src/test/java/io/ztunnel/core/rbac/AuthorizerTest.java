@@ -18,6 +18,7 @@ import io.ztunnel.core.state.Authorization.StringMatch;
 import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.Workload;
 import java.util.List;
+import org.assertj.core.groups.Tuple;
 import org.junit.jupiter.api.Test;
 
 /** One test per authorization rule of section 6. */
@@ -408,9 +409,7 @@ class AuthorizerTest {
         assertThat(d.allowed()).isTrue();
         assertThat(d.trace())
                 .extracting(Authorizer.PolicyResult::policy, Authorizer.PolicyResult::matched)
-                .containsExactly(
-                        org.assertj.core.groups.Tuple.tuple("backend/dry", true),
-                        org.assertj.core.groups.Tuple.tuple("backend/dry-allow", false));
+                .containsExactly(Tuple.tuple("backend/dry", true), Tuple.tuple("backend/dry-allow", false));
     }
 
     @Test

@@ -8,7 +8,7 @@ import static io.ztunnel.core.state.Fixtures.state;
 import static io.ztunnel.core.state.Fixtures.vip;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.ztunnel.core.hbone.HboneAddress;
+import io.ztunnel.core.net.HboneAddress;
 import io.ztunnel.core.state.GatewayAddress;
 import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.Service;

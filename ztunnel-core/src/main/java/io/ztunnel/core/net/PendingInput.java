@@ -1,4 +1,4 @@
-package io.ztunnel.core.proxy;
+package io.ztunnel.core.net;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;

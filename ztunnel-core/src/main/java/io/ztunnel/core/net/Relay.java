@@ -1,4 +1,4 @@
-package io.ztunnel.core.proxy;
+package io.ztunnel.core.net;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -9,6 +9,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.util.ReferenceCountUtil;
+import io.ztunnel.core.util.Errors;
 import java.io.IOException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -59,7 +60,7 @@ public final class Relay {
      * Must be called on the channels' event loop.
      */
     public static Relay start(Channel downstream, Channel upstream, ConnectionObserver observer) {
-        if (downstream.eventLoop() != upstream.eventLoop()) {
+        if (!onOneThread(downstream, upstream)) {
             throw new IllegalArgumentException("relay channels must share an event loop");
         }
         Relay relay = new Relay(downstream, upstream, observer);
@@ -80,6 +81,15 @@ public final class Relay {
         setReading(downstream, upstream.isWritable());
         setReading(upstream, downstream.isWritable());
         return relay;
+    }
+
+    /**
+     * Whether both channels run on one thread: the same event loop, or two loops both current for the caller, which
+     * only happens when they run on one thread (EmbeddedChannel's, in unit tests).
+     */
+    private static boolean onOneThread(Channel a, Channel b) {
+        return a.eventLoop() == b.eventLoop()
+                || (a.eventLoop().inEventLoop() && b.eventLoop().inEventLoop());
     }
 
     public long received() {
@@ -191,7 +201,7 @@ public final class Relay {
             if (cause instanceof IOException) {
                 log.atDebug()
                         .addKeyValue("channel", channel)
-                        .addKeyValue("error", cause.toString())
+                        .addKeyValue("error", Errors.message(cause))
                         .log("connection ended by peer");
             } else {
                 log.atWarn().addKeyValue("channel", channel).setCause(cause).log("relay error");

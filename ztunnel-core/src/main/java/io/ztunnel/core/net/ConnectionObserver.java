@@ -1,4 +1,4 @@
-package io.ztunnel.core.proxy;
+package io.ztunnel.core.net;
 
 /**
  * Hooks a proxied connection reports to (metrics, access log, connection tracking). Called on the connection's event

@@ -1,6 +1,5 @@
-package io.ztunnel.core.dns;
+package io.ztunnel.core.config;
 
-import io.ztunnel.core.config.ConfigException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.Locale;

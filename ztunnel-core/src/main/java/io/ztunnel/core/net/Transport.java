@@ -1,8 +1,10 @@
-package io.ztunnel.core.proxy;
+package io.ztunnel.core.net;
 
+import io.netty.channel.ChannelFactory;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.ReflectiveChannelFactory;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
@@ -13,6 +15,7 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The socket transport: Linux epoll when its native library loads (needed for socket marks, original destination and
@@ -38,15 +41,14 @@ public record Transport(
         return new Transport("nio", NioIoHandler.newFactory(), NioSocketChannel.class, NioServerSocketChannel.class);
     }
 
-    /** Creates client sockets in the daemon's own network namespace, kept registered (see {@link EpollSockets}). */
-    public io.netty.channel.ChannelFactory<SocketChannel> socketFactory() {
-        io.netty.channel.ReflectiveChannelFactory<? extends SocketChannel> reflective =
-                new io.netty.channel.ReflectiveChannelFactory<>(socketChannel);
-        return () -> {
-            SocketChannel channel = reflective.newChannel();
-            EpollSockets.keepRegistered(channel);
-            return channel;
-        };
+    /** Creates client sockets in the daemon's own network namespace. */
+    public ChannelFactory<? extends SocketChannel> socketFactory() {
+        return new ReflectiveChannelFactory<>(socketChannel);
+    }
+
+    /** Creates listening sockets in the daemon's own network namespace. */
+    public ChannelFactory<? extends ServerChannel> serverSocketFactory() {
+        return new ReflectiveChannelFactory<>(serverChannel);
     }
 
     public boolean isEpoll() {
@@ -65,7 +67,6 @@ public record Transport(
      * quiet-period pass closes whatever is still registered. Must not be called from one of the group's loops.
      */
     public static void shutdown(EventLoopGroup group) {
-        group.shutdownGracefully(50, 2000, java.util.concurrent.TimeUnit.MILLISECONDS)
-                .syncUninterruptibly();
+        group.shutdownGracefully(50, 2000, TimeUnit.MILLISECONDS).syncUninterruptibly();
     }
 }

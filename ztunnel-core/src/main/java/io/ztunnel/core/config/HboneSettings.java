@@ -1,4 +1,4 @@
-package io.ztunnel.core.hbone;
+package io.ztunnel.core.config;
 
 import java.time.Duration;
 

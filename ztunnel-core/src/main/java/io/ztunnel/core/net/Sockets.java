@@ -1,5 +1,6 @@
-package io.ztunnel.core.proxy;
+package io.ztunnel.core.net;
 
+import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFactory;
 import io.netty.channel.ServerChannel;
@@ -20,7 +21,7 @@ public interface Sockets {
     ChannelConnector connector();
 
     /** Options to apply to listening sockets before bind (SO_REUSEPORT, IP_TRANSPARENT, ...). */
-    default void configureListener(io.netty.bootstrap.ServerBootstrap bootstrap) {}
+    default void configureListener(ServerBootstrap bootstrap) {}
 
     /**
      * The destination a client originally dialled before redirection ({@code SO_ORIGINAL_DST}), or empty when the
@@ -31,10 +32,9 @@ public interface Sockets {
     }
 
     /** Sockets in the daemon's own network namespace, no marks, no redirection. */
-    static Sockets host(io.ztunnel.core.proxy.Transport transport) {
+    static Sockets host(Transport transport) {
         ChannelConnector connector = ChannelConnector.plain(transport);
-        io.netty.channel.ReflectiveChannelFactory<? extends ServerChannel> servers =
-                new io.netty.channel.ReflectiveChannelFactory<>(transport.serverChannel());
+        ChannelFactory<? extends ServerChannel> servers = transport.serverSocketFactory();
         return new Sockets() {
             @Override
             public ChannelFactory<? extends ServerChannel> serverChannels() {

@@ -1,7 +1,8 @@
-package io.ztunnel.core.proxy;
+package io.ztunnel.core.net;
 
 import io.netty.channel.Channel;
 import io.netty.channel.epoll.Native;
+import io.ztunnel.core.util.Errors;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
@@ -45,7 +46,7 @@ public final class EpollSockets {
                     .findVirtual(EPOLL_CHANNEL, "setFlag", MethodType.methodType(void.class, int.class));
         } catch (ReflectiveOperationException | LinkageError | RuntimeException e) {
             log.atWarn()
-                    .addKeyValue("error", e.toString())
+                    .addKeyValue("error", Errors.message(e))
                     .log("cannot apply the epoll half-close workaround; large answers to half-closed clients may fail");
             return null;
         }
@@ -61,7 +62,7 @@ public final class EpollSockets {
         } catch (Throwable e) {
             log.atDebug()
                     .addKeyValue("channel", channel)
-                    .addKeyValue("error", e.toString())
+                    .addKeyValue("error", Errors.message(e))
                     .log("could not keep socket registered with epoll");
         }
     }

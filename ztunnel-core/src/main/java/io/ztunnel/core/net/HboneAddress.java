@@ -1,7 +1,6 @@
-package io.ztunnel.core.hbone;
+package io.ztunnel.core.net;
 
 import io.netty.util.NetUtil;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
 
 /**
@@ -24,7 +23,7 @@ public sealed interface HboneAddress {
 
         @Override
         public String authority() {
-            return format(address.getAddress(), address.getPort());
+            return Addresses.format(address.getAddress(), address.getPort());
         }
 
         @Override
@@ -48,32 +47,6 @@ public sealed interface HboneAddress {
 
     static HboneAddress of(InetSocketAddress address) {
         return new Ip(address);
-    }
-
-    /** {@code ip:port} with IPv6 in brackets and IPv4-mapped IPv6 shown as IPv4. */
-    static String format(InetAddress ip, int port) {
-        InetAddress canonical = canonical(ip);
-        String host = NetUtil.toAddressString(canonical);
-        return (canonical instanceof java.net.Inet6Address ? "[" + host + "]" : host) + ":" + port;
-    }
-
-    /** Converts IPv4-mapped IPv6 addresses ({@code ::ffff:a.b.c.d}) to IPv4, as ztunnel canonicalises peers. */
-    static InetAddress canonical(InetAddress ip) {
-        if (ip instanceof java.net.Inet6Address v6) {
-            byte[] b = v6.getAddress();
-            boolean mapped = true;
-            for (int i = 0; i < 10; i++) {
-                mapped &= b[i] == 0;
-            }
-            if (mapped && b[10] == (byte) 0xff && b[11] == (byte) 0xff) {
-                try {
-                    return InetAddress.getByAddress(new byte[] {b[12], b[13], b[14], b[15]});
-                } catch (java.net.UnknownHostException e) {
-                    throw new IllegalStateException(e);
-                }
-            }
-        }
-        return ip;
     }
 
     /**
@@ -100,14 +73,14 @@ public sealed interface HboneAddress {
             if (raw == null || raw.length != 16) {
                 throw new IllegalArgumentException("authority " + s + " has an invalid IPv6 address");
             }
-            return new Ip(new InetSocketAddress(address(raw), port));
+            return new Ip(new InetSocketAddress(Addresses.canonicalFromBytes(raw), port));
         }
         if (host.indexOf(':') >= 0) {
             throw new IllegalArgumentException("authority " + s + ": IPv6 addresses must be in brackets");
         }
         byte[] raw = NetUtil.createByteArrayFromIpAddressString(host);
         if (raw != null) {
-            return new Ip(new InetSocketAddress(address(raw), port));
+            return new Ip(new InetSocketAddress(Addresses.canonicalFromBytes(raw), port));
         }
         if (!isHostname(host)) {
             throw new IllegalArgumentException("authority " + s + " has an invalid host name");
@@ -154,13 +127,5 @@ public sealed interface HboneAddress {
             }
         }
         return true;
-    }
-
-    private static InetAddress address(byte[] raw) {
-        try {
-            return canonical(InetAddress.getByAddress(raw));
-        } catch (java.net.UnknownHostException e) {
-            throw new IllegalArgumentException(e);
-        }
     }
 }

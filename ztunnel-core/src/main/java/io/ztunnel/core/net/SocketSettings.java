@@ -1,0 +1,102 @@
+package io.ztunnel.core.net;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.epoll.EpollChannelOption;
+import io.ztunnel.cni.linux.SocketOptions;
+import java.time.Duration;
+
+/**
+ * Every socket option of the data plane, in one place, with Istio ztunnel's values: TCP_NODELAY, half-closure allowed,
+ * reads off until a relay starts, the relay's write-buffer water marks, a 10 s connect timeout, and TCP keepalive
+ * 180 s idle / 180 s interval / 9 probes (SO_KEEPALIVE on every transport, the timings where epoll can set them).
+ * Listener options ({@code IP_TRANSPARENT}, backlog) and the transparent-source options of upstream connects live here
+ * too. Stateless.
+ */
+public final class SocketSettings {
+    /** TCP connect timeout of dials and upstream connects. */
+    public static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+
+    /** Relay buffering per direction before reads on the other side pause (sockets and HTTP/2 streams alike). */
+    public static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(128 * 1024, 512 * 1024);
+
+    private static final int KEEPALIVE_IDLE_SECONDS = 180;
+    private static final int KEEPALIVE_INTERVAL_SECONDS = 180;
+    private static final int KEEPALIVE_PROBES = 9;
+    private static final int LISTEN_BACKLOG = 128;
+
+    private SocketSettings() {}
+
+    /** Where channel options go: a bootstrap's {@code option} or a server bootstrap's {@code childOption}. */
+    @FunctionalInterface
+    private interface Options {
+        <T> Object set(ChannelOption<T> option, T value);
+    }
+
+    /** Options of an outgoing data-plane connection, made with {@code connectTimeout}. */
+    static void client(Bootstrap bootstrap, Transport transport, Duration connectTimeout, boolean keepalive) {
+        Options options = bootstrap::option;
+        stream(options);
+        options.set(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeout.toMillis());
+        if (keepalive) {
+            keepalive(options, transport);
+        }
+    }
+
+    /**
+     * Lets an outgoing connection bind a source address that is not local (the client's, for original-source
+     * preservation). The sockets are dual-stack IPv6 sockets, so the IPv6 flavours are set too, and IPv4-mapped and
+     * IPv6 client addresses both bind. Epoll client channels do not know {@code EpollChannelOption.IP_FREEBIND}
+     * (Bootstrap would warn on every connect and skip it), so the raw socket option is used for both families. Does
+     * nothing without epoll.
+     */
+    static void transparentSource(Bootstrap bootstrap, Transport transport) {
+        if (transport.isEpoll()) {
+            bootstrap
+                    .option(EpollChannelOption.IP_TRANSPARENT, true)
+                    .option(SocketOptions.IP_FREEBIND, 1)
+                    .option(SocketOptions.IPV6_TRANSPARENT, 1)
+                    .option(SocketOptions.IPV6_FREEBIND, 1);
+        }
+    }
+
+    /**
+     * Options of a data-plane listener and of the sockets it accepts. {@code IP_TRANSPARENT} is asked for on the
+     * listener (accepting redirected connections addressed elsewhere) unless {@code ENABLE_ORIG_SRC} is
+     * {@code false}; whether it took is read back from the bound channel.
+     *
+     * @param keepalive whether accepted sockets get TCP keepalive (ztunnel sets it on the outbound and plaintext
+     *     listeners, not on the HBONE one)
+     * @param enableOriginalSource {@code ENABLE_ORIG_SRC}: {@code null} for automatic
+     */
+    public static void listener(
+            ServerBootstrap bootstrap, Transport transport, boolean keepalive, Boolean enableOriginalSource) {
+        bootstrap.option(ChannelOption.SO_BACKLOG, LISTEN_BACKLOG);
+        if (transport.isEpoll() && !Boolean.FALSE.equals(enableOriginalSource)) {
+            bootstrap.option(EpollChannelOption.IP_TRANSPARENT, true);
+        }
+        Options children = bootstrap::childOption;
+        stream(children);
+        if (keepalive) {
+            keepalive(children, transport);
+        }
+    }
+
+    private static void stream(Options options) {
+        options.set(ChannelOption.TCP_NODELAY, true);
+        options.set(ChannelOption.ALLOW_HALF_CLOSURE, true);
+        options.set(ChannelOption.AUTO_READ, false);
+        options.set(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK);
+    }
+
+    private static void keepalive(Options options, Transport transport) {
+        options.set(ChannelOption.SO_KEEPALIVE, true);
+        if (transport.isEpoll()) {
+            options.set(EpollChannelOption.TCP_KEEPIDLE, KEEPALIVE_IDLE_SECONDS);
+            options.set(EpollChannelOption.TCP_KEEPINTVL, KEEPALIVE_INTERVAL_SECONDS);
+            options.set(EpollChannelOption.TCP_KEEPCNT, KEEPALIVE_PROBES);
+        }
+    }
+}
