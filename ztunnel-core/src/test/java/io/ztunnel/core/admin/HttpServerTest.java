@@ -79,7 +79,10 @@ class HttpServerTest {
     @Test
     void answersUnknownPathsWithNotFound() {
         send("GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n");
-        assertThat(answer()).startsWith("HTTP/1.1 404 Not Found").endsWith("not found\n");
+        assertThat(answer())
+                .startsWith("HTTP/1.1 404 Not Found")
+                .contains("content-length: 0\r\n")
+                .endsWith("\r\n\r\n");
         assertDone();
     }
 
