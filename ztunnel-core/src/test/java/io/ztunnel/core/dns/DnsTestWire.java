@@ -33,10 +33,15 @@ final class DnsTestWire {
     /** A query's bytes; {@code ednsPayload} below 0 means no OPT record. */
     static byte[] query(int id, String name, DnsRecordType type, int ednsPayload) {
         DatagramDnsQuery q = new DatagramDnsQuery(null, ANY, id);
-        q.setRecursionDesired(true);
-        q.addRecord(DnsSection.QUESTION, new DefaultDnsQuestion(name, type));
-        if (ednsPayload >= 0) {
-            q.addRecord(DnsSection.ADDITIONAL, new DnsWire.Edns(ednsPayload, 0, true).toRecord());
+        try {
+            q.setRecursionDesired(true);
+            q.addRecord(DnsSection.QUESTION, new DefaultDnsQuestion(name, type));
+            if (ednsPayload >= 0) {
+                q.addRecord(DnsSection.ADDITIONAL, new DnsWire.Edns(ednsPayload, 0, true).toRecord());
+            }
+        } catch (RuntimeException e) {
+            q.release(); // a name the codec refuses: the query never reaches the encoder, which would release it
+            throw e;
         }
         EmbeddedChannel ch = new EmbeddedChannel(new DatagramDnsQueryEncoder());
         ch.writeOutbound(q);
