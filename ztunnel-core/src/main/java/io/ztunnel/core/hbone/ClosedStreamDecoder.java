@@ -10,13 +10,9 @@ import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Connection;
 import io.netty.handler.codec.http2.Http2ConnectionAdapter;
 import io.netty.handler.codec.http2.Http2ConnectionDecoder;
-import io.netty.handler.codec.http2.Http2ConnectionEncoder;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
-import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2FrameTypes;
-import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2Stream;
 import java.util.List;
 
@@ -69,31 +65,6 @@ final class ClosedStreamDecoder extends DecoratingHttp2ConnectionDecoder {
     private int frameStream;
 
     private boolean failed;
-
-    /**
-     * A builder of the server's frame codec with this decoder in front of Netty's; configure it like
-     * {@link Http2FrameCodecBuilder#forServer()}.
-     *
-     * @param maxFrameSize the SETTINGS_MAX_FRAME_SIZE the server advertises
-     */
-    static Http2FrameCodecBuilder serverCodecBuilder(int maxFrameSize) {
-        return new ServerCodecBuilder(maxFrameSize);
-    }
-
-    private static final class ServerCodecBuilder extends Http2FrameCodecBuilder {
-        private final int maxFrameSize;
-
-        ServerCodecBuilder(int maxFrameSize) {
-            this.maxFrameSize = maxFrameSize;
-            server(true);
-        }
-
-        @Override
-        protected Http2FrameCodec build(
-                Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder, Http2Settings initialSettings) {
-            return super.build(new ClosedStreamDecoder(decoder, maxFrameSize), encoder, initialSettings);
-        }
-    }
 
     /**
      * @param maxFrameSize the SETTINGS_MAX_FRAME_SIZE this end advertises

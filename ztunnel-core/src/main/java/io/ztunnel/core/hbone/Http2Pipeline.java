@@ -6,7 +6,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
@@ -46,7 +45,7 @@ final class Http2Pipeline {
             HboneSettings settings,
             Duration drainDeadline,
             ChannelInitializer<Http2StreamChannel> streams) {
-        Http2FrameCodec codec = ClosedStreamDecoder.serverCodecBuilder(settings.frameSize())
+        Http2FrameCodec codec = HboneCodecBuilder.inbound(settings.frameSize())
                 .initialSettings(new Http2Settings()
                         .maxConcurrentStreams(settings.serverMaxConcurrentStreams())
                         .initialWindowSize(settings.streamWindow())
@@ -67,7 +66,7 @@ final class Http2Pipeline {
      * @param monitor the tail: watches SETTINGS and GOAWAY for the pool
      */
     static void client(ChannelPipeline pipeline, HboneSettings settings, Tail monitor) {
-        Http2FrameCodec codec = Http2FrameCodecBuilder.forClient()
+        Http2FrameCodec codec = HboneCodecBuilder.outbound()
                 .initialSettings(new Http2Settings()
                         .pushEnabled(false)
                         .initialWindowSize(settings.streamWindow())

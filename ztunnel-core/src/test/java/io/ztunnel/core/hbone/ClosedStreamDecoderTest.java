@@ -41,7 +41,7 @@ class ClosedStreamDecoderTest {
 
     private void start() {
         channel = new EmbeddedChannel(
-                ClosedStreamDecoder.serverCodecBuilder(MAX_FRAME)
+                HboneCodecBuilder.inbound(MAX_FRAME)
                         .initialSettings(new Http2Settings().maxFrameSize(MAX_FRAME))
                         .validateRequiredPseudoHeaders(true)
                         .build(),
