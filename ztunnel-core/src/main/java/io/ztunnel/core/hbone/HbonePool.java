@@ -54,7 +54,9 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>Connections are shared only by requests with the same {@link PoolKey}.
  *   <li>A connection carries at most min({@code POOL_MAX_STREAMS_PER_CONNECTION}, the peer's
- *       SETTINGS_MAX_CONCURRENT_STREAMS) streams; a full connection is not handed out and a new one is dialed.
+ *       SETTINGS_MAX_CONCURRENT_STREAMS) streams. As upstream's check-in rule: a connection handed out for the stream
+ *       that fills it leaves the pool for good (it closes when its last stream ends) and the next request dials a new
+ *       one; so with a cap of 1 every proxied connection gets its own TLS connection.
  *   <li>Only one dial per key is in flight at a time; other requests for the key wait for it.
  *   <li>The server's identity is checked against the expected identities right after the TLS handshake, before any
  *       request is sent; the client certificate is the source identity's.
@@ -177,9 +179,11 @@ public final class HbonePool implements AutoCloseable {
         }
 
         boolean hasCapacity() {
-            return !goingAway
-                    && channel.isActive()
-                    && active < Math.min(settings.poolMaxStreamsPerConnection(), peerMaxStreams);
+            return !goingAway && channel.isActive() && active < cap();
+        }
+
+        int cap() {
+            return Math.min(settings.poolMaxStreamsPerConnection(), peerMaxStreams);
         }
 
         /** A stream on this connection ended. Runs on the connection's loop. */
@@ -245,6 +249,9 @@ public final class HbonePool implements AutoCloseable {
                 if (slot != null) {
                     state.waiters.poll();
                     slot.active++;
+                    if (slot.active >= slot.cap()) {
+                        slot.goingAway = true; // filled: out of the pool, closes after its last stream
+                    }
                 } else if (!state.dialing && !closed) {
                     state.dialing = true;
                     dial = true;

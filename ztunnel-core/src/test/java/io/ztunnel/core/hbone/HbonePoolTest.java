@@ -100,13 +100,41 @@ class HbonePoolTest {
         assertThat(streams.stream().map(Channel::parent).distinct()).hasSize(3);
         assertThat(bed.server.connectionCount()).isEqualTo(3);
 
-        // A freed slot is reused rather than dialing a fourth connection.
+        // A connection that was handed out full has left the pool (upstream's check-in rule): a slot freed on it is
+        // not reused; the next request takes the connection that still has room, and the retired one closes once
+        // its last stream ends.
+        Channel retired = streams.getFirst().parent();
+        Channel withRoom = streams.getLast().parent();
         streams.getFirst().close().sync();
         List<Http2StreamChannel> more = openStreams(loop, request(hbone, HboneTestBed.CLIENT), 1);
-        assertThat(more.getFirst().parent()).isSameAs(streams.getFirst().parent());
+        assertThat(more.getFirst().parent()).isSameAs(withRoom);
         assertThat(bed.server.connectionCount()).isEqualTo(3);
+        closeAll(streams.stream().filter(s -> s.parent() == retired).toList());
+        await().atMost(Duration.ofSeconds(5)).until(() -> !retired.isActive());
+        assertThat(withRoom.isActive()).isTrue();
         closeAll(streams);
         closeAll(more);
+    }
+
+    @Test
+    void withACapOfOneEveryStreamGetsItsOwnConnection() throws Exception {
+        app = TestApps.echo();
+        bed = new HboneTestBed(caDir, HboneSettings.DEFAULT.withPool(1, Duration.ofMinutes(5)), Duration.ofHours(1), 1);
+        bed.target = app.address();
+        InetSocketAddress hbone = bed.startServer();
+        bed.startForwarder(hbone);
+        EventLoop loop = bed.group.next();
+
+        List<Channel> connections = new ArrayList<>();
+        for (int i = 0; i < 3; i++) { // one after the other: each connection is idle before the next request
+            Http2StreamChannel stream =
+                    openStreams(loop, request(hbone, HboneTestBed.CLIENT), 1).getFirst();
+            connections.add(stream.parent());
+            stream.close().sync();
+            await().atMost(Duration.ofSeconds(5)).until(() -> !stream.parent().isActive());
+        }
+        assertThat(connections).doesNotHaveDuplicates();
+        assertThat(bed.pool.connectionCount()).isZero();
     }
 
     @Test
