@@ -133,6 +133,9 @@ public final class Harness {
                 }));
                 Thread.sleep(600_000);
             }
+            if (wants("tput") || wants("rr")) {
+                coldFigures(direct, meshed);
+            }
             // JIT warm-up of the daemons and of stunnel's caches; not counted
             for (Endpoint e : List.of(meshed, tunneled)) {
                 loadgen(e, "tput", "2", quick ? "1" : "3", "up");
@@ -140,6 +143,8 @@ public final class Harness {
             }
             if (wants("tput") || wants("cpu")) {
                 double s = secs(10, 2);
+                double[] allocated0 = allocatedBytes(mesh);
+                double relayed = 0;
                 for (String dirn : List.of("up", "down")) {
                     String name = "tput1_" + dirn;
                     double d = gbps(loadgen(direct, "tput", "1", str(s), dirn));
@@ -150,6 +155,7 @@ public final class Harness {
                     Map<String, String> t = loadgen(tunneled, "tput", "1", str(s), dirn);
                     long[] st1 = cpu(stunnel.pids());
                     results.put(name, "Gbit/s", gbps(m), d, gbps(t));
+                    relayed += Double.parseDouble(m.get("bytes"));
                     if (dirn.equals("up")) {
                         double meshGib = Double.parseDouble(m.get("bytes")) / (1L << 30);
                         results.put(
@@ -165,12 +171,28 @@ public final class Harness {
                                 (st1[0] - st0[0] + st1[1] - st0[1]) / 100.0 / stGib);
                     }
                 }
-                results.put(
-                        "tput8_up",
-                        "Gbit/s",
-                        gbps(loadgen(meshed, "tput", "8", str(s), "up")),
-                        gbps(loadgen(direct, "tput", "8", str(s), "up")),
-                        gbps(loadgen(tunneled, "tput", "8", str(s), "up")));
+                for (String dirn : List.of("up", "down")) {
+                    Map<String, String> m = loadgen(meshed, "tput", "8", str(s), dirn);
+                    relayed += Double.parseDouble(m.get("bytes"));
+                    results.put(
+                            "tput8_" + dirn,
+                            "Gbit/s",
+                            gbps(m),
+                            gbps(loadgen(direct, "tput", "8", str(s), dirn)),
+                            gbps(loadgen(tunneled, "tput", "8", str(s), dirn)));
+                }
+                double[] allocated1 = allocatedBytes(mesh);
+                double perMib = (allocated1[0] - allocated0[0] + allocated1[1] - allocated0[1]) / (relayed / (1 << 20));
+                results.put("alloc_bytes_per_mib", "B/MiB", perMib, null, null);
+                results.note(
+                        "alloc_bytes_per_mib",
+                        String.format(
+                                Locale.ROOT,
+                                "Java heap allocated by both daemons (jvm_gc_memory_allocated_bytes_total, counted at"
+                                        + " each young collection, so coarse) over the warm throughput runs: %.1f MiB"
+                                        + " for %.0f MiB relayed",
+                                (allocated1[0] - allocated0[0] + allocated1[1] - allocated0[1]) / (1 << 20),
+                                relayed / (1 << 20)));
             }
             if (wants("rr")) {
                 String samples = quick ? "3000" : "20000";
@@ -313,6 +335,43 @@ public final class Harness {
                         + str(num(f, "p50") - num(fd, "p50")) + " µs");
     }
 
+    /**
+     * Figures of daemons in their first seconds, before any warm-up (a daemon is judged right after a restart too):
+     * one and eight connections upload for 2 s each, and the closed-loop latency tail over 1,000 samples; each against
+     * the direct path measured right after it.
+     */
+    private void coldFigures(Endpoint direct, Endpoint meshed) throws Exception {
+        if (wants("tput")) {
+            for (String n : List.of("1", "8")) {
+                Map<String, String> m = loadgen(meshed, "tput", n, "2.0", "up");
+                results.put(
+                        "tput" + n + "_up_cold",
+                        "Gbit/s",
+                        gbps(m),
+                        gbps(loadgen(direct, "tput", n, "2.0", "up")),
+                        null);
+            }
+        }
+        if (wants("rr")) {
+            Map<String, String> m = loadgen(meshed, "rr", "1000", "0", "1024");
+            Map<String, String> d = loadgen(direct, "rr", "1000", "0", "1024");
+            results.put("rr_closed_p99_cold", "µs", num(m, "p99"), num(d, "p99"), null);
+        }
+    }
+
+    /** Each daemon's {@code jvm_gc_memory_allocated_bytes_total}, from its metrics port in its node's namespace. */
+    private static double[] allocatedBytes(LocalMesh mesh) throws IOException {
+        double[] bytes = new double[2];
+        for (int i = 0; i < 2; i++) {
+            String page = mesh.http("node" + (i + 1), 15020, "/metrics");
+            bytes[i] = page.lines()
+                    .filter(l -> l.startsWith("jvm_gc_memory_allocated_bytes_total"))
+                    .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)))
+                    .sum();
+        }
+        return bytes;
+    }
+
     /** New connections/s when every proxied connection dials its own HBONE connection (a full TLS handshake). */
     private void freshTls() throws Exception {
         Path dir = Files.createTempDirectory("ztunnel-bench-fresh-");
@@ -331,6 +390,7 @@ public final class Harness {
             Map<String, String> m = loadgen(meshed, "cps", "4", s);
             long dials = activeOpens(pods.clientNs) - opens0 - attempts(m);
             results.put("cps_fresh_tls", "conn/s", num(m, "perSecond"), d, null);
+            results.handshakesPerConnection((double) dials / attempts(m));
             results.note(
                     "cps_fresh_tls",
                     "HBONE dials (TLS handshakes) " + dials + " for " + attempts(m)

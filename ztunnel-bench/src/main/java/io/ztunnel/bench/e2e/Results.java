@@ -63,14 +63,21 @@ final class Results {
         notes.put(name, text);
     }
 
-    /** The issue's first target for a figure, or "". */
+    /** The goal for a figure (issues 16 and 17), or "". */
     private static String target(String name) {
         return switch (name) {
-            case "tput1_up", "tput1_down" -> "≥ 25% of direct, ≥ stunnel";
+            case "tput1_up", "tput1_down" -> "≥ ×0.22 of direct";
+            case "tput8_up", "tput8_down" -> "≥ ×0.21 of direct and ≥ one connection";
+            case "tput1_up_cold" -> "≥ ×0.22 of direct, within 20% of warm";
+            case "tput8_up_cold" -> "within 20% of warm";
             case "rr_closed_p50" -> "added ≤ 100 µs";
-            case "rr_closed_p99" -> "added ≤ 400 µs";
-            case "cps_pooled" -> "≥ 3000/s";
-            case "cps_fresh_tls" -> "≥ 800/s";
+            case "rr_closed_p99" -> "added ≤ 200 µs";
+            case "rr_closed_p99_cold" -> "added ≤ 400 µs";
+            case "rr_open1000_p99" -> "≤ Istio ztunnel's";
+            case "cps_pooled" -> "≥ ×0.15 of direct";
+            case "cps_fresh_tls" -> "≥ 850/s, one handshake per connection";
+            case "cpu_s_per_gib_two_daemons" -> "≤ 2.1";
+            case "alloc_bytes_per_mib" -> "≤ 1024";
             case "rss_idle_node1", "rss_idle_node2" -> "≤ 48 MiB";
             case "rss_per_idle_conn_node1", "rss_per_idle_conn_node2" -> "≤ 4 KiB";
             case "ready_ms" -> "≤ 500 ms";
@@ -79,15 +86,62 @@ final class Results {
         };
     }
 
-    private static String met(Figure f) {
+    /**
+     * Istio's ztunnel (Rust) in this harness, on the same kind of machine but in another session (issue 16's and 17's
+     * tables, 2026-11): a fixed reference so that every run shows the gap; not measured by this run.
+     */
+    private static String reference(String name) {
+        return switch (name) {
+            case "tput1_up" -> "×0.223 (4.54)";
+            case "tput1_down" -> "×0.205";
+            case "tput8_up" -> "×0.213 (4.74)";
+            case "tput1_up_cold" -> "×0.240 (5.16)";
+            case "tput8_up_cold" -> "×0.193 (4.92)";
+            case "rr_closed_p50" -> "+94 µs";
+            case "rr_closed_p99" -> "+198 µs";
+            case "rr_closed_p99_cold" -> "+105 µs";
+            case "rr_open1000_p99" -> String.valueOf(ISTIO_OPEN_LOOP_P99_US);
+            case "cps_pooled" -> "×0.152 (1807)";
+            case "cps_fresh_tls" -> "845, 1 handshake per connection";
+            case "cpu_s_per_gib_two_daemons" -> "2.11";
+            case "rss_idle_node1", "rss_idle_node2" -> "17";
+            case "rss_per_idle_conn_node1", "rss_per_idle_conn_node2" -> "5.0–5.1";
+            case "ready_ms" -> "167";
+            default -> "";
+        };
+    }
+
+    /** Istio ztunnel's open-loop p99 at 1,000 req/s in this harness (µs, issue 16). */
+    private static final double ISTIO_OPEN_LOOP_P99_US = 2007;
+
+    private @Nullable Double ratio(String name) {
+        Figure f = figures.get(name);
+        return f == null || f.baseline() == null || f.baseline() == 0 ? null : f.value() / f.baseline();
+    }
+
+    private String met(Figure f) {
         double v = f.value();
+        @Nullable Double r = ratio(f.name());
         Boolean ok = switch (f.name()) {
-            case "tput1_up", "tput1_down" ->
-                f.baseline() == null ? null : v >= 0.25 * f.baseline() && (f.stunnel() == null || v >= f.stunnel());
+            case "tput1_up", "tput1_down" -> r == null ? null : r >= 0.22;
+            case "tput8_up", "tput8_down" -> {
+                @Nullable Double one = ratio(f.name().replace("tput8", "tput1"));
+                yield r == null ? null : r >= 0.21 && (one == null || r >= one);
+            }
+            case "tput1_up_cold", "tput8_up_cold" -> {
+                @Nullable Double warm = ratio(f.name().replace("_cold", ""));
+                yield r == null || warm == null
+                        ? null
+                        : r >= 0.8 * warm && (f.name().startsWith("tput8") || r >= 0.22);
+            }
             case "rr_closed_p50" -> f.baseline() == null ? null : v - f.baseline() <= 100;
-            case "rr_closed_p99" -> f.baseline() == null ? null : v - f.baseline() <= 400;
-            case "cps_pooled" -> v >= 3000;
-            case "cps_fresh_tls" -> v >= 800;
+            case "rr_closed_p99" -> f.baseline() == null ? null : v - f.baseline() <= 200;
+            case "rr_closed_p99_cold" -> f.baseline() == null ? null : v - f.baseline() <= 400;
+            case "rr_open1000_p99" -> v <= ISTIO_OPEN_LOOP_P99_US;
+            case "cps_pooled" -> r == null ? null : r >= 0.15;
+            case "cps_fresh_tls" -> v >= 850 && handshakesPerConnection == 1.0;
+            case "cpu_s_per_gib_two_daemons" -> v <= 2.1;
+            case "alloc_bytes_per_mib" -> v <= 1024;
             case "rss_idle_node1", "rss_idle_node2" -> v <= 48;
             case "ceiling_rss_at_50000_node1", "ceiling_rss_at_50000_node2" -> v <= CEILING_MIB;
             case "rss_per_idle_conn_node1", "rss_per_idle_conn_node2" -> v <= 4;
@@ -95,6 +149,13 @@ final class Results {
             default -> null;
         };
         return ok == null ? "" : ok ? "yes" : "**no**";
+    }
+
+    /** TLS handshakes per connection in the non-pooling run ({@code cps_fresh_tls}), NaN when not measured. */
+    private double handshakesPerConnection = Double.NaN;
+
+    void handshakesPerConnection(double value) {
+        handshakesPerConnection = value;
     }
 
     private static String fmt(@Nullable Double d) {
@@ -140,6 +201,8 @@ final class Results {
                     .append(f.baseline() == null || f.baseline() == 0 ? "null" : n(f.value() / f.baseline()))
                     .append(", \"stunnel\": ")
                     .append(f.stunnel() == null ? "null" : n(f.stunnel()))
+                    .append(", \"istio_ztunnel_reference\": ")
+                    .append(q(reference(f.name())))
                     .append(", \"target\": ")
                     .append(q(target(f.name())))
                     .append(", \"met\": ")
@@ -158,7 +221,8 @@ final class Results {
         }
         md.append(
                 "\n| figure | unit | direct (baseline) | ztunnel-java (2 daemons, HBONE) | vs baseline | stunnel mTLS |"
-                        + " target | met |\n|---|---|---|---|---|---|---|---|\n");
+                        + " Istio ztunnel (reference, measured elsewhere) | target | met |\n"
+                        + "|---|---|---|---|---|---|---|---|---|\n");
         for (Figure f : figures.values()) {
             md.append("| ")
                     .append(f.name())
@@ -172,6 +236,8 @@ final class Results {
                     .append(relative(f))
                     .append(" | ")
                     .append(fmt(f.stunnel()))
+                    .append(" | ")
+                    .append(reference(f.name()))
                     .append(" | ")
                     .append(target(f.name()))
                     .append(" | ")
