@@ -333,6 +333,7 @@ public final class HbonePool implements AutoCloseable {
                             null));
             return;
         }
+        SocketSettings.connectionLevel(ch);
         ch.pipeline().addLast("tls", material.newClientHandler(ch.alloc()));
         ch.pipeline().addLast("hbone-handshake", new ChannelInboundHandlerAdapter() {
             @Override

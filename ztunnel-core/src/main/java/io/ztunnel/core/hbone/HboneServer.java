@@ -70,6 +70,7 @@ public final class HboneServer implements AutoCloseable {
             @Override
             protected void initChannel(Channel ch) {
                 ch.config().setAutoRead(false);
+                SocketSettings.connectionLevel(ch);
                 connections.add(ch);
                 tls.apply((InetSocketAddress) ch.localAddress())
                         .whenComplete((material, error) -> ch.eventLoop().execute(() -> {

@@ -2,6 +2,7 @@ package io.ztunnel.core.net;
 
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.epoll.EpollChannelOption;
@@ -82,6 +83,16 @@ public final class SocketSettings {
         if (keepalive) {
             keepalive(children, transport);
         }
+    }
+
+    /**
+     * Turns an accepted or dialled socket into an HBONE connection's: the peer's FIN closes it. HTTP/2 has no
+     * half-closed connection; with the data plane's half-closure left on, a connection whose peer left (or that a
+     * client abandoned mid-handshake) stayed open, and once the peer reset it its socket spun in epoll. Call on the
+     * channel's event loop before its first read.
+     */
+    public static void connectionLevel(Channel channel) {
+        channel.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, false);
     }
 
     private static void stream(Options options) {

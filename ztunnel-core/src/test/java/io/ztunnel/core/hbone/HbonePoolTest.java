@@ -135,6 +135,10 @@ class HbonePoolTest {
         }
         assertThat(connections).doesNotHaveDuplicates();
         assertThat(bed.pool.connectionCount()).isZero();
+        // The server closes its side of each connection the client closed (it kept them, spinning in epoll, before).
+        assertThat(bed.serverChildren).hasSize(3);
+        await().atMost(Duration.ofSeconds(10))
+                .untilAsserted(() -> assertThat(bed.serverChildren).noneMatch(Channel::isOpen));
     }
 
     @Test

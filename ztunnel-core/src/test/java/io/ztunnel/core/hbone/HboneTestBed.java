@@ -120,10 +120,9 @@ final class HboneTestBed implements AutoCloseable {
                 },
                 drain,
                 Duration.ofSeconds(5));
-        serverChannel = new ServerBootstrap()
-                .group(group)
-                .channel(transport.serverChannel())
-                .childOption(ChannelOption.TCP_NODELAY, true)
+        ServerBootstrap bootstrap = new ServerBootstrap().group(group).channel(transport.serverChannel());
+        SocketSettings.listener(bootstrap, transport, false, false); // the daemon's 15008 options
+        serverChannel = bootstrap
                 .childHandler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {
