@@ -8,6 +8,7 @@ import io.netty.channel.epoll.EpollDatagramChannel;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.unix.UnixChannel;
+import io.netty.util.concurrent.FastThreadLocalThread;
 import io.ztunnel.cni.ErrorText;
 import java.io.IOException;
 import java.time.Duration;
@@ -27,8 +28,10 @@ import org.jspecify.annotations.Nullable;
  * SO_REUSEPORT} (so an upgraded daemon can bind the same ports while this one drains). The {@code
  * host*} factories do the same in the daemon's own namespace, on the calling thread.
  *
- * <p>Threading: {@link #newChannel()} blocks the calling thread (Netty calls it from {@code
- * bind()}/{@code connect()}) for the hop to the netns thread, normally microseconds, at most 10 s.
+ * <p>Threading: on a Netty event loop thread, {@link #newChannel()} (Netty calls it from {@code
+ * bind()}/{@code connect()}) enters the namespace itself for the socket call ({@link
+ * PodNetns#callOnThisThread}); any other thread blocks for the hop to the netns thread, normally
+ * microseconds, at most 10 s.
  * Ownership: the {@link PodNetns} stays owned by the caller and must outlive the factory's use; the
  * returned channel is the caller's. On any failure the half-made channel is closed and a {@link
  * ChannelException} naming the namespace and the step is thrown.
@@ -99,7 +102,14 @@ public final class NetnsChannelFactory<C extends Channel & UnixChannel> implemen
     @Override
     public C newChannel() {
         try {
-            return netns == null ? build() : netns.call(this::build, CONSTRUCT_TIMEOUT);
+            if (netns == null) {
+                return build();
+            }
+            // An event loop (Netty's own long-lived threads) enters the namespace for the socket call itself
+            // rather than waiting for the namespace's thread: a hop costs two context switches per connection.
+            return Thread.currentThread() instanceof FastThreadLocalThread
+                    ? netns.callOnThisThread(this::build)
+                    : netns.call(this::build, CONSTRUCT_TIMEOUT);
         } catch (ChannelException e) {
             throw e;
         } catch (IOException | RuntimeException e) {

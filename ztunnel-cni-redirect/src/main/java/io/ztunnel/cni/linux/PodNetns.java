@@ -31,7 +31,9 @@ import org.slf4j.LoggerFactory;
  * CLONE_NEWNET)} once and then runs submitted tasks one at a time, in order. That thread never runs
  * anything else and never leaves the namespace; it is never a virtual thread (a virtual thread may
  * hop carriers, and the carrier would keep the namespace). Tasks should be short (create a socket,
- * bind it): a slow task delays every other socket of this pod.
+ * bind it): a slow task delays every other socket of this pod. A thread that must not wait for that
+ * hop (an event loop) can instead enter the namespace itself for one short task with {@link
+ * #callOnThisThread}, which returns it to its own namespace afterwards.
  *
  * <p><b>Ownership.</b> This object owns its fd. {@link #close()} is idempotent: it closes the fd
  * once, fails tasks that have not started with {@link CancellationException}, and stops the thread
@@ -208,6 +210,57 @@ public final class PodNetns implements AutoCloseable {
                 throw err;
             }
             throw new IOException("task in netns " + id + " failed: " + ErrorText.of(e), cause);
+        }
+    }
+
+    /**
+     * Runs {@code task} inside this namespace on the calling thread, without a hop to this namespace's own thread:
+     * {@code setns} into it, the task, {@code setns} back to the thread's own namespace. For short tasks on a thread
+     * that must not wait for another (an event loop creating a socket). The way back is an fd of the thread's own
+     * namespace, opened for the call and closed after it.
+     *
+     * @throws IOException the task's own IOException (an IOException wrapping any other checked exception); an
+     *     {@link ErrnoException} if the thread could not enter the namespace; an IOException if this netns is closed
+     * @throws RuntimeException the task's own unchecked exceptions, as thrown
+     * @throws IllegalStateException naming the namespace if the thread could not return to its own namespace (after
+     *     logging it at ERROR); the thread then stays where it is, so the caller must not use it for sockets again
+     */
+    public <T> T callOnThisThread(Callable<T> task) throws IOException {
+        int home = Libc.open("/proc/thread-self/ns/net", Libc.O_RDONLY | Libc.O_CLOEXEC);
+        try {
+            synchronized (this) { // the fd stays open (and its number ours) while setns reads it
+                if (closed) {
+                    throw new IOException("netns " + id + " (" + description + ") is closed");
+                }
+                Libc.setns(fd, Libc.CLONE_NEWNET, "fd " + fd + " " + description + ", CLONE_NEWNET");
+            }
+        } catch (IOException | RuntimeException e) {
+            Libc.closeQuietly(home);
+            throw e;
+        }
+        try {
+            return task.call();
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IOException("task in netns " + id + " failed: " + ErrorText.of(e), e);
+        } finally {
+            try {
+                Libc.setns(home, Libc.CLONE_NEWNET, "the thread's own network namespace (fd " + home + ")");
+            } catch (ErrnoException e) {
+                log.atError()
+                        .setMessage("thread could not return to its own network namespace")
+                        .addKeyValue("thread", Thread.currentThread().getName())
+                        .addKeyValue("netns", id)
+                        .addKeyValue("error", ErrorText.of(e))
+                        .log();
+                throw new IllegalStateException(
+                        "thread " + Thread.currentThread().getName() + " is stranded in netns " + id + ": "
+                                + ErrorText.of(e),
+                        e);
+            } finally {
+                Libc.closeQuietly(home);
+            }
         }
     }
 

@@ -10,6 +10,7 @@ import io.netty.channel.ChannelException;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollIoHandler;
@@ -328,6 +329,53 @@ class NetnsSocketsTest {
                     assertThat(peerSeenByApp.get(5, TimeUnit.SECONDS).getAddress())
                             .as("the app sees the spoofed client address")
                             .isEqualTo(spoofed.getAddress());
+                } finally {
+                    client.close().sync();
+                }
+            } finally {
+                server.close().sync();
+            }
+        }
+    }
+
+    @Test
+    void anEventLoopMakesItsSocketInsideTheNamespaceAndReturnsToItsOwn() throws Exception {
+        try (TestNetns ns = TestNetns.create();
+                PodNetns netns = PodNetns.open(ns.path())) {
+            ns.exec("ip", "addr", "add", "10.250.0.1/32", "dev", "lo");
+            InetSocketAddress podOnly = new InetSocketAddress(InetAddress.getByName("10.250.0.1"), 15009);
+            Channel server = new ServerBootstrap()
+                    .group(group)
+                    .channelFactory(NetnsChannelFactory.serverSocket(netns, MARK, false))
+                    .childHandler(new DiscardHandler())
+                    .bind(podOnly)
+                    .sync()
+                    .channel();
+            try {
+                EventLoop loop = group.next();
+                Path self = Path.of("/proc/thread-self/ns/net");
+                String before = loop.submit(() -> Files.readSymbolicLink(self).toString())
+                        .get(5, TimeUnit.SECONDS);
+                // Connected from the loop itself, so the factory runs on the loop: the address exists only inside.
+                Channel client = loop.submit(() -> new Bootstrap()
+                                .group(loop)
+                                .channelFactory(NetnsChannelFactory.socket(netns, MARK))
+                                .handler(new ChannelInboundHandlerAdapter())
+                                .connect(podOnly))
+                        .get(5, TimeUnit.SECONDS)
+                        .sync()
+                        .channel();
+                try {
+                    assertThat(SocketOptions.mark(
+                                    ((EpollSocketChannel) client).fd().intValue()))
+                            .isEqualTo(MARK);
+                    String after = loop.submit(
+                                    () -> Files.readSymbolicLink(self).toString())
+                            .get(5, TimeUnit.SECONDS);
+                    assertThat(after)
+                            .as("the loop is back in its own namespace")
+                            .isEqualTo(before);
+                    assertThat(after).isNotEqualTo("net:[" + netns.id().inode() + "]");
                 } finally {
                     client.close().sync();
                 }

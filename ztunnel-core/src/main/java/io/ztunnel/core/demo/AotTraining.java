@@ -50,10 +50,11 @@ public final class AotTraining {
         try (Echo app = Echo.start(new InetSocketAddress(APP_IP, 0));
                 Echo plain = Echo.start(new InetSocketAddress(PLAIN_IP, 0))) {
             Files.writeString(dir.resolve("mesh.yaml"), config(), StandardCharsets.UTF_8);
-            int admin = freePort();
-            int readiness = freePort();
-            int stats = freePort();
-            int socks = freePort();
+            int[] ports = freePorts(4);
+            int admin = ports[0];
+            int readiness = ports[1];
+            int stats = ports[2];
+            int socks = ports[3];
             Map<String, String> env = new LinkedHashMap<>();
             env.put("PATH", System.getenv().getOrDefault("PATH", "/usr/bin:/bin"));
             copy(env, "JAVA_HOME", "ZTUNNEL_DAEMON_JAR", "MALLOC_ARENA_MAX");
@@ -201,9 +202,24 @@ public final class AotTraining {
         }
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
+    /**
+     * {@code n} different ports free right now: all held open until each is known, so the kernel cannot hand out one
+     * twice (it did: the SOCKS5 listener then collided with the metrics server and the training run failed).
+     */
+    private static int[] freePorts(int n) throws IOException {
+        List<ServerSocket> held = new ArrayList<>();
+        try {
+            int[] ports = new int[n];
+            for (int i = 0; i < n; i++) {
+                ServerSocket s = new ServerSocket(0);
+                held.add(s);
+                ports[i] = s.getLocalPort();
+            }
+            return ports;
+        } finally {
+            for (ServerSocket s : held) {
+                s.close();
+            }
         }
     }
 
