@@ -147,6 +147,7 @@ public final class Daemon implements AutoCloseable {
                     .atError()
                     .addKeyValue("reason", reason)
                     .log("fatal error; exiting");
+            LogConfig.flush(); // halt runs no shutdown hook
             Runtime.getRuntime().halt(1);
         });
     }

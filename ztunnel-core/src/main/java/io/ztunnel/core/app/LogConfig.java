@@ -30,6 +30,8 @@ public final class LogConfig {
 
     private static volatile LogDirectives startup = DEFAULT;
 
+    private static boolean flushOnExit;
+
     private LogConfig() {}
 
     /** The startup filter for {@code RUST_LOG} (null when unset); throws naming the clause that does not parse. */
@@ -38,8 +40,9 @@ public final class LogConfig {
     }
 
     /**
-     * Installs the filter for {@code rustLog} and the output format on the root logger's console, and remembers the
-     * filter for {@code /logging?reset}. Throws {@link IllegalArgumentException} when {@code rustLog} does not parse.
+     * Installs the filter for {@code rustLog} and the output format on the root logger's console, behind a queue of
+     * {@value LogQueue#LINES} lines ({@link LogQueue}: written by one thread, never dropped), and remembers the
+     * filter for {@code /logging?reset}. The first call also installs a shutdown hook that writes out the queue. Throws {@link IllegalArgumentException} when {@code rustLog} does not parse.
      */
     public static synchronized void configure(@Nullable String rustLog, boolean json) {
         LogDirectives directives = startupFilter(rustLog);
@@ -47,13 +50,30 @@ public final class LogConfig {
         filter().directives(directives);
         LoggerContext context = context();
         Logger root = context.getLogger(Logger.ROOT_LOGGER_NAME);
-        ConsoleAppender<ILoggingEvent> appender = new ConsoleAppender<>();
-        appender.setContext(context);
-        appender.setName("CONSOLE");
-        appender.setEncoder(LogEncoder.create(context, json));
-        appender.start();
+        ConsoleAppender<ILoggingEvent> console = new ConsoleAppender<>();
+        console.setContext(context);
+        console.setName("CONSOLE");
+        console.setEncoder(LogEncoder.create(context, json));
+        console.start();
+        LogQueue queue = new LogQueue(context, console);
+        queue.start();
         root.detachAndStopAllAppenders();
-        root.addAppender(appender);
+        root.addAppender(queue);
+        if (!flushOnExit) {
+            flushOnExit = true;
+            Runtime.getRuntime()
+                    .addShutdownHook(
+                            Thread.ofPlatform().name("ztunnel-log-flush").unstarted(LogConfig::flush));
+        }
+    }
+
+    /**
+     * Writes out the queued lines (for at most {@value LogQueue#FLUSH_MILLIS} ms) and stops the output: for the last
+     * moments of the process (a shutdown hook installed by {@link #configure} calls it; so must code that halts).
+     * Later events are not written.
+     */
+    public static void flush() {
+        context().getLogger(Logger.ROOT_LOGGER_NAME).detachAndStopAllAppenders();
     }
 
     /**

@@ -8,8 +8,15 @@ import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.Appender;
+import java.io.ByteArrayOutputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -145,5 +152,74 @@ class LogConfigTest {
         // Java logger names are targets too.
         assertThat(LogConfig.change(false, "io.ztunnel.core.hbone=trace,access=DEBUG"))
                 .hasToString("hickory_server::server=off,io.ztunnel.core.hbone=trace,access=debug,info");
+    }
+
+    @Test
+    void aFullLineQueueMakesTheLoggerWaitAndNoLineIsLost() throws Exception {
+        CountDownLatch open = new CountDownLatch(1);
+        ByteArrayOutputStream written = new ByteArrayOutputStream();
+        OutputStream gate = new OutputStream() {
+            @Override
+            public void write(int b) {
+                write(new byte[] {(byte) b}, 0, 1);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) {
+                try {
+                    open.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                synchronized (written) {
+                    written.write(b, off, len);
+                }
+            }
+        };
+        PrintStream stdout = System.out;
+        System.setOut(new PrintStream(gate, true, StandardCharsets.UTF_8));
+        try {
+            LogConfig.configure(null, false);
+            org.slf4j.Logger access = LoggerFactory.getLogger("access");
+            // The writer holds at most a queue's worth taken at once, the queue another: more than both must wait.
+            int lines = 2 * LogQueue.LINES + 10;
+            StringBuilder changing = new StringBuilder("when logged");
+            AtomicInteger logged = new AtomicInteger();
+            Thread logger = Thread.ofPlatform().name("test-logger").start(() -> {
+                for (int i = 0; i < lines; i++) {
+                    access.atInfo()
+                            .addKeyValue("n", i)
+                            .addKeyValue("state", i == 5 ? changing : null)
+                            .log("connection complete");
+                    logged.incrementAndGet();
+                }
+            });
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (logger.getState() != Thread.State.WAITING && logger.isAlive() && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
+            assertThat(logger.getState())
+                    .as("the logger waits for room while stdout is stuck")
+                    .isEqualTo(Thread.State.WAITING);
+            assertThat(logged.get())
+                    .as("a queue's worth went by without waiting for stdout, and the rest waits")
+                    .isBetween(LogQueue.LINES, lines - 1);
+            changing.replace(0, changing.length(), "later");
+            open.countDown();
+            logger.join(TimeUnit.SECONDS.toMillis(30));
+            assertThat(logger.isAlive()).isFalse();
+            LogConfig.flush();
+            String[] out;
+            synchronized (written) {
+                out = written.toString(StandardCharsets.UTF_8).split("\n");
+            }
+            assertThat(out).hasSize(lines);
+            for (int i = 0; i < lines; i++) {
+                assertThat(out[i]).as("line %d", i).contains("\taccess\tconnection complete\tn=" + i);
+            }
+            assertThat(out[5]).endsWith("n=5 state=when logged");
+        } finally {
+            System.setOut(stdout);
+        }
     }
 }
