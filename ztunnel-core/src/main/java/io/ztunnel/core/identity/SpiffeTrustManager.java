@@ -12,10 +12,13 @@ import java.security.cert.CertificateFactory;
 import java.security.cert.PKIXParameters;
 import java.security.cert.TrustAnchor;
 import java.security.cert.X509Certificate;
+import java.time.Clock;
 import java.util.ArrayList;
+import java.util.Date;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.X509ExtendedTrustManager;
 
@@ -31,7 +34,10 @@ import javax.net.ssl.X509ExtendedTrustManager;
  *   <li>Host names are never checked.
  * </ul>
  *
- * <p>Immutable and thread-safe; called by the TLS engine on event-loop threads.
+ * <p>A chain that passed path validation is remembered while all its certificates are valid ({@link
+ * ValidatedChains}), so a peer's next handshakes skip the signature checks; the other checks run every time.
+ *
+ * <p>Thread-safe; called by the TLS engine on event-loop threads.
  */
 public final class SpiffeTrustManager extends X509ExtendedTrustManager {
     private static final String SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
@@ -40,12 +46,21 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
     private final List<X509Certificate> roots;
     private final Set<TrustAnchor> anchors;
     private final String clientTrustDomain;
+    private final Clock clock;
+    private final ValidatedChains validated = new ValidatedChains();
+    private final AtomicLong pathValidations = new AtomicLong();
 
     /**
      * @param roots the trust anchors
      * @param clientTrustDomain for servers, the trust domain clients must be in; {@code null} for clients
      */
     public SpiffeTrustManager(List<X509Certificate> roots, String clientTrustDomain) {
+        this(roots, clientTrustDomain, Clock.systemUTC());
+    }
+
+    /** As above, judging validity periods by {@code clock} (tests). */
+    SpiffeTrustManager(List<X509Certificate> roots, String clientTrustDomain, Clock clock) {
+        this.clock = clock;
         this.roots = List.copyOf(roots);
         Set<TrustAnchor> set = new HashSet<>();
         for (X509Certificate root : roots) {
@@ -97,6 +112,11 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
         return roots.toArray(new X509Certificate[0]);
     }
 
+    /** How many chains went through PKIX validation (a chain seen before and still valid does not). */
+    long pathValidations() {
+        return pathValidations.get();
+    }
+
     private void checkTrustDomain(X509Certificate leaf) throws CertificateException {
         for (SpiffeId id : Certificates.spiffeIds(leaf)) {
             if (id.trustDomain().equals(clientTrustDomain)) {
@@ -123,10 +143,16 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
             throw new CertificateException("peer presented a trust anchor as its own certificate");
         }
         try {
-            PKIXParameters params = new PKIXParameters(anchors);
-            params.setRevocationEnabled(false);
-            CertPathValidator.getInstance("PKIX")
-                    .validate(CertificateFactory.getInstance("X.509").generateCertPath(path), params);
+            ValidatedChains.Key key = ValidatedChains.Key.of(path);
+            if (!validated.isValid(key, clock.instant())) {
+                pathValidations.incrementAndGet();
+                PKIXParameters params = new PKIXParameters(anchors);
+                params.setRevocationEnabled(false);
+                params.setDate(Date.from(clock.instant()));
+                CertPathValidator.getInstance("PKIX")
+                        .validate(CertificateFactory.getInstance("X.509").generateCertPath(path), params);
+                validated.add(key, path);
+            }
         } catch (CertPathValidatorException e) {
             // The error code picks the TLS alert the peer sees (unknown CA, expired, ...), which helps debugging.
             int code = switch (e.getReason() instanceof CertPathValidatorException.BasicReason r ? r : null) {
