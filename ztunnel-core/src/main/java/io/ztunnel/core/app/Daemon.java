@@ -175,7 +175,10 @@ public final class Daemon implements AutoCloseable {
         if (config.proxyMode() == Config.ProxyMode.DEDICATED) {
             if (config.upstream().proxyEnabled()) {
                 ProxySet proxy = new ProxySet(
-                        context, config.proxyWorkloadInfo(), Sockets.host(transport), config.bindAddress());
+                        context,
+                        config.proxyWorkloadInfo(),
+                        Sockets.host(transport, context.keepalive()),
+                        config.bindAddress());
                 proxies.add(proxy); // closed with the daemon, also when it fails to start
                 proxy.start().join();
                 closeables.add(dns().startOnHost(proxy.local()));
