@@ -5,6 +5,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
@@ -116,6 +117,26 @@ final class Http2Pipeline {
 
         /** Looks at a frame before it is released; must not keep it. */
         protected void observe(ChannelHandlerContext ctx, Object frame) {}
+
+        /**
+         * The peer closed its side of the TCP connection (the data plane's sockets allow half-closure, for the relay):
+         * nothing more can arrive, so the connection is over, and its streams with it, at once rather than after a
+         * graceful shutdown that could never complete. A server that drops a connection abruptly (a revoked client)
+         * ends the client's streams this way.
+         */
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof ChannelInputShutdownEvent) {
+                log.atDebug().addKeyValue("connection", ctx.channel()).log("HBONE peer closed the connection");
+                Http2FrameCodec codec = ctx.pipeline().get(Http2FrameCodec.class);
+                if (codec != null) {
+                    codec.gracefulShutdownTimeoutMillis(0);
+                }
+                ctx.close();
+                return;
+            }
+            ctx.fireUserEventTriggered(evt);
+        }
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
