@@ -158,6 +158,12 @@ public final class CrlManager implements Revocation, AutoCloseable {
         CrlSet set;
         try {
             set = read(path);
+        } catch (NoSuchFileException e) {
+            // Still missing (retried on use while nothing was ever loaded, or deleted): the previous lists stay.
+            (loaded ? log.atWarn() : log.atDebug())
+                    .addKeyValue("path", path)
+                    .log("CRL file does not exist; keeping the previous revocation lists");
+            return false;
         } catch (IOException | IllegalArgumentException e) {
             log.atWarn()
                     .addKeyValue("path", path)
