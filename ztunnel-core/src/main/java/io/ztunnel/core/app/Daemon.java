@@ -181,11 +181,6 @@ public final class Daemon implements AutoCloseable {
         return Optional.ofNullable(crl);
     }
 
-    /** The daemon's metrics. */
-    ZtunnelMetrics metrics() {
-        return metrics;
-    }
-
     /** Starts a daemon; throws (after releasing what was started) with a clear message when it cannot. */
     public static Daemon start(Config config) {
         return start(config, reason -> {
