@@ -17,7 +17,7 @@ import org.jspecify.annotations.Nullable;
  * <p>Families, in exposition order: {@code istio_build}; the {@code istio_tcp_*} traffic families
  * ({@link #traffic()}); the {@code istio_xds_*} families ({@link #xds()}); the
  * {@code workload_manager_*} families ({@link #workloadManager()}); the {@code istio_dns_*} families
- * ({@link #dns()}); {@code process_open_fds} and
+ * ({@link #dns()}); the {@code istio_crl_*} families ({@link #crl()}); {@code process_open_fds} and
  * {@code process_max_fds}; then the JVM's own metrics in place of upstream's Tokio metrics.
  * Families with no series are omitted, as upstream's encoder does. The {@code istio_*},
  * {@code workload_manager_*} and {@code process_*fds} families are rendered by this module with
@@ -39,6 +39,7 @@ public final class ZtunnelMetrics implements AutoCloseable {
     private final XdsMetrics xds = new XdsMetrics();
     private final WorkloadManagerMetrics workloadManager = new WorkloadManagerMetrics();
     private final DnsMetrics dns = new DnsMetrics();
+    private final CrlMetrics crl = new CrlMetrics();
     private final ProcessMetrics process = new ProcessMetrics();
     private final boolean workloadManagerExposed;
     private final boolean dnsExposed;
@@ -63,6 +64,7 @@ public final class ZtunnelMetrics implements AutoCloseable {
         names.addAll(XdsMetrics.FAMILY_NAMES);
         names.addAll(WorkloadManagerMetrics.FAMILY_NAMES);
         names.addAll(DnsMetrics.FAMILY_NAMES);
+        names.addAll(CrlMetrics.FAMILY_NAMES);
         names.addAll(ProcessMetrics.FAMILY_NAMES);
         return Set.copyOf(names);
     }
@@ -92,6 +94,11 @@ public final class ZtunnelMetrics implements AutoCloseable {
         return dns;
     }
 
+    /** The certificate revocation families (rendered once a series was counted). */
+    public CrlMetrics crl() {
+        return crl;
+    }
+
     /**
      * Writes a complete exposition in {@code format} to {@code out} (which is flushed, not closed).
      * In OpenMetrics the output ends with {@code # EOF}.
@@ -109,6 +116,7 @@ public final class ZtunnelMetrics implements AutoCloseable {
         if (dnsExposed) {
             dns.writeTo(w);
         }
+        crl.writeTo(w);
         process.writeTo(w);
         if (jvm != null) {
             w.flush();

@@ -48,6 +48,10 @@ class ZtunnelMetricsTest {
         metrics.dns().upstreamFailure(dns);
         metrics.dns().upstreamDuration(dns, 2_000_000);
         metrics.dns().dropped(DnsMetrics.DropReason.MALFORMED);
+        metrics.crl().rejected(Reporter.DESTINATION);
+        metrics.crl().rejected(Reporter.DESTINATION);
+        metrics.crl().rejected(Reporter.SOURCE);
+        metrics.crl().untracked(Reporter.SOURCE);
     }
 
     @ParameterizedTest
@@ -80,6 +84,8 @@ class ZtunnelMetricsTest {
                         "istio_dns_upstream_failures" + c,
                         "istio_dns_upstream_request_duration_seconds",
                         "ztunnel_dns_dropped_requests" + c,
+                        "istio_crl_policy_rejections" + c,
+                        "istio_crl_untracked_connections" + c,
                         "process_open_fds",
                         "process_max_fds");
         // The JVM's own metrics follow (micrometer names).
@@ -120,6 +126,11 @@ class ZtunnelMetricsTest {
                         .name())
                 .isEqualTo("workload_manager_proxies_started_total");
 
+        assertThat(values(requireFamily(families, "istio_crl_policy_rejections" + c), "reporter"))
+                .containsOnly(Map.entry("destination", 2L), Map.entry("source", 1L));
+        assertThat(values(requireFamily(families, "istio_crl_untracked_connections" + c), "reporter"))
+                .containsExactly(Map.entry("source", 1L));
+
         assertThat(single(families, "process_open_fds")).isPositive();
         assertThat(single(families, "process_max_fds")).isGreaterThanOrEqualTo(single(families, "process_open_fds"));
 
@@ -134,7 +145,7 @@ class ZtunnelMetricsTest {
     @Test
     void emptyFamiliesAreOmitted() {
         String text = metrics.scrape(ExpositionFormat.PROMETHEUS_TEXT);
-        assertThat(text).doesNotContain("istio_tcp_", "istio_xds_");
+        assertThat(text).doesNotContain("istio_tcp_", "istio_xds_", "istio_crl_");
         assertThat(text).contains("istio_build{component=\"ztunnel\",tag=\"1.26.1\"} 1\n");
     }
 

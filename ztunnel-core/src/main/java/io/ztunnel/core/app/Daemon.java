@@ -15,6 +15,7 @@ import io.ztunnel.core.control.LocalConfigSource;
 import io.ztunnel.core.dns.DnsProxy;
 import io.ztunnel.core.identity.CertificateAuthority;
 import io.ztunnel.core.identity.CertificateManager;
+import io.ztunnel.core.identity.CrlManager;
 import io.ztunnel.core.inpod.InpodManager;
 import io.ztunnel.core.net.Sockets;
 import io.ztunnel.core.net.Transport;
@@ -34,6 +35,8 @@ import io.ztunnel.core.util.Errors;
 import io.ztunnel.core.util.LogValues;
 import io.ztunnel.core.util.Scheduler;
 import io.ztunnel.core.util.Subscription;
+import io.ztunnel.metrics.CrlMetrics;
+import io.ztunnel.metrics.Reporter;
 import io.ztunnel.metrics.ZtunnelMetrics;
 import io.ztunnel.metrics.server.MetricsServer;
 import io.ztunnel.xds.local.LocalConfig;
@@ -51,6 +54,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -59,6 +63,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -91,6 +96,7 @@ public final class Daemon implements AutoCloseable {
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final ProxyContext context;
     private final CertificateAuthority ca;
+    private final @Nullable CrlManager crl;
     private final Consumer<String> fatal;
     private InpodManager inpod;
     private ZdsClient zds;
@@ -106,18 +112,19 @@ public final class Daemon implements AutoCloseable {
         this.control = transport.newGroup(1, "ztunnel-control");
         this.timer = control.next();
         this.ca = ControlPlane.certificateAuthority(config, control, transport);
-        this.certificates = new CertificateManager(
-                ca,
-                config.secretTtl(),
-                config.tls(),
-                Scheduler.of(control.next(), Clock.systemUTC()),
-                CertificateManager.DEFAULT_MAX_IN_FLIGHT);
         this.metrics = ZtunnelMetrics.builder()
                 .buildTag(config.istioVersion())
                 .jvmMetrics(true)
                 .workloadManagerMetrics(config.proxyMode() == Config.ProxyMode.SHARED)
                 .dnsMetrics(config.dns().enabled())
                 .build();
+        this.crl = startCrl(config.crlPath(), metrics.crl());
+        this.certificates = new CertificateManager(
+                ca,
+                config.secretTtl(),
+                crl == null ? config.tls() : config.tls().withRevocation(crl),
+                Scheduler.of(control.next(), Clock.systemUTC()),
+                CertificateManager.DEFAULT_MAX_IN_FLIGHT);
         RoutingConfig routing = new RoutingConfig(
                 config.network(),
                 config.illegalPorts(),
@@ -138,6 +145,40 @@ public final class Daemon implements AutoCloseable {
                 timer);
         subscriptions.add(store.subscribe((previous, next) -> Inbound.reevaluate(next, connections)));
         subscriptions.add(store.subscribe(telemetry::stateChanged));
+    }
+
+    /**
+     * Revocation checks from {@code CRL_PATH}, as upstream: none when unset; a file that cannot be parsed at start is
+     * an error that leaves revocation checks off for the daemon's lifetime (the daemon still starts).
+     */
+    private static @Nullable CrlManager startCrl(@Nullable String path, CrlMetrics metrics) {
+        if (path == null) {
+            return null;
+        }
+        try {
+            return CrlManager.start(Path.of(path), new CrlManager.Events() {
+                @Override
+                public void rejected(boolean inbound) {
+                    metrics.rejected(inbound ? Reporter.DESTINATION : Reporter.SOURCE);
+                }
+
+                @Override
+                public void untracked(boolean inbound) {
+                    metrics.untracked(inbound ? Reporter.DESTINATION : Reporter.SOURCE);
+                }
+            });
+        } catch (IllegalArgumentException e) {
+            log.atError()
+                    .addKeyValue("path", path)
+                    .addKeyValue("error", Errors.message(e))
+                    .log("cannot load the CRL; certificate revocation checks are off until restart");
+            return null;
+        }
+    }
+
+    /** The revocation lists from {@code CRL_PATH}, when loaded. */
+    public Optional<CrlManager> crl() {
+        return Optional.ofNullable(crl);
     }
 
     /** Starts a daemon; throws (after releasing what was started) with a clear message when it cannot. */
@@ -176,7 +217,10 @@ public final class Daemon implements AutoCloseable {
         if (config.proxyMode() == Config.ProxyMode.DEDICATED) {
             if (config.upstream().proxyEnabled()) {
                 ProxySet proxy = new ProxySet(
-                        context, config.proxyWorkloadInfo(), Sockets.host(transport), config.bindAddress());
+                        context,
+                        config.proxyWorkloadInfo(),
+                        Sockets.host(transport, context.keepalive()),
+                        config.bindAddress());
                 proxies.add(proxy); // closed with the daemon, also when it fails to start
                 proxy.start().join();
                 closeables.add(dns().startOnHost(proxy.local()));
@@ -504,6 +548,9 @@ public final class Daemon implements AutoCloseable {
             }
         }
         certificates.close();
+        if (crl != null) {
+            crl.close();
+        }
         if (ca instanceof AutoCloseable closeableCa) {
             try {
                 closeableCa.close();

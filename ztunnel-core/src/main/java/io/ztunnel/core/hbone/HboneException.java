@@ -22,7 +22,9 @@ public final class HboneException extends IOException {
         /** The server answered the CONNECT with a status other than 200. */
         HTTP_STATUS,
         /** The source workload has no certificate. */
-        NO_CERTIFICATE
+        NO_CERTIFICATE,
+        /** A CRL revokes the peer's certificate: the handshake was refused, or the connection closed on a reload. */
+        CERT_REVOKED
     }
 
     private final Kind kind;

@@ -345,7 +345,9 @@ public final class HbonePool implements AutoCloseable {
                 HboneException failure;
                 if (!done.isSuccess()) {
                     failure = new HboneException(
-                            HboneException.Kind.TLS_FAILURE,
+                            PeerRevocation.isRevoked(done.cause())
+                                    ? HboneException.Kind.CERT_REVOKED
+                                    : HboneException.Kind.TLS_FAILURE,
                             "TLS handshake with " + key.destination() + " failed: " + Errors.message(done.cause()),
                             done.cause());
                 } else {
@@ -360,6 +362,11 @@ public final class HbonePool implements AutoCloseable {
                     return;
                 }
                 ctx.pipeline().remove(this);
+                PeerRevocation.track(
+                        ch,
+                        material,
+                        ctx.pipeline().get(SslHandler.class).engine().getSession(),
+                        false);
                 established(state, ch);
             }
 

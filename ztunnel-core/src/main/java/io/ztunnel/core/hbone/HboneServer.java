@@ -133,11 +133,15 @@ public final class HboneServer implements AutoCloseable {
                 return;
             }
             if (!done.isSuccess()) {
-                log.atInfo()
+                boolean revoked = PeerRevocation.isRevoked(done.cause());
+                (revoked ? log.atWarn() : log.atInfo())
                         .addKeyValue("peer", ctx.channel().remoteAddress())
                         .addKeyValue("local", ctx.channel().localAddress())
                         .addKeyValue("error", Errors.message(done.cause()))
-                        .log("inbound TLS handshake failed");
+                        .log(
+                                revoked
+                                        ? "inbound TLS connection refused: peer certificate revoked by CRL"
+                                        : "inbound TLS handshake failed");
                 ctx.close();
                 return;
             }
@@ -154,6 +158,7 @@ public final class HboneServer implements AutoCloseable {
                 ctx.close();
                 return;
             }
+            PeerRevocation.track(ctx.channel(), material, session, true);
             Http2Pipeline.server(ctx.pipeline(), settings, drainDeadline, new ChannelInitializer<Http2StreamChannel>() {
                 @Override
                 protected void initChannel(Http2StreamChannel stream) {

@@ -19,7 +19,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Makes an HTTP/2 stream channel look like a byte stream to the relay: DATA frames in become {@link ByteBuf}s,
  * END_STREAM (or trailers, or RST_STREAM with NO_ERROR/CANCEL) becomes {@link ChannelInputShutdownEvent}; bytes out
- * become DATA frames and {@link EndOfStream} becomes an empty DATA frame with END_STREAM.
+ * become DATA frames and {@link EndOfStream} becomes an empty DATA frame with END_STREAM. A stream whose connection a
+ * CRL reload closed ends with that error ({@link PeerRevocation}) before it becomes inactive.
  *
  * <p>Threading: the stream channel's event loop. Ownership: the content of an inbound DATA frame is passed on (or
  * released when empty); an outbound {@link ByteBuf} is wrapped in a frame that the HTTP/2 codec releases.
@@ -68,6 +69,15 @@ public final class StreamByteAdapter extends ChannelDuplexHandler {
             return;
         }
         ctx.fireUserEventTriggered(evt);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        HboneException revoked = PeerRevocation.error(ctx.channel().parent());
+        if (revoked != null) {
+            ctx.fireExceptionCaught(revoked);
+        }
+        ctx.fireChannelInactive();
     }
 
     private void endInput(ChannelHandlerContext ctx) {

@@ -26,8 +26,10 @@ import javax.net.ssl.X509ExtendedTrustManager;
  * Verifies mesh peers the way Istio's ztunnel does, against the trust anchors of the local workload's CA response.
  *
  * <ul>
- *   <li>The chain must validate to one of the roots (PKIX, no revocation), be within its validity period, and, when
- *       the leaf has an extended key usage extension, allow clientAuth (for clients) or serverAuth (for servers).
+ *   <li>The chain must validate to one of the roots (PKIX), be within its validity period, and, when the leaf has an
+ *       extended key usage extension, allow clientAuth (for clients) or serverAuth (for servers).
+ *   <li>No certificate of the chain may be revoked by the {@link Revocation} lists ({@code CRL_PATH}); the lists are
+ *       read at each handshake, so a reload applies to the next one.
  *   <li>Server side only: at least one URI SAN of the client must be a SPIFFE id in the server's own trust domain.
  *   <li>Which server identity is acceptable is per connection, so the client side does not check SANs here; the HBONE
  *       client checks them against the expected identities after the handshake, before anything is sent.
@@ -46,6 +48,7 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
     private final List<X509Certificate> roots;
     private final Set<TrustAnchor> anchors;
     private final String clientTrustDomain;
+    private final Revocation revocation;
     private final Clock clock;
     private final ValidatedChains validated = new ValidatedChains();
     private final AtomicLong pathValidations = new AtomicLong();
@@ -55,11 +58,21 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
      * @param clientTrustDomain for servers, the trust domain clients must be in; {@code null} for clients
      */
     public SpiffeTrustManager(List<X509Certificate> roots, String clientTrustDomain) {
-        this(roots, clientTrustDomain, Clock.systemUTC());
+        this(roots, clientTrustDomain, Revocation.NONE);
+    }
+
+    /**
+     * @param roots the trust anchors
+     * @param clientTrustDomain for servers, the trust domain clients must be in; {@code null} for clients
+     * @param revocation the revocation lists peers' chains are checked against
+     */
+    public SpiffeTrustManager(List<X509Certificate> roots, String clientTrustDomain, Revocation revocation) {
+        this(roots, clientTrustDomain, revocation, Clock.systemUTC());
     }
 
     /** As above, judging validity periods by {@code clock} (tests). */
-    SpiffeTrustManager(List<X509Certificate> roots, String clientTrustDomain, Clock clock) {
+    SpiffeTrustManager(List<X509Certificate> roots, String clientTrustDomain, Revocation revocation, Clock clock) {
+        this.revocation = revocation;
         this.clock = clock;
         this.roots = List.copyOf(roots);
         Set<TrustAnchor> set = new HashSet<>();
@@ -164,6 +177,8 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
         } catch (GeneralSecurityException e) {
             throw new CertificateException("peer certificate could not be checked: " + Errors.message(e), e);
         }
+        // CertificateRevokedException: the peer gets the certificate_revoked alert.
+        revocation.check(path, roots, clientTrustDomain != null);
         List<String> usages = chain[0].getExtendedKeyUsage();
         if (usages != null && !usages.contains(requiredUsage)) {
             throw new OpenSslCertificateException(

@@ -53,11 +53,11 @@ public final class TlsMaterial {
             SslContextBuilder serverBuilder = SslContextBuilder.forServer(certificate.privateKey(), chain)
                     .clientAuth(ClientAuth.REQUIRE)
                     .trustManager(new SpiffeTrustManager(
-                            certificate.roots(), certificate.identity().trustDomain()));
+                            certificate.roots(), certificate.identity().trustDomain(), settings.revocation()));
             server = configure(serverBuilder, settings, alpn).build();
             SslContextBuilder clientBuilder = SslContextBuilder.forClient()
                     .keyManager(certificate.privateKey(), chain)
-                    .trustManager(new SpiffeTrustManager(certificate.roots(), null))
+                    .trustManager(new SpiffeTrustManager(certificate.roots(), null, settings.revocation()))
                     .endpointIdentificationAlgorithm(null);
             SslContext client = configure(clientBuilder, settings, alpn).build();
             // ztunnel's client never resumes sessions: every HBONE connection does a full handshake.

@@ -1,16 +1,32 @@
 package io.ztunnel.core.identity;
 
 import java.util.List;
+import java.util.Objects;
 
 /**
  * TLS policy for HBONE, fixed at start from configuration.
  *
  * @param tls12Enabled {@code TLS12_ENABLED}: also allow TLS 1.2 with the ECDHE AES-GCM suites
  * @param postQuantumOnly {@code COMPLIANCE_POLICY=pqc}: offer and accept only the X25519MLKEM768 key exchange
+ * @param revocation the revocation lists peers are checked against ({@code CRL_PATH}), {@link Revocation#NONE} without
  */
-public record TlsSettings(boolean tls12Enabled, boolean postQuantumOnly) {
+public record TlsSettings(boolean tls12Enabled, boolean postQuantumOnly, Revocation revocation) {
 
     public static final TlsSettings DEFAULT = new TlsSettings(false, false);
+
+    public TlsSettings {
+        Objects.requireNonNull(revocation, "revocation");
+    }
+
+    /** Settings without revocation checks. */
+    public TlsSettings(boolean tls12Enabled, boolean postQuantumOnly) {
+        this(tls12Enabled, postQuantumOnly, Revocation.NONE);
+    }
+
+    /** These settings, checking peers against {@code revocation}. */
+    public TlsSettings withRevocation(Revocation revocation) {
+        return new TlsSettings(tls12Enabled, postQuantumOnly, revocation);
+    }
 
     /** The TLS 1.3 suites Istio's ztunnel allows; BoringSSL cannot restrict its TLS 1.3 list, so we check after. */
     static final List<String> ALLOWED_TLS13_SUITES = List.of("TLS_AES_256_GCM_SHA384", "TLS_AES_128_GCM_SHA256");

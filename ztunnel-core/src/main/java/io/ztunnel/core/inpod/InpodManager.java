@@ -109,7 +109,8 @@ public final class InpodManager implements ZdsWorkloadHandler {
                         ctx.transport(),
                         netns,
                         ctx.config().packetMark(),
-                        ctx.config().inpodPortReuse()));
+                        ctx.config().inpodPortReuse(),
+                        ctx.keepalive()));
     }
 
     /** @param podSockets where a pod's sockets are made (inside its network namespace; tests may use the host's) */

@@ -11,6 +11,7 @@ import io.ztunnel.cni.linux.SocketOptions;
 import io.ztunnel.core.net.ChannelConnector;
 import io.ztunnel.core.net.SocketSettings;
 import io.ztunnel.core.net.Sockets;
+import io.ztunnel.core.net.TcpKeepalive;
 import io.ztunnel.core.net.Transport;
 import io.ztunnel.core.util.Errors;
 import java.io.IOException;
@@ -33,10 +34,10 @@ final class PodSockets implements Sockets {
     private final NetnsChannelFactory<? extends ServerChannel> servers;
     private final ChannelConnector connector;
 
-    PodSockets(Transport transport, PodNetns netns, int mark, boolean reusePort) {
+    PodSockets(Transport transport, PodNetns netns, int mark, boolean reusePort, TcpKeepalive keepalive) {
         this.servers = NetnsChannelFactory.serverSocket(netns, mark, reusePort);
         this.connector = new ChannelConnector(
-                transport, NetnsChannelFactory.socket(netns, mark), SocketSettings.CONNECT_TIMEOUT, true);
+                transport, NetnsChannelFactory.socket(netns, mark), SocketSettings.CONNECT_TIMEOUT, keepalive);
     }
 
     @Override

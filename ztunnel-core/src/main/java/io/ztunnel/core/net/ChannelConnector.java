@@ -23,13 +23,13 @@ public final class ChannelConnector {
     private final Transport transport;
     private final ChannelFactory<? extends SocketChannel> channelFactory;
     private final Duration connectTimeout;
-    private final boolean keepalive;
+    private final TcpKeepalive keepalive;
 
     public ChannelConnector(
             Transport transport,
             ChannelFactory<? extends SocketChannel> channelFactory,
             Duration connectTimeout,
-            boolean keepalive) {
+            TcpKeepalive keepalive) {
         this.transport = transport;
         this.channelFactory = () -> {
             SocketChannel channel = channelFactory.newChannel();
@@ -40,9 +40,14 @@ public final class ChannelConnector {
         this.keepalive = keepalive;
     }
 
-    /** A connector creating plain sockets in the daemon's own network namespace. */
+    /** A connector creating plain sockets in the daemon's own network namespace, with upstream's default keepalive. */
     public static ChannelConnector plain(Transport transport) {
-        return new ChannelConnector(transport, transport.socketFactory(), SocketSettings.CONNECT_TIMEOUT, true);
+        return plain(transport, TcpKeepalive.DEFAULT);
+    }
+
+    /** A connector creating plain sockets in the daemon's own network namespace. */
+    public static ChannelConnector plain(Transport transport, TcpKeepalive keepalive) {
+        return new ChannelConnector(transport, transport.socketFactory(), SocketSettings.CONNECT_TIMEOUT, keepalive);
     }
 
     public Transport transport() {

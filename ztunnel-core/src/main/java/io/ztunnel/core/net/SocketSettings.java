@@ -11,8 +11,9 @@ import java.time.Duration;
 
 /**
  * Every socket option of the data plane, in one place, with Istio ztunnel's values: TCP_NODELAY, half-closure allowed,
- * reads off until a relay starts, the relay's write-buffer water marks, a 10 s connect timeout, and TCP keepalive
- * 180 s idle / 180 s interval / 9 probes (SO_KEEPALIVE on every transport, the timings where epoll can set them).
+ * reads off until a relay starts, the relay's write-buffer water marks, a 10 s connect timeout, and TCP keepalive and
+ * user timeout from {@link TcpKeepalive} (SO_KEEPALIVE on every transport; the timings and TCP_USER_TIMEOUT where epoll
+ * can set them).
  * Listener options ({@code IP_TRANSPARENT}, backlog) and the transparent-source options of upstream connects live here
  * too. Stateless.
  */
@@ -23,9 +24,6 @@ public final class SocketSettings {
     /** Relay buffering per direction before reads on the other side pause (sockets and HTTP/2 streams alike). */
     public static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(128 * 1024, 512 * 1024);
 
-    private static final int KEEPALIVE_IDLE_SECONDS = 180;
-    private static final int KEEPALIVE_INTERVAL_SECONDS = 180;
-    private static final int KEEPALIVE_PROBES = 9;
     private static final int LISTEN_BACKLOG = 128;
 
     private SocketSettings() {}
@@ -37,13 +35,11 @@ public final class SocketSettings {
     }
 
     /** Options of an outgoing data-plane connection, made with {@code connectTimeout}. */
-    static void client(Bootstrap bootstrap, Transport transport, Duration connectTimeout, boolean keepalive) {
+    static void client(Bootstrap bootstrap, Transport transport, Duration connectTimeout, TcpKeepalive keepalive) {
         Options options = bootstrap::option;
         stream(options);
         options.set(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeout.toMillis());
-        if (keepalive) {
-            keepalive(options, transport);
-        }
+        keepalive(options, transport, keepalive);
     }
 
     /**
@@ -68,20 +64,20 @@ public final class SocketSettings {
      * listener (accepting redirected connections addressed elsewhere) unless {@code ENABLE_ORIG_SRC} is
      * {@code false}; whether it took is read back from the bound channel.
      *
-     * @param keepalive whether accepted sockets get TCP keepalive (ztunnel sets it on the outbound and plaintext
-     *     listeners, not on the HBONE one)
+     * @param keepalive keepalive and user timeout of accepted sockets, {@code null} for none (ztunnel sets them on the
+     *     outbound and plaintext listeners' sockets, not on the HBONE one's)
      * @param enableOriginalSource {@code ENABLE_ORIG_SRC}: {@code null} for automatic
      */
     public static void listener(
-            ServerBootstrap bootstrap, Transport transport, boolean keepalive, Boolean enableOriginalSource) {
+            ServerBootstrap bootstrap, Transport transport, TcpKeepalive keepalive, Boolean enableOriginalSource) {
         bootstrap.option(ChannelOption.SO_BACKLOG, LISTEN_BACKLOG);
         if (transport.isEpoll() && !Boolean.FALSE.equals(enableOriginalSource)) {
             bootstrap.option(EpollChannelOption.IP_TRANSPARENT, true);
         }
         Options children = bootstrap::childOption;
         stream(children);
-        if (keepalive) {
-            keepalive(children, transport);
+        if (keepalive != null) {
+            keepalive(children, transport, keepalive);
         }
     }
 
@@ -102,12 +98,22 @@ public final class SocketSettings {
         options.set(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK);
     }
 
-    private static void keepalive(Options options, Transport transport) {
-        options.set(ChannelOption.SO_KEEPALIVE, true);
-        if (transport.isEpoll()) {
-            options.set(EpollChannelOption.TCP_KEEPIDLE, KEEPALIVE_IDLE_SECONDS);
-            options.set(EpollChannelOption.TCP_KEEPINTVL, KEEPALIVE_INTERVAL_SECONDS);
-            options.set(EpollChannelOption.TCP_KEEPCNT, KEEPALIVE_PROBES);
+    private static void keepalive(Options options, Transport transport, TcpKeepalive keepalive) {
+        if (keepalive.enabled()) {
+            options.set(ChannelOption.SO_KEEPALIVE, true);
+            if (transport.isEpoll()) {
+                options.set(EpollChannelOption.TCP_KEEPIDLE, seconds(keepalive.time()));
+                options.set(EpollChannelOption.TCP_KEEPINTVL, seconds(keepalive.interval()));
+                options.set(EpollChannelOption.TCP_KEEPCNT, keepalive.retries());
+            }
         }
+        if (keepalive.userTimeoutEnabled() && transport.isEpoll()) {
+            options.set(EpollChannelOption.TCP_USER_TIMEOUT, (int)
+                    Math.min(Integer.MAX_VALUE, keepalive.userTimeout().toMillis()));
+        }
+    }
+
+    private static int seconds(Duration d) {
+        return (int) Math.min(Integer.MAX_VALUE, d.toSeconds());
     }
 }

@@ -31,9 +31,14 @@ public interface Sockets {
         return Optional.empty();
     }
 
-    /** Sockets in the daemon's own network namespace, no marks, no redirection. */
+    /** Sockets in the daemon's own network namespace, no marks, no redirection, upstream's default keepalive. */
     static Sockets host(Transport transport) {
-        ChannelConnector connector = ChannelConnector.plain(transport);
+        return host(transport, TcpKeepalive.DEFAULT);
+    }
+
+    /** Sockets in the daemon's own network namespace, no marks, no redirection; outgoing ones with {@code keepalive}. */
+    static Sockets host(Transport transport, TcpKeepalive keepalive) {
+        ChannelConnector connector = ChannelConnector.plain(transport, keepalive);
         ChannelFactory<? extends ServerChannel> servers = transport.serverSocketFactory();
         return new Sockets() {
             @Override

@@ -104,6 +104,7 @@ public final class ConnectionRecord implements ConnectionObserver {
                     case TLS_FAILURE -> ResponseFlags.TLS_FAILURE;
                     case IDENTITY_ERROR -> ResponseFlags.IDENTITY_ERROR;
                     case H2_HANDSHAKE_FAILURE -> ResponseFlags.H2_HANDSHAKE_FAILURE;
+                    case CERT_REVOKED -> ResponseFlags.CERT_REVOKED;
                 };
             default -> relayed ? ResponseFlags.NONE : ResponseFlags.CONNECT;
         };
@@ -135,7 +136,11 @@ public final class ConnectionRecord implements ConnectionObserver {
         boolean relayed = abort != null;
         ResponseFlags flag = closeFlag != null ? closeFlag : responseFlag(error, relayed);
         // Resets and I/O errors while relaying are how connections end, not failures worth an error line.
-        boolean normalEnd = error == null || (relayed && error instanceof IOException);
+        // A revocation is the one relay end worth its error text (upstream's "peer certificate revoked by CRL").
+        boolean normalEnd = error == null
+                || (relayed
+                        && error instanceof IOException
+                        && !(error instanceof HboneException h && h.kind() == HboneException.Kind.CERT_REVOKED));
         String reason = closeReason != null ? closeReason : normalEnd ? null : Errors.message(error);
         end(flag, reason);
     }

@@ -3,6 +3,7 @@ package io.ztunnel.core.proxy;
 import io.netty.channel.EventLoopGroup;
 import io.ztunnel.core.config.Config;
 import io.ztunnel.core.identity.CertificateManager;
+import io.ztunnel.core.net.TcpKeepalive;
 import io.ztunnel.core.net.Transport;
 import io.ztunnel.core.routing.InboundResolver;
 import io.ztunnel.core.routing.OutboundRouter;
@@ -28,4 +29,16 @@ public record ProxyContext(
         ConnectionTracker connections,
         ConnectionTelemetry telemetry,
         Drain drain,
-        ScheduledExecutorService timer) {}
+        ScheduledExecutorService timer) {
+
+    /** The keepalive and user timeout of the proxies' sockets, from {@code KEEPALIVE_*} and {@code USER_TIMEOUT_ENABLED}. */
+    public TcpKeepalive keepalive() {
+        Config.SocketConfig s = config.socketConfig();
+        return new TcpKeepalive(
+                s.keepaliveEnabled(),
+                s.keepaliveTime(),
+                s.keepaliveInterval(),
+                s.keepaliveRetries(),
+                s.userTimeoutEnabled());
+    }
+}

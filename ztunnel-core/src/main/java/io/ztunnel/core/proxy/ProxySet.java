@@ -129,7 +129,7 @@ public final class ProxySet implements AutoCloseable {
      * Binds a listener whose accepted sockets (reads off, options of {@link SocketSettings}) go to {@code onAccept} on
      * their event loop.
      *
-     * @param keepalive whether accepted sockets get TCP keepalive (when {@code KEEPALIVE_ENABLED})
+     * @param keepalive whether accepted sockets get the configured TCP keepalive and user timeout
      */
     private Channel listen(int port, InetAddress address, boolean keepalive, Consumer<Channel> onAccept) {
         ServerBootstrap bootstrap = new ServerBootstrap()
@@ -145,7 +145,7 @@ public final class ProxySet implements AutoCloseable {
         SocketSettings.listener(
                 bootstrap,
                 ctx.transport(),
-                keepalive && ctx.config().keepaliveEnabled(),
+                keepalive ? ctx.keepalive() : null,
                 ctx.config().enableOriginalSource());
         sockets.configureListener(bootstrap);
         ChannelFuture bound =

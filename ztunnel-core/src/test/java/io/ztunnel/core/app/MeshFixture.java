@@ -84,16 +84,21 @@ final class MeshFixture implements AutoCloseable {
     final int socksPort;
 
     MeshFixture(Path dir, Map<String, String> serverExtra) throws Exception {
+        this(dir, Map.of(), serverExtra);
+    }
+
+    /** As above, with extra environment for the client daemon too. */
+    MeshFixture(Path dir, Map<String, String> clientExtra, Map<String, String> serverExtra) throws Exception {
         this.dir = dir;
         this.configFile = dir.resolve("mesh.yaml");
         write(BASE);
         appA = banner("server-a", new InetSocketAddress("127.0.0.3", 8080));
         appB = banner("server-b", new InetSocketAddress("127.0.0.5", 8080));
         socksPort = freePort();
-        client = Daemon.start(config(
-                "client/client/client",
-                "127.0.0.2",
-                Map.of("UNSTABLE_ENABLE_SOCKS5", "true", "SOCKS5_PORT", String.valueOf(socksPort))));
+        Map<String, String> clientEnv = new HashMap<>(clientExtra);
+        clientEnv.put("UNSTABLE_ENABLE_SOCKS5", "true");
+        clientEnv.put("SOCKS5_PORT", String.valueOf(socksPort));
+        client = Daemon.start(config("client/client/client", "127.0.0.2", clientEnv));
         server = Daemon.start(config("server/server-a/server-a", "127.0.0.3", serverExtra));
     }
 

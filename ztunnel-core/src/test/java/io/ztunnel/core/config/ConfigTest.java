@@ -237,6 +237,15 @@ class ConfigTest {
     }
 
     @Test
+    void crlPathIsOnlySetByANonEmptyValue() {
+        assertThat(from(Map.of()).crlPath()).isNull();
+        assertThat(from(Map.of("CRL_PATH", "")).crlPath()).isNull();
+        assertThat(from(Map.of("CRL_PATH", "/var/run/secrets/istio/crl/ca-crl.pem"))
+                        .crlPath())
+                .isEqualTo("/var/run/secrets/istio/crl/ca-crl.pem");
+    }
+
+    @Test
     void workerThreadsFollowUpstreamsRules() {
         assertThat(from(Map.of("ZTUNNEL_CPU_LIMIT", "8", "ZTUNNEL_WORKER_THREADS", "50%"))
                         .workerThreads())

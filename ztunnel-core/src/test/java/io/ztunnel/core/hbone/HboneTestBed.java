@@ -59,6 +59,17 @@ final class HboneTestBed implements AutoCloseable {
     final AtomicInteger routed = new AtomicInteger();
     final ConcurrentLinkedQueue<InboundRequest> requests = new ConcurrentLinkedQueue<>();
     final ConcurrentLinkedQueue<Throwable> outboundFailures = new ConcurrentLinkedQueue<>();
+    /** Errors relays (outbound forwarder and inbound server alike) ended with; normal ends are not recorded. */
+    final ConcurrentLinkedQueue<Throwable> relayErrors = new ConcurrentLinkedQueue<>();
+
+    private final ConnectionObserver relayObserver = new ConnectionObserver() {
+        @Override
+        public void closed(Throwable error) {
+            if (error != null) {
+                relayErrors.add(error);
+            }
+        }
+    };
     /** What the server does with each valid CONNECT; by default it connects to the IP authority and relays. */
     volatile Consumer<InboundStream> decide;
 
@@ -98,7 +109,7 @@ final class HboneTestBed implements AutoCloseable {
                 } else {
                     Baggage baggage =
                             new Baggage("Kubernetes", "server", "deployment", "server", "server", "v1", "", "");
-                    Relay.start(stream.accept(baggage), f.channel(), ConnectionObserver.NOOP);
+                    Relay.start(stream.accept(baggage), f.channel(), relayObserver);
                 }
             });
         };
@@ -121,7 +132,7 @@ final class HboneTestBed implements AutoCloseable {
                 drain,
                 Duration.ofSeconds(5));
         ServerBootstrap bootstrap = new ServerBootstrap().group(group).channel(transport.serverChannel());
-        SocketSettings.listener(bootstrap, transport, false, false); // the daemon's 15008 options
+        SocketSettings.listener(bootstrap, transport, null, false); // the daemon's 15008 options
         serverChannel = bootstrap
                 .childHandler(new ChannelInitializer<>() {
                     @Override
@@ -186,7 +197,7 @@ final class HboneTestBed implements AutoCloseable {
                                                 ""));
                                 pool.connect(downstream, request).addListener((Future<Http2StreamChannel> f) -> {
                                     if (f.isSuccess()) {
-                                        Relay.start(downstream, f.getNow(), ConnectionObserver.NOOP);
+                                        Relay.start(downstream, f.getNow(), relayObserver);
                                     } else {
                                         outboundFailures.add(f.cause());
                                         downstream.close();

@@ -58,7 +58,8 @@ class SpiffeTrustManagerTest {
     void aPeersNextHandshakesSkipPathValidationWhileItsChainIsValid() throws Exception {
         LocalCa ca = LocalCa.loadOrCreate(dir.resolve("ca"), Clock.systemUTC());
         WorkloadCertificate client = TestPki.issue(ca, CLIENT, Duration.ofHours(1));
-        SpiffeTrustManager trust = new SpiffeTrustManager(ca.roots(), "cluster.local", new TestClock());
+        SpiffeTrustManager trust =
+                new SpiffeTrustManager(ca.roots(), "cluster.local", Revocation.NONE, new TestClock());
 
         for (int i = 0; i < 5; i++) {
             trust.checkClientTrusted(chain(client), "ECDHE_ECDSA");
@@ -77,7 +78,7 @@ class SpiffeTrustManagerTest {
         LocalCa ca = LocalCa.loadOrCreate(dir.resolve("ca"), Clock.systemUTC());
         WorkloadCertificate client = TestPki.issue(ca, CLIENT, Duration.ofHours(1));
         TestClock clock = new TestClock();
-        SpiffeTrustManager trust = new SpiffeTrustManager(ca.roots(), "cluster.local", clock);
+        SpiffeTrustManager trust = new SpiffeTrustManager(ca.roots(), "cluster.local", Revocation.NONE, clock);
         trust.checkClientTrusted(chain(client), "ECDHE_ECDSA");
 
         clock.now.set(client.chain().getFirst().getNotAfter().toInstant().plusSeconds(1));
@@ -93,7 +94,8 @@ class SpiffeTrustManagerTest {
     void anotherCasCertificateForTheSameIdentityIsRefusedAfterAGoodOneWasRemembered() throws Exception {
         LocalCa ca = LocalCa.loadOrCreate(dir.resolve("ca"), Clock.systemUTC());
         LocalCa foreign = LocalCa.loadOrCreate(dir.resolve("foreign"), Clock.systemUTC());
-        SpiffeTrustManager trust = new SpiffeTrustManager(ca.roots(), "cluster.local", new TestClock());
+        SpiffeTrustManager trust =
+                new SpiffeTrustManager(ca.roots(), "cluster.local", Revocation.NONE, new TestClock());
         trust.checkClientTrusted(chain(TestPki.issue(ca, CLIENT, Duration.ofHours(1))), "ECDHE_ECDSA");
 
         assertThatThrownBy(() -> trust.checkClientTrusted(
@@ -107,8 +109,9 @@ class SpiffeTrustManagerTest {
         LocalCa ca = LocalCa.loadOrCreate(dir.resolve("ca"), Clock.systemUTC());
         WorkloadCertificate client = TestPki.issue(ca, CLIENT, Duration.ofHours(1));
         TestClock clock = new TestClock();
-        new SpiffeTrustManager(ca.roots(), "cluster.local", clock).checkClientTrusted(chain(client), "ECDHE_ECDSA");
-        SpiffeTrustManager otherDomain = new SpiffeTrustManager(ca.roots(), "other.domain", clock);
+        new SpiffeTrustManager(ca.roots(), "cluster.local", Revocation.NONE, clock)
+                .checkClientTrusted(chain(client), "ECDHE_ECDSA");
+        SpiffeTrustManager otherDomain = new SpiffeTrustManager(ca.roots(), "other.domain", Revocation.NONE, clock);
         otherDomain.checkServerTrusted(chain(client), "ECDHE_ECDSA"); // remembered by this manager now
 
         assertThatThrownBy(() -> otherDomain.checkClientTrusted(chain(client), "ECDHE_ECDSA"))

@@ -110,6 +110,11 @@ class ConnectionRecordTest {
         assertThat(flagOf(HboneException.Kind.TLS_FAILURE)).isEqualTo(ResponseFlags.TLS_FAILURE);
         assertThat(flagOf(HboneException.Kind.IDENTITY_ERROR)).isEqualTo(ResponseFlags.IDENTITY_ERROR);
         assertThat(flagOf(HboneException.Kind.H2_HANDSHAKE_FAILURE)).isEqualTo(ResponseFlags.H2_HANDSHAKE_FAILURE);
+        assertThat(flagOf(HboneException.Kind.CERT_REVOKED)).isEqualTo(ResponseFlags.CERT_REVOKED);
+        // A revocation while relaying is not a normal end: it keeps its flag.
+        assertThat(ConnectionRecord.responseFlag(
+                        new HboneException(HboneException.Kind.CERT_REVOKED, "revoked", null), true))
+                .isEqualTo(ResponseFlags.CERT_REVOKED);
     }
 
     @Test
