@@ -21,6 +21,7 @@ import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -203,11 +204,15 @@ public final class MetricsServer implements AutoCloseable {
     private static void awaitReleased(NioListener ch) {
         long deadline = System.nanoTime() + RELEASE_WAIT.toNanos();
         boolean registered;
-        do {
+        try {
+            do {
+                ch.eventLoop().submit(() -> {}).awaitUninterruptibly();
+                registered = ch.registeredWithSelector();
+            } while (registered && System.nanoTime() < deadline);
             ch.eventLoop().submit(() -> {}).awaitUninterruptibly();
-            registered = ch.registeredWithSelector();
-        } while (registered && System.nanoTime() < deadline);
-        ch.eventLoop().submit(() -> {}).awaitUninterruptibly();
+        } catch (RejectedExecutionException loopGone) {
+            return; // the group is shutting down or gone: no loop is left to wait on (its selector releases the port)
+        }
         if (registered) {
             log.atWarn()
                     .addKeyValue("waited", RELEASE_WAIT)
