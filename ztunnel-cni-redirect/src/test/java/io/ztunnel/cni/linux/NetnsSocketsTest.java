@@ -1,6 +1,7 @@
 package io.ztunnel.cni.linux;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.netty.bootstrap.Bootstrap;
@@ -20,6 +21,12 @@ import io.netty.util.ReferenceCountUtil;
 import io.ztunnel.cni.testing.NoFdLeaks;
 import io.ztunnel.cni.testing.RequiresNetns;
 import io.ztunnel.cni.testing.TestNetns;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -399,8 +406,62 @@ class NetnsSocketsTest {
     }
 
     @Test
-    void capabilityCheckPassesAsRoot() {
-        Capabilities.check(MARK);
+    void capabilityCheckPassesAsRootAndNamesEachMissingCapability() throws Exception {
+        assertThatCode(() -> Capabilities.check(MARK)).doesNotThrowAnyException();
+        // Capabilities are per thread on Linux: each check below runs on a thread of its own that lacks some, and
+        // the threads it starts (PodNetns's) inherit that.
+        assertThat(withoutCapabilities(CAP_NET_ADMIN, CAP_NET_RAW))
+                .isInstanceOf(Capabilities.MissingCapabilityException.class)
+                .hasMessageContaining("cannot set SO_MARK " + MARK)
+                .hasMessageContaining("CAP_NET_ADMIN");
+        assertThat(withoutCapabilities(CAP_SYS_ADMIN))
+                .isInstanceOf(Capabilities.MissingCapabilityException.class)
+                .hasMessageContaining("cannot enter a network namespace")
+                .hasMessageContaining("CAP_SYS_ADMIN");
+    }
+
+    private static final int CAP_NET_ADMIN = 12;
+    private static final int CAP_NET_RAW = 13;
+    private static final int CAP_SYS_ADMIN = 21;
+    private static final int LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+
+    /**
+     * Runs {@link Capabilities#check} on a new thread with {@code caps} removed from its effective set (capset(2) on
+     * that thread only), and returns what it threw, or {@code null}.
+     */
+    private static Throwable withoutCapabilities(int... caps) throws Exception {
+        CompletableFuture<Throwable> thrown = new CompletableFuture<>();
+        Thread t = Thread.ofPlatform().start(() -> {
+            try {
+                dropEffective(caps);
+                Capabilities.check(MARK);
+                thrown.complete(null);
+            } catch (Throwable e) {
+                thrown.complete(e);
+            }
+        });
+        Throwable result = thrown.get(30, TimeUnit.SECONDS);
+        t.join();
+        return result;
+    }
+
+    private static void dropEffective(int... caps) throws Throwable {
+        Linker linker = Linker.nativeLinker();
+        FunctionDescriptor sig = FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS);
+        MethodHandle capget = linker.downcallHandle(linker.defaultLookup().findOrThrow("capget"), sig);
+        MethodHandle capset = linker.downcallHandle(linker.defaultLookup().findOrThrow("capset"), sig);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment header = arena.allocate(8, 4); // { u32 version; int pid (0: this thread) }
+            header.set(ValueLayout.JAVA_INT, 0, LINUX_CAPABILITY_VERSION_3);
+            MemorySegment data = arena.allocate(24, 4); // two { u32 effective, permitted, inheritable }
+            assertThat((int) capget.invokeExact(header, data)).as("capget").isZero();
+            int effective = data.get(ValueLayout.JAVA_INT, 0);
+            for (int cap : caps) {
+                effective &= ~(1 << cap);
+            }
+            data.set(ValueLayout.JAVA_INT, 0, effective);
+            assertThat((int) capset.invokeExact(header, data)).as("capset").isZero();
+        }
     }
 
     /** Releases whatever arrives (nothing is expected). */

@@ -2,6 +2,7 @@ package io.ztunnel.cni.linux;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import io.ztunnel.cni.linux.SeqpacketSocket.Message;
 import io.ztunnel.cni.linux.SeqpacketSocket.TruncatedMessageException;
@@ -16,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.concurrent.CompletableFuture;
@@ -159,7 +161,7 @@ class SeqpacketSocketTest {
                     outcome.complete(t);
                 }
             });
-            Thread.sleep(100);
+            awaitInLibc(reader, "recvmsg");
             b.close();
             assertThat(outcome.get(5, TimeUnit.SECONDS)).isInstanceOf(AsynchronousCloseException.class);
             reader.join();
@@ -205,10 +207,22 @@ class SeqpacketSocketTest {
                 outcome.complete(e);
             }
         });
-        Thread.sleep(100);
+        awaitInLibc(t, "accept4");
         listener.close();
         assertThat(outcome.get(5, TimeUnit.SECONDS)).isInstanceOf(AsynchronousCloseException.class);
         t.join();
+    }
+
+    /**
+     * Waits until {@code thread} is in the libc call {@code call} (blocked there, or about to be): a close from now on
+     * is one that must wake it, not one that the call sees before it starts.
+     */
+    private static void awaitInLibc(Thread thread, String call) {
+        await().atMost(Duration.ofSeconds(5))
+                .pollInterval(Duration.ofMillis(5))
+                .until(() -> Arrays.stream(thread.getStackTrace())
+                        .anyMatch(f -> f.getClassName().equals(Libc.class.getName())
+                                && f.getMethodName().equals(call)));
     }
 
     @Test

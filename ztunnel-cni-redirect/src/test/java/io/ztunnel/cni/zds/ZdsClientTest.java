@@ -2,7 +2,11 @@ package io.ztunnel.cni.zds;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import io.ztunnel.cni.linux.PodNetns;
 import io.ztunnel.cni.linux.SeqpacketSocket;
 import io.ztunnel.cni.linux.SeqpacketSocket.Message;
@@ -12,6 +16,9 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.concurrent.CompletableFuture;
@@ -21,6 +28,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
 
 /**
  * The daemon side of ZDS against a fake node agent that writes hand-encoded datagrams and checks
@@ -258,9 +266,27 @@ class ZdsClientTest {
     @Test
     void reconnectsWithBackoffWhenTheAgentIsNotThereYetAndAfterItGoesAway() throws Exception {
         listener.close();
-        client.start();
-        Thread.sleep(300); // several failed attempts: no listener at the path
+        Logger clientLog = (Logger) LoggerFactory.getLogger(ZdsClient.class);
+        ListAppender<ILoggingEvent> logs = new ListAppender<>();
+        logs.start();
+        clientLog.addAppender(logs);
+        try {
+            client.start();
+            // No listener at the path: the client says it cannot connect and keeps trying (every 20th failure is
+            // logged again, so a second line shows at least 20 attempts went by without giving up).
+            await().atMost(Duration.ofSeconds(20))
+                    .untilAsserted(() -> assertThat(List.copyOf(logs.list))
+                            .filteredOn(
+                                    e -> e.getFormattedMessage().equals("cannot connect to the node agent, retrying"))
+                            .extracting(e -> e.getLevel() + " " + keyValues(e))
+                            .contains(
+                                    "WARN socket=" + socketPath + " attempts=1",
+                                    "WARN socket=" + socketPath + " attempts=20"));
+        } finally {
+            clientLog.detachAppender(logs);
+        }
         assertThat(client.isConnected()).isFalse();
+        assertThat(handler.events).isEmpty();
         listener = SeqpacketSocket.listen(socketPath, 4);
         try (SeqpacketSocket agent = acceptHello()) {
             agent.send(Wire.snapshotSent());
@@ -278,6 +304,15 @@ class ZdsClientTest {
                     .isEqualTo(ACK);
             assertThat(handler.events).containsExactly("snapshot []", "snapshot []");
         }
+    }
+
+    /** The socket and attempts fields of a log event, as "socket=... attempts=...". */
+    private static String keyValues(ILoggingEvent e) {
+        Map<String, String> kv = new HashMap<>();
+        if (e.getKeyValuePairs() != null) {
+            e.getKeyValuePairs().forEach(p -> kv.put(p.key, String.valueOf(p.value)));
+        }
+        return "socket=" + kv.get("socket") + " attempts=" + kv.get("attempts");
     }
 
     @Test

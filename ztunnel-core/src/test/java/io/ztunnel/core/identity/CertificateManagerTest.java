@@ -1,6 +1,7 @@
 package io.ztunnel.core.identity;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.ztunnel.core.util.ManualScheduler;
 import java.nio.file.Path;
@@ -258,6 +259,48 @@ class CertificateManagerTest {
         assertThat(manager.current(A)).isNull();
         scheduler.advance(TTL);
         assertThat(ca.requests).hasSize(1);
+        assertThat(material.isReleased()).isTrue();
+    }
+
+    @Test
+    void closeReleasesEveryContextFailsWaitersAndStopsRenewalsBeforeItReturns() {
+        CompletableFuture<TlsMaterial> first = manager.fetch(A);
+        scheduler.runPending();
+        ca.answerAll();
+        TlsMaterial material = first.join();
+        CompletableFuture<TlsMaterial> waiting = manager.fetch(B);
+        scheduler.runPending();
+        assertThat(ca.requests).containsExactly(A, B);
+
+        // On a thread other than the one driving the scheduler (JUnit's timeout thread mode makes tearDown one too),
+        // close() itself must finish the job: nothing may be left for a later scheduler pass or a timeout.
+        CompletableFuture.runAsync(manager::close).join();
+
+        assertThat(material.isReleased())
+                .as("the issued TLS contexts are released")
+                .isTrue();
+        assertThat(waiting)
+                .as("a connection still waiting for its certificate fails")
+                .isCompletedExceptionally();
+        assertThatThrownBy(waiting::join).hasRootCauseMessage("certificate manager closed");
+        assertThat(manager.current(A)).isNull();
+        assertThat(manager.status()).isEmpty();
+        CompletableFuture<TlsMaterial> late = manager.fetch(A);
+        scheduler.runPending();
+        assertThatThrownBy(late::join).hasRootCauseMessage("certificate manager closed");
+        ca.answerAll(); // B's late answer finds the manager closed
+        scheduler.advance(TTL);
+        assertThat(ca.requests).as("no renewal after close").containsExactly(A, B);
+    }
+
+    @Test
+    void closeTwiceIsHarmless() {
+        CompletableFuture<TlsMaterial> first = manager.fetch(A);
+        scheduler.runPending();
+        ca.answerAll();
+        TlsMaterial material = first.join();
+        manager.close();
+        manager.close();
         assertThat(material.isReleased()).isTrue();
     }
 }

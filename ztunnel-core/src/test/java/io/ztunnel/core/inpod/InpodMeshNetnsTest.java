@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.ztunnel.cni.testing.RequiresNetns;
 import io.ztunnel.core.demo.LocalMesh;
 import io.ztunnel.core.demo.Shell;
+import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.ConnectException;
@@ -23,6 +24,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -149,6 +151,28 @@ class InpodMeshNetnsTest {
         }
     }
 
+    /** Waits until tcpdump says it is capturing (its "listening on" line), reading its merged output. */
+    private static void awaitListening(Process tcpdump) throws Exception {
+        CompletableFuture<Boolean> listening = CompletableFuture.supplyAsync(() -> {
+            // Not closed here: tcpdump still writes its summary to this pipe when it is stopped.
+            BufferedReader out = tcpdump.inputReader(StandardCharsets.UTF_8);
+            try {
+                String l;
+                while ((l = out.readLine()) != null) {
+                    if (l.contains("listening on")) {
+                        return true;
+                    }
+                }
+                return false;
+            } catch (IOException e) {
+                return false;
+            }
+        });
+        assertThat(listening.get(10, TimeUnit.SECONDS))
+                .as("tcpdump started capturing")
+                .isTrue();
+    }
+
     private String ip(String pod) {
         return mesh.pod(pod).ip();
     }
@@ -195,7 +219,7 @@ class InpodMeshNetnsTest {
                 .redirectErrorStream(true)
                 .start();
         try {
-            Thread.sleep(1000);
+            awaitListening(tcpdump);
             String secret = "TOP-SECRET-PAYLOAD-0123456789";
             for (String target : List.of("server2", "external")) {
                 try (Socket s = connect("client", ip(target), 8080)) {
@@ -205,7 +229,11 @@ class InpodMeshNetnsTest {
                     s.getInputStream().readAllBytes();
                 }
             }
-            Thread.sleep(1000);
+            // tcpdump -U writes each packet as it is captured and the external connection ran after the mesh one,
+            // so once its plaintext is in the file the mesh connection's packets are too.
+            await().atMost(Duration.ofSeconds(10))
+                    .until(() -> new String(Files.readAllBytes(capture), StandardCharsets.ISO_8859_1)
+                            .contains(secret + "-external"));
         } finally {
             tcpdump.destroy();
             tcpdump.waitFor(5, TimeUnit.SECONDS);

@@ -6,10 +6,11 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.PriorityQueue;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A {@link Scheduler} for tests: tasks run only inside {@link #runPending()} / {@link #advance(Duration)}, on the
- * calling thread, and time moves only when advanced. Not thread-safe: use from the test thread only.
+ * calling thread, and time moves only when advanced. Not thread-safe: drive it from one thread at a time.
  */
 public final class ManualScheduler implements Scheduler {
     private record Task(Instant due, long seq, Runnable runnable, boolean[] cancelled) {}
@@ -18,7 +19,7 @@ public final class ManualScheduler implements Scheduler {
             new PriorityQueue<>(Comparator.comparing(Task::due).thenComparingLong(Task::seq));
     private Instant now;
     private long seq;
-    private final Thread owner = Thread.currentThread();
+    private volatile @Nullable Thread running;
 
     public ManualScheduler(Instant start) {
         this.now = start;
@@ -41,10 +42,17 @@ public final class ManualScheduler implements Scheduler {
         return now;
     }
 
-    /** The creating (test) thread counts as the scheduler thread: everything runs there. */
+    /**
+     * Whoever drives the scheduler is its thread: tasks run only on the caller of {@link #advance}, so a caller counts
+     * as "in the scheduler" unless another thread is running tasks right now. (JUnit runs each test and lifecycle
+     * method on a thread of its own when a timeout applies, so the thread that created this scheduler is not the one
+     * that closes what uses it; a component that hands work to "the scheduler thread" and waits for it would wait for
+     * a task that nothing runs.)
+     */
     @Override
     public boolean inScheduler() {
-        return Thread.currentThread() == owner;
+        Thread t = running;
+        return t == null || t == Thread.currentThread();
     }
 
     /** Runs every task due now (including tasks they submit for now). */
@@ -58,6 +66,16 @@ public final class ManualScheduler implements Scheduler {
         synchronized (this) {
             target = now.plus(duration);
         }
+        Thread previous = running;
+        running = Thread.currentThread();
+        try {
+            runUntil(target);
+        } finally {
+            running = previous;
+        }
+    }
+
+    private void runUntil(Instant target) {
         while (true) {
             Task next;
             synchronized (this) {

@@ -2,6 +2,7 @@ package io.ztunnel.metrics.server;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFactory;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
@@ -20,6 +21,7 @@ import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -47,6 +49,9 @@ public final class MetricsServer implements AutoCloseable {
 
     /** Upstream ztunnel's stats port. */
     public static final int DEFAULT_PORT = 15020;
+
+    /** How long {@link #close} waits for the JDK to release a NIO listener; normally one loop pass. */
+    private static final Duration RELEASE_WAIT = Duration.ofSeconds(5);
 
     private final ZtunnelMetrics metrics;
     private final EventLoopGroup group;
@@ -95,9 +100,14 @@ public final class MetricsServer implements AutoCloseable {
         if (serverChannel != null) {
             throw new IllegalStateException("already started");
         }
-        ServerBootstrap bootstrap = new ServerBootstrap()
-                .group(group)
-                .channel(channelType)
+        ServerBootstrap bootstrap = new ServerBootstrap().group(group);
+        if (channelType == NioServerSocketChannel.class) {
+            // close() must see the JDK channel to know when the port is actually released.
+            bootstrap.channelFactory((ChannelFactory<ServerChannel>) NioListener::new);
+        } else {
+            bootstrap.channel(channelType);
+        }
+        bootstrap
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childHandler(new MetricsServerInitializer(
@@ -167,8 +177,8 @@ public final class MetricsServer implements AutoCloseable {
     }
 
     /**
-     * Stops listening and closes every accepted connection; blocks until done. On epoll (the daemon's transport) the
-     * port is free when this returns; on NIO the JDK releases it at the selector's next pass, a moment later.
+     * Stops listening and closes every accepted connection; blocks until done. The port is free when this returns: a
+     * new connection to it is refused and another server can bind it, on epoll and on NIO alike.
      */
     @Override
     public void close() {
@@ -177,8 +187,47 @@ public final class MetricsServer implements AutoCloseable {
             return;
         }
         ch.close().awaitUninterruptibly();
+        if (ch instanceof NioListener nio) {
+            awaitReleased(nio);
+        }
         connections.close().awaitUninterruptibly();
         log.atInfo().addKeyValue("address", ch.localAddress()).log("metrics server stopped");
+    }
+
+    /**
+     * Waits until the JDK has released a closed NIO listener's socket. The JDK defers closing a channel that is still
+     * registered with a selector until that selector's next pass drops the cancelled key, so after Netty's close the
+     * port keeps accepting connections for a moment. Each task run on the channel's event loop lets the loop go round
+     * (and so select) again; once the JDK channel is no longer registered, the selector pass that dropped the key has
+     * also closed the socket, and a last task on the loop makes sure that pass has finished.
+     */
+    private static void awaitReleased(NioListener ch) {
+        long deadline = System.nanoTime() + RELEASE_WAIT.toNanos();
+        boolean registered;
+        try {
+            do {
+                ch.eventLoop().submit(() -> {}).awaitUninterruptibly();
+                registered = ch.registeredWithSelector();
+            } while (registered && System.nanoTime() < deadline);
+            ch.eventLoop().submit(() -> {}).awaitUninterruptibly();
+        } catch (RejectedExecutionException loopGone) {
+            return; // the group is shutting down or gone: no loop is left to wait on (its selector releases the port)
+        }
+        if (registered) {
+            log.atWarn()
+                    .addKeyValue("waited", RELEASE_WAIT)
+                    .log("metrics listener still registered with its selector after close; the port may stay bound");
+        }
+    }
+
+    /**
+     * The NIO listener, with a view of its JDK channel's selector registration for {@link #awaitReleased}. Threading
+     * as its parent's.
+     */
+    static final class NioListener extends NioServerSocketChannel {
+        boolean registeredWithSelector() {
+            return javaChannel().isRegistered();
+        }
     }
 
     static Class<? extends ServerChannel> serverChannelFor(EventLoopGroup group) {

@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.time.Duration;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -105,15 +106,20 @@ class LocalFileSourceTest {
         Path file = dir.resolve("pods.yaml");
         Files.writeString(file, pods("a"));
         BlockingQueue<ClusterView> views = new LinkedBlockingQueue<>();
-        try (LocalFileSource source = new LocalFileSource(file)) {
+        // A debounce far longer than the gaps in the burst, so that a slow machine cannot split the burst in two.
+        Duration debounce = Duration.ofSeconds(1);
+        try (LocalFileSource source = new LocalFileSource(file, debounce)) {
             source.start(views::add);
             views.take();
             for (String n : new String[] {"b", "c", "d", "e"}) {
                 Files.writeString(file, pods(n));
-                Thread.sleep(20);
+                Thread.sleep(20); // part of the scenario: writes that arrive apart, but within the debounce
             }
             assertThat(next(views)).isEqualTo("e");
-            assertThat(views.poll(500, TimeUnit.MILLISECONDS)).isNull();
+            // Nothing more may come: no event follows the burst, so any further view would be a second reload of
+            // it. Two debounce periods are the window in which one would have shown up.
+            assertThat(views.poll(2 * debounce.toMillis(), TimeUnit.MILLISECONDS))
+                    .isNull();
         }
     }
 
