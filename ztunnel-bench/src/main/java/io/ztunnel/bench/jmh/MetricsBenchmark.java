@@ -10,6 +10,7 @@ import io.ztunnel.core.state.Workload;
 import io.ztunnel.core.telemetry.TrafficTelemetry;
 import io.ztunnel.metrics.ZtunnelMetrics;
 import java.net.InetSocketAddress;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -58,9 +59,11 @@ public class MetricsBenchmark {
         tracker = new ConnectionTracker();
         sources = new Workload[64];
         for (int i = 0; i < sources.length; i++) {
-            sources[i] = state.workload("Kubernetes//Pod/ns" + (i % 100) + "/pod-" + i);
+            sources[i] = Objects.requireNonNull(
+                    state.workload("Kubernetes//Pod/ns" + (i % 100) + "/pod-" + i), "no such fixture workload");
         }
-        destination = state.workload("Kubernetes//Pod/ns99/pod-999");
+        destination =
+                Objects.requireNonNull(state.workload("Kubernetes//Pod/ns99/pod-999"), "no such fixture workload");
         src = new InetSocketAddress(MeshFixture.workloadIp(1), 40000);
         dst = new InetSocketAddress(MeshFixture.workloadIp(1000), 8080);
     }

@@ -5,6 +5,7 @@ import io.ztunnel.core.rbac.Authorizer;
 import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.Workload;
 import java.net.InetAddress;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -43,7 +44,7 @@ public class RbacBenchmark {
     @Setup
     public void setup() throws Exception {
         state = MeshFixture.build(1000, policies);
-        destination = state.workload("Kubernetes//Pod/ns0/pod-0");
+        destination = Objects.requireNonNull(state.workload("Kubernetes//Pod/ns0/pod-0"), "no such fixture workload");
         InetAddress dst = InetAddress.getByName(MeshFixture.workloadIp(1));
         InetAddress src = InetAddress.getByName("10.200.0.1");
         allowed = new Authorizer.Connection(src, new SpiffeId("cluster.local", "client", "client"), dst, 8080);

@@ -9,8 +9,10 @@ import io.ztunnel.core.state.Workload;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.List;
+import java.util.Objects;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -52,7 +54,7 @@ public class RoutingBenchmark {
     @Setup
     public void setup() throws Exception {
         state = MeshFixture.build(workloads, 0);
-        source = state.workload("Kubernetes//Pod/ns1/pod-1");
+        source = Objects.requireNonNull(state.workload("Kubernetes//Pod/ns1/pod-1"), "no such fixture workload");
         router = new OutboundRouter(RoutingConfig.defaults(false), new SplittableRandom(42));
         SplittableRandom r = new SplittableRandom(7);
         for (int i = 0; i < 1024; i++) {
@@ -76,7 +78,7 @@ public class RoutingBenchmark {
     }
 
     @Benchmark
-    public Workload workloadByPodIp() {
+    public @Nullable Workload workloadByPodIp() {
         return state.workloadByAddress(podAddresses[index()]);
     }
 

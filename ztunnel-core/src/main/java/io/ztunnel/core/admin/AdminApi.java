@@ -31,6 +31,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
 import jdk.jfr.Configuration;
 import jdk.jfr.Recording;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -156,7 +157,7 @@ public final class AdminApi {
     }
 
     /** A query parameter's last value (a form decoded into a map keeps the last), or null. */
-    private static String last(HttpServer.Request r, String name) {
+    private static @Nullable String last(HttpServer.Request r, String name) {
         List<String> values = r.query().get(name);
         return values == null || values.isEmpty() ? null : values.getLast();
     }

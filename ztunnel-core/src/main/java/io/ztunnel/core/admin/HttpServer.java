@@ -32,6 +32,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,7 +49,7 @@ public final class HttpServer implements AutoCloseable {
     /** A request as handlers see it. */
     public record Request(
             String method, String path, Map<String, List<String>> query, String body, SocketAddress remote) {
-        public String param(String name) {
+        public @Nullable String param(String name) {
             List<String> v = query.get(name);
             return v == null || v.isEmpty() ? null : v.getFirst();
         }

@@ -54,6 +54,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
@@ -98,11 +99,11 @@ public final class Daemon implements AutoCloseable {
     private final CertificateAuthority ca;
     private final @Nullable CrlManager crl;
     private final Consumer<String> fatal;
-    private InpodManager inpod;
-    private ZdsClient zds;
-    private InetSocketAddress adminAddress;
-    private InetSocketAddress readinessAddress;
-    private InetSocketAddress metricsAddress;
+    private @Nullable InpodManager inpod;
+    private @Nullable ZdsClient zds;
+    private @Nullable InetSocketAddress adminAddress;
+    private @Nullable InetSocketAddress readinessAddress;
+    private @Nullable InetSocketAddress metricsAddress;
 
     private Daemon(Config config, Consumer<String> fatal) {
         this.config = config;
@@ -215,18 +216,19 @@ public final class Daemon implements AutoCloseable {
         startServers();
         loadState(stateReady);
         if (config.proxyMode() == Config.ProxyMode.DEDICATED) {
+            Config.LocalWorkloadInfo workloadInfo = config.proxyWorkloadInfo();
+            if (workloadInfo == null) {
+                throw new IllegalStateException("PROXY_MODE=dedicated needs PROXY_WORKLOAD_INFO");
+            }
             if (config.upstream().proxyEnabled()) {
                 ProxySet proxy = new ProxySet(
-                        context,
-                        config.proxyWorkloadInfo(),
-                        Sockets.host(transport, context.keepalive()),
-                        config.bindAddress());
+                        context, workloadInfo, Sockets.host(transport, context.keepalive()), config.bindAddress());
                 proxies.add(proxy); // closed with the daemon, also when it fails to start
                 proxy.start().join();
                 closeables.add(dns().startOnHost(proxy.local()));
             } else {
                 // ENABLE_PROXY=false: no proxy listeners, but the DNS proxy still serves the workload.
-                LocalWorkload local = new LocalWorkload(config.proxyWorkloadInfo(), config.nodeName(), store, timer);
+                LocalWorkload local = new LocalWorkload(workloadInfo, config.nodeName(), store, timer);
                 closeables.add(local);
                 closeables.add(dns().startOnHost(local));
             }
@@ -266,7 +268,8 @@ public final class Daemon implements AutoCloseable {
             ProxyState staticState = null;
             if (config.localXdsPath() != null || config.localXds() != null) {
                 try {
-                    staticState = LocalConfigSource.toState(localConfig());
+                    staticState = LocalConfigSource.toState(
+                            Objects.requireNonNull(localConfig(), "LOCAL_XDS_PATH or LOCAL_XDS is set"));
                 } catch (LocalConfigException | ConversionException e) {
                     throw new ConfigException(
                             (config.localXdsPath() != null ? "LOCAL_XDS_PATH=" + config.localXdsPath() : "LOCAL_XDS")
@@ -304,7 +307,9 @@ public final class Daemon implements AutoCloseable {
                 closeables.add(watcher);
                 first.get(30, TimeUnit.SECONDS);
             } catch (ExecutionException e) {
-                throw new IllegalStateException("local config " + path + ": " + Errors.message(e.getCause()), e);
+                Throwable cause = e.getCause();
+                throw new IllegalStateException(
+                        "local config " + path + ": " + Errors.message(cause != null ? cause : e), e);
             } catch (Exception e) {
                 throw new IllegalStateException("local config " + path + ": " + Errors.message(e), e);
             }
@@ -319,6 +324,7 @@ public final class Daemon implements AutoCloseable {
     }
 
     /** The local config as the variables give it (file or inline text); null when neither is set. */
+    @Nullable
     LocalConfig localConfig() throws LocalConfigException {
         if (config.localXdsPath() != null) {
             return LocalConfigParser.parseFile(Path.of(config.localXdsPath()));
@@ -477,15 +483,15 @@ public final class Daemon implements AutoCloseable {
         return certificates;
     }
 
-    public InetSocketAddress adminAddress() {
+    public @Nullable InetSocketAddress adminAddress() {
         return adminAddress;
     }
 
-    public InetSocketAddress readinessAddress() {
+    public @Nullable InetSocketAddress readinessAddress() {
         return readinessAddress;
     }
 
-    public InetSocketAddress metricsAddress() {
+    public @Nullable InetSocketAddress metricsAddress() {
         return metricsAddress;
     }
 

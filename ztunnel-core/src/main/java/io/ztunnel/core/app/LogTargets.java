@@ -56,8 +56,11 @@ public final class LogTargets {
             Map.entry("io.ztunnel.metrics.TrafficMetrics", "ztunnel::proxy::metrics"));
 
     /** Longest first, so the first prefix that matches is the most specific. */
-    private static final List<String> PREFIXES = TABLE.keySet().stream()
-            .sorted(Comparator.comparingInt(String::length).reversed())
+    /** The table's entries, longest logger prefix first. */
+    private static final List<Map.Entry<String, String>> PREFIXES = TABLE.entrySet().stream()
+            .sorted(Comparator.comparingInt(
+                            (Map.Entry<String, String> e) -> e.getKey().length())
+                    .reversed())
             .toList();
 
     private static final Map<String, String> CACHE = new ConcurrentHashMap<>();
@@ -80,11 +83,12 @@ public final class LogTargets {
     }
 
     private static String lookup(String name) {
-        for (String prefix : PREFIXES) {
+        for (Map.Entry<String, String> entry : PREFIXES) {
+            String prefix = entry.getKey();
             if (name.equals(prefix)
                     || (name.startsWith(prefix)
                             && (name.charAt(prefix.length()) == '.' || name.charAt(prefix.length()) == '$'))) {
-                return TABLE.get(prefix);
+                return entry.getValue();
             }
         }
         return name;

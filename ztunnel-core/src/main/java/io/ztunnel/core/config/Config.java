@@ -12,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The daemon's configuration, read once at start from Istio ztunnel's environment variables (and validated: a bad
@@ -26,7 +27,7 @@ import java.util.Set;
  */
 public record Config(
         ProxyMode proxyMode,
-        LocalWorkloadInfo proxyWorkloadInfo,
+        @Nullable LocalWorkloadInfo proxyWorkloadInfo,
         String nodeName,
         String network,
         String clusterId,
@@ -47,17 +48,17 @@ public record Config(
         Map<String, String> caHeaders,
         Map<String, String> proxyMetadata,
         Map<String, String> proxyMetadataJson,
-        String localXdsPath,
-        String localXds,
+        @Nullable String localXdsPath,
+        @Nullable String localXds,
         Path localCaDir,
         boolean localCaDirSet,
         Duration secretTtl,
         TlsSettings tls,
-        String crlPath,
+        @Nullable String crlPath,
         String inpodUds,
         boolean inpodPortReuse,
         int packetMark,
-        Boolean enableOriginalSource,
+        @Nullable Boolean enableOriginalSource,
         boolean ipv6Enabled,
         boolean socks5Enabled,
         boolean responseBaggage,
@@ -173,10 +174,9 @@ public record Config(
         };
         LocalWorkloadInfo info = null;
         // Upstream reads the local workload in dedicated mode only.
-        if (mode == ProxyMode.DEDICATED
-                && env.raw("PROXY_WORKLOAD_INFO") != null
-                && !env.raw("PROXY_WORKLOAD_INFO").isEmpty()) {
-            info = LocalWorkloadInfo.parse(env.raw("PROXY_WORKLOAD_INFO"));
+        String workloadInfo = env.raw("PROXY_WORKLOAD_INFO");
+        if (mode == ProxyMode.DEDICATED && workloadInfo != null && !workloadInfo.isEmpty()) {
+            info = LocalWorkloadInfo.parse(workloadInfo);
         }
         if (mode == ProxyMode.DEDICATED && info == null) {
             throw new ConfigException("PROXY_MODE=dedicated needs PROXY_WORKLOAD_INFO=<namespace>/<name>/<sa>");
@@ -189,13 +189,13 @@ public record Config(
             throw new ConfigException("TRUST_DOMAIN=" + trustDomain + ": " + Errors.message(e));
         }
 
-        String localXdsPath = env.nonEmpty("LOCAL_XDS_PATH", null);
-        String localXds = env.nonEmpty("LOCAL_XDS", null);
+        String localXdsPath = env.nonEmpty("LOCAL_XDS_PATH");
+        String localXds = env.nonEmpty("LOCAL_XDS");
         if (localXdsPath != null && localXds != null) {
             throw new ConfigException("LOCAL_XDS_PATH and LOCAL_XDS are mutually exclusive; set one of them");
         }
 
-        int cpus = env.nonEmpty("ZTUNNEL_CPU_LIMIT", null) != null
+        int cpus = env.nonEmpty("ZTUNNEL_CPU_LIMIT") != null
                 ? env.integer("ZTUNNEL_CPU_LIMIT", 1, 1, 1_000_000)
                 : Runtime.getRuntime().availableProcessors();
         int workers = workerThreads(env, cpus, mesh.concurrency());
@@ -224,7 +224,7 @@ public record Config(
         }
 
         InetAddress bind;
-        String bindText = env.nonEmpty("PROXY_BIND_ADDRESS", null);
+        String bindText = env.nonEmpty("PROXY_BIND_ADDRESS");
         boolean ipv6 = env.bool("IPV6_ENABLED", true);
         try {
             bind = bindText != null ? InetAddress.getByName(bindText) : InetAddress.getByName(ipv6 ? "::" : "0.0.0.0");
@@ -289,10 +289,10 @@ public record Config(
                 localXdsPath,
                 localXds,
                 Path.of(env.nonEmpty("LOCAL_CA_DIR", "./var/lib/ztunnel/ca")),
-                env.nonEmpty("LOCAL_CA_DIR", null) != null,
+                env.nonEmpty("LOCAL_CA_DIR") != null,
                 secretTtl(env),
                 new TlsSettings(env.bool("TLS12_ENABLED", false), compliance.equals("pqc")),
-                env.nonEmpty("CRL_PATH", null),
+                env.nonEmpty("CRL_PATH"),
                 env.nonEmpty("INPOD_UDS", "/var/run/ztunnel/ztunnel.sock"),
                 env.bool("INPOD_PORT_REUSE", true),
                 env.integer("PACKET_MARK", mode == ProxyMode.SHARED ? 1337 : 0, 0, Integer.MAX_VALUE),
@@ -383,8 +383,8 @@ public record Config(
      * else, with a CPU resource limit, max(limit, request) rounded up; else max(ceil(25 % of CPUs), request, 2).
      * {@code cpus} is {@code ZTUNNEL_CPU_LIMIT} when set, else the logical CPUs.
      */
-    static int workerThreads(Env env, int cpus, Integer concurrency) {
-        String explicit = env.nonEmpty("ZTUNNEL_WORKER_THREADS", null);
+    static int workerThreads(Env env, int cpus, @Nullable Integer concurrency) {
+        String explicit = env.nonEmpty("ZTUNNEL_WORKER_THREADS");
         if (explicit != null) {
             String v = explicit.trim();
             try {
@@ -417,7 +417,7 @@ public record Config(
     }
 
     private static double cpuQuantity(Env env, String name) {
-        String v = env.nonEmpty(name, null);
+        String v = env.nonEmpty(name);
         if (v == null) {
             return 0;
         }
@@ -431,10 +431,10 @@ public record Config(
 
     /** {@code CONNECTION_TERMINATION_DEADLINE}, else from {@code TERMINATION_GRACE_PERIOD_SECONDS}, else 5 s. */
     static Duration terminationDeadline(Env env) {
-        if (env.nonEmpty("CONNECTION_TERMINATION_DEADLINE", null) != null) {
+        if (env.nonEmpty("CONNECTION_TERMINATION_DEADLINE") != null) {
             return env.duration("CONNECTION_TERMINATION_DEADLINE", Duration.ofSeconds(5));
         }
-        String grace = env.nonEmpty("TERMINATION_GRACE_PERIOD_SECONDS", null);
+        String grace = env.nonEmpty("TERMINATION_GRACE_PERIOD_SECONDS");
         if (grace == null) {
             return Duration.ofSeconds(5);
         }

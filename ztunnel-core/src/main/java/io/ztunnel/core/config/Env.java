@@ -6,6 +6,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Typed reads of environment variables with ztunnel's value formats (booleans {@code true}/{@code false}, sizes,
@@ -25,7 +26,7 @@ public final class Env {
     }
 
     /** The raw value, or null when unset. An empty string is a set value. */
-    public String raw(String name) {
+    public @Nullable String raw(String name) {
         return vars.get(name);
     }
 
@@ -36,6 +37,12 @@ public final class Env {
     public String string(String name, String fallback) {
         String v = vars.get(name);
         return v == null ? fallback : v;
+    }
+
+    /** Non-empty value, or {@code null} when unset or empty. */
+    public @Nullable String nonEmpty(String name) {
+        String v = vars.get(name);
+        return v == null || v.isEmpty() ? null : v;
     }
 
     /** Non-empty value or fallback (an empty value counts as unset). */
@@ -61,7 +68,7 @@ public final class Env {
     }
 
     /** A tri-state boolean: null when unset; otherwise as {@link #bool}. */
-    public Boolean optionalBool(String name) {
+    public @Nullable Boolean optionalBool(String name) {
         return vars.containsKey(name) ? bool(name, false) : null;
     }
 

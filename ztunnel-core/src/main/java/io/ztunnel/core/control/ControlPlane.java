@@ -30,6 +30,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -123,7 +124,7 @@ public final class ControlPlane implements AutoCloseable {
             StateStore store,
             CertificateManager certificates,
             XdsMetrics metrics,
-            ProxyState staticState) {
+            @Nullable ProxyState staticState) {
         Objects.requireNonNull(store, "store");
         Objects.requireNonNull(certificates, "certificates");
         Objects.requireNonNull(metrics, "metrics");

@@ -19,6 +19,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -300,7 +301,7 @@ public final class XdsStateSource implements XdsResourceHandler {
     }
 
     /** The identity to keep a certificate warm for, or null when the workload is not a local HBONE workload. */
-    private SpiffeId localIdentity(Workload workload) {
+    private @Nullable SpiffeId localIdentity(Workload workload) {
         if (nodeName.isEmpty() || !workload.node().equals(nodeName) || !workload.speaksHbone()) {
             return null;
         }

@@ -168,7 +168,7 @@ public final class LocalMesh implements AutoCloseable {
             }
             for (PodSpec p : pods) {
                 mesh.podSpecs.put(p.name(), p);
-                mesh.pods.put(p.name(), mesh.topology.addPod(mesh.nodes.get(p.node()), p.name(), p.index()));
+                mesh.pods.put(p.name(), mesh.topology.addPod(mesh.node(p.node()), p.name(), p.index()));
             }
             mesh.namespaces.putAll(namespaceLabels);
             if (resolvConf != null) {
@@ -224,7 +224,7 @@ public final class LocalMesh implements AutoCloseable {
             List<String> args,
             Map<String, String> env,
             Path log) {
-        String netns = nodes.get(node).netns();
+        String netns = node(node).netns();
         if (launcher.isEmpty()) {
             return ManagedProcess.start(name, netns, mainClass, args, env, jvmOptions, log);
         }
@@ -268,7 +268,11 @@ public final class LocalMesh implements AutoCloseable {
     }
 
     public ManagedProcess daemon(String node) {
-        return daemons.get(node);
+        ManagedProcess daemon = daemons.get(node);
+        if (daemon == null) {
+            throw new IllegalArgumentException("no ztunnel on node " + node + " in the mesh");
+        }
+        return daemon;
     }
 
     /** Waits until the node's daemon answers ready (all its pods' proxies are up). */
@@ -292,7 +296,7 @@ public final class LocalMesh implements AutoCloseable {
             Thread.sleep(200);
         }
         throw new IllegalStateException("ztunnel on " + node + " not ready: " + last + "\n"
-                + tail(daemons.get(node).output()));
+                + tail(daemon(node).output()));
     }
 
     private static String tail(String text) {
@@ -323,11 +327,23 @@ public final class LocalMesh implements AutoCloseable {
 
     /** The network namespace name of a node. */
     public String nodeNetns(String node) {
-        return nodes.get(node).netns();
+        return node(node).netns();
     }
 
     public Topology.Pod pod(String name) {
-        return pods.get(name);
+        Topology.Pod pod = pods.get(name);
+        if (pod == null) {
+            throw new IllegalArgumentException("no pod " + name + " in the mesh");
+        }
+        return pod;
+    }
+
+    private Topology.Node node(String name) {
+        Topology.Node node = nodes.get(name);
+        if (node == null) {
+            throw new IllegalArgumentException("no node " + name + " in the mesh");
+        }
+        return node;
     }
 
     public String vip(int index) {
@@ -338,7 +354,7 @@ public final class LocalMesh implements AutoCloseable {
     public PodNetns netns(String pod) throws IOException {
         PodNetns handle = handles.get(pod);
         if (handle == null) {
-            handle = PodNetns.open(Path.of(pods.get(pod).netnsPath()));
+            handle = PodNetns.open(Path.of(pod(pod).netnsPath()));
             handles.put(pod, handle);
         }
         return handle;
@@ -346,7 +362,7 @@ public final class LocalMesh implements AutoCloseable {
 
     /** A TCP listener on the pod's IP and {@code port}, created inside the pod's namespace; the caller's to close. */
     public ServerSocket listen(String pod, int port) throws IOException {
-        String ip = pods.get(pod).ip();
+        String ip = pod(pod).ip();
         return netns(pod).call(() -> {
             ServerSocket s = new ServerSocket();
             s.setReuseAddress(true);
@@ -359,7 +375,7 @@ public final class LocalMesh implements AutoCloseable {
     public String http(String node, int port, String path) throws IOException {
         PodNetns ns = handles.get("node/" + node);
         if (ns == null) {
-            ns = PodNetns.open(Path.of("/var/run/netns", nodes.get(node).netns()));
+            ns = PodNetns.open(Path.of("/var/run/netns", node(node).netns()));
             handles.put("node/" + node, ns);
         }
         try (Socket s = ns.call(() -> {
@@ -382,7 +398,7 @@ public final class LocalMesh implements AutoCloseable {
                 p.name(),
                 p.namespace(),
                 p.serviceAccount(),
-                List.of(ip(pods.get(p.name()).ip())),
+                List.of(ip(pod(p.name()).ip())),
                 p.labels(),
                 Map.of(),
                 false,
@@ -423,7 +439,7 @@ public final class LocalMesh implements AutoCloseable {
                     .append('\n')
                     .append("  trustDomain: cluster.local\n")
                     .append("  workloadIps: [\"")
-                    .append(pods.get(p.name()).ip())
+                    .append(pod(p.name()).ip())
                     .append("\"]\n")
                     .append("  protocol: ")
                     .append(enrolled(p) ? "HBONE" : "TCP")
@@ -515,10 +531,10 @@ public final class LocalMesh implements AutoCloseable {
                         .append(p.serviceAccount())
                         .append('\n')
                         .append("  ips: [\"")
-                        .append(pods.get(p.name()).ip())
+                        .append(pod(p.name()).ip())
                         .append("\"]\n")
                         .append("  netns: ")
-                        .append(pods.get(p.name()).netns())
+                        .append(pod(p.name()).netns())
                         .append('\n')
                         .append("  labels: {");
                 agent.append(String.join(

@@ -2,18 +2,19 @@ package io.ztunnel.core.hbone;
 
 import io.ztunnel.core.net.Addresses;
 import java.net.InetSocketAddress;
+import org.jspecify.annotations.Nullable;
 
 /** The {@code forwarded} header of HBONE requests: {@code for="<client ip:port>"} plus {@code ;host=<service>}. */
 public final class Forwarded {
     private Forwarded() {}
 
-    public static String encode(InetSocketAddress client, String serviceHost) {
+    public static String encode(InetSocketAddress client, @Nullable String serviceHost) {
         String value = "for=\"" + Addresses.format(client.getAddress(), client.getPort()) + "\"";
         return serviceHost == null || serviceHost.isEmpty() ? value : value + ";host=" + serviceHost;
     }
 
     /** The {@code host} parameter of the first element, or {@code null}. Lenient: malformed input gives null. */
-    public static String host(CharSequence header) {
+    public static @Nullable String host(@Nullable CharSequence header) {
         if (header == null) {
             return null;
         }

@@ -1,6 +1,7 @@
 package io.ztunnel.core.hbone;
 
 import java.io.IOException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Why an outbound HBONE connection or stream failed. The kind maps to Istio's {@code response_flags} metric label.
@@ -30,11 +31,11 @@ public final class HboneException extends IOException {
     private final Kind kind;
     private final int status;
 
-    public HboneException(Kind kind, String message, Throwable cause) {
+    public HboneException(Kind kind, String message, @Nullable Throwable cause) {
         this(kind, 0, message, cause);
     }
 
-    public HboneException(Kind kind, int status, String message, Throwable cause) {
+    public HboneException(Kind kind, int status, String message, @Nullable Throwable cause) {
         super(message, cause);
         this.kind = kind;
         this.status = status;

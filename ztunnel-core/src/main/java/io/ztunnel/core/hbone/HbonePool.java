@@ -44,6 +44,7 @@ import java.util.function.Consumer;
 import java.util.function.Function;
 import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -109,7 +110,7 @@ public final class HbonePool implements AutoCloseable {
         return connect(null, loop, request);
     }
 
-    private Future<Http2StreamChannel> connect(Channel downstream, EventLoop loop, HboneRequest request) {
+    private Future<Http2StreamChannel> connect(@Nullable Channel downstream, EventLoop loop, HboneRequest request) {
         // Listeners run on the completing thread: the stream's loop on success (where the downstream now is too).
         Promise<Http2StreamChannel> result = ImmediateEventExecutor.INSTANCE.newPromise();
         if (closed) {
@@ -150,7 +151,7 @@ public final class HbonePool implements AutoCloseable {
 
     /** A request waiting for a connection slot. */
     private record Waiter(
-            HboneRequest request, Channel downstream, EventLoop loop, Promise<Http2StreamChannel> result) {}
+            HboneRequest request, @Nullable Channel downstream, EventLoop loop, Promise<Http2StreamChannel> result) {}
 
     /** Per-key bookkeeping; every field is guarded by the object's lock. */
     private static final class KeyState {
@@ -171,6 +172,8 @@ public final class HbonePool implements AutoCloseable {
         int active;
         int peerMaxStreams = Integer.MAX_VALUE;
         boolean goingAway;
+
+        @Nullable
         ScheduledFuture<?> idleTimer;
 
         PooledConnection(Channel channel, KeyState state) {
@@ -470,7 +473,7 @@ public final class HbonePool implements AutoCloseable {
     }
 
     /** Moves {@code downstream} to {@code loop} (if it is elsewhere), then runs {@code then} there. */
-    static void moveTo(Channel downstream, EventLoop loop, Runnable then, Consumer<Throwable> failed) {
+    static void moveTo(@Nullable Channel downstream, EventLoop loop, Runnable then, Consumer<Throwable> failed) {
         if (downstream == null || downstream.eventLoop() == loop) {
             then.run();
             return;
@@ -490,7 +493,7 @@ public final class HbonePool implements AutoCloseable {
         });
     }
 
-    private HboneException verifyPeer(PoolKey key, TlsMaterial material, SSLSession session) {
+    private @Nullable HboneException verifyPeer(PoolKey key, TlsMaterial material, SSLSession session) {
         String violation = material.settings().violation(session.getProtocol(), session.getCipherSuite());
         if (violation != null) {
             return new HboneException(HboneException.Kind.TLS_FAILURE, violation, null);
@@ -553,7 +556,7 @@ public final class HbonePool implements AutoCloseable {
      */
     private static final class ConnectResponseHandler extends ChannelInboundHandlerAdapter {
         private final Promise<Http2StreamChannel> result;
-        private final Channel downstream;
+        private final @Nullable Channel downstream;
         private final EventLoop loop;
 
         ConnectResponseHandler(Waiter waiter, EventLoop loop) {

@@ -2,6 +2,7 @@ package io.ztunnel.core.hbone;
 
 import io.netty.handler.codec.http2.Http2Headers;
 import java.net.InetSocketAddress;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One CONNECT to send over a pooled HBONE connection. Immutable.
@@ -13,7 +14,11 @@ import java.net.InetSocketAddress;
  * @param sourceBaggage the source workload's metadata, or {@link Baggage#EMPTY}
  */
 public record HboneRequest(
-        PoolKey key, String authority, InetSocketAddress client, String serviceHost, Baggage sourceBaggage) {
+        PoolKey key,
+        String authority,
+        InetSocketAddress client,
+        @Nullable String serviceHost,
+        Baggage sourceBaggage) {
 
     /** Adds ztunnel's request headers: {@code forwarded}, {@code baggage} (when non-empty), a fresh {@code traceparent}. */
     void addHeaders(Http2Headers headers) {

@@ -4,6 +4,7 @@ import io.netty.handler.codec.http2.Http2Headers;
 import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.net.HboneAddress;
 import java.net.InetSocketAddress;
+import org.jspecify.annotations.Nullable;
 
 /**
  * An HBONE CONNECT received on the inbound server, as its {@link InboundStream} carries it.
@@ -21,13 +22,13 @@ public record InboundRequest(
         HboneAddress target,
         Http2Headers headers) {
 
-    public String header(String name) {
+    public @Nullable String header(String name) {
         CharSequence value = headers.get(name);
         return value == null ? null : value.toString();
     }
 
     /** The {@code host=} hint of the {@code forwarded} header, or {@code null}. */
-    public String forwardedHost() {
+    public @Nullable String forwardedHost() {
         return Forwarded.host(headers.get(HboneHeaders.FORWARDED));
     }
 

@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -76,7 +77,7 @@ final class PeerRevocation {
     }
 
     /** The error a stream of {@code connection} ends with, or {@code null} when no revocation closed it. */
-    static HboneException error(Channel connection) {
+    static @Nullable HboneException error(@Nullable Channel connection) {
         if (connection == null || !Boolean.TRUE.equals(connection.attr(REVOKED).get())) {
             return null;
         }

@@ -9,6 +9,7 @@ import io.netty.util.concurrent.ScheduledFuture;
 import java.time.Duration;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -25,7 +26,7 @@ public final class PingKeepaliveHandler extends ChannelDuplexHandler {
 
     private final long intervalNanos;
     private final long timeoutNanos;
-    private ScheduledFuture<?> timer;
+    private @Nullable ScheduledFuture<?> timer;
     private long outstandingPayload;
     /** Ticks since the unanswered PING was sent, or -1 when none is outstanding (ticks keep tests deterministic). */
     private long outstandingTicks = -1;

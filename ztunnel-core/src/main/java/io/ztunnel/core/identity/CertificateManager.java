@@ -12,6 +12,7 @@ import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -21,6 +22,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -64,7 +66,11 @@ public final class CertificateManager implements AutoCloseable {
     }
 
     /** A read-only view of one entry. */
-    public record Status(SpiffeId identity, State state, String error, WorkloadCertificate certificate) {}
+    public record Status(
+            SpiffeId identity,
+            State state,
+            @Nullable String error,
+            @Nullable WorkloadCertificate certificate) {}
 
     private final CertificateAuthority ca;
     private final Duration ttl;
@@ -112,7 +118,7 @@ public final class CertificateManager implements AutoCloseable {
     }
 
     /** The cached material, or {@code null}; never triggers a request. */
-    public TlsMaterial current(SpiffeId identity) {
+    public @Nullable TlsMaterial current(SpiffeId identity) {
         Entry entry = entries.get(identity);
         return entry == null ? null : entry.material;
     }
@@ -285,7 +291,8 @@ public final class CertificateManager implements AutoCloseable {
         }
     }
 
-    private void finished(Entry entry, KeyPair keyPair, IssuedChain chain, Throwable error) {
+    private void finished(
+            Entry entry, @Nullable KeyPair keyPair, @Nullable IssuedChain chain, @Nullable Throwable error) {
         inFlight--;
         entry.inFlight = false;
         try {
@@ -303,14 +310,18 @@ public final class CertificateManager implements AutoCloseable {
             if (fresh != null) {
                 installed(entry, fresh);
             } else {
-                failed(entry, unwrap(error));
+                failed(entry, unwrap(Objects.requireNonNull(error, "a request ended with neither material nor error")));
             }
         } finally {
             dispatch();
         }
     }
 
-    private static WorkloadCertificate checked(SpiffeId identity, KeyPair keyPair, IssuedChain chain) {
+    private static WorkloadCertificate checked(
+            SpiffeId identity, @Nullable KeyPair keyPair, @Nullable IssuedChain chain) {
+        if (keyPair == null || chain == null) {
+            throw new IllegalArgumentException("CA returned no certificate chain");
+        }
         X509Certificate leaf = chain.leaf();
         SpiffeId first = Certificates.firstSpiffeId(leaf);
         if (!identity.equals(first)) {
@@ -366,7 +377,7 @@ public final class CertificateManager implements AutoCloseable {
             entry.state = State.UNAVAILABLE;
         }
         Duration delay = RETRY.delay(entry.failures);
-        if (usable) {
+        if (usable && current != null) {
             Duration untilExpiry = Duration.between(now, current.certificate().notAfter());
             if (untilExpiry.compareTo(delay) < 0) {
                 delay = untilExpiry;
@@ -432,17 +443,20 @@ public final class CertificateManager implements AutoCloseable {
     /** Mutable per-identity state, touched only on the scheduler thread (except the volatile {@code material}). */
     private static final class Entry {
         final SpiffeId identity;
-        volatile TlsMaterial material;
+        volatile @Nullable TlsMaterial material;
         volatile State state = State.INITIALIZING;
-        volatile String error;
+        volatile @Nullable String error;
         final List<CompletableFuture<TlsMaterial>> waiters = new ArrayList<>();
         boolean queued;
+
+        @Nullable
         Priority queuedPriority;
+
         long queuedSeq;
         boolean inFlight;
         boolean forgotten;
         int failures;
-        Scheduler.Cancellable retryTask;
+        Scheduler.@Nullable Cancellable retryTask;
 
         Entry(SpiffeId identity) {
             this.identity = identity;

@@ -5,6 +5,7 @@ import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /** Small read-only helpers over X.509 certificates. Stateless. */
 public final class Certificates {
@@ -42,7 +43,7 @@ public final class Certificates {
     }
 
     /** The peer identity used for authorization: the first URI SAN that parses as a SPIFFE id, or {@code null}. */
-    public static SpiffeId firstSpiffeId(X509Certificate certificate) {
+    public static @Nullable SpiffeId firstSpiffeId(X509Certificate certificate) {
         for (String uri : uriSans(certificate)) {
             SpiffeId id = SpiffeId.tryParse(uri);
             if (id != null) {

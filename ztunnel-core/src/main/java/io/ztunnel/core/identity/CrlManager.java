@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -61,7 +62,7 @@ public final class CrlManager implements Revocation, AutoCloseable {
     private volatile CrlSet current = CrlSet.EMPTY;
     private volatile boolean loaded;
     private volatile long lastLazyAttempt = System.nanoTime() - LAZY_RETRY_NANOS;
-    private volatile WatchService watcher;
+    private volatile @Nullable WatchService watcher;
 
     private CrlManager(Path path, Events events) {
         this.path = path;
@@ -204,8 +205,15 @@ public final class CrlManager implements Revocation, AutoCloseable {
 
     private void watch() {
         Path dir = path.toAbsolutePath().getParent();
+        if (dir == null) {
+            log.atWarn()
+                    .addKeyValue("path", path)
+                    .log("the CRL path has no parent directory to watch; the CRL will not be reloaded");
+            return;
+        }
+        WatchService service;
         try {
-            WatchService service = dir.getFileSystem().newWatchService();
+            service = dir.getFileSystem().newWatchService();
             dir.register(
                     service,
                     StandardWatchEventKinds.ENTRY_CREATE,
@@ -219,11 +227,10 @@ public final class CrlManager implements Revocation, AutoCloseable {
                     .log("cannot watch the CRL file's directory; the CRL will not be reloaded");
             return;
         }
-        Thread.ofPlatform().daemon().name("crl-watcher").start(this::watchLoop);
+        Thread.ofPlatform().daemon().name("crl-watcher").start(() -> watchLoop(service));
     }
 
-    private void watchLoop() {
-        WatchService service = watcher;
+    private void watchLoop(WatchService service) {
         try {
             while (true) {
                 drain(service.take());

@@ -21,6 +21,7 @@ import java.util.Map;
 import javax.security.auth.x500.X500Principal;
 import org.bouncycastle.util.io.pem.PemObject;
 import org.bouncycastle.util.io.pem.PemReader;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The certificate revocation lists of one load of {@code CRL_PATH}, indexed by issuer, and the check of a certificate
@@ -151,7 +152,7 @@ public final class CrlSet {
 
     /** Whether {@code crl} is signed by the issuer of {@code cert}: the next certificate in the path or a root. */
     private static boolean signedByIssuer(
-            X509CRL crl, X509Certificate cert, X509Certificate next, List<X509Certificate> roots) {
+            X509CRL crl, X509Certificate cert, @Nullable X509Certificate next, List<X509Certificate> roots) {
         X500Principal issuer = cert.getIssuerX500Principal();
         if (next != null && next.getSubjectX500Principal().equals(issuer) && verifies(crl, next.getPublicKey())) {
             return true;

@@ -2,6 +2,7 @@ package io.ztunnel.core.identity;
 
 import io.ztunnel.core.util.Errors;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A workload identity in Istio's SPIFFE form {@code spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>}.
@@ -53,7 +54,7 @@ public record SpiffeId(String trustDomain, String namespace, String serviceAccou
     }
 
     /** Returns the identity parsed from {@code uri}, or {@code null} when it is not a valid SPIFFE id. */
-    public static SpiffeId tryParse(String uri) {
+    public static @Nullable SpiffeId tryParse(String uri) {
         try {
             return parse(uri);
         } catch (IllegalArgumentException e) {

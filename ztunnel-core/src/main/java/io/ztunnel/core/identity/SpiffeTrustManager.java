@@ -21,6 +21,7 @@ import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.X509ExtendedTrustManager;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Verifies mesh peers the way Istio's ztunnel does, against the trust anchors of the local workload's CA response.
@@ -47,7 +48,7 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
 
     private final List<X509Certificate> roots;
     private final Set<TrustAnchor> anchors;
-    private final String clientTrustDomain;
+    private final @Nullable String clientTrustDomain;
     private final Revocation revocation;
     private final Clock clock;
     private final ValidatedChains validated = new ValidatedChains();
@@ -57,7 +58,7 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
      * @param roots the trust anchors
      * @param clientTrustDomain for servers, the trust domain clients must be in; {@code null} for clients
      */
-    public SpiffeTrustManager(List<X509Certificate> roots, String clientTrustDomain) {
+    public SpiffeTrustManager(List<X509Certificate> roots, @Nullable String clientTrustDomain) {
         this(roots, clientTrustDomain, Revocation.NONE);
     }
 
@@ -66,12 +67,13 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
      * @param clientTrustDomain for servers, the trust domain clients must be in; {@code null} for clients
      * @param revocation the revocation lists peers' chains are checked against
      */
-    public SpiffeTrustManager(List<X509Certificate> roots, String clientTrustDomain, Revocation revocation) {
+    public SpiffeTrustManager(List<X509Certificate> roots, @Nullable String clientTrustDomain, Revocation revocation) {
         this(roots, clientTrustDomain, revocation, Clock.systemUTC());
     }
 
     /** As above, judging validity periods by {@code clock} (tests). */
-    SpiffeTrustManager(List<X509Certificate> roots, String clientTrustDomain, Revocation revocation, Clock clock) {
+    SpiffeTrustManager(
+            List<X509Certificate> roots, @Nullable String clientTrustDomain, Revocation revocation, Clock clock) {
         this.revocation = revocation;
         this.clock = clock;
         this.roots = List.copyOf(roots);

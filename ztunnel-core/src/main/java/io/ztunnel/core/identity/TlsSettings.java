@@ -2,6 +2,7 @@ package io.ztunnel.core.identity;
 
 import java.util.List;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * TLS policy for HBONE, fixed at start from configuration.
@@ -45,7 +46,7 @@ public record TlsSettings(boolean tls12Enabled, boolean postQuantumOnly, Revocat
      *
      * @return {@code null} when acceptable, otherwise the reason to refuse the connection
      */
-    public String violation(String protocol, String cipherSuite) {
+    public @Nullable String violation(String protocol, String cipherSuite) {
         if ("TLSv1.3".equals(protocol)) {
             return ALLOWED_TLS13_SUITES.contains(cipherSuite)
                     ? null

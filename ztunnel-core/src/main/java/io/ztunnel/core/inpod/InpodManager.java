@@ -31,6 +31,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -66,7 +67,7 @@ public final class InpodManager implements ZdsWorkloadHandler {
     private final DnsProxy dns;
     private final Map<String, Pod> pods = new LinkedHashMap<>();
     private final Map<SpiffeId, Integer> identities = new HashMap<>();
-    private Readiness.Task ready;
+    private Readiness.@Nullable Task ready;
     private boolean snapshotReceived;
     private boolean draining;
 
@@ -75,11 +76,18 @@ public final class InpodManager implements ZdsWorkloadHandler {
         final String uid;
         final WorkloadInfo info;
         final PodNetns netns;
+
+        @Nullable
         ProxySet proxies;
+
         AutoCloseable dns = () -> {};
         boolean pending;
         int failures;
+
+        @Nullable
         ScheduledFuture<?> retry;
+
+        @Nullable
         SpiffeId identity;
 
         Pod(String uid, WorkloadInfo info, PodNetns netns) {
@@ -402,7 +410,7 @@ public final class InpodManager implements ZdsWorkloadHandler {
     }
 
     /** For tests: the netns id of a pod's proxies, or null. */
-    synchronized NetnsId netnsOf(String uid) {
+    synchronized @Nullable NetnsId netnsOf(String uid) {
         Pod p = pods.get(uid);
         return p == null ? null : p.netns.id();
     }

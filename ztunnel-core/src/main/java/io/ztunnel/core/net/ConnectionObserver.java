@@ -1,5 +1,7 @@
 package io.ztunnel.core.net;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * Hooks a proxied connection reports to (metrics, access log, connection tracking). Called on the connection's event
  * loop; implementations must be cheap and must not block.
@@ -15,5 +17,5 @@ public interface ConnectionObserver {
     default void bytes(long received, long sent) {}
 
     /** The relay ended; {@code error} is {@code null} for a normal end (EOF, or a reset treated as EOF). */
-    default void closed(Throwable error) {}
+    default void closed(@Nullable Throwable error) {}
 }

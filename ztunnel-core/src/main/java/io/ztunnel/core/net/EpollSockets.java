@@ -6,6 +6,7 @@ import io.ztunnel.core.util.Errors;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,12 +25,12 @@ import org.slf4j.LoggerFactory;
  */
 public final class EpollSockets {
     private static final Logger log = LoggerFactory.getLogger(EpollSockets.class);
-    private static final Class<?> EPOLL_CHANNEL = epollChannelClass();
-    private static final MethodHandle SET_FLAG = setFlagHandle();
+    private static final @Nullable Class<?> EPOLL_CHANNEL = epollChannelClass();
+    private static final @Nullable MethodHandle SET_FLAG = setFlagHandle();
 
     private EpollSockets() {}
 
-    private static Class<?> epollChannelClass() {
+    private static @Nullable Class<?> epollChannelClass() {
         try {
             return Class.forName("io.netty.channel.epoll.AbstractEpollChannel");
         } catch (ClassNotFoundException | LinkageError e) {
@@ -37,7 +38,7 @@ public final class EpollSockets {
         }
     }
 
-    private static MethodHandle setFlagHandle() {
+    private static @Nullable MethodHandle setFlagHandle() {
         if (EPOLL_CHANNEL == null) {
             return null;
         }
@@ -54,7 +55,7 @@ public final class EpollSockets {
 
     /** Adds EPOLLERR to an epoll channel's interest set; does nothing for other transports. */
     public static void keepRegistered(Channel channel) {
-        if (SET_FLAG == null || !EPOLL_CHANNEL.isInstance(channel)) {
+        if (SET_FLAG == null || EPOLL_CHANNEL == null || !EPOLL_CHANNEL.isInstance(channel)) {
             return;
         }
         try {

@@ -6,6 +6,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.util.ReferenceCountUtil;
 import java.util.ArrayDeque;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Holds what a socket delivers before its relay exists. Reads are off until then, but the epoll transport still reads
@@ -19,7 +20,7 @@ import java.util.ArrayDeque;
 public final class PendingInput extends ChannelInboundHandlerAdapter {
     private final ArrayDeque<ByteBuf> held = new ArrayDeque<>(2);
     private boolean inputShutdown;
-    private ChannelHandlerContext ctx;
+    private @Nullable ChannelHandlerContext ctx;
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
@@ -62,6 +63,10 @@ public final class PendingInput extends ChannelInboundHandlerAdapter {
 
     /** Passes everything held to the handlers after this one, then removes itself. */
     void replay() {
+        ChannelHandlerContext ctx = this.ctx;
+        if (ctx == null) {
+            throw new IllegalStateException("replay() before the handler was added to a pipeline");
+        }
         ByteBuf buf;
         boolean any = false;
         while ((buf = held.poll()) != null) {

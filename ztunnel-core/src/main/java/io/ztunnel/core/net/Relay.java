@@ -11,6 +11,7 @@ import io.netty.channel.socket.DuplexChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.ztunnel.core.util.Errors;
 import java.io.IOException;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,7 +43,7 @@ public final class Relay {
     private final Side up;
     private long received;
     private long sent;
-    private Throwable error;
+    private @Nullable Throwable error;
     private boolean finished;
 
     private Relay(Channel downstream, Channel upstream, ConnectionObserver observer) {
@@ -51,8 +52,6 @@ public final class Relay {
         this.observer = observer;
         this.down = new Side(downstream, true);
         this.up = new Side(upstream, false);
-        down.peer = up;
-        up.peer = down;
     }
 
     /**
@@ -75,7 +74,7 @@ public final class Relay {
         }
         for (Side side : new Side[] {relay.down, relay.up}) {
             if (!side.channel.isActive()) {
-                side.peer.abortAfterFlush(); // it closed while the relay was being set up
+                side.peer().abortAfterFlush(); // it closed while the relay was being set up
             }
         }
         setReading(downstream, upstream.isWritable());
@@ -129,7 +128,6 @@ public final class Relay {
     private final class Side extends ChannelInboundHandlerAdapter {
         final Channel channel;
         final boolean isDownstream;
-        Side peer;
         boolean inputDone;
         boolean outputDone;
         boolean outputClosing;
@@ -137,6 +135,11 @@ public final class Relay {
         Side(Channel channel, boolean isDownstream) {
             this.channel = channel;
             this.isDownstream = isDownstream;
+        }
+
+        /** The other direction's side. */
+        Side peer() {
+            return isDownstream ? up : down;
         }
 
         @Override
@@ -150,7 +153,7 @@ public final class Relay {
                 buf.release();
                 return;
             }
-            if (peer.channel.isActive() && !peer.outputClosing) {
+            if (peer().channel.isActive() && !peer().outputClosing) {
                 if (isDownstream) {
                     received += n;
                     observer.bytes(n, 0);
@@ -158,7 +161,7 @@ public final class Relay {
                     sent += n;
                     observer.bytes(0, n);
                 }
-                peer.channel.write(buf, peer.channel.voidPromise());
+                peer().channel.write(buf, peer().channel.voidPromise());
             } else {
                 buf.release();
             }
@@ -166,13 +169,13 @@ public final class Relay {
 
         @Override
         public void channelReadComplete(ChannelHandlerContext ctx) {
-            peer.channel.flush();
+            peer().channel.flush();
         }
 
         @Override
         public void channelWritabilityChanged(ChannelHandlerContext ctx) {
             // My outbound buffer filled up (or drained): stop (or resume) reading what fills it.
-            setReading(peer.channel, channel.isWritable());
+            setReading(peer().channel, channel.isWritable());
             ctx.fireChannelWritabilityChanged();
         }
 
@@ -180,7 +183,7 @@ public final class Relay {
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
             if (evt == ChannelInputShutdownEvent.INSTANCE) {
                 inputDone = true;
-                peer.shutdownOutput();
+                peer().shutdownOutput();
                 closeIfDone();
             }
             ctx.fireUserEventTriggered(evt);
@@ -190,7 +193,7 @@ public final class Relay {
         public void channelInactive(ChannelHandlerContext ctx) {
             if (!(inputDone && outputDone)) {
                 // Not a clean end of both directions: end the peer too, after what it was already given.
-                peer.abortAfterFlush();
+                peer().abortAfterFlush();
             }
             finish();
             ctx.fireChannelInactive();

@@ -8,6 +8,7 @@ import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.ztunnel.cni.linux.SocketOptions;
 import java.time.Duration;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Every socket option of the data plane, in one place, with Istio ztunnel's values: TCP_NODELAY, half-closure allowed,
@@ -69,7 +70,10 @@ public final class SocketSettings {
      * @param enableOriginalSource {@code ENABLE_ORIG_SRC}: {@code null} for automatic
      */
     public static void listener(
-            ServerBootstrap bootstrap, Transport transport, TcpKeepalive keepalive, Boolean enableOriginalSource) {
+            ServerBootstrap bootstrap,
+            Transport transport,
+            @Nullable TcpKeepalive keepalive,
+            @Nullable Boolean enableOriginalSource) {
         bootstrap.option(ChannelOption.SO_BACKLOG, LISTEN_BACKLOG);
         if (transport.isEpoll() && !Boolean.FALSE.equals(enableOriginalSource)) {
             bootstrap.option(EpollChannelOption.IP_TRANSPARENT, true);

@@ -5,6 +5,7 @@ import io.ztunnel.core.net.Addresses;
 import io.ztunnel.core.state.Workload;
 import io.ztunnel.core.util.LogValues;
 import java.net.InetSocketAddress;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.spi.LoggingEventBuilder;
@@ -20,37 +21,37 @@ public final class AccessLog {
 
     private AccessLog() {}
 
-    static void completed(ConnectionRecord r, String error) {
+    static void completed(ConnectionRecord r, @Nullable String error) {
         LoggingEventBuilder line = error == null ? log.atInfo() : log.atError();
         if (!log.isInfoEnabled() && error == null) {
             return;
         }
-        line.addKeyValue("src.addr", LogValues.address(r.source()));
-        workload(line, "src", r.sourceWorkload());
+        line = line.addKeyValue("src.addr", LogValues.address(r.source()));
+        line = workload(line, "src", r.sourceWorkload());
         if (r.sourceIdentity() != null) {
-            line.addKeyValue("src.identity", r.sourceIdentity().toString());
+            line = line.addKeyValue("src.identity", r.sourceIdentity().toString());
         }
-        line.addKeyValue("dst.addr", LogValues.address(r.destination()));
+        line = line.addKeyValue("dst.addr", LogValues.address(r.destination()));
         if (r.hboneTarget() != null) {
-            line.addKeyValue("dst.hbone_addr", LogValues.display(r.hboneTarget()));
+            line = line.addKeyValue("dst.hbone_addr", LogValues.display(r.hboneTarget()));
         }
         if (r.destinationService() != null) {
-            line.addKeyValue("dst.service", r.destinationService().hostname());
+            line = line.addKeyValue("dst.service", r.destinationService().hostname());
         }
-        workload(line, "dst", r.destinationWorkload());
+        line = workload(line, "dst", r.destinationWorkload());
         if (r.destinationIdentity() != null) {
-            line.addKeyValue("dst.identity", r.destinationIdentity().toString());
+            line = line.addKeyValue("dst.identity", r.destinationIdentity().toString());
         }
         // From the reporting proxy's side of the application: the metrics count client -> server as "received"
         // for both reporters (Istio's convention), but the log un-flips it for the client side, as ztunnel does, so
         // an outbound line's bytes_sent is what the client sent.
         boolean outbound = r.direction() == Direction.OUTBOUND;
-        line.addKeyValue("direction", r.direction().label())
+        line = line.addKeyValue("direction", r.direction().label())
                 .addKeyValue("bytes_sent", outbound ? r.received() : r.sent())
                 .addKeyValue("bytes_recv", outbound ? r.sent() : r.received())
                 .addKeyValue("duration", r.age().toMillis() + "ms");
         if (error != null) {
-            line.addKeyValue("error", error);
+            line = line.addKeyValue("error", error);
         }
         line.log("connection complete");
     }
@@ -58,29 +59,30 @@ public final class AccessLog {
     /** A connection refused or failed before any byte was proxied. */
     public static void failed(
             Direction direction,
-            InetSocketAddress source,
-            InetSocketAddress destination,
-            SpiffeId sourceIdentity,
-            Workload destinationWorkload,
+            @Nullable InetSocketAddress source,
+            @Nullable InetSocketAddress destination,
+            @Nullable SpiffeId sourceIdentity,
+            @Nullable Workload destinationWorkload,
             String error) {
         LoggingEventBuilder line = log.atWarn().addKeyValue("src.addr", LogValues.address(source));
         if (sourceIdentity != null) {
-            line.addKeyValue("src.identity", sourceIdentity.toString());
+            line = line.addKeyValue("src.identity", sourceIdentity.toString());
         }
-        line.addKeyValue("dst.addr", LogValues.address(destination));
-        workload(line, "dst", destinationWorkload);
+        line = line.addKeyValue("dst.addr", LogValues.address(destination));
+        line = workload(line, "dst", destinationWorkload);
         line.addKeyValue("direction", direction.label())
                 .addKeyValue("error", error)
                 .log("connection failed");
     }
 
-    private static void workload(LoggingEventBuilder line, String prefix, Workload w) {
-        if (w != null) {
-            line.addKeyValue(prefix + ".workload", w.name()).addKeyValue(prefix + ".namespace", w.namespace());
+    private static LoggingEventBuilder workload(LoggingEventBuilder line, String prefix, @Nullable Workload w) {
+        if (w == null) {
+            return line;
         }
+        return line.addKeyValue(prefix + ".workload", w.name()).addKeyValue(prefix + ".namespace", w.namespace());
     }
 
-    private static String address(InetSocketAddress a) {
+    private static String address(@Nullable InetSocketAddress a) {
         return a == null ? "" : Addresses.format(a);
     }
 }

@@ -141,7 +141,7 @@ public final class ConnectionRecord implements ConnectionObserver {
                 || (relayed
                         && error instanceof IOException
                         && !(error instanceof HboneException h && h.kind() == HboneException.Kind.CERT_REVOKED));
-        String reason = closeReason != null ? closeReason : normalEnd ? null : Errors.message(error);
+        String reason = closeReason != null ? closeReason : normalEnd || error == null ? null : Errors.message(error);
         end(flag, reason);
     }
 

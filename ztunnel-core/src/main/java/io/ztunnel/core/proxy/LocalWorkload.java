@@ -11,6 +11,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The workload a proxy acts for (the source of its outbound traffic, the destination of its inbound traffic), found in
@@ -35,7 +36,8 @@ public final class LocalWorkload implements AutoCloseable {
     private final Subscription subscription;
     private volatile boolean closed;
 
-    private record Cached(ProxyState state, Workload workload) {}
+    private record Cached(
+            @Nullable ProxyState state, @Nullable Workload workload) {}
 
     public LocalWorkload(LocalWorkloadInfo info, String node, StateStore store, ScheduledExecutorService timer) {
         this.info = info;
@@ -69,7 +71,7 @@ public final class LocalWorkload implements AutoCloseable {
     }
 
     /** The workload in {@code state}, or null. */
-    public Workload find(ProxyState state) {
+    public @Nullable Workload find(ProxyState state) {
         Cached c = cached;
         if (c.state() == state) {
             return c.workload();
@@ -79,7 +81,7 @@ public final class LocalWorkload implements AutoCloseable {
         return found;
     }
 
-    private Workload scan(ProxyState state) {
+    private @Nullable Workload scan(ProxyState state) {
         for (Workload w : state.workloads()) {
             if (w.name().equals(info.name())
                     && w.namespace().equals(info.namespace())

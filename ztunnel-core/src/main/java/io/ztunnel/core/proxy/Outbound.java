@@ -69,7 +69,7 @@ public final class Outbound {
             case Route.Passthrough p -> tcp(downstream, client, p.destination(), source, null, p.service());
             case Route.Direct d -> {
                 if (d.hostname() != null) {
-                    resolveThenTcp(downstream, client, d, source);
+                    resolveThenTcp(downstream, client, d, d.hostname(), source);
                 } else {
                     tcp(downstream, client, d.destination(), source, d.workload(), d.service());
                 }
@@ -104,8 +104,9 @@ public final class Outbound {
                 });
     }
 
-    private void resolveThenTcp(Channel downstream, InetSocketAddress client, Route.Direct route, Workload source) {
-        HostResolver.resolve(route.hostname())
+    private void resolveThenTcp(
+            Channel downstream, InetSocketAddress client, Route.Direct route, String hostname, Workload source) {
+        HostResolver.resolve(hostname)
                 .whenComplete((ips, error) -> downstream.eventLoop().execute(() -> {
                     if (error != null) {
                         refuse(
@@ -113,7 +114,7 @@ public final class Outbound {
                                 client,
                                 route.destination(),
                                 route.workload(),
-                                "cannot resolve " + route.hostname() + ": " + Errors.message(error));
+                                "cannot resolve " + hostname + ": " + Errors.message(error));
                         return;
                     }
                     InetAddress ip = ips.get(ThreadLocalRandom.current().nextInt(ips.size()));

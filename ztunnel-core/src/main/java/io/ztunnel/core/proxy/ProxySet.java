@@ -161,7 +161,7 @@ public final class ProxySet implements AutoCloseable {
     }
 
     /** Whether the listener got IP_TRANSPARENT (then upstream connects may spoof the client's address). */
-    private boolean transparent(Channel listener, Boolean wanted) {
+    private boolean transparent(Channel listener, @Nullable Boolean wanted) {
         if (!ctx.transport().isEpoll() || Boolean.FALSE.equals(wanted)) {
             return false;
         }

@@ -143,7 +143,7 @@ public final class Socks5Handler extends ByteToMessageDecoder {
         return new byte[] {VERSION, (byte) status, 0, 1, 0, 0, 0, 0, 0, 0};
     }
 
-    private static void fail(ChannelHandlerContext ctx, ByteBuf in, byte[] reply, String reason) {
+    private static void fail(ChannelHandlerContext ctx, ByteBuf in, byte @Nullable [] reply, String reason) {
         in.skipBytes(in.readableBytes());
         AccessLog.failed(Direction.OUTBOUND, client(ctx), null, null, null, "SOCKS5: " + reason);
         if (reply != null) {

@@ -11,6 +11,7 @@ import io.ztunnel.core.state.Workload;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * L4 authorization exactly as Istio's ztunnel evaluates it, a pure function of (snapshot, destination, connection):
@@ -36,7 +37,7 @@ public final class Authorizer {
 
     /** What is known about a connection at the destination. {@code sourceIdentity} is null for plaintext. */
     public record Connection(
-            InetAddress sourceIp, SpiffeId sourceIdentity, InetAddress destinationIp, int destinationPort) {}
+            InetAddress sourceIp, @Nullable SpiffeId sourceIdentity, InetAddress destinationIp, int destinationPort) {}
 
     /** How one policy fared, for logs and {@code /debug/authorize}. */
     public record PolicyResult(String policy, Action action, boolean dryRun, boolean matched, String detail) {}
@@ -47,7 +48,8 @@ public final class Authorizer {
      * @param policy the deciding policy ({@code ns/name}), or null when no single policy decided
      * @param trace per-policy results when explained, else empty
      */
-    public record Decision(boolean allowed, String reason, String policy, List<PolicyResult> trace) {}
+    public record Decision(
+            boolean allowed, String reason, @Nullable String policy, List<PolicyResult> trace) {}
 
     public static final String NONE_ALLOWED = "allow policies exist, but none allowed";
 
@@ -121,7 +123,7 @@ public final class Authorizer {
     }
 
     /** The first matching rule as {@code "rule N matched"}, or null. */
-    private static String matchingRule(Authorization policy, Connection c, String principal) {
+    private static @Nullable String matchingRule(Authorization policy, Connection c, @Nullable String principal) {
         List<Authorization.Rule> rules = policy.rules();
         for (int i = 0; i < rules.size(); i++) {
             if (ruleMatches(rules.get(i), c, principal)) {
@@ -135,7 +137,7 @@ public final class Authorizer {
         return policy.rules().isEmpty() ? "no rules (never matches)" : "no rule matched";
     }
 
-    private static boolean ruleMatches(Authorization.Rule rule, Connection c, String principal) {
+    private static boolean ruleMatches(Authorization.Rule rule, Connection c, @Nullable String principal) {
         for (Authorization.Clause clause : rule.clauses()) {
             if (!clauseMatches(clause, c, principal)) {
                 return false;
@@ -144,7 +146,7 @@ public final class Authorizer {
         return true;
     }
 
-    private static boolean clauseMatches(Authorization.Clause clause, Connection c, String principal) {
+    private static boolean clauseMatches(Authorization.Clause clause, Connection c, @Nullable String principal) {
         if (clause.matches().isEmpty()) {
             return true;
         }
@@ -161,7 +163,7 @@ public final class Authorizer {
                 m, c, c.sourceIdentity() == null ? null : c.sourceIdentity().principal());
     }
 
-    private static boolean matches(Match m, Connection c, String principal) {
+    private static boolean matches(Match m, Connection c, @Nullable String principal) {
         SpiffeId id = c.sourceIdentity();
         String namespace = id == null ? "" : id.namespace();
         if (!m.principals().isEmpty() && (principal == null || !anyString(m.principals(), principal))) {
@@ -210,7 +212,7 @@ public final class Authorizer {
         return false;
     }
 
-    private static boolean anyServiceAccount(List<Authorization.ServiceAccountMatch> matches, SpiffeId id) {
+    private static boolean anyServiceAccount(List<Authorization.ServiceAccountMatch> matches, @Nullable SpiffeId id) {
         if (id == null) {
             return false;
         }

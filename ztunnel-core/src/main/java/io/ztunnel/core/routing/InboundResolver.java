@@ -11,6 +11,7 @@ import io.ztunnel.core.state.Workload;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Validates an inbound HBONE CONNECT and finds where it goes in the local workload, as Istio's ztunnel does:
@@ -85,7 +86,7 @@ public final class InboundResolver {
         return new Target(new InetSocketAddress(localIp, port), services);
     }
 
-    private static Service serviceByHostname(ProxyState state, String hostname, String localNamespace) {
+    private static @Nullable Service serviceByHostname(ProxyState state, String hostname, String localNamespace) {
         List<Service> candidates = state.servicesByHostname(hostname);
         for (Service s : candidates) {
             if (s.namespace().equals(localNamespace)) {

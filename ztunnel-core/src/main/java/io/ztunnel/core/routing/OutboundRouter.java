@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.random.RandomGenerator;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Outbound destination resolution, as Istio's ztunnel does it (section 3.3 of the reference):
@@ -114,7 +115,8 @@ public final class OutboundRouter {
         return toWorkload(source, workload, service, ip, target);
     }
 
-    private Route toWorkload(Workload source, Workload workload, Service service, InetAddress ip, int target) {
+    private Route toWorkload(
+            Workload source, Workload workload, @Nullable Service service, InetAddress ip, int target) {
         if (!workload.network().equals(source.network())) {
             return new Route.Refuse("workload " + workload.uid() + " is on network \"" + workload.network()
                     + "\"; cross-network traffic through a network gateway (double HBONE) is not supported");
@@ -150,15 +152,15 @@ public final class OutboundRouter {
     }
 
     /** The route to a waypoint, or a null route when the client is the waypoint itself (then no waypoint applies). */
-    private record WaypointRoute(Route route) {}
+    private record WaypointRoute(@Nullable Route route) {}
 
     private WaypointRoute waypointRoute(
             ProxyState state,
             Workload source,
             GatewayAddress gateway,
             InetSocketAddress destination,
-            Service service,
-            Workload destinationWorkload) {
+            @Nullable Service service,
+            @Nullable Workload destinationWorkload) {
         Gateway resolved = resolveGateway(state, gateway);
         if (resolved == null) {
             return new WaypointRoute(new Route.Refuse("waypoint " + gateway.destination() + " not found"));
@@ -185,9 +187,12 @@ public final class OutboundRouter {
     }
 
     /** A resolved gateway: the workload chosen, every workload that is the gateway, and its service if any. */
-    private record Gateway(Workload chosen, List<Workload> members, Service service) {}
+    private record Gateway(
+            Workload chosen,
+            List<Workload> members,
+            @Nullable Service service) {}
 
-    private Gateway resolveGateway(ProxyState state, GatewayAddress gateway) {
+    private @Nullable Gateway resolveGateway(ProxyState state, GatewayAddress gateway) {
         Service service;
         if (gateway.destination() instanceof GatewayAddress.Address a) {
             Workload workload = state.workloadByAddress(a.address());
@@ -224,7 +229,7 @@ public final class OutboundRouter {
         return a.identity().equals(b.identity()) && a.addresses().stream().anyMatch(b.addresses()::contains);
     }
 
-    private GatewayAddress chooseWaypoint(Service service) {
+    private @Nullable GatewayAddress chooseWaypoint(Service service) {
         if (service.weightedWaypoints().isEmpty()) {
             return service.waypoint();
         }
@@ -248,7 +253,7 @@ public final class OutboundRouter {
     }
 
     /** The service a VIP means to a client in {@code clientNamespace}, or null. */
-    static Service selectService(
+    static @Nullable Service selectService(
             ProxyState state, NetworkAddress vip, String clientNamespace, String preferredNamespace) {
         List<Service> visible = new ArrayList<>();
         for (Service s : state.servicesByVip(vip)) {
@@ -270,7 +275,7 @@ public final class OutboundRouter {
         return visible.getFirst();
     }
 
-    private Service selectService(ProxyState state, NetworkAddress vip, String clientNamespace) {
+    private @Nullable Service selectService(ProxyState state, NetworkAddress vip, String clientNamespace) {
         return selectService(state, vip, clientNamespace, config.preferredServiceNamespace());
     }
 
@@ -305,7 +310,8 @@ public final class OutboundRouter {
     }
 
     /** Keeps the endpoints best matching the client's locality (STRICT drops partial matches). */
-    static List<ProxyState.Endpoint> rank(List<ProxyState.Endpoint> candidates, LoadBalancing lb, Workload source) {
+    static List<ProxyState.Endpoint> rank(
+            List<ProxyState.Endpoint> candidates, @Nullable LoadBalancing lb, Workload source) {
         if (lb == null
                 || lb.routingPreference().isEmpty()
                 || (lb.mode() != LoadBalancing.Mode.STRICT && lb.mode() != LoadBalancing.Mode.FAILOVER)) {
@@ -370,7 +376,7 @@ public final class OutboundRouter {
     }
 
     /** The workload IP to use: the dialled one if it is the workload's, else one the service's families allow. */
-    static InetAddress chooseIp(Workload workload, InetAddress dialled, Service.IpFamilies families) {
+    static @Nullable InetAddress chooseIp(Workload workload, InetAddress dialled, Service.IpFamilies families) {
         if (workload.addresses().contains(dialled)) {
             return dialled;
         }

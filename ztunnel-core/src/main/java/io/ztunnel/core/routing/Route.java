@@ -5,6 +5,7 @@ import io.ztunnel.core.state.Service;
 import io.ztunnel.core.state.Workload;
 import java.net.InetSocketAddress;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /** Where an outbound connection goes, as decided by {@link OutboundRouter}. Immutable. */
 public sealed interface Route {
@@ -17,7 +18,8 @@ public sealed interface Route {
      *
      * @param service the PASSTHROUGH service, or null
      */
-    record Passthrough(InetSocketAddress destination, Service service) implements Route {}
+    record Passthrough(
+            InetSocketAddress destination, @Nullable Service service) implements Route {}
 
     /**
      * Plain TCP to a workload that does not speak HBONE, after load balancing and port mapping.
@@ -25,8 +27,11 @@ public sealed interface Route {
      * @param hostname when the workload has no IP but a host name to resolve; then {@code destination} holds only the
      *     port (unresolved)
      */
-    record Direct(InetSocketAddress destination, String hostname, Workload workload, Service service)
-            implements Route {}
+    record Direct(
+            InetSocketAddress destination,
+            @Nullable String hostname,
+            Workload workload,
+            @Nullable Service service) implements Route {}
 
     /**
      * HBONE: a CONNECT to {@code hboneAddress} ({@code ip:15008}) with {@code authority}.
@@ -42,8 +47,8 @@ public sealed interface Route {
             String authority,
             List<SpiffeId> expectedIdentities,
             Workload workload,
-            Workload destination,
-            Service service,
+            @Nullable Workload destination,
+            @Nullable Service service,
             boolean viaWaypoint)
             implements Route {}
 }

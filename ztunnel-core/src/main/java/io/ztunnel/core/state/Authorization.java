@@ -76,7 +76,9 @@ public record Authorization(
         }
 
         public static Match empty() {
-            return new Match(null, null, null, null, null, null, null, null, null, null, null, null);
+            return new Match(
+                    List.of(), List.of(), List.of(), List.of(), List.of(), List.of(), List.of(), List.of(), List.of(),
+                    List.of(), List.of(), List.of());
         }
 
         /** A mutable builder; string arguments are exact matches, IP arguments CIDRs. Not thread-safe. */

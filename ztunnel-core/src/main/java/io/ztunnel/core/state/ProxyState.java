@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One immutable snapshot of everything the data plane needs: workloads, services, authorization policies and the
@@ -147,19 +148,19 @@ public final class ProxyState {
         return Map.copyOf(out);
     }
 
-    public Workload workload(String uid) {
+    public @Nullable Workload workload(String uid) {
         return workloadsByUid.get(uid);
     }
 
-    public Workload workloadByAddress(NetworkAddress address) {
+    public @Nullable Workload workloadByAddress(NetworkAddress address) {
         return workloadsByAddress.get(address);
     }
 
-    public Service service(String key) {
+    public @Nullable Service service(String key) {
         return servicesByKey.get(key);
     }
 
-    public Service service(NamespacedHostname name) {
+    public @Nullable Service service(NamespacedHostname name) {
         return servicesByKey.get(name.key());
     }
 
@@ -209,7 +210,7 @@ public final class ProxyState {
         return servicesByWorkload.getOrDefault(workload.uid(), List.of());
     }
 
-    public Authorization policy(String key) {
+    public @Nullable Authorization policy(String key) {
         return policiesByKey.get(key);
     }
 

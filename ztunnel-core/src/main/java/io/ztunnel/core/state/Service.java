@@ -2,6 +2,7 @@ package io.ztunnel.core.state;
 
 import java.util.List;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A service: VIPs, port mapping and routing policy, every field of {@code istio.workload.Service} that changes
@@ -18,9 +19,9 @@ public record Service(
         List<CidrVip> cidrVips,
         Map<Integer, Integer> ports,
         List<String> subjectAltNames,
-        GatewayAddress waypoint,
+        @Nullable GatewayAddress waypoint,
         List<WeightedWaypoint> weightedWaypoints,
-        LoadBalancing loadBalancing,
+        @Nullable LoadBalancing loadBalancing,
         IpFamilies ipFamilies,
         boolean canonical,
         Visibility visibility) {
@@ -109,9 +110,9 @@ public record Service(
         private List<CidrVip> cidrVips = List.of();
         private Map<Integer, Integer> ports = Map.of();
         private List<String> subjectAltNames = List.of();
-        private GatewayAddress waypoint;
+        private @Nullable GatewayAddress waypoint;
         private List<WeightedWaypoint> weightedWaypoints = List.of();
-        private LoadBalancing loadBalancing;
+        private @Nullable LoadBalancing loadBalancing;
         private IpFamilies ipFamilies = IpFamilies.AUTOMATIC;
         private boolean canonical;
         private Visibility visibility = Visibility.PUBLIC;
@@ -142,7 +143,7 @@ public record Service(
             return this;
         }
 
-        public Builder waypoint(GatewayAddress v) {
+        public Builder waypoint(@Nullable GatewayAddress v) {
             waypoint = v;
             return this;
         }
@@ -152,7 +153,7 @@ public record Service(
             return this;
         }
 
-        public Builder loadBalancing(LoadBalancing v) {
+        public Builder loadBalancing(@Nullable LoadBalancing v) {
             loadBalancing = v;
             return this;
         }

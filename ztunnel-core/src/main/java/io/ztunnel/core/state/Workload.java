@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One workload (a pod, or any endpoint) as the data plane sees it: every field of {@code istio.workload.Workload} that
@@ -24,15 +25,15 @@ public record Workload(
         TunnelProtocol tunnelProtocol,
         String trustDomain,
         String serviceAccount,
-        GatewayAddress waypoint,
-        GatewayAddress networkGateway,
+        @Nullable GatewayAddress waypoint,
+        @Nullable GatewayAddress networkGateway,
         String node,
         String canonicalName,
         String canonicalRevision,
         WorkloadType workloadType,
         String workloadName,
         boolean nativeTunnel,
-        ApplicationTunnel applicationTunnel,
+        @Nullable ApplicationTunnel applicationTunnel,
         Map<String, Map<Integer, Integer>> services,
         List<String> authorizationPolicies,
         HealthStatus status,
@@ -164,15 +165,15 @@ public record Workload(
         private TunnelProtocol tunnelProtocol = TunnelProtocol.NONE;
         private String trustDomain = "";
         private String serviceAccount = "";
-        private GatewayAddress waypoint;
-        private GatewayAddress networkGateway;
+        private @Nullable GatewayAddress waypoint;
+        private @Nullable GatewayAddress networkGateway;
         private String node = "";
         private String canonicalName = "";
         private String canonicalRevision = "";
         private WorkloadType workloadType = WorkloadType.DEPLOYMENT;
         private String workloadName = "";
         private boolean nativeTunnel;
-        private ApplicationTunnel applicationTunnel;
+        private @Nullable ApplicationTunnel applicationTunnel;
         private Map<String, Map<Integer, Integer>> services = Map.of();
         private List<String> authorizationPolicies = List.of();
         private HealthStatus status = HealthStatus.HEALTHY;
@@ -225,12 +226,12 @@ public record Workload(
             return this;
         }
 
-        public Builder waypoint(GatewayAddress v) {
+        public Builder waypoint(@Nullable GatewayAddress v) {
             waypoint = v;
             return this;
         }
 
-        public Builder networkGateway(GatewayAddress v) {
+        public Builder networkGateway(@Nullable GatewayAddress v) {
             networkGateway = v;
             return this;
         }
@@ -265,7 +266,7 @@ public record Workload(
             return this;
         }
 
-        public Builder applicationTunnel(ApplicationTunnel v) {
+        public Builder applicationTunnel(@Nullable ApplicationTunnel v) {
             applicationTunnel = v;
             return this;
         }
