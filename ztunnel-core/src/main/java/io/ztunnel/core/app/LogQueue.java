@@ -3,8 +3,10 @@ package io.ztunnel.core.app;
 import ch.qos.logback.classic.AsyncAppender;
 import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.classic.spi.LoggingEvent;
 import ch.qos.logback.core.Appender;
 import io.ztunnel.core.util.LogValues;
+import java.util.ArrayList;
 import java.util.List;
 import org.slf4j.event.KeyValuePair;
 
@@ -45,11 +47,18 @@ final class LogQueue extends AsyncAppender {
         if (fields == null) {
             return;
         }
+        List<KeyValuePair> fixed = null;
         for (int i = 0; i < fields.size(); i++) {
             KeyValuePair field = fields.get(i);
             if (!isImmutable(field.value)) {
-                fields.set(i, new KeyValuePair(field.key, LogValues.display(field.value)));
+                if (fixed == null) {
+                    fixed = new ArrayList<>(fields);
+                }
+                fixed.set(i, new KeyValuePair(field.key, LogValues.display(field.value)));
             }
+        }
+        if (fixed != null && event instanceof LoggingEvent mutable) {
+            mutable.setKeyValuePairs(fixed); // a copy: the list handed in may be shared or unmodifiable
         }
     }
 
