@@ -42,7 +42,8 @@ public final class LogConfig {
     /**
      * Installs the filter for {@code rustLog} and the output format on the root logger's console, behind a queue of
      * {@value LogQueue#LINES} lines ({@link LogQueue}: written by one thread, never dropped), and remembers the
-     * filter for {@code /logging?reset}. The first call also installs a shutdown hook that writes out the queue. Throws {@link IllegalArgumentException} when {@code rustLog} does not parse.
+     * filter for {@code /logging?reset}. The first call also installs a shutdown hook that writes out the queue.
+     * Throws {@link IllegalArgumentException} when {@code rustLog} does not parse.
      */
     public static synchronized void configure(@Nullable String rustLog, boolean json) {
         LogDirectives directives = startupFilter(rustLog);

@@ -8,6 +8,7 @@ import ch.qos.logback.core.Appender;
 import io.ztunnel.core.util.LogValues;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.event.KeyValuePair;
 
 /**
@@ -62,7 +63,7 @@ final class LogQueue extends AsyncAppender {
         }
     }
 
-    private static boolean isImmutable(Object value) {
+    private static boolean isImmutable(@Nullable Object value) {
         return value == null
                 || value instanceof String
                 || value instanceof Number
