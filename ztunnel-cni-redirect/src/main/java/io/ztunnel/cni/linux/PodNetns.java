@@ -325,7 +325,10 @@ public final class PodNetns implements AutoCloseable {
                 failed = new ArrayDeque<>(tasks);
                 tasks.clear();
             }
-            log.atWarn()
+            // Debug only: every task fails with this error and its caller reports it (a pod's add is refused
+            // with it, the start-up capability check names the missing capability), so a warning here said
+            // the same thing twice.
+            log.atDebug()
                     .setMessage("could not enter network namespace")
                     .addKeyValue("netns", id)
                     .addKeyValue("source", description)

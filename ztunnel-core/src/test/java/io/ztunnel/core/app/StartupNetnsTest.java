@@ -12,6 +12,7 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -102,9 +103,27 @@ class StartupNetnsTest {
         }
     }
 
+    @Test
+    void inPodModeWithoutCapSysAdminNamesTheCapability() throws Exception {
+        // In-pod mode checks its capabilities on a thread of its own while the rest of the start goes on; a failed
+        // check must still end the start with the one clear line, before a pod is served. Root without
+        // CAP_SYS_ADMIN in its bounding and inheritable sets (setpriv) cannot enter a network namespace.
+        Map<String, String> env = new HashMap<>(Map.of(
+                "PROXY_MODE", "shared", "INPOD_UDS", dir.resolve("ztunnel.sock").toString()));
+        List<String> command =
+                new ArrayList<>(List.of("setpriv", "--inh-caps=-sys_admin", "--bounding-set=-sys_admin"));
+        command.addAll(javaCommand());
+        String output = failedStart(env, command);
+        assertThat(errorLine(output)).contains("CAP_SYS_ADMIN").contains("cannot enter a network namespace");
+    }
+
     /** Runs a start that must fail; returns its output after checking the exit status and the absence of traces. */
     private String failedStart(Map<String, String> env) throws Exception {
-        try (ManagedProcess daemon = start(env)) {
+        return failedStart(env, javaCommand());
+    }
+
+    private String failedStart(Map<String, String> env, List<String> command) throws Exception {
+        try (ManagedProcess daemon = start(env, command)) {
             assertThat(daemon.waitFor(60)).as("the daemon exits").isTrue();
             String output = daemon.output();
             assertThat(daemon.exitCode()).as("exit status; output:\n%s", output).isEqualTo(1);
@@ -127,6 +146,10 @@ class StartupNetnsTest {
     }
 
     private ManagedProcess start(Map<String, String> overrides) {
+        return start(overrides, javaCommand());
+    }
+
+    private ManagedProcess start(Map<String, String> overrides, List<String> command) {
         Map<String, String> env = new HashMap<>(Map.of(
                 "PROXY_MODE", "dedicated",
                 "PROXY_WORKLOAD_INFO", "default/app/default",
@@ -140,15 +163,22 @@ class StartupNetnsTest {
         if (!env.containsKey("LOCAL_XDS_PATH")) {
             env.put("LOCAL_XDS", "workloads: []");
         }
-        return ManagedProcess.start(
-                "ztunnel",
-                netns.name(),
+        return ManagedProcess.startCommand(
+                "ztunnel", netns.name(), command, env, dir.resolve("ztunnel-" + System.nanoTime() + ".log"));
+    }
+
+    /** The daemon's JVM with its own logging set-up (LogDefaults), not the test class path's logback-test.xml. */
+    private static List<String> javaCommand() {
+        return List.of(
+                ProcessHandle.current().info().command().orElse("java"),
+                "--enable-native-access=ALL-UNNAMED",
+                "-Xmx128m",
+                "-Dztunnel.log.builtin=true",
+                "-cp",
+                System.getProperty("java.class.path"),
                 Main.class.getName(),
-                List.of("proxy", "ztunnel"),
-                env,
-                // The daemon's own logging set-up (LogDefaults), not the test class path's logback-test.xml.
-                List.of("-Xmx128m", "-Dztunnel.log.builtin=true"),
-                dir.resolve("ztunnel-" + System.nanoTime() + ".log"));
+                "proxy",
+                "ztunnel");
     }
 
     private static void awaitOutput(ManagedProcess daemon, String text) throws InterruptedException {
