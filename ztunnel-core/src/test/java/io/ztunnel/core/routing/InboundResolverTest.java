@@ -1,6 +1,7 @@
 package io.ztunnel.core.routing;
 
 import static io.ztunnel.core.state.Fixtures.addr;
+import static io.ztunnel.core.state.Fixtures.ip;
 import static io.ztunnel.core.state.Fixtures.memberOf;
 import static io.ztunnel.core.state.Fixtures.pod;
 import static io.ztunnel.core.state.Fixtures.service;
@@ -10,6 +11,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ztunnel.core.net.HboneAddress;
 import io.ztunnel.core.state.GatewayAddress;
+import io.ztunnel.core.state.NetworkAddress;
 import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.Service;
 import io.ztunnel.core.state.Workload;
@@ -61,7 +63,53 @@ class InboundResolverTest {
                 .applicationTunnel(new Workload.ApplicationTunnel(Workload.ApplicationTunnel.Protocol.PROXY, 15088))
                 .build();
         assertThat(resolve(state(List.of(tunnel), List.of(svc)), tunnel, "10.96.0.10:80"))
-                .isEqualTo(new InboundResolver.Target(addr("10.0.2.1", 15088), List.of(svc)));
+                .isEqualTo(new InboundResolver.Target(addr("10.0.2.1", 15088), List.of(svc), addr("10.96.0.10", 80)));
+    }
+
+    @Test
+    void aTunnelWithoutProxyProtocolWritesNoHeaderAndAPortOfZeroKeepsTheAuthorityPort() {
+        Workload plainTunnel = local.toBuilder()
+                .applicationTunnel(new Workload.ApplicationTunnel(Workload.ApplicationTunnel.Protocol.NONE, 0))
+                .build();
+        assertThat(resolve(state(List.of(plainTunnel), List.of(svc)), plainTunnel, "10.96.0.10:80"))
+                .isEqualTo(new InboundResolver.Target(addr("10.0.2.1", 80), List.of(svc), null));
+    }
+
+    @Test
+    void proxyHeaderDestinationOfAHostnameIsAVipOfTheServicePreferringThisNetworksIpv4() {
+        Service dual = service("ns", "dual", "10.96.0.40", Map.of(80, 8080))
+                .vips(List.of(new NetworkAddress("other", ip("10.200.0.1")), vip("fd00::40"), vip("10.96.0.40")))
+                .build();
+        Service v6Only = service("ns", "six", "10.96.0.41", Map.of(80, 8080))
+                .vips(List.of(new NetworkAddress("other", ip("10.200.0.2")), vip("fd00::41")))
+                .build();
+        Service elsewhere = service("ns", "far", "10.96.0.42", Map.of(80, 8080))
+                .vips(List.of(new NetworkAddress("other", ip("10.200.0.3"))))
+                .build();
+        Workload proxied = local.toBuilder()
+                .applicationTunnel(new Workload.ApplicationTunnel(Workload.ApplicationTunnel.Protocol.PROXY, 0))
+                .build();
+        ProxyState s = state(List.of(proxied), List.of(dual, v6Only, elsewhere));
+        assertThat(((InboundResolver.Target) resolve(s, proxied, "dual.ns.svc.cluster.local:80")).proxyDestination())
+                .isEqualTo(addr("10.96.0.40", 80));
+        assertThat(((InboundResolver.Target) resolve(s, proxied, "six.ns.svc.cluster.local:80")).proxyDestination())
+                .isEqualTo(addr("fd00::41", 80));
+        assertThat(((InboundResolver.Target) resolve(s, proxied, "far.ns.svc.cluster.local:80")).proxyDestination())
+                .isEqualTo(addr("10.200.0.3", 80));
+    }
+
+    @Test
+    void proxyHeaderForAHostnameServiceWithoutVipIs503() {
+        Service headless = service("ns", "headless", "10.96.0.50", Map.of(80, 8080))
+                .vips(List.of())
+                .build();
+        Workload proxied = local.toBuilder()
+                .applicationTunnel(new Workload.ApplicationTunnel(Workload.ApplicationTunnel.Protocol.PROXY, 0))
+                .build();
+        InboundResolver.Result r =
+                resolve(state(List.of(proxied), List.of(headless)), proxied, "headless.ns.svc.cluster.local:80");
+        assertThat(status(r)).isEqualTo(503);
+        assertThat(((InboundResolver.Failure) r).reason()).contains("no VIP");
     }
 
     @Test
