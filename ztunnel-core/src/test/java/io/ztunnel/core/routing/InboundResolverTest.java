@@ -11,6 +11,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ztunnel.core.net.HboneAddress;
 import io.ztunnel.core.state.GatewayAddress;
+import io.ztunnel.core.state.NamespacedHostname;
 import io.ztunnel.core.state.NetworkAddress;
 import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.Service;
@@ -157,5 +158,38 @@ class InboundResolverTest {
         Service loop = service("ns", "loop", "10.96.0.11", Map.of(80, 15001)).build();
         assertThat(status(resolve(state(List.of(local), List.of(loop)), local, "loop.ns.svc.cluster.local:80")))
                 .isEqualTo(503);
+    }
+
+    @Test
+    void aTargetWhoseWaypointHostnameResolvesToUsPassesTheIpCheck() {
+        Service waypointSvc =
+                service("ns", "waypoint", "10.96.9.9", Map.of(15008, 15008)).build();
+        Workload waypoint = pod("ns", "waypoint", "10.0.2.1")
+                .services(memberOf(waypointSvc, Map.of()))
+                .build();
+        Service behind = service("ns", "reviews", "10.96.0.20", Map.of(9080, 9080))
+                .waypoint(new GatewayAddress(
+                        new GatewayAddress.Hostname(new NamespacedHostname("ns", waypointSvc.hostname())), 15008))
+                .build();
+        Workload server = pod("ns", "server", "10.0.3.1")
+                .waypoint(new GatewayAddress(new GatewayAddress.Address(vip("10.96.9.9")), 15008))
+                .build();
+        ProxyState s = state(List.of(waypoint, server), List.of(behind, waypointSvc));
+        assertThat(resolve(s, waypoint, "10.96.0.20:9080")).isInstanceOf(InboundResolver.Target.class);
+        // A workload whose waypoint is a VIP of a service we are an endpoint of.
+        assertThat(resolve(s, waypoint, "10.0.3.1:9080")).isInstanceOf(InboundResolver.Target.class);
+    }
+
+    @Test
+    void onlyTheWaypointFieldIsConsultedNotWeightedWaypoints() {
+        Workload waypoint = pod("ns", "waypoint", "10.0.2.1").build();
+        Service weightedOnly = service("ns", "reviews", "10.96.0.20", Map.of(9080, 9080))
+                .weightedWaypoints(List.of(new Service.WeightedWaypoint(
+                        new GatewayAddress(new GatewayAddress.Address(vip("10.0.2.1")), 15008), 100)))
+                .build();
+        InboundResolver.Result r =
+                resolve(state(List.of(waypoint), List.of(weightedOnly)), waypoint, "10.96.0.20:9080");
+        assertThat(status(r)).isEqualTo(400);
+        assertThat(((InboundResolver.Failure) r).reason()).contains("ip mismatch");
     }
 }
