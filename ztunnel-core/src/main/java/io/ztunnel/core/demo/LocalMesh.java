@@ -325,6 +325,11 @@ public final class LocalMesh implements AutoCloseable {
         writeFiles();
     }
 
+    /** The IP of {@code node} (its daemon's address). */
+    public String nodeIp(String node) {
+        return node(node).ip();
+    }
+
     /** The network namespace name of a node. */
     public String nodeNetns(String node) {
         return node(node).netns();
@@ -421,6 +426,39 @@ public final class LocalMesh implements AutoCloseable {
         }
     }
 
+    /**
+     * When the daemons know their own pod ({@code POD_NAME}, {@code POD_NAMESPACE}, {@code SERVICE_ACCOUNT} in the
+     * daemon environment), describes each node's daemon as a workload at the node's IP, as istiod describes ztunnel's
+     * pods; that is what ztunnel's own inbound presents and serves.
+     */
+    private void appendZtunnelWorkloads(StringBuilder mesh) {
+        String name = daemonEnv.get("POD_NAME");
+        String namespace = daemonEnv.get("POD_NAMESPACE");
+        String serviceAccount = daemonEnv.get("SERVICE_ACCOUNT");
+        if (name == null || namespace == null || serviceAccount == null) {
+            return;
+        }
+        for (Topology.Node node : nodes.values()) {
+            mesh.append("- uid: Kubernetes//Pod/")
+                    .append(namespace)
+                    .append('/')
+                    .append(name)
+                    .append('-')
+                    .append(node.name())
+                    .append("\n  name: ")
+                    .append(name)
+                    .append("\n  namespace: ")
+                    .append(namespace)
+                    .append("\n  serviceAccount: ")
+                    .append(serviceAccount)
+                    .append("\n  trustDomain: cluster.local\n  workloadIps: [\"")
+                    .append(node.ip())
+                    .append("\"]\n  protocol: HBONE\n  node: ")
+                    .append(node.name())
+                    .append("\n  services: {}\n");
+        }
+    }
+
     /** Writes mesh.yaml (all daemons) and pods.yaml (each node's agent) atomically. */
     private void writeFiles() throws IOException {
         StringBuilder mesh = new StringBuilder("workloads:\n");
@@ -473,6 +511,7 @@ public final class LocalMesh implements AutoCloseable {
                 }
             }
         }
+        appendZtunnelWorkloads(mesh);
         mesh.append("services:").append(services.isEmpty() ? " []\n" : "\n");
         for (ServiceSpec s : services) {
             mesh.append("- name: ")
