@@ -99,6 +99,7 @@ public final class LocalMesh implements AutoCloseable {
     private final Map<String, PodNetns> handles = new LinkedHashMap<>();
     private final List<Path> netnsFiles = new ArrayList<>();
     private String policies = "";
+    private final Map<String, String> applicationTunnels = new LinkedHashMap<>();
 
     private LocalMesh(
             Path dir,
@@ -325,6 +326,16 @@ public final class LocalMesh implements AutoCloseable {
         writeFiles();
     }
 
+    /**
+     * Gives {@code pod}'s workload an application tunnel ({@code protocol} NONE or PROXY, {@code port} 0 for none) and
+     * rewrites the config.
+     */
+    public void setApplicationTunnel(String pod, String protocol, int port) throws IOException {
+        pod(pod); // must exist
+        applicationTunnels.put(pod, "{protocol: " + protocol + ", port: " + port + "}");
+        writeFiles();
+    }
+
     /** The IP of {@code node} (its daemon's address). */
     public String nodeIp(String node) {
         return node(node).ip();
@@ -490,8 +501,12 @@ public final class LocalMesh implements AutoCloseable {
                     .append('\n')
                     .append("  canonicalRevision: ")
                     .append(p.labels().getOrDefault("version", "v1"))
-                    .append('\n')
-                    .append("  services:");
+                    .append('\n');
+            String tunnel = applicationTunnels.get(p.name());
+            if (tunnel != null) {
+                mesh.append("  applicationTunnel: ").append(tunnel).append('\n');
+            }
+            mesh.append("  services:");
             List<ServiceSpec> member =
                     services.stream().filter(s -> s.pods().contains(p.name())).toList();
             if (member.isEmpty()) {
