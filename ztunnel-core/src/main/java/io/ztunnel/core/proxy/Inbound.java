@@ -40,7 +40,8 @@ import org.slf4j.LoggerFactory;
  *       mapping ({@link InboundResolver}); for plaintext, the original destination itself.
  *   <li>{@link #admit}, shared by both: L4 authorization (with the peer's identity when it has one), a
  *       {@link ConnectionRecord}, refusal on deny, a connection to the app (from the client's IP when the proxy may
- *       spoof it), then the relay. HBONE refusals are answered with an HTTP status (400, 401, 503); plaintext
+ *       spoof it; for a {@code PROXY} application tunnel, from and to the pod's loopback unless
+ *       {@code LOCALHOST_APP_TUNNEL=false}, with a {@link ProxyProtocolHeader} written first), then the relay. HBONE refusals are answered with an HTTP status (400, 401, 503); plaintext
  *       refusals close the socket.
  * </ol>
  *
