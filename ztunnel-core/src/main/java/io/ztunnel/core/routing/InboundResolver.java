@@ -4,6 +4,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.ztunnel.core.net.Addresses;
 import io.ztunnel.core.net.HboneAddress;
 import io.ztunnel.core.state.GatewayAddress;
+import io.ztunnel.core.state.NamespacedHostname;
 import io.ztunnel.core.state.NetworkAddress;
 import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.Service;
@@ -184,8 +185,15 @@ public final class InboundResolver {
             }
             return false;
         }
-        Service s = state.service(((GatewayAddress.Hostname) waypoint.destination()).hostname());
-        return s != null && hasEndpoint(state, s, local);
+        NamespacedHostname name = ((GatewayAddress.Hostname) waypoint.destination()).hostname();
+        Service s = state.service(name);
+        if (s != null) {
+            return hasEndpoint(state, s, local);
+        }
+        // A waypoint named by host name may also be a workload with that host name (as outbound resolves it).
+        return !local.hostname().isEmpty()
+                && local.hostname().equals(name.hostname())
+                && local.namespace().equals(name.namespace());
     }
 
     private static boolean hasEndpoint(ProxyState state, Service service, Workload workload) {

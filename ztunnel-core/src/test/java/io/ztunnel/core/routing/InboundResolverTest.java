@@ -192,4 +192,21 @@ class InboundResolverTest {
         assertThat(status(r)).isEqualTo(400);
         assertThat(((InboundResolver.Failure) r).reason()).contains("ip mismatch");
     }
+
+    @Test
+    void aTargetWhoseWaypointHostnameIsOurOwnWorkloadHostnamePassesTheIpCheck() {
+        Workload waypoint =
+                pod("ns", "waypoint", "10.0.2.1").hostname("wp.example").build();
+        Workload server = pod("ns", "server", "10.0.3.1")
+                .waypoint(new GatewayAddress(
+                        new GatewayAddress.Hostname(new NamespacedHostname("ns", "wp.example")), 15008))
+                .build();
+        Workload elsewhere = pod("ns", "other", "10.0.3.2")
+                .waypoint(new GatewayAddress(
+                        new GatewayAddress.Hostname(new NamespacedHostname("ns", "another.example")), 15008))
+                .build();
+        ProxyState s = state(List.of(waypoint, server, elsewhere), List.of());
+        assertThat(resolve(s, waypoint, "10.0.3.1:9080")).isInstanceOf(InboundResolver.Target.class);
+        assertThat(status(resolve(s, waypoint, "10.0.3.2:9080"))).isEqualTo(400);
+    }
 }
