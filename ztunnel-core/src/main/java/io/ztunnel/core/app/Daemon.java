@@ -22,6 +22,7 @@ import io.ztunnel.core.net.Transport;
 import io.ztunnel.core.proxy.ConnectionTracker;
 import io.ztunnel.core.proxy.Inbound;
 import io.ztunnel.core.proxy.LocalWorkload;
+import io.ztunnel.core.proxy.OwnInbound;
 import io.ztunnel.core.proxy.ProxyContext;
 import io.ztunnel.core.proxy.ProxySet;
 import io.ztunnel.core.routing.InboundResolver;
@@ -106,6 +107,7 @@ public final class Daemon implements AutoCloseable {
     private @Nullable InetSocketAddress readinessAddress;
     private @Nullable InetSocketAddress metricsAddress;
     private final CompletableFuture<?> capabilities;
+    private volatile @Nullable InetSocketAddress ownInboundAddress;
 
     private Daemon(Config config, Consumer<String> fatal, CompletableFuture<?> capabilities) {
         this.config = config;
@@ -242,7 +244,7 @@ public final class Daemon implements AutoCloseable {
         Readiness.Task stateReady = readiness.register("state manager");
         Readiness.Task proxyReady = readiness.register("proxy");
         startServers();
-        loadState(stateReady);
+        CompletableFuture<Void> synced = loadState(stateReady);
         if (config.proxyMode() == Config.ProxyMode.DEDICATED) {
             Config.LocalWorkloadInfo workloadInfo = config.proxyWorkloadInfo();
             if (workloadInfo == null) {
@@ -269,6 +271,9 @@ public final class Daemon implements AutoCloseable {
             zds.start();
             drain.onStart("ZDS client", zds::close); // the node agent hands the pods to the daemon replacing us
             proxyReady.done();
+            if (OwnInbound.wanted(config)) {
+                startOwnInbound(synced);
+            }
         }
         log.atInfo()
                 .addKeyValue("mode", config.proxyMode())
@@ -281,6 +286,22 @@ public final class Daemon implements AutoCloseable {
                 .log("ztunnel started");
     }
 
+    /**
+     * ztunnel's own inbound HBONE listener ({@link OwnInbound}), bound after the first state sync. A bind failure is
+     * logged; the rest of the daemon goes on.
+     */
+    private void startOwnInbound(CompletableFuture<Void> synced) {
+        OwnInbound own = new OwnInbound(context, wildcard());
+        closeables.add(own);
+        synced.thenCompose(ignored -> own.start()).whenComplete((address, error) -> {
+            if (error != null) {
+                log.atError().addKeyValue("error", Errors.message(error)).log("ztunnel's own inbound did not start");
+            } else {
+                ownInboundAddress = address;
+            }
+        });
+    }
+
     private DnsProxy dns() {
         return DnsProxy.create(config, store, dataPlane, transport.isEpoll(), metrics.dns());
     }
@@ -289,9 +310,10 @@ public final class Daemon implements AutoCloseable {
      * Loads the state. With xDS, a local config ({@code LOCAL_XDS_PATH} / {@code LOCAL_XDS}) is loaded once as the
      * static config under the pushed state, as upstream does. Without xDS, a local file is watched: every edit
      * replaces the state, a broken edit is logged (naming line and field) and the previous state stays. The first
-     * version must be valid or the daemon does not start.
+     * version must be valid or the daemon does not start. The result completes when the first state is in (with xDS,
+     * after the first sync of both resource types).
      */
-    private void loadState(Readiness.Task stateReady) {
+    private CompletableFuture<Void> loadState(Readiness.Task stateReady) {
         if (config.xdsEnabled()) {
             ProxyState staticState = null;
             if (config.localXdsPath() != null || config.localXds() != null) {
@@ -308,8 +330,7 @@ public final class Daemon implements AutoCloseable {
                     ControlPlane.start(config, control, transport, store, certificates, metrics.xds(), staticState);
             closeables.add(xds);
             // "state manager" stays pending until both resource types have been ACKed once.
-            xds.ready().thenRun(stateReady::done);
-            return;
+            return xds.ready().thenRun(stateReady::done);
         }
         LocalConfigSource source = new LocalConfigSource(store);
         if (config.localXdsPath() != null) {
@@ -349,6 +370,7 @@ public final class Daemon implements AutoCloseable {
             }
         }
         stateReady.done();
+        return CompletableFuture.completedFuture(null);
     }
 
     /** The local config as the variables give it (file or inline text); null when neither is set. */
@@ -517,6 +539,11 @@ public final class Daemon implements AutoCloseable {
 
     public @Nullable InetSocketAddress readinessAddress() {
         return readinessAddress;
+    }
+
+    /** Where ztunnel's own inbound HBONE listener is bound, once it is (shared mode with the pod's identity). */
+    public @Nullable InetSocketAddress ownInboundAddress() {
+        return ownInboundAddress;
     }
 
     public @Nullable InetSocketAddress metricsAddress() {

@@ -113,7 +113,8 @@ public record Config(
      *
      * @param proxyEnabled {@code ENABLE_PROXY}: the proxy listeners run (false: none, in either mode)
      * @param fakeCa {@code FAKE_CA}: upstream's in-process test CA; here, the embedded local CA
-     * @param localhostAppTunnel {@code LOCALHOST_APP_TUNNEL}
+     * @param localhostAppTunnel {@code LOCALHOST_APP_TUNNEL}: a {@code PROXY} application tunnel is reached on the pod's
+     *     loopback (true, the default) or on the pod IP
      * @param xdsOnDemand {@code XDS_ON_DEMAND}
      * @param cpus the CPU count worker-thread rules use: {@code ZTUNNEL_CPU_LIMIT}, else the logical CPUs
      * @param proxyArgs the command line after the program name, as upstream shows it

@@ -99,6 +99,7 @@ public final class LocalMesh implements AutoCloseable {
     private final Map<String, PodNetns> handles = new LinkedHashMap<>();
     private final List<Path> netnsFiles = new ArrayList<>();
     private String policies = "";
+    private final Map<String, String> applicationTunnels = new LinkedHashMap<>();
 
     private LocalMesh(
             Path dir,
@@ -325,6 +326,21 @@ public final class LocalMesh implements AutoCloseable {
         writeFiles();
     }
 
+    /**
+     * Gives {@code pod}'s workload an application tunnel ({@code protocol} NONE or PROXY, {@code port} 0 for none) and
+     * rewrites the config.
+     */
+    public void setApplicationTunnel(String pod, String protocol, int port) throws IOException {
+        pod(pod); // must exist
+        applicationTunnels.put(pod, "{protocol: " + protocol + ", port: " + port + "}");
+        writeFiles();
+    }
+
+    /** The IP of {@code node} (its daemon's address). */
+    public String nodeIp(String node) {
+        return node(node).ip();
+    }
+
     /** The network namespace name of a node. */
     public String nodeNetns(String node) {
         return node(node).netns();
@@ -421,6 +437,39 @@ public final class LocalMesh implements AutoCloseable {
         }
     }
 
+    /**
+     * When the daemons know their own pod ({@code POD_NAME}, {@code POD_NAMESPACE}, {@code SERVICE_ACCOUNT} in the
+     * daemon environment), describes each node's daemon as a workload at the node's IP, as istiod describes ztunnel's
+     * pods; that is what ztunnel's own inbound presents and serves.
+     */
+    private void appendZtunnelWorkloads(StringBuilder mesh) {
+        String name = daemonEnv.get("POD_NAME");
+        String namespace = daemonEnv.get("POD_NAMESPACE");
+        String serviceAccount = daemonEnv.get("SERVICE_ACCOUNT");
+        if (name == null || namespace == null || serviceAccount == null) {
+            return;
+        }
+        for (Topology.Node node : nodes.values()) {
+            mesh.append("- uid: Kubernetes//Pod/")
+                    .append(namespace)
+                    .append('/')
+                    .append(name)
+                    .append('-')
+                    .append(node.name())
+                    .append("\n  name: ")
+                    .append(name)
+                    .append("\n  namespace: ")
+                    .append(namespace)
+                    .append("\n  serviceAccount: ")
+                    .append(serviceAccount)
+                    .append("\n  trustDomain: cluster.local\n  workloadIps: [\"")
+                    .append(node.ip())
+                    .append("\"]\n  protocol: HBONE\n  node: ")
+                    .append(node.name())
+                    .append("\n  services: {}\n");
+        }
+    }
+
     /** Writes mesh.yaml (all daemons) and pods.yaml (each node's agent) atomically. */
     private void writeFiles() throws IOException {
         StringBuilder mesh = new StringBuilder("workloads:\n");
@@ -452,8 +501,12 @@ public final class LocalMesh implements AutoCloseable {
                     .append('\n')
                     .append("  canonicalRevision: ")
                     .append(p.labels().getOrDefault("version", "v1"))
-                    .append('\n')
-                    .append("  services:");
+                    .append('\n');
+            String tunnel = applicationTunnels.get(p.name());
+            if (tunnel != null) {
+                mesh.append("  applicationTunnel: ").append(tunnel).append('\n');
+            }
+            mesh.append("  services:");
             List<ServiceSpec> member =
                     services.stream().filter(s -> s.pods().contains(p.name())).toList();
             if (member.isEmpty()) {
@@ -473,6 +526,7 @@ public final class LocalMesh implements AutoCloseable {
                 }
             }
         }
+        appendZtunnelWorkloads(mesh);
         mesh.append("services:").append(services.isEmpty() ? " []\n" : "\n");
         for (ServiceSpec s : services) {
             mesh.append("- name: ")

@@ -72,4 +72,16 @@ public final class ChannelConnector {
         }
         return bootstrap.connect(remote);
     }
+
+    /**
+     * Connects to {@code remote} from {@code localAddress} (any port), an address this host owns (e.g. the loopback
+     * address an application tunnel is reached from); no transparent-socket options. The channel gets a
+     * {@link PendingInput}, ready for {@link Relay#start}.
+     */
+    public ChannelFuture connectBound(EventLoop loop, InetSocketAddress remote, InetAddress localAddress) {
+        Bootstrap bootstrap =
+                new Bootstrap().group(loop).channelFactory(channelFactory).handler(new PendingInput());
+        SocketSettings.client(bootstrap, transport, connectTimeout, keepalive);
+        return bootstrap.connect(remote, new InetSocketAddress(localAddress, 0));
+    }
 }

@@ -5,6 +5,7 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.util.NetUtil;
 import io.ztunnel.core.hbone.Baggage;
 import io.ztunnel.core.hbone.HboneHeaders;
 import io.ztunnel.core.hbone.InboundRequest;
@@ -22,6 +23,7 @@ import io.ztunnel.core.state.Service;
 import io.ztunnel.core.state.Workload;
 import io.ztunnel.core.util.Errors;
 import io.ztunnel.metrics.ResponseFlags;
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import org.jspecify.annotations.Nullable;
@@ -38,7 +40,8 @@ import org.slf4j.LoggerFactory;
  *       mapping ({@link InboundResolver}); for plaintext, the original destination itself.
  *   <li>{@link #admit}, shared by both: L4 authorization (with the peer's identity when it has one), a
  *       {@link ConnectionRecord}, refusal on deny, a connection to the app (from the client's IP when the proxy may
- *       spoof it), then the relay. HBONE refusals are answered with an HTTP status (400, 401, 503); plaintext
+ *       spoof it; for a {@code PROXY} application tunnel, from and to the pod's loopback unless
+ *       {@code LOCALHOST_APP_TUNNEL=false}, with a {@link ProxyProtocolHeader} written first), then the relay. HBONE refusals are answered with an HTTP status (400, 401, 503); plaintext
  *       refusals close the socket.
  * </ol>
  *
@@ -49,6 +52,8 @@ import org.slf4j.LoggerFactory;
 public final class Inbound {
     private static final Logger log = LoggerFactory.getLogger(Inbound.class);
     private static final Logger authz = LoggerFactory.getLogger("authorization");
+    private static final InetAddress LOOPBACK_V4 = NetUtil.LOCALHOST4;
+    private static final InetAddress LOOPBACK_V6 = NetUtil.LOCALHOST6;
     private static final String DOWNSTREAM_GONE = "the client connection closed before the upstream connect";
 
     private final ProxyContext ctx;
@@ -81,7 +86,8 @@ public final class Inbound {
                             guessService(request, t),
                             request.target().authority(),
                             !fromGateway,
-                            request.baggage());
+                            request.baggage(),
+                            appTunnel(t));
                 }
             };
         });
@@ -104,7 +110,26 @@ public final class Inbound {
                         state.servicesOf(workload).stream().findFirst().orElse(null),
                         null,
                         true,
+                        null,
                         null));
+    }
+
+    /**
+     * The PROXY application tunnel of a resolved HBONE target, or null: with {@code LOCALHOST_APP_TUNNEL} (the
+     * default) the app is reached on the pod's loopback of the target's family, else on the pod IP as usual.
+     */
+    private @Nullable AppTunnel appTunnel(InboundResolver.Target t) {
+        InetSocketAddress destination = t.proxyDestination();
+        if (destination == null) {
+            return null;
+        }
+        if (!ctx.config().upstream().localhostAppTunnel()) {
+            return new AppTunnel(destination, null);
+        }
+        InetAddress podIp = Addresses.canonical(t.upstream().getAddress());
+        InetAddress loopback = podIp instanceof Inet6Address ? LOOPBACK_V6 : LOOPBACK_V4;
+        return new AppTunnel(
+                destination, new InetSocketAddress(loopback, t.upstream().getPort()));
     }
 
     private static String illegalPort(int port) {
@@ -161,9 +186,18 @@ public final class Inbound {
             record.closed(new IllegalStateException(DOWNSTREAM_GONE));
             return;
         }
-        InetAddress spoof = transparent && !peerIp.equals(upstreamIp) ? peerIp : null;
+        AppTunnel tunnel = target.appTunnel();
+        InetSocketAddress loopback = tunnel == null ? null : tunnel.loopback();
+        InetSocketAddress dialed = loopback != null ? loopback : upstream;
         Baggage responseBaggage = ctx.config().responseBaggage() ? Outbound.baggage(destination) : null;
-        ChannelFuture dial = sockets.connector().connect(down.eventLoop(), upstream, spoof, null);
+        ChannelFuture dial;
+        if (loopback != null) {
+            // The app sees the loopback address on both ends; the client's address travels in the PROXY header.
+            dial = sockets.connector().connectBound(down.eventLoop(), loopback, loopback.getAddress());
+        } else {
+            InetAddress spoof = transparent && !peerIp.equals(upstreamIp) ? peerIp : null;
+            dial = sockets.connector().connect(down.eventLoop(), upstream, spoof, null);
+        }
         // A client that leaves while we dial takes the dial with it.
         ChannelFutureListener cancel = closed -> dial.channel().close();
         down.closeFuture().addListener(cancel);
@@ -176,7 +210,7 @@ public final class Inbound {
             }
             if (!f.isSuccess()) {
                 log.atDebug()
-                        .addKeyValue("upstream", upstream)
+                        .addKeyValue("upstream", dialed)
                         .addKeyValue("error", Errors.message(f.cause()))
                         .log("inbound upstream connect failed");
                 record.closed(f.cause());
@@ -185,7 +219,14 @@ public final class Inbound {
                         "upstream connect failed: " + Errors.message(f.cause()));
                 return;
             }
-            Relay.start(down.accept(responseBaggage), f.channel(), record);
+            Channel accepted = down.accept(responseBaggage);
+            if (tunnel != null) {
+                // After the 200, before any payload: the relay replays early DATA only once it starts.
+                Channel app = f.channel();
+                app.writeAndFlush(ProxyProtocolHeader.encode(
+                        app.alloc(), down.peer(), tunnel.destination(), down.peerIdentity()));
+            }
+            Relay.start(accepted, f.channel(), record);
         });
     }
 
@@ -260,8 +301,16 @@ public final class Inbound {
             @Nullable Service service,
             @Nullable String hboneTarget,
             boolean sourceOnThisNetwork,
-            @Nullable Baggage sourceBaggage)
+            @Nullable Baggage sourceBaggage,
+            @Nullable AppTunnel appTunnel)
             implements Resolution {}
+
+    /**
+     * A {@code PROXY} application tunnel: the header's destination, and the pod-loopback address to dial instead of
+     * the pod IP (null: the pod IP, spoofing the client as usual).
+     */
+    private record AppTunnel(
+            InetSocketAddress destination, @Nullable InetSocketAddress loopback) {}
 
     private record Refusal(HttpResponseStatus status, String reason) implements Resolution {}
 

@@ -4,10 +4,12 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.ztunnel.core.net.Addresses;
 import io.ztunnel.core.net.HboneAddress;
 import io.ztunnel.core.state.GatewayAddress;
+import io.ztunnel.core.state.NamespacedHostname;
 import io.ztunnel.core.state.NetworkAddress;
 import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.Service;
 import io.ztunnel.core.state.Workload;
+import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.List;
@@ -24,6 +26,9 @@ import org.jspecify.annotations.Nullable;
  *       503; its port maps to a target port through the local workload's endpoint port map, then the service's
  *       numeric target port — no mapping is a 503; an illegal resolved port is a 503.
  *   <li>An application tunnel's port, when set, replaces the upstream port.
+ *   <li>A {@code PROXY} application tunnel also names the destination its PROXY header carries: the authority's
+ *       {@code ip:port}, or for a host name a VIP of the service (this network's IPv4 first, then its IPv6, then any
+ *       other) with the authority's port; a service without a VIP is a 503.
  * </ul>
  *
  * <p>Stateless and thread-safe.
@@ -38,7 +43,18 @@ public final class InboundResolver {
     /** Where to connect, and the services the target belongs to (for telemetry). */
     public sealed interface Result {}
 
-    public record Target(InetSocketAddress upstream, List<Service> services) implements Result {}
+    /**
+     * @param proxyDestination the destination the PROXY v2 header names, when the local workload asks for a
+     *     {@code PROXY} application tunnel; {@code null} otherwise
+     */
+    public record Target(
+            InetSocketAddress upstream,
+            List<Service> services,
+            @Nullable InetSocketAddress proxyDestination) implements Result {
+        public Target(InetSocketAddress upstream, List<Service> services) {
+            this(upstream, services, null);
+        }
+    }
 
     public record Failure(HttpResponseStatus status, String reason) implements Result {}
 
@@ -46,6 +62,9 @@ public final class InboundResolver {
         InetAddress localIp = Addresses.canonical(arrivedOn.getAddress());
         int port;
         List<Service> services;
+        Workload.ApplicationTunnel tunnel = local.applicationTunnel();
+        boolean proxyProtocol = tunnel != null && tunnel.protocol() == Workload.ApplicationTunnel.Protocol.PROXY;
+        InetSocketAddress proxyDestination = null;
         if (target instanceof HboneAddress.Ip ip) {
             port = ip.port();
             if (config.illegalPorts().contains(port)) {
@@ -61,6 +80,9 @@ public final class InboundResolver {
                                 + authorityIp.getHostAddress());
             }
             services = state.servicesOf(local);
+            if (proxyProtocol) {
+                proxyDestination = new InetSocketAddress(Addresses.canonical(authorityIp), ip.port());
+            }
         } else {
             HboneAddress.Host host = (HboneAddress.Host) target;
             Service service = serviceByHostname(state, host.hostname(), local.namespace());
@@ -78,12 +100,37 @@ public final class InboundResolver {
                         HttpResponseStatus.SERVICE_UNAVAILABLE, "call to a ztunnel port (" + port + ") refused");
             }
             services = List.of(service);
+            if (proxyProtocol) {
+                InetAddress vip = preferredVip(service, local.network());
+                if (vip == null) {
+                    return new Failure(
+                            HttpResponseStatus.SERVICE_UNAVAILABLE,
+                            "service " + service.key() + " has no VIP for the PROXY header");
+                }
+                proxyDestination = new InetSocketAddress(vip, host.port());
+            }
         }
-        Workload.ApplicationTunnel tunnel = local.applicationTunnel();
         if (tunnel != null && tunnel.port() != 0) {
             port = tunnel.port();
         }
-        return new Target(new InetSocketAddress(localIp, port), services);
+        return new Target(new InetSocketAddress(localIp, port), services, proxyDestination);
+    }
+
+    /** A VIP of {@code service}: on {@code network} IPv4 first, then IPv6, then the first on another network. */
+    private static @Nullable InetAddress preferredVip(Service service, String network) {
+        InetAddress v6 = null;
+        InetAddress other = null;
+        for (NetworkAddress vip : service.vips()) {
+            InetAddress a = Addresses.canonical(vip.address());
+            if (!vip.network().equals(network)) {
+                other = other == null ? a : other;
+            } else if (a instanceof Inet4Address) {
+                return a;
+            } else {
+                v6 = v6 == null ? a : v6;
+            }
+        }
+        return v6 != null ? v6 : other;
     }
 
     private static @Nullable Service serviceByHostname(ProxyState state, String hostname, String localNamespace) {
@@ -138,8 +185,15 @@ public final class InboundResolver {
             }
             return false;
         }
-        Service s = state.service(((GatewayAddress.Hostname) waypoint.destination()).hostname());
-        return s != null && hasEndpoint(state, s, local);
+        NamespacedHostname name = ((GatewayAddress.Hostname) waypoint.destination()).hostname();
+        Service s = state.service(name);
+        if (s != null) {
+            return hasEndpoint(state, s, local);
+        }
+        // A waypoint named by host name may also be a workload with that host name (as outbound resolves it).
+        return !local.hostname().isEmpty()
+                && local.hostname().equals(name.hostname())
+                && local.namespace().equals(name.namespace());
     }
 
     private static boolean hasEndpoint(ProxyState state, Service service, Workload workload) {

@@ -3,6 +3,7 @@ package io.ztunnel.core.routing;
 import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.net.Addresses;
 import io.ztunnel.core.state.GatewayAddress;
+import io.ztunnel.core.state.NamespacedHostname;
 import io.ztunnel.core.state.NetworkAddress;
 import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.Service;
@@ -24,13 +25,15 @@ import org.jspecify.annotations.Nullable;
  *   <li>A loopback destination on an illegal port is refused (no loops through ourselves).
  *   <li>A service VIP ({@code network/IP}, services not visible to the client's namespace ignored; then the client's
  *       namespace, {@code canonical}, the preferred namespace, the first; CIDR VIPs by longest prefix as fallback):
- *       its waypoint if it has one (unless the client is that waypoint); PASSTHROUGH services go to the original
+ *       its waypoint if it has one (a weighted waypoint drawn per connection, else {@code waypoint}; always, even for
+ *       the waypoint's own traffic); PASSTHROUGH services go to the original
  *       destination; otherwise the service must define the port, and an endpoint is picked among healthy ones
  *       (unless ALLOW_ALL), ranked by the routing preference scopes for STRICT/FAILOVER, at random weighted by
  *       {@code capacity}. Target port: the endpoint's port map, then the service's target port, then the service port
  *       for application-tunnel workloads. IP: the original one if the workload has it, else one allowed by the
  *       service's IP families, same family first.
  *   <li>A pod IP: that workload (its waypoint for workload-addressed traffic, unless the client is the waypoint).
+ *       Waypoints resolve as {@link #resolveGateway} says; one that does not is an unknown-waypoint refusal.
  *   <li>Anything else: plain TCP passthrough.
  *   <li>HBONE workloads are reached at {@code ip:15008} with {@code :authority = ip:targetPort} and the service's SANs
  *       plus the workload's identity as acceptable server identities; others with plain TCP to {@code ip:targetPort}.
@@ -63,7 +66,8 @@ public final class OutboundRouter {
             return new Route.Passthrough(destination, null);
         }
         if (workload.waypoint() != null) {
-            WaypointRoute waypoint = waypointRoute(state, source, workload.waypoint(), destination, null, workload);
+            WaypointRoute waypoint =
+                    waypointRoute(state, source, workload.waypoint(), destination, null, workload, true);
             if (waypoint.route() != null) {
                 return waypoint.route();
             }
@@ -80,7 +84,8 @@ public final class OutboundRouter {
             Service service) {
         GatewayAddress waypoint = chooseWaypoint(service);
         if (waypoint != null) {
-            WaypointRoute route = waypointRoute(state, source, waypoint, destination, service, null);
+            // A service's waypoint always applies, even when the client is that waypoint.
+            WaypointRoute route = waypointRoute(state, source, waypoint, destination, service, null, false);
             if (route.route() != null) {
                 return route.route();
             }
@@ -154,72 +159,134 @@ public final class OutboundRouter {
     /** The route to a waypoint, or a null route when the client is the waypoint itself (then no waypoint applies). */
     private record WaypointRoute(@Nullable Route route) {}
 
+    /**
+     * @param skipWhenSourceIsWaypoint for workload-addressed traffic: the waypoint does not apply to traffic it sends
+     */
     private WaypointRoute waypointRoute(
             ProxyState state,
             Workload source,
             GatewayAddress gateway,
             InetSocketAddress destination,
             @Nullable Service service,
-            @Nullable Workload destinationWorkload) {
-        Gateway resolved = resolveGateway(state, gateway);
-        if (resolved == null) {
-            return new WaypointRoute(new Route.Refuse("waypoint " + gateway.destination() + " not found"));
-        }
-        if (resolved.members().stream().anyMatch(w -> isSameWorkload(w, source))) {
+            @Nullable Workload destinationWorkload,
+            boolean skipWhenSourceIsWaypoint) {
+        Gateway resolved = resolveGateway(state, gateway, source, destination.getAddress());
+        if (skipWhenSourceIsWaypoint && resolved.members().stream().anyMatch(w -> isSameWorkload(w, source))) {
             return new WaypointRoute(null);
         }
         Workload waypoint = resolved.chosen();
-        InetAddress ip = chooseIp(waypoint, destination.getAddress(), Service.IpFamilies.AUTOMATIC);
-        if (ip == null) {
-            return new WaypointRoute(new Route.Refuse("waypoint " + waypoint.uid() + " has no address"));
+        InetSocketAddress address = resolved.address();
+        if (waypoint == null || address == null) {
+            return new WaypointRoute(
+                    new Route.Refuse("unknown waypoint " + gateway.destination() + ": " + resolved.failure()));
         }
         List<SpiffeId> expected = expectedIdentities(
                 resolved.service() == null ? List.of() : resolved.service().subjectAltNames(), waypoint);
         String authority = Addresses.format(destination.getAddress(), destination.getPort());
-        return new WaypointRoute(new Route.Hbone(
-                new InetSocketAddress(ip, gateway.hboneMtlsPort()),
-                authority,
-                expected,
-                waypoint,
-                destinationWorkload,
-                service,
-                true));
+        return new WaypointRoute(
+                new Route.Hbone(address, authority, expected, waypoint, destinationWorkload, service, true));
     }
 
-    /** A resolved gateway: the workload chosen, every workload that is the gateway, and its service if any. */
+    /**
+     * A resolved waypoint: the workload chosen and where to reach it (null with a {@code failure} when it cannot be
+     * resolved), every workload that is the waypoint, and its service if any.
+     */
     private record Gateway(
-            Workload chosen,
+            @Nullable Workload chosen,
+            @Nullable InetSocketAddress address,
             List<Workload> members,
-            @Nullable Service service) {}
+            @Nullable Service service,
+            String failure) {
+        static Gateway unknown(List<Workload> members, @Nullable Service service, String failure) {
+            return new Gateway(null, null, members, service, failure);
+        }
+    }
 
-    private @Nullable Gateway resolveGateway(ProxyState state, GatewayAddress gateway) {
+    /**
+     * Resolves a waypoint as ztunnel does. By IP: a service with that VIP, else a workload with that IP, on that
+     * network; the endpoint's address is of the waypoint IP's family. By host name: the service, else a workload with
+     * that host name; the family follows the original destination. A service's endpoints count only when the service
+     * defines port {@code hbone_mtls_port} or the workload has an application tunnel, and are load-balanced with the
+     * waypoint service's own policy. A {@code PASSTHROUGH} waypoint service cannot be a waypoint.
+     */
+    private Gateway resolveGateway(ProxyState state, GatewayAddress gateway, Workload source, InetAddress original) {
+        int hbonePort = gateway.hboneMtlsPort();
         Service service;
+        InetAddress family;
         if (gateway.destination() instanceof GatewayAddress.Address a) {
-            Workload workload = state.workloadByAddress(a.address());
-            if (workload != null) {
-                return new Gateway(workload, List.of(workload), null);
-            }
             List<Service> byVip = state.servicesByVip(a.address());
             service = byVip.isEmpty() ? null : byVip.getFirst();
+            family = a.address().address();
+            if (service == null) {
+                Workload workload = state.workloadByAddress(a.address());
+                return workload == null
+                        ? Gateway.unknown(List.of(), null, "no service or workload has that address")
+                        : direct(workload, family, hbonePort);
+            }
         } else {
-            service = state.service(((GatewayAddress.Hostname) gateway.destination()).hostname());
-        }
-        if (service == null) {
-            return null;
-        }
-        List<Workload> members = new ArrayList<>();
-        List<ProxyState.Endpoint> healthy = new ArrayList<>();
-        for (ProxyState.Endpoint e : state.endpoints(service)) {
-            members.add(e.workload());
-            if (e.workload().status() == Workload.HealthStatus.HEALTHY
-                    && !e.workload().addresses().isEmpty()) {
-                healthy.add(e);
+            NamespacedHostname name = ((GatewayAddress.Hostname) gateway.destination()).hostname();
+            service = state.service(name);
+            family = original;
+            if (service == null) {
+                for (Workload w : state.workloads()) {
+                    if (w.hostname().equals(name.hostname()) && w.namespace().equals(name.namespace())) {
+                        return direct(w, family, hbonePort);
+                    }
+                }
+                return Gateway.unknown(List.of(), null, "no service or workload has that host name");
             }
         }
-        if (healthy.isEmpty()) {
-            return null;
+        LoadBalancing lb = service.loadBalancing();
+        List<Workload> members = new ArrayList<>();
+        for (ProxyState.Endpoint e : state.endpoints(service)) {
+            members.add(e.workload());
         }
-        return new Gateway(pick(healthy).workload(), members, service);
+        if (lb != null && lb.mode() == LoadBalancing.Mode.PASSTHROUGH) {
+            return Gateway.unknown(members, service, "service " + service.key() + " is PASSTHROUGH");
+        }
+        boolean allowUnhealthy = lb != null && lb.healthPolicy() == LoadBalancing.HealthPolicy.ALLOW_ALL;
+        Integer serviceTarget = service.ports().get(hbonePort);
+        List<ProxyState.Endpoint> usable = new ArrayList<>();
+        for (ProxyState.Endpoint e : state.endpoints(service)) {
+            Workload w = e.workload();
+            if ((allowUnhealthy || w.status() == Workload.HealthStatus.HEALTHY)
+                    && !w.addresses().isEmpty()
+                    && (serviceTarget != null || w.applicationTunnel() != null)) {
+                usable.add(e);
+            }
+        }
+        List<ProxyState.Endpoint> ranked = rank(usable, lb, source);
+        if (ranked.isEmpty()) {
+            return Gateway.unknown(
+                    members, service, "service " + service.key() + " has no usable endpoint on port " + hbonePort);
+        }
+        ProxyState.Endpoint endpoint = pick(ranked);
+        Workload workload = endpoint.workload();
+        int port = endpoint.ports().getOrDefault(hbonePort, 0);
+        if (port == 0 && serviceTarget != null && serviceTarget > 0) {
+            port = serviceTarget;
+        }
+        Workload.ApplicationTunnel tunnel = workload.applicationTunnel();
+        if (port == 0 && tunnel != null && tunnel.port() != 0) {
+            port = hbonePort;
+        }
+        InetAddress ip = chooseIp(workload, family, Service.IpFamilies.AUTOMATIC);
+        if (port == 0 || ip == null) {
+            return Gateway.unknown(
+                    members,
+                    service,
+                    "endpoint " + workload.uid() + (ip == null ? " has no address" : " has no port for " + hbonePort));
+        }
+        return new Gateway(workload, new InetSocketAddress(ip, port), members, service, "");
+    }
+
+    /** A waypoint that is a workload itself, reached on {@code hbone_mtls_port}. */
+    private static Gateway direct(Workload workload, InetAddress family, int hbonePort) {
+        InetAddress ip = chooseIp(workload, family, Service.IpFamilies.AUTOMATIC);
+        if (ip == null) {
+            return Gateway.unknown(List.of(workload), null, "workload " + workload.uid() + " has no address");
+        }
+        return new Gateway(workload, new InetSocketAddress(ip, hbonePort), List.of(workload), null, "");
     }
 
     private static boolean isSameWorkload(Workload a, Workload b) {
@@ -229,27 +296,26 @@ public final class OutboundRouter {
         return a.identity().equals(b.identity()) && a.addresses().stream().anyMatch(b.addresses()::contains);
     }
 
+    /**
+     * The waypoint for one connection to {@code service}: one of its weighted waypoints drawn by weight (an unsigned
+     * 32-bit value; weight 0 is never drawn), or {@code waypoint} when there are none or all weigh 0.
+     */
     private @Nullable GatewayAddress chooseWaypoint(Service service) {
-        if (service.weightedWaypoints().isEmpty()) {
-            return service.waypoint();
-        }
         long total = 0;
         for (Service.WeightedWaypoint w : service.weightedWaypoints()) {
-            total += Math.max(0, w.weight());
+            total += Integer.toUnsignedLong(w.weight());
         }
         if (total == 0) {
-            return service.weightedWaypoints()
-                    .get(random.nextInt(service.weightedWaypoints().size()))
-                    .destination();
+            return service.waypoint();
         }
         long roll = random.nextLong(total);
         for (Service.WeightedWaypoint w : service.weightedWaypoints()) {
-            roll -= Math.max(0, w.weight());
+            roll -= Integer.toUnsignedLong(w.weight());
             if (roll < 0) {
                 return w.destination();
             }
         }
-        return service.weightedWaypoints().getLast().destination();
+        throw new IllegalStateException("weighted draw out of range");
     }
 
     /** The service a VIP means to a client in {@code clientNamespace}, or null. */
@@ -309,7 +375,12 @@ public final class OutboundRouter {
         return serviceTarget != 0 ? serviceTarget : port;
     }
 
-    /** Keeps the endpoints best matching the client's locality (STRICT drops partial matches). */
+    /**
+     * Keeps the endpoints best matching the client's locality: the rank is the number of leading
+     * {@code routing_preference} scopes shared with the client, up to the first mismatch, except that {@code NETWORK}
+     * listed first adds n−1 when it matches and is skipped when it does not; the top rank is kept, STRICT drops every
+     * endpoint that does not match all scopes.
+     */
     static List<ProxyState.Endpoint> rank(
             List<ProxyState.Endpoint> candidates, @Nullable LoadBalancing lb, Workload source) {
         if (lb == null
@@ -317,18 +388,29 @@ public final class OutboundRouter {
                 || (lb.mode() != LoadBalancing.Mode.STRICT && lb.mode() != LoadBalancing.Mode.FAILOVER)) {
             return candidates;
         }
+        List<LoadBalancing.Scope> scopes = lb.routingPreference();
+        int n = scopes.size();
         int best = -1;
         List<ProxyState.Endpoint> kept = new ArrayList<>();
         for (ProxyState.Endpoint e : candidates) {
             int score = 0;
-            for (LoadBalancing.Scope scope : lb.routingPreference()) {
-                if (!sameScope(scope, source, e.workload())) {
+            boolean matchesAll = true;
+            for (int i = 0; i < n; i++) {
+                LoadBalancing.Scope scope = scopes.get(i);
+                boolean match = sameScope(scope, source, e.workload());
+                if (i == 0 && scope == LoadBalancing.Scope.NETWORK) {
+                    // NETWORK first weighs as much as the other scopes together; a mismatch only skips it.
+                    score += match ? n - 1 : 0;
+                    matchesAll = match;
+                    continue;
+                }
+                if (!match) {
+                    matchesAll = false;
                     break;
                 }
                 score++;
             }
-            if (lb.mode() == LoadBalancing.Mode.STRICT
-                    && score < lb.routingPreference().size()) {
+            if (lb.mode() == LoadBalancing.Mode.STRICT && !matchesAll) {
                 continue;
             }
             if (score > best) {

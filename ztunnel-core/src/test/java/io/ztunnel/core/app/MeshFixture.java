@@ -102,7 +102,7 @@ final class MeshFixture implements AutoCloseable {
         server = Daemon.start(config("server/server-a/server-a", "127.0.0.3", serverExtra));
     }
 
-    private Config config(String workload, String ip, Map<String, String> extra) {
+    Config config(String workload, String ip, Map<String, String> extra) {
         Map<String, String> env = new HashMap<>();
         env.put("PROXY_MODE", "dedicated");
         env.put("PROXY_WORKLOAD_INFO", workload);

@@ -18,6 +18,7 @@ import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.Service;
 import io.ztunnel.core.state.Service.LoadBalancing;
 import io.ztunnel.core.state.Workload;
+import java.net.InetSocketAddress;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -398,5 +399,243 @@ class OutboundRouterTest {
                 ProxyState.of(List.of(client, remote), List.of(), List.of()), client, addr("10.0.2.1", 80));
         // Looked up on the client's network, the remote workload is simply not there.
         assertThat(r).isInstanceOf(Route.Passthrough.class);
+    }
+
+    // ---- Waypoints as upstream (round-2 facts, section 5) ----
+
+    private static GatewayAddress waypointAt(String ip) {
+        return new GatewayAddress(new GatewayAddress.Address(vip(ip)), 15008);
+    }
+
+    private static GatewayAddress waypointNamed(Service waypointService) {
+        return new GatewayAddress(
+                new GatewayAddress.Hostname(
+                        new NamespacedHostname(waypointService.namespace(), waypointService.hostname())),
+                15008);
+    }
+
+    @Test
+    void weightedWaypointsWithZeroWeightAreNeverDrawnAndUnsignedWeightsCount() {
+        Workload w1 = pod("ns", "wp1", "10.0.9.1").build();
+        Workload w2 = pod("ns", "wp2", "10.0.9.2").build();
+        Workload w3 = pod("ns", "wp3", "10.0.9.3").build();
+        Service svc = service("ns", "web", "10.96.0.10", Map.of(80, 8080))
+                .waypoint(waypointAt("10.0.9.3"))
+                .weightedWaypoints(List.of(
+                        new Service.WeightedWaypoint(waypointAt("10.0.9.1"), 0),
+                        // 0xFFFFFFFF as a u32: the heaviest possible weight, not a negative one
+                        new Service.WeightedWaypoint(waypointAt("10.0.9.2"), -1)))
+                .build();
+        ProxyState state = state(List.of(client, w1, w2, w3), List.of(svc));
+        for (int i = 0; i < 500; i++) {
+            assertThat(((Route.Hbone) route(state, "10.96.0.10", 80)).workload())
+                    .isEqualTo(w2);
+        }
+    }
+
+    @Test
+    void weightedWaypointsAllWeighingZeroFallBackToTheServiceWaypoint() {
+        Workload w1 = pod("ns", "wp1", "10.0.9.1").build();
+        Workload fallback = pod("ns", "wp-default", "10.0.9.3").build();
+        Service svc = service("ns", "web", "10.96.0.10", Map.of(80, 8080))
+                .waypoint(waypointAt("10.0.9.3"))
+                .weightedWaypoints(List.of(new Service.WeightedWaypoint(waypointAt("10.0.9.1"), 0)))
+                .build();
+        ProxyState state = state(List.of(client, w1, fallback), List.of(svc));
+        for (int i = 0; i < 100; i++) {
+            assertThat(((Route.Hbone) route(state, "10.96.0.10", 80)).workload())
+                    .isEqualTo(fallback);
+        }
+        Service noWaypoint = service("ns", "web", "10.96.0.10", Map.of(80, 8080))
+                .weightedWaypoints(List.of(new Service.WeightedWaypoint(waypointAt("10.0.9.1"), 0)))
+                .build();
+        Workload a = pod("ns", "a", "10.0.2.1")
+                .services(memberOf(noWaypoint, Map.of()))
+                .build();
+        Route.Hbone direct = (Route.Hbone) route(state(List.of(client, w1, a), List.of(noWaypoint)), "10.96.0.10", 80);
+        assertThat(direct.viaWaypoint()).isFalse();
+    }
+
+    @Test
+    void aServiceWaypointAppliesEvenToTrafficFromTheWaypointItself() {
+        Workload waypoint = pod("ns", "waypoint", "10.0.9.1").build();
+        Service svc = service("ns", "web", "10.96.0.10", Map.of(80, 8080))
+                .waypoint(waypointAt("10.0.9.1"))
+                .build();
+        Workload a =
+                pod("ns", "a", "10.0.2.1").services(memberOf(svc, Map.of())).build();
+        Route.Hbone r =
+                (Route.Hbone) router.route(state(List.of(waypoint, a), List.of(svc)), waypoint, addr("10.96.0.10", 80));
+        assertThat(r.viaWaypoint()).isTrue();
+        assertThat(r.workload()).isEqualTo(waypoint);
+    }
+
+    @Test
+    void aWaypointVipResolvesThroughItsServiceOnThePortItMapsHbonePortTo() {
+        Service waypointSvc =
+                service("ns", "waypoint", "10.96.9.9", Map.of(15008, 15010)).build();
+        Workload mapped = pod("ns", "wp-mapped", "10.0.9.1")
+                .services(memberOf(waypointSvc, Map.of(15008, 15009)))
+                .build();
+        Workload byService = pod("ns", "wp-svc", "10.0.9.2")
+                .services(memberOf(waypointSvc, Map.of()))
+                .build();
+        Service svc = service("ns", "web", "10.96.0.10", Map.of(80, 8080))
+                .waypoint(waypointAt("10.96.9.9"))
+                .build();
+        ProxyState state = state(List.of(client, mapped, byService), List.of(svc, waypointSvc));
+        Map<String, InetSocketAddress> seen = new HashMap<>();
+        for (int i = 0; i < 100; i++) {
+            Route.Hbone r = (Route.Hbone) route(state, "10.96.0.10", 80);
+            seen.put(r.workload().name(), r.hboneAddress());
+            assertThat(r.authority()).isEqualTo("10.96.0.10:80");
+        }
+        // Endpoint port map first, then the waypoint service's target port for hbone_mtls_port.
+        assertThat(seen)
+                .containsEntry("wp-mapped", addr("10.0.9.1", 15009))
+                .containsEntry("wp-svc", addr("10.0.9.2", 15010));
+    }
+
+    @Test
+    void waypointEndpointsCountOnlyIfTheServiceDefinesTheHbonePortOrTheyHaveAnApplicationTunnel() {
+        Service waypointSvc =
+                service("ns", "waypoint", "10.96.9.9", Map.of(80, 8080)).build();
+        Workload plain = pod("ns", "wp-plain", "10.0.9.1")
+                .services(memberOf(waypointSvc, Map.of()))
+                .build();
+        Service svc = service("ns", "web", "10.96.0.10", Map.of(80, 8080))
+                .waypoint(waypointNamed(waypointSvc))
+                .build();
+        Route refused = route(state(List.of(client, plain), List.of(svc, waypointSvc)), "10.96.0.10", 80);
+        assertThat(refused).isInstanceOf(Route.Refuse.class);
+        assertThat(((Route.Refuse) refused).reason()).contains("unknown waypoint");
+
+        Workload tunnelled = plain.toBuilder()
+                .applicationTunnel(new Workload.ApplicationTunnel(Workload.ApplicationTunnel.Protocol.PROXY, 15088))
+                .build();
+        Route.Hbone r =
+                (Route.Hbone) route(state(List.of(client, tunnelled), List.of(svc, waypointSvc)), "10.96.0.10", 80);
+        // No port mapping and no service target: an application tunnel with a port is reached on hbone_mtls_port.
+        assertThat(r.hboneAddress()).isEqualTo(addr("10.0.9.1", 15008));
+        Workload tunnelWithoutPort = plain.toBuilder()
+                .applicationTunnel(new Workload.ApplicationTunnel(Workload.ApplicationTunnel.Protocol.PROXY, 0))
+                .build();
+        assertThat(route(state(List.of(client, tunnelWithoutPort), List.of(svc, waypointSvc)), "10.96.0.10", 80))
+                .isInstanceOf(Route.Refuse.class);
+    }
+
+    @Test
+    void anUnresolvableOrPassthroughWaypointIsAnUnknownWaypointRefusal() {
+        Service svc = service("ns", "web", "10.96.0.10", Map.of(80, 8080))
+                .waypoint(waypointAt("10.0.9.99"))
+                .build();
+        Workload a =
+                pod("ns", "a", "10.0.2.1").services(memberOf(svc, Map.of())).build();
+        Route missing = route(state(List.of(client, a), List.of(svc)), "10.96.0.10", 80);
+        assertThat(((Route.Refuse) missing).reason()).startsWith("unknown waypoint");
+
+        Service passthroughWaypoint = service("ns", "waypoint", "10.96.9.9", Map.of(15008, 15008))
+                .loadBalancing(new LoadBalancing(List.of(), LoadBalancing.Mode.PASSTHROUGH, null))
+                .build();
+        Workload wp = pod("ns", "wp", "10.0.9.1")
+                .services(memberOf(passthroughWaypoint, Map.of()))
+                .build();
+        Service behind = service("ns", "web", "10.96.0.10", Map.of(80, 8080))
+                .waypoint(waypointAt("10.96.9.9"))
+                .build();
+        Route r = route(state(List.of(client, wp, a), List.of(behind, passthroughWaypoint)), "10.96.0.10", 80);
+        assertThat(((Route.Refuse) r).reason()).startsWith("unknown waypoint").contains("PASSTHROUGH");
+    }
+
+    @Test
+    void waypointAddressFamilyFollowsTheWaypointIpOrForAHostnameTheOriginalDestination() {
+        Service waypointSvc =
+                service("ns", "waypoint", "fd00::99", Map.of(15008, 15008)).build();
+        Workload dual = pod("ns", "wp", "10.0.9.1", "fd00::9:1")
+                .services(memberOf(waypointSvc, Map.of()))
+                .build();
+        Service byIp = service("ns", "web", "10.96.0.10", Map.of(80, 8080))
+                .waypoint(waypointAt("fd00::99"))
+                .build();
+        ProxyState ipState = state(List.of(client, dual), List.of(byIp, waypointSvc));
+        assertThat(((Route.Hbone) route(ipState, "10.96.0.10", 80)).hboneAddress())
+                .isEqualTo(addr("fd00::9:1", 15008));
+        Service byName = service("ns", "web", "10.96.0.10", Map.of(80, 8080))
+                .vips(List.of(vip("10.96.0.10"), vip("fd00::10")))
+                .waypoint(waypointNamed(waypointSvc))
+                .build();
+        ProxyState nameState = state(List.of(client, dual), List.of(byName, waypointSvc));
+        assertThat(((Route.Hbone) route(nameState, "10.96.0.10", 80)).hboneAddress())
+                .isEqualTo(addr("10.0.9.1", 15008));
+        assertThat(((Route.Hbone) route(nameState, "fd00::10", 80)).hboneAddress())
+                .isEqualTo(addr("fd00::9:1", 15008));
+    }
+
+    @Test
+    void waypointEndpointsAreBalancedWithTheWaypointServicesLocalityAndHealthPolicy() {
+        Service waypointSvc = service("ns", "waypoint", "10.96.9.9", Map.of(15008, 15008))
+                .loadBalancing(new LoadBalancing(
+                        List.of(LoadBalancing.Scope.ZONE),
+                        LoadBalancing.Mode.STRICT,
+                        LoadBalancing.HealthPolicy.ALLOW_ALL))
+                .build();
+        Workload me = pod("client-ns", "client", "10.0.1.1")
+                .locality(new Locality("r1", "z1", ""))
+                .build();
+        Workload near = pod("ns", "wp-near", "10.0.9.1")
+                .services(memberOf(waypointSvc, Map.of()))
+                .locality(new Locality("r1", "z1", ""))
+                .status(Workload.HealthStatus.UNHEALTHY)
+                .build();
+        Workload far = pod("ns", "wp-far", "10.0.9.2")
+                .services(memberOf(waypointSvc, Map.of()))
+                .locality(new Locality("r1", "z2", ""))
+                .build();
+        Service svc = service("ns", "web", "10.96.0.10", Map.of(80, 8080))
+                .waypoint(waypointAt("10.96.9.9"))
+                .build();
+        ProxyState state = state(List.of(me, near, far), List.of(svc, waypointSvc));
+        for (int i = 0; i < 50; i++) {
+            assertThat(((Route.Hbone) router.route(state, me, addr("10.96.0.10", 80)))
+                            .workload()
+                            .name())
+                    .isEqualTo("wp-near");
+        }
+    }
+
+    @Test
+    void networkListedFirstOutweighsTheOtherScopesAndAMismatchOnlySkipsIt() {
+        LoadBalancing failover = new LoadBalancing(
+                List.of(LoadBalancing.Scope.NETWORK, LoadBalancing.Scope.REGION, LoadBalancing.Scope.ZONE),
+                LoadBalancing.Mode.FAILOVER,
+                LoadBalancing.HealthPolicy.ONLY_HEALTHY);
+        Workload me = pod("client-ns", "client", "10.0.1.1")
+                .network("n1")
+                .locality(new Locality("r1", "z1", ""))
+                .build();
+        ProxyState.Endpoint sameNetworkOtherRegion =
+                endpoint(pod("ns", "a", "10.0.2.1").network("n1").locality(new Locality("r2", "z9", "")));
+        ProxyState.Endpoint otherNetworkSameZone =
+                endpoint(pod("ns", "b", "10.0.2.2").network("n2").locality(new Locality("r1", "z1", "")));
+        ProxyState.Endpoint otherNetworkOtherRegion =
+                endpoint(pod("ns", "c", "10.0.2.3").network("n2").locality(new Locality("r3", "z1", "")));
+        // a: 2 (network) ; b: 0 + region + zone = 2 ; c: 0. A mismatching network does not end the count.
+        assertThat(OutboundRouter.rank(
+                        List.of(sameNetworkOtherRegion, otherNetworkSameZone, otherNetworkOtherRegion), failover, me))
+                .containsExactly(sameNetworkOtherRegion, otherNetworkSameZone);
+        assertThat(OutboundRouter.rank(List.of(otherNetworkSameZone, otherNetworkOtherRegion), failover, me))
+                .containsExactly(otherNetworkSameZone);
+        ProxyState.Endpoint everything =
+                endpoint(pod("ns", "d", "10.0.2.4").network("n1").locality(new Locality("r1", "z1", "")));
+        LoadBalancing strict = new LoadBalancing(
+                failover.routingPreference(), LoadBalancing.Mode.STRICT, LoadBalancing.HealthPolicy.ONLY_HEALTHY);
+        assertThat(OutboundRouter.rank(List.of(otherNetworkSameZone, everything), strict, me))
+                .containsExactly(everything);
+        assertThat(OutboundRouter.rank(List.of(otherNetworkSameZone), strict, me))
+                .isEmpty();
+    }
+
+    private static ProxyState.Endpoint endpoint(Workload.Builder workload) {
+        return new ProxyState.Endpoint(workload.build(), Map.of());
     }
 }
