@@ -32,7 +32,8 @@ public final class AccessLog {
         if (r.sourceWorkload() == null && r.sourceBaggage() != null) {
             // A client unknown here (through a network gateway): what its baggage says.
             Baggage bag = r.sourceBaggage();
-            line = line.addKeyValue("src.workload", bag.serviceName()).addKeyValue("src.namespace", bag.namespace());
+            line = optional(line, "src.workload", bag.serviceName());
+            line = optional(line, "src.namespace", bag.namespace());
         }
         if (r.sourceIdentity() != null) {
             line = line.addKeyValue("src.identity", r.sourceIdentity().toString());
@@ -48,7 +49,8 @@ public final class AccessLog {
         if (r.destinationWorkload() == null && r.destinationBaggage() != null) {
             // Double HBONE: the far end described itself in its response baggage.
             Baggage bag = r.destinationBaggage();
-            line = line.addKeyValue("dst.workload", bag.workloadName()).addKeyValue("dst.namespace", bag.namespace());
+            line = optional(line, "dst.workload", bag.workloadName());
+            line = optional(line, "dst.namespace", bag.namespace());
         }
         if (r.destinationIdentity() != null) {
             line = line.addKeyValue("dst.identity", r.destinationIdentity().toString());
@@ -84,6 +86,11 @@ public final class AccessLog {
         line.addKeyValue("direction", direction.label())
                 .addKeyValue("error", error)
                 .log("connection failed");
+    }
+
+    /** Adds the field only when it has a value (baggage members are optional). */
+    private static LoggingEventBuilder optional(LoggingEventBuilder line, String key, String value) {
+        return value.isEmpty() ? line : line.addKeyValue(key, value);
     }
 
     private static LoggingEventBuilder workload(LoggingEventBuilder line, String prefix, @Nullable Workload w) {
