@@ -8,11 +8,10 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import io.ztunnel.core.config.Config;
 import io.ztunnel.core.config.Env;
-import io.ztunnel.core.identity.Csr;
-import io.ztunnel.core.identity.IssuedChain;
 import io.ztunnel.core.identity.LocalCa;
 import io.ztunnel.core.identity.SpiffeId;
-import io.ztunnel.core.identity.WorkloadCertificate;
+import io.ztunnel.core.identity.TestCrls;
+import io.ztunnel.core.identity.TestPki;
 import io.ztunnel.core.testing.TestApps;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
@@ -22,8 +21,8 @@ import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.security.KeyPair;
 import java.security.MessageDigest;
+import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
@@ -55,6 +54,7 @@ class DoubleHboneMeshTest {
     private static final SpiffeId GATEWAY = SpiffeId.parse("spiffe://cluster.local/ns/istio-system/sa/gateway");
     private static final String AUTHORITY = "echo.server.svc.cluster.local:80";
     private static final InetSocketAddress GATEWAY_ADDRESS = new InetSocketAddress("127.0.0.7", 15008);
+    private static final InetSocketAddress SERVER_HBONE = new InetSocketAddress("127.0.0.3", 15008);
 
     private static final String MESH = """
             workloads:
@@ -102,11 +102,10 @@ class DoubleHboneMeshTest {
     Path dir;
 
     private Path configFile;
-    private LocalCa ca;
     private TestApps.Server app;
     private @Nullable JettyNetworkGateway gateway;
-    private Daemon client;
-    private Daemon server;
+    private @Nullable Daemon client;
+    private @Nullable Daemon server;
     private int socksPort;
     private final ListAppender<ILoggingEvent> logs = new ListAppender<>();
 
@@ -116,20 +115,32 @@ class DoubleHboneMeshTest {
         ((Logger) LoggerFactory.getLogger("access")).addAppender(logs);
         configFile = dir.resolve("mesh.yaml");
         write(MESH);
-        ca = LocalCa.loadOrCreate(dir.resolve("ca"), Clock.systemUTC()); // the daemons load the same CA
         app = MeshFixture.banner("server-a", new InetSocketAddress("127.0.0.3", 8080));
         socksPort = MeshFixture.freePort();
-        client = Daemon.start(config(
-                "client/client/client",
-                "127.0.0.2",
-                Map.of(
-                        "NETWORK",
-                        "net-a",
-                        "UNSTABLE_ENABLE_SOCKS5",
-                        "true",
-                        "SOCKS5_PORT",
-                        String.valueOf(socksPort))));
+    }
+
+    /**
+     * Starts both daemons on the CA in {@code dir/ca} (created when absent) and the gateway, with a certificate from
+     * {@code gatewayCa} for {@code gatewayIdentity}, forwarding to {@code gatewayTarget}.
+     */
+    private void start(
+            Map<String, String> clientExtra, Path gatewayCa, SpiffeId gatewayIdentity, InetSocketAddress gatewayTarget)
+            throws Exception {
+        LocalCa meshCa = LocalCa.loadOrCreate(dir.resolve("ca"), Clock.systemUTC()); // the daemons load the same CA
+        Map<String, String> clientEnv = new HashMap<>(clientExtra);
+        clientEnv.put("NETWORK", "net-a");
+        clientEnv.put("UNSTABLE_ENABLE_SOCKS5", "true");
+        clientEnv.put("SOCKS5_PORT", String.valueOf(socksPort));
+        client = Daemon.start(config("client/client/client", "127.0.0.2", clientEnv));
         server = Daemon.start(config("server/server-a/server-a", "127.0.0.3", Map.of("NETWORK", "net-b")));
+        LocalCa issuer =
+                gatewayCa.equals(dir.resolve("ca")) ? meshCa : LocalCa.loadOrCreate(gatewayCa, Clock.systemUTC());
+        gateway = new JettyNetworkGateway(
+                GATEWAY_ADDRESS, TestPki.issue(issuer, gatewayIdentity, Duration.ofHours(1)), gatewayTarget);
+    }
+
+    private void start(SpiffeId gatewayIdentity, InetSocketAddress gatewayTarget) throws Exception {
+        start(Map.of(), dir.resolve("ca"), gatewayIdentity, gatewayTarget);
     }
 
     @AfterEach
@@ -144,8 +155,7 @@ class DoubleHboneMeshTest {
 
     @Test
     void serviceOnlyInTheOtherNetworkIsReachedThroughItsGatewayWithBytesIntactBothWays() throws Exception {
-        gateway = new JettyNetworkGateway(
-                GATEWAY_ADDRESS, certificate(GATEWAY), new InetSocketAddress("127.0.0.3", 15008));
+        start(GATEWAY, SERVER_HBONE);
         byte[] payload = new byte[4 * 1024 * 1024];
         new SplittableRandom(15).nextBytes(payload);
         try (Socket s = connect()) {
@@ -165,8 +175,9 @@ class DoubleHboneMeshTest {
         }
 
         // The gateway saw one outer CONNECT from the client's identity, with the service authority.
-        assertThat(gateway.clientIdentities).containsExactly(CLIENT.toString());
-        MetaData.Request outer = java.util.Objects.requireNonNull(gateway.connects.peek());
+        assertThat(requireGateway().clientIdentities).containsExactly(CLIENT.toString());
+        MetaData.Request outer =
+                java.util.Objects.requireNonNull(requireGateway().connects.peek());
         assertThat(outer.getMethod()).isEqualTo("CONNECT");
         assertThat(outer.getHttpURI().getAuthority()).isEqualTo(AUTHORITY);
         assertThat(outer.getHttpFields().get("forwarded")).contains("host=echo.server.svc.cluster.local");
@@ -203,12 +214,12 @@ class DoubleHboneMeshTest {
 
     @Test
     void clientSideMetricsTakeTheDestinationFromTheFarEndsBaggageAndIdentity() throws Exception {
-        gateway = new JettyNetworkGateway(
-                GATEWAY_ADDRESS, certificate(GATEWAY), new InetSocketAddress("127.0.0.3", 15008));
+        start(GATEWAY, SERVER_HBONE);
         try (Socket s = connect()) {
             assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
         }
-        InetSocketAddress metrics = java.util.Objects.requireNonNull(client.metricsAddress());
+        InetSocketAddress metrics =
+                java.util.Objects.requireNonNull(daemon(client).metricsAddress());
         await().atMost(Duration.ofSeconds(10))
                 .untilAsserted(
                         () -> assertThat(MeshFixture.get(metrics, "/metrics").lines())
@@ -223,8 +234,7 @@ class DoubleHboneMeshTest {
 
     @Test
     void gatewayThatLoopsBackToTheClientsOwnZtunnelFailsTheInnerIdentityCheck() throws Exception {
-        gateway = new JettyNetworkGateway(
-                GATEWAY_ADDRESS, certificate(GATEWAY), new InetSocketAddress("127.0.0.2", 15008));
+        start(GATEWAY, new InetSocketAddress("127.0.0.2", 15008));
         try (Socket s = connect()) {
             assertThat(MeshFixture.banner(s)).isNull();
         }
@@ -242,8 +252,7 @@ class DoubleHboneMeshTest {
 
     @Test
     void policyIsAppliedAtTheFinalDestinationToTheInnerIdentityAndTheGatewayIp() throws Exception {
-        gateway = new JettyNetworkGateway(
-                GATEWAY_ADDRESS, certificate(GATEWAY), new InetSocketAddress("127.0.0.3", 15008));
+        start(GATEWAY, SERVER_HBONE);
         try (Socket s = connect()) {
             assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
         }
@@ -259,8 +268,9 @@ class DoubleHboneMeshTest {
                       rules: [[[{%s}]]]
                     """.formatted(match));
             await().atMost(Duration.ofSeconds(10))
-                    .until(() -> server.state().current().policies().size() == 1
-                            && server.state()
+                    .until(() -> daemon(server).state().current().policies().size() == 1
+                            && daemon(server)
+                                    .state()
                                     .current()
                                     .policies()
                                     .getFirst()
@@ -271,7 +281,7 @@ class DoubleHboneMeshTest {
             }
             write(MESH);
             await().atMost(Duration.ofSeconds(10))
-                    .until(() -> server.state().current().policies().isEmpty());
+                    .until(() -> daemon(server).state().current().policies().isEmpty());
         }
         await().atMost(Duration.ofSeconds(5))
                 .untilAsserted(() -> assertThat(LogEvents.withMessage(logs.list, "connection complete"))
@@ -283,14 +293,11 @@ class DoubleHboneMeshTest {
 
     @Test
     void gatewayPresentingAnotherIdentityIsRefusedAndNothingReachesTheServer() throws Exception {
-        gateway = new JettyNetworkGateway(
-                GATEWAY_ADDRESS,
-                certificate(SpiffeId.parse("spiffe://cluster.local/ns/istio-system/sa/impostor")),
-                new InetSocketAddress("127.0.0.3", 15008));
+        start(SpiffeId.parse("spiffe://cluster.local/ns/istio-system/sa/impostor"), SERVER_HBONE);
         try (Socket s = connect()) {
             assertThat(MeshFixture.banner(s)).isNull();
         }
-        assertThat(gateway.connects).isEmpty();
+        assertThat(requireGateway().connects).isEmpty();
         await().atMost(Duration.ofSeconds(5))
                 .untilAsserted(() -> assertThat(LogEvents.withMessage(logs.list, "connection complete"))
                         .anySatisfy(l -> assertThat(l)
@@ -304,13 +311,12 @@ class DoubleHboneMeshTest {
 
     @Test
     void farEndPresentingAnIdentityOutsideTheServiceSansIsRefused() throws Exception {
-        gateway = new JettyNetworkGateway(
-                GATEWAY_ADDRESS, certificate(GATEWAY), new InetSocketAddress("127.0.0.3", 15008));
+        start(GATEWAY, SERVER_HBONE);
         write(MESH.replace(
                 "subjectAltNames: [\"spiffe://cluster.local/ns/server/sa/server-a\"]",
                 "subjectAltNames: [\"spiffe://cluster.local/ns/server/sa/someone-else\"]"));
         await().atMost(Duration.ofSeconds(10))
-                .until(() -> client.state().current().services().stream()
+                .until(() -> daemon(client).state().current().services().stream()
                         .anyMatch(svc -> svc.subjectAltNames().toString().contains("someone-else")));
         try (Socket s = connect()) {
             assertThat(MeshFixture.banner(s)).isNull();
@@ -327,12 +333,92 @@ class DoubleHboneMeshTest {
                                                 .contains("server-a"))));
     }
 
-    private WorkloadCertificate certificate(SpiffeId identity) throws Exception {
-        KeyPair keys = Csr.newP256KeyPair();
-        IssuedChain chain = ca.sign(identity, Csr.create(identity, keys), Duration.ofHours(1))
-                .toCompletableFuture()
-                .get(10, TimeUnit.SECONDS);
-        return new WorkloadCertificate(identity, keys.getPrivate(), chain.leafAndIntermediates(), chain.roots());
+    @Test
+    void theServerHalfClosingFirstLeavesTheClientsDirectionOpenThroughBothLayers() throws Exception {
+        CompletableFuture<String> received = new CompletableFuture<>();
+        byte[] greeting = new byte[1024 * 1024];
+        new SplittableRandom(3).nextBytes(greeting);
+        try (TestApps.Server early = new TestApps.Server(new InetSocketAddress("127.0.0.3", 8081), sock -> {
+            try (sock) {
+                sock.getOutputStream().write(greeting);
+                sock.shutdownOutput(); // done talking, still listening
+                received.complete(sha256(readAll(sock.getInputStream())));
+            } catch (Exception e) {
+                received.completeExceptionally(e);
+            }
+        })) {
+            write(MESH.replace("ports: {80: 8080}", "ports: {80: 8080, 81: 8081}"));
+            start(GATEWAY, SERVER_HBONE);
+            byte[] payload = new byte[2 * 1024 * 1024];
+            new SplittableRandom(4).nextBytes(payload);
+            try (Socket s = new Socket(new Proxy(Proxy.Type.SOCKS, new InetSocketAddress("127.0.0.2", socksPort)))) {
+                s.setSoTimeout(30_000);
+                s.connect(new InetSocketAddress("127.10.0.1", 81), 10_000);
+                assertThat(sha256(readAll(s.getInputStream()))).isEqualTo(sha256(greeting)); // EOF arrived
+                s.getOutputStream().write(payload); // our direction still works after theirs ended
+                s.shutdownOutput();
+                assertThat(received.get(30, TimeUnit.SECONDS)).isEqualTo(sha256(payload));
+            }
+        }
+    }
+
+    @Test
+    void aCrlRevokingTheFarEndClosesTheLiveInnerConnectionWhileTheGatewayStaysTrusted() throws Exception {
+        // The mesh CA and the gateway's CA are two intermediates under one root; the client's CRL revokes the mesh's
+        // intermediate only, so the outer layer (the gateway) stays valid and the inner one (server-a) is revoked.
+        TestPki.Ca root = TestPki.root("CN=test root", TestPki.rsa());
+        TestPki.Ca meshCa = TestPki.intermediate("CN=mesh intermediate", TestPki.rsa(), root);
+        TestPki.Ca gatewayCa = TestPki.intermediate("CN=gateway intermediate", TestPki.rsa(), root);
+        TestPki.writePluginCa(
+                dir.resolve("ca"),
+                meshCa,
+                new X509Certificate[] {meshCa.certificate(), root.certificate()},
+                root.certificate());
+        TestPki.writePluginCa(
+                dir.resolve("gateway-ca"),
+                gatewayCa,
+                new X509Certificate[] {gatewayCa.certificate(), root.certificate()},
+                root.certificate());
+        Files.createDirectories(dir.resolve("crl"));
+        Path crl = dir.resolve("crl").resolve("ca-crl.pem");
+        TestCrls.write(crl, TestCrls.pem(TestCrls.der(root)));
+        start(Map.of("CRL_PATH", crl.toString()), dir.resolve("gateway-ca"), GATEWAY, SERVER_HBONE);
+
+        try (Socket s = connect()) {
+            assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
+            TestCrls.write(
+                    crl, TestCrls.pem(TestCrls.der(root, meshCa.certificate().getSerialNumber())));
+            assertThat(s.getInputStream().read()).isEqualTo(-1); // the reload closes the inner connection
+        }
+        await().atMost(Duration.ofSeconds(10))
+                .untilAsserted(() -> assertThat(LogEvents.withMessage(logs.list, "connection complete"))
+                        .anySatisfy(l -> assertThat(l)
+                                .containsEntry("direction", "outbound")
+                                .containsEntry("dst.addr", "127.0.0.7:15008")
+                                .containsEntry("error", "connection closed: peer certificate revoked by CRL")));
+        // A new connection: the gateway is still fine, the far end's handshake is refused.
+        try (Socket s = connect()) {
+            assertThat(MeshFixture.banner(s)).isNull();
+        }
+        InetSocketAddress metrics =
+                java.util.Objects.requireNonNull(daemon(client).metricsAddress());
+        await().atMost(Duration.ofSeconds(10))
+                .untilAsserted(() -> assertThat(MeshFixture.get(metrics, "/metrics"))
+                        // the live connection (labelled from the far end's baggage) and the refused one (labelled
+                        // with the gateway, the far end never answered)
+                        .containsPattern("istio_tcp_connections_failed_total\\{reporter=\"source\",[^}]*"
+                                + "destination_workload=\"server-a\"[^}]*response_flags=\"CERT_REVOKED\"[^}]*} 1")
+                        .containsPattern("istio_tcp_connections_failed_total\\{reporter=\"source\",[^}]*"
+                                + "destination_workload=\"gateway\"[^}]*response_flags=\"CERT_REVOKED\"[^}]*} 1"));
+        assertThat(requireGateway().clientIdentities).hasSize(1); // one pooled outer connection served both
+    }
+
+    private static Daemon daemon(@Nullable Daemon d) {
+        return java.util.Objects.requireNonNull(d, "daemons not started");
+    }
+
+    private JettyNetworkGateway requireGateway() {
+        return java.util.Objects.requireNonNull(gateway);
     }
 
     private Socket connect() throws Exception {
