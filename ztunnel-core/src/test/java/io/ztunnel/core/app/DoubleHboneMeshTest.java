@@ -132,12 +132,15 @@ class DoubleHboneMeshTest {
         clientEnv.put("UNSTABLE_ENABLE_SOCKS5", "true");
         clientEnv.put("SOCKS5_PORT", String.valueOf(socksPort));
         client = Daemon.start(config("client/client/client", "127.0.0.2", clientEnv));
-        server = Daemon.start(config("server/server-a/server-a", "127.0.0.3", Map.of("NETWORK", "net-b")));
+        server = Daemon.start(config("server/server-a/server-a", "127.0.0.3", serverEnv));
         LocalCa issuer =
                 gatewayCa.equals(dir.resolve("ca")) ? meshCa : LocalCa.loadOrCreate(gatewayCa, Clock.systemUTC());
         gateway = new JettyNetworkGateway(
                 GATEWAY_ADDRESS, TestPki.issue(issuer, gatewayIdentity, Duration.ofHours(1)), gatewayTarget);
     }
+
+    /** Environment of the server daemon (its own local config file may be set here). */
+    private final Map<String, String> serverEnv = new HashMap<>(Map.of("NETWORK", "net-b"));
 
     private void start(SpiffeId gatewayIdentity, InetSocketAddress gatewayTarget) throws Exception {
         start(Map.of(), dir.resolve("ca"), gatewayIdentity, gatewayTarget);
@@ -363,6 +366,40 @@ class DoubleHboneMeshTest {
     }
 
     @Test
+    void innerAuthorityTheFarEndCannotResolveIsA503ForThatConnectionOnly() throws Exception {
+        // The far network knows the service under another name: the client's authority resolves to nothing there.
+        Path serverConfig = dir.resolve("server-mesh.yaml");
+        write(serverConfig, MESH.replace("hostname: echo.server", "hostname: other.server"));
+        serverEnv.put("LOCAL_XDS_PATH", serverConfig.toString());
+        start(GATEWAY, SERVER_HBONE);
+        try (Socket s = connect()) {
+            assertThat(MeshFixture.banner(s)).isNull();
+        }
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            assertThat(LogEvents.withMessage(logs.list, "connection complete"))
+                    .anySatisfy(l -> assertThat(l)
+                            .containsEntry("direction", "outbound")
+                            .containsEntry("level", "ERROR")
+                            .hasEntrySatisfying(
+                                    "error",
+                                    e -> assertThat(e).contains("inner HBONE").contains("503")));
+            assertThat(LogEvents.withMessage(logs.list, "connection failed"))
+                    .anySatisfy(l -> assertThat(l)
+                            .containsEntry("direction", "inbound")
+                            .hasEntrySatisfying("error", e -> assertThat(e).contains("echo.server.svc.cluster.local")));
+        });
+        // The pooled outer connection to the gateway is unaffected: the next connection, once the far network
+        // knows the name, goes through.
+        write(serverConfig, MESH);
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> daemon(server).state().current().services().stream()
+                        .anyMatch(svc -> svc.hostname().equals("echo.server.svc.cluster.local")));
+        try (Socket s = connect()) {
+            assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
+        }
+    }
+
+    @Test
     void aCrlRevokingTheFarEndClosesTheLiveInnerConnectionWhileTheGatewayStaysTrusted() throws Exception {
         // The mesh CA and the gateway's CA are two intermediates under one root; the client's CRL revokes the mesh's
         // intermediate only, so the outer layer (the gateway) stays valid and the inner one (server-a) is revoked.
@@ -433,7 +470,7 @@ class DoubleHboneMeshTest {
         env.put("PROXY_MODE", "dedicated");
         env.put("PROXY_WORKLOAD_INFO", workload);
         env.put("PROXY_BIND_ADDRESS", ip);
-        env.put("LOCAL_XDS_PATH", configFile.toString());
+        env.put("LOCAL_XDS_PATH", configFile.toString()); // extra may name another file
         env.put("XDS_ADDRESS", "");
         env.put("CA_ADDRESS", "");
         env.put("LOCAL_CA_DIR", dir.resolve("ca").toString());
@@ -446,9 +483,14 @@ class DoubleHboneMeshTest {
     }
 
     private void write(String yaml) throws Exception {
+        write(configFile, yaml);
+    }
+
+    /** Replaces {@code file} atomically, as a watched config file should be. */
+    private void write(Path file, String yaml) throws Exception {
         Path tmp = Files.createTempFile(dir, ".mesh", ".yaml");
         Files.writeString(tmp, yaml);
-        Files.move(tmp, configFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 
     private static byte[] readAll(InputStream in) throws Exception {
