@@ -26,7 +26,9 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The outbound path of one proxy: for a captured (or SOCKS5) client connection and the destination it dialled, find
- * the source workload, route, and connect — HBONE through the pool, plain TCP, or passthrough — then relay.
+ * the source workload, route, and connect — HBONE through the pool, double HBONE through a network gateway, plain
+ * TCP, or passthrough — then relay. A route that cannot be taken (unknown gateway, no identities to check) is an early
+ * denial: a {@code connection failed} log line and no counters, as upstream.
  *
  * <p>Threading: {@link #proxy} is called on the client channel's event loop, with reads off; the relay runs on the
  * loop where both channels end up (the pool may move the client channel to its HTTP/2 connection's loop).

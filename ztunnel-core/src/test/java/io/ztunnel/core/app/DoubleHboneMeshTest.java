@@ -400,6 +400,24 @@ class DoubleHboneMeshTest {
     }
 
     @Test
+    void aGatewayMissingFromTheStateIsAnEarlyDenialOfThatConnection() throws Exception {
+        write(MESH.replace("destination: \"net-b/127.0.0.7\"", "destination: \"net-b/127.0.0.8\""));
+        start(GATEWAY, SERVER_HBONE);
+        try (Socket s = connect()) {
+            assertThat(MeshFixture.banner(s)).isNull();
+        }
+        await().atMost(Duration.ofSeconds(5))
+                .untilAsserted(() -> assertThat(LogEvents.withMessage(logs.list, "connection failed"))
+                        .anySatisfy(l -> assertThat(l)
+                                .containsEntry("direction", "outbound")
+                                .containsEntry("level", "WARN")
+                                .hasEntrySatisfying(
+                                        "error",
+                                        e -> assertThat(e).startsWith("unknown network gateway net-b/127.0.0.8"))));
+        assertThat(requireGateway().connects).isEmpty();
+    }
+
+    @Test
     void aCrlRevokingTheFarEndClosesTheLiveInnerConnectionWhileTheGatewayStaysTrusted() throws Exception {
         // The mesh CA and the gateway's CA are two intermediates under one root; the client's CRL revokes the mesh's
         // intermediate only, so the outer layer (the gateway) stays valid and the inner one (server-a) is revoked.
