@@ -418,6 +418,29 @@ class DoubleHboneMeshTest {
     }
 
     @Test
+    void withoutResponseBaggageNeitherEndLabelsThePeerItCannotSee() throws Exception {
+        serverEnv.put("ENABLE_RESPONSE_BAGGAGE", "false");
+        start(GATEWAY, SERVER_HBONE);
+        try (Socket s = connect()) {
+            assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
+        }
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+            List<Map<String, String>> done = LogEvents.withMessage(logs.list, "connection complete");
+            // The server ignores the client's baggage (the client is behind a gateway) and sends none back.
+            assertThat(done)
+                    .anySatisfy(l -> assertThat(l)
+                            .containsEntry("direction", "inbound")
+                            .containsEntry("src.identity", CLIENT.toString())
+                            .doesNotContainKeys("src.workload", "src.namespace"));
+            assertThat(done)
+                    .anySatisfy(l -> assertThat(l)
+                            .containsEntry("direction", "outbound")
+                            .containsEntry("dst.identity", SERVER.toString())
+                            .doesNotContainKeys("dst.workload", "dst.namespace"));
+        });
+    }
+
+    @Test
     void aCrlRevokingTheFarEndClosesTheLiveInnerConnectionWhileTheGatewayStaysTrusted() throws Exception {
         // The mesh CA and the gateway's CA are two intermediates under one root; the client's CRL revokes the mesh's
         // intermediate only, so the outer layer (the gateway) stays valid and the inner one (server-a) is revoked.
