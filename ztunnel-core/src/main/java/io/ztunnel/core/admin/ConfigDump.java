@@ -623,8 +623,15 @@ public final class ConfigDump {
                 inbound.add(c);
             } else {
                 c.put("originalDst", address(r.destination()));
-                c.put("actualDst", r.hboneTarget() != null ? hboneNextHop(r.hboneTarget()) : address(r.destination()));
-                c.put("protocol", r.hboneTarget() != null ? "HBONE" : "TCP");
+                if (r.destinationBaggage() != null) { // double HBONE: the record's destination is the gateway
+                    c.put("actualDst", address(r.destination()));
+                    c.put("protocol", "DOUBLEHBONE");
+                } else {
+                    c.put(
+                            "actualDst",
+                            r.hboneTarget() != null ? hboneNextHop(r.hboneTarget()) : address(r.destination()));
+                    c.put("protocol", r.hboneTarget() != null ? "HBONE" : "TCP");
+                }
                 outbound.add(c);
             }
         }

@@ -7,31 +7,20 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.http2.DefaultHttp2Headers;
-import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
-import io.netty.handler.codec.http2.Http2Headers;
-import io.netty.handler.codec.http2.Http2HeadersFrame;
-import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2SettingsFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
-import io.netty.handler.ssl.SslHandler;
-import io.netty.handler.ssl.SslHandshakeCompletionEvent;
-import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.ztunnel.core.config.HboneSettings;
-import io.ztunnel.core.identity.Certificates;
 import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.identity.TlsMaterial;
 import io.ztunnel.core.net.ChannelConnector;
 import io.ztunnel.core.net.SocketSettings;
 import io.ztunnel.core.util.Errors;
-import java.security.cert.Certificate;
-import java.security.cert.X509Certificate;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -42,7 +31,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.function.Function;
-import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -338,51 +326,22 @@ public final class HbonePool implements AutoCloseable {
         }
         SocketSettings.connectionLevel(ch);
         ch.pipeline().addLast("tls", material.newClientHandler(ch.alloc()));
-        ch.pipeline().addLast("hbone-handshake", new ChannelInboundHandlerAdapter() {
-            @Override
-            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-                if (!(evt instanceof SslHandshakeCompletionEvent done)) {
-                    ctx.fireUserEventTriggered(evt);
-                    return;
-                }
-                HboneException failure;
-                if (!done.isSuccess()) {
-                    failure = new HboneException(
-                            PeerRevocation.isRevoked(done.cause())
-                                    ? HboneException.Kind.CERT_REVOKED
-                                    : HboneException.Kind.TLS_FAILURE,
-                            "TLS handshake with " + key.destination() + " failed: " + Errors.message(done.cause()),
-                            done.cause());
-                } else {
-                    failure = verifyPeer(
-                            key,
-                            material,
-                            ctx.pipeline().get(SslHandler.class).engine().getSession());
-                }
-                if (failure != null) {
-                    ch.close();
-                    dialFailed(state, failure);
-                    return;
-                }
-                ctx.pipeline().remove(this);
-                PeerRevocation.track(
-                        ch,
-                        material,
-                        ctx.pipeline().get(SslHandler.class).engine().getSession(),
-                        false);
-                established(state, ch);
-            }
+        ch.pipeline()
+                .addLast(
+                        "hbone-handshake",
+                        new ClientHandshakeHandler(key, material, new ClientHandshakeHandler.Outcome() {
+                            @Override
+                            public void succeeded(SSLSession session) {
+                                PeerRevocation.track(ch, material, session, false);
+                                established(state, ch);
+                            }
 
-            @Override
-            public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-                // The handshake failure event carries the cause; the exception itself needs no more handling.
-                log.atDebug()
-                        .addKeyValue("destination", key.destination())
-                        .addKeyValue("error", Errors.message(cause))
-                        .log("HBONE handshake error");
-                ctx.close();
-            }
-        });
+                            @Override
+                            public void failed(HboneException failure) {
+                                ch.close();
+                                dialFailed(state, failure);
+                            }
+                        }));
         ch.config().setAutoRead(true);
     }
 
@@ -436,7 +395,8 @@ public final class HbonePool implements AutoCloseable {
         }
         new Http2StreamChannelBootstrap(connection.channel)
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, SocketSettings.WATER_MARK)
-                .handler(new ConnectResponseHandler(waiter, connection.channel.eventLoop()))
+                .handler(new ConnectResponseHandler(
+                        waiter.result(), waiter.downstream(), connection.channel.eventLoop()))
                 .open()
                 .addListener((Future<Http2StreamChannel> f) -> {
                     if (!f.isSuccess()) {
@@ -454,21 +414,7 @@ public final class HbonePool implements AutoCloseable {
                         stream.close();
                         return;
                     }
-                    Http2Headers headers = new DefaultHttp2Headers()
-                            .method("CONNECT")
-                            .authority(waiter.request().authority());
-                    waiter.request().addHeaders(headers);
-                    stream.writeAndFlush(new DefaultHttp2HeadersFrame(headers, false))
-                            .addListener((ChannelFutureListener) w -> {
-                                if (!w.isSuccess()) {
-                                    waiter.result()
-                                            .tryFailure(new HboneException(
-                                                    HboneException.Kind.H2_HANDSHAKE_FAILURE,
-                                                    "cannot send CONNECT: " + Errors.message(w.cause()),
-                                                    w.cause()));
-                                    stream.close();
-                                }
-                            });
+                    ConnectResponseHandler.send(stream, waiter.request(), waiter.result());
                 });
     }
 
@@ -491,29 +437,6 @@ public final class HbonePool implements AutoCloseable {
                 }
             });
         });
-    }
-
-    private @Nullable HboneException verifyPeer(PoolKey key, TlsMaterial material, SSLSession session) {
-        String violation = material.settings().violation(session.getProtocol(), session.getCipherSuite());
-        if (violation != null) {
-            return new HboneException(HboneException.Kind.TLS_FAILURE, violation, null);
-        }
-        try {
-            Certificate[] peer = session.getPeerCertificates();
-            List<SpiffeId> presented = Certificates.spiffeIds((X509Certificate) peer[0]);
-            for (SpiffeId id : presented) {
-                if (key.expectedIdentities().contains(id)) {
-                    return null;
-                }
-            }
-            return new HboneException(
-                    HboneException.Kind.IDENTITY_ERROR,
-                    "server at " + key.destination() + " presented " + presented + ", expected one of "
-                            + key.expectedIdentities(),
-                    null);
-        } catch (SSLPeerUnverifiedException e) {
-            return new HboneException(HboneException.Kind.IDENTITY_ERROR, "server presented no certificate", e);
-        }
     }
 
     /**
@@ -546,101 +469,6 @@ public final class HbonePool implements AutoCloseable {
                 if (idle) {
                     ctx.close();
                 }
-            }
-        }
-    }
-
-    /**
-     * Waits for the CONNECT response on a new stream, then moves the downstream to the stream's loop and completes.
-     * Threading: the stream's loop.
-     */
-    private static final class ConnectResponseHandler extends ChannelInboundHandlerAdapter {
-        private final Promise<Http2StreamChannel> result;
-        private final @Nullable Channel downstream;
-        private final EventLoop loop;
-
-        ConnectResponseHandler(Waiter waiter, EventLoop loop) {
-            this.result = waiter.result();
-            this.downstream = waiter.downstream();
-            this.loop = loop;
-        }
-
-        @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            try {
-                if (msg instanceof Http2HeadersFrame headers) {
-                    CharSequence status = headers.headers().status();
-                    if (status != null && "200".contentEquals(status) && !headers.isEndStream()) {
-                        Http2StreamChannel stream = (Http2StreamChannel) ctx.channel();
-                        stream.config().setAutoRead(false);
-                        ctx.pipeline().replace(this, "hbone-bytes", new StreamByteAdapter());
-                        moveTo(
-                                downstream,
-                                loop,
-                                () -> {
-                                    if (!result.trySuccess(stream)) {
-                                        stream.close();
-                                    }
-                                },
-                                error -> {
-                                    result.tryFailure(new HboneException(
-                                            HboneException.Kind.H2_HANDSHAKE_FAILURE,
-                                            "cannot move the downstream connection to the HBONE stream's loop: "
-                                                    + Errors.message(error),
-                                            error));
-                                    stream.close();
-                                });
-                        return;
-                    }
-                    int code = parseStatus(status);
-                    result.tryFailure(new HboneException(
-                            HboneException.Kind.HTTP_STATUS,
-                            code,
-                            "HBONE CONNECT rejected with status " + status,
-                            null));
-                    ctx.close();
-                } else {
-                    result.tryFailure(new HboneException(
-                            HboneException.Kind.H2_HANDSHAKE_FAILURE,
-                            "unexpected " + msg.getClass().getSimpleName() + " before the CONNECT response",
-                            null));
-                    ctx.close();
-                }
-            } finally {
-                ReferenceCountUtil.release(msg);
-            }
-        }
-
-        @Override
-        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-            if (evt instanceof Http2ResetFrame reset) {
-                result.tryFailure(new HboneException(
-                        HboneException.Kind.H2_HANDSHAKE_FAILURE,
-                        "HBONE stream reset before the CONNECT response (code " + reset.errorCode() + ")",
-                        null));
-            }
-            ReferenceCountUtil.release(evt);
-        }
-
-        @Override
-        public void channelInactive(ChannelHandlerContext ctx) {
-            result.tryFailure(new HboneException(
-                    HboneException.Kind.H2_HANDSHAKE_FAILURE, "HBONE stream closed before the CONNECT response", null));
-            ctx.fireChannelInactive();
-        }
-
-        @Override
-        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            result.tryFailure(new HboneException(
-                    HboneException.Kind.H2_HANDSHAKE_FAILURE, "HBONE stream failed: " + Errors.message(cause), cause));
-            ctx.close();
-        }
-
-        private static int parseStatus(CharSequence status) {
-            try {
-                return status == null ? 0 : Integer.parseInt(status.toString());
-            } catch (NumberFormatException e) {
-                return 0;
             }
         }
     }

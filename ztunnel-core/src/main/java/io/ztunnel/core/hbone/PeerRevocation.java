@@ -76,12 +76,18 @@ final class PeerRevocation {
         ch.close();
     }
 
-    /** The error a stream of {@code connection} ends with, or {@code null} when no revocation closed it. */
+    /**
+     * The error a stream of {@code connection} ends with, or {@code null} when no revocation closed it. A double-HBONE
+     * inner connection runs over an outer stream, so the connections it rests on are asked too: either layer's
+     * revocation ends the stream with {@code CERT_REVOKED}.
+     */
     static @Nullable HboneException error(@Nullable Channel connection) {
-        if (connection == null || !Boolean.TRUE.equals(connection.attr(REVOKED).get())) {
-            return null;
+        for (Channel c = connection; c != null; c = c.parent()) {
+            if (Boolean.TRUE.equals(c.attr(REVOKED).get())) {
+                return new HboneException(HboneException.Kind.CERT_REVOKED, REASON, null);
+            }
         }
-        return new HboneException(HboneException.Kind.CERT_REVOKED, REASON, null);
+        return null;
     }
 
     /** Whether a handshake failed because a CRL revokes the peer's certificate. */

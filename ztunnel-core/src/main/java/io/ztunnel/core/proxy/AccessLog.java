@@ -1,5 +1,6 @@
 package io.ztunnel.core.proxy;
 
+import io.ztunnel.core.hbone.Baggage;
 import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.net.Addresses;
 import io.ztunnel.core.state.Workload;
@@ -28,6 +29,12 @@ public final class AccessLog {
         }
         line = line.addKeyValue("src.addr", LogValues.address(r.source()));
         line = workload(line, "src", r.sourceWorkload());
+        if (r.sourceWorkload() == null && r.sourceBaggage() != null) {
+            // A client unknown here (through a network gateway): what its baggage says.
+            Baggage bag = r.sourceBaggage();
+            line = optional(line, "src.workload", bag.serviceName());
+            line = optional(line, "src.namespace", bag.namespace());
+        }
         if (r.sourceIdentity() != null) {
             line = line.addKeyValue("src.identity", r.sourceIdentity().toString());
         }
@@ -39,6 +46,12 @@ public final class AccessLog {
             line = line.addKeyValue("dst.service", r.destinationService().hostname());
         }
         line = workload(line, "dst", r.destinationWorkload());
+        if (r.destinationWorkload() == null && r.destinationBaggage() != null) {
+            // Double HBONE: the far end described itself in its response baggage.
+            Baggage bag = r.destinationBaggage();
+            line = optional(line, "dst.workload", bag.workloadName());
+            line = optional(line, "dst.namespace", bag.namespace());
+        }
         if (r.destinationIdentity() != null) {
             line = line.addKeyValue("dst.identity", r.destinationIdentity().toString());
         }
@@ -73,6 +86,11 @@ public final class AccessLog {
         line.addKeyValue("direction", direction.label())
                 .addKeyValue("error", error)
                 .log("connection failed");
+    }
+
+    /** Adds the field only when it has a value (baggage members are optional). */
+    private static LoggingEventBuilder optional(LoggingEventBuilder line, String key, String value) {
+        return value.isEmpty() ? line : line.addKeyValue(key, value);
     }
 
     private static LoggingEventBuilder workload(LoggingEventBuilder line, String prefix, @Nullable Workload w) {

@@ -46,6 +46,7 @@ public final class ConnectionRecord implements ConnectionObserver {
     private final @Nullable Workload destinationWorkload;
     private final @Nullable Service destinationService;
     private final @Nullable SpiffeId destinationIdentity;
+    private final @Nullable Baggage destinationBaggage;
     private final @Nullable String hboneTarget;
     private final Authorizer.@Nullable Connection authorizationInput;
     private final String decision;
@@ -73,6 +74,7 @@ public final class ConnectionRecord implements ConnectionObserver {
         this.destinationWorkload = b.destinationWorkload;
         this.destinationService = b.destinationService;
         this.destinationIdentity = b.destinationIdentity;
+        this.destinationBaggage = b.destinationBaggage;
         this.hboneTarget = b.hboneTarget;
         this.authorizationInput = b.authorizationInput;
         this.decision = b.decision;
@@ -184,6 +186,14 @@ public final class ConnectionRecord implements ConnectionObserver {
         return sourceBaggage;
     }
 
+    /**
+     * The {@code baggage} the far end of a double-HBONE tunnel answered with (outbound): the destination's labels, as
+     * its workload is not known on this network.
+     */
+    public @Nullable Baggage destinationBaggage() {
+        return destinationBaggage;
+    }
+
     public String owner() {
         return owner;
     }
@@ -268,6 +278,7 @@ public final class ConnectionRecord implements ConnectionObserver {
         private @Nullable Workload destinationWorkload;
         private @Nullable Service destinationService;
         private @Nullable SpiffeId destinationIdentity;
+        private @Nullable Baggage destinationBaggage;
         private @Nullable String hboneTarget;
         private Authorizer.@Nullable Connection authorizationInput;
         private String decision = "outbound";
@@ -313,6 +324,12 @@ public final class ConnectionRecord implements ConnectionObserver {
             this.destinationWorkload = workload;
             this.destinationService = service;
             this.destinationIdentity = identity;
+            return this;
+        }
+
+        /** The far end's {@code baggage} (double HBONE), standing in for a destination workload unknown here. */
+        public Builder destinationBaggage(@Nullable Baggage baggage) {
+            this.destinationBaggage = baggage;
             return this;
         }
 

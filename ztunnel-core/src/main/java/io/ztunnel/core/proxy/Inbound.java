@@ -79,14 +79,15 @@ public final class Inbound {
                 case InboundResolver.Failure f -> new Refusal(f.status(), f.reason());
                 case InboundResolver.Target t -> {
                     String network = request.header(HboneHeaders.X_FORWARDED_NETWORK.toString());
-                    boolean fromGateway =
-                            network != null && !network.equals(ctx.config().network());
+                    // Came through a network gateway: the peer IP is the gateway's, not the client's workload.
+                    boolean fromGateway = network != null
+                            && !network.equalsIgnoreCase(ctx.config().network());
                     yield new Target(
                             t.upstream(),
                             guessService(request, t),
                             request.target().authority(),
                             !fromGateway,
-                            request.baggage(),
+                            fromGateway && !ctx.config().responseBaggage() ? null : request.baggage(),
                             appTunnel(t));
                 }
             };

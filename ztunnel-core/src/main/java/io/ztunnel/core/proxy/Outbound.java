@@ -7,6 +7,7 @@ import io.netty.util.concurrent.Future;
 import io.ztunnel.core.hbone.Baggage;
 import io.ztunnel.core.hbone.HbonePool;
 import io.ztunnel.core.hbone.HboneRequest;
+import io.ztunnel.core.hbone.InnerHboneConnector;
 import io.ztunnel.core.hbone.PoolKey;
 import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.net.Addresses;
@@ -25,7 +26,9 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The outbound path of one proxy: for a captured (or SOCKS5) client connection and the destination it dialled, find
- * the source workload, route, and connect — HBONE through the pool, plain TCP, or passthrough — then relay.
+ * the source workload, route, and connect — HBONE through the pool, double HBONE through a network gateway, plain
+ * TCP, or passthrough — then relay. A route that cannot be taken (unknown gateway, no identities to check) is an early
+ * denial: a {@code connection failed} log line and no counters, as upstream.
  *
  * <p>Threading: {@link #proxy} is called on the client channel's event loop, with reads off; the relay runs on the
  * loop where both channels end up (the pool may move the client channel to its HTTP/2 connection's loop).
@@ -35,12 +38,14 @@ public final class Outbound {
     private final LocalWorkload local;
     private final Sockets sockets;
     private final HbonePool pool;
+    private final InnerHboneConnector inner;
 
     public Outbound(ProxyContext ctx, LocalWorkload local, Sockets sockets, HbonePool pool) {
         this.ctx = ctx;
         this.local = local;
         this.sockets = sockets;
         this.pool = pool;
+        this.inner = new InnerHboneConnector(ctx.config().hbone(), ctx.certificates()::fetch);
     }
 
     /** Proxies {@code downstream} to {@code destination}. */
@@ -75,6 +80,7 @@ public final class Outbound {
                 }
             }
             case Route.Hbone h -> hbone(downstream, client, destination, source, h);
+            case Route.DoubleHbone d -> doubleHbone(downstream, client, source, d);
         }
     }
 
@@ -156,6 +162,62 @@ public final class Outbound {
             }
             Relay.start(downstream, f.getNow(), record);
         });
+    }
+
+    /**
+     * Double HBONE: the outer CONNECT to the network gateway through the pool, then the inner connection and CONNECT
+     * inside that stream ({@link InnerHboneConnector}), then the relay over the inner stream. The record is opened once
+     * the outcome is known: on success with the far end's identity and the destination labels its response baggage
+     * gave; on failure with the gateway as the destination.
+     */
+    private void doubleHbone(Channel downstream, InetSocketAddress client, Workload source, Route.DoubleHbone route) {
+        HboneRequest outer = new HboneRequest(
+                new PoolKey(source.identity(), route.gatewayIdentities(), route.gatewayAddress(), client.getAddress()),
+                route.authority(),
+                client,
+                route.service().hostname(),
+                baggage(source));
+        HboneRequest innerRequest = outer.inner(
+                new PoolKey(source.identity(), route.innerIdentities(), route.gatewayAddress(), client.getAddress()),
+                ctx.config().network());
+        ConnectionRecord.Builder record = ConnectionRecord.builder(
+                        Direction.OUTBOUND, local.info().toString())
+                .source(client, source, source.identity())
+                .hboneTarget(route.authority());
+        pool.connect(downstream, outer).addListener((Future<Http2StreamChannel> f) -> {
+            if (!f.isSuccess()) {
+                failDoubleHbone(downstream, record, route, f.cause(), "network gateway: ");
+                return;
+            }
+            inner.connect(f.getNow(), innerRequest).addListener((Future<InnerHboneConnector.Tunnel> t) -> {
+                if (!t.isSuccess()) {
+                    failDoubleHbone(downstream, record, route, t.cause(), "inner HBONE through network gateway: ");
+                    return;
+                }
+                InnerHboneConnector.Tunnel tunnel = t.getNow();
+                ConnectionRecord opened = record.destination(
+                                route.gatewayAddress(), null, route.service(), tunnel.peerIdentity())
+                        .destinationBaggage(tunnel.responseBaggage())
+                        .open(ctx.connections(), ctx.telemetry());
+                Relay.start(downstream, tunnel.stream(), opened);
+            });
+        });
+    }
+
+    private void failDoubleHbone(
+            Channel downstream,
+            ConnectionRecord.Builder record,
+            Route.DoubleHbone route,
+            Throwable cause,
+            String layer) {
+        record.destination(
+                        route.gatewayAddress(),
+                        route.gateway(),
+                        route.service(),
+                        route.innerIdentities().getFirst())
+                .open(ctx.connections(), ctx.telemetry())
+                .fail(cause, layer + Errors.message(cause));
+        downstream.close();
     }
 
     private static void refuse(

@@ -22,7 +22,8 @@ import org.jspecify.annotations.Nullable;
  *   <li>IP authority: an illegal port is a 400; the authority IP must be the IP the connection arrived on, except when
  *       the local workload has an application tunnel, or the target (a service VIP or workload IP) names the local
  *       workload as its waypoint; otherwise 400 (IP mismatch). The upstream is {@code <arrival IP>:<authority port>}.
- *   <li>Host-name authority: the service with that host name (the local workload's namespace first) — unknown is a
+ *   <li>Host-name authority (double HBONE, through a network gateway): the service with that host name (the local
+ *       workload's namespace first; a namespace-visible service of another namespace does not count) — unknown is a
  *       503; its port maps to a target port through the local workload's endpoint port map, then the service's
  *       numeric target port — no mapping is a 503; an illegal resolved port is a 503.
  *   <li>An application tunnel's port, when set, replaces the upstream port.
@@ -133,14 +134,18 @@ public final class InboundResolver {
         return v6 != null ? v6 : other;
     }
 
+    /** The local namespace's service of that name, else the first other one visible from it. */
     private static @Nullable Service serviceByHostname(ProxyState state, String hostname, String localNamespace) {
-        List<Service> candidates = state.servicesByHostname(hostname);
-        for (Service s : candidates) {
+        Service visible = null;
+        for (Service s : state.servicesByHostname(hostname)) {
             if (s.namespace().equals(localNamespace)) {
                 return s;
             }
+            if (visible == null && s.visibleTo(localNamespace)) {
+                visible = s;
+            }
         }
-        return candidates.isEmpty() ? null : candidates.getFirst();
+        return visible;
     }
 
     private static int mappedPort(ProxyState state, Service service, Workload local, int servicePort) {

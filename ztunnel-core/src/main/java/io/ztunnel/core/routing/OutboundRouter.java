@@ -35,6 +35,8 @@ import org.jspecify.annotations.Nullable;
  *   <li>A pod IP: that workload (its waypoint for workload-addressed traffic, unless the client is the waypoint).
  *       Waypoints resolve as {@link #resolveGateway} says; one that does not is an unknown-waypoint refusal.
  *   <li>Anything else: plain TCP passthrough.
+ *   <li>A workload picked on another network (a service endpoint, or a service's waypoint) is reached through its
+ *       network's gateway: {@link NetworkGateways}.
  *   <li>HBONE workloads are reached at {@code ip:15008} with {@code :authority = ip:targetPort} and the service's SANs
  *       plus the workload's identity as acceptable server identities; others with plain TCP to {@code ip:targetPort}.
  * </ol>
@@ -44,10 +46,12 @@ import org.jspecify.annotations.Nullable;
 public final class OutboundRouter {
     private final RoutingConfig config;
     private final RandomGenerator random;
+    private final NetworkGateways gateways;
 
     public OutboundRouter(RoutingConfig config, RandomGenerator random) {
         this.config = config;
         this.random = random;
+        this.gateways = new NetworkGateways(this::pick);
     }
 
     public Route route(ProxyState state, Workload source, InetSocketAddress destination) {
@@ -98,12 +102,16 @@ public final class OutboundRouter {
         if (serviceTarget == null) {
             return new Route.Refuse("no healthy upstream: service " + service.key() + " does not define port " + port);
         }
-        List<ProxyState.Endpoint> candidates = rank(candidates(state, service, port, serviceTarget), lb, source);
+        List<ProxyState.Endpoint> candidates =
+                rank(candidates(state, service, port, serviceTarget, source.network()), lb, source);
         if (candidates.isEmpty()) {
             return new Route.Refuse("no healthy upstream for service " + service.key() + " port " + port);
         }
         ProxyState.Endpoint endpoint = pick(candidates);
         Workload workload = endpoint.workload();
+        if (!workload.network().equals(source.network())) {
+            return gateways.route(state, workload, service, service, destination, false);
+        }
         int target = targetPort(endpoint, port, serviceTarget);
         InetAddress ip = chooseIp(workload, dstIp, service.ipFamilies());
         if (ip == null) {
@@ -123,8 +131,10 @@ public final class OutboundRouter {
     private Route toWorkload(
             Workload source, Workload workload, @Nullable Service service, InetAddress ip, int target) {
         if (!workload.network().equals(source.network())) {
-            return new Route.Refuse("workload " + workload.uid() + " is on network \"" + workload.network()
-                    + "\"; cross-network traffic through a network gateway (double HBONE) is not supported");
+            // Remote endpoints and waypoints were sent to their network gateway above; this one was not picked
+            // through a service.
+            return new Route.Refuse("no service: workload " + workload.uid() + " is on network \"" + workload.network()
+                    + "\" and only service-addressed traffic can go through a network gateway");
         }
         if (workload.speaksHbone()) {
             List<SpiffeId> expected =
@@ -141,7 +151,7 @@ public final class OutboundRouter {
         return new Route.Direct(new InetSocketAddress(ip, target), null, workload, service);
     }
 
-    private static List<SpiffeId> expectedIdentities(List<String> sans, Workload workload) {
+    static List<SpiffeId> expectedIdentities(List<String> sans, Workload workload) {
         List<SpiffeId> out = new ArrayList<>();
         for (String san : sans) {
             SpiffeId id = SpiffeId.tryParse(san);
@@ -175,6 +185,10 @@ public final class OutboundRouter {
             return new WaypointRoute(null);
         }
         Workload waypoint = resolved.chosen();
+        if (waypoint != null && !waypoint.network().equals(source.network())) {
+            // A waypoint on another network is reached through that network's gateway (double HBONE).
+            return new WaypointRoute(gateways.route(state, waypoint, service, resolved.service(), destination, true));
+        }
         InetSocketAddress address = resolved.address();
         if (waypoint == null || address == null) {
             return new WaypointRoute(
@@ -346,14 +360,16 @@ public final class OutboundRouter {
     }
 
     private static List<ProxyState.Endpoint> candidates(
-            ProxyState state, Service service, int port, int serviceTarget) {
+            ProxyState state, Service service, int port, int serviceTarget, String sourceNetwork) {
         boolean allowUnhealthy = service.loadBalancing() != null
                 && service.loadBalancing().healthPolicy() == LoadBalancing.HealthPolicy.ALLOW_ALL;
         List<ProxyState.Endpoint> out = new ArrayList<>();
         for (ProxyState.Endpoint e : state.endpoints(service)) {
             Workload w = e.workload();
-            if (w.addresses().isEmpty() && w.hostname().isEmpty()) {
-                continue; // only reachable through a network gateway, which is not supported
+            if (w.addresses().isEmpty()
+                    && w.hostname().isEmpty()
+                    && (w.network().equals(sourceNetwork) || w.networkGateway() == null)) {
+                continue; // no address, and no network gateway to reach it through
             }
             if (!allowUnhealthy && w.status() == Workload.HealthStatus.UNHEALTHY) {
                 continue;
@@ -367,7 +383,7 @@ public final class OutboundRouter {
         return out;
     }
 
-    private static int targetPort(ProxyState.Endpoint endpoint, int port, int serviceTarget) {
+    static int targetPort(ProxyState.Endpoint endpoint, int port, int serviceTarget) {
         int mapped = endpoint.ports().getOrDefault(port, 0);
         if (mapped != 0) {
             return mapped;

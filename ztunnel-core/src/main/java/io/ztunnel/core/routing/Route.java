@@ -51,4 +51,37 @@ public sealed interface Route {
             @Nullable Service service,
             boolean viaWaypoint)
             implements Route {}
+
+    /**
+     * Double HBONE: the destination (or its waypoint) is on another network, reachable only through that network's
+     * gateway. An outer CONNECT goes to the gateway over the pool; inside that stream, a new mutual-TLS HTTP/2
+     * connection carries the inner CONNECT to the destination's ztunnel, both with the same {@code authority}.
+     *
+     * @param gatewayAddress where the gateway's HBONE listener is ({@code ip:hbone_mtls_port}, port-mapped)
+     * @param gatewayIdentities the identities the gateway may present (its service's SANs, then its workload's)
+     * @param gateway the gateway workload the outer tunnel terminates at
+     * @param innerIdentities the identities the far end may present: only the remote service's SANs (never empty)
+     * @param authority {@code <service host name>:<service port>}, for both CONNECTs
+     * @param workload the remote workload picked (the destination, or the remote waypoint)
+     * @param service the destination service (double HBONE is always service-addressed)
+     * @param viaWaypoint whether {@code workload} is a waypoint
+     */
+    record DoubleHbone(
+            InetSocketAddress gatewayAddress,
+            List<SpiffeId> gatewayIdentities,
+            Workload gateway,
+            List<SpiffeId> innerIdentities,
+            String authority,
+            Workload workload,
+            Service service,
+            boolean viaWaypoint)
+            implements Route {
+        public DoubleHbone {
+            gatewayIdentities = List.copyOf(gatewayIdentities);
+            innerIdentities = List.copyOf(innerIdentities);
+            if (innerIdentities.isEmpty()) {
+                throw new IllegalArgumentException("double HBONE needs the remote service's identities");
+            }
+        }
+    }
 }

@@ -117,6 +117,18 @@ public final class TrafficTelemetry implements ConnectionTelemetry {
                     .destinationCluster(dst.clusterId())
                     .destinationRegion(dst.locality().region())
                     .destinationZone(dst.locality().zone());
+        } else if (!inbound && r.destinationBaggage() != null) {
+            // Double HBONE: the destination's labels come from the far end's response baggage.
+            Baggage bag = r.destinationBaggage();
+            b.destinationWorkload(bag.workloadName())
+                    .destinationCanonicalService(bag.serviceName())
+                    .destinationCanonicalRevision(bag.serviceVersion())
+                    .destinationWorkloadNamespace(bag.namespace())
+                    .destinationApp(bag.workloadName())
+                    .destinationVersion(bag.serviceVersion())
+                    .destinationCluster(bag.clusterId())
+                    .destinationRegion(bag.region())
+                    .destinationZone(bag.zone());
         }
         boolean mtls = inbound ? r.sourceIdentity() != null : r.hboneTarget() != null;
         if (r.destinationIdentity() != null && mtls) {
