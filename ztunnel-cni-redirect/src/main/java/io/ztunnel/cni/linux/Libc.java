@@ -75,34 +75,97 @@ final class Libc {
     private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG;
     private static final ValueLayout PTR = ValueLayout.ADDRESS;
 
+    // Each libc function is linked on first use (a holder class per function): linking spins a stub class per
+    // signature, 10-30 ms each in a cold JVM, and a process uses only some of them (the daemon never binds, listens
+    // on or accepts from a unix socket; the node agent's ZDS server does).
     // open(2) and ioctl(2) are variadic; declaring the variadic part keeps the x86_64 calling
     // convention (%al = number of vector registers) correct.
-    private static final MethodHandle OPEN =
-            bind("open", FunctionDescriptor.of(INT, PTR, INT, INT), Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle CLOSE = bind("close", FunctionDescriptor.of(INT, INT));
-    private static final MethodHandle FSTAT = bind("fstat", FunctionDescriptor.of(INT, INT, PTR));
-    private static final MethodHandle STAT = bind("stat", FunctionDescriptor.of(INT, PTR, PTR));
-    private static final MethodHandle FSTATFS = bind("fstatfs", FunctionDescriptor.of(INT, INT, PTR));
-    private static final MethodHandle IOCTL =
-            bind("ioctl", FunctionDescriptor.of(INT, INT, LONG, LONG), Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle SETNS = bind("setns", FunctionDescriptor.of(INT, INT, INT));
-    private static final MethodHandle SOCKET = bind("socket", FunctionDescriptor.of(INT, INT, INT, INT));
-    private static final MethodHandle SOCKETPAIR = bind("socketpair", FunctionDescriptor.of(INT, INT, INT, INT, PTR));
-    private static final MethodHandle CONNECT = bind("connect", FunctionDescriptor.of(INT, INT, PTR, INT));
-    private static final MethodHandle BIND = bind("bind", FunctionDescriptor.of(INT, INT, PTR, INT));
-    private static final MethodHandle LISTEN = bind("listen", FunctionDescriptor.of(INT, INT, INT));
-    private static final MethodHandle ACCEPT4 = bind("accept4", FunctionDescriptor.of(INT, INT, PTR, PTR, INT));
-    private static final MethodHandle SHUTDOWN = bind("shutdown", FunctionDescriptor.of(INT, INT, INT));
-    private static final MethodHandle SENDMSG = bind("sendmsg", FunctionDescriptor.of(LONG, INT, PTR, INT));
-    private static final MethodHandle RECVMSG = bind("recvmsg", FunctionDescriptor.of(LONG, INT, PTR, INT));
-    private static final MethodHandle POLL = bind("poll", FunctionDescriptor.of(INT, PTR, LONG, INT));
-    private static final MethodHandle GETSOCKOPT =
-            bind("getsockopt", FunctionDescriptor.of(INT, INT, INT, INT, PTR, PTR));
-    private static final MethodHandle SETSOCKOPT =
-            bind("setsockopt", FunctionDescriptor.of(INT, INT, INT, INT, PTR, INT));
-    private static final MethodHandle UNLINK = bind("unlink", FunctionDescriptor.of(INT, PTR));
-    private static final MethodHandle STRERROR =
-            LINKER.downcallHandle(LIBC.find("strerror").orElseThrow(), FunctionDescriptor.of(PTR, INT));
+    private static final class OpenCall {
+        static final MethodHandle H =
+                bind("open", FunctionDescriptor.of(INT, PTR, INT, INT), Linker.Option.firstVariadicArg(2));
+    }
+
+    private static final class CloseCall {
+        static final MethodHandle H = bind("close", FunctionDescriptor.of(INT, INT));
+    }
+
+    private static final class FstatCall {
+        static final MethodHandle H = bind("fstat", FunctionDescriptor.of(INT, INT, PTR));
+    }
+
+    private static final class StatCall {
+        static final MethodHandle H = bind("stat", FunctionDescriptor.of(INT, PTR, PTR));
+    }
+
+    private static final class FstatfsCall {
+        static final MethodHandle H = bind("fstatfs", FunctionDescriptor.of(INT, INT, PTR));
+    }
+
+    private static final class IoctlCall {
+        static final MethodHandle H =
+                bind("ioctl", FunctionDescriptor.of(INT, INT, LONG, LONG), Linker.Option.firstVariadicArg(2));
+    }
+
+    private static final class SetnsCall {
+        static final MethodHandle H = bind("setns", FunctionDescriptor.of(INT, INT, INT));
+    }
+
+    private static final class SocketCall {
+        static final MethodHandle H = bind("socket", FunctionDescriptor.of(INT, INT, INT, INT));
+    }
+
+    private static final class SocketpairCall {
+        static final MethodHandle H = bind("socketpair", FunctionDescriptor.of(INT, INT, INT, INT, PTR));
+    }
+
+    private static final class ConnectCall {
+        static final MethodHandle H = bind("connect", FunctionDescriptor.of(INT, INT, PTR, INT));
+    }
+
+    private static final class BindCall {
+        static final MethodHandle H = bind("bind", FunctionDescriptor.of(INT, INT, PTR, INT));
+    }
+
+    private static final class ListenCall {
+        static final MethodHandle H = bind("listen", FunctionDescriptor.of(INT, INT, INT));
+    }
+
+    private static final class Accept4Call {
+        static final MethodHandle H = bind("accept4", FunctionDescriptor.of(INT, INT, PTR, PTR, INT));
+    }
+
+    private static final class ShutdownCall {
+        static final MethodHandle H = bind("shutdown", FunctionDescriptor.of(INT, INT, INT));
+    }
+
+    private static final class SendmsgCall {
+        static final MethodHandle H = bind("sendmsg", FunctionDescriptor.of(LONG, INT, PTR, INT));
+    }
+
+    private static final class RecvmsgCall {
+        static final MethodHandle H = bind("recvmsg", FunctionDescriptor.of(LONG, INT, PTR, INT));
+    }
+
+    private static final class PollCall {
+        static final MethodHandle H = bind("poll", FunctionDescriptor.of(INT, PTR, LONG, INT));
+    }
+
+    private static final class GetsockoptCall {
+        static final MethodHandle H = bind("getsockopt", FunctionDescriptor.of(INT, INT, INT, INT, PTR, PTR));
+    }
+
+    private static final class SetsockoptCall {
+        static final MethodHandle H = bind("setsockopt", FunctionDescriptor.of(INT, INT, INT, INT, PTR, INT));
+    }
+
+    private static final class UnlinkCall {
+        static final MethodHandle H = bind("unlink", FunctionDescriptor.of(INT, PTR));
+    }
+
+    private static final class StrerrorCall {
+        static final MethodHandle H =
+                LINKER.downcallHandle(LIBC.find("strerror").orElseThrow(), FunctionDescriptor.of(PTR, INT));
+    }
 
     private Libc() {}
 
@@ -156,13 +219,13 @@ final class Libc {
     static int open(String path, int flags) throws ErrnoException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment cpath = arena.allocateFrom(path);
-            return (int) check("open", path, slot -> (int) OPEN.invokeExact(slot, cpath, flags, 0));
+            return (int) check("open", path, slot -> (int) OpenCall.H.invokeExact(slot, cpath, flags, 0));
         }
     }
 
     /** Closes an fd. EINTR is not retried: on Linux the fd is released even then. */
     static void close(int fd) throws ErrnoException {
-        Result r = call(slot -> (int) CLOSE.invokeExact(slot, fd));
+        Result r = call(slot -> (int) CloseCall.H.invokeExact(slot, fd));
         if (r.failed() && r.errno != EINTR) {
             throw new ErrnoException("close", "fd " + fd, r.errno);
         }
@@ -171,7 +234,7 @@ final class Libc {
     /** Closes an fd and ignores errors (for cleanup paths that already have a failure). */
     static void closeQuietly(int fd) {
         if (fd >= 0) {
-            call(slot -> (int) CLOSE.invokeExact(slot, fd));
+            call(slot -> (int) CloseCall.H.invokeExact(slot, fd));
         }
     }
 
@@ -179,7 +242,7 @@ final class Libc {
     static long[] fstatDevIno(int fd) throws ErrnoException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = arena.allocate(256, 8);
-            check("fstat", "fd " + fd, slot -> (int) FSTAT.invokeExact(slot, fd, st));
+            check("fstat", "fd " + fd, slot -> (int) FstatCall.H.invokeExact(slot, fd, st));
             return new long[] {st.get(LONG, 0), st.get(LONG, 8)};
         }
     }
@@ -189,7 +252,7 @@ final class Libc {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment cpath = arena.allocateFrom(path);
             MemorySegment st = arena.allocate(256, 8);
-            Result r = call(slot -> (int) STAT.invokeExact(slot, cpath, st));
+            Result r = call(slot -> (int) StatCall.H.invokeExact(slot, cpath, st));
             if (r.failed()) {
                 if (r.errno == ENOENT) {
                     return null;
@@ -204,66 +267,67 @@ final class Libc {
     static long fstatfsType(int fd) throws ErrnoException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment sfs = arena.allocate(256, 8);
-            check("fstatfs", "fd " + fd, slot -> (int) FSTATFS.invokeExact(slot, fd, sfs));
+            check("fstatfs", "fd " + fd, slot -> (int) FstatfsCall.H.invokeExact(slot, fd, sfs));
             return sfs.get(LONG, 0);
         }
     }
 
     /** {@code ioctl(fd, request)} without argument; returns the raw result or -errno. */
     static int ioctlNoArg(int fd, long request) {
-        Result r = call(slot -> (int) IOCTL.invokeExact(slot, fd, request, 0L));
+        Result r = call(slot -> (int) IoctlCall.H.invokeExact(slot, fd, request, 0L));
         return r.failed() ? -r.errno : (int) r.value;
     }
 
     static void setns(int fd, int nstype, String context) throws ErrnoException {
-        check("setns", context, slot -> (int) SETNS.invokeExact(slot, fd, nstype));
+        check("setns", context, slot -> (int) SetnsCall.H.invokeExact(slot, fd, nstype));
     }
 
     static int socket(int domain, int type, int protocol) throws ErrnoException {
         return (int) check("socket", "domain " + domain + " type " + type, slot ->
-                (int) SOCKET.invokeExact(slot, domain, type, protocol));
+                (int) SocketCall.H.invokeExact(slot, domain, type, protocol));
     }
 
     static int[] socketpair(int domain, int type) throws ErrnoException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment fds = arena.allocate(INT, 2);
-            check("socketpair", "domain " + domain, slot -> (int) SOCKETPAIR.invokeExact(slot, domain, type, 0, fds));
+            check("socketpair", "domain " + domain, slot ->
+                    (int) SocketpairCall.H.invokeExact(slot, domain, type, 0, fds));
             return new int[] {fds.getAtIndex(INT, 0), fds.getAtIndex(INT, 1)};
         }
     }
 
     /** connect(2); EINTR on a blocking unix connect is not retried (the connect may have begun). */
     static void connect(int fd, MemorySegment addr, String context) throws ErrnoException {
-        Result r = call(slot -> (int) CONNECT.invokeExact(slot, fd, addr, (int) addr.byteSize()));
+        Result r = call(slot -> (int) ConnectCall.H.invokeExact(slot, fd, addr, (int) addr.byteSize()));
         if (r.failed()) {
             throw new ErrnoException("connect", context, r.errno);
         }
     }
 
     static void bind(int fd, MemorySegment addr, String context) throws ErrnoException {
-        check("bind", context, slot -> (int) BIND.invokeExact(slot, fd, addr, (int) addr.byteSize()));
+        check("bind", context, slot -> (int) BindCall.H.invokeExact(slot, fd, addr, (int) addr.byteSize()));
     }
 
     static void listen(int fd, int backlog, String context) throws ErrnoException {
-        check("listen", context, slot -> (int) LISTEN.invokeExact(slot, fd, backlog));
+        check("listen", context, slot -> (int) ListenCall.H.invokeExact(slot, fd, backlog));
     }
 
     static int accept4(int fd, int flags, String context) throws ErrnoException {
         return (int) check("accept4", context, slot ->
-                (int) ACCEPT4.invokeExact(slot, fd, MemorySegment.NULL, MemorySegment.NULL, flags));
+                (int) Accept4Call.H.invokeExact(slot, fd, MemorySegment.NULL, MemorySegment.NULL, flags));
     }
 
     /** shutdown(2); errors are ignored (used to wake blocked readers before close). */
     static void shutdownQuietly(int fd, int how) {
-        call(slot -> (int) SHUTDOWN.invokeExact(slot, fd, how));
+        call(slot -> (int) ShutdownCall.H.invokeExact(slot, fd, how));
     }
 
     static long sendmsg(int fd, MemorySegment msghdr, int flags, String context) throws ErrnoException {
-        return check("sendmsg", context, slot -> (long) SENDMSG.invokeExact(slot, fd, msghdr, flags));
+        return check("sendmsg", context, slot -> (long) SendmsgCall.H.invokeExact(slot, fd, msghdr, flags));
     }
 
     static long recvmsg(int fd, MemorySegment msghdr, int flags, String context) throws ErrnoException {
-        return check("recvmsg", context, slot -> (long) RECVMSG.invokeExact(slot, fd, msghdr, flags));
+        return check("recvmsg", context, slot -> (long) RecvmsgCall.H.invokeExact(slot, fd, msghdr, flags));
     }
 
     /**
@@ -276,7 +340,7 @@ final class Libc {
             pfd.set(INT, 0, fd);
             pfd.set(ValueLayout.JAVA_SHORT, 4, events);
             pfd.set(ValueLayout.JAVA_SHORT, 6, (short) 0);
-            Result r = call(slot -> (int) POLL.invokeExact(slot, pfd, 1L, timeoutMillis));
+            Result r = call(slot -> (int) PollCall.H.invokeExact(slot, pfd, 1L, timeoutMillis));
             if (r.failed()) {
                 if (r.errno == EINTR) {
                     return 0;
@@ -295,7 +359,7 @@ final class Libc {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment len = arena.allocate(INT);
             len.set(INT, 0, (int) out.byteSize());
-            Result r = call(slot -> (int) GETSOCKOPT.invokeExact(slot, fd, level, optname, out, len));
+            Result r = call(slot -> (int) GetsockoptCall.H.invokeExact(slot, fd, level, optname, out, len));
             return r.failed() ? -r.errno : len.get(INT, 0);
         }
     }
@@ -315,7 +379,7 @@ final class Libc {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment in = arena.allocateFrom(INT, value);
             check("setsockopt", name + "=" + value + " on fd " + fd, slot ->
-                    (int) SETSOCKOPT.invokeExact(slot, fd, level, optname, in, 4));
+                    (int) SetsockoptCall.H.invokeExact(slot, fd, level, optname, in, 4));
         }
     }
 
@@ -323,7 +387,7 @@ final class Libc {
     static boolean unlink(String path) throws ErrnoException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment cpath = arena.allocateFrom(path);
-            Result r = call(slot -> (int) UNLINK.invokeExact(slot, cpath));
+            Result r = call(slot -> (int) UnlinkCall.H.invokeExact(slot, cpath));
             if (r.failed()) {
                 if (r.errno == ENOENT) {
                     return false;
@@ -337,7 +401,7 @@ final class Libc {
     /** The C library's description of an errno (glibc returns static strings for known ones). */
     static String strerror(int errno) {
         try {
-            MemorySegment s = (MemorySegment) STRERROR.invokeExact(errno);
+            MemorySegment s = (MemorySegment) StrerrorCall.H.invokeExact(errno);
             return s.reinterpret(256).getString(0);
         } catch (Throwable t) {
             return "errno " + errno;
