@@ -362,6 +362,32 @@ class InpodMeshNetnsTest {
 
     @Test
     @Order(10)
+    void aKilledPeerDaemonEndsTheClientsConnectionPromptlyAndItsNodeLogsIt() throws Exception {
+        try (Socket open = connect("client", ip("server2"), 8080)) {
+            assertThat(line(open)).isEqualTo("server2 " + ip("client"));
+            open.getOutputStream().write("ping\n".getBytes(StandardCharsets.US_ASCII));
+            assertThat(line(open)).isEqualTo("ping");
+            int logged = mesh.daemon("node1").output().length();
+            open.setSoTimeout(200); // a read timeout means "not closed yet"
+            mesh.daemon("node2").kill(); // SIGKILL: node2's sockets are closed by the kernel, nothing is sent first
+            await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ZERO).until(() -> closedByPeer(open));
+            await().atMost(Duration.ofSeconds(10))
+                    .untilAsserted(
+                            () -> assertThat(mesh.daemon("node1").output().substring(logged))
+                                    .as("node1's access log has the connection that the dead peer ended")
+                                    .containsPattern(
+                                            "connection complete\\t.*dst.workload=\"server2\".*direction=\"outbound\""));
+        } finally {
+            mesh.stopDaemon("node2");
+            mesh.startDaemon("node2");
+        }
+        mesh.awaitReady("node2", Duration.ofSeconds(60));
+        await().atMost(Duration.ofSeconds(20))
+                .until(() -> ("server2 " + ip("client")).equals(banner("client", ip("server2"), 8080)));
+    }
+
+    @Test
+    @Order(11)
     void removingAPodClosesItsConnectionsAndFreesItsListeners() throws Exception {
         Socket open = connect("client", ip("server2"), 8080);
         assertThat(line(open)).isEqualTo("server2 " + ip("client"));
