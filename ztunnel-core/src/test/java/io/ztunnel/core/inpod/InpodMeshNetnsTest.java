@@ -362,6 +362,38 @@ class InpodMeshNetnsTest {
 
     @Test
     @Order(10)
+    void aRestartedNodeAgentLeavesThePodsCapturedAndTheirConnectionsAndProxiesAlone() throws Exception {
+        try (Socket open = connect("client", ip("server2"), 8080)) {
+            assertThat(line(open)).isEqualTo("server2 " + ip("client"));
+            String before = mesh.daemon("node1").output();
+            int proxiesStarted = count(before, "pod proxies started");
+            int snapshots = count(before, "ZDS snapshot received");
+            mesh.restartAgent("node1");
+            await().atMost(Duration.ofSeconds(60))
+                    .until(() -> count(mesh.daemon("node1").output(), "ZDS snapshot received") > snapshots);
+            open.getOutputStream().write("after the agent restart\n".getBytes(StandardCharsets.US_ASCII));
+            assertThat(line(open)).as("the open connection still works").isEqualTo("after the agent restart");
+            assertThat(mesh.http("node2", 15000, "/debug/connections"))
+                    .as("still through the mesh")
+                    .contains("\"srcIdentity\" : \"spiffe://cluster.local/ns/apps/sa/client\"");
+            assertThat(count(mesh.daemon("node1").output(), "pod proxies started"))
+                    .as("the snapshot's Adds of known pods restarted no pod proxy")
+                    .isEqualTo(proxiesStarted);
+            assertThat(captured("client")).as("the pod kept its capture").isTrue();
+        }
+        assertThat(banner("client", ip("server2"), 8080)).isEqualTo("server2 " + ip("client"));
+    }
+
+    private static int count(String text, String what) {
+        int n = 0;
+        for (int i = text.indexOf(what); i >= 0; i = text.indexOf(what, i + what.length())) {
+            n++;
+        }
+        return n;
+    }
+
+    @Test
+    @Order(11)
     void aKilledPeerDaemonEndsTheClientsConnectionPromptlyAndItsNodeLogsIt() throws Exception {
         try (Socket open = connect("client", ip("server2"), 8080)) {
             assertThat(line(open)).isEqualTo("server2 " + ip("client"));
@@ -387,7 +419,7 @@ class InpodMeshNetnsTest {
     }
 
     @Test
-    @Order(11)
+    @Order(12)
     void removingAPodClosesItsConnectionsAndFreesItsListeners() throws Exception {
         Socket open = connect("client", ip("server2"), 8080);
         assertThat(line(open)).isEqualTo("server2 " + ip("client"));
