@@ -77,6 +77,9 @@ public final class NodeAgent implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NodeAgent.class);
     private static final Duration SNAPSHOT_WAIT = Duration.ofSeconds(30);
 
+    /** How long the rest of a leaving pod's rules wait for the daemons to acknowledge its Del. */
+    static final Duration DEL_WAIT = Duration.ofSeconds(2);
+
     private final EnrollmentPolicy policy;
     private final InpodRedirector redirector;
     private final RedirectSettings settings;
@@ -104,6 +107,8 @@ public final class NodeAgent implements AutoCloseable {
         record ViewChanged(ClusterView view) implements Event {}
 
         record AddDone(String uid, long attempt, @Nullable Throwable error) implements Event {}
+
+        record DelDone(String uid, long attempt) implements Event {}
 
         record Stop() implements Event {}
     }
@@ -134,6 +139,9 @@ public final class NodeAgent implements AutoCloseable {
         boolean probed; // IPs in the host probe set
         PodStatus.@Nullable State reported; // the annotation as last written (or found)
         boolean delSent;
+        boolean delDone; // every daemon acknowledged the Del (or it failed): the rules may go
+        long delDeadlineNanos; // the rules go then even without the acknowledgements
+        boolean captureStopped; // the jumps into the pod's chains are gone, the chains still there
 
         @Nullable
         String hookError; // last probe/annotation failure, for logs (not the status)
@@ -316,11 +324,20 @@ public final class NodeAgent implements AutoCloseable {
         switch (e) {
             case Event.ViewChanged v -> view = v.view();
             case Event.AddDone done -> addDone(done);
+            case Event.DelDone done -> delDone(done);
             case Event.Stop s -> {
                 return true;
             }
         }
         return false;
+    }
+
+    private void delDone(Event.DelDone done) {
+        Tracked t = tracked.get(done.uid());
+        if (t != null && t.attempt == done.attempt() && t.removing && t.delSent && !t.delDone) {
+            t.delDone = true;
+            t.dueNanos = System.nanoTime(); // next: the rest of the rules
+        }
     }
 
     private void addDone(Event.AddDone done) {
@@ -415,12 +432,14 @@ public final class NodeAgent implements AutoCloseable {
                 t.error = null;
             } else if (!leave && t.removing) {
                 t.removing = false; // enrolled again before removal finished: re-apply instead
-                if (!t.touched) {
-                    t.applied = null; // the rules were already removed
+                if (!t.touched || t.captureStopped) {
+                    t.applied = null; // the rules were already (partly) removed
                 }
+                t.captureStopped = false;
                 if (t.delSent) {
                     t.accepted = false; // the daemons were told to drop it: add again
                     t.delSent = false;
+                    t.delDone = false;
                 }
                 t.error = null;
                 t.dueNanos = now;
@@ -598,9 +617,18 @@ public final class NodeAgent implements AutoCloseable {
     }
 
     /**
-     * Section A.10's order: out of the probe set, rules out (if the namespace is still there), Del to
-     * every daemon, annotation removed; then the fd is closed and the pod forgotten. Each step that
-     * succeeded is not repeated on a retry.
+     * Section A.10's order, with the rules removed in two steps around the Del: out of the probe set;
+     * if the namespace is still there, capture stopped (the jumps into the pod's chains removed, so
+     * new connections flow directly, as once the rules are gone in istio-cni); Del to every daemon;
+     * once they acknowledged it (or after {@link #DEL_WAIT}) the rest of the rules removed; annotation
+     * removed; then the fd is closed and the pod forgotten. Each step that succeeded is not repeated
+     * on a retry.
+     *
+     * <p>Why the split: the daemon closes the pod's connections when the Del arrives, and the app
+     * only sees that close while the kernel still translates the redirected connection (the FIN or
+     * RST leaves the daemon's socket on port 15001 and must reach the app as coming from the original
+     * destination). Removing the pod's last NAT rule can stop connection tracking in the namespace
+     * altogether, so with all rules gone first the app's connections would stay open forever.
      */
     private void remove(Tracked t) {
         Pod pod = t.pod;
@@ -622,7 +650,22 @@ public final class NodeAgent implements AutoCloseable {
                 t.touched = false; // the namespace is gone, and its rules with it
             }
         }
+        String uid = pod.uid();
         try {
+            if (!t.captureStopped && t.netns != null && t.touched && stillExists(t)) {
+                redirector.stopCapture(t.netns, pod.key());
+            }
+            t.captureStopped = true;
+            if (!t.delSent) {
+                t.delSent = true;
+                t.delDone = false;
+                sendDelete(uid, t.attempt);
+                t.delDeadlineNanos = System.nanoTime() + DEL_WAIT.toNanos();
+            }
+            if (!t.delDone && t.touched && System.nanoTime() < t.delDeadlineNanos) {
+                t.dueNanos = t.delDeadlineNanos; // or sooner, when the acknowledgements arrive
+                return;
+            }
             if (t.netns != null && t.touched && stillExists(t)) {
                 redirector.remove(t.netns, pod.key());
             }
@@ -641,11 +684,6 @@ public final class NodeAgent implements AutoCloseable {
             t.error = message;
             t.dueNanos = System.nanoTime() + t.backoff.next().toNanos();
             return;
-        }
-        String uid = pod.uid();
-        if (!t.delSent) {
-            t.delSent = true;
-            sendDelete(uid);
         }
         if (t.reported != null) {
             try {
@@ -670,8 +708,9 @@ public final class NodeAgent implements AutoCloseable {
                 .log();
     }
 
-    private void sendDelete(String uid) {
+    private void sendDelete(String uid, long attempt) {
         Objects.requireNonNull(zds).deleteWorkload(uid).whenComplete((ok, err) -> {
+            events.add(new Event.DelDone(uid, attempt));
             if (err != null) {
                 log.atWarn()
                         .setMessage(

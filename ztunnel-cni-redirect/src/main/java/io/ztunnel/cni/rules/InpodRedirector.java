@@ -25,6 +25,18 @@ public interface InpodRedirector {
     boolean apply(PodNetns netns, String pod, InpodRuleSet rules) throws RedirectException;
 
     /**
+     * Stops capturing new connections: the jumps from the built-in chains (or base chains) into the
+     * pod's chains go, the pod's chains and the policy routing stay until {@link #remove}. In between,
+     * the connections captured so far are still tracked and translated by the kernel, so the daemon
+     * can close them and the app sees the close (with no NAT rule left in the namespace the kernel
+     * may stop tracking connections there, and a close from the daemon's redirected socket no longer
+     * reaches the app). What is already gone is ignored.
+     *
+     * @throws RedirectException naming the pod, the command, its exit code and stderr
+     */
+    void stopCapture(PodNetns netns, String pod) throws RedirectException;
+
+    /**
      * Removes everything {@link #apply} added (chains, jumps, tables, the ip rule and route). What is
      * already gone is ignored.
      *

@@ -76,6 +76,34 @@ public final class IptablesRedirector implements InpodRedirector {
     }
 
     @Override
+    public void stopCapture(PodNetns netns, String pod) throws RedirectException {
+        CommandRunner runner = CommandRunner.in(netns);
+        for (IpFamily family : families(pod, () -> NetnsFamilies.present(netns))) {
+            String step = "stopping the capture";
+            Optional<String> plan = IptablesSync.unhookPlan(
+                    IptablesRules.OWNED_CHAINS, IptablesRules.TABLES, save(runner, pod, family, step));
+            if (plan.isEmpty()) {
+                continue;
+            }
+            log.atInfo()
+                    .setMessage("stopping capture: removing the jumps into the pod's chains")
+                    .addKeyValue("pod", pod)
+                    .addKeyValue("family", family)
+                    .addKeyValue("netns", runner.where())
+                    .log();
+            try {
+                runner.run(
+                                List.of(family.restoreCommand(), "--noflush"),
+                                plan.get().getBytes(StandardCharsets.UTF_8),
+                                timeout)
+                        .orThrow();
+            } catch (CommandException e) {
+                throw new RedirectException(pod, step + " (" + family + ")", e);
+            }
+        }
+    }
+
+    @Override
     public List<String> drift(PodNetns netns, String pod, InpodRuleSet rules) throws RedirectException {
         CommandRunner runner = CommandRunner.in(netns);
         List<IpFamily> wanted = families(pod, () -> NetnsFamilies.wanted(netns, rules.ipv6()));

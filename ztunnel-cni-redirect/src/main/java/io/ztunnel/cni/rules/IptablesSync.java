@@ -91,6 +91,38 @@ final class IptablesSync {
         return sb.isEmpty() ? Optional.empty() : Optional.of(sb.toString());
     }
 
+    /**
+     * The transaction that deletes only the jumps into our chains in {@code managedTables} (our chains
+     * and their rules stay), or empty when there is none. With the jumps gone no new connection is
+     * captured, while the chains' NAT rules keep the kernel tracking (and translating) the connections
+     * captured so far: deleting the last NAT rule of a namespace can stop connection tracking there,
+     * and then the daemon's close of a redirected connection never reaches the app.
+     */
+    static Optional<String> unhookPlan(
+            Set<String> ownedChains, Collection<String> managedTables, Map<String, IptablesSave.Table> current) {
+        StringBuilder sb = new StringBuilder();
+        for (String name : managedTables) {
+            IptablesSave.@Nullable Table have = current.get(name);
+            if (have == null) {
+                continue;
+            }
+            StringBuilder table = new StringBuilder();
+            for (IptablesSave.Rule r : have.rules()) {
+                if (!ownedChains.contains(r.chain()) && ownedChains.contains(IptablesSave.target(r.spec()))) {
+                    table.append("-D ")
+                            .append(r.chain())
+                            .append(' ')
+                            .append(r.spec())
+                            .append('\n');
+                }
+            }
+            if (!table.isEmpty()) {
+                sb.append("* ").append(name).append('\n').append(table).append("COMMIT\n");
+            }
+        }
+        return sb.isEmpty() ? Optional.empty() : Optional.of(sb.toString());
+    }
+
     /** Whether any of our chains or jumps into them are in {@code current}'s managed tables. */
     static boolean hasResidue(
             Set<String> ownedChains, Collection<String> managedTables, Map<String, IptablesSave.Table> current) {

@@ -90,6 +90,18 @@ public final class NftRedirector implements InpodRedirector {
     }
 
     @Override
+    public void stopCapture(PodNetns netns, String pod) throws RedirectException {
+        try {
+            CommandRunner.in(netns)
+                    .run(List.of("nft", "-f", "-"), NftRules.unhookScript().getBytes(StandardCharsets.UTF_8), timeout)
+                    .orThrow();
+        } catch (CommandException e) {
+            throw new RedirectException(pod, "stopping the nftables capture", e);
+        }
+        appliedListing.remove(netns.id());
+    }
+
+    @Override
     public List<String> drift(PodNetns netns, String pod, InpodRuleSet rules) throws RedirectException {
         String expected = appliedListing.get(netns.id());
         if (expected == null) {

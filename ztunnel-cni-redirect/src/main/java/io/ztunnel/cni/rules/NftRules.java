@@ -130,6 +130,27 @@ public final class NftRules {
         return sb.toString();
     }
 
+    /**
+     * Empties the base chains of our tables (their jumps into our chains), so nothing new is captured
+     * while our chains, and the connection tracking they keep on, stay until {@link #deleteScript}.
+     * A missing table or chain is created empty first, so the script never fails on it.
+     */
+    public static String unhookScript() {
+        StringBuilder sb = new StringBuilder();
+        for (String t : TABLES) {
+            sb.append("add table inet ").append(t).append('\n');
+            for (String chain : List.of("prerouting", "output")) {
+                sb.append("add chain inet ").append(t).append(' ').append(chain).append('\n');
+                sb.append("flush chain inet ")
+                        .append(t)
+                        .append(' ')
+                        .append(chain)
+                        .append('\n');
+            }
+        }
+        return sb.toString();
+    }
+
     private static void drop(StringBuilder sb, String table) {
         sb.append("add table inet ").append(table).append('\n');
         sb.append("delete table inet ").append(table).append('\n');

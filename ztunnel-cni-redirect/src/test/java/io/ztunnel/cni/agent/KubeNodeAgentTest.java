@@ -79,6 +79,11 @@ class KubeNodeAgentTest {
         }
 
         @Override
+        public void stopCapture(PodNetns netns, String pod) {
+            steps.add("capture- " + pod);
+        }
+
+        @Override
         public void remove(PodNetns netns, String pod) {
             steps.add("rules- " + pod);
         }
@@ -331,11 +336,14 @@ class KubeNodeAgentTest {
         daemon.await("del of pod a", e -> e.equals("del " + a));
         awaitAnnotation("demo", "a", null);
         await().atMost(Duration.ofSeconds(10)).until(() -> steps.contains("unannotate demo/a"));
-        assertThat(steps).containsExactly("probe- demo/a", "rules- demo/a", "zds-del " + a, "unannotate demo/a");
+        // istio-cni's order, except that the rules go in two steps around the Del (see NodeAgent#remove).
+        assertThat(steps)
+                .containsExactly(
+                        "probe- demo/a", "capture- demo/a", "zds-del " + a, "rules- demo/a", "unannotate demo/a");
         await().atMost(Duration.ofSeconds(10))
                 .until(() -> running.loop.statuses().isEmpty());
         Thread.sleep(300); // the informer now shows the pod without the annotation: nothing more happens
-        assertThat(steps).hasSize(4);
+        assertThat(steps).hasSize(5);
     }
 
     @Test
@@ -388,7 +396,8 @@ class KubeNodeAgentTest {
         awaitAnnotation("demo", "b", null);
         assertThat(steps)
                 .as("b's rules are removed, in order")
-                .containsSubsequence("probe- demo/b", "rules- demo/b", "zds-del " + b, "unannotate demo/b");
+                .containsSubsequence(
+                        "probe- demo/b", "capture- demo/b", "zds-del " + b, "rules- demo/b", "unannotate demo/b");
         assertThat(steps)
                 .as("a was enabled before the restart; no second patch")
                 .doesNotContain("annotate demo/a enabled");

@@ -28,6 +28,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -59,6 +60,14 @@ class NodeAgentTest {
         }
 
         @Override
+        public void stopCapture(PodNetns netns, String pod) throws RedirectException {
+            if (failing.contains(pod)) {
+                throw new RedirectException(pod, "stopping the capture", new IOException("busy"));
+            }
+            calls.add("stop-capture " + pod);
+        }
+
+        @Override
         public void remove(PodNetns netns, String pod) throws RedirectException {
             if (failing.contains(pod)) {
                 throw new RedirectException(pod, "removing iptables rules", new IOException("busy"));
@@ -86,10 +95,14 @@ class NodeAgentTest {
                             new IOException("no ztunnel connection (AddWorkload for uid " + uid + ")"));
         }
 
+        /** The answer to the next Dels; null: acknowledged at once. */
+        volatile @Nullable CompletableFuture<Void> delReply;
+
         @Override
         public CompletableFuture<Void> deleteWorkload(String uid) {
             calls.add("del " + uid);
-            return CompletableFuture.completedFuture(null);
+            CompletableFuture<Void> reply = delReply;
+            return reply != null ? reply : CompletableFuture.completedFuture(null);
         }
     }
 
@@ -182,15 +195,39 @@ class NodeAgentTest {
     }
 
     @Test
-    void unenrollingRemovesTheRulesThenTellsEveryZtunnel() {
+    void unenrollingStopsTheCaptureTellsEveryZtunnelAndRemovesTheRestOfTheRulesOnceItAcknowledged() {
         agent.start(zds);
         agent.update(view(AMBIENT, pod("a", Map.of(), Map.of())));
         awaitState("uid-a", PodStatus.State.ENABLED);
+        CompletableFuture<Void> ack = new CompletableFuture<>();
+        zds.delReply = ack;
         agent.update(view(Map.of(), pod("a", Map.of(), Map.of())));
-        await().atMost(Duration.ofSeconds(10)).until(() -> agent.statuses().isEmpty());
-        assertThat(redirector.calls).containsExactly("apply demo/a", "remove demo/a");
-        assertThat(zds.calls).containsExactly("add demo/a", "del uid-a");
+        await().atMost(Duration.ofSeconds(10)).until(() -> zds.calls.contains("del uid-a"));
+        // The Del went out after the capture stopped, and the chains (which keep the kernel translating the
+        // pod's redirected connections, so the daemon's close reaches the app) wait for the acknowledgement.
+        assertThat(redirector.calls).containsExactly("apply demo/a", "stop-capture demo/a");
         assertThat(agent.zdsSnapshot()).isEmpty();
+        // A window shorter than DEL_WAIT: only the acknowledgement may let the rules go now.
+        await().during(Duration.ofMillis(500))
+                .atMost(Duration.ofSeconds(1))
+                .until(() -> !redirector.calls.contains("remove demo/a"));
+        ack.complete(null);
+        await().atMost(Duration.ofSeconds(10)).until(() -> redirector.calls.contains("remove demo/a"));
+        assertThat(redirector.calls).containsExactly("apply demo/a", "stop-capture demo/a", "remove demo/a");
+        assertThat(zds.calls).containsExactly("add demo/a", "del uid-a");
+    }
+
+    @Test
+    void anUnacknowledgedDelHoldsTheRulesOnlyForAWhile() {
+        agent.start(zds);
+        agent.update(view(AMBIENT, pod("a", Map.of(), Map.of())));
+        awaitState("uid-a", PodStatus.State.ENABLED);
+        zds.delReply = new CompletableFuture<>(); // a daemon that never answers
+        long start = System.nanoTime();
+        agent.update(view(Map.of(), pod("a", Map.of(), Map.of())));
+        await().atMost(Duration.ofSeconds(10)).until(() -> redirector.calls.contains("remove demo/a"));
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThanOrEqualTo(NodeAgent.DEL_WAIT);
+        assertThat(redirector.calls).containsExactly("apply demo/a", "stop-capture demo/a", "remove demo/a");
     }
 
     @Test

@@ -80,6 +80,39 @@ class IptablesSyncTest {
     }
 
     @Test
+    void stoppingTheCaptureDeletesOnlyTheJumpsAndKeepsTheChainsAndTheirRules() {
+        String listing = Goldens.read("save-dns-v4-nft.txt");
+        String planned = IptablesSync.unhookPlan(
+                        IptablesRules.OWNED_CHAINS, IptablesRules.TABLES, IptablesSave.parse(listing))
+                .orElseThrow();
+        assertThat(planned).isEqualTo("""
+            * mangle
+            -D PREROUTING -j ISTIO_PRERT
+            -D OUTPUT -j ISTIO_OUTPUT
+            COMMIT
+            * nat
+            -D PREROUTING -j ISTIO_PRERT
+            -D OUTPUT -j ISTIO_OUTPUT
+            COMMIT
+            * raw
+            -D PREROUTING -j ISTIO_PRERT
+            -D OUTPUT -j ISTIO_OUTPUT
+            COMMIT
+            """);
+        String after = listing.lines()
+                        .filter(l ->
+                                !l.equals("-A PREROUTING -j ISTIO_PRERT") && !l.equals("-A OUTPUT -j ISTIO_OUTPUT"))
+                        .collect(java.util.stream.Collectors.joining("\n"))
+                + "\n";
+        assertThat(IptablesSync.unhookPlan(IptablesRules.OWNED_CHAINS, IptablesRules.TABLES, IptablesSave.parse(after)))
+                .as("nothing left to unhook")
+                .isEmpty();
+        assertThat(IptablesSync.hasResidue(IptablesRules.OWNED_CHAINS, IptablesRules.TABLES, IptablesSave.parse(after)))
+                .as("the chains are still there for the full removal")
+                .isTrue();
+    }
+
+    @Test
     void aDuplicatedJumpIsDrift() {
         String listing = Goldens.read("save-dns-v4-nft.txt")
                 .replace("-A OUTPUT -j ISTIO_OUTPUT\n", "-A OUTPUT -j ISTIO_OUTPUT\n-A OUTPUT -j ISTIO_OUTPUT\n");

@@ -21,8 +21,11 @@ import io.ztunnel.cni.linux.SocketOptions;
 import io.ztunnel.cni.testing.NoFdLeaks;
 import io.ztunnel.cni.testing.RequiresNetns;
 import io.ztunnel.cni.testing.TestNetns;
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -31,6 +34,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -55,6 +59,19 @@ class RedirectTrafficNetnsTest {
 
     private EventLoopGroup group;
     private final List<Channel> channels = new ArrayList<>();
+
+    /**
+     * The JDK keeps one socket of its own open after the first blocking {@link Socket} is used in the JVM; using one
+     * here keeps that socket from looking like a leak of the first test that does (NoFdLeaks).
+     */
+    @BeforeAll
+    static void letTheJdkOpenItsOwnSocket() throws IOException {
+        try (ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+                Socket client = new Socket(InetAddress.getLoopbackAddress(), server.getLocalPort());
+                Socket accepted = server.accept()) {
+            client.setSoTimeout(1);
+        }
+    }
 
     @BeforeEach
     void startEventLoop() {
@@ -239,6 +256,63 @@ class RedirectTrafficNetnsTest {
                 c.close().sync();
             }
             channels.clear();
+        }
+    }
+
+    /**
+     * Why the node agent stops the capture first and removes the rest of the rules only after the daemon closed the
+     * pod's connections: while the pod's chains are there the kernel still translates a redirected connection, so
+     * the listener's close reaches the app, and new connections already go straight out. (With every NAT rule gone
+     * the kernel may stop tracking connections in the namespace and the app's connection never sees the close.)
+     */
+    @ParameterizedTest(name = "nftables={0}")
+    @ValueSource(booleans = {false, true})
+    void afterTheCaptureStopsACapturedConnectionStillSeesTheListenersCloseAndNewOnesGoDirect(boolean nft)
+            throws Exception {
+        try (TestNetns pod = TestNetns.create();
+                TestNetns peer = TestNetns.create();
+                PodNetns podNs = PodNetns.open(pod.path());
+                PodNetns peerNs = PodNetns.open(peer.path())) {
+            pod.exec("ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", peer.name());
+            pod.exec("ip", "addr", "add", POD_IP.getHostAddress() + "/24", "dev", "eth0");
+            pod.exec("ip", "link", "set", "eth0", "up");
+            peer.exec("ip", "addr", "add", PEER_IP.getHostAddress() + "/24", "dev", "eth0");
+            peer.exec("ip", "link", "set", "eth0", "up");
+            RedirectSettings settings = RedirectSettings.defaults().withNativeNftables(nft);
+            InpodRedirector redirector = InpodRedirector.create(settings);
+            redirector.apply(podNs, "test/close", InpodRuleSet.of(settings));
+            InetSocketAddress outside = new InetSocketAddress(PEER_IP, 80);
+            try (ServerSocket proxy = podNs.call(() -> new ServerSocket(15001));
+                    ServerSocket direct = peerNs.call(() -> new ServerSocket(80));
+                    Socket app = podNs.call(() -> connected(outside));
+                    Socket proxied = proxy.accept()) {
+                redirector.stopCapture(podNs, "test/close");
+
+                try (Socket next = podNs.call(() -> connected(outside));
+                        Socket reached = direct.accept()) {
+                    assertThat(reached.getInetAddress())
+                            .as("a new connection goes direct")
+                            .isEqualTo(POD_IP);
+                }
+                proxied.close();
+                app.setSoTimeout(5_000);
+                assertThat(app.getInputStream().read())
+                        .as("the captured connection's app sees the listener's close (a timeout fails)")
+                        .isEqualTo(-1);
+            } finally {
+                redirector.remove(podNs, "test/close");
+            }
+        }
+    }
+
+    private static Socket connected(InetSocketAddress to) throws IOException {
+        Socket s = new Socket();
+        try {
+            s.connect(to, 5_000);
+            return s;
+        } catch (IOException e) {
+            s.close();
+            throw e;
         }
     }
 }

@@ -199,6 +199,15 @@ public final class LocalMesh implements AutoCloseable {
         }
     }
 
+    /** Stops the node agent of {@code node} (SIGTERM: the pods keep their rules) and starts a new one. */
+    public void restartAgent(String node) {
+        ManagedProcess p = agents.remove(node);
+        if (p != null) {
+            p.stop(30);
+        }
+        startAgent(node);
+    }
+
     private void startAgent(String node) {
         Map<String, String> env = new LinkedHashMap<>();
         env.put("AGENT_LOCAL_CONFIG", dir.resolve(node).resolve("pods.yaml").toString());

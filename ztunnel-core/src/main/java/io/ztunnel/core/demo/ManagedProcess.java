@@ -110,6 +110,16 @@ public final class ManagedProcess implements AutoCloseable {
         }
     }
 
+    /** SIGKILL (a crash: no shutdown code runs), and waits up to 10 s for the process to be gone. */
+    public void kill() {
+        process.destroyForcibly();
+        try {
+            process.waitFor(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     /** SIGTERM, then SIGKILL if it has not ended within {@code seconds}. */
     public void stop(long seconds) {
         if (!process.isAlive()) {

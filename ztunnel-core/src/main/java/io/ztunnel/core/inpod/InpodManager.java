@@ -43,7 +43,9 @@ import org.slf4j.LoggerFactory;
  *   <li>Add: start the pod's proxies (a second Add for the same uid and netns is a no-op; a different netns replaces
  *       the proxies). A pod whose proxies cannot start is NACKed and retried every 5 s; it keeps readiness down.
  *   <li>Keep (before the snapshot): the pod stays. SnapshotSent: pods not named since the connection started are
- *       removed. Del: the pod's proxies and connections are closed at once.
+ *       removed. Del: the pod's proxies and connections are closed at once, and the Del is acknowledged once
+ *       the connections are closed (at most {@link #CLOSE_WAIT} later): the node agent keeps the pod's NAT chains
+ *       until then so the closes reach the apps.
  *   <li>Readiness ({@code workload proxy manager}) needs the snapshot and no pending pod, and drops when the
  *       connection to the agent is lost. Protocol violations end the process.
  * </ul>
@@ -57,6 +59,9 @@ public final class InpodManager implements ZdsWorkloadHandler {
     static final Backoff RETRY = Backoff.constant(Duration.ofSeconds(5));
 
     static final String READINESS_TASK = "workload proxy manager";
+
+    /** How long a Del's acknowledgement waits for the pod's connections to close. */
+    static final Duration CLOSE_WAIT = Duration.ofSeconds(1);
 
     private final ProxyContext ctx;
     private final Readiness readiness;
@@ -247,10 +252,14 @@ public final class InpodManager implements ZdsWorkloadHandler {
         synchronized (this) {
             pod = pods.remove(uid);
         }
-        if (pod != null) {
-            stop(pod, "pod removed from the mesh");
+        if (pod == null) {
+            return CompletableFuture.completedFuture(null);
         }
-        return CompletableFuture.completedFuture(null);
+        // Acknowledged once the pod's connections are closed: the node agent keeps the pod's NAT chains until then,
+        // so that each close still reaches the app (see the node agent's removal order).
+        return stop(pod, "pod removed from the mesh")
+                .completeOnTimeout(null, CLOSE_WAIT.toMillis(), TimeUnit.MILLISECONDS)
+                .thenApply(v -> null);
     }
 
     @Override
@@ -295,7 +304,8 @@ public final class InpodManager implements ZdsWorkloadHandler {
         fatal.accept(message);
     }
 
-    private void stop(Pod pod, String reason) {
+    /** Stops the pod's proxies and closes its connections; completes once they are closed. */
+    private CompletableFuture<@Nullable Void> stop(Pod pod, String reason) {
         ProxySet proxies;
         SpiffeId identity;
         synchronized (this) {
@@ -313,9 +323,10 @@ public final class InpodManager implements ZdsWorkloadHandler {
             publish();
         }
         close(pod.dns);
+        CompletableFuture<@Nullable Void> closed = CompletableFuture.completedFuture(null);
         if (proxies != null) {
             proxies.close();
-            ctx.connections().abortOwnedBy(proxies.local().info().toString(), reason);
+            closed = ctx.connections().abortOwnedBy(proxies.local().info().toString(), reason);
             metrics.proxyStopped();
         }
         if (identity != null) {
@@ -323,6 +334,7 @@ public final class InpodManager implements ZdsWorkloadHandler {
         }
         pod.netns.close();
         log.atInfo().addKeyValue("uid", pod.uid).addKeyValue("reason", reason).log("pod proxies stopped");
+        return closed;
     }
 
     /** Updates metrics and readiness from the pod table. Caller holds the lock. */

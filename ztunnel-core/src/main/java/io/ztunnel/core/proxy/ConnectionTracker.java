@@ -6,7 +6,9 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The live proxied connections of the daemon: for the admin API, for closing inbound connections that a policy
@@ -17,7 +19,7 @@ public final class ConnectionTracker {
     private final Map<Long, Live> live = new ConcurrentHashMap<>();
     private final Drain drain;
 
-    private record Live(ConnectionRecord record, Subscription lease) {}
+    private record Live(ConnectionRecord record, Subscription lease, CompletableFuture<@Nullable Void> ended) {}
 
     /** @param drain the drain that waits for live connections to end */
     public ConnectionTracker(Drain drain) {
@@ -30,13 +32,14 @@ public final class ConnectionTracker {
     }
 
     void add(ConnectionRecord record) {
-        live.put(record.id(), new Live(record, drain.track()));
+        live.put(record.id(), new Live(record, drain.track(), new CompletableFuture<>()));
     }
 
     void remove(ConnectionRecord record) {
         Live removed = live.remove(record.id());
         if (removed != null) {
             removed.lease().close();
+            removed.ended().complete(null);
         }
     }
 
@@ -54,13 +57,20 @@ public final class ConnectionTracker {
         return live.size();
     }
 
-    /** Closes the live connections of one proxy (its pod is gone). */
-    public void abortOwnedBy(String owner, String reason) {
+    /**
+     * Closes the live connections of one proxy (its pod is gone).
+     *
+     * @return completes once every one of them has ended (their sockets are closed)
+     */
+    public CompletableFuture<@Nullable Void> abortOwnedBy(String owner, String reason) {
+        List<CompletableFuture<@Nullable Void>> ended = new ArrayList<>();
         for (Live l : live.values()) {
             if (l.record().owner().equals(owner)) {
+                ended.add(l.ended());
                 l.record().abort(reason);
             }
         }
+        return CompletableFuture.allOf(ended.toArray(CompletableFuture[]::new)).thenApply(v -> null);
     }
 
     /** Closes every live connection (end of drain). */

@@ -484,9 +484,12 @@ class ControlPlaneTest {
         assertThat(awaitReply(nonce).isNack()).isFalse();
         assertThat(store.current().workload(uid("ns", "a"))).isNotNull();
 
-        Thread.sleep(300); // a prefetch would be queued on the control loop by now
-        assertThat(certificates.status()).isEmpty();
-        assertThat(istiod.caRequests()).isEmpty();
+        // Nothing to wait for: a prefetch would have been queued on the control loop when the push was applied (before
+        // its ACK), so its request would show within this window; checked throughout it.
+        await().during(Duration.ofMillis(500))
+                .atMost(Duration.ofSeconds(2))
+                .until(() ->
+                        certificates.status().isEmpty() && istiod.caRequests().isEmpty());
     }
 
     @Test

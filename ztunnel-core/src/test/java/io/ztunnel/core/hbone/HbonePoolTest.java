@@ -181,10 +181,19 @@ class HbonePoolTest {
         bed.target = app.address();
         InetSocketAddress hbone = bed.startServer();
         bed.startForwarder(hbone);
-        Http2StreamChannel stream = openStreams(bed.group.next(), request(hbone, HboneTestBed.CLIENT), 1)
-                .getFirst();
+        EventLoop loop = bed.group.next();
+        Http2StreamChannel stream =
+                openStreams(loop, request(hbone, HboneTestBed.CLIENT), 1).getFirst();
         Channel connection = stream.parent();
-        Thread.sleep(600);
+        // A second connection (another source identity, so another pool key) that goes idle at once: once it is
+        // released the idle timeout has passed and been enforced, and the busy connection must still be there.
+        Http2StreamChannel brief = openStreams(
+                        loop, request(hbone, SpiffeId.parse("spiffe://cluster.local/ns/client/sa/other")), 1)
+                .getFirst();
+        Channel idle = brief.parent();
+        assertThat(idle).isNotSameAs(connection);
+        brief.close().sync();
+        await().atMost(Duration.ofSeconds(5)).until(() -> !idle.isActive());
         assertThat(connection.isActive()).as("busy connection stays").isTrue();
         stream.close().sync();
         await().atMost(Duration.ofSeconds(5)).until(() -> !connection.isActive());

@@ -17,6 +17,7 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
+import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -361,22 +362,90 @@ class InpodMeshNetnsTest {
 
     @Test
     @Order(10)
+    void aRestartedNodeAgentLeavesThePodsCapturedAndTheirConnectionsAndProxiesAlone() throws Exception {
+        try (Socket open = connect("client", ip("server2"), 8080)) {
+            assertThat(line(open)).isEqualTo("server2 " + ip("client"));
+            String before = mesh.daemon("node1").output();
+            int proxiesStarted = count(before, "pod proxies started");
+            int snapshots = count(before, "ZDS snapshot received");
+            mesh.restartAgent("node1");
+            await().atMost(Duration.ofSeconds(60))
+                    .until(() -> count(mesh.daemon("node1").output(), "ZDS snapshot received") > snapshots);
+            open.getOutputStream().write("after the agent restart\n".getBytes(StandardCharsets.US_ASCII));
+            assertThat(line(open)).as("the open connection still works").isEqualTo("after the agent restart");
+            assertThat(mesh.http("node2", 15000, "/debug/connections"))
+                    .as("still through the mesh")
+                    .contains("\"srcIdentity\" : \"spiffe://cluster.local/ns/apps/sa/client\"");
+            assertThat(count(mesh.daemon("node1").output(), "pod proxies started"))
+                    .as("the snapshot's Adds of known pods restarted no pod proxy")
+                    .isEqualTo(proxiesStarted);
+            assertThat(captured("client")).as("the pod kept its capture").isTrue();
+        }
+        assertThat(banner("client", ip("server2"), 8080)).isEqualTo("server2 " + ip("client"));
+    }
+
+    private static int count(String text, String what) {
+        int n = 0;
+        for (int i = text.indexOf(what); i >= 0; i = text.indexOf(what, i + what.length())) {
+            n++;
+        }
+        return n;
+    }
+
+    @Test
+    @Order(11)
+    void aKilledPeerDaemonEndsTheClientsConnectionPromptlyAndItsNodeLogsIt() throws Exception {
+        try (Socket open = connect("client", ip("server2"), 8080)) {
+            assertThat(line(open)).isEqualTo("server2 " + ip("client"));
+            open.getOutputStream().write("ping\n".getBytes(StandardCharsets.US_ASCII));
+            assertThat(line(open)).isEqualTo("ping");
+            int logged = mesh.daemon("node1").output().length();
+            open.setSoTimeout(200); // a read timeout means "not closed yet"
+            mesh.daemon("node2").kill(); // SIGKILL: node2's sockets are closed by the kernel, nothing is sent first
+            await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ZERO).until(() -> closedByPeer(open));
+            await().atMost(Duration.ofSeconds(10))
+                    .untilAsserted(
+                            () -> assertThat(mesh.daemon("node1").output().substring(logged))
+                                    .as("node1's access log has the connection that the dead peer ended")
+                                    .containsPattern(
+                                            "connection complete\\t.*dst.workload=\"server2\".*direction=\"outbound\""));
+        } finally {
+            mesh.stopDaemon("node2");
+            mesh.startDaemon("node2");
+        }
+        mesh.awaitReady("node2", Duration.ofSeconds(60));
+        await().atMost(Duration.ofSeconds(20))
+                .until(() -> ("server2 " + ip("client")).equals(banner("client", ip("server2"), 8080)));
+    }
+
+    @Test
+    @Order(12)
     void removingAPodClosesItsConnectionsAndFreesItsListeners() throws Exception {
         Socket open = connect("client", ip("server2"), 8080);
         assertThat(line(open)).isEqualTo("server2 " + ip("client"));
+        // Short reads: a read timeout means "not closed yet", only an EOF or a reset counts as closed.
+        open.setSoTimeout(200);
         mesh.removePod("client");
-        await().atMost(Duration.ofSeconds(20)).until(() -> {
-            try {
-                return open.getInputStream().read() == -1;
-            } catch (IOException e) {
-                return true;
-            }
-        });
+        await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ZERO).until(() -> closedByPeer(open));
         open.close();
         await().atMost(Duration.ofSeconds(20))
                 .untilAsserted(() -> assertThatThrownBy(
                                 () -> connect("client", "127.0.0.1", 15001).close())
                         .isInstanceOf(ConnectException.class));
+    }
+
+    /**
+     * Whether the peer ended {@code s}: true on EOF or a reset, false while a read times out (still open). Bytes
+     * that arrive are skipped.
+     */
+    private static boolean closedByPeer(Socket s) throws IOException {
+        try {
+            return s.getInputStream().read() == -1;
+        } catch (SocketTimeoutException notYet) {
+            return false;
+        } catch (SocketException reset) {
+            return true;
+        }
     }
 
     private boolean captured(String pod) throws Exception {

@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.net.ConnectException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 
 /** A connection record's life as telemetry and the tracker see it, and the one failure → response-flag mapping. */
@@ -70,6 +71,32 @@ class ConnectionRecordTest {
         record.closed(null);
         assertThat(tracker.size()).isZero();
         assertThat(telemetry.closed).containsExactly(ResponseFlags.NONE);
+    }
+
+    @Test
+    void abortingAProxysConnectionsCompletesOnceEachHasEndedNotWhenAsked() {
+        ConnectionRecord first = open();
+        ConnectionRecord second = open();
+        ConnectionRecord otherPods = ConnectionRecord.builder(Direction.INBOUND, "ns/other/server")
+                .source(addr("10.0.0.1", 40001), null, null)
+                .destination(addr("10.0.0.3", 8080), server, null, null)
+                .open(tracker, telemetry);
+        List<ConnectionRecord> asked = new ArrayList<>();
+        first.established(() -> asked.add(first)); // the relay closes its sockets later, on its event loop
+        second.established(() -> asked.add(second));
+        otherPods.established(() -> asked.add(otherPods));
+
+        CompletableFuture<?> ended = tracker.abortOwnedBy("ns/server/server", "pod removed from the mesh");
+        assertThat(asked).containsExactlyInAnyOrder(first, second);
+        assertThat(ended).as("the sockets are not closed yet").isNotDone();
+        first.closed(null);
+        assertThat(ended).isNotDone();
+        second.closed(new IOException("reset"));
+        assertThat(ended).isCompleted();
+        assertThat(tracker.snapshot()).containsExactly(otherPods);
+        assertThat(tracker.abortOwnedBy("ns/server/server", "again"))
+                .as("nothing left to close")
+                .isCompleted();
     }
 
     @Test

@@ -190,12 +190,13 @@ class LocalConfigWatcherTest {
 
         Files.writeString(file, config("a")); // same bytes
         Files.writeString(dir.resolve("unrelated.txt"), "x");
-        // A later real change is reported, and is the second event: nothing came in between.
-        Thread.sleep(400);
+        // Nothing to wait for when nothing is reported: a window of four debounce periods (100 ms) in which the
+        // event count must stay at one throughout.
+        await().during(Duration.ofMillis(400)).atMost(Duration.ofSeconds(2)).until(() -> recorder.events.size() == 1);
+        // A later real change is reported, and is the second event: nothing came in between, nor after.
         Files.writeString(file, config("b"));
         await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.size() >= 2);
-        Thread.sleep(300);
-        assertThat(recorder.events).hasSize(2);
+        await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2)).until(() -> recorder.events.size() == 2);
         assertThat(recorder.workloadNames(recorder.last())).containsExactly("b");
     }
 
@@ -235,8 +236,8 @@ class LocalConfigWatcherTest {
                 .noneMatch(t -> t.getName().equals("local-config-watcher") && t.isAlive());
 
         Files.writeString(file, config("a", "b"));
-        Thread.sleep(500);
-        assertThat(recorder.events).hasSize(1);
+        // A closed watcher reports nothing: a window of five debounce periods in which the count must stay at one.
+        await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(2)).until(() -> recorder.events.size() == 1);
     }
 
     @Test

@@ -140,6 +140,7 @@ public final class FakeIstiod implements AutoCloseable {
     private @Nullable Server server;
     private int port;
     private CaMode caMode = CaMode.NORMAL;
+    private Duration caBackdate = TestCertificates.BACKDATE;
 
     private final List<DeltaDiscoveryRequest> requests = new CopyOnWriteArrayList<>();
     private final List<Reply> replies = new CopyOnWriteArrayList<>();
@@ -457,6 +458,17 @@ public final class FakeIstiod implements AutoCloseable {
 
     // ----- CA state --------------------------------------------------------------------------------
 
+    /**
+     * How far back issued workload certificates' validity starts ({@link TestCertificates#BACKDATE} by default). A
+     * daemon renews at half the whole validity, so short-lived certificates need a short backdate to be renewed when
+     * their requested lifetime is half over rather than at once.
+     */
+    public void caBackdate(Duration backdate) {
+        synchronized (lock) {
+            caBackdate = Objects.requireNonNull(backdate);
+        }
+    }
+
     public void caMode(CaMode mode) {
         synchronized (lock) {
             caMode = Objects.requireNonNull(mode);
@@ -594,8 +606,10 @@ public final class FakeIstiod implements AutoCloseable {
             Metadata headers = HEADERS.get();
             caRequests.add(new CaRequest(request, headers == null ? new Metadata() : headers));
             CaMode mode;
+            Duration backdate;
             synchronized (lock) {
                 mode = caMode;
+                backdate = caBackdate;
             }
             if (mode == CaMode.ERROR) {
                 responseObserver.onError(Status.PERMISSION_DENIED
@@ -625,7 +639,8 @@ public final class FakeIstiod implements AutoCloseable {
                 identity = WRONG_IDENTITY;
             }
             long seconds = request.getValidityDuration() > 0 ? request.getValidityDuration() : 86_400;
-            X509Certificate leaf = certificates.issueWorkload(csr.publicKey(), identity, Duration.ofSeconds(seconds));
+            X509Certificate leaf =
+                    certificates.issueWorkload(csr.publicKey(), identity, Duration.ofSeconds(seconds), backdate);
             IstioCertificateResponse.Builder response =
                     IstioCertificateResponse.newBuilder().addCertChain(TestCertificates.pem(leaf));
             if (mode != CaMode.NO_ROOT) {

@@ -126,8 +126,17 @@ public final class TestCertificates {
 
     /** A workload certificate for {@code spiffeId} over {@code publicKey}, as istiod would sign. */
     public X509Certificate issueWorkload(PublicKey publicKey, String spiffeId, Duration validity) {
+        return issueWorkload(publicKey, spiffeId, validity, BACKDATE);
+    }
+
+    /** As {@link #issueWorkload(PublicKey, String, Duration)}, valid from {@code backdate} ago. */
+    public X509Certificate issueWorkload(PublicKey publicKey, String spiffeId, Duration validity, Duration backdate) {
         try {
-            X509v3CertificateBuilder builder = leafBuilder(new X500Name("O=cluster.local"), publicKey, validity)
+            X509v3CertificateBuilder builder = leafBuilder(
+                            new X500Name("O=cluster.local"),
+                            publicKey,
+                            Date.from(Instant.now().minus(backdate)),
+                            validity)
                     .addExtension(
                             Extension.subjectAlternativeName,
                             true,
@@ -212,9 +221,14 @@ public final class TestCertificates {
 
     private X509v3CertificateBuilder leafBuilder(X500Name subject, PublicKey key, Duration validity)
             throws IOException, GeneralSecurityException {
+        return leafBuilder(subject, key, notBefore(), validity);
+    }
+
+    private X509v3CertificateBuilder leafBuilder(X500Name subject, PublicKey key, Date notBefore, Duration validity)
+            throws IOException, GeneralSecurityException {
         JcaX509ExtensionUtils utils = new JcaX509ExtensionUtils();
         return new JcaX509v3CertificateBuilder(
-                        root, serial(), notBefore(), Date.from(Instant.now().plus(validity)), subject, key)
+                        root, serial(), notBefore, Date.from(Instant.now().plus(validity)), subject, key)
                 .addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
                 .addExtension(
                         Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyEncipherment))
@@ -245,7 +259,10 @@ public final class TestCertificates {
         return BigInteger.valueOf(SERIAL.incrementAndGet());
     }
 
+    /** How far back certificates' validity starts by default (clock skew between the tests' parties). */
+    public static final Duration BACKDATE = Duration.ofMinutes(5);
+
     private static Date notBefore() {
-        return Date.from(Instant.now().minus(Duration.ofMinutes(5)));
+        return Date.from(Instant.now().minus(BACKDATE));
     }
 }
