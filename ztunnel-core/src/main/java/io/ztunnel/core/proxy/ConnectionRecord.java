@@ -43,6 +43,7 @@ public final class ConnectionRecord implements ConnectionObserver {
     private final @Nullable SpiffeId sourceIdentity;
     private final @Nullable Baggage sourceBaggage;
     private final InetSocketAddress destination;
+    private final InetSocketAddress originalDestination;
     private final @Nullable Workload destinationWorkload;
     private final @Nullable Service destinationService;
     private final @Nullable SpiffeId destinationIdentity;
@@ -71,6 +72,7 @@ public final class ConnectionRecord implements ConnectionObserver {
         this.sourceIdentity = b.sourceIdentity;
         this.sourceBaggage = b.sourceBaggage;
         this.destination = Objects.requireNonNull(b.destination, "destination");
+        this.originalDestination = b.originalDestination != null ? b.originalDestination : destination;
         this.destinationWorkload = b.destinationWorkload;
         this.destinationService = b.destinationService;
         this.destinationIdentity = b.destinationIdentity;
@@ -210,12 +212,26 @@ public final class ConnectionRecord implements ConnectionObserver {
         return source;
     }
 
+    /** Where the connection went: the upstream address, or on HBONE the tunnel's next hop ({@code ip:15008}). */
     public InetSocketAddress destination() {
         return destination;
     }
 
+    /** What the client asked for (its original destination); {@link #destination} unless it was tunnelled. */
+    public InetSocketAddress originalDestination() {
+        return originalDestination;
+    }
+
     public @Nullable String hboneTarget() {
         return hboneTarget;
+    }
+
+    /**
+     * Whether the connection is mutual TLS (Istio's {@code connection_security_policy="mutual_tls"}): outbound, a
+     * (double) HBONE tunnel; inbound, a client that presented an identity. Only then are identities logged.
+     */
+    public boolean mutualTls() {
+        return direction == Direction.INBOUND ? sourceIdentity != null : hboneTarget != null;
     }
 
     public @Nullable SpiffeId sourceIdentity() {
@@ -275,6 +291,7 @@ public final class ConnectionRecord implements ConnectionObserver {
         private @Nullable SpiffeId sourceIdentity;
         private @Nullable Baggage sourceBaggage;
         private @Nullable InetSocketAddress destination;
+        private @Nullable InetSocketAddress originalDestination;
         private @Nullable Workload destinationWorkload;
         private @Nullable Service destinationService;
         private @Nullable SpiffeId destinationIdentity;
@@ -310,7 +327,8 @@ public final class ConnectionRecord implements ConnectionObserver {
         /**
          * The server side.
          *
-         * @param address what the client asked for (its original destination, or the HBONE listener it reached)
+         * @param address where the connection goes: the upstream, the HBONE next hop ({@code ip:15008}) for a tunnel,
+         *     or, inbound, the listener the client reached
          * @param workload the destination workload when known
          * @param service the destination service when known
          * @param identity the identity expected (outbound HBONE) or presented (inbound mutual TLS)
@@ -324,6 +342,12 @@ public final class ConnectionRecord implements ConnectionObserver {
             this.destinationWorkload = workload;
             this.destinationService = service;
             this.destinationIdentity = identity;
+            return this;
+        }
+
+        /** What the client asked for, when {@link #destination} is a tunnel's next hop rather than that. */
+        public Builder originalDestination(InetSocketAddress address) {
+            this.originalDestination = address;
             return this;
         }
 
@@ -349,10 +373,14 @@ public final class ConnectionRecord implements ConnectionObserver {
             return this;
         }
 
-        /** Makes the record and reports it opened to {@code telemetry}; its live phase is listed in {@code tracker}. */
+        /**
+         * Makes the record, reports it opened to {@code telemetry} and to the access log (DEBUG {@code connection
+         * opened}); its live phase is listed in {@code tracker}.
+         */
         public ConnectionRecord open(ConnectionTracker tracker, ConnectionTelemetry telemetry) {
             ConnectionRecord record = new ConnectionRecord(this, tracker);
             record.telemetry = telemetry.opened(record);
+            AccessLog.opened(record);
             return record;
         }
     }

@@ -234,7 +234,7 @@ public final class Inbound {
     /** Refused before admission: a {@code connection failed} access log line, then the path's refusal. */
     private static void refuse(
             Downstream down, @Nullable Workload destination, HttpResponseStatus status, String reason) {
-        AccessLog.failed(Direction.INBOUND, down.peer(), down.local(), down.peerIdentity(), destination, reason);
+        AccessLog.failed(Direction.INBOUND, down.peer(), down.local(), reason);
         down.refuse(status, reason);
     }
 

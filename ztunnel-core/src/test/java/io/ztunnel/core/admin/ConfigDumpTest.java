@@ -159,10 +159,11 @@ class ConfigDumpTest {
         ConnectionRecord outbound = ConnectionRecord.builder(Direction.OUTBOUND, "default/client-7c9/client")
                 .source(addr("10.244.2.7", 45678), client, client.identity())
                 .destination(
-                        addr("10.96.0.10", 80),
+                        addr("10.244.1.5", 15008),
                         echo,
                         state.service("default/echo.default.svc.cluster.local"),
                         echo.identity())
+                .originalDestination(addr("10.96.0.10", 80))
                 .hboneTarget("10.244.1.5:8080")
                 .open(tracker, ConnectionTelemetry.NONE);
         outbound.established(() -> {});
