@@ -587,7 +587,7 @@ public final class ConfigDump {
     /**
      * {@code workloadState}: per pod uid, its {@code info} and {@code state} as the in-pod manager reports them, and
      * for a pod that is {@code Up} its live {@code connections}: {@code inbound} (policy-checked connections the pod
-     * received: client address, {@code originalDst} {@code null}, the address connected to, {@code HBONE} when the peer
+     * received: client address, {@code originalDst} the {@code Forwarded host=} a waypoint sent (else {@code null}), the address connected to, {@code HBONE} when the peer
      * had an identity else {@code TCP}; duplicates collapsed) and {@code outbound} (the app's address, where it
      * connected, the next hop, {@code TCP}, {@code HBONE} or {@code DOUBLEHBONE}).
      *
@@ -617,7 +617,7 @@ public final class ConfigDump {
             Map<String, Object> c = new LinkedHashMap<>();
             c.put("src", address(r.source()));
             if (r.direction() == Direction.INBOUND) {
-                c.put("originalDst", null);
+                c.put("originalDst", r.forwardedHost());
                 c.put("actualDst", r.hboneTarget() != null ? r.hboneTarget() : address(r.destination()));
                 c.put("protocol", r.sourceIdentity() != null ? "HBONE" : "TCP");
                 inbound.add(c);

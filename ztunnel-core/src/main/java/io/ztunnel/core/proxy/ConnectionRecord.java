@@ -49,6 +49,7 @@ public final class ConnectionRecord implements ConnectionObserver {
     private final @Nullable SpiffeId destinationIdentity;
     private final @Nullable Baggage destinationBaggage;
     private final @Nullable String hboneTarget;
+    private final @Nullable String forwardedHost;
     private final Authorizer.@Nullable Connection authorizationInput;
     private final String decision;
     private final ConnectionTracker tracker;
@@ -78,6 +79,7 @@ public final class ConnectionRecord implements ConnectionObserver {
         this.destinationIdentity = b.destinationIdentity;
         this.destinationBaggage = b.destinationBaggage;
         this.hboneTarget = b.hboneTarget;
+        this.forwardedHost = b.forwardedHost;
         this.authorizationInput = b.authorizationInput;
         this.decision = b.decision;
         this.tracker = tracker;
@@ -226,6 +228,11 @@ public final class ConnectionRecord implements ConnectionObserver {
         return hboneTarget;
     }
 
+    /** Inbound HBONE: the {@code host=} of the {@code Forwarded} header the client (a waypoint) sent, if any. */
+    public @Nullable String forwardedHost() {
+        return forwardedHost;
+    }
+
     /**
      * Whether the connection is mutual TLS (Istio's {@code connection_security_policy="mutual_tls"}): outbound, a
      * (double) HBONE tunnel; inbound, a client that presented an identity. Only then are identities logged.
@@ -297,6 +304,7 @@ public final class ConnectionRecord implements ConnectionObserver {
         private @Nullable SpiffeId destinationIdentity;
         private @Nullable Baggage destinationBaggage;
         private @Nullable String hboneTarget;
+        private @Nullable String forwardedHost;
         private Authorizer.@Nullable Connection authorizationInput;
         private String decision = "outbound";
 
@@ -360,6 +368,12 @@ public final class ConnectionRecord implements ConnectionObserver {
         /** The HBONE {@code :authority}, for tunnelled connections. */
         public Builder hboneTarget(@Nullable String authority) {
             this.hboneTarget = authority;
+            return this;
+        }
+
+        /** The {@code host=} of an inbound CONNECT's {@code Forwarded} header ({@code /config_dump} originalDst). */
+        public Builder forwardedHost(@Nullable String host) {
+            this.forwardedHost = host;
             return this;
         }
 

@@ -88,7 +88,8 @@ public final class Inbound {
                             request.target().authority(),
                             !fromGateway,
                             fromGateway && !ctx.config().responseBaggage() ? null : request.baggage(),
-                            appTunnel(t));
+                            appTunnel(t),
+                            request.forwardedHost());
                 }
             };
         });
@@ -111,6 +112,7 @@ public final class Inbound {
                         state.servicesOf(workload).stream().findFirst().orElse(null),
                         null,
                         true,
+                        null,
                         null,
                         null));
     }
@@ -176,6 +178,7 @@ public final class Inbound {
                 .sourceBaggage(target.sourceBaggage())
                 .destination(down.local(), destination, target.service(), destinationIdentity)
                 .hboneTarget(target.hboneTarget())
+                .forwardedHost(target.forwardedHost())
                 .authorization(connection, decision.reason())
                 .open(ctx.connections(), ctx.telemetry());
         if (!decision.allowed()) {
@@ -296,6 +299,7 @@ public final class Inbound {
      * @param hboneTarget the CONNECT authority, for HBONE
      * @param sourceOnThisNetwork whether the peer's IP names its workload (not when it came through a gateway)
      * @param sourceBaggage the {@code baggage} the client sent, for HBONE
+     * @param forwardedHost the {@code Forwarded} header's {@code host=} (from a waypoint), for HBONE
      */
     private record Target(
             InetSocketAddress upstream,
@@ -303,7 +307,8 @@ public final class Inbound {
             @Nullable String hboneTarget,
             boolean sourceOnThisNetwork,
             @Nullable Baggage sourceBaggage,
-            @Nullable AppTunnel appTunnel)
+            @Nullable AppTunnel appTunnel,
+            @Nullable String forwardedHost)
             implements Resolution {}
 
     /**
