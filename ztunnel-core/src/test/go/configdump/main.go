@@ -421,11 +421,14 @@ func main() {
 	}
 	for uid, ws := range raw.WorkloadState {
 		out.Pods++
-		for _, group := range [][]connection{ws.Connections.Inbound, ws.Connections.Outbound} {
+		for gi, group := range [][]connection{ws.Connections.Inbound, ws.Connections.Outbound} {
 			for _, c := range group {
 				addrs := []string{c.Src, c.ActualDst}
-				if c.OriginalDst != "" { // null for inbound connections without a host hint
+				if gi == 1 {
 					addrs = append(addrs, c.OriginalDst)
+				} else if c.OriginalDst != "" && strings.ContainsAny(c.OriginalDst, " /\"\t") {
+					// Inbound: null, or the Forwarded host= a waypoint sent (a host name, as it was sent).
+					fail("workloadState %s: inbound originalDst %q", uid, c.OriginalDst)
 				}
 				if c.Protocol != "TCP" && c.Protocol != "HBONE" && c.Protocol != "DOUBLEHBONE" {
 					fail("workloadState %s: protocol %q", uid, c.Protocol)

@@ -587,9 +587,9 @@ public final class ConfigDump {
     /**
      * {@code workloadState}: per pod uid, its {@code info} and {@code state} as the in-pod manager reports them, and
      * for a pod that is {@code Up} its live {@code connections}: {@code inbound} (policy-checked connections the pod
-     * received: client address, {@code originalDst} {@code null}, the address connected to, {@code HBONE} when the peer
+     * received: client address, {@code originalDst} the {@code Forwarded host=} a waypoint sent (else {@code null}), the address connected to, {@code HBONE} when the peer
      * had an identity else {@code TCP}; duplicates collapsed) and {@code outbound} (the app's address, where it
-     * connected, the next hop, {@code HBONE} or {@code TCP}).
+     * connected, the next hop, {@code TCP}, {@code HBONE} or {@code DOUBLEHBONE}).
      *
      * @param pods the in-pod manager's state: uid to {@code {state, info: {name, namespace, serviceAccount}}}
      */
@@ -617,21 +617,18 @@ public final class ConfigDump {
             Map<String, Object> c = new LinkedHashMap<>();
             c.put("src", address(r.source()));
             if (r.direction() == Direction.INBOUND) {
-                c.put("originalDst", null);
+                c.put("originalDst", r.forwardedHost());
                 c.put("actualDst", r.hboneTarget() != null ? r.hboneTarget() : address(r.destination()));
                 c.put("protocol", r.sourceIdentity() != null ? "HBONE" : "TCP");
                 inbound.add(c);
             } else {
-                c.put("originalDst", address(r.destination()));
-                if (r.destinationBaggage() != null) { // double HBONE: the record's destination is the gateway
-                    c.put("actualDst", address(r.destination()));
-                    c.put("protocol", "DOUBLEHBONE");
-                } else {
-                    c.put(
-                            "actualDst",
-                            r.hboneTarget() != null ? hboneNextHop(r.hboneTarget()) : address(r.destination()));
-                    c.put("protocol", r.hboneTarget() != null ? "HBONE" : "TCP");
-                }
+                c.put("originalDst", address(r.originalDestination()));
+                // The next hop: the upstream, the HBONE listener of the destination or its waypoint, or (double
+                // HBONE) the network gateway.
+                c.put("actualDst", address(r.destination()));
+                c.put(
+                        "protocol",
+                        r.destinationBaggage() != null ? "DOUBLEHBONE" : r.hboneTarget() != null ? "HBONE" : "TCP");
                 outbound.add(c);
             }
         }
@@ -639,12 +636,6 @@ public final class ConfigDump {
         out.put("inbound", List.copyOf(inbound));
         out.put("outbound", outbound);
         return out;
-    }
-
-    /** The HBONE listener of the host an authority names: {@code ip:15008}. */
-    private static String hboneNextHop(String authority) {
-        int colon = authority.lastIndexOf(':');
-        return (colon < 0 ? authority : authority.substring(0, colon)) + ":" + GatewayAddress.DEFAULT_HBONE_PORT;
     }
 
     private static @Nullable String address(@Nullable InetSocketAddress a) {

@@ -573,7 +573,7 @@ public final class Daemon implements AutoCloseable {
         drain.start();
         if (!drain.awaitIdle(deadline)) {
             log.atInfo().addKeyValue("connections", connections.size()).log("drain deadline reached; closing");
-            connections.abortAll("connection closed at the end of the drain");
+            connections.abortAll("connection closed due to connection drain");
         }
         close();
         log.info("ztunnel stopped");

@@ -43,11 +43,13 @@ public final class ConnectionRecord implements ConnectionObserver {
     private final @Nullable SpiffeId sourceIdentity;
     private final @Nullable Baggage sourceBaggage;
     private final InetSocketAddress destination;
+    private final InetSocketAddress originalDestination;
     private final @Nullable Workload destinationWorkload;
     private final @Nullable Service destinationService;
     private final @Nullable SpiffeId destinationIdentity;
     private final @Nullable Baggage destinationBaggage;
     private final @Nullable String hboneTarget;
+    private final @Nullable String forwardedHost;
     private final Authorizer.@Nullable Connection authorizationInput;
     private final String decision;
     private final ConnectionTracker tracker;
@@ -71,11 +73,13 @@ public final class ConnectionRecord implements ConnectionObserver {
         this.sourceIdentity = b.sourceIdentity;
         this.sourceBaggage = b.sourceBaggage;
         this.destination = Objects.requireNonNull(b.destination, "destination");
+        this.originalDestination = b.originalDestination != null ? b.originalDestination : destination;
         this.destinationWorkload = b.destinationWorkload;
         this.destinationService = b.destinationService;
         this.destinationIdentity = b.destinationIdentity;
         this.destinationBaggage = b.destinationBaggage;
         this.hboneTarget = b.hboneTarget;
+        this.forwardedHost = b.forwardedHost;
         this.authorizationInput = b.authorizationInput;
         this.decision = b.decision;
         this.tracker = tracker;
@@ -210,12 +214,31 @@ public final class ConnectionRecord implements ConnectionObserver {
         return source;
     }
 
+    /** Where the connection went: the upstream address, or on HBONE the tunnel's next hop ({@code ip:15008}). */
     public InetSocketAddress destination() {
         return destination;
     }
 
+    /** What the client asked for (its original destination); {@link #destination} unless it was tunnelled. */
+    public InetSocketAddress originalDestination() {
+        return originalDestination;
+    }
+
     public @Nullable String hboneTarget() {
         return hboneTarget;
+    }
+
+    /** Inbound HBONE: the {@code host=} of the {@code Forwarded} header the client (a waypoint) sent, if any. */
+    public @Nullable String forwardedHost() {
+        return forwardedHost;
+    }
+
+    /**
+     * Whether the connection is mutual TLS (Istio's {@code connection_security_policy="mutual_tls"}): outbound, a
+     * (double) HBONE tunnel; inbound, a client that presented an identity. Only then are identities logged.
+     */
+    public boolean mutualTls() {
+        return direction == Direction.INBOUND ? sourceIdentity != null : hboneTarget != null;
     }
 
     public @Nullable SpiffeId sourceIdentity() {
@@ -275,11 +298,13 @@ public final class ConnectionRecord implements ConnectionObserver {
         private @Nullable SpiffeId sourceIdentity;
         private @Nullable Baggage sourceBaggage;
         private @Nullable InetSocketAddress destination;
+        private @Nullable InetSocketAddress originalDestination;
         private @Nullable Workload destinationWorkload;
         private @Nullable Service destinationService;
         private @Nullable SpiffeId destinationIdentity;
         private @Nullable Baggage destinationBaggage;
         private @Nullable String hboneTarget;
+        private @Nullable String forwardedHost;
         private Authorizer.@Nullable Connection authorizationInput;
         private String decision = "outbound";
 
@@ -310,7 +335,8 @@ public final class ConnectionRecord implements ConnectionObserver {
         /**
          * The server side.
          *
-         * @param address what the client asked for (its original destination, or the HBONE listener it reached)
+         * @param address where the connection goes: the upstream, the HBONE next hop ({@code ip:15008}) for a tunnel,
+         *     or, inbound, the listener the client reached
          * @param workload the destination workload when known
          * @param service the destination service when known
          * @param identity the identity expected (outbound HBONE) or presented (inbound mutual TLS)
@@ -327,6 +353,12 @@ public final class ConnectionRecord implements ConnectionObserver {
             return this;
         }
 
+        /** What the client asked for, when {@link #destination} is a tunnel's next hop rather than that. */
+        public Builder originalDestination(InetSocketAddress address) {
+            this.originalDestination = address;
+            return this;
+        }
+
         /** The far end's {@code baggage} (double HBONE), standing in for a destination workload unknown here. */
         public Builder destinationBaggage(@Nullable Baggage baggage) {
             this.destinationBaggage = baggage;
@@ -336,6 +368,12 @@ public final class ConnectionRecord implements ConnectionObserver {
         /** The HBONE {@code :authority}, for tunnelled connections. */
         public Builder hboneTarget(@Nullable String authority) {
             this.hboneTarget = authority;
+            return this;
+        }
+
+        /** The {@code host=} of an inbound CONNECT's {@code Forwarded} header ({@code /config_dump} originalDst). */
+        public Builder forwardedHost(@Nullable String host) {
+            this.forwardedHost = host;
             return this;
         }
 
@@ -349,10 +387,14 @@ public final class ConnectionRecord implements ConnectionObserver {
             return this;
         }
 
-        /** Makes the record and reports it opened to {@code telemetry}; its live phase is listed in {@code tracker}. */
+        /**
+         * Makes the record, reports it opened to {@code telemetry} and to the access log (DEBUG {@code connection
+         * opened}); its live phase is listed in {@code tracker}.
+         */
         public ConnectionRecord open(ConnectionTracker tracker, ConnectionTelemetry telemetry) {
             ConnectionRecord record = new ConnectionRecord(this, tracker);
             record.telemetry = telemetry.opened(record);
+            AccessLog.opened(record);
             return record;
         }
     }

@@ -16,6 +16,16 @@ public interface ConnectionTelemetry {
     /** A connection was opened (refused and failed connections included); its handle follows it to the end. */
     Handle opened(ConnectionRecord record);
 
+    /**
+     * A proxy listener accepted a socket ({@code istio_tcp_sockets_open}): outbound listeners (15001, SOCKS5) report
+     * as {@code source}, inbound ones (15006, 15008, ztunnel's own inbound) as {@code destination}; one per accepted
+     * TCP connection, not per HBONE stream. Paired with {@link #socketClosed} when the socket closes.
+     */
+    default void socketOpened(Direction listener) {}
+
+    /** A socket {@link #socketOpened} reported closed. */
+    default void socketClosed(Direction listener) {}
+
     /** One connection's view of the telemetry, owned by its {@link ConnectionRecord}. */
     interface Handle {
         Handle NONE = new Handle() {

@@ -88,7 +88,8 @@ public final class Inbound {
                             request.target().authority(),
                             !fromGateway,
                             fromGateway && !ctx.config().responseBaggage() ? null : request.baggage(),
-                            appTunnel(t));
+                            appTunnel(t),
+                            request.forwardedHost());
                 }
             };
         });
@@ -111,6 +112,7 @@ public final class Inbound {
                         state.servicesOf(workload).stream().findFirst().orElse(null),
                         null,
                         true,
+                        null,
                         null,
                         null));
     }
@@ -176,6 +178,7 @@ public final class Inbound {
                 .sourceBaggage(target.sourceBaggage())
                 .destination(down.local(), destination, target.service(), destinationIdentity)
                 .hboneTarget(target.hboneTarget())
+                .forwardedHost(target.forwardedHost())
                 .authorization(connection, decision.reason())
                 .open(ctx.connections(), ctx.telemetry());
         if (!decision.allowed()) {
@@ -234,7 +237,7 @@ public final class Inbound {
     /** Refused before admission: a {@code connection failed} access log line, then the path's refusal. */
     private static void refuse(
             Downstream down, @Nullable Workload destination, HttpResponseStatus status, String reason) {
-        AccessLog.failed(Direction.INBOUND, down.peer(), down.local(), down.peerIdentity(), destination, reason);
+        AccessLog.failed(Direction.INBOUND, down.peer(), down.local(), reason);
         down.refuse(status, reason);
     }
 
@@ -296,6 +299,7 @@ public final class Inbound {
      * @param hboneTarget the CONNECT authority, for HBONE
      * @param sourceOnThisNetwork whether the peer's IP names its workload (not when it came through a gateway)
      * @param sourceBaggage the {@code baggage} the client sent, for HBONE
+     * @param forwardedHost the {@code Forwarded} header's {@code host=} (from a waypoint), for HBONE
      */
     private record Target(
             InetSocketAddress upstream,
@@ -303,7 +307,8 @@ public final class Inbound {
             @Nullable String hboneTarget,
             boolean sourceOnThisNetwork,
             @Nullable Baggage sourceBaggage,
-            @Nullable AppTunnel appTunnel)
+            @Nullable AppTunnel appTunnel,
+            @Nullable String forwardedHost)
             implements Resolution {}
 
     /**

@@ -151,7 +151,8 @@ public final class Outbound {
         ConnectionRecord record = ConnectionRecord.builder(
                         Direction.OUTBOUND, local.info().toString())
                 .source(client, source, source.identity())
-                .destination(destination, destinationWorkload, route.service(), expected)
+                .destination(route.hboneAddress(), destinationWorkload, route.service(), expected)
+                .originalDestination(destination)
                 .hboneTarget(route.authority())
                 .open(ctx.connections(), ctx.telemetry());
         pool.connect(downstream, request).addListener((Future<Http2StreamChannel> f) -> {
@@ -226,7 +227,7 @@ public final class Outbound {
             InetSocketAddress destination,
             @Nullable Workload destinationWorkload,
             String reason) {
-        AccessLog.failed(Direction.OUTBOUND, client, destination, null, destinationWorkload, reason);
+        AccessLog.failed(Direction.OUTBOUND, client, destination, reason);
         downstream.close();
     }
 

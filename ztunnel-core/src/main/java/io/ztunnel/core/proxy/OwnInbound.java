@@ -85,6 +85,7 @@ public final class OwnInbound implements AutoCloseable {
                     @Override
                     protected void initChannel(Channel ch) {
                         EpollSockets.keepRegistered(ch);
+                        ProxySet.countOpen(ctx.telemetry(), ch, Direction.INBOUND);
                         ch.pipeline().addLast(server.initializer());
                     }
                 });

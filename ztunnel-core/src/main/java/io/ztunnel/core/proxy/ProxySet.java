@@ -74,7 +74,7 @@ public final class ProxySet implements AutoCloseable {
     public CompletableFuture<Void> start() {
         Config cfg = ctx.config();
         try {
-            Channel outboundListener = listen(cfg.ports().outbound(), bindAddress, true, ch -> {
+            Channel outboundListener = listen(cfg.ports().outbound(), bindAddress, true, Direction.OUTBOUND, ch -> {
                 ch.pipeline().addLast("pending", new PendingInput());
                 outbound.proxy(ch, originalDestination(ch));
             });
@@ -87,8 +87,9 @@ public final class ProxySet implements AutoCloseable {
                     cfg.ports().inboundHbone(),
                     bindAddress,
                     false,
+                    Direction.INBOUND,
                     ch -> ch.pipeline().addLast(server.initializer()));
-            listen(cfg.ports().inboundPlaintext(), bindAddress, true, ch -> {
+            listen(cfg.ports().inboundPlaintext(), bindAddress, true, Direction.INBOUND, ch -> {
                 ch.pipeline().addLast("pending", new PendingInput());
                 inbound.plaintext(ch, originalDestination(ch));
             });
@@ -98,6 +99,7 @@ public final class ProxySet implements AutoCloseable {
                         cfg.ports().socks5(),
                         loopback.isLoopbackAddress() && bindAddress.isLoopbackAddress() ? bindAddress : loopback,
                         false,
+                        Direction.OUTBOUND,
                         ch -> ch.pipeline()
                                 .addLast("socks5", new Socks5Handler(outbound::proxy))
                                 .addLast("pending", new PendingInput()));
@@ -130,8 +132,10 @@ public final class ProxySet implements AutoCloseable {
      * their event loop.
      *
      * @param keepalive whether accepted sockets get the configured TCP keepalive and user timeout
+     * @param direction which reporter counts its accepted sockets in {@code istio_tcp_sockets_open}
      */
-    private Channel listen(int port, InetAddress address, boolean keepalive, Consumer<Channel> onAccept) {
+    private Channel listen(
+            int port, InetAddress address, boolean keepalive, Direction direction, Consumer<Channel> onAccept) {
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(ctx.dataPlane())
                 .channelFactory(sockets.serverChannels())
@@ -139,6 +143,7 @@ public final class ProxySet implements AutoCloseable {
                     @Override
                     protected void initChannel(Channel ch) {
                         EpollSockets.keepRegistered(ch);
+                        countOpen(ctx.telemetry(), ch, direction);
                         onAccept.accept(ch);
                     }
                 });
@@ -158,6 +163,12 @@ public final class ProxySet implements AutoCloseable {
         }
         listeners.add(bound.channel());
         return bound.channel();
+    }
+
+    /** Counts an accepted socket in {@code istio_tcp_sockets_open} until it closes. */
+    static void countOpen(ConnectionTelemetry telemetry, Channel accepted, Direction direction) {
+        telemetry.socketOpened(direction);
+        accepted.closeFuture().addListener(closed -> telemetry.socketClosed(direction));
     }
 
     /** Whether the listener got IP_TRANSPARENT (then upstream connects may spoof the client's address). */

@@ -117,8 +117,6 @@ public final class Socks5Handler extends ByteToMessageDecoder {
                                     Direction.OUTBOUND,
                                     client(ctx),
                                     InetSocketAddress.createUnresolved(host, port),
-                                    null,
-                                    null,
                                     "cannot resolve " + host);
                             ctx.channel().close();
                         } else {
@@ -145,7 +143,7 @@ public final class Socks5Handler extends ByteToMessageDecoder {
 
     private static void fail(ChannelHandlerContext ctx, ByteBuf in, byte @Nullable [] reply, String reason) {
         in.skipBytes(in.readableBytes());
-        AccessLog.failed(Direction.OUTBOUND, client(ctx), null, null, null, "SOCKS5: " + reason);
+        AccessLog.failed(Direction.OUTBOUND, client(ctx), null, "SOCKS5: " + reason);
         if (reply != null) {
             ctx.writeAndFlush(ctx.alloc().buffer(reply.length).writeBytes(reply))
                     .addListener(ChannelFutureListener.CLOSE);

@@ -44,6 +44,20 @@ public final class TrafficTelemetry implements ConnectionTelemetry {
         return new SeriesHandle(metrics.open(labels(record), keys));
     }
 
+    @Override
+    public void socketOpened(Direction listener) {
+        metrics.socketOpened(reporter(listener));
+    }
+
+    @Override
+    public void socketClosed(Direction listener) {
+        metrics.socketClosed(reporter(listener));
+    }
+
+    private static Reporter reporter(Direction direction) {
+        return direction == Direction.INBOUND ? Reporter.DESTINATION : Reporter.SOURCE;
+    }
+
     /** A connection's handle: its series. */
     private record SeriesHandle(TrafficSeries series) implements Handle {
         @Override
@@ -130,8 +144,12 @@ public final class TrafficTelemetry implements ConnectionTelemetry {
                     .destinationRegion(bag.region())
                     .destinationZone(bag.zone());
         }
-        boolean mtls = inbound ? r.sourceIdentity() != null : r.hboneTarget() != null;
-        if (r.destinationIdentity() != null && mtls) {
+        boolean mtls = r.mutualTls();
+        // As upstream: the destination workload's own identity whenever the workload is known, plaintext included;
+        // without one (double HBONE) the identity the far end presented.
+        if (dst != null) {
+            b.destinationPrincipal(dst.identity().toString());
+        } else if (r.destinationIdentity() != null && mtls) {
             b.destinationPrincipal(r.destinationIdentity().toString());
         }
         return b.connectionSecurityPolicy(mtls ? SecurityPolicy.MUTUAL_TLS : SecurityPolicy.UNKNOWN)

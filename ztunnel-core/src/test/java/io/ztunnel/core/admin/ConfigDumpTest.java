@@ -159,10 +159,11 @@ class ConfigDumpTest {
         ConnectionRecord outbound = ConnectionRecord.builder(Direction.OUTBOUND, "default/client-7c9/client")
                 .source(addr("10.244.2.7", 45678), client, client.identity())
                 .destination(
-                        addr("10.96.0.10", 80),
+                        addr("10.244.1.5", 15008),
                         echo,
                         state.service("default/echo.default.svc.cluster.local"),
                         echo.identity())
+                .originalDestination(addr("10.96.0.10", 80))
                 .hboneTarget("10.244.1.5:8080")
                 .open(tracker, ConnectionTelemetry.NONE);
         outbound.established(() -> {});
@@ -178,6 +179,14 @@ class ConfigDumpTest {
                 .hboneTarget("10.244.2.7:9090")
                 .open(tracker, ConnectionTelemetry.NONE);
         sameAgain.established(() -> {});
+        // Through a waypoint, which names the service the client addressed in its Forwarded header.
+        ConnectionRecord viaWaypoint = ConnectionRecord.builder(Direction.INBOUND, "default/client-7c9/client")
+                .source(addr("10.244.3.3", 50000), null, echo.identity())
+                .destination(addr("10.244.2.7", 15008), client, null, client.identity())
+                .hboneTarget("10.244.2.7:9090")
+                .forwardedHost("client.default.svc.cluster.local")
+                .open(tracker, ConnectionTelemetry.NONE);
+        viaWaypoint.established(() -> {});
         dump.put("workloadState", ConfigDump.workloadState(pods, tracker.snapshot()));
         return dump;
     }
@@ -413,10 +422,12 @@ class ConfigDumpTest {
         assertThat(up.get("connections").get("outbound").toString())
                 .isEqualTo("[{\"actualDst\":\"10.244.1.5:15008\",\"originalDst\":\"10.96.0.10:80\","
                         + "\"protocol\":\"HBONE\",\"src\":\"10.244.2.7:45678\"}]");
-        // Two identical inbound connections are one entry.
+        // Two identical inbound connections are one entry; originalDst is the Forwarded host= a waypoint sent.
         assertThat(up.get("connections").get("inbound").toString())
                 .isEqualTo("[{\"actualDst\":\"10.244.2.7:9090\",\"originalDst\":null,\"protocol\":\"HBONE\","
-                        + "\"src\":\"[fd00::9]:40000\"}]");
+                        + "\"src\":\"[fd00::9]:40000\"},"
+                        + "{\"actualDst\":\"10.244.2.7:9090\",\"originalDst\":\"client.default.svc.cluster.local\","
+                        + "\"protocol\":\"HBONE\",\"src\":\"10.244.3.3:50000\"}]");
         assertThat(up.get("info").toString())
                 .isEqualTo("{\"name\":\"client-7c9\",\"namespace\":\"default\",\"serviceAccount\":\"client\"}");
         JsonNode pending = state.get("Kubernetes//Pod/default/echo-5d8c7");
@@ -435,7 +446,7 @@ class ConfigDumpTest {
         assertThat(read.get("endpoints").asInt()).isEqualTo(1);
         assertThat(read.get("pods").asInt()).isEqualTo(2);
         assertThat(read.get("outbound").asInt()).isEqualTo(1);
-        assertThat(read.get("inbound").asInt()).isEqualTo(1);
+        assertThat(read.get("inbound").asInt()).isEqualTo(2);
     }
 
     @Test

@@ -11,7 +11,12 @@ import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.ztunnel.core.proxy.AccessLog;
+import io.ztunnel.core.proxy.ConnectionRecord;
+import io.ztunnel.core.proxy.ConnectionTelemetry;
+import io.ztunnel.core.proxy.ConnectionTracker;
 import io.ztunnel.core.proxy.Direction;
+import io.ztunnel.core.state.Fixtures;
+import io.ztunnel.core.state.Workload;
 import io.ztunnel.core.util.LogValues;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -150,8 +155,6 @@ class LogEncoderTest {
                     Direction.OUTBOUND,
                     new InetSocketAddress(InetAddress.getByName("10.244.1.104"), 35211),
                     new InetSocketAddress(InetAddress.getByName("10.96.0.1"), 443),
-                    null,
-                    null,
                     "unknown source workload: x");
         } finally {
             access.detachAppender(captured);
@@ -166,6 +169,103 @@ class LogEncoderTest {
                         + "\"message\":\"connection failed\",\"src.addr\":\"10.244.1.104:35211\","
                         + "\"dst.addr\":\"10.96.0.1:443\",\"direction\":\"outbound\","
                         + "\"error\":\"unknown source workload: x\"}\n");
+    }
+
+    /** The access logger's events while {@code action} runs, DEBUG on for it. */
+    private List<ILoggingEvent> accessEvents(Runnable action) {
+        LogConfig.filter().directives(LogDirectives.parse("info,access=debug"));
+        ch.qos.logback.classic.Logger access = context.getLogger("access");
+        ListAppender<ILoggingEvent> captured = new ListAppender<>();
+        captured.start();
+        access.addAppender(captured);
+        try {
+            action.run();
+        } finally {
+            access.detachAppender(captured);
+        }
+        for (ILoggingEvent e : captured.list) {
+            ((LoggingEvent) e).setInstant(G1_TIME);
+        }
+        return captured.list;
+    }
+
+    private static String fixedDuration(String line) {
+        return line.replaceAll("duration=\"[0-9]+ms\"", "duration=\"0ms\"")
+                .replaceAll("\"duration\":\"[0-9]+ms\"", "\"duration\":\"0ms\"");
+    }
+
+    @Test
+    void anInboundHboneConnectionLogsOpenedAtDebugAndCompleteAtInfoWithUpstreamsFields() throws Exception {
+        Workload client = Fixtures.pod("demo", "client-7c9", "10.244.0.9").build();
+        Workload server = Fixtures.pod("demo", "web-5d8", "10.244.0.8").build();
+        List<ILoggingEvent> events =
+                accessEvents(() -> ConnectionRecord.builder(Direction.INBOUND, "demo/web-5d8/web-5d8")
+                        .source(Fixtures.addr("10.244.0.9", 58866), client, client.identity())
+                        .destination(Fixtures.addr("10.244.0.8", 15008), server, null, server.identity())
+                        .hboneTarget("10.244.0.8:8080")
+                        .open(new ConnectionTracker(), ConnectionTelemetry.NONE)
+                        .closed(null));
+        assertThat(events).hasSize(2);
+        String parties = "src.addr=10.244.0.9:58866 src.workload=\"client-7c9\" src.namespace=\"demo\""
+                + " src.identity=\"spiffe://cluster.local/ns/demo/sa/client-7c9\" src.cluster=\"Kubernetes\""
+                + " dst.addr=10.244.0.8:15008 dst.hbone_addr=10.244.0.8:8080 dst.workload=\"web-5d8\""
+                + " dst.namespace=\"demo\" dst.identity=\"spiffe://cluster.local/ns/demo/sa/web-5d8\""
+                + " dst.cluster=\"Kubernetes\" direction=\"inbound\"";
+        assertThat(plain(events.get(0)))
+                .isEqualTo("2026-10-10T01:00:04.396760Z\tdebug\taccess\tconnection opened\t" + parties + "\n");
+        assertThat(fixedDuration(plain(events.get(1))))
+                .isEqualTo("2026-10-10T01:00:04.396760Z\tinfo\taccess\tconnection complete\t" + parties
+                        + " bytes_sent=0 bytes_recv=0 duration=\"0ms\"\n");
+        JsonNode json = new ObjectMapper().readTree(json(events.get(1)));
+        List<String> keys = new ArrayList<>();
+        json.fieldNames().forEachRemaining(keys::add);
+        assertThat(keys)
+                .containsExactly(
+                        "level",
+                        "time",
+                        "scope",
+                        "message",
+                        "src.addr",
+                        "src.workload",
+                        "src.namespace",
+                        "src.identity",
+                        "src.cluster",
+                        "dst.addr",
+                        "dst.hbone_addr",
+                        "dst.workload",
+                        "dst.namespace",
+                        "dst.identity",
+                        "dst.cluster",
+                        "direction",
+                        "bytes_sent",
+                        "bytes_recv",
+                        "duration");
+        assertThat(json.get("scope").asText()).isEqualTo("access");
+        assertThat(json.get("bytes_sent").isNumber()).isTrue();
+        assertThat(json.get("dst.hbone_addr").asText()).isEqualTo("10.244.0.8:8080");
+    }
+
+    @Test
+    void aPlaintextConnectionLogsNoIdentitiesEvenWhenTheyAreKnown() {
+        Workload client = Fixtures.pod("demo", "client-7c9", "10.244.0.9").build();
+        Workload legacy = Fixtures.pod("legacy", "db-0", "10.244.0.7")
+                .tunnelProtocol(Workload.TunnelProtocol.NONE)
+                .clusterId("east")
+                .build();
+        List<ILoggingEvent> events =
+                accessEvents(() -> ConnectionRecord.builder(Direction.OUTBOUND, "demo/client-7c9/client-7c9")
+                        .source(Fixtures.addr("10.244.0.9", 40000), client, client.identity())
+                        .destination(Fixtures.addr("10.244.0.7", 5432), legacy, null, legacy.identity())
+                        .open(new ConnectionTracker(), ConnectionTelemetry.NONE)
+                        .fail(new java.io.IOException("Connection refused"), "connect to 10.244.0.7:5432 failed"));
+        assertThat(events).hasSize(2);
+        assertThat(fixedDuration(plain(events.get(1))))
+                .isEqualTo("2026-10-10T01:00:04.396760Z\terror\taccess\tconnection complete\t"
+                        + "src.addr=10.244.0.9:40000 src.workload=\"client-7c9\" src.namespace=\"demo\""
+                        + " src.cluster=\"Kubernetes\" dst.addr=10.244.0.7:5432 dst.workload=\"db-0\""
+                        + " dst.namespace=\"legacy\" dst.cluster=\"east\" direction=\"outbound\""
+                        + " bytes_sent=0 bytes_recv=0 duration=\"0ms\""
+                        + " error=\"connect to 10.244.0.7:5432 failed\"\n");
     }
 
     @Test

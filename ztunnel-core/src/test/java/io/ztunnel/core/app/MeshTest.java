@@ -116,7 +116,9 @@ class MeshTest {
                                 .containsEntry("src.workload", "client")
                                 .containsEntry("src.namespace", "client")
                                 .containsEntry("src.identity", spiffeClient)
-                                .containsEntry("dst.addr", "127.0.0.3:8080")
+                                .containsEntry("src.cluster", "Kubernetes")
+                                // Outbound HBONE: dst.addr is the tunnel's next hop, as upstream.
+                                .containsEntry("dst.addr", "127.0.0.3:15008")
                                 .containsEntry("dst.hbone_addr", "127.0.0.3:8080")
                                 .containsEntry("dst.workload", "server-a")
                                 .containsEntry("dst.identity", spiffeServer)
@@ -150,9 +152,9 @@ class MeshTest {
                 .matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}Z\tinfo\taccess\tconnection complete\t"
                         + "src\\.addr=[0-9.]+:\\d+ .*\n")
                 .contains(" src.identity=\"" + spiffeClient
-                        + "\" dst.addr=127.0.0.3:15008 dst.hbone_addr=127.0.0.3:8080 ")
+                        + "\" src.cluster=\"Kubernetes\" dst.addr=127.0.0.3:15008 dst.hbone_addr=127.0.0.3:8080 ")
                 .contains(" dst.workload=\"server-a\" dst.namespace=\"server\" dst.identity=\"" + spiffeServer
-                        + "\" direction=\"inbound\" bytes_sent=13 bytes_recv=4 duration=\"");
+                        + "\" dst.cluster=\"Kubernetes\" direction=\"inbound\" bytes_sent=13 bytes_recv=4 duration=\"");
         JsonNode json = new ObjectMapper()
                 .readTree(new String(LogEncoder.create(context, true).encode(success), StandardCharsets.UTF_8));
         assertThat(json.get("level").asText()).isEqualTo("info");
@@ -295,6 +297,23 @@ class MeshTest {
             draining.get(10, TimeUnit.SECONDS);
             assertThat(lines("drain deadline reached; closing")).isEmpty();
             assertThat(mesh.server.awaitStopped(Duration.ofSeconds(5))).isTrue();
+        }
+    }
+
+    @Test
+    void aConnectionStillOpenAtTheDrainDeadlineIsClosedWithUpstreamsError() throws Exception {
+        mesh = new MeshFixture(dir, Map.of("CONNECTION_TERMINATION_DEADLINE", "1s"));
+        try (Socket s = mesh.connect("127.0.0.3", 8080)) {
+            assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
+            mesh.server.shutdown();
+            assertThat(lines("drain deadline reached; closing")).hasSize(1);
+            // The inbound connection the deadline cut: an ERROR access line with upstream's wording.
+            await().atMost(Duration.ofSeconds(5))
+                    .untilAsserted(() -> assertThat(lines("connection complete"))
+                            .anySatisfy(l -> assertThat(l)
+                                    .containsEntry("level", "ERROR")
+                                    .containsEntry("direction", "inbound")
+                                    .containsEntry("error", "connection closed due to connection drain")));
         }
     }
 }

@@ -177,6 +177,33 @@ class ObservabilityTest {
     }
 
     @Test
+    void socketsOpenCountsAcceptedSocketsPerReporterWhileTheyLive() throws Exception {
+        mesh = new MeshFixture(dir, Map.of());
+        Map<String, String> source = Map.of("reporter", "source");
+        Map<String, String> destination = Map.of("reporter", "destination");
+        try (Socket first = mesh.connect("127.0.0.3", 8080);
+                Socket second = mesh.connect("127.0.0.3", 8080)) {
+            assertThat(MeshFixture.banner(first)).isEqualTo("server-a");
+            assertThat(MeshFixture.banner(second)).isEqualTo("server-a");
+            // Two sockets accepted on the client's 15001; the server's 15008 accepted one pooled HBONE connection
+            // carrying both streams (upstream counts sockets, not CONNECT streams).
+            await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+                List<Sample> client = parse(MeshFixture.get(mesh.client.metricsAddress(), "/metrics"));
+                List<Sample> server = parse(MeshFixture.get(mesh.server.metricsAddress(), "/metrics"));
+                assertThat(value(client, "istio_tcp_sockets_open", source)).isEqualTo(2);
+                assertThat(value(server, "istio_tcp_sockets_open", destination)).isEqualTo(1);
+                assertThat(value(client, "istio_tcp_sockets_open", destination)).isZero();
+            });
+        }
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+            List<Sample> client = parse(MeshFixture.get(mesh.client.metricsAddress(), "/metrics"));
+            assertThat(value(client, "istio_tcp_sockets_open", source)).isZero();
+            assertThat(client.stream().anyMatch(x -> x.name().equals("istio_tcp_sockets_open")))
+                    .isTrue();
+        });
+    }
+
+    @Test
     void aRemovedWorkloadLeavesNoSeriesBehind() throws Exception {
         mesh = new MeshFixture(dir, Map.of());
         try (Socket s = mesh.connect("127.0.0.3", 8080)) {

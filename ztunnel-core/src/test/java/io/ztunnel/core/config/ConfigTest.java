@@ -41,6 +41,86 @@ class ConfigTest {
         assertThat(c.clusterId()).isEqualTo("Kubernetes");
     }
 
+    /** The rest of the round-2 facts' variable table (section 10): upstream's defaults, and each variable read. */
+    @Test
+    void theRemainingVariablesHaveUpstreamsDefaultsAndAreRead() {
+        Config c = from(Map.of());
+        assertThat(c.clusterDomain()).isEqualTo("cluster.local");
+        assertThat(c.network()).isEmpty();
+        assertThat(c.nodeName()).isEmpty();
+        assertThat(c.trustDomain()).isEqualTo("cluster.local");
+        assertThat(c.packetMark()).isEqualTo(1337);
+        assertThat(c.inpodUds()).isEqualTo("/var/run/ztunnel/ztunnel.sock");
+        assertThat(c.inpodPortReuse()).isTrue();
+        assertThat(c.hbone().poolMaxStreamsPerConnection()).isEqualTo(100);
+        assertThat(c.hbone().poolIdleTimeout()).isEqualTo(Duration.ofMinutes(5));
+        assertThat(c.hbone().streamWindow()).isEqualTo(4 << 20);
+        assertThat(c.hbone().connectionWindow()).isEqualTo(16 << 20);
+        assertThat(c.hbone().frameSize()).isEqualTo(1 << 20);
+        assertThat(c.terminationDeadline()).isEqualTo(Duration.ofSeconds(5));
+        assertThat(c.secretTtl()).isEqualTo(Duration.ofHours(24));
+        assertThat(c.ipv6Enabled()).isTrue();
+        assertThat(c.socks5Enabled()).isFalse();
+        assertThat(c.responseBaggage()).isTrue();
+        assertThat(c.authzPolicyInfoLogging()).isFalse();
+        assertThat(c.preferredServiceNamespace()).isEmpty();
+        assertThat(c.enableOriginalSource()).isNull();
+        assertThat(c.upstream().proxyEnabled()).isTrue();
+        assertThat(c.upstream().localhostAppTunnel()).isTrue();
+        assertThat(c.xdsRootCa()).isEqualTo("./var/run/secrets/istio/root-cert.pem");
+        assertThat(c.caRootCa()).isEqualTo("./var/run/secrets/istio/root-cert.pem");
+        assertThat(c.authToken()).isEqualTo("./var/run/secrets/tokens/istio-token");
+        assertThat(c.istioVersion()).isEqualTo("unknown");
+
+        Map<String, String> vars = new HashMap<>();
+        vars.put("CLUSTER_DOMAIN", "corp.example");
+        vars.put("PACKET_MARK", "7");
+        vars.put("INPOD_PORT_REUSE", "false");
+        vars.put("POOL_MAX_STREAMS_PER_CONNECTION", "7");
+        vars.put("POOL_UNUSED_RELEASE_TIMEOUT", "30s");
+        vars.put("HTTP2_STREAM_WINDOW_SIZE", "1048576");
+        vars.put("HTTP2_CONNECTION_WINDOW_SIZE", "2097152");
+        vars.put("HTTP2_FRAME_SIZE", "65536");
+        vars.put("AUTHZ_POLICY_INFO_LOGGING", "true");
+        vars.put("PREFERED_SERVICE_NAMESPACE", "istio-system");
+        vars.put("ALT_XDS_HOSTNAME", "istiod.example");
+        vars.put("ALT_CA_HOSTNAME", "ca.example");
+        vars.put("XDS_ADDRESS", "istiod.example:15012");
+        Config set = from(vars);
+        assertThat(set.clusterDomain()).isEqualTo("corp.example");
+        assertThat(set.packetMark()).isEqualTo(7);
+        assertThat(set.inpodPortReuse()).isFalse();
+        assertThat(set.hbone().poolMaxStreamsPerConnection()).isEqualTo(7);
+        assertThat(set.hbone().poolIdleTimeout()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(set.hbone().streamWindow()).isEqualTo(1 << 20);
+        assertThat(set.hbone().connectionWindow()).isEqualTo(2 << 20);
+        assertThat(set.hbone().frameSize()).isEqualTo(65536);
+        assertThat(set.authzPolicyInfoLogging()).isTrue();
+        assertThat(set.preferredServiceNamespace()).isEqualTo("istio-system");
+        assertThat(set.altXdsHostname()).isEqualTo("istiod.example");
+        assertThat(set.altCaHostname()).isEqualTo("ca.example");
+        // A scheme-less address gets https:// as upstream adds it.
+        assertThat(set.xdsAddress()).isEqualTo("https://istiod.example:15012");
+
+        // The packet mark is shared mode's: unset (0) in dedicated mode.
+        assertThat(from(Map.of("PROXY_MODE", "dedicated", "PROXY_WORKLOAD_INFO", "ns/name/sa"))
+                        .packetMark())
+                .isZero();
+    }
+
+    @Test
+    void theDrainDeadlineFollowsTheGracePeriodWhenNotSetItself() {
+        assertThat(from(Map.of("TERMINATION_GRACE_PERIOD_SECONDS", "30")).terminationDeadline())
+                .isEqualTo(Duration.ofSeconds(25));
+        assertThat(from(Map.of("TERMINATION_GRACE_PERIOD_SECONDS", "10")).terminationDeadline())
+                .isEqualTo(Duration.ofSeconds(9));
+        assertThat(from(Map.of("TERMINATION_GRACE_PERIOD_SECONDS", "1")).terminationDeadline())
+                .isEqualTo(Duration.ofSeconds(1));
+        assertThat(from(Map.of("TERMINATION_GRACE_PERIOD_SECONDS", "30", "CONNECTION_TERMINATION_DEADLINE", "2s"))
+                        .terminationDeadline())
+                .isEqualTo(Duration.ofSeconds(2));
+    }
+
     @Test
     void emptyAddressesSelectTheEmbeddedLocalConfigAndCa() {
         Config c = from(Map.of("XDS_ADDRESS", "", "CA_ADDRESS", ""));
