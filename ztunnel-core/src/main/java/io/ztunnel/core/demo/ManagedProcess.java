@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A Java program (daemon or node agent) started as its own process inside a network namespace, with its output in a
@@ -32,7 +33,7 @@ public final class ManagedProcess implements AutoCloseable {
      */
     public static ManagedProcess start(
             String name,
-            String netns,
+            @Nullable String netns,
             String mainClass,
             List<String> args,
             Map<String, String> env,
@@ -54,7 +55,7 @@ public final class ManagedProcess implements AutoCloseable {
      * flags) in {@code netns} (null: this namespace).
      */
     public static ManagedProcess startCommand(
-            String name, String netns, List<String> command, Map<String, String> env, Path log) {
+            String name, @Nullable String netns, List<String> command, Map<String, String> env, Path log) {
         List<String> full = new ArrayList<>();
         if (netns != null) {
             full.addAll(List.of("ip", "netns", "exec", netns));

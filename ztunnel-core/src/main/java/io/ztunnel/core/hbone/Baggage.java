@@ -2,6 +2,7 @@ package io.ztunnel.core.hbone;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Workload metadata carried in the W3C {@code baggage} header of HBONE requests (the source) and responses (the
@@ -47,7 +48,7 @@ public record Baggage(
     }
 
     /** Parses a header value leniently: unknown keys and malformed members are ignored, never an error. */
-    public static Baggage parse(CharSequence header) {
+    public static Baggage parse(@Nullable CharSequence header) {
         if (header == null) {
             return EMPTY;
         }

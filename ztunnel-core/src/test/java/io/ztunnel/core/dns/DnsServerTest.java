@@ -36,6 +36,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -108,7 +109,7 @@ class DnsServerTest {
         timer.shutdownNow();
     }
 
-    private byte[] udpRaw(byte[] message) throws IOException {
+    private byte @Nullable [] udpRaw(byte[] message) throws IOException {
         try (DatagramSocket s = new DatagramSocket()) {
             s.setSoTimeout(8000); // above the 5 s wait for an unknown workload
             s.send(new DatagramPacket(message, message.length, address));

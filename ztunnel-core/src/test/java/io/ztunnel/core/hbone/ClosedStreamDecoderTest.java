@@ -30,6 +30,8 @@ class ClosedStreamDecoderTest {
     private static final int MAX_FRAME = 16_384;
     private static final String[] GET = {":method", "GET", ":scheme", "https", ":path", "/", ":authority", "x"};
 
+    // Set by each test before use; the teardown closes what was set.
+    @SuppressWarnings("NullAway.Init")
     private EmbeddedChannel channel;
 
     @AfterEach

@@ -15,9 +15,11 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import javax.xml.parsers.DocumentBuilderFactory;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -331,7 +333,7 @@ class H2specConformanceTest {
         return results;
     }
 
-    private static Element first(Element parent, String tag) {
+    private static @Nullable Element first(Element parent, String tag) {
         NodeList l = parent.getElementsByTagName(tag);
         return l.getLength() == 0 ? null : (Element) l.item(0);
     }
@@ -354,8 +356,9 @@ class H2specConformanceTest {
                 }
                 abort("Go not found (PATH, /usr/local/go/bin): h2spec cannot be built");
             }
-            Files.createDirectories(BINARY.getParent());
-            Path buildLog = BINARY.getParent().resolve("build.txt");
+            Path dir = Objects.requireNonNull(BINARY.getParent(), "h2spec binary path has no directory");
+            Files.createDirectories(dir);
+            Path buildLog = dir.resolve("build.txt");
             ProcessBuilder pb = new ProcessBuilder(
                             go.toString(),
                             "build",
@@ -381,7 +384,7 @@ class H2specConformanceTest {
             return BINARY;
         }
 
-        private static Path findGo() {
+        private static @Nullable Path findGo() {
             String path = System.getenv().getOrDefault("PATH", "");
             return Stream.concat(
                             Stream.of(path.split(":")).filter(s -> !s.isEmpty()),

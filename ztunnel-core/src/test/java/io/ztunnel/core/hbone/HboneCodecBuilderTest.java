@@ -46,6 +46,8 @@ class HboneCodecBuilderTest {
 
     private static final String[] GET = {":method", "GET", ":scheme", "https", ":path", "/", ":authority", "x"};
 
+    // Set by each test before use; the teardown closes what was set.
+    @SuppressWarnings("NullAway.Init")
     private EmbeddedChannel channel;
 
     @AfterEach

@@ -27,7 +27,11 @@ class HboneEndToEndTest {
     @TempDir
     Path caDir;
 
+    // Set by each test before use; the teardown closes what was set.
+    @SuppressWarnings("NullAway.Init")
     private HboneTestBed bed;
+
+    @SuppressWarnings("NullAway.Init")
     private TestApps.Server app;
 
     @AfterEach

@@ -12,6 +12,7 @@ import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HexFormat;
+import java.util.Objects;
 import java.util.SplittableRandom;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -27,7 +28,11 @@ class HboneFlowTest {
     @TempDir
     Path caDir;
 
+    // Set by each test before use; the teardown closes what was set.
+    @SuppressWarnings("NullAway.Init")
     private HboneTestBed bed;
+
+    @SuppressWarnings("NullAway.Init")
     private TestApps.Server app;
 
     @AfterEach
@@ -61,7 +66,9 @@ class HboneFlowTest {
             String sent = sendSlowly(s, 5_000);
             s.shutdownOutput();
             assertThat(s.getInputStream().read()).isEqualTo(1);
-            assertThat(bed.certs.current(HboneTestBed.CLIENT).certificate().serialHex())
+            assertThat(Objects.requireNonNull(bed.certs.current(HboneTestBed.CLIENT))
+                            .certificate()
+                            .serialHex())
                     .isNotEqualTo(firstSerial);
             assertThat(received.get().sha256()).isEqualTo(sent);
         }

@@ -18,6 +18,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -32,9 +33,14 @@ class HboneSecurityTest {
     @TempDir
     Path otherCaDir;
 
+    // Set by each test before use; the teardown closes what was set.
+    @SuppressWarnings("NullAway.Init")
     private HboneTestBed bed;
+
+    @SuppressWarnings("NullAway.Init")
     private TestApps.Server app;
-    private CertificateManager otherCerts;
+
+    private @Nullable CertificateManager otherCerts;
 
     @AfterEach
     void tearDown() throws Exception {

@@ -40,6 +40,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 
 /**
  * An in-process HBONE path on loopback for tests: an outbound forwarder (plain TCP in → {@link HbonePool}), an
@@ -64,7 +65,7 @@ final class HboneTestBed implements AutoCloseable {
 
     private final ConnectionObserver relayObserver = new ConnectionObserver() {
         @Override
-        public void closed(Throwable error) {
+        public void closed(@Nullable Throwable error) {
             if (error != null) {
                 relayErrors.add(error);
             }
@@ -73,16 +74,26 @@ final class HboneTestBed implements AutoCloseable {
     /** What the server does with each valid CONNECT; by default it connects to the IP authority and relays. */
     volatile Consumer<InboundStream> decide;
 
+    @SuppressWarnings("NullAway.Init") // set by startServer / startForwarder before use
     HboneServer server;
     /** The server's drain; closing the bed starts it. */
     final Drain drain = new Drain();
 
     final ConcurrentLinkedQueue<Channel> serverChildren = new ConcurrentLinkedQueue<>();
+
+    @SuppressWarnings("NullAway.Init") // set by startServer / startForwarder before use
     Channel serverChannel;
+
+    @SuppressWarnings("NullAway.Init") // set by startServer / startForwarder before use
     HbonePool pool;
+
+    @SuppressWarnings("NullAway.Init") // set by startServer / startForwarder before use
     Channel forwarderChannel;
+
     volatile SpiffeId serverIdentity = SERVER;
     volatile List<SpiffeId> expected = List.of(SERVER);
+
+    @SuppressWarnings("NullAway.Init") // set by startServer / startForwarder before use
     volatile InetSocketAddress target;
 
     HboneTestBed(Path caDir, HboneSettings settings, Duration ttl, int threads) {

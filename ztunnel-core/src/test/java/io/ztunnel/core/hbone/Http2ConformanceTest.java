@@ -42,9 +42,17 @@ class Http2ConformanceTest {
     @TempDir
     Path caDir;
 
+    // Set by each test before use; the teardown closes what was set.
+    @SuppressWarnings("NullAway.Init")
     private HboneTestBed bed;
+
+    @SuppressWarnings("NullAway.Init")
     private MtlsBridge bridge;
+
+    @SuppressWarnings("NullAway.Init")
     private TestApps.Server app;
+
+    @SuppressWarnings("NullAway.Init")
     private Client client;
 
     @AfterEach

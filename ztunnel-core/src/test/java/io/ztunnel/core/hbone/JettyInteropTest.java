@@ -58,9 +58,17 @@ class JettyInteropTest {
     @TempDir
     Path caDir;
 
+    // Set by each test before use; the teardown closes what was set.
+    @SuppressWarnings("NullAway.Init")
     private HboneTestBed bed;
+
+    @SuppressWarnings("NullAway.Init")
     private TestApps.Server app;
+
+    @SuppressWarnings("NullAway.Init")
     private HTTP2Client jettyClient;
+
+    @SuppressWarnings("NullAway.Init")
     private Server jettyServer;
 
     @AfterEach

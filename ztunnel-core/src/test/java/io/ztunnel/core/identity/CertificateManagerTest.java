@@ -12,6 +12,7 @@ import java.time.ZoneId;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Function;
@@ -148,7 +149,7 @@ class CertificateManagerTest {
         assertThat(manager.current(A)).isSameAs(original);
         ca.answerAll();
 
-        TlsMaterial renewed = manager.current(A);
+        TlsMaterial renewed = Objects.requireNonNull(manager.current(A));
         assertThat(renewed).isNotSameAs(original);
         assertThat(renewed.certificate().serialHex())
                 .isNotEqualTo(original.certificate().serialHex());

@@ -37,7 +37,10 @@ class CrlManagerTest {
     private WorkloadCertificate alice;
     private WorkloadCertificate bob;
     private Path file;
+
+    @SuppressWarnings("NullAway.Init") // made by the tests that need one; the teardown closes it
     private CrlManager manager;
+
     private final AtomicInteger inboundRejections = new AtomicInteger();
     private final AtomicInteger outboundRejections = new AtomicInteger();
     private final AtomicInteger untracked = new AtomicInteger();

@@ -20,6 +20,7 @@ import org.bouncycastle.cert.X509v3CertificateBuilder;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+import org.jspecify.annotations.Nullable;
 
 /** Builds CA hierarchies for tests (an "operator's own CA" with RSA or EC keys, with or without an intermediate). */
 public final class TestPki {
@@ -65,8 +66,8 @@ public final class TestPki {
     }
 
     /** Writes a plug-in CA directory: the signing CA, its key, and optionally chain and root files. */
-    public static void writePluginCa(Path dir, Ca signing, X509Certificate[] chain, X509Certificate root)
-            throws Exception {
+    public static void writePluginCa(
+            Path dir, Ca signing, X509Certificate @Nullable [] chain, @Nullable X509Certificate root) throws Exception {
         Files.createDirectories(dir);
         Files.writeString(dir.resolve("ca-cert.pem"), Pem.encode(signing.certificate()), StandardCharsets.US_ASCII);
         Files.writeString(
