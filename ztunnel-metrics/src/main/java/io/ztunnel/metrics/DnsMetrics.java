@@ -7,6 +7,7 @@ import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.DoubleAdder;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.ToLongFunction;
 
 /**
  * The DNS proxy's families, registered only when the proxy is on, as upstream does:
@@ -202,7 +203,7 @@ public final class DnsMetrics {
     }
 
     private static void counter(
-            ExpositionWriter w, List<Series> all, String name, String help, java.util.function.ToLongFunction<Series> f)
+            ExpositionWriter w, List<Series> all, String name, String help, ToLongFunction<Series> f)
             throws IOException {
         boolean started = false;
         for (Series s : all) {

@@ -2,6 +2,7 @@ package io.ztunnel.metrics;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -132,7 +133,7 @@ final class ExpositionWriter {
 
     /** A bucket bound as a plain decimal ({@code 0.0005}, {@code 1.0}), never in exponent form. */
     static String formatBound(double bound) {
-        String plain = java.math.BigDecimal.valueOf(bound).stripTrailingZeros().toPlainString();
+        String plain = BigDecimal.valueOf(bound).stripTrailingZeros().toPlainString();
         return plain.contains(".") ? plain : plain + ".0";
     }
 

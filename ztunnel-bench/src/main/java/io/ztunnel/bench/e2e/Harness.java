@@ -15,12 +15,14 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -459,7 +461,7 @@ public final class Harness {
      * {@code /proc/<pid>/smaps}, the JVM's own areas (NMT summary), the thread names and the class count.
      */
     private static void breakdown(String pid, Path file) throws Exception {
-        Map<String, long[]> byMapping = new java.util.TreeMap<>();
+        Map<String, long[]> byMapping = new TreeMap<>();
         String name = null;
         for (String line : Files.readAllLines(Path.of("/proc", pid, "smaps"))) {
             if (line.matches("^[0-9a-f]+-[0-9a-f]+ .*")) {
@@ -482,7 +484,7 @@ public final class Harness {
                 threads.add(Files.readString(t.resolve("comm")).trim());
             }
         }
-        java.util.Collections.sort(threads);
+        Collections.sort(threads);
         text.append("\nthreads (").append(threads.size()).append("): ").append(String.join(", ", threads));
         text.append("\n\nclasses: ")
                 .append(jcmd(pid, "VM.classes").lines().count() - 2)

@@ -5,6 +5,7 @@ import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.classic.turbo.TurboFilter;
 import ch.qos.logback.core.ConsoleAppender;
+import java.util.Arrays;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.LoggerFactory;
 
@@ -98,7 +99,7 @@ public final class LogConfig {
     /** Upstream's admin rule for a {@code level} parameter; throws when a clause is not accepted. */
     static void validate(String level) {
         for (String clause : level.split(",", -1)) {
-            if (java.util.Arrays.asList(LEVELS).contains(clause)) {
+            if (Arrays.asList(LEVELS).contains(clause)) {
                 continue;
             }
             if (!clause.contains("=")) {

@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -59,7 +60,7 @@ public final class LogDirectives {
         List<Directive> out = new ArrayList<>(directives);
         for (String clause : spec.split(",", -1)) {
             Directive d = directive(clause);
-            out.removeIf(existing -> java.util.Objects.equals(existing.target(), d.target()));
+            out.removeIf(existing -> Objects.equals(existing.target(), d.target()));
             out.add(d);
         }
         out.sort(SPECIFICITY);

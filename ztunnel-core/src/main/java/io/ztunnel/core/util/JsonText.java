@@ -2,6 +2,7 @@ package io.ztunnel.core.util;
 
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.jspecify.annotations.Nullable;
@@ -34,7 +35,7 @@ public final class JsonText {
                 List<String> keys = new ArrayList<>();
                 map.keySet().forEach(k -> keys.add(String.valueOf(k)));
                 keys.sort(null);
-                Map<String, Object> byText = new java.util.HashMap<>();
+                Map<String, Object> byText = new HashMap<>();
                 map.forEach((k, v) -> byText.put(String.valueOf(k), v));
                 out.append('{');
                 boolean first = true;
