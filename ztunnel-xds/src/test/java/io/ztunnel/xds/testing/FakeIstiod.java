@@ -65,6 +65,9 @@ import org.jspecify.annotations.Nullable;
  *       answered at once with every resource the client does not already hold at the same version
  *       (per {@code initial_resource_versions}), plus {@code removed_resources} for held names the
  *       server no longer has; the response is sent even if empty.
+ *   <li>A request naming resources instead ({@code XDS_ON_DEMAND}: an initial request with {@code "*"} both subscribed
+ *       and unsubscribed, or a later request without a nonce) is answered only with the named resources the server
+ *       holds, and not at all when it holds none; pushes still reach every stream subscribed to the type.
  *   <li>Changes ({@link #setAddress}, {@link #remove}, {@link #push}) are pushed to every stream
  *       subscribed to the type, one response per push.
  *   <li>Requests with a nonce are recorded as ACKs or NACKs ({@link #acks()}, {@link #nacks()}).
@@ -534,7 +537,22 @@ public final class FakeIstiod implements AutoCloseable {
             }
             // A subscription: answer with what the client lacks, and remove what it should not hold.
             synchronized (lock) {
-                subscribed.add(typeUrl);
+                boolean first = subscribed.add(typeUrl);
+                List<String> names = request.getResourceNamesSubscribeList();
+                boolean wildcard = first
+                        && (names.isEmpty() || names.contains("*"))
+                        && !request.getResourceNamesUnsubscribeList().contains("*");
+                if (!wildcard) {
+                    // By name (on demand): answer with the named resources held; nothing when there are none.
+                    Map<String, Resource> held = resources.getOrDefault(typeUrl, Map.of());
+                    DeltaDiscoveryResponse.Builder b =
+                            DeltaDiscoveryResponse.newBuilder().setTypeUrl(typeUrl);
+                    names.stream().map(held::get).filter(Objects::nonNull).forEach(b::addResources);
+                    if (b.getResourcesCount() > 0) {
+                        send(b.setNonce(nextNonce()).build());
+                    }
+                    return;
+                }
                 Map<String, Resource> held = resources.getOrDefault(typeUrl, Map.of());
                 Map<String, String> known = request.getInitialResourceVersionsMap();
                 DeltaDiscoveryResponse.Builder b =
