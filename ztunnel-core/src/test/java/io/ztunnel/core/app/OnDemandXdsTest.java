@@ -365,6 +365,10 @@ class OnDemandXdsTest {
                             assertThat(l.get("error")).startsWith("connect to 127.0.0.4:" + port + " failed");
                             assertThat(l).doesNotContainKey("dst.workload");
                         }));
+        await().atMost(WAIT)
+                .untilAsserted(() -> assertThat(MeshFixture.get(client.metricsAddress(), "/metrics"))
+                        .containsPattern("istio_tcp_connections_closed_total\\{reporter=\"source\",[^}]*"
+                                + "response_flags=\"CONNECT\"[^}]*} 1"));
     }
 
     @Test
