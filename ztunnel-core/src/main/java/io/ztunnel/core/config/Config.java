@@ -115,7 +115,7 @@ public record Config(
      * @param fakeCa {@code FAKE_CA}: upstream's in-process test CA; here, the embedded local CA
      * @param localhostAppTunnel {@code LOCALHOST_APP_TUNNEL}: a {@code PROXY} application tunnel is reached on the pod's
      *     loopback (true, the default) or on the pod IP
-     * @param xdsOnDemand {@code XDS_ON_DEMAND}
+     * @param xdsOnDemand {@code XDS_ON_DEMAND}: addresses are asked for by name when missing instead of all subscribed
      * @param cpus the CPU count worker-thread rules use: {@code ZTUNNEL_CPU_LIMIT}, else the logical CPUs
      * @param proxyArgs the command line after the program name, as upstream shows it
      */
@@ -318,10 +318,6 @@ public record Config(
     /** Settings that are accepted but not acted on, each said once at start (see {@link #warnings()}). */
     private static List<String> warnings(Env env) {
         List<String> warnings = new ArrayList<>();
-        if (env.bool("XDS_ON_DEMAND", false)) {
-            warnings.add("XDS_ON_DEMAND=true is not supported yet: every workload and service is subscribed to"
-                    + " (wildcard), as with XDS_ON_DEMAND=false");
-        }
         return List.copyOf(warnings);
     }
 

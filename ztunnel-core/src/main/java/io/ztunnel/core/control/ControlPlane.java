@@ -83,13 +83,19 @@ public final class ControlPlane implements AutoCloseable {
     private final NodeIdentity node;
     private final XdsStateSource source;
     private final DeltaAdsClient client;
+    private final StateStore store;
 
     private ControlPlane(
-            ControlPlaneEndpoint endpoint, NodeIdentity node, XdsStateSource source, DeltaAdsClient client) {
+            ControlPlaneEndpoint endpoint,
+            NodeIdentity node,
+            XdsStateSource source,
+            DeltaAdsClient client,
+            StateStore store) {
         this.endpoint = endpoint;
         this.node = node;
         this.source = source;
         this.client = client;
+        this.store = store;
     }
 
     /** As {@link #start(Config, EventLoopGroup, Transport, StateStore, CertificateManager, XdsMetrics, ProxyState)}
@@ -146,15 +152,21 @@ public final class ControlPlane implements AutoCloseable {
         if (staticState != null) {
             source.seed(staticState);
         }
+        boolean onDemand = config.upstream().xdsOnDemand();
         DeltaAdsClient client = DeltaAdsClient.builder(endpoint, node, source)
                 .listener(new MetricsListener(metrics))
+                .onDemand(onDemand)
                 .build();
-        ControlPlane controlPlane = new ControlPlane(endpoint, node, source, client);
+        ControlPlane controlPlane = new ControlPlane(endpoint, node, source, client, store);
+        if (onDemand) {
+            store.onDemand().enable(client::demand);
+        }
         client.start();
         log.atInfo()
                 .addKeyValue("address", endpoint.address())
                 .addKeyValue("node", node.id())
                 .addKeyValue("clusterId", config.clusterId())
+                .addKeyValue("onDemand", onDemand)
                 .log("xDS client started");
         return controlPlane;
     }
@@ -295,7 +307,10 @@ public final class ControlPlane implements AutoCloseable {
         }
     }
 
-    /** Completes when the first responses of both xDS types were ACKed; fails if closed first. */
+    /**
+     * Completes when the first responses of both xDS types were ACKed (with {@code XDS_ON_DEMAND}, of the
+     * authorization type alone); fails if closed first.
+     */
     public CompletableFuture<Void> ready() {
         return client.ready();
     }
@@ -320,10 +335,14 @@ public final class ControlPlane implements AutoCloseable {
         return "xDS " + endpoint.address();
     }
 
-    /** Stops the ADS stream and its thread; the state stays as last applied. Idempotent. */
+    /**
+     * Stops the ADS stream and its thread; the state stays as last applied. On-demand waits end (as not found) and no
+     * further address is asked for. Idempotent.
+     */
     @Override
     public void close() {
         client.close();
+        store.onDemand().close();
     }
 
     /** Maps ADS client events onto {@code istio_xds_*}. Called on the client's thread. */

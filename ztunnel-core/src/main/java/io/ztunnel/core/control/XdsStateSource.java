@@ -2,6 +2,7 @@ package io.ztunnel.core.control;
 
 import io.ztunnel.core.identity.CertificateManager;
 import io.ztunnel.core.identity.SpiffeId;
+import io.ztunnel.core.state.OnDemand;
 import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.Service;
 import io.ztunnel.core.state.StateStore;
@@ -45,6 +46,9 @@ import org.slf4j.LoggerFactory;
  * <p>Resources are keyed by their xDS name, which istiod makes equal to the workload uid, the service's {@code
  * namespace/hostname} and the policy's {@code namespace/name}. Rebuilding the snapshot costs O(resources) per response
  * (no per-resource rebuilds), which keeps an initial sync of tens of thousands of workloads to a single build.
+ *
+ * <p>After each address response, waiters of on-demand addresses named by it (added or removed) are woken ({@link
+ * OnDemand#received}).
  *
  * <h2>Certificate warm-up</h2>
  *
@@ -211,6 +215,9 @@ public final class XdsStateSource implements XdsResourceHandler {
         } finally {
             // The maps above already hold the change; certificates must follow them even if publishing failed.
             identities.announce();
+            // On-demand waiters re-read the store: only now does it hold this response (a rejected or unknown name
+            // still ends its wait, as "not found").
+            answered(upserts, removals);
         }
         return errors;
     }
@@ -247,6 +254,17 @@ public final class XdsStateSource implements XdsResourceHandler {
             publish("authorization", applied, removed, errors.size());
         }
         return errors;
+    }
+
+    private void answered(List<XdsResource<Address>> upserts, List<String> removals) {
+        OnDemand onDemand = store.onDemand();
+        if (onDemand.waiting() == 0) {
+            return;
+        }
+        List<String> names = new ArrayList<>(upserts.size() + removals.size());
+        upserts.forEach(u -> names.add(u.name()));
+        names.addAll(removals);
+        onDemand.received(names);
     }
 
     private static ResourceError reject(String name, String kind, String reason) {

@@ -12,6 +12,7 @@ import io.ztunnel.core.hbone.InboundRequest;
 import io.ztunnel.core.hbone.InboundStream;
 import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.net.Addresses;
+import io.ztunnel.core.net.HboneAddress;
 import io.ztunnel.core.net.PendingInput;
 import io.ztunnel.core.net.Relay;
 import io.ztunnel.core.net.Sockets;
@@ -20,12 +21,17 @@ import io.ztunnel.core.routing.InboundResolver;
 import io.ztunnel.core.state.NetworkAddress;
 import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.Service;
+import io.ztunnel.core.state.StateStore;
 import io.ztunnel.core.state.Workload;
 import io.ztunnel.core.util.Errors;
 import io.ztunnel.metrics.ResponseFlags;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -72,16 +78,18 @@ public final class Inbound {
     /** Serves an HBONE CONNECT (15008). Called on the stream's event loop. */
     public void hbone(InboundStream stream) {
         InboundRequest request = stream.request();
-        admit(new HboneDownstream(stream), (state, workload) -> {
+        String forwardedNetwork = request.header(HboneHeaders.X_FORWARDED_NETWORK.toString());
+        boolean sourceOnThisNetwork = forwardedNetwork == null
+                || forwardedNetwork.equalsIgnoreCase(ctx.config().network());
+        HboneDownstream down = new HboneDownstream(stream);
+        admit(down, workload -> hboneLookups(down, request, workload, sourceOnThisNetwork), (state, workload) -> {
             InboundResolver.Result resolved =
                     ctx.inboundResolver().resolve(state, workload, request.local(), request.target());
             return switch (resolved) {
                 case InboundResolver.Failure f -> new Refusal(f.status(), f.reason());
                 case InboundResolver.Target t -> {
-                    String network = request.header(HboneHeaders.X_FORWARDED_NETWORK.toString());
                     // Came through a network gateway: the peer IP is the gateway's, not the client's workload.
-                    boolean fromGateway = network != null
-                            && !network.equalsIgnoreCase(ctx.config().network());
+                    boolean fromGateway = !sourceOnThisNetwork;
                     yield new Target(
                             t.upstream(),
                             guessService(request, t),
@@ -107,6 +115,7 @@ public final class Inbound {
         }
         admit(
                 down,
+                workload -> List.of(sourceAddress(down)),
                 (state, workload) -> new Target(
                         destination,
                         state.servicesOf(workload).stream().findFirst().orElse(null),
@@ -139,8 +148,37 @@ public final class Inbound {
         return "call to a ztunnel port (" + port + ") refused";
     }
 
-    /** Waits for the local workload, resolves the target the path's way, then admits on the connection's loop. */
-    private void admit(Downstream down, Resolver resolver) {
+    /**
+     * The addresses an HBONE connection looks up, which on-demand xDS asks for when missing: the authority's IP when it
+     * is not the IP the connection arrived on (the check that we are its waypoint), then the client's IP unless it came
+     * through a network gateway.
+     */
+    private List<NetworkAddress> hboneLookups(
+            Downstream down, InboundRequest request, Workload workload, boolean sourceOnThisNetwork) {
+        List<NetworkAddress> lookups = new ArrayList<>(2);
+        if (request.target() instanceof HboneAddress.Ip ip && workload.applicationTunnel() == null) {
+            InetAddress authorityIp = Addresses.canonical(ip.address().getAddress());
+            if (!authorityIp.equals(Addresses.canonical(request.local().getAddress()))) {
+                lookups.add(new NetworkAddress(ctx.config().network(), authorityIp));
+            }
+        }
+        if (sourceOnThisNetwork) {
+            lookups.add(sourceAddress(down));
+        }
+        return lookups;
+    }
+
+    private NetworkAddress sourceAddress(Downstream down) {
+        return new NetworkAddress(
+                ctx.config().network(), Addresses.canonical(down.peer().getAddress()));
+    }
+
+    /**
+     * Waits for the local workload, has the addresses the connection looks up fetched ({@link StateStore#fetch}: with
+     * on-demand xDS, missing ones are asked for one after the other), resolves the target the path's way, then admits
+     * on the connection's loop.
+     */
+    private void admit(Downstream down, Function<Workload, List<NetworkAddress>> lookups, Resolver resolver) {
         local.get()
                 .whenComplete((workload, error) -> down.eventLoop().execute(() -> {
                     if (error != null) {
@@ -151,12 +189,38 @@ public final class Inbound {
                                 "local workload not found: " + Errors.message(error));
                         return;
                     }
-                    ProxyState state = ctx.state().current();
-                    switch (resolver.resolve(state, workload)) {
-                        case Refusal r -> refuse(down, workload, r.status(), r.reason());
-                        case Target t -> admit(down, state, workload, t);
-                    }
+                    fetchThen(down, workload, lookups.apply(workload), 0, () -> {
+                        ProxyState state = ctx.state().current();
+                        switch (resolver.resolve(state, workload)) {
+                            case Refusal r -> refuse(down, workload, r.status(), r.reason());
+                            case Target t -> admit(down, state, workload, t);
+                        }
+                    });
                 }));
+    }
+
+    /** Fetches {@code addresses[i..]} in order, then runs {@code then} on the connection's loop. */
+    private void fetchThen(Downstream down, Workload workload, List<NetworkAddress> addresses, int i, Runnable then) {
+        if (i == addresses.size()) {
+            then.run();
+            return;
+        }
+        CompletableFuture<ProxyState> fetched = ctx.state().fetch(addresses.get(i));
+        if (fetched.isDone()) {
+            fetchThen(down, workload, addresses, i + 1, then);
+            return;
+        }
+        fetched.whenComplete((state, error) -> down.eventLoop().execute(() -> {
+            if (!down.isActive()) {
+                refuse(
+                        down,
+                        workload,
+                        HttpResponseStatus.SERVICE_UNAVAILABLE,
+                        "the client connection closed while address " + addresses.get(i) + " was asked for");
+                return;
+            }
+            fetchThen(down, workload, addresses, i + 1, then);
+        }));
     }
 
     /** The admission path both inbound listeners share: authorize, record, connect upstream, relay. */

@@ -15,12 +15,14 @@ import io.ztunnel.core.net.HostResolver;
 import io.ztunnel.core.net.Relay;
 import io.ztunnel.core.net.Sockets;
 import io.ztunnel.core.routing.Route;
+import io.ztunnel.core.state.NetworkAddress;
 import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.Service;
 import io.ztunnel.core.state.Workload;
 import io.ztunnel.core.util.Errors;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import org.jspecify.annotations.Nullable;
 
@@ -62,12 +64,43 @@ public final class Outbound {
                                 "unknown source workload: " + Errors.message(error));
                         return;
                     }
-                    route(downstream, client, destination, source);
+                    fetchThenRoute(downstream, client, destination, source);
                 }));
     }
 
-    private void route(Channel downstream, InetSocketAddress client, InetSocketAddress destination, Workload source) {
-        ProxyState state = ctx.state().current();
+    /**
+     * Routes in the state that knows the destination IP: with on-demand xDS, a destination no workload or service has
+     * is first asked for as {@code network/ip} and the state read again when istiod answered (still unknown: it is
+     * routed as any unknown destination, i.e. passthrough).
+     */
+    private void fetchThenRoute(
+            Channel downstream, InetSocketAddress client, InetSocketAddress destination, Workload source) {
+        NetworkAddress address = new NetworkAddress(source.network(), Addresses.canonical(destination.getAddress()));
+        CompletableFuture<ProxyState> fetched = ctx.state().fetch(address);
+        if (fetched.isDone()) {
+            route(downstream, client, destination, source, fetched.join());
+            return;
+        }
+        fetched.whenComplete((state, error) -> downstream.eventLoop().execute(() -> {
+            if (!downstream.isActive()) {
+                refuse(
+                        downstream,
+                        client,
+                        destination,
+                        null,
+                        "the client connection closed while address " + address + " was asked for");
+                return;
+            }
+            route(downstream, client, destination, source, ctx.state().current());
+        }));
+    }
+
+    private void route(
+            Channel downstream,
+            InetSocketAddress client,
+            InetSocketAddress destination,
+            Workload source,
+            ProxyState state) {
         Route route = ctx.outboundRouter().route(state, source, destination);
         switch (route) {
             case Route.Refuse r -> refuse(downstream, client, destination, null, r.reason());

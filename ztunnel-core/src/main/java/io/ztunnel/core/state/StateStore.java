@@ -2,6 +2,7 @@ package io.ztunnel.core.state;
 
 import io.ztunnel.core.util.Subscription;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BiConsumer;
@@ -15,6 +16,9 @@ import org.slf4j.LoggerFactory;
  * does not stop the others nor undo the swap: the new state is in force either way, so the writer must not report it
  * as rejected.
  *
+ * <p>With on-demand xDS the store also carries the {@link OnDemand} waiters: {@link #fetch} is how the data plane
+ * reads an address that may have to be asked for first.
+ *
  * <p>Thread-safe.
  */
 public final class StateStore {
@@ -22,9 +26,33 @@ public final class StateStore {
 
     private final AtomicReference<ProxyState> current = new AtomicReference<>(ProxyState.EMPTY);
     private final List<Listener> listeners = new CopyOnWriteArrayList<>();
+    private final OnDemand onDemand = new OnDemand();
 
     public ProxyState current() {
         return current.get();
+    }
+
+    /** The on-demand waiters; off unless the xDS control plane enabled them. */
+    public OnDemand onDemand() {
+        return onDemand;
+    }
+
+    /**
+     * The state to look {@code address} up in: the current one at once when it has a workload or service at that
+     * address or on-demand xDS is off; otherwise the state read again after istiod answered a demand for {@code
+     * network/ip} (it may still lack the address: not found). See {@link OnDemand} for when the wait ends.
+     */
+    public CompletableFuture<ProxyState> fetch(NetworkAddress address) {
+        ProxyState state = current();
+        if (!onDemand.enabled() || knows(state, address)) {
+            return CompletableFuture.completedFuture(state);
+        }
+        return onDemand.demand(address.toString()).thenApply(ignored -> current());
+    }
+
+    private static boolean knows(ProxyState state, NetworkAddress address) {
+        return state.workloadByAddress(address) != null
+                || !state.servicesByVip(address).isEmpty();
     }
 
     /** Swaps in {@code next} and notifies listeners. */

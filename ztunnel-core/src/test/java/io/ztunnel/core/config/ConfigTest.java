@@ -142,12 +142,16 @@ class ConfigTest {
     }
 
     @Test
-    void unsupportedOnDemandXdsIsAcceptedWithAWarningWhenTheDnsProxyIsOff() {
-        assertThat(from(Map.of()).warnings()).isEmpty();
-        assertThat(from(Map.of("XDS_ON_DEMAND", "true", "ISTIO_META_DNS_CAPTURE", "false"))
-                        .warnings())
-                .singleElement()
-                .satisfies(w -> assertThat(w).startsWith("XDS_ON_DEMAND=true is not supported"));
+    void onDemandXdsIsOffByDefaultAndOnWithTheDnsProxyOffWithoutAWarning() {
+        assertThat(from(Map.of()).upstream().xdsOnDemand()).isFalse();
+        Config onDemand = from(Map.of("XDS_ON_DEMAND", "true", "ISTIO_META_DNS_CAPTURE", "false"));
+        assertThat(onDemand.upstream().xdsOnDemand()).isTrue();
+        assertThat(onDemand.warnings()).isEmpty();
+        assertThat(from(Map.of("XDS_ON_DEMAND", "false")).upstream().xdsOnDemand())
+                .isFalse();
+        assertThatThrownBy(() -> from(Map.of("XDS_ON_DEMAND", "yes", "ISTIO_META_DNS_CAPTURE", "false")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("XDS_ON_DEMAND");
     }
 
     @Test

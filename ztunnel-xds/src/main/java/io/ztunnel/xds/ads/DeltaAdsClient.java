@@ -43,7 +43,7 @@ import org.slf4j.LoggerFactory;
 /**
  * ztunnel's Delta ADS client: one {@code DeltaAggregatedResources} stream to istiod carrying the
  * two resource types ztunnel needs, {@value XdsResources#ADDRESS_TYPE_URL} and {@value
- * XdsResources#AUTHORIZATION_TYPE_URL}, both as wildcard subscriptions.
+ * XdsResources#AUTHORIZATION_TYPE_URL}, both as wildcard subscriptions (or addresses on demand, below).
  *
  * <h2>Protocol</h2>
  *
@@ -59,6 +59,16 @@ import org.slf4j.LoggerFactory;
  *   <li>{@link #ready()} completes once every type has had a response that was ACKed (upstream
  *       holds ztunnel's readiness on this).
  * </ul>
+ *
+ * <h2>On demand ({@code XDS_ON_DEMAND})</h2>
+ *
+ * With {@link Builder#onDemand(boolean)} the initial {@value XdsResources#ADDRESS_TYPE_URL} request subscribes to
+ * nothing ({@code resource_names_subscribe=["*"]} and {@code resource_names_unsubscribe=["*"]}), the authorization type
+ * keeps its wildcard, and {@link #ready()} waits for the authorization type alone. {@link #demand(String)} then asks
+ * for one address by name: a request with the type URL and {@code resource_names_subscribe=[name]} only (no node, no
+ * nonce). A demand stays outstanding until an address response adds or removes that name; outstanding demands are
+ * sent again right after the initial requests of every new stream, so a demand made while no stream is open, or lost
+ * with a stream that ended, still reaches istiod.
  *
  * <h2>Reconnects</h2>
  *
@@ -100,13 +110,17 @@ public final class DeltaAdsClient implements AutoCloseable {
     private final Thread executorThread;
     private final ManagedChannel channel;
     private final CallOptions callOptions;
+    private final boolean onDemand;
     private final CompletableFuture<Void> ready = new CompletableFuture<>();
     private final AtomicBoolean started = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
 
     // Confined to the executor thread.
     private final Map<String, Map<String, String>> held = new LinkedHashMap<>();
-    private final Set<String> awaitingFirstAck = new LinkedHashSet<>(SUBSCRIBED_TYPES);
+    private final Set<String> awaitingFirstAck = new LinkedHashSet<>();
+    /** Demanded names no address response has named yet; sent again after every new stream's initial requests. */
+    private final Set<String> outstandingDemands = new LinkedHashSet<>();
+
     private @Nullable ClientCall<DeltaDiscoveryRequest, DeltaDiscoveryResponse> call;
     private @Nullable Stream stream;
     private int connectionId;
@@ -120,7 +134,13 @@ public final class DeltaAdsClient implements AutoCloseable {
         this.listener = b.listener;
         this.initialBackoff = b.initialBackoff;
         this.maxBackoff = b.maxBackoff;
+        this.onDemand = b.onDemand;
         this.backoff = initialBackoff;
+        awaitingFirstAck.addAll(SUBSCRIBED_TYPES);
+        if (onDemand) {
+            // Addresses come one by one as they are demanded: nothing to wait for at start.
+            awaitingFirstAck.remove(XdsResources.ADDRESS_TYPE_URL);
+        }
         Thread[] threadHolder = new Thread[1];
         ScheduledThreadPoolExecutor exec = new ScheduledThreadPoolExecutor(1, r -> {
             Thread t = Thread.ofPlatform().daemon().name("xds-ads-client").unstarted(r);
@@ -172,6 +192,45 @@ public final class DeltaAdsClient implements AutoCloseable {
     }
 
     /**
+     * Asks istiod for one address by name ({@code network/ip}, a workload uid or {@code namespace/hostname}): a
+     * Delta request with the address type URL and {@code resource_names_subscribe=[name]} only. Sent at once on the open
+     * stream, or after the initial requests of the next one. Returns at once; the answer arrives as any push does.
+     *
+     * @throws IllegalStateException if the client was not built {@link Builder#onDemand on demand}
+     */
+    public void demand(String name) {
+        Objects.requireNonNull(name, "name");
+        if (!onDemand) {
+            throw new IllegalStateException("the xDS client subscribes to every address; nothing to demand");
+        }
+        if (closed.get()) {
+            return;
+        }
+        try {
+            executor.execute(() -> {
+                outstandingDemands.add(name);
+                ClientCall<DeltaDiscoveryRequest, DeltaDiscoveryResponse> c = call;
+                if (c != null && !closed.get()) {
+                    sendDemand(c, name);
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            // Closing: the waiter is completed by whoever closes.
+        }
+    }
+
+    private void sendDemand(ClientCall<DeltaDiscoveryRequest, DeltaDiscoveryResponse> c, String name) {
+        log.atDebug()
+                .addKeyValue("connection", connectionId)
+                .addKeyValue("name", name)
+                .log("sending on-demand address request");
+        c.sendMessage(DeltaDiscoveryRequest.newBuilder()
+                .setTypeUrl(XdsResources.ADDRESS_TYPE_URL)
+                .addResourceNamesSubscribe(name)
+                .build());
+    }
+
+    /**
      * The resources currently held per type URL (name to version): what the next reconnect will
      * list in {@code initial_resource_versions}. A snapshot, for diagnostics and tests.
      */
@@ -214,17 +273,23 @@ public final class DeltaAdsClient implements AutoCloseable {
         c.request(1);
         for (String type : SUBSCRIBED_TYPES) {
             Map<String, String> versions = versionsOf(type);
-            DeltaDiscoveryRequest initial = DeltaDiscoveryRequest.newBuilder()
+            DeltaDiscoveryRequest.Builder initial = DeltaDiscoveryRequest.newBuilder()
                     .setNode(node)
                     .setTypeUrl(type)
-                    .putAllInitialResourceVersions(versions)
-                    .build();
+                    .putAllInitialResourceVersions(versions);
+            if (onDemand && type.equals(XdsResources.ADDRESS_TYPE_URL)) {
+                // Subscribe to nothing: istiod reads "*" in both lists as "not a wildcard subscription".
+                initial.addResourceNamesSubscribe("*").addResourceNamesUnsubscribe("*");
+            }
             log.atDebug()
                     .addKeyValue("connection", id)
                     .addKeyValue("type_url", type)
                     .addKeyValue("initial_resources", versions.size())
                     .log("sending initial request");
-            c.sendMessage(initial);
+            c.sendMessage(initial.build());
+        }
+        for (String name : outstandingDemands) {
+            sendDemand(c, name);
         }
     }
 
@@ -368,6 +433,10 @@ public final class DeltaAdsClient implements AutoCloseable {
         List<ResourceError> errors;
         if (typeUrl.equals(XdsResources.ADDRESS_TYPE_URL)) {
             errors = apply(response, Address.parser(), handler::applyAddresses);
+            if (!outstandingDemands.isEmpty()) {
+                response.getResourcesList().forEach(r -> outstandingDemands.remove(r.getName()));
+                response.getRemovedResourcesList().forEach(outstandingDemands::remove);
+            }
         } else if (typeUrl.equals(XdsResources.AUTHORIZATION_TYPE_URL)) {
             errors = apply(response, Authorization.parser(), handler::applyAuthorizations);
         } else {
@@ -549,6 +618,7 @@ public final class DeltaAdsClient implements AutoCloseable {
         private XdsClientListener listener = XdsClientListener.NOOP;
         private Duration initialBackoff = DEFAULT_INITIAL_BACKOFF;
         private Duration maxBackoff = DEFAULT_MAX_BACKOFF;
+        private boolean onDemand;
 
         private Builder(ControlPlaneEndpoint endpoint, NodeIdentity node, XdsResourceHandler handler) {
             this.endpoint = Objects.requireNonNull(endpoint, "endpoint");
@@ -574,6 +644,15 @@ public final class DeltaAdsClient implements AutoCloseable {
             }
             this.initialBackoff = initial;
             this.maxBackoff = max;
+            return this;
+        }
+
+        /**
+         * {@code XDS_ON_DEMAND}: addresses are not subscribed to as a wildcard but {@linkplain DeltaAdsClient#demand
+         * demanded} by name; readiness waits for the authorization type only.
+         */
+        public Builder onDemand(boolean onDemand) {
+            this.onDemand = onDemand;
             return this;
         }
 

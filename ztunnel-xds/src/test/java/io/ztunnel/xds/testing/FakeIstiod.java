@@ -65,8 +65,12 @@ import org.jspecify.annotations.Nullable;
  *       answered at once with every resource the client does not already hold at the same version
  *       (per {@code initial_resource_versions}), plus {@code removed_resources} for held names the
  *       server no longer has; the response is sent even if empty.
+ *   <li>A request naming resources instead ({@code XDS_ON_DEMAND}: an initial request with {@code "*"} both subscribed
+ *       and unsubscribed, or a later request without a nonce) is answered only with the named resources the server
+ *       holds, and not at all when it holds none; later pushes reach such a stream only with the names it
+ *       subscribed to (and not at all when none of them changed).
  *   <li>Changes ({@link #setAddress}, {@link #remove}, {@link #push}) are pushed to every stream
- *       subscribed to the type, one response per push.
+ *       subscribed to the type, one response per push (see below for streams subscribed by name).
  *   <li>Requests with a nonce are recorded as ACKs or NACKs ({@link #acks()}, {@link #nacks()}).
  *   <li>{@link #stop()} and {@link #restart()} take the server down and up on the same port;
  *       {@link #closeStreams(Status)} ends every open stream with a status.
@@ -338,8 +342,8 @@ public final class FakeIstiod implements AutoCloseable {
     /**
      * Applies a batch of changes to one type and pushes it to subscribed streams as one response.
      *
-     * @return the nonce of the pushed response (one nonce for all streams), or null if no stream
-     *     was subscribed
+     * @return the nonce of the pushed response (one nonce for all streams), or null if it reached
+     *     no stream
      */
     public @Nullable String push(String typeUrl, Consumer<Push> changes) {
         Push p = new Push(typeUrl, versions.incrementAndGet());
@@ -362,8 +366,24 @@ public final class FakeIstiod implements AutoCloseable {
                     .addAllResources(p.upserts)
                     .addAllRemovedResources(p.removals)
                     .build();
-            targets.forEach(s -> s.send(response));
-            return nonce;
+            boolean sent = false;
+            for (AdsStream s : targets) {
+                Set<String> named = s.named.get(typeUrl);
+                if (named == null) {
+                    s.send(response);
+                    sent = true;
+                    continue;
+                }
+                DeltaDiscoveryResponse.Builder only =
+                        response.toBuilder().clearResources().clearRemovedResources();
+                p.upserts.stream().filter(r -> named.contains(r.getName())).forEach(only::addResources);
+                p.removals.stream().filter(named::contains).forEach(only::addRemovedResources);
+                if (only.getResourcesCount() + only.getRemovedResourcesCount() > 0) {
+                    s.send(only.build());
+                    sent = true;
+                }
+            }
+            return sent ? nonce : null;
         }
     }
 
@@ -499,6 +519,9 @@ public final class FakeIstiod implements AutoCloseable {
     private final class AdsStream implements StreamObserver<DeltaDiscoveryRequest> {
         final StreamObserver<DeltaDiscoveryResponse> out;
         final Set<String> subscribed = ConcurrentHashMap.newKeySet();
+        /** Type URL → the names subscribed to, for types not subscribed as a wildcard. */
+        final Map<String, Set<String>> named = new ConcurrentHashMap<>();
+
         boolean done; // guarded by this
 
         AdsStream(StreamObserver<DeltaDiscoveryResponse> out) {
@@ -546,7 +569,24 @@ public final class FakeIstiod implements AutoCloseable {
             }
             // A subscription: answer with what the client lacks, and remove what it should not hold.
             synchronized (lock) {
-                subscribed.add(typeUrl);
+                boolean first = subscribed.add(typeUrl);
+                List<String> names = request.getResourceNamesSubscribeList();
+                boolean wildcard = first
+                        && (names.isEmpty() || names.contains("*"))
+                        && !request.getResourceNamesUnsubscribeList().contains("*");
+                if (!wildcard) {
+                    // By name (on demand): answer with the named resources held; nothing when there are none.
+                    Set<String> mine = named.computeIfAbsent(typeUrl, t -> ConcurrentHashMap.newKeySet());
+                    names.stream().filter(n -> !n.equals("*")).forEach(mine::add);
+                    Map<String, Resource> held = resources.getOrDefault(typeUrl, Map.of());
+                    DeltaDiscoveryResponse.Builder b =
+                            DeltaDiscoveryResponse.newBuilder().setTypeUrl(typeUrl);
+                    names.stream().map(held::get).filter(Objects::nonNull).forEach(b::addResources);
+                    if (b.getResourcesCount() > 0) {
+                        send(b.setNonce(nextNonce()).build());
+                    }
+                    return;
+                }
                 Map<String, Resource> held = resources.getOrDefault(typeUrl, Map.of());
                 Map<String, String> known = request.getInitialResourceVersionsMap();
                 DeltaDiscoveryResponse.Builder b =
