@@ -179,8 +179,11 @@ public final class Outbound {
                 client,
                 route.service() == null ? null : route.service().hostname(),
                 baggage(source));
-        Workload destinationWorkload = route.destination() != null ? route.destination() : route.workload();
-        SpiffeId expected = route.viaWaypoint() ? route.workload().identity() : destinationWorkload.identity();
+        // Through a waypoint, the destination labels name the waypoint, whether the traffic was service- or
+        // workload-addressed (upstream's reporting; the service label keeps the original service, if any).
+        Workload destinationWorkload =
+                route.viaWaypoint() || route.destination() == null ? route.workload() : route.destination();
+        SpiffeId expected = destinationWorkload.identity();
         ConnectionRecord record = ConnectionRecord.builder(
                         Direction.OUTBOUND, local.info().toString())
                 .source(client, source, source.identity())
