@@ -3,6 +3,9 @@ package io.ztunnel.core.app;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.ztunnel.cni.linux.PodNetns;
 import io.ztunnel.cni.testing.RequiresNetns;
 import io.ztunnel.core.demo.LocalMesh;
@@ -10,6 +13,7 @@ import io.ztunnel.core.identity.LocalCa;
 import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.identity.TestPki;
 import io.ztunnel.core.testing.TestApps;
+import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -74,10 +78,17 @@ class DoubleHboneNetnsTest {
             mesh.setWorkloadField(
                     "server", "networkGateway", "{destination: \"net-b/" + gatewayIp + "\", hboneMtlsPort: 15008}");
             mesh.setServiceField("echo", "subjectAltNames", "[\"" + SERVER + "\"]");
-            await().atMost(Duration.ofSeconds(20))
-                    .untilAsserted(() -> assertThat(mesh.http("node1", 15000, "/config_dump"))
-                            .contains("networkGateway")
-                            .containsPattern("\"subjectAltNames\"\\s*:\\s*\\[\\s*\"" + SERVER + "\""));
+            await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+                JsonNode state = state(mesh, "node1");
+                assertThat(state.path("workloads"))
+                        .anySatisfy(w -> assertThat(w.path("networkGateway").isObject())
+                                .as(w.toString())
+                                .isTrue());
+                assertThat(state.path("services"))
+                        .anySatisfy(
+                                svc -> assertThat(svc.path("subjectAltNames").toString())
+                                        .contains(SERVER.toString()));
+            });
 
             // The server app: sends its own bytes and reads the client's, each direction ending with a half-close.
             CompletableFuture<TestApps.Digest> serverReceived = new CompletableFuture<>();
@@ -153,8 +164,9 @@ class DoubleHboneNetnsTest {
                           rules: [[[{principals: [{Exact: "cluster.local/ns/client/sa/client"}]}]]]
                         """);
                 await().atMost(Duration.ofSeconds(20))
-                        .untilAsserted(() -> assertThat(mesh.http("node2", 15000, "/config_dump"))
-                                .contains("deny-client"));
+                        .untilAsserted(() -> assertThat(state(mesh, "node2").path("policies"))
+                                .anySatisfy(
+                                        p -> assertThat(p.path("name").asText()).isEqualTo("deny-client")));
                 int accepted = app.accepted.size();
                 assertThat(exchange(mesh, vip).clientReceived().bytes())
                         .as("nothing from the server")
@@ -227,6 +239,18 @@ class DoubleHboneNetnsTest {
             }
         });
         return result;
+    }
+
+    /**
+     * The state a node's ztunnel is using, from its config dump (not the dump's {@code staticConfig}: that is the
+     * config file read again for the dump, which is ahead of the state until the file watcher has loaded it).
+     */
+    private static JsonNode state(LocalMesh mesh, String node) throws IOException {
+        String response = mesh.http(node, 15000, "/config_dump");
+        assertThat(response).as("config_dump answer").startsWith("HTTP/1.1 200");
+        JsonNode dump = new ObjectMapper().readTree(response.substring(response.indexOf("\r\n\r\n") + 4));
+        ((ObjectNode) dump).remove("staticConfig");
+        return dump;
     }
 
     /** The access log lines of a node's ztunnel for finished connections. */
