@@ -98,16 +98,20 @@ public final class LocalMesh implements AutoCloseable {
     private final Map<String, ManagedProcess> daemons = new LinkedHashMap<>();
     private final Map<String, PodNetns> handles = new LinkedHashMap<>();
     private final List<Path> netnsFiles = new ArrayList<>();
+    private final Map<String, String> networks;
     private String policies = "";
-    private final Map<String, String> applicationTunnels = new LinkedHashMap<>();
+    private final Map<String, Map<String, String>> workloadFields = new LinkedHashMap<>();
+    private final Map<String, Map<String, String>> serviceFields = new LinkedHashMap<>();
 
     private LocalMesh(
             Path dir,
             List<ServiceSpec> services,
             Map<String, String> daemonEnv,
             List<String> jvmOptions,
-            Launch launch) {
+            Launch launch,
+            Map<String, String> networks) {
         this.dir = dir;
+        this.networks = Map.copyOf(networks);
         this.launch = launch;
         this.topology = new Topology();
         this.services = List.copyOf(services);
@@ -159,8 +163,36 @@ public final class LocalMesh implements AutoCloseable {
             @Nullable Function<LocalMesh, String> resolvConf,
             Launch launch)
             throws Exception {
+        return start(
+                dir, nodeNames, pods, namespaceLabels, services, daemonEnv, jvmOptions, resolvConf, launch, Map.of());
+    }
+
+    /**
+     * As above, with the nodes in {@code networks} (node name to network name) on their own networks, one network
+     * per cluster as in a multi-network mesh: the node's daemon gets it as {@code NETWORK}, the node's pods' workloads
+     * (and the daemon's own workload) carry it, and each service's VIP is given on every network of the mesh (each
+     * cluster's control plane publishes the service under its hostname, the VIP on its own network). Nodes not named
+     * stay on the default (empty) network.
+     */
+    public static LocalMesh start(
+            Path dir,
+            List<String> nodeNames,
+            List<PodSpec> pods,
+            Map<String, Map<String, String>> namespaceLabels,
+            List<ServiceSpec> services,
+            Map<String, String> daemonEnv,
+            List<String> jvmOptions,
+            @Nullable Function<LocalMesh, String> resolvConf,
+            Launch launch,
+            Map<String, String> networks)
+            throws Exception {
+        for (String n : networks.keySet()) {
+            if (!nodeNames.contains(n)) {
+                throw new IllegalArgumentException("network given for node " + n + ", which is not in the mesh");
+            }
+        }
         Files.createDirectories(dir);
-        LocalMesh mesh = new LocalMesh(dir, services, daemonEnv, jvmOptions, launch);
+        LocalMesh mesh = new LocalMesh(dir, services, daemonEnv, jvmOptions, launch, networks);
         try {
             int index = 1;
             for (String n : nodeNames) {
@@ -257,6 +289,10 @@ public final class LocalMesh implements AutoCloseable {
         env.put("CA_ADDRESS", "");
         env.put("ZTUNNEL_WORKER_THREADS", "1");
         env.putAll(daemonEnv);
+        String network = networks.get(node);
+        if (network != null) {
+            env.put("NETWORK", network);
+        }
         daemons.put(
                 node,
                 process(
@@ -340,9 +376,45 @@ public final class LocalMesh implements AutoCloseable {
      * rewrites the config.
      */
     public void setApplicationTunnel(String pod, String protocol, int port) throws IOException {
+        setWorkloadField(pod, "applicationTunnel", "{protocol: " + protocol + ", port: " + port + "}");
+    }
+
+    /**
+     * Sets one more field of {@code pod}'s workload in the local config, {@code value} being a YAML flow value (e.g.
+     * {@code networkGateway}, {@code {destination: "net-b/10.0.0.1", hboneMtlsPort: 15008}}), and rewrites the config.
+     */
+    public void setWorkloadField(String pod, String field, String value) throws IOException {
         pod(pod); // must exist
-        applicationTunnels.put(pod, "{protocol: " + protocol + ", port: " + port + "}");
+        workloadFields.computeIfAbsent(pod, p -> new LinkedHashMap<>()).put(field, value);
         writeFiles();
+    }
+
+    /**
+     * Sets one more field of the service named {@code service} in the local config, {@code value} being a YAML flow
+     * value (e.g. {@code subjectAltNames}, {@code ["spiffe://cluster.local/ns/apps/sa/server"]}), and rewrites the
+     * config.
+     */
+    public void setServiceField(String service, String field, String value) throws IOException {
+        if (services.stream().noneMatch(s -> s.name().equals(service))) {
+            throw new IllegalArgumentException("no service " + service + " in the mesh");
+        }
+        serviceFields.computeIfAbsent(service, s -> new LinkedHashMap<>()).put(field, value);
+        writeFiles();
+    }
+
+    private static void appendFields(StringBuilder yaml, @Nullable Map<String, String> fields) {
+        if (fields != null) {
+            fields.forEach(
+                    (k, v) -> yaml.append("  ").append(k).append(": ").append(v).append('\n'));
+        }
+    }
+
+    /** The {@code network:} line of a workload on {@code node}, or nothing on the default network. */
+    private void appendNetwork(StringBuilder yaml, String node) {
+        String network = networks.get(node);
+        if (network != null) {
+            yaml.append("  network: ").append(network).append('\n');
+        }
     }
 
     /** The IP of {@code node} (its daemon's address). */
@@ -475,7 +547,9 @@ public final class LocalMesh implements AutoCloseable {
                     .append(node.ip())
                     .append("\"]\n  protocol: HBONE\n  node: ")
                     .append(node.name())
-                    .append("\n  services: {}\n");
+                    .append('\n');
+            appendNetwork(mesh, node.name());
+            mesh.append("  services: {}\n");
         }
     }
 
@@ -511,10 +585,8 @@ public final class LocalMesh implements AutoCloseable {
                     .append("  canonicalRevision: ")
                     .append(p.labels().getOrDefault("version", "v1"))
                     .append('\n');
-            String tunnel = applicationTunnels.get(p.name());
-            if (tunnel != null) {
-                mesh.append("  applicationTunnel: ").append(tunnel).append('\n');
-            }
+            appendNetwork(mesh, p.node());
+            appendFields(mesh, workloadFields.get(p.name()));
             mesh.append("  services:");
             List<ServiceSpec> member =
                     services.stream().filter(s -> s.pods().contains(p.name())).toList();
@@ -547,14 +619,19 @@ public final class LocalMesh implements AutoCloseable {
                     .append("  hostname: ")
                     .append(hostname(s))
                     .append('\n')
-                    .append("  vips: [\"/")
-                    .append(topology.vip(s.vipIndex()))
-                    .append("\"]\n")
+                    .append("  vips: [")
+                    .append(String.join(
+                            ", ",
+                            vipNetworks().stream()
+                                    .map(n -> "\"" + n + "/" + topology.vip(s.vipIndex()) + "\"")
+                                    .toList()))
+                    .append("]\n")
                     .append("  ports: {")
                     .append(s.port())
                     .append(": ")
                     .append(s.targetPort())
                     .append("}\n");
+            appendFields(mesh, serviceFields.get(s.name()));
         }
         mesh.append("policies:").append(policies.isBlank() ? " []\n" : "\n" + policies);
         atomicWrite(dir.resolve("mesh.yaml"), mesh.toString());
@@ -609,6 +686,14 @@ public final class LocalMesh implements AutoCloseable {
             }
             atomicWrite(dir.resolve(node.getKey()).resolve("pods.yaml"), agent.toString());
         }
+    }
+
+    /** The networks a service VIP is given on: each node's, in node order, once. */
+    private List<String> vipNetworks() {
+        return nodes.keySet().stream()
+                .map(n -> networks.getOrDefault(n, ""))
+                .distinct()
+                .toList();
     }
 
     public static String hostname(ServiceSpec s) {

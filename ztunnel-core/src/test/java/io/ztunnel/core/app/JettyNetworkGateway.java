@@ -38,6 +38,9 @@ import org.eclipse.jetty.util.ssl.SslContextFactory;
  * network's ztunnel). Half-close maps to END_STREAM and {@code shutdownOutput} each way. It records every CONNECT
  * request and the client identity of every TLS session.
  *
+ * <p>The upstream sockets, bound to the gateway's IP, come from an {@link Opener}: created in this thread's network
+ * namespace by default, or inside a pod's when the gateway runs in a pod of a namespaced mesh.
+ *
  * <p>Threading: Jetty's threads deliver stream data and write to the upstream socket (blocking, fine for a test); one
  * virtual thread per stream copies the upstream socket into the stream, waiting for each DATA frame to be written.
  */
@@ -47,11 +50,41 @@ final class JettyNetworkGateway implements AutoCloseable {
     private final Server server = new Server();
     private final InetSocketAddress listen;
     private final InetSocketAddress forwardTo;
+    private final Opener opener;
+
+    /** Creates an upstream socket bound to {@code local}, not yet connected. */
+    @FunctionalInterface
+    interface Opener {
+        Socket open(InetSocketAddress local) throws IOException;
+    }
+
+    /** The default {@link Opener}: a socket made and bound in the calling thread's network namespace. */
+    static Socket bound(InetSocketAddress local) throws IOException {
+        Socket s = new Socket();
+        try {
+            s.bind(local);
+        } catch (IOException e) {
+            closeQuietly(s);
+            throw e;
+        }
+        return s;
+    }
 
     JettyNetworkGateway(InetSocketAddress listen, WorkloadCertificate certificate, InetSocketAddress forwardTo)
             throws Exception {
+        this(listen, certificate, forwardTo, JettyNetworkGateway::bound);
+    }
+
+    /**
+     * Starts the gateway; its listening socket is created on the calling thread (in the caller's network namespace),
+     * its upstream sockets by {@code opener}.
+     */
+    JettyNetworkGateway(
+            InetSocketAddress listen, WorkloadCertificate certificate, InetSocketAddress forwardTo, Opener opener)
+            throws Exception {
         this.listen = listen;
         this.forwardTo = forwardTo;
+        this.opener = opener;
         SslContextFactory.Server tls = new SslContextFactory.Server();
         tls.setKeyStore(keyStore(certificate));
         tls.setKeyStorePassword("pw");
@@ -88,9 +121,14 @@ final class JettyNetworkGateway implements AutoCloseable {
         public Stream.Listener onNewStream(Stream stream, HeadersFrame frame) {
             MetaData.Request request = (MetaData.Request) frame.getMetaData();
             connects.add(request);
-            Socket upstream = new Socket();
+            Socket upstream;
             try {
-                upstream.bind(new InetSocketAddress(listen.getAddress(), 0));
+                upstream = opener.open(new InetSocketAddress(listen.getAddress(), 0));
+            } catch (IOException e) {
+                respond(stream, 503, true);
+                return new Stream.Listener() {};
+            }
+            try {
                 upstream.connect(forwardTo, 5_000);
             } catch (IOException e) {
                 closeQuietly(upstream);
