@@ -6,11 +6,7 @@ import static org.awaitility.Awaitility.await;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.dsl.base.PatchContext;
-import io.fabric8.kubernetes.client.dsl.base.PatchType;
-import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.ztunnel.cni.agent.enrollment.EnrollmentPolicy;
-import io.ztunnel.cni.agent.enrollment.Pod;
 import io.ztunnel.cni.agent.kube.KubePodHooks;
 import io.ztunnel.cni.agent.kube.KubePodSource;
 import io.ztunnel.cni.agent.kube.NetnsFinder;
@@ -31,8 +27,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -40,15 +39,29 @@ import org.junit.jupiter.api.io.TempDir;
  * Kubernetes mode for real, as root: pods are network namespaces made by the test, each with a
  * process in it, found by scanning {@code /proc}; the in-pod rules are programmed by our code; the
  * host probe set lives in a namespace standing in for the node; pods and namespaces come from
- * fabric8's CRUD mock API server; ZDS is real with a daemon-side client.
+ * fabric8's CRUD mock API server ({@link RecordingApiServer}, which records what the agent sent); ZDS is
+ * real with a daemon-side client.
  */
 @RequiresNetns(tools = {"iptables-restore", "ip6tables-restore", "nsenter", "ipset"})
-@EnableKubernetesMockClient(crud = true)
 class KubeNodeAgentNetnsTest {
     private static final String ANNOTATION = "ambient.istio.io/redirection";
 
-    @SuppressWarnings("NullAway.Init") // set by @EnableKubernetesMockClient before each test
+    @SuppressWarnings("NullAway.Init") // set before each test
+    RecordingApiServer api;
+
+    @SuppressWarnings("NullAway.Init") // set before each test
     KubernetesClient client;
+
+    @BeforeEach
+    void apiServer() {
+        api = new RecordingApiServer();
+        client = api.client();
+    }
+
+    @AfterEach
+    void stopApiServer() {
+        api.close();
+    }
 
     @TempDir
     Path dir;
@@ -82,11 +95,10 @@ class KubeNodeAgentNetnsTest {
         return created.getMetadata().getUid();
     }
 
-    private @Nullable String annotation(String name) {
-        var p = client.pods().inNamespace("demo").withName(name).get();
-        return p.getMetadata().getAnnotations() == null
-                ? null
-                : p.getMetadata().getAnnotations().get(ANNOTATION);
+    /** The annotation value the last accepted {@code pods/a/status} patch set (absent: none yet). */
+    private Optional<String> lastAnnotation(String uid) {
+        List<@Nullable String> set = api.statusAnnotations("demo", "a", uid, ANNOTATION);
+        return set.isEmpty() ? Optional.empty() : Optional.of(Objects.toString(set.get(set.size() - 1), "<removed>"));
     }
 
     private void labelNamespace(@Nullable String mode) {
@@ -151,32 +163,7 @@ class KubeNodeAgentNetnsTest {
             HostProbeSnat probes =
                     new HostProbeSnat(CommandRunner.in(hostNetns), RedirectSettings.defaults(), Duration.ofSeconds(10));
             probes.install();
-            KubePodHooks real = new KubePodHooks(client, probes);
-            // fabric8's mock keeps only .status from a pods/status patch; the real API server keeps the
-            // annotation too, so the test copies it onto the pod (see KubeNodeAgentTest#mirror).
-            PodHooks hooks = new PodHooks() {
-                @Override
-                public void addProbeTarget(Pod pod) throws Exception {
-                    real.addProbeTarget(pod);
-                }
-
-                @Override
-                public void removeProbeTarget(Pod pod) throws Exception {
-                    real.removeProbeTarget(pod);
-                }
-
-                @Override
-                public void annotate(Pod pod, PodStatus.State state) {
-                    real.annotate(pod, state);
-                    mirror(pod, "\"" + state.text() + "\"");
-                }
-
-                @Override
-                public void clearAnnotation(Pod pod) {
-                    real.clearAnnotation(pod);
-                    mirror(pod, "null");
-                }
-            };
+            PodHooks hooks = new KubePodHooks(client, probes);
             NodeAgent loop = new NodeAgent(
                     EnrollmentPolicy.defaults(),
                     InpodRedirector.create(RedirectSettings.defaults()),
@@ -189,8 +176,7 @@ class KubeNodeAgentNetnsTest {
                     "node-1",
                     new ProcNetnsFinder(Path.of("/proc")),
                     EnrollmentPolicy.defaults(),
-                    Duration.ofSeconds(20),
-                    false);
+                    Duration.ofSeconds(20));
             try (ZdsClient zdsClient = new ZdsClient(socket, daemon)) {
                 source.start(loop::update);
                 zdsClient.start();
@@ -203,7 +189,13 @@ class KubeNodeAgentNetnsTest {
                 try (PodNetns expected = PodNetns.open(a.path())) {
                     assertThat(add).isEqualTo("add " + uid + " demo/a " + expected.id());
                 }
-                await().atMost(Duration.ofSeconds(10)).until(() -> "enabled".equals(annotation("a")));
+                await().atMost(Duration.ofSeconds(10))
+                        .until(() -> lastAnnotation(uid).equals(Optional.of("enabled")));
+                assertThat(api.podListsAndWatches())
+                        .as("pods are listed and watched for this node only")
+                        .isNotEmpty()
+                        .allMatch(
+                                p -> p.contains("fieldSelector=spec.nodeName=node-1"), "has the node's field selector");
                 assertThat(istioRules(a)).hasSize(18); // with DNS capture (on by default): 2 redirects, the raw table
                 assertThat(istioRules(a)).anyMatch(r -> r.contains("--dport 53") && r.contains("--to-ports 15053"));
                 assertThat(a.exec("ip", "rule")).contains("32764");
@@ -212,7 +204,8 @@ class KubeNodeAgentNetnsTest {
                 labelNamespace(null);
 
                 daemon.await("del of pod a", e -> e.equals("del " + uid));
-                await().atMost(Duration.ofSeconds(10)).until(() -> annotation("a") == null);
+                await().atMost(Duration.ofSeconds(10))
+                        .until(() -> lastAnnotation(uid).equals(Optional.of("<removed>")));
                 assertThat(istioRules(a)).isEmpty();
                 assertThat(a.exec("ip", "rule")).doesNotContain("32764");
                 assertThat(probes.list(IpFamily.V4))
@@ -224,14 +217,5 @@ class KubeNodeAgentNetnsTest {
                 sandbox.destroyForcibly().waitFor();
             }
         }
-    }
-
-    private void mirror(Pod pod, String value) {
-        client.pods()
-                .inNamespace(pod.namespace())
-                .withName(pod.name())
-                .patch(
-                        PatchContext.of(PatchType.JSON_MERGE),
-                        "{\"metadata\":{\"annotations\":{\"" + ANNOTATION + "\":" + value + "}}}");
     }
 }

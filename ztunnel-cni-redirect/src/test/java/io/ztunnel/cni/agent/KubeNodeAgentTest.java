@@ -6,9 +6,6 @@ import static org.awaitility.Awaitility.await;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.dsl.base.PatchContext;
-import io.fabric8.kubernetes.client.dsl.base.PatchType;
-import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.ztunnel.cni.agent.enrollment.EnrollmentPolicy;
 import io.ztunnel.cni.agent.enrollment.Pod;
@@ -43,22 +40,24 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The node agent in Kubernetes mode against fabric8's mock API server in CRUD mode, with the real
- * ZDS server and a daemon-side ZDS client ({@link RecordingDaemon}); only the in-pod rules and the
- * netns lookup are fakes here (they run for real in {@code KubeNodeAgentNetnsTest}). Every step the
- * agent takes is written to one ordered log, so the tests check istio-cni's order too. The mock
- * server cannot match the {@code spec.nodeName} field selector, so the source filters by node on
- * its side here (it does in production too, behind the server's filter).
+ * The node agent in Kubernetes mode against fabric8's mock API server in CRUD mode ({@link
+ * RecordingApiServer}: it records what the agent sent and accepts the production field selector), with
+ * the real ZDS server and a daemon-side ZDS client ({@link RecordingDaemon}); only the in-pod rules and
+ * the netns lookup are fakes here (they run for real in {@code KubeNodeAgentNetnsTest}). Every step the
+ * agent takes is written to one ordered log, so the tests check istio-cni's order too. Annotations are
+ * checked on the patches the API server received.
  */
-@EnableKubernetesMockClient(crud = true)
 class KubeNodeAgentTest {
     private static final String NODE = "node-1";
     private static final String ANNOTATION = "ambient.istio.io/redirection";
 
-    @SuppressWarnings("NullAway.Init") // set by @EnableKubernetesMockClient before each test
+    @SuppressWarnings("NullAway.Init") // set before each test
+    RecordingApiServer api;
+
+    @SuppressWarnings("NullAway.Init") // set before each test
     KubernetesMockServer server;
 
-    @SuppressWarnings("NullAway.Init") // set by @EnableKubernetesMockClient before each test
+    @SuppressWarnings("NullAway.Init") // set before each test
     KubernetesClient client;
 
     @TempDir
@@ -134,14 +133,12 @@ class KubeNodeAgentTest {
                 @Override
                 public void annotate(Pod pod, PodStatus.State state) {
                     real.annotate(pod, state);
-                    mirror(pod, "\"" + state.text() + "\"");
                     steps.add("annotate " + pod.key() + " " + state.text());
                 }
 
                 @Override
                 public void clearAnnotation(Pod pod) {
                     real.clearAnnotation(pod);
-                    mirror(pod, "null");
                     steps.add("unannotate " + pod.key());
                 }
             };
@@ -161,8 +158,7 @@ class KubeNodeAgentTest {
                     return port.deleteWorkload(uid);
                 }
             });
-            source =
-                    new KubePodSource(client, NODE, finder, EnrollmentPolicy.defaults(), Duration.ofSeconds(20), false);
+            source = new KubePodSource(client, NODE, finder, EnrollmentPolicy.defaults(), Duration.ofSeconds(20));
             source.start(loop::update);
         }
 
@@ -174,22 +170,11 @@ class KubeNodeAgentTest {
         }
     }
 
-    /**
-     * The real API server keeps metadata changes made through {@code pods/status} (that is how
-     * istio-cni's annotation lands); fabric8's mock keeps only {@code .status} from such a patch. So
-     * after the agent's status patch the test applies the same change to the pod itself.
-     */
-    private void mirror(Pod pod, String value) {
-        client.pods()
-                .inNamespace(pod.namespace())
-                .withName(pod.name())
-                .patch(
-                        PatchContext.of(PatchType.JSON_MERGE),
-                        "{\"metadata\":{\"annotations\":{\"" + ANNOTATION + "\":" + value + "}}}");
-    }
-
     @BeforeEach
-    void namespaces() {
+    void apiServerAndNamespaces() {
+        api = new RecordingApiServer();
+        server = api.server();
+        client = api.client();
         namespace("demo", Map.of());
         namespace("kube-system", Map.of("istio.io/dataplane-mode", "ambient"));
     }
@@ -202,6 +187,7 @@ class KubeNodeAgentTest {
         if (agent != null) {
             agent.close();
         }
+        api.close();
     }
 
     private Running startAgent() throws IOException {
@@ -268,15 +254,12 @@ class KubeNodeAgentTest {
         return created.getMetadata().getUid();
     }
 
-    private @Nullable String annotation(String ns, String name) {
-        var p = client.pods().inNamespace(ns).withName(name).get();
-        return p == null || p.getMetadata().getAnnotations() == null
-                ? null
-                : p.getMetadata().getAnnotations().get(ANNOTATION);
-    }
-
-    private void awaitAnnotation(String ns, String name, @Nullable String value) {
-        await().atMost(Duration.ofSeconds(10)).until(() -> Objects.equals(annotation(ns, name), value));
+    /** Waits until the last status patch the API server accepted for the pod set the annotation to {@code value}. */
+    private void awaitAnnotation(String ns, String name, String uid, @Nullable String value) {
+        await().atMost(Duration.ofSeconds(10)).until(() -> {
+            List<@Nullable String> set = api.statusAnnotations(ns, name, uid, ANNOTATION);
+            return !set.isEmpty() && Objects.equals(set.get(set.size() - 1), value);
+        });
     }
 
     private static String idOfSelf() throws IOException {
@@ -300,16 +283,23 @@ class KubeNodeAgentTest {
 
         assertThat(daemon.await("add of pod a", e -> e.startsWith("add " + a)))
                 .isEqualTo("add " + a + " demo/a " + idOfSelf());
-        awaitAnnotation("demo", "a", "enabled");
+        awaitAnnotation("demo", "a", a, "enabled");
         await().atMost(Duration.ofSeconds(10)).until(() -> steps.contains("annotate demo/a enabled"));
         assertThat(steps)
                 .containsExactly("rules+ demo/a", "zds-add demo/a", "probe+ demo/a", "annotate demo/a enabled");
         for (String other : List.of("opt-out", "host", "elsewhere")) {
-            assertThat(annotation("demo", other)).as(other).isNull();
+            assertThat(api.statusPatches("demo", other)).as(other).isEmpty();
         }
-        assertThat(annotation("kube-system", "dns"))
+        assertThat(api.statusPatches("kube-system", "dns"))
                 .as("kube-system is excluded")
-                .isNull();
+                .isEmpty();
+        assertThat(api.statusAnnotations("demo", "a", a, ANNOTATION))
+                .as("one patch of a's status")
+                .containsExactly("enabled");
+        assertThat(api.podListsAndWatches())
+                .as("pods are listed and watched for this node only")
+                .isNotEmpty()
+                .allMatch(p -> p.contains("fieldSelector=spec.nodeName=" + NODE), "has the node's field selector");
         assertThat(daemon.events())
                 .noneMatch(e -> e.contains(optOut) || e.contains(host) || e.contains(elsewhere) || e.contains(system));
         assertThat(searched).as("the only netns looked for").containsExactly(a);
@@ -319,7 +309,7 @@ class KubeNodeAgentTest {
         // A pod that starts later in the labelled namespace is enrolled from the watch.
         String late = pod("demo", "late", NODE, "10.1.0.7", Map.of(), false);
         daemon.await("add of the late pod", e -> e.startsWith("add " + late + " demo/late"));
-        awaitAnnotation("demo", "late", "enabled");
+        awaitAnnotation("demo", "late", late, "enabled");
     }
 
     @Test
@@ -327,14 +317,14 @@ class KubeNodeAgentTest {
         String a = pod("demo", "a", NODE, "10.1.0.5", Map.of(), false);
         labelNamespace("demo", "ambient");
         Running running = startAgent();
-        awaitAnnotation("demo", "a", "enabled");
+        awaitAnnotation("demo", "a", a, "enabled");
         daemon.await("add of pod a", e -> e.startsWith("add " + a));
         steps.clear();
 
         labelNamespace("demo", null);
 
         daemon.await("del of pod a", e -> e.equals("del " + a));
-        awaitAnnotation("demo", "a", null);
+        awaitAnnotation("demo", "a", a, null);
         await().atMost(Duration.ofSeconds(10)).until(() -> steps.contains("unannotate demo/a"));
         // istio-cni's order, except that the rules go in two steps around the Del (see NodeAgent#remove).
         assertThat(steps)
@@ -352,8 +342,8 @@ class KubeNodeAgentTest {
         String b = pod("demo", "b", NODE, "10.1.0.6", Map.of(), false);
         labelNamespace("demo", "ambient");
         Running running = startAgent();
-        awaitAnnotation("demo", "a", "enabled");
-        awaitAnnotation("demo", "b", "enabled");
+        awaitAnnotation("demo", "a", a, "enabled");
+        awaitAnnotation("demo", "b", b, "enabled");
 
         client.pods().inNamespace("demo").withName("a").edit(p -> {
             p.getMetadata().setLabels(Map.of("istio.io/dataplane-mode", "none"));
@@ -361,8 +351,11 @@ class KubeNodeAgentTest {
         });
 
         daemon.await("del of pod a", e -> e.equals("del " + a));
-        awaitAnnotation("demo", "a", null);
-        assertThat(annotation("demo", "b")).isEqualTo("enabled");
+        awaitAnnotation("demo", "a", a, null);
+        assertThat(api.statusAnnotations("demo", "b", b, ANNOTATION))
+                .as("b's annotation stays")
+                .endsWith("enabled")
+                .doesNotContainNull();
         assertThat(daemon.events()).doesNotContain("del " + b);
         assertThat(running.loop.statuses().keySet()).containsExactly(b);
     }
@@ -373,8 +366,8 @@ class KubeNodeAgentTest {
         String b = pod("demo", "b", NODE, "10.1.0.6", Map.of(), false);
         labelNamespace("demo", "ambient");
         Running first = startAgent();
-        awaitAnnotation("demo", "a", "enabled");
-        awaitAnnotation("demo", "b", "enabled");
+        awaitAnnotation("demo", "a", a, "enabled");
+        awaitAnnotation("demo", "b", b, "enabled");
         first.close();
         agent = null;
         daemon.await("disconnect", e -> e.equals("disconnected"));
@@ -392,8 +385,8 @@ class KubeNodeAgentTest {
 
         daemon.await("snapshot", e -> e.startsWith("snapshot"));
         assertThat(daemon.events()).contains("add " + a + " demo/a " + idOfSelf());
-        awaitAnnotation("demo", "c", "enabled");
-        awaitAnnotation("demo", "b", null);
+        awaitAnnotation("demo", "c", c, "enabled");
+        awaitAnnotation("demo", "b", b, null);
         assertThat(steps)
                 .as("b's rules are removed, in order")
                 .containsSubsequence(
@@ -401,13 +394,17 @@ class KubeNodeAgentTest {
         assertThat(steps)
                 .as("a was enabled before the restart; no second patch")
                 .doesNotContain("annotate demo/a enabled");
+        assertThat(api.statusAnnotations("demo", "a", a, ANNOTATION))
+                .as("the API server got one patch enabling a in all")
+                .filteredOn("enabled"::equals)
+                .hasSize(1);
         assertThat(running.loop.statuses().keySet()).containsExactlyInAnyOrder(a, c);
     }
 
     @Test
     void apiErrorsOnTheStatusPatchAreRetriedWithoutBlockingOtherPods() throws Exception {
         String a = pod("demo", "a", NODE, "10.1.0.5", Map.of(), false);
-        pod("demo", "b", NODE, "10.1.0.6", Map.of(), false);
+        String b = pod("demo", "b", NODE, "10.1.0.6", Map.of(), false);
         // 403 as while the agent's RBAC binding propagates (the client itself retries 5xx, not 4xx).
         server.expect()
                 .patch()
@@ -421,8 +418,12 @@ class KubeNodeAgentTest {
 
         labelNamespace("demo", "ambient");
 
-        awaitAnnotation("demo", "b", "enabled");
-        awaitAnnotation("demo", "a", "enabled");
+        awaitAnnotation("demo", "b", b, "enabled");
+        awaitAnnotation("demo", "a", a, "enabled");
+        assertThat(api.statusPatches("demo", "a"))
+                .extracting(r -> r.code() / 100)
+                .as("three refused patches (403), then one accepted (2xx)")
+                .containsExactly(4, 4, 4, 2);
         assertThat(StatusServer.metrics(running.loop))
                 .contains("ztunnel_node_agent_failures_total{operation=\"annotation\"} 3\n")
                 .contains("ztunnel_node_agent_pods{state=\"enabled\"} 2\n");
@@ -435,12 +436,12 @@ class KubeNodeAgentTest {
 
     @Test
     void withoutAZtunnelThePodIsAnnotatedPendingThenEnabled() throws Exception {
-        pod("demo", "a", NODE, "10.1.0.5", Map.of(), false);
+        String a = pod("demo", "a", NODE, "10.1.0.5", Map.of(), false);
         labelNamespace("demo", "ambient");
         agent = new Running(dir.resolve("ztunnel.sock")); // no daemon connected yet
-        awaitAnnotation("demo", "a", "pending");
+        awaitAnnotation("demo", "a", a, "pending");
         daemonClient = new ZdsClient(dir.resolve("ztunnel.sock"), daemon);
         daemonClient.start();
-        awaitAnnotation("demo", "a", "enabled");
+        awaitAnnotation("demo", "a", a, "enabled");
     }
 }

@@ -321,6 +321,15 @@ public final class LocalMesh implements AutoCloseable {
         return daemon;
     }
 
+    /** The node agent of {@code node}. */
+    public ManagedProcess agent(String node) {
+        ManagedProcess agent = agents.get(node);
+        if (agent == null) {
+            throw new IllegalArgumentException("no node agent on node " + node + " in the mesh");
+        }
+        return agent;
+    }
+
     /** Waits until the node's daemon answers ready (all its pods' proxies are up). */
     public void awaitReady(String node, Duration timeout) throws InterruptedException {
         long end = System.nanoTime() + timeout.toNanos();
@@ -368,6 +377,16 @@ public final class LocalMesh implements AutoCloseable {
     /** Removes a pod from its node agent's view (and from the mesh config). */
     public void removePod(String name) throws IOException {
         podSpecs.remove(name);
+        writeFiles();
+    }
+
+    /**
+     * Puts back a pod that {@link #removePod} removed (its namespace, built at start, is still there): its node agent
+     * sees it again and the mesh config lists it.
+     */
+    public void addPod(PodSpec spec) throws IOException {
+        pod(spec.name()); // built at start
+        podSpecs.put(spec.name(), spec);
         writeFiles();
     }
 

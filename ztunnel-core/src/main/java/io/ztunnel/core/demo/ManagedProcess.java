@@ -89,6 +89,11 @@ public final class ManagedProcess implements AutoCloseable {
         return log;
     }
 
+    /** The process id (with {@code ip netns exec} the launcher execs the program, so it is the program's). */
+    public long pid() {
+        return process.pid();
+    }
+
     public boolean isAlive() {
         return process.isAlive();
     }

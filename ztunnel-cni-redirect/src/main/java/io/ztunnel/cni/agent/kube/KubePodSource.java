@@ -69,7 +69,6 @@ public final class KubePodSource implements PodSource {
     private final NetnsFinder finder;
     private final EnrollmentPolicy policy;
     private final Duration syncTimeout;
-    private final boolean fieldSelector;
 
     private final LinkedBlockingQueue<Boolean> signals = new LinkedBlockingQueue<>();
     private final Object lock = new Object();
@@ -87,28 +86,16 @@ public final class KubePodSource implements PodSource {
     private long rescanDueNanos = Long.MAX_VALUE;
     private @Nullable ClusterView last;
 
-    public KubePodSource(
-            KubernetesClient client,
-            String nodeName,
-            NetnsFinder finder,
-            EnrollmentPolicy policy,
-            Duration syncTimeout) {
-        this(client, nodeName, finder, policy, syncTimeout, true);
-    }
-
     /**
-     * @param fieldSelector whether the API server filters by node ({@code spec.nodeName}); pods of
-     *     other nodes are dropped here either way. Off only for fabric8's mock server, which matches
-     *     field selectors on {@code metadata.name}/{@code metadata.namespace} only.
+     * Pods are listed and watched with the field selector {@code spec.nodeName=<nodeName>}, so the API server sends
+     * this node's pods only; pods of other nodes are dropped here as well.
      */
     public KubePodSource(
             KubernetesClient client,
             String nodeName,
             NetnsFinder finder,
             EnrollmentPolicy policy,
-            Duration syncTimeout,
-            boolean fieldSelector) {
-        this.fieldSelector = fieldSelector;
+            Duration syncTimeout) {
         this.client = Objects.requireNonNull(client, "client");
         this.nodeName = Objects.requireNonNull(nodeName, "nodeName");
         this.finder = Objects.requireNonNull(finder, "finder");
@@ -135,12 +122,10 @@ public final class KubePodSource implements PodSource {
                 signals.add(Boolean.TRUE);
             }
         };
-        SharedIndexInformer<io.fabric8.kubernetes.api.model.Pod> podInformer = fieldSelector
-                ? client.pods()
-                        .inAnyNamespace()
-                        .withField("spec.nodeName", nodeName)
-                        .runnableInformer(0)
-                : client.pods().inAnyNamespace().runnableInformer(0);
+        SharedIndexInformer<io.fabric8.kubernetes.api.model.Pod> podInformer = client.pods()
+                .inAnyNamespace()
+                .withField("spec.nodeName", nodeName)
+                .runnableInformer(0);
         SharedIndexInformer<io.fabric8.kubernetes.api.model.Namespace> nsInformer =
                 client.namespaces().runnableInformer(0);
         for (SharedIndexInformer<?> i : List.of(podInformer, nsInformer)) {
