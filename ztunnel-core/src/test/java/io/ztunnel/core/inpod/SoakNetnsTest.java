@@ -9,6 +9,7 @@ import io.ztunnel.cni.testing.RequiresNetns;
 import io.ztunnel.core.demo.LocalMesh;
 import io.ztunnel.core.demo.ManagedProcess;
 import io.ztunnel.core.demo.Shell;
+import io.ztunnel.core.testing.EchoServerMain;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
@@ -219,37 +220,17 @@ class SoakNetnsTest {
 
     /** An echo server in a separate process (its own descriptor limit) in {@code pod}'s namespace. */
     private Process echoServer(String pod, int port) throws Exception {
-        String script = """
-                import asyncio, resource, sys
-                soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-                resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-                async def handle(r, w):
-                    try:
-                        while True:
-                            d = await r.read(65536)
-                            if not d:
-                                break
-                            w.write(d)
-                            await w.drain()
-                    except Exception:
-                        pass
-                    finally:
-                        w.close()
-                async def main():
-                    srv = await asyncio.start_server(handle, sys.argv[1], int(sys.argv[2]), backlog=4096)
-                    print("listening", flush=True)
-                    async with srv:
-                        await srv.serve_forever()
-                asyncio.run(main())
-                """;
         Process p = new ProcessBuilder(
                         "ip",
                         "netns",
                         "exec",
                         mesh.pod(pod).netns(),
-                        "python3",
-                        "-c",
-                        script,
+                        ProcessHandle.current().info().command().orElse("java"),
+                        "-Xmx256m",
+                        "-XX:+UseSerialGC",
+                        "-cp",
+                        System.getProperty("java.class.path"),
+                        EchoServerMain.class.getName(),
                         mesh.pod(pod).ip(),
                         Integer.toString(port))
                 .redirectErrorStream(true)
