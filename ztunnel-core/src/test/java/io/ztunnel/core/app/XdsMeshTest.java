@@ -11,7 +11,6 @@ import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import io.ztunnel.core.config.Config;
-import io.ztunnel.core.config.Env;
 import io.ztunnel.core.control.XdsProtos;
 import io.ztunnel.core.identity.CertificateManager;
 import io.ztunnel.core.identity.SpiffeId;
@@ -24,7 +23,6 @@ import java.net.Proxy;
 import java.net.Socket;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
@@ -88,25 +86,7 @@ class XdsMeshTest {
     }
 
     private Config config(String workload, String ip, Map<String, String> extra) throws Exception {
-        Path root = istiod.writeRoot(dir.resolve("istiod-root.pem"));
-        Map<String, String> env = new HashMap<>();
-        env.put("PROXY_MODE", "dedicated");
-        env.put("PROXY_WORKLOAD_INFO", workload);
-        env.put("PROXY_BIND_ADDRESS", ip);
-        env.put("XDS_ADDRESS", istiod.address());
-        env.put("CA_ADDRESS", istiod.address());
-        env.put("XDS_ROOT_CA", root.toString());
-        env.put("CA_ROOT_CA", root.toString());
-        env.put("AUTH_TOKEN", "mesh-token");
-        env.put("INSTANCE_IP", ip);
-        env.put("POD_NAME", "ztunnel-" + ip);
-        env.put("POD_NAMESPACE", "istio-system");
-        env.put("ADMIN_PORT", "0");
-        env.put("STATS_PORT", "0");
-        env.put("READINESS_PORT", "0");
-        env.put("ZTUNNEL_WORKER_THREADS", "1");
-        env.putAll(extra);
-        return Config.from(new Env(env));
+        return IstiodDaemons.config(istiod, dir, workload, ip, extra);
     }
 
     private Socket connect(String ip, int port) throws Exception {
