@@ -11,6 +11,7 @@ import io.ztunnel.cni.rules.InpodRuleSet;
 import io.ztunnel.cni.rules.PodOverrides;
 import io.ztunnel.cni.rules.RedirectSettings;
 import io.ztunnel.cni.zds.WorkloadInfo;
+import io.ztunnel.cni.zds.ZdsException;
 import io.ztunnel.cni.zds.ZdsServer.SnapshotEntry;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -44,8 +45,10 @@ import org.slf4j.LoggerFactory;
  * in-pod rules ({@link InpodRedirector}), then send {@code AddWorkload} with the netns fd over ZDS.
  * The pod is {@code enabled} once a daemon ACKs; a NACK or "no ztunnel connection" leaves it {@code
  * pending} with its rules in place, and the add is retried with a per-pod backoff of 5 ms doubling
- * to 5 s. A failure to open the namespace or apply the rules is {@code error: ...}, retried the same
- * way. A pod whose annotations change gets its rules re-applied.
+ * to 5 s. A pod whose annotation already said {@code enabled} when this agent found it (it was
+ * enrolled before an agent restart) keeps that annotation while no ztunnel is connected: it is in
+ * the snapshot the reconnecting ztunnel receives. A failure to open the namespace or apply the
+ * rules is {@code error: ...}, retried the same way. A pod whose annotations change gets its rules re-applied.
  *
  * <p>With {@link PodHooks} (Kubernetes mode) an accepted pod's IPs then go into the host probe set
  * and its {@code ambient.istio.io/redirection} annotation is set to {@code enabled} ({@code
@@ -372,6 +375,12 @@ public final class NodeAgent implements AutoCloseable {
         }
         t.pendingReason = reason;
         countFailure("zds_add");
+        if (t.reported == PodStatus.State.ENABLED && cause instanceof ZdsException z && z.isNoConnection()) {
+            // Enrolled before this agent started and no ztunnel connected yet (it reconnects after an
+            // agent restart): the pod is in the snapshot that ztunnel gets, so its annotation stays.
+            // Marking it pending would patch every enrolled pod twice on each agent restart.
+            return;
+        }
         if (t.reported != PodStatus.State.PENDING) {
             try {
                 hooks.annotate(t.pod, PodStatus.State.PENDING);

@@ -154,8 +154,7 @@ public final class ZdsServer implements AutoCloseable {
             newest = connections.peekLast();
         }
         if (newest == null) {
-            return CompletableFuture.failedFuture(
-                    ZdsException.failed("no ztunnel connection (AddWorkload for uid " + uid + ")", null));
+            return CompletableFuture.failedFuture(ZdsException.noConnection("AddWorkload for uid " + uid));
         }
         return newest.enqueue(new Request("AddWorkload uid " + uid, bytes, netns));
     }

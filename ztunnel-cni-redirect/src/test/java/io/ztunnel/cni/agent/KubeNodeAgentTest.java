@@ -371,6 +371,8 @@ class KubeNodeAgentTest {
         first.close();
         agent = null;
         daemon.await("disconnect", e -> e.equals("disconnected"));
+        Objects.requireNonNull(daemonClient).close(); // ztunnel reconnects only after the agent started
+        daemonClient = null;
 
         // While no agent runs: b opts out, c starts.
         client.pods().inNamespace("demo").withName("b").edit(p -> {
@@ -381,7 +383,18 @@ class KubeNodeAgentTest {
         daemon.clear();
         steps.clear();
 
-        Running running = startAgent();
+        Running running = new Running(dir.resolve("ztunnel.sock"));
+        agent = running;
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> steps.contains("zds-add demo/a")
+                        && running.loop.statuses().containsKey(a)
+                        && running.loop.statuses().get(a).message().startsWith("no ztunnel connection"));
+        assertThat(api.statusAnnotations("demo", "a", a, ANNOTATION))
+                .as("a stays enabled while no ztunnel is connected")
+                .last()
+                .isEqualTo("enabled");
+        daemonClient = new ZdsClient(dir.resolve("ztunnel.sock"), daemon);
+        daemonClient.start();
 
         daemon.await("snapshot", e -> e.startsWith("snapshot"));
         assertThat(daemon.events()).contains("add " + a + " demo/a " + idOfSelf());
@@ -393,7 +406,7 @@ class KubeNodeAgentTest {
                         "probe- demo/b", "capture- demo/b", "zds-del " + b, "rules- demo/b", "unannotate demo/b");
         assertThat(steps)
                 .as("a was enabled before the restart; no second patch")
-                .doesNotContain("annotate demo/a enabled");
+                .doesNotContain("annotate demo/a enabled", "annotate demo/a pending");
         assertThat(api.statusAnnotations("demo", "a", a, ANNOTATION))
                 .as("the API server got one patch enabling a in all")
                 .filteredOn("enabled"::equals)

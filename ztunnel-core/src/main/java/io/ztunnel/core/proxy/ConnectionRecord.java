@@ -180,6 +180,15 @@ public final class ConnectionRecord implements ConnectionObserver {
         }
     }
 
+    /**
+     * Records why the connection is about to be closed without closing it yet: when one daemon cuts many
+     * connections at once, a connection that ends as a side effect of another's close (the inbound half of an HBONE
+     * pair that both ends in this daemon) reports the same reason.
+     */
+    public void closing(String reason) {
+        closeReason = reason;
+    }
+
     /** Closes the connection now, recording why (the pod left, the drain ended). */
     public void abort(String reason) {
         abort(reason, null);

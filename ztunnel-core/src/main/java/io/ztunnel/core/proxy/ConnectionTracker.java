@@ -73,9 +73,16 @@ public final class ConnectionTracker {
         return CompletableFuture.allOf(ended.toArray(CompletableFuture[]::new)).thenApply(v -> null);
     }
 
-    /** Closes every live connection (end of drain). */
+    /**
+     * Closes every live connection (end of drain). Every record gets the reason before the first is closed, since
+     * closing one can end another first.
+     */
     public void abortAll(String reason) {
-        for (Live l : live.values()) {
+        List<Live> all = List.copyOf(live.values());
+        for (Live l : all) {
+            l.record().closing(reason);
+        }
+        for (Live l : all) {
             l.record().abort(reason);
         }
     }

@@ -4,6 +4,7 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
@@ -46,7 +47,26 @@ final class FakeUpstream implements AutoCloseable {
     private final Channel tcp;
 
     FakeUpstream(EventLoopGroup group) throws InterruptedException {
-        udp = new Bootstrap()
+        // UDP takes a free port, TCP the same number; another process may hold that TCP port, so try a few.
+        Channel u;
+        ChannelFuture t;
+        for (int attempt = 1; ; attempt++) {
+            u = bindUdp(group);
+            t = bindTcp(group, ((InetSocketAddress) u.localAddress()).getPort()).await();
+            if (t.isSuccess()) {
+                break;
+            }
+            u.close().sync();
+            if (attempt == 10) {
+                throw new IllegalStateException("no port free for both UDP and TCP", t.cause());
+            }
+        }
+        udp = u;
+        tcp = t.channel();
+    }
+
+    private Channel bindUdp(EventLoopGroup group) throws InterruptedException {
+        return new Bootstrap()
                 .group(group)
                 .channel(NioDatagramChannel.class)
                 .handler(new ChannelInitializer<Channel>() {
@@ -62,8 +82,10 @@ final class FakeUpstream implements AutoCloseable {
                 .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
                 .sync()
                 .channel();
-        int port = ((InetSocketAddress) udp.localAddress()).getPort();
-        tcp = new ServerBootstrap()
+    }
+
+    private ChannelFuture bindTcp(EventLoopGroup group, int port) {
+        return new ServerBootstrap()
                 .group(group)
                 .channel(NioServerSocketChannel.class)
                 .childHandler(new ChannelInitializer<Channel>() {
@@ -72,9 +94,7 @@ final class FakeUpstream implements AutoCloseable {
                         ch.pipeline().addLast(new TcpDnsQueryDecoder(), new TcpDnsResponseEncoder(), new Answer(false));
                     }
                 })
-                .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port))
-                .sync()
-                .channel();
+                .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
     }
 
     InetSocketAddress address() {
