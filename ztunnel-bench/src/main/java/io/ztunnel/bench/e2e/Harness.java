@@ -385,7 +385,8 @@ public final class Harness {
             startServers(mesh, dir);
             Endpoint meshed = new Endpoint(pods.clientNs, pods.serverIp, APP_PORT);
             Endpoint direct = new Endpoint(pods.plainClientNs, pods.plainServerIp, APP_PORT);
-            loadgen(meshed, "cps", "4", str(secs(10, 3))); // JIT warm-up of the dial path, not counted
+            // JIT warm-up of the dial path, not counted (-Dbench.fresh.warmup=<seconds> to change it)
+            loadgen(meshed, "cps", "4", System.getProperty("bench.fresh.warmup", str(secs(10, 3))));
             String s = str(secs(5, 2));
             double d = num(loadgen(direct, "cps", "4", s), "perSecond");
             long opens0 = activeOpens(pods.clientNs);
