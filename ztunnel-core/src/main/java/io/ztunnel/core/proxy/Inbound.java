@@ -25,6 +25,7 @@ import io.ztunnel.core.state.StateStore;
 import io.ztunnel.core.state.Workload;
 import io.ztunnel.core.util.Errors;
 import io.ztunnel.core.util.LogSpan;
+import io.ztunnel.core.util.LogValues;
 import io.ztunnel.metrics.ResponseFlags;
 import java.net.Inet6Address;
 import java.net.InetAddress;
@@ -284,7 +285,7 @@ public final class Inbound {
             }
             if (!f.isSuccess()) {
                 log.atDebug()
-                        .addKeyValue("upstream", dialed)
+                        .addKeyValue("upstream", LogValues.address(dialed))
                         .addKeyValue("error", Errors.message(f.cause()))
                         .addKeyValue(LogSpan.KEY, down.logSpan())
                         .log("inbound upstream connect failed");
