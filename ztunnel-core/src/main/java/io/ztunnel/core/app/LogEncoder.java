@@ -199,11 +199,14 @@ public final class LogEncoder extends EncoderBase<ILoggingEvent> {
      * The span the event was logged in: a {@link LogSpan} value among its fields, else, on the xDS client's thread, the
      * connection attempt it set in the MDC ({@link DeltaAdsClient#LOG_CONNECTION_KEY}) as {@code xds{id=N}}; or null.
      */
-    private static @Nullable LogSpan span(ILoggingEvent event, List<KeyValuePair> fields) {
+    private @Nullable LogSpan span(ILoggingEvent event, List<KeyValuePair> fields) {
         for (KeyValuePair kv : fields) {
             if (kv.value instanceof LogSpan span) {
                 return span;
             }
+        }
+        if (!(getContext() instanceof LoggerContext context) || context.getMDCAdapter() == null) {
+            return null; // a context without an MDC (tests): the event has none to read
         }
         Map<String, String> mdc = event.getMDCPropertyMap();
         String xds = mdc == null ? null : mdc.get(DeltaAdsClient.LOG_CONNECTION_KEY);
