@@ -16,7 +16,8 @@ import org.jspecify.annotations.Nullable;
  * chain root first (plain: after the target; JSON: one key per span after the fields). A {@code null} span is simply
  * no span. Spans are created once per proxy or connection, not per line, and never read thread-local state: a line
  * carries exactly the span its call site names, whichever event loop it runs on, and a line whose level is off costs
- * nothing (SLF4J's no-op builder drops the pair).
+ * nothing (SLF4J's no-op builder drops the pair). One exception: the xDS client (a module without this type) runs on a
+ * thread of its own and puts its attempt number in the MDC there, which the encoder writes as {@code xds{id=N}}.
  *
  * <p>Field values are written as upstream's {@code %} (display) fields: their text bare in the plain format and a
  * string in JSON, except numbers and booleans, which stay typed; socket addresses as {@code ip:port} ({@code
