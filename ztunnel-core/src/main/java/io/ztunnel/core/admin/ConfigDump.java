@@ -444,12 +444,54 @@ public final class ConfigDump {
      * The {@code config} section: the runtime configuration under upstream's key names and encodings (durations
      * {@code {"nanos","secs"}}, addresses {@code {"Localhost":[ipv6, port]}} or {@code {"SocketAddr": "[::]:15020"}},
      * absent values {@code null}), plus our own knobs ({@code ca}, {@code localCaDir}, {@code tls12Enabled},
-     * {@code compliancePolicy}, {@code proxyBindAddress}). Keys whose feature is not here yet describe what we do
-     * ({@code dnsResolverCfg} is {@code null}: upstream shows its resolver library's settings there).
+     * {@code compliancePolicy}, {@code proxyBindAddress}). {@code dnsResolverCfg} and {@code dnsResolverOpts} are
+     * {@link DnsResolver#NONE}: no {@code resolv.conf} read.
      *
      * @param caDescription which certificate authority is in use
      */
     public static Map<String, Object> config(Config c, String caDescription) {
+        return config(c, caDescription, DnsResolver.NONE);
+    }
+
+    /**
+     * The upstream DNS resolution the daemon does (the DNS proxy's forwarder), from the {@code resolv.conf} it read:
+     * {@code config.dnsResolverCfg} and {@code config.dnsResolverOpts} in upstream's shape, its resolver library's
+     * configuration types as they serialize (snake_case keys inside the two camelCase keys).
+     *
+     * @param domain the {@code domain} line, or null
+     * @param search the search list
+     * @param nameservers the upstream servers, in order (each is asked over UDP, and over TCP for a truncated answer)
+     * @param timeout one upstream answer's timeout
+     * @param attempts rounds over the servers
+     * @param ndots {@code options ndots:N}
+     * @param edns0 {@code options edns0}
+     * @param rotate {@code options rotate}
+     */
+    public record DnsResolver(
+            @Nullable String domain,
+            List<String> search,
+            List<InetSocketAddress> nameservers,
+            Duration timeout,
+            int attempts,
+            int ndots,
+            boolean edns0,
+            boolean rotate) {
+        /** Nothing read (the DNS proxy is off): no servers, the resolver defaults. */
+        public static final DnsResolver NONE =
+                new DnsResolver(null, List.of(), List.of(), Duration.ofSeconds(5), 2, 1, false, false);
+
+        public DnsResolver {
+            search = List.copyOf(search);
+            nameservers = List.copyOf(nameservers);
+        }
+    }
+
+    /**
+     * {@code config} with the DNS resolution described by {@code dns} (see {@link #config(Config, String)}).
+     *
+     * @param caDescription which certificate authority is in use
+     */
+    public static Map<String, Object> config(Config c, String caDescription, DnsResolver dns) {
         boolean ipv6 = c.ipv6Enabled();
         String wildcard = ipv6 ? "[::]" : "0.0.0.0";
         Config.Ports ports = c.ports();
@@ -470,8 +512,8 @@ public final class ConfigDump {
                 dnsLiteral != null
                         ? Map.of("SocketAddr", address(dnsLiteral))
                         : Map.of("Localhost", List.of(ipv6, c.dns().port())));
-        m.put("dnsResolverCfg", null);
-        m.put("dnsResolverOpts", null);
+        m.put("dnsResolverCfg", resolverConfig(dns));
+        m.put("dnsResolverOpts", resolverOptions(dns, ipv6));
         m.put("enableEnhancedBaggage", c.responseBaggage());
         m.put("fakeCa", c.upstream().fakeCa());
         m.put("fakeSelfInbound", false);
@@ -530,6 +572,62 @@ public final class ConfigDump {
         m.put("tls12Enabled", c.tls().tls12Enabled());
         m.put("compliancePolicy", c.tls().postQuantumOnly() ? "pqc" : null);
         m.put("proxyBindAddress", NetUtil.toAddressString(c.bindAddress()));
+        return m;
+    }
+
+    /** Upstream's {@code ResolverConfig}: {@code domain}, {@code search}, {@code name_servers} (UDP then TCP each). */
+    private static Map<String, Object> resolverConfig(DnsResolver dns) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("domain", dns.domain());
+        m.put("search", dns.search());
+        List<Object> servers = new ArrayList<>();
+        for (InetSocketAddress server : dns.nameservers()) {
+            for (String protocol : List.of("udp", "tcp")) {
+                Map<String, Object> ns = new LinkedHashMap<>();
+                ns.put("socket_addr", address(server));
+                ns.put("protocol", protocol);
+                ns.put("tls_dns_name", null);
+                ns.put("http_endpoint", null);
+                ns.put("trust_negative_responses", false);
+                ns.put("bind_addr", null);
+                servers.add(ns);
+            }
+        }
+        m.put("name_servers", servers);
+        return m;
+    }
+
+    /**
+     * Upstream's {@code ResolverOpts}, every key, with the values of our forwarder: the file's {@code ndots},
+     * {@code timeout}, {@code attempts}, {@code rotate} and {@code edns0}; upstream's {@code ip_strategy} by
+     * {@code IPV6_ENABLED}; and what the forwarder does where upstream's resolver library differs: no answer cache
+     * ({@code cache_size} 0), one server at a time in the file's order ({@code num_concurrent_reqs} 1,
+     * {@code UserProvidedOrder}), no hosts file ({@code Never}).
+     */
+    private static Map<String, Object> resolverOptions(DnsResolver dns, boolean ipv6) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("ndots", dns.ndots());
+        m.put("timeout", duration(dns.timeout()));
+        m.put("attempts", dns.attempts());
+        m.put("rotate", dns.rotate());
+        m.put("check_names", true);
+        m.put("edns0", dns.edns0());
+        m.put("validate", false);
+        m.put("ip_strategy", ipv6 ? "Ipv4AndIpv6" : "Ipv4Only");
+        m.put("cache_size", 0);
+        m.put("use_hosts_file", "Never");
+        m.put("positive_min_ttl", null);
+        m.put("negative_min_ttl", null);
+        m.put("positive_max_ttl", null);
+        m.put("negative_max_ttl", null);
+        m.put("num_concurrent_reqs", 1);
+        m.put("preserve_intermediates", true);
+        m.put("try_tcp_on_error", false);
+        m.put("server_ordering_strategy", "UserProvidedOrder");
+        m.put("recursion_desired", true);
+        m.put("avoid_local_udp_ports", List.of());
+        m.put("os_port_selection", false);
+        m.put("case_randomization", false);
         return m;
     }
 

@@ -13,6 +13,7 @@ import io.ztunnel.core.control.ControlPlane;
 import io.ztunnel.core.control.ConversionException;
 import io.ztunnel.core.control.LocalConfigSource;
 import io.ztunnel.core.dns.DnsProxy;
+import io.ztunnel.core.dns.ResolvConf;
 import io.ztunnel.core.identity.CertificateAuthority;
 import io.ztunnel.core.identity.CertificateManager;
 import io.ztunnel.core.identity.CrlManager;
@@ -102,6 +103,7 @@ public final class Daemon implements AutoCloseable {
     private final @Nullable CrlManager crl;
     private final Consumer<String> fatal;
     private @Nullable InpodManager inpod;
+    private @Nullable DnsProxy dnsProxy;
     private @Nullable ZdsClient zds;
     private @Nullable InetSocketAddress adminAddress;
     private @Nullable InetSocketAddress readinessAddress;
@@ -302,8 +304,14 @@ public final class Daemon implements AutoCloseable {
         });
     }
 
-    private DnsProxy dns() {
-        return DnsProxy.create(config, store, dataPlane, transport.isEpoll(), metrics.dns());
+    /** The DNS proxy, made (and its {@code resolv.conf} read) once: its servers and {@code /config_dump} share it. */
+    private synchronized DnsProxy dns() {
+        DnsProxy made = dnsProxy;
+        if (made == null) {
+            made = DnsProxy.create(config, store, dataPlane, transport.isEpoll(), metrics.dns());
+            dnsProxy = made;
+        }
+        return made;
     }
 
     /**
@@ -494,7 +502,21 @@ public final class Daemon implements AutoCloseable {
         dump.put("certificates", ConfigDump.certificates(certificates.status()));
         // The build records no git revision or tree status: both are "unknown".
         dump.put("version", ConfigDump.version(Main.VERSION, "unknown", "unknown", config.istioVersion()));
-        dump.put("config", ConfigDump.config(config, ca.describe()));
+        ResolvConf resolv = dns().resolvConf();
+        dump.put(
+                "config",
+                ConfigDump.config(
+                        config,
+                        ca.describe(),
+                        new ConfigDump.DnsResolver(
+                                resolv.domain(),
+                                resolv.search(),
+                                resolv.nameservers(),
+                                resolv.timeout(),
+                                resolv.attempts(),
+                                resolv.ndots(),
+                                resolv.edns0(),
+                                resolv.rotate())));
         if (inpod != null) {
             dump.put("workloadState", ConfigDump.workloadState(inpod.state(), connections.snapshot()));
         }

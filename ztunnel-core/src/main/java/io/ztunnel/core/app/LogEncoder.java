@@ -7,12 +7,15 @@ import ch.qos.logback.classic.spi.IThrowableProxy;
 import ch.qos.logback.classic.spi.ThrowableProxyUtil;
 import ch.qos.logback.core.encoder.EncoderBase;
 import io.ztunnel.core.util.JsonText;
+import io.ztunnel.core.util.LogSpan;
 import io.ztunnel.core.util.LogValues;
+import io.ztunnel.xds.ads.DeltaAdsClient;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.time.LocalDateTime;
 import java.time.ZoneOffset;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.event.KeyValuePair;
@@ -21,15 +24,18 @@ import org.slf4j.event.KeyValuePair;
  * Writes log events the way Istio's ztunnel does, one line per event, in its plain format or (with {@link #setJson})
  * its JSON format.
  *
- * <p>Plain: {@code <time>TAB<level>TAB<target>[TAB<message>TAB<fields>]}, e.g. {@code
+ * <p>Plain: {@code <time>TAB<level>TAB<target>[:<span>{k=v …}]*[TAB<message>TAB<fields>]}, e.g. {@code
  * 2026-10-10T01:00:04.396760Z	info	access	connection complete	src.addr=10.0.0.1:4000 direction="outbound"
  * bytes_sent=84}. The time is RFC 3339 UTC with microseconds; the level lower case; the target the upstream module name
  * without {@code ztunnel::} ({@link LogTargets}); the message raw and always followed by a TAB; then the structured
  * key-value fields separated by spaces, their values written by kind ({@link LogValues}): text quoted with Rust's
- * escapes, numbers, booleans and display values bare; null fields left out.
+ * escapes, numbers, booleans and display values bare; null fields left out. The spans of an event logged inside
+ * one ({@link LogSpan}, passed as a key-value pair) follow the target root first, each after a colon: {@code
+ * proxy::inbound:proxy{wl=ns/a}:inbound{id=4bf9… peer=10.0.0.1:40000}}.
  *
  * <p>JSON: one compact object, keys {@code level}, {@code time}, {@code scope} (the full target), {@code message}, then
- * the fields flat at the top level in the order logged; numbers and booleans typed, everything else a string.
+ * the fields flat at the top level in the order logged; numbers and booleans typed, everything else a string; then one
+ * key per span, root first, each an object of the span's fields ({@code "inbound":{"id":"4bf9…","peer":"…"}}).
  *
  * <p>A throwable attached to an event is written as one more field ({@code error}, or {@code cause} when the event has
  * an {@code error} field already) holding its message chain, so an event stays one line. Its stack trace follows only
@@ -91,11 +97,16 @@ public final class LogEncoder extends EncoderBase<ILoggingEvent> {
         time(event.getInstant(), out);
         out.append('\t').append(level(event.getLevel())).append('\t');
         out.append(LogTargets.shortTarget(LogTargets.target(event.getLoggerName())));
-        String message = event.getFormattedMessage();
         List<KeyValuePair> fields = fields(event);
+        LogSpan span = span(event, fields);
+        if (span != null) {
+            out.append(':');
+            span.appendTo(out);
+        }
+        String message = event.getFormattedMessage();
         IThrowableProxy thrown = event.getThrowableProxy();
         boolean hasMessage = message != null && !message.isEmpty();
-        if (hasMessage || !fields.isEmpty() || thrown != null) {
+        if (hasMessage || hasFields(fields) || thrown != null) {
             out.append('\t');
         }
         if (hasMessage) {
@@ -103,7 +114,7 @@ public final class LogEncoder extends EncoderBase<ILoggingEvent> {
         }
         boolean first = true;
         for (KeyValuePair kv : fields) {
-            if (kv.value == null || kv.key == null || kv.key.startsWith("log.")) {
+            if (skipped(kv)) {
                 continue;
             }
             if (!first) {
@@ -138,7 +149,7 @@ public final class LogEncoder extends EncoderBase<ILoggingEvent> {
         }
         List<KeyValuePair> fields = fields(event);
         for (KeyValuePair kv : fields) {
-            if (kv.value == null || kv.key == null || kv.key.startsWith("log.")) {
+            if (skipped(kv)) {
                 continue;
             }
             out.append(',');
@@ -157,7 +168,72 @@ public final class LogEncoder extends EncoderBase<ILoggingEvent> {
                 jsonString(stripTrailingNewline(ThrowableProxyUtil.asString(thrown)), out);
             }
         }
+        LogSpan span = span(event, fields);
+        if (span != null) {
+            jsonSpans(span, out);
+        }
         out.append("}\n");
+    }
+
+    /** One key per span, root first: the span's name, then an object of its fields. */
+    private static void jsonSpans(LogSpan span, StringBuilder out) {
+        LogSpan parent = span.parent();
+        if (parent != null) {
+            jsonSpans(parent, out);
+        }
+        out.append(',');
+        jsonString(span.name(), out);
+        out.append(":{");
+        for (int i = 0; i < span.fieldCount(); i++) {
+            if (i > 0) {
+                out.append(',');
+            }
+            jsonString(span.key(i), out);
+            out.append(':');
+            jsonValue(span.value(i), out);
+        }
+        out.append('}');
+    }
+
+    /**
+     * The span the event was logged in: a {@link LogSpan} value among its fields, else, on the xDS client's thread, the
+     * connection attempt it set in the MDC ({@link DeltaAdsClient#LOG_CONNECTION_KEY}) as {@code xds{id=N}}; or null.
+     */
+    private @Nullable LogSpan span(ILoggingEvent event, List<KeyValuePair> fields) {
+        for (KeyValuePair kv : fields) {
+            if (kv.value instanceof LogSpan span) {
+                return span;
+            }
+        }
+        if (!(getContext() instanceof LoggerContext context) || context.getMDCAdapter() == null) {
+            return null; // a context without an MDC (tests): the event has none to read
+        }
+        Map<String, String> mdc = event.getMDCPropertyMap();
+        String xds = mdc == null ? null : mdc.get(DeltaAdsClient.LOG_CONNECTION_KEY);
+        if (xds != null) {
+            Object id = xds;
+            try {
+                id = Long.parseLong(xds);
+            } catch (NumberFormatException e) {
+                // not a number: shown as text
+            }
+            return LogSpan.of(null, "xds", "id", id);
+        }
+        return null;
+    }
+
+    /** Fields not written as fields: null values, {@code log.*} (as upstream) and the span. */
+    private static boolean skipped(KeyValuePair kv) {
+        return kv.value == null || kv.key == null || kv.key.startsWith("log.") || kv.value instanceof LogSpan;
+    }
+
+    private static boolean hasFields(List<KeyValuePair> fields) {
+        for (KeyValuePair kv : fields) {
+            if (!skipped(kv)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static List<KeyValuePair> fields(ILoggingEvent event) {

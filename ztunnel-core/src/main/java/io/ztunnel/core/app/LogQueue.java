@@ -5,6 +5,7 @@ import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.classic.spi.LoggingEvent;
 import ch.qos.logback.core.Appender;
+import io.ztunnel.core.util.LogSpan;
 import io.ztunnel.core.util.LogValues;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,8 +19,9 @@ import org.slf4j.event.KeyValuePair;
  * wait until there is room (back-pressure, as upstream's writer): no line is ever dropped, whatever its level.
  *
  * <p>Field values that could change after the call (a channel, whose text shows its state) are turned into their
- * text when the event is queued, so a line shows the value at the moment it was logged. Text, numbers, booleans and
- * {@link LogValues.Display} values are immutable and kept as they are (their kind decides the quoting).
+ * text when the event is queued, so a line shows the value at the moment it was logged. Text, numbers, booleans,
+ * {@link LogValues.Display} values and {@link LogSpan}s are immutable and kept as they are (their kind decides the
+ * quoting).
  *
  * <p>Threading: events are queued from any thread; the worker alone writes to the wrapped appender. {@link #stop()}
  * writes out what is queued (for at most {@value #FLUSH_MILLIS} ms) before it returns.
@@ -69,6 +71,7 @@ final class LogQueue extends AsyncAppender {
                 || value instanceof Number
                 || value instanceof Boolean
                 || value instanceof Character
-                || value instanceof LogValues.Display;
+                || value instanceof LogValues.Display
+                || value instanceof LogSpan;
     }
 }

@@ -77,6 +77,11 @@ public final class DnsProxy {
         return new DnsProxy(config, store, dataPlane, epoll, new DnsTelemetry(metrics), new DnsForwarder(upstream));
     }
 
+    /** The upstream resolvers' settings in use (read from {@link ResolvConf#SYSTEM} when the proxy is on). */
+    public ResolvConf resolvConf() {
+        return forwarder.conf();
+    }
+
     public boolean enabled() {
         return config.dns().enabled();
     }

@@ -21,6 +21,7 @@ import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.ztunnel.core.util.Errors;
+import io.ztunnel.core.util.LogSpan;
 import io.ztunnel.metrics.DnsMetrics;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -80,6 +81,7 @@ public final class DnsServer implements AutoCloseable {
                 .addKeyValue("workload", service.local().info())
                 .addKeyValue("addresses", server.addresses())
                 .addKeyValue("where", sockets.description())
+                .addKeyValue(LogSpan.KEY, service.local().dnsSpan())
                 .log("DNS proxy started");
         return server;
     }
@@ -219,7 +221,10 @@ public final class DnsServer implements AutoCloseable {
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             // A UDP socket reports ICMP errors from earlier replies here; the socket itself stays usable.
-            log.atDebug().addKeyValue("error", Errors.message(cause)).log("DNS UDP socket error");
+            log.atDebug()
+                    .addKeyValue("error", Errors.message(cause))
+                    .addKeyValue(LogSpan.KEY, service.local().dnsSpan())
+                    .log("DNS UDP socket error");
         }
     }
 
@@ -277,7 +282,10 @@ public final class DnsServer implements AutoCloseable {
             if (cause instanceof TooLongFrameException || cause.getCause() instanceof TooLongFrameException) {
                 service.telemetry().metrics().dropped(DnsMetrics.DropReason.OVERSIZED);
             }
-            log.atDebug().addKeyValue("error", Errors.message(cause)).log("DNS TCP connection closed on error");
+            log.atDebug()
+                    .addKeyValue("error", Errors.message(cause))
+                    .addKeyValue(LogSpan.KEY, service.local().dnsSpan())
+                    .log("DNS TCP connection closed on error");
             ctx.close();
         }
     }

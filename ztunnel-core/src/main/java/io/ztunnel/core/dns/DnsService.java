@@ -16,6 +16,7 @@ import io.ztunnel.core.proxy.LocalWorkload;
 import io.ztunnel.core.state.StateStore;
 import io.ztunnel.core.state.Workload;
 import io.ztunnel.core.util.Errors;
+import io.ztunnel.core.util.LogSpan;
 import io.ztunnel.metrics.DnsMetrics;
 import java.net.Inet4Address;
 import java.net.InetAddress;
@@ -123,7 +124,10 @@ final class DnsService {
         DnsWire.Header header = DnsWire.header(message);
         if (header == null) {
             telemetry.metrics().dropped(DnsMetrics.DropReason.MALFORMED);
-            log.atDebug().addKeyValue("from", sender).log("DNS message shorter than a header dropped");
+            log.atDebug()
+                    .addKeyValue("from", sender)
+                    .addKeyValue(LogSpan.KEY, local.dnsSpan())
+                    .log("DNS message shorter than a header dropped");
             return;
         }
         if (header.isResponse()) {
@@ -148,6 +152,7 @@ final class DnsService {
             log.atDebug()
                     .addKeyValue("from", sender)
                     .addKeyValue("error", Errors.message(e))
+                    .addKeyValue(LogSpan.KEY, local.dnsSpan())
                     .log("malformed DNS query");
             error(header, DnsResponseCode.FORMERR, alloc, reply);
             return;
@@ -202,7 +207,10 @@ final class DnsService {
         DnsQuestion q = request.question();
         if (client == null) {
             release(holding);
-            log.atDebug().addKeyValue("workload", local.info()).log("DNS query from an unknown workload");
+            log.atDebug()
+                    .addKeyValue("workload", local.info())
+                    .addKeyValue(LogSpan.KEY, local.dnsSpan())
+                    .log("DNS query from an unknown workload");
             telemetry.metrics().request(DnsTelemetry.labels(null, q, request.protocol().label));
             send(
                     DnsWire.Reply.empty(request.header(), DnsResponseCode.SERVFAIL, q, request.responseEdns(), false),
@@ -329,6 +337,7 @@ final class DnsService {
                 log.atDebug()
                         .addKeyValue("domain", q.name())
                         .addKeyValue("error", failure.reason())
+                        .addKeyValue(LogSpan.KEY, local.dnsSpan())
                         .log("DNS forwarding failed");
                 send(
                         DnsWire.Reply.empty(h, DnsResponseCode.SERVFAIL, q, request.responseEdns(), false),

@@ -9,27 +9,44 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The parts of a {@code resolv.conf} the forwarder uses, read once at start from the daemon's own file (in Kubernetes,
  * the ztunnel pod's DNS settings): {@code nameserver} lines (port 53, at most three as the C library uses), the
- * {@code search} list (or {@code domain}), and {@code options timeout:N attempts:N edns0}. Unknown lines and options
- * are ignored, as resolvers do. Immutable.
+ * {@code search} list (or {@code domain}), and {@code options timeout:N attempts:N ndots:N edns0 rotate}. Unknown
+ * lines and options are ignored, as resolvers do. Immutable.
  *
  * @param nameservers upstream resolvers, in order
  * @param search search domains, without trailing dots (used as dedicated mode's search list, never sent upstream)
  * @param timeout how long to wait for one upstream answer (default 5 s, the resolver library's)
  * @param attempts rounds over the nameservers (default 2)
  * @param edns0 advertise EDNS (a 1232-byte payload) upstream
+ * @param domain the {@code domain} line, without a trailing dot, or null (shown in {@code /config_dump})
+ * @param ndots {@code options ndots:N} (default 1; shown in {@code /config_dump}: a forwarder sends names as asked)
+ * @param rotate {@code options rotate} (shown in {@code /config_dump}; the forwarder keeps the file's order)
  */
 public record ResolvConf(
-        List<InetSocketAddress> nameservers, List<String> search, Duration timeout, int attempts, boolean edns0) {
+        List<InetSocketAddress> nameservers,
+        List<String> search,
+        Duration timeout,
+        int attempts,
+        boolean edns0,
+        @Nullable String domain,
+        int ndots,
+        boolean rotate) {
     public static final Path SYSTEM = Path.of("/etc/resolv.conf");
     static final int MAX_NAMESERVERS = 3;
 
     public ResolvConf {
         nameservers = List.copyOf(nameservers);
         search = List.copyOf(search);
+    }
+
+    /** A configuration without a {@code domain} line, {@code ndots} or {@code rotate} (their defaults). */
+    public ResolvConf(
+            List<InetSocketAddress> nameservers, List<String> search, Duration timeout, int attempts, boolean edns0) {
+        this(nameservers, search, timeout, attempts, edns0, null, 1, false);
     }
 
     /** Reads {@code file}; a file that cannot be read is an error naming it. */
@@ -48,7 +65,9 @@ public record ResolvConf(
         String domain = null;
         Duration timeout = Duration.ofSeconds(5);
         int attempts = 2;
+        int ndots = 1;
         boolean edns0 = false;
+        boolean rotate = false;
         for (String raw : text.split("\n")) {
             String line = raw.strip();
             if (line.isEmpty() || line.startsWith("#") || line.startsWith(";")) {
@@ -86,8 +105,12 @@ public record ResolvConf(
                             timeout = Duration.ofSeconds(Math.clamp(number(o, 5), 1, 30));
                         } else if (o.startsWith("attempts:")) {
                             attempts = Math.clamp(number(o, 2), 1, 5);
+                        } else if (o.startsWith("ndots:")) {
+                            ndots = Math.clamp(number(o, 1), 0, 15);
                         } else if (o.equals("edns0")) {
                             edns0 = true;
+                        } else if (o.equals("rotate")) {
+                            rotate = true;
                         }
                     }
                 }
@@ -99,7 +122,7 @@ public record ResolvConf(
         if (search.isEmpty() && domain != null) {
             search.add(domain);
         }
-        return new ResolvConf(servers, search, timeout, attempts, edns0);
+        return new ResolvConf(servers, search, timeout, attempts, edns0, domain, ndots, rotate);
     }
 
     private static int number(String option, int fallback) {

@@ -22,6 +22,7 @@ import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.net.HboneAddress;
 import io.ztunnel.core.net.PendingInput;
 import io.ztunnel.core.util.Errors;
+import io.ztunnel.core.util.LogSpan;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
 import java.util.function.Consumer;
@@ -108,7 +109,11 @@ final class ConnectStreamHandler extends ChannelInboundHandlerAdapter {
         try {
             owner.accept(stream);
         } catch (RuntimeException e) {
-            log.atWarn().addKeyValue("target", target).setCause(e).log("inbound stream handling failed");
+            log.atWarn()
+                    .addKeyValue("target", target)
+                    .addKeyValue(LogSpan.KEY, stream.logSpan)
+                    .setCause(e)
+                    .log("inbound stream handling failed");
             stream.reject(HttpResponseStatus.SERVICE_UNAVAILABLE, Errors.message(e));
         }
     }
@@ -145,6 +150,7 @@ final class ConnectStreamHandler extends ChannelInboundHandlerAdapter {
     private final class Stream implements InboundStream {
         private final ChannelHandlerContext ctx;
         private @Nullable InboundRequest request;
+        private @Nullable LogSpan logSpan;
 
         Stream(ChannelHandlerContext ctx) {
             this.ctx = ctx;
@@ -161,6 +167,11 @@ final class ConnectStreamHandler extends ChannelInboundHandlerAdapter {
         @Override
         public EventLoop eventLoop() {
             return ctx.channel().eventLoop();
+        }
+
+        @Override
+        public void logSpan(LogSpan span) {
+            this.logSpan = span;
         }
 
         @Override
@@ -184,6 +195,7 @@ final class ConnectStreamHandler extends ChannelInboundHandlerAdapter {
                     .addKeyValue("stream", ctx.channel())
                     .addKeyValue("status", status.code())
                     .addKeyValue("reason", reason)
+                    .addKeyValue(LogSpan.KEY, logSpan)
                     .log("HBONE request rejected");
             if (!ctx.channel().isActive()) {
                 return;

@@ -6,6 +6,7 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.ztunnel.core.net.Relay;
+import io.ztunnel.core.util.LogSpan;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -29,6 +30,9 @@ public interface InboundStream {
 
     /** Completes when the stream is closed, whatever ended it. */
     ChannelFuture closeFuture();
+
+    /** Sets the span the stream's own log lines carry from now on (the owner's span for this request). */
+    void logSpan(LogSpan span);
 
     /**
      * Refuses the CONNECT: HEADERS with {@code status} and END_STREAM, then the stream is closed.

@@ -179,7 +179,8 @@ public final class InpodManager implements ZdsWorkloadHandler {
                 ctx,
                 new Config.LocalWorkloadInfo(pod.info.namespace(), pod.info.name(), pod.info.serviceAccount()),
                 podSockets.apply(pod.netns),
-                wildcard(cfg));
+                wildcard(cfg),
+                true);
         AutoCloseable dnsServer;
         try {
             proxies.start().join();

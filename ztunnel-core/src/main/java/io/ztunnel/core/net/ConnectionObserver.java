@@ -1,5 +1,6 @@
 package io.ztunnel.core.net;
 
+import io.ztunnel.core.util.LogSpan;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -9,6 +10,11 @@ import org.jspecify.annotations.Nullable;
 public interface ConnectionObserver {
 
     ConnectionObserver NOOP = new ConnectionObserver() {};
+
+    /** The span the relay's log lines about this connection carry ({@link LogSpan}), or null. */
+    default @Nullable LogSpan logSpan() {
+        return null;
+    }
 
     /** The relay is running; {@code abort} closes both sides (used when a policy change denies the connection). */
     default void established(Runnable abort) {}

@@ -10,6 +10,7 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.ztunnel.core.util.Errors;
+import io.ztunnel.core.util.LogSpan;
 import java.io.IOException;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -205,9 +206,14 @@ public final class Relay {
                 log.atDebug()
                         .addKeyValue("channel", channel)
                         .addKeyValue("error", Errors.message(cause))
+                        .addKeyValue(LogSpan.KEY, observer.logSpan())
                         .log("connection ended by peer");
             } else {
-                log.atWarn().addKeyValue("channel", channel).setCause(cause).log("relay error");
+                log.atWarn()
+                        .addKeyValue("channel", channel)
+                        .addKeyValue(LogSpan.KEY, observer.logSpan())
+                        .setCause(cause)
+                        .log("relay error");
             }
             if (error == null) {
                 error = cause;

@@ -8,6 +8,7 @@ import io.ztunnel.core.rbac.Authorizer;
 import io.ztunnel.core.state.Service;
 import io.ztunnel.core.state.Workload;
 import io.ztunnel.core.util.Errors;
+import io.ztunnel.core.util.LogSpan;
 import io.ztunnel.metrics.ResponseFlags;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -52,6 +53,7 @@ public final class ConnectionRecord implements ConnectionObserver {
     private final @Nullable String forwardedHost;
     private final Authorizer.@Nullable Connection authorizationInput;
     private final String decision;
+    private final @Nullable LogSpan logSpan;
     private final ConnectionTracker tracker;
     private final Instant start = Instant.now();
     private final long startNanos = System.nanoTime();
@@ -82,6 +84,7 @@ public final class ConnectionRecord implements ConnectionObserver {
         this.forwardedHost = b.forwardedHost;
         this.authorizationInput = b.authorizationInput;
         this.decision = b.decision;
+        this.logSpan = b.logSpan;
         this.tracker = tracker;
     }
 
@@ -114,6 +117,12 @@ public final class ConnectionRecord implements ConnectionObserver {
                 };
             default -> relayed ? ResponseFlags.NONE : ResponseFlags.CONNECT;
         };
+    }
+
+    /** The span of the connection's log lines (not of its access-log lines, which have none), or null. */
+    @Override
+    public @Nullable LogSpan logSpan() {
+        return logSpan;
     }
 
     @Override
@@ -316,6 +325,7 @@ public final class ConnectionRecord implements ConnectionObserver {
         private @Nullable String forwardedHost;
         private Authorizer.@Nullable Connection authorizationInput;
         private String decision = "outbound";
+        private @Nullable LogSpan logSpan;
 
         private Builder(Direction direction, String owner) {
             this.direction = direction;
@@ -383,6 +393,12 @@ public final class ConnectionRecord implements ConnectionObserver {
         /** The {@code host=} of an inbound CONNECT's {@code Forwarded} header ({@code /config_dump} originalDst). */
         public Builder forwardedHost(@Nullable String host) {
             this.forwardedHost = host;
+            return this;
+        }
+
+        /** The span the connection's log lines carry ({@code proxy{…}:inbound{…}}, {@code proxy{…}:outbound{…}}). */
+        public Builder logSpan(@Nullable LogSpan span) {
+            this.logSpan = span;
             return this;
         }
 

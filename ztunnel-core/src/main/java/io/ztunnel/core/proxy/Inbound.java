@@ -24,6 +24,8 @@ import io.ztunnel.core.state.Service;
 import io.ztunnel.core.state.StateStore;
 import io.ztunnel.core.state.Workload;
 import io.ztunnel.core.util.Errors;
+import io.ztunnel.core.util.LogSpan;
+import io.ztunnel.core.util.LogValues;
 import io.ztunnel.metrics.ResponseFlags;
 import java.net.Inet6Address;
 import java.net.InetAddress;
@@ -81,7 +83,11 @@ public final class Inbound {
         String forwardedNetwork = request.header(HboneHeaders.X_FORWARDED_NETWORK.toString());
         boolean sourceOnThisNetwork = forwardedNetwork == null
                 || forwardedNetwork.equalsIgnoreCase(ctx.config().network());
-        HboneDownstream down = new HboneDownstream(stream);
+        // Upstream's span for one inbound request: the client's trace id and the HBONE connection's peer.
+        LogSpan span =
+                LogSpan.inbound(local.proxySpan(), request.headers().get(HboneHeaders.TRACEPARENT), request.peer());
+        stream.logSpan(span);
+        HboneDownstream down = new HboneDownstream(stream, span);
         admit(down, workload -> hboneLookups(down, request, workload, sourceOnThisNetwork), (state, workload) -> {
             InboundResolver.Result resolved =
                     ctx.inboundResolver().resolve(state, workload, request.local(), request.target());
@@ -108,7 +114,7 @@ public final class Inbound {
      * {@link PendingInput}. Called on its event loop.
      */
     public void plaintext(Channel downstream, InetSocketAddress destination) {
-        PlaintextDownstream down = new PlaintextDownstream(downstream, destination);
+        PlaintextDownstream down = new PlaintextDownstream(downstream, destination, local.proxySpan());
         if (ctx.config().illegalPorts().contains(destination.getPort())) {
             refuse(down, null, HttpResponseStatus.BAD_REQUEST, illegalPort(destination.getPort()));
             return;
@@ -230,7 +236,7 @@ public final class Inbound {
         InetAddress upstreamIp = Addresses.canonical(upstream.getAddress());
         Authorizer.Connection connection =
                 new Authorizer.Connection(peerIp, down.peerIdentity(), upstreamIp, upstream.getPort());
-        Authorizer.Decision decision = authorize(state, destination, connection);
+        Authorizer.Decision decision = authorize(state, destination, connection, down.logSpan());
         Workload sourceWorkload = target.sourceOnThisNetwork()
                 ? state.workloadByAddress(new NetworkAddress(ctx.config().network(), peerIp))
                 : null;
@@ -244,6 +250,7 @@ public final class Inbound {
                 .hboneTarget(target.hboneTarget())
                 .forwardedHost(target.forwardedHost())
                 .authorization(connection, decision.reason())
+                .logSpan(down.logSpan())
                 .open(ctx.connections(), ctx.telemetry());
         if (!decision.allowed()) {
             record.deny("connection closed due to policy rejection: " + decision.reason());
@@ -278,8 +285,9 @@ public final class Inbound {
             }
             if (!f.isSuccess()) {
                 log.atDebug()
-                        .addKeyValue("upstream", dialed)
+                        .addKeyValue("upstream", LogValues.address(dialed))
                         .addKeyValue("error", Errors.message(f.cause()))
+                        .addKeyValue(LogSpan.KEY, down.logSpan())
                         .log("inbound upstream connect failed");
                 record.closed(f.cause());
                 down.refuse(
@@ -327,7 +335,8 @@ public final class Inbound {
         return null;
     }
 
-    private Authorizer.Decision authorize(ProxyState state, Workload destination, Authorizer.Connection c) {
+    private Authorizer.Decision authorize(
+            ProxyState state, Workload destination, Authorizer.Connection c, @Nullable LogSpan span) {
         Authorizer.Decision decision = Authorizer.evaluate(state, destination, c);
         var line = ctx.config().authzPolicyInfoLogging() ? authz.atInfo() : authz.atDebug();
         line.addKeyValue("src.addr", c.sourceIp().getHostAddress())
@@ -335,6 +344,7 @@ public final class Inbound {
                 .addKeyValue("dst.workload", destination.uid())
                 .addKeyValue("dst.port", c.destinationPort())
                 .addKeyValue("allowed", decision.allowed())
+                .addKeyValue(LogSpan.KEY, span)
                 .log(decision.reason());
         return decision;
     }
@@ -412,9 +422,13 @@ public final class Inbound {
 
         /** The channel to relay from, once the upstream is connected. */
         Channel accept(@Nullable Baggage responseBaggage);
+
+        /** The span of the connection's log lines. */
+        @Nullable
+        LogSpan logSpan();
     }
 
-    private record HboneDownstream(InboundStream stream) implements Downstream {
+    private record HboneDownstream(InboundStream stream, LogSpan logSpan) implements Downstream {
         @Override
         public EventLoop eventLoop() {
             return stream.eventLoop();
@@ -456,7 +470,11 @@ public final class Inbound {
         }
     }
 
-    private record PlaintextDownstream(Channel channel, InetSocketAddress local) implements Downstream {
+    /** @param logSpan the proxy's span: upstream gives a plaintext connection no span of its own */
+    private record PlaintextDownstream(
+            Channel channel,
+            InetSocketAddress local,
+            @Nullable LogSpan logSpan) implements Downstream {
         @Override
         public EventLoop eventLoop() {
             return channel.eventLoop();

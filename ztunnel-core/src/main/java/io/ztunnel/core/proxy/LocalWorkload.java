@@ -4,6 +4,7 @@ import io.ztunnel.core.config.Config.LocalWorkloadInfo;
 import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.StateStore;
 import io.ztunnel.core.state.Workload;
+import io.ztunnel.core.util.LogSpan;
 import io.ztunnel.core.util.Subscription;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -29,6 +30,8 @@ public final class LocalWorkload implements AutoCloseable {
     private final String node;
     private final StateStore store;
     private final ScheduledExecutorService timer;
+    private final @Nullable LogSpan proxySpan;
+    private final @Nullable LogSpan dnsSpan;
     private final ConcurrentLinkedQueue<CompletableFuture<Workload>> waiters = new ConcurrentLinkedQueue<>();
     /** The last lookup, valid while the store still holds the same snapshot (a lookup scans every workload). */
     private volatile Cached cached = new Cached(null, null);
@@ -40,7 +43,18 @@ public final class LocalWorkload implements AutoCloseable {
             @Nullable ProxyState state, @Nullable Workload workload) {}
 
     public LocalWorkload(LocalWorkloadInfo info, String node, StateStore store, ScheduledExecutorService timer) {
+        this(info, node, store, timer, false);
+    }
+
+    /**
+     * @param inPod whether this is an enrolled pod's proxy (in-pod mode): its log lines then carry upstream's spans
+     *     {@code proxy{wl=ns/name}} and {@code dns_proxy{wl=ns/name}}
+     */
+    public LocalWorkload(
+            LocalWorkloadInfo info, String node, StateStore store, ScheduledExecutorService timer, boolean inPod) {
         this.info = info;
+        this.proxySpan = inPod ? LogSpan.proxy(info.namespace(), info.name()) : null;
+        this.dnsSpan = inPod ? LogSpan.dnsProxy(info.namespace(), info.name()) : null;
         this.node = node == null ? "" : node;
         this.store = store;
         this.timer = timer;
@@ -68,6 +82,16 @@ public final class LocalWorkload implements AutoCloseable {
 
     public LocalWorkloadInfo info() {
         return info;
+    }
+
+    /** The span of the proxy's log lines ({@code proxy{wl=ns/name}} for a pod), or null (dedicated mode). */
+    public @Nullable LogSpan proxySpan() {
+        return proxySpan;
+    }
+
+    /** The span of the DNS proxy's log lines ({@code dns_proxy{wl=ns/name}} for a pod), or null (dedicated mode). */
+    public @Nullable LogSpan dnsSpan() {
+        return dnsSpan;
     }
 
     /** The workload in {@code state}, or null. */

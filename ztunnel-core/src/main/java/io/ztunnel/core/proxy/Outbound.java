@@ -9,6 +9,7 @@ import io.ztunnel.core.hbone.HbonePool;
 import io.ztunnel.core.hbone.HboneRequest;
 import io.ztunnel.core.hbone.InnerHboneConnector;
 import io.ztunnel.core.hbone.PoolKey;
+import io.ztunnel.core.hbone.TraceParent;
 import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.net.Addresses;
 import io.ztunnel.core.net.HostResolver;
@@ -20,6 +21,7 @@ import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.Service;
 import io.ztunnel.core.state.Workload;
 import io.ztunnel.core.util.Errors;
+import io.ztunnel.core.util.LogSpan;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.concurrent.CompletableFuture;
@@ -129,6 +131,7 @@ public final class Outbound {
                         Direction.OUTBOUND, local.info().toString())
                 .source(client, source, null)
                 .destination(target, destinationWorkload, service, null)
+                .logSpan(LogSpan.outbound(local.proxySpan(), null))
                 .open(ctx.connections(), ctx.telemetry());
         sockets.connector().connect(downstream.eventLoop(), target, null, null).addListener((ChannelFutureListener)
                 f -> {
@@ -173,12 +176,15 @@ public final class Outbound {
             InetSocketAddress destination,
             Workload source,
             Route.Hbone route) {
+        String traceParent = TraceParent.random(); // its trace id is the connection's id in log lines, as upstream
         HboneRequest request = new HboneRequest(
                 new PoolKey(source.identity(), route.expectedIdentities(), route.hboneAddress(), client.getAddress()),
                 route.authority(),
                 client,
                 route.service() == null ? null : route.service().hostname(),
-                baggage(source));
+                baggage(source),
+                traceParent,
+                null);
         // Through a waypoint, the destination labels name the waypoint, whether the traffic was service- or
         // workload-addressed (upstream's reporting; the service label keeps the original service, if any).
         Workload destinationWorkload =
@@ -190,6 +196,7 @@ public final class Outbound {
                 .destination(route.hboneAddress(), destinationWorkload, route.service(), expected)
                 .originalDestination(destination)
                 .hboneTarget(route.authority())
+                .logSpan(LogSpan.outbound(local.proxySpan(), traceParent))
                 .open(ctx.connections(), ctx.telemetry());
         pool.connect(downstream, request).addListener((Future<Http2StreamChannel> f) -> {
             if (!f.isSuccess()) {
@@ -208,19 +215,23 @@ public final class Outbound {
      * gave; on failure with the gateway as the destination.
      */
     private void doubleHbone(Channel downstream, InetSocketAddress client, Workload source, Route.DoubleHbone route) {
+        String traceParent = TraceParent.random();
         HboneRequest outer = new HboneRequest(
                 new PoolKey(source.identity(), route.gatewayIdentities(), route.gatewayAddress(), client.getAddress()),
                 route.authority(),
                 client,
                 route.service().hostname(),
-                baggage(source));
+                baggage(source),
+                traceParent,
+                null);
         HboneRequest innerRequest = outer.inner(
                 new PoolKey(source.identity(), route.innerIdentities(), route.gatewayAddress(), client.getAddress()),
                 ctx.config().network());
         ConnectionRecord.Builder record = ConnectionRecord.builder(
                         Direction.OUTBOUND, local.info().toString())
                 .source(client, source, source.identity())
-                .hboneTarget(route.authority());
+                .hboneTarget(route.authority())
+                .logSpan(LogSpan.outbound(local.proxySpan(), traceParent));
         pool.connect(downstream, outer).addListener((Future<Http2StreamChannel> f) -> {
             if (!f.isSuccess()) {
                 failDoubleHbone(downstream, record, route, f.cause(), "network gateway: ");

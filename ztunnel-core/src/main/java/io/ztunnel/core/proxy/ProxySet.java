@@ -16,6 +16,7 @@ import io.ztunnel.core.net.PendingInput;
 import io.ztunnel.core.net.SocketSettings;
 import io.ztunnel.core.net.Sockets;
 import io.ztunnel.core.util.Errors;
+import io.ztunnel.core.util.LogSpan;
 import io.ztunnel.core.util.Subscription;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -58,8 +59,16 @@ public final class ProxySet implements AutoCloseable {
      * @param sockets where its sockets live (the daemon's network namespace, or a pod's)
      */
     public ProxySet(ProxyContext ctx, LocalWorkloadInfo info, Sockets sockets, InetAddress bindAddress) {
+        this(ctx, info, sockets, bindAddress, false);
+    }
+
+    /**
+     * @param inPod whether it serves an enrolled pod (in-pod mode), whose log lines carry the span
+     *     {@code proxy{wl=ns/name}}
+     */
+    public ProxySet(ProxyContext ctx, LocalWorkloadInfo info, Sockets sockets, InetAddress bindAddress, boolean inPod) {
         this.ctx = ctx;
-        this.local = new LocalWorkload(info, ctx.config().nodeName(), ctx.state(), ctx.timer());
+        this.local = new LocalWorkload(info, ctx.config().nodeName(), ctx.state(), ctx.timer(), inPod);
         this.sockets = sockets;
         this.bindAddress = bindAddress;
         this.pool = new HbonePool(ctx.config().hbone(), sockets.connector(), ctx.certificates()::fetch);
@@ -107,6 +116,7 @@ public final class ProxySet implements AutoCloseable {
             drainSubscription = ctx.drain().onStart("proxy " + local.info(), this::stopAccepting);
             log.atInfo()
                     .addKeyValue("workload", local.info())
+                    .addKeyValue(LogSpan.KEY, local.proxySpan())
                     .addKeyValue("address", bindAddress.getHostAddress())
                     .addKeyValue("transparent", transparent)
                     .log("proxy listeners started");

@@ -413,6 +413,78 @@ class ConfigDumpTest {
     }
 
     @Test
+    void dnsResolverCfgAndOptsHaveTheResolverLibrarysShapeWithWhatTheDaemonRead() throws Exception {
+        ConfigDump.DnsResolver read = new ConfigDump.DnsResolver(
+                "example.org",
+                List.of("ns1.svc.cluster.local", "svc.cluster.local"),
+                List.of(
+                        new InetSocketAddress(InetAddress.ofLiteral("10.96.0.10"), 53),
+                        new InetSocketAddress(InetAddress.ofLiteral("fd00::a"), 53)),
+                Duration.ofSeconds(3),
+                4,
+                5,
+                true,
+                true);
+        JsonNode config = JSON.readTree(ConfigDump.toJson(ConfigDump.config(
+                config(Map.of("XDS_ADDRESS", "", "CA_ADDRESS", "", "IPV6_ENABLED", "false")), "x", read)));
+        // Keys sorted as serde_json::Value writes them; the library's own (snake_case) names inside.
+        assertThat(config.get("dnsResolverCfg").toString())
+                .isEqualTo("{\"domain\":\"example.org\",\"name_servers\":["
+                        + server("10.96.0.10:53", "udp") + "," + server("10.96.0.10:53", "tcp") + ","
+                        + server("[fd00::a]:53", "udp") + "," + server("[fd00::a]:53", "tcp") + "],"
+                        + "\"search\":[\"ns1.svc.cluster.local\",\"svc.cluster.local\"]}");
+        JsonNode opts = config.get("dnsResolverOpts");
+        assertThat(keys(opts))
+                .containsExactly(
+                        "attempts",
+                        "avoid_local_udp_ports",
+                        "cache_size",
+                        "case_randomization",
+                        "check_names",
+                        "edns0",
+                        "ip_strategy",
+                        "ndots",
+                        "negative_max_ttl",
+                        "negative_min_ttl",
+                        "num_concurrent_reqs",
+                        "os_port_selection",
+                        "positive_max_ttl",
+                        "positive_min_ttl",
+                        "preserve_intermediates",
+                        "recursion_desired",
+                        "rotate",
+                        "server_ordering_strategy",
+                        "timeout",
+                        "try_tcp_on_error",
+                        "use_hosts_file",
+                        "validate");
+        assertThat(opts.get("ndots").asInt()).isEqualTo(5);
+        assertThat(opts.get("timeout").toString()).isEqualTo("{\"nanos\":0,\"secs\":3}");
+        assertThat(opts.get("attempts").asInt()).isEqualTo(4);
+        assertThat(opts.get("edns0").asBoolean()).isTrue();
+        assertThat(opts.get("rotate").asBoolean()).isTrue();
+        assertThat(opts.get("ip_strategy").asText()).isEqualTo("Ipv4Only"); // IPV6_ENABLED=false, as upstream sets
+        // What the forwarder does where the resolver library differs: no cache, one server at a time, in order.
+        assertThat(opts.get("cache_size").asInt()).isZero();
+        assertThat(opts.get("num_concurrent_reqs").asInt()).isEqualTo(1);
+        assertThat(opts.get("server_ordering_strategy").asText()).isEqualTo("UserProvidedOrder");
+        assertThat(opts.get("positive_min_ttl").isNull()).isTrue();
+
+        // Nothing read (the DNS proxy off): no servers and the defaults, never null.
+        JsonNode none = JSON.readTree(
+                ConfigDump.toJson(ConfigDump.config(config(Map.of("XDS_ADDRESS", "", "CA_ADDRESS", "")), "x")));
+        assertThat(none.get("dnsResolverCfg").toString())
+                .isEqualTo("{\"domain\":null,\"name_servers\":[],\"search\":[]}");
+        assertThat(none.get("dnsResolverOpts").get("ndots").asInt()).isEqualTo(1);
+        assertThat(none.get("dnsResolverOpts").get("ip_strategy").asText()).isEqualTo("Ipv4AndIpv6");
+    }
+
+    private static String server(String address, String protocol) {
+        return "{\"bind_addr\":null,\"http_endpoint\":null,\"protocol\":\"" + protocol + "\",\"socket_addr\":\""
+                + address + "\",\"tls_dns_name\":null,\"trust_negative_responses\":false}";
+    }
+
+    @Test
     void workloadStateListsEachUpPodsConnections() throws Exception {
         JsonNode state = JSON.readTree(ConfigDump.toJson(sharedDump())).get("workloadState");
         assertThat(keys(state))

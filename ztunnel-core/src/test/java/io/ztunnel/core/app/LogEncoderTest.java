@@ -17,13 +17,16 @@ import io.ztunnel.core.proxy.ConnectionTracker;
 import io.ztunnel.core.proxy.Direction;
 import io.ztunnel.core.state.Fixtures;
 import io.ztunnel.core.state.Workload;
+import io.ztunnel.core.util.LogSpan;
 import io.ztunnel.core.util.LogValues;
+import io.ztunnel.xds.ads.DeltaAdsClient;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
@@ -44,6 +47,7 @@ class LogEncoderTest {
 
     private static LoggingEvent event(String logger, Level level, Instant time, String message, Object... kv) {
         LoggingEvent e = new LoggingEvent();
+        e.setLoggerContext((LoggerContext) LoggerFactory.getILoggerFactory()); // as every logged event has
         e.setLoggerName(logger);
         e.setLevel(level);
         e.setInstant(time);
@@ -365,5 +369,131 @@ class LogEncoderTest {
         LoggingEvent e = event("io.ztunnel.core.app.Main", Level.ERROR, G1_TIME, "m", "error", "x");
         e.setThrowableProxy(new ThrowableProxy(new RuntimeException()));
         assertThat(plain(e)).endsWith("\tm\terror=\"x\" cause=\"RuntimeException\"\n");
+    }
+
+    private static final String TRACE_PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    /** A pod's inbound request span: {@code proxy{wl=demo/web-5d8}:inbound{id=4bf9… peer=10.244.0.9:58866}}. */
+    private static LogSpan inboundSpan() {
+        return LogSpan.inbound(LogSpan.proxy("demo", "web-5d8"), TRACE_PARENT, Fixtures.addr("10.244.0.9", 58866));
+    }
+
+    @Test
+    void spansFollowTheTargetRootFirstInThePlainFormat() {
+        LoggingEvent e = event(
+                "io.ztunnel.core.proxy.Inbound",
+                Level.DEBUG,
+                G1_TIME,
+                "inbound upstream connect failed",
+                "upstream",
+                LogValues.address(Fixtures.addr("10.244.0.8", 8080)),
+                LogSpan.KEY,
+                inboundSpan(),
+                "error",
+                "connection refused: \"web\"\n");
+        assertThat(plain(e))
+                .isEqualTo("2026-10-10T01:00:04.396760Z\tdebug\tproxy::inbound"
+                        + ":proxy{wl=demo/web-5d8}:inbound{id=4bf92f3577b34da6a3ce929d0e0e4736 peer=10.244.0.9:58866}"
+                        + "\tinbound upstream connect failed\t"
+                        + "upstream=10.244.0.8:8080 error=\"connection refused: \\\"web\\\"\\n\"\n");
+    }
+
+    @Test
+    void spansAreOneJsonObjectEachAfterTheFieldsRootFirst() throws Exception {
+        LoggingEvent e = event(
+                "io.ztunnel.core.proxy.Inbound",
+                Level.DEBUG,
+                G1_TIME,
+                "inbound upstream connect failed",
+                LogSpan.KEY,
+                inboundSpan(),
+                "upstream",
+                LogValues.address(Fixtures.addr("10.244.0.8", 8080)),
+                "error",
+                "connection refused");
+        String line = json(e);
+        assertThat(line)
+                .isEqualTo("{\"level\":\"debug\",\"time\":\"2026-10-10T01:00:04.396760Z\","
+                        + "\"scope\":\"ztunnel::proxy::inbound\",\"message\":\"inbound upstream connect failed\","
+                        + "\"upstream\":\"10.244.0.8:8080\",\"error\":\"connection refused\","
+                        + "\"proxy\":{\"wl\":\"demo/web-5d8\"},"
+                        + "\"inbound\":{\"id\":\"4bf92f3577b34da6a3ce929d0e0e4736\",\"peer\":\"10.244.0.9:58866\"}}\n");
+        JsonNode parsed = new ObjectMapper().readTree(line);
+        assertThat(parsed.get("inbound").get("peer").asText()).isEqualTo("10.244.0.9:58866");
+        assertThat(parsed.has(LogSpan.KEY)).isFalse();
+    }
+
+    @Test
+    void spanValuesAreWrittenAsDisplayValuesAndEscapedInJson() {
+        LogSpan span = LogSpan.of(
+                LogSpan.of(null, "proxy", "wl", "ns/we\"ird\tname"),
+                "inbound",
+                "id",
+                "x",
+                "peer",
+                Fixtures.addr("fd00::1", 15008));
+        LoggingEvent e = event("io.ztunnel.core.proxy.Inbound", Level.WARN, G1_TIME, "", LogSpan.KEY, span);
+        // Display values are bare in the plain format, as upstream's %-fields; no message and no fields: no tab.
+        assertThat(plain(e))
+                .isEqualTo("2026-10-10T01:00:04.396760Z\twarn\tproxy::inbound"
+                        + ":proxy{wl=ns/we\"ird\tname}:inbound{id=x peer=[fd00::1]:15008}\n");
+        assertThat(json(e))
+                .isEqualTo("{\"level\":\"warn\",\"time\":\"2026-10-10T01:00:04.396760Z\","
+                        + "\"scope\":\"ztunnel::proxy::inbound\",\"proxy\":{\"wl\":\"ns/we\\\"ird\\tname\"},"
+                        + "\"inbound\":{\"id\":\"x\",\"peer\":\"[fd00::1]:15008\"}}\n");
+    }
+
+    @Test
+    void anOutboundSpanCarriesTheTraceIdOfTheTraceparentItSends() {
+        assertThat(LogSpan.outbound(null, TRACE_PARENT).toString())
+                .isEqualTo("outbound{id=4bf92f3577b34da6a3ce929d0e0e4736}");
+        // No (or a malformed) traceparent: a fresh random id of the same form, as upstream makes one.
+        for (String bad : new String[] {null, "", "00-zzzz2f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}) {
+            assertThat(LogSpan.inbound(null, bad, Fixtures.addr("10.0.0.1", 1)).toString())
+                    .matches("inbound\\{id=[0-9a-f]{32} peer=10\\.0\\.0\\.1:1}");
+        }
+    }
+
+    @Test
+    void theXdsClientsConnectionAttemptIsTheXdsSpanWithANumericId() {
+        LoggingEvent e = event(
+                "io.ztunnel.xds.ads.DeltaAdsClient",
+                Level.INFO,
+                G1_TIME,
+                "ADS stream established",
+                "type_url",
+                "type.googleapis.com/istio.workload.Address");
+        e.setMDCPropertyMap(Map.of(DeltaAdsClient.LOG_CONNECTION_KEY, "3"));
+        assertThat(plain(e))
+                .isEqualTo("2026-10-10T01:00:04.396760Z\tinfo\txds::client:xds{id=3}\tADS stream established\t"
+                        + "type_url=\"type.googleapis.com/istio.workload.Address\"\n");
+        assertThat(json(e))
+                .endsWith(",\"type_url\":\"type.googleapis.com/istio.workload.Address\",\"xds\":{\"id\":3}}\n");
+    }
+
+    @Test
+    void accessLinesOfAConnectionWithASpanStayRootEvents() throws Exception {
+        Workload client = Fixtures.pod("demo", "client-7c9", "10.244.0.9").build();
+        Workload server = Fixtures.pod("demo", "web-5d8", "10.244.0.8").build();
+        ConnectionRecord[] record = new ConnectionRecord[1];
+        List<ILoggingEvent> events = accessEvents(() -> {
+            record[0] = ConnectionRecord.builder(Direction.INBOUND, "demo/web-5d8/web-5d8")
+                    .source(Fixtures.addr("10.244.0.9", 58866), client, client.identity())
+                    .destination(Fixtures.addr("10.244.0.8", 15008), server, null, server.identity())
+                    .logSpan(inboundSpan())
+                    .open(new ConnectionTracker(), ConnectionTelemetry.NONE);
+            record[0].closed(null);
+        });
+        assertThat(record[0].logSpan()).isNotNull();
+        assertThat(events).hasSize(2);
+        for (ILoggingEvent e : events) {
+            assertThat(plain(e))
+                    .contains("\taccess\tconnection ")
+                    .doesNotContain("proxy{")
+                    .doesNotContain("inbound{");
+            JsonNode json = new ObjectMapper().readTree(json(e));
+            assertThat(json.has("proxy")).isFalse();
+            assertThat(json.has("inbound")).isFalse();
+        }
     }
 }

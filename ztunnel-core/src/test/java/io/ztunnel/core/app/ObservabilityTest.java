@@ -333,6 +333,20 @@ class ObservabilityTest {
                     .get("config");
             assertThat(config.get("proxy").asBoolean()).isFalse();
             assertThat(config.get("dnsProxy").asBoolean()).isTrue();
+            // The DNS proxy's upstreams are the resolv.conf the daemon read, each over UDP then TCP.
+            io.ztunnel.core.dns.ResolvConf system =
+                    io.ztunnel.core.dns.ResolvConf.read(io.ztunnel.core.dns.ResolvConf.SYSTEM);
+            JsonNode servers = config.get("dnsResolverCfg").get("name_servers");
+            assertThat(servers).hasSize(2 * system.nameservers().size());
+            for (int i = 0; i < system.nameservers().size(); i++) {
+                String ip = system.nameservers().get(i).getAddress().getHostAddress();
+                assertThat(servers.get(2 * i).get("socket_addr").asText()).contains(ip.contains(":") ? "[" : ip);
+                assertThat(servers.get(2 * i).get("protocol").asText()).isEqualTo("udp");
+                assertThat(servers.get(2 * i + 1).get("protocol").asText()).isEqualTo("tcp");
+            }
+            assertThat(config.get("dnsResolverOpts").get("timeout").get("secs").asLong())
+                    .isEqualTo(system.timeout().getSeconds());
+            assertThat(config.get("dnsResolverOpts").get("attempts").asInt()).isEqualTo(system.attempts());
             assertThat(MeshFixture.http(daemon.readinessAddress(), "/healthz/ready", "GET")
                             .statusCode())
                     .isEqualTo(200);

@@ -81,7 +81,7 @@ class DnsSettingsTest {
                 nameserver 10.0.0.2
                 nameserver 10.0.0.3
                 search ns.svc.cluster.local svc.cluster.local cluster.local.
-                options ndots:5 timeout:2 attempts:3 edns0
+                options ndots:5 timeout:2 attempts:3 edns0 rotate
                 """);
         assertThat(conf.nameservers())
                 .containsExactly(
@@ -92,11 +92,17 @@ class DnsSettingsTest {
         assertThat(conf.timeout()).isEqualTo(Duration.ofSeconds(2));
         assertThat(conf.attempts()).isEqualTo(3);
         assertThat(conf.edns0()).isTrue();
+        assertThat(conf.ndots()).isEqualTo(5);
+        assertThat(conf.rotate()).isTrue();
+        assertThat(conf.domain()).isNull();
         ResolvConf plain = ResolvConf.parse("domain example.org\nnameserver 1.1.1.1\n");
         assertThat(plain.search()).containsExactly("example.org");
         assertThat(plain.timeout()).isEqualTo(Duration.ofSeconds(5));
         assertThat(plain.attempts()).isEqualTo(2);
         assertThat(plain.edns0()).isFalse();
+        assertThat(plain.domain()).isEqualTo("example.org");
+        assertThat(plain.ndots()).isEqualTo(1);
+        assertThat(plain.rotate()).isFalse();
     }
 
     @Test

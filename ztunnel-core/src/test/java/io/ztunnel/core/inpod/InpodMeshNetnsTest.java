@@ -72,7 +72,8 @@ class InpodMeshNetnsTest {
                         new LocalMesh.PodSpec("external", "legacy", "default", "node2", 3, Map.of())),
                 Map.of("apps", AMBIENT, "legacy", Map.of()),
                 List.of(new LocalMesh.ServiceSpec("web", "apps", 1, 80, 8080, List.of("server1", "server2"))),
-                Map.of("RUST_LOG", "info"),
+                // Inbound debug lines on: the span test reads one.
+                Map.of("RUST_LOG", "info,ztunnel::proxy::inbound=debug"),
                 List.of("-Xmx192m", "-XX:+UseSerialGC", "-Dio.netty.leakDetection.level=paranoid"));
         for (String pod : List.of("server1", "server2", "external")) {
             serve(pod);
@@ -420,6 +421,35 @@ class InpodMeshNetnsTest {
 
     @Test
     @Order(12)
+    void aPodsInboundErrorLineCarriesItsProxyAndRequestSpansWhileItsAccessLineHasNone() throws Exception {
+        int logged = mesh.daemon("node2").output().length();
+        int closedPort = 8081; // nothing listens there in server2: node2's connect to the app is refused
+        assertThat(banner("client", ip("server2"), closedPort)).isNull();
+        String spans = "proxy{wl=apps/server2}:inbound{id=";
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+            List<String> lines =
+                    mesh.daemon("node2").output().substring(logged).lines().toList();
+            // Upstream's spans, root first: the pod's proxy, then the request (the client's trace id and the HBONE
+            // connection's peer, the client pod itself in in-pod mode).
+            assertThat(lines)
+                    .anySatisfy(l -> assertThat(l)
+                            .containsPattern(
+                                    "\\tdebug\\tproxy::inbound:proxy\\{wl=apps/server2\\}:inbound\\{id=[0-9a-f]{32}"
+                                            + " peer=" + ip("client").replace(".", "\\.") + ":[0-9]+\\}"
+                                            + "\\tinbound upstream connect failed\\t.*upstream=" + ip("server2") + ":"
+                                            + closedPort));
+            // The access line of the same connection is a root event: no spans.
+            assertThat(lines)
+                    .filteredOn(l -> l.contains("\taccess\tconnection complete\t") && l.contains(":" + closedPort))
+                    .singleElement()
+                    .satisfies(l -> assertThat(l)
+                            .contains("\terror\taccess\tconnection complete\t")
+                            .doesNotContain(spans));
+        });
+    }
+
+    @Test
+    @Order(13)
     void removingAPodClosesItsConnectionsAndFreesItsListeners() throws Exception {
         Socket open = connect("client", ip("server2"), 8080);
         assertThat(line(open)).isEqualTo("server2 " + ip("client"));

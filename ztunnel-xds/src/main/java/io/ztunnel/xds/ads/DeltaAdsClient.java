@@ -39,6 +39,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
 
 /**
  * ztunnel's Delta ADS client: one {@code DeltaAggregatedResources} stream to istiod carrying the
@@ -91,6 +92,13 @@ import org.slf4j.LoggerFactory;
  */
 public final class DeltaAdsClient implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(DeltaAdsClient.class);
+
+    /**
+     * The MDC key holding the number of the connection attempt (1, 2, ...) on the client's own thread, where every
+     * stream event, response and handler call runs: what upstream's log lines show as the span {@code xds{id=N}}. The
+     * thread is the client's alone, so the value is set once per attempt and never needs clearing.
+     */
+    public static final String LOG_CONNECTION_KEY = "xds.id";
 
     /** Upstream's initial and maximum reconnect delays. */
     public static final Duration DEFAULT_INITIAL_BACKOFF = Duration.ofMillis(10);
@@ -220,10 +228,7 @@ public final class DeltaAdsClient implements AutoCloseable {
     }
 
     private void sendDemand(ClientCall<DeltaDiscoveryRequest, DeltaDiscoveryResponse> c, String name) {
-        log.atDebug()
-                .addKeyValue("connection", connectionId)
-                .addKeyValue("name", name)
-                .log("sending on-demand address request");
+        log.atDebug().addKeyValue("name", name).log("sending on-demand address request");
         c.sendMessage(DeltaDiscoveryRequest.newBuilder()
                 .setTypeUrl(XdsResources.ADDRESS_TYPE_URL)
                 .addResourceNamesSubscribe(name)
@@ -260,15 +265,14 @@ public final class DeltaAdsClient implements AutoCloseable {
             return;
         }
         int id = ++connectionId;
+        // Everything logged on this thread from now on belongs to this connection attempt: upstream's xds{id=N} span.
+        MDC.put(LOG_CONNECTION_KEY, Integer.toString(id));
         Stream s = new Stream(id);
         stream = s;
         ClientCall<DeltaDiscoveryRequest, DeltaDiscoveryResponse> c =
                 channel.newCall(AggregatedDiscoveryServiceGrpc.getDeltaAggregatedResourcesMethod(), callOptions);
         call = c;
-        log.atDebug()
-                .addKeyValue("connection", id)
-                .addKeyValue("address", endpoint.address())
-                .log("opening ADS stream");
+        log.atDebug().addKeyValue("address", endpoint.address()).log("opening ADS stream");
         c.start(s, new Metadata());
         c.request(1);
         for (String type : SUBSCRIBED_TYPES) {
@@ -282,7 +286,6 @@ public final class DeltaAdsClient implements AutoCloseable {
                 initial.addResourceNamesSubscribe("*").addResourceNamesUnsubscribe("*");
             }
             log.atDebug()
-                    .addKeyValue("connection", id)
                     .addKeyValue("type_url", type)
                     .addKeyValue("initial_resources", versions.size())
                     .log("sending initial request");
@@ -315,7 +318,7 @@ public final class DeltaAdsClient implements AutoCloseable {
         public void onHeaders(Metadata headers) {
             if (stream == this) {
                 established = true;
-                log.atInfo().addKeyValue("connection", id).log("ADS stream established");
+                log.atInfo().log("ADS stream established");
             }
         }
 
@@ -356,16 +359,12 @@ public final class DeltaAdsClient implements AutoCloseable {
             var event = reason == TerminationReason.COMPLETE || reason == TerminationReason.RECONNECT
                     ? log.atInfo()
                     : log.atWarn();
-            event.addKeyValue("connection", id)
-                    .addKeyValue("reason", reason.label())
+            event.addKeyValue("reason", reason.label())
                     .addKeyValue("code", status.getCode())
                     .addKeyValue("retryInMs", delay.toMillis())
                     .log("ADS stream ended: {}", describe(status));
             if (status.getCause() != null) {
-                log.atDebug()
-                        .addKeyValue("connection", id)
-                        .setCause(status.getCause())
-                        .log("ADS stream failure detail");
+                log.atDebug().setCause(status.getCause()).log("ADS stream failure detail");
             }
             notifyListener(() -> listener.onConnectionTerminated(reason));
             try {
@@ -423,7 +422,6 @@ public final class DeltaAdsClient implements AutoCloseable {
         String typeUrl = response.getTypeUrl();
         notifyListener(() -> listener.onMessage(typeUrl, response.getSerializedSize()));
         log.atDebug()
-                .addKeyValue("connection", id)
                 .addKeyValue("type_url", typeUrl)
                 .addKeyValue("nonce", response.getNonce())
                 .addKeyValue("resources", response.getResourcesCount())
@@ -440,10 +438,7 @@ public final class DeltaAdsClient implements AutoCloseable {
         } else if (typeUrl.equals(XdsResources.AUTHORIZATION_TYPE_URL)) {
             errors = apply(response, Authorization.parser(), handler::applyAuthorizations);
         } else {
-            log.atWarn()
-                    .addKeyValue("connection", id)
-                    .addKeyValue("type_url", typeUrl)
-                    .log("response for an unknown type URL; ACKing it");
+            log.atWarn().addKeyValue("type_url", typeUrl).log("response for an unknown type URL; ACKing it");
             errors = List.of();
         }
 
@@ -451,19 +446,17 @@ public final class DeltaAdsClient implements AutoCloseable {
                 DeltaDiscoveryRequest.newBuilder().setTypeUrl(typeUrl).setResponseNonce(response.getNonce());
         if (errors.isEmpty()) {
             log.atDebug()
-                    .addKeyValue("connection", id)
                     .addKeyValue("type_url", typeUrl)
                     .addKeyValue("nonce", response.getNonce())
                     .log("sending ACK");
             if (awaitingFirstAck.remove(typeUrl) && awaitingFirstAck.isEmpty()) {
-                log.atInfo().addKeyValue("connection", id).log("xDS initial sync complete for all types");
+                log.atInfo().log("xDS initial sync complete for all types");
                 ready.complete(null);
             }
         } else {
             String message = joinErrors(errors);
             reply.getErrorDetailBuilder().setCode(0).setMessage(message);
             log.atWarn()
-                    .addKeyValue("connection", id)
                     .addKeyValue("type_url", typeUrl)
                     .addKeyValue("nonce", response.getNonce())
                     .addKeyValue("rejected", errors.size())

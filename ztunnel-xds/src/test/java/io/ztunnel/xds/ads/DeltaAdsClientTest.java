@@ -44,6 +44,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.MDC;
 
 /** The Delta ADS client against {@link FakeIstiod} over real TLS on loopback. */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
@@ -69,6 +70,9 @@ class DeltaAdsClientTest {
         final Map<String, Authorization> policies = new ConcurrentHashMap<>();
         final List<String> calls = new CopyOnWriteArrayList<>();
         final List<String> threads = new CopyOnWriteArrayList<>();
+        /** The connection attempt each call ran in ({@link DeltaAdsClient#LOG_CONNECTION_KEY}, upstream's xds{id}). */
+        final List<String> attempts = new CopyOnWriteArrayList<>();
+
         volatile Predicate<String> reject = name -> false;
         volatile @Nullable RuntimeException failWith;
 
@@ -86,6 +90,7 @@ class DeltaAdsClientTest {
         private <T extends Message> List<ResourceError> apply(
                 String kind, List<XdsResource<T>> upserts, List<String> removals, Map<String, T> state) {
             threads.add(Thread.currentThread().getName());
+            attempts.add(String.valueOf(MDC.get(DeltaAdsClient.LOG_CONNECTION_KEY)));
             calls.add(kind + " upserts="
                     + upserts.stream().map(XdsResource::name).sorted().toList() + " removals=" + removals);
             RuntimeException failure = failWith;
@@ -389,6 +394,8 @@ class DeltaAdsClientTest {
         RecordingListener listener = new RecordingListener();
         DeltaAdsClient client = startDefault(handler, listener);
         client.ready().get(20, TimeUnit.SECONDS);
+        // What the handler logs carries the connection attempt, as upstream's xds{id=N} span: the first one here.
+        assertThat(handler.attempts).isNotEmpty().containsOnly("1");
 
         // A NACKed resource must not be listed on reconnect, so that istiod sends it again.
         String bad = istiod.push(XdsResources.ADDRESS_TYPE_URL, p -> p.malformed("bad"));
@@ -432,6 +439,9 @@ class DeltaAdsClientTest {
                 .extracting(r -> r.getName())
                 .containsExactlyInAnyOrder("change", "bad");
         assertThat(client.heldVersions().get(XdsResources.ADDRESS_TYPE_URL)).containsOnlyKeys("keep", "change", "bad");
+        assertThat(Integer.parseInt(handler.attempts.getLast()))
+                .as("a later attempt")
+                .isGreaterThan(1);
     }
 
     @Test
