@@ -32,6 +32,7 @@ import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -153,8 +154,8 @@ class ConfigDumpTest {
                         "Pending",
                         "info",
                         Map.of("name", "echo-5d8c7", "namespace", "default", "serviceAccount", "echo")));
-        Workload client = state.workload("Kubernetes//Pod/default/client-7c9");
-        Workload echo = state.workload("Kubernetes//Pod/default/echo-5d8c7");
+        Workload client = Objects.requireNonNull(state.workload("Kubernetes//Pod/default/client-7c9"));
+        Workload echo = Objects.requireNonNull(state.workload("Kubernetes//Pod/default/echo-5d8c7"));
         ConnectionTracker tracker = new ConnectionTracker();
         ConnectionRecord outbound = ConnectionRecord.builder(Direction.OUTBOUND, "default/client-7c9/client")
                 .source(addr("10.244.2.7", 45678), client, client.identity())

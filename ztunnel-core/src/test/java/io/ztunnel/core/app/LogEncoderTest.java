@@ -24,6 +24,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
@@ -42,7 +43,8 @@ class LogEncoderTest {
         LogConfig.uninstall();
     }
 
-    private static LoggingEvent event(String logger, Level level, Instant time, String message, Object... kv) {
+    private static LoggingEvent event(
+            String logger, Level level, Instant time, String message, @Nullable Object... kv) {
         LoggingEvent e = new LoggingEvent();
         e.setLoggerName(logger);
         e.setLevel(level);

@@ -30,6 +30,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -135,7 +136,7 @@ class InpodMeshNetnsTest {
     }
 
     /** The first line the server sent, or null if the connection ended first. */
-    private static String line(Socket s) throws IOException {
+    private static @Nullable String line(Socket s) throws IOException {
         StringBuilder sb = new StringBuilder();
         int c;
         while ((c = s.getInputStream().read()) >= 0 && c != '\n') {
@@ -144,7 +145,7 @@ class InpodMeshNetnsTest {
         return c < 0 && sb.isEmpty() ? null : sb.toString();
     }
 
-    private String banner(String from, String ip, int port) throws IOException {
+    private @Nullable String banner(String from, String ip, int port) throws IOException {
         try (Socket s = connect(from, ip, port)) {
             return line(s);
         } catch (SocketException e) {
@@ -277,7 +278,7 @@ class InpodMeshNetnsTest {
         Map<String, Integer> seen = new HashMap<>();
         for (int i = 0; i < 30; i++) {
             String b = banner("client", mesh.vip(1), 80);
-            assertThat(b).endsWith(" " + ip("client"));
+            assertThat(b).isNotNull().endsWith(" " + ip("client"));
             seen.merge(b.split(" ")[0], 1, Integer::sum);
         }
         assertThat(seen.keySet()).containsExactlyInAnyOrder("server1", "server2");
