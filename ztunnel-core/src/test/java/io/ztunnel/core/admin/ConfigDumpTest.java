@@ -1,6 +1,7 @@
 package io.ztunnel.core.admin;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -460,7 +461,7 @@ class ConfigDumpTest {
         String extraKey = good.replaceFirst("\"identity\":", "\"colour\": \"blue\",\n      \"identity\":");
         for (String bad : List.of(hexSerial, badPort, extraKey)) {
             assertThat(bad).isNotEqualTo(good);
-            org.assertj.core.api.Assertions.assertThatThrownBy(() -> ConfigDumpClient.check(bad))
+            assertThatThrownBy(() -> ConfigDumpClient.check(bad))
                     .as(bad)
                     .isInstanceOf(AssertionError.class)
                     .hasMessageContaining("the Go client rejected the dump");

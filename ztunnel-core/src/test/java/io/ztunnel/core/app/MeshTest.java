@@ -3,7 +3,9 @@ package io.ztunnel.core.app;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -152,12 +154,11 @@ class MeshTest {
         // one flat JSON object.
         ILoggingEvent success = logs.list.stream()
                 .filter(e -> e.getFormattedMessage().equals("connection complete")
-                        && e.getLevel() == ch.qos.logback.classic.Level.INFO
+                        && e.getLevel() == Level.INFO
                         && e.getKeyValuePairs().stream().anyMatch(kv -> "inbound".equals(kv.value)))
                 .findFirst()
                 .orElseThrow();
-        ch.qos.logback.classic.LoggerContext context =
-                (ch.qos.logback.classic.LoggerContext) LoggerFactory.getILoggerFactory();
+        LoggerContext context = (LoggerContext) LoggerFactory.getILoggerFactory();
         String plain = new String(LogEncoder.create(context, false).encode(success), StandardCharsets.UTF_8);
         assertThat(plain)
                 .matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}Z\tinfo\taccess\tconnection complete\t"

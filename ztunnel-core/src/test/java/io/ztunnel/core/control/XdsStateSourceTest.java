@@ -15,6 +15,7 @@ import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.StateStore;
 import io.ztunnel.xds.ads.ResourceError;
 import io.ztunnel.xds.ads.XdsResource;
+import io.ztunnel.xds.local.LocalConfigParser;
 import io.ztunnel.xds.proto.security.Action;
 import io.ztunnel.xds.proto.security.Authorization;
 import io.ztunnel.xds.proto.workload.Address;
@@ -79,7 +80,7 @@ class XdsStateSourceTest {
 
     @Test
     void aStaticConfigIsHeldUnderThePushedStateAndPushesReplaceOrRemoveItsResources() throws Exception {
-        ProxyState staticState = LocalConfigSource.toState(io.ztunnel.xds.local.LocalConfigParser.parseInline("""
+        ProxyState staticState = LocalConfigSource.toState(LocalConfigParser.parseInline("""
                 workloads:
                 - {uid: "static-a", name: a, namespace: ns, workloadIps: ["10.0.9.1"], node: node-1, protocol: HBONE,
                    services: {}}

@@ -22,6 +22,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -351,7 +352,7 @@ class InpodMeshNetnsTest {
         mesh.startDaemon("node1");
         mesh.awaitReady("node1", Duration.ofSeconds(60));
         JsonNode state = configDump("node1").get("workloadState");
-        List<String> up = new java.util.ArrayList<>();
+        List<String> up = new ArrayList<>();
         state.properties().forEach(e -> {
             if (e.getValue().get("state").asText().equals("Up")) {
                 up.add(e.getKey());
