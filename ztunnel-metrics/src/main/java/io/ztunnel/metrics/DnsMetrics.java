@@ -1,6 +1,7 @@
 package io.ztunnel.metrics;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -230,7 +231,7 @@ public final class DnsMetrics {
 
         Series(Labels labels) {
             this.rendered = labels.render();
-            this.renderedBraces = ("{" + rendered + "}").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            this.renderedBraces = ("{" + rendered + "}").getBytes(StandardCharsets.UTF_8);
             for (int i = 0; i < buckets.length; i++) {
                 buckets[i] = new LongAdder();
             }

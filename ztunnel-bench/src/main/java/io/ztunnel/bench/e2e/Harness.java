@@ -25,6 +25,8 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
@@ -513,14 +515,13 @@ public final class Harness {
         jcmd(pid, "GC.run");
         String heap = jcmd(pid, "GC.heap_info");
         double used = 0;
-        java.util.regex.Matcher u =
-                java.util.regex.Pattern.compile("total \\d+K, used (\\d+)K").matcher(heap);
+        Matcher u = Pattern.compile("total \\d+K, used (\\d+)K").matcher(heap);
         while (u.find()) {
             used += Long.parseLong(u.group(1)) / 1024.0;
         }
         String direct = jcmd(pid, "VM.native_memory summary");
-        java.util.regex.Matcher d = java.util.regex.Pattern.compile("Other \\(reserved=\\d+KB, committed=(\\d+)KB")
-                .matcher(direct);
+        Matcher d =
+                Pattern.compile("Other \\(reserved=\\d+KB, committed=(\\d+)KB").matcher(direct);
         return new Memory(rss, used, d.find() ? Long.parseLong(d.group(1)) / 1024.0 : Double.NaN);
     }
 

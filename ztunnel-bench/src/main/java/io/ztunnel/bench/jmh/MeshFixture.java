@@ -2,6 +2,7 @@ package io.ztunnel.bench.jmh;
 
 import io.ztunnel.core.control.LocalConfigSource;
 import io.ztunnel.core.state.ProxyState;
+import io.ztunnel.core.util.Errors;
 import io.ztunnel.xds.local.LocalConfigParser;
 
 /**
@@ -90,7 +91,7 @@ public final class MeshFixture {
         try {
             return LocalConfigSource.toState(LocalConfigParser.parse(y.toString(), "bench"));
         } catch (Exception e) {
-            throw new IllegalStateException("fixture: " + e.getMessage(), e);
+            throw new IllegalStateException("fixture: " + Errors.message(e), e);
         }
     }
 }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -102,7 +103,7 @@ class IptablesSyncTest {
         String after = listing.lines()
                         .filter(l ->
                                 !l.equals("-A PREROUTING -j ISTIO_PRERT") && !l.equals("-A OUTPUT -j ISTIO_OUTPUT"))
-                        .collect(java.util.stream.Collectors.joining("\n"))
+                        .collect(Collectors.joining("\n"))
                 + "\n";
         assertThat(IptablesSync.unhookPlan(IptablesRules.OWNED_CHAINS, IptablesRules.TABLES, IptablesSave.parse(after)))
                 .as("nothing left to unhook")

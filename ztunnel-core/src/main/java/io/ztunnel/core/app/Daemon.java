@@ -331,7 +331,7 @@ public final class Daemon implements AutoCloseable {
                 } catch (LocalConfigException | ConversionException e) {
                     throw new ConfigException(
                             (config.localXdsPath() != null ? "LOCAL_XDS_PATH=" + config.localXdsPath() : "LOCAL_XDS")
-                                    + ": " + e.getMessage());
+                                    + ": " + Errors.message(e));
                 }
             }
             ControlPlane xds =

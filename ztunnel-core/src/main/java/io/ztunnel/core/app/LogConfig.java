@@ -92,7 +92,10 @@ public final class LogConfig {
         LogDirectives base = reset ? startup : current();
         LogDirectives next = level.isEmpty() ? base : base.plus(level);
         filter().directives(next);
-        LoggerFactory.getLogger(LogConfig.class).atInfo().log("new log filter is {}", next);
+        LoggerFactory.getLogger(LogConfig.class)
+                .atInfo()
+                .addKeyValue("filter", next.toString())
+                .log("new log filter");
         return next;
     }
 

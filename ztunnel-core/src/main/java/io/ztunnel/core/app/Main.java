@@ -52,12 +52,12 @@ public final class Main {
             NettyMachineId.configure(config.nodeName(), config.podName());
             daemon = Daemon.start(config);
         } catch (ConfigException e) {
-            log.atError().log("invalid configuration: {}", Errors.message(e));
+            log.atError().addKeyValue("error", Errors.message(e)).log("invalid configuration");
             System.exit(1);
             return;
         } catch (RuntimeException e) {
             // One line naming the cause; the stack trace only for whoever asked for DEBUG.
-            log.atError().log("cannot start: {}", StartFailure.describe(e));
+            log.atError().addKeyValue("error", StartFailure.describe(e)).log("cannot start");
             log.atDebug().setCause(e).log("start failure detail");
             System.exit(1);
             return;

@@ -1,10 +1,13 @@
 package io.ztunnel.core.dns;
 
+import io.ztunnel.core.util.Errors;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -54,7 +57,10 @@ public record ResolvConf(
         try {
             return parse(Files.readString(file, StandardCharsets.UTF_8));
         } catch (IOException e) {
-            throw new IllegalStateException("cannot read " + file + " for the DNS proxy's upstream resolvers: " + e
+            String reason = e instanceof NoSuchFileException
+                    ? "no such file"
+                    : e instanceof AccessDeniedException ? "permission denied" : Errors.message(e);
+            throw new IllegalStateException("cannot read " + file + " for the DNS proxy's upstream resolvers: " + reason
                     + "; set ISTIO_META_DNS_CAPTURE=false to run without the DNS proxy");
         }
     }

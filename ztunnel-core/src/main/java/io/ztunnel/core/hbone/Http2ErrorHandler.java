@@ -6,6 +6,7 @@ import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2FrameStreamException;
+import io.ztunnel.core.util.Errors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,7 +35,7 @@ final class Http2ErrorHandler extends ChannelInboundHandlerAdapter {
                     .addKeyValue("connection", ctx.channel())
                     .addKeyValue("stream", e.stream().id())
                     .addKeyValue("error", e.error())
-                    .addKeyValue("reason", String.valueOf(e.getCause()))
+                    .addKeyValue("reason", Errors.message(e))
                     .log("HTTP/2 stream error; resetting the stream");
             ctx.write(new DefaultHttp2ResetFrame(e.error()).stream(e.stream()));
             ctx.fireExceptionCaught(e);
@@ -47,7 +48,7 @@ final class Http2ErrorHandler extends ChannelInboundHandlerAdapter {
             log.atDebug()
                     .addKeyValue("connection", ctx.channel())
                     .addKeyValue("error", h2.error())
-                    .addKeyValue("reason", h2.getMessage())
+                    .addKeyValue("reason", Errors.message(h2))
                     .log("HTTP/2 connection error; the codec sends GOAWAY");
             return;
         }

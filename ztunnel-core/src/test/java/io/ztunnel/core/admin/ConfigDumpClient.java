@@ -10,7 +10,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Assumptions;
+import org.jspecify.annotations.Nullable;
+import org.opentest4j.TestAbortedException;
 
 /**
  * An independent reader of {@code /config_dump}: the Go program in {@code src/test/go/configdump}, which decodes a dump
@@ -24,7 +25,7 @@ import org.junit.jupiter.api.Assumptions;
 public final class ConfigDumpClient {
     private static final Path SOURCE = Path.of("src/test/go/configdump").toAbsolutePath();
     private static final Path WORK = Path.of("target/go").toAbsolutePath();
-    private static Path binary;
+    private static @Nullable Path binary;
 
     private ConfigDumpClient() {}
 
@@ -60,7 +61,7 @@ public final class ConfigDumpClient {
             assertThat(System.getenv("CI"))
                     .as("Go must be installed in CI (.ci/run installs it)")
                     .isNotEqualTo("true");
-            Assumptions.abort("no go command: the independent config_dump client cannot run");
+            throw new TestAbortedException("no go command: the independent config_dump client cannot run");
         }
         Path exe = WORK.resolve("configdump-check");
         ProcessBuilder pb = new ProcessBuilder(go, "build", "-o", exe.toString(), ".")
@@ -81,7 +82,7 @@ public final class ConfigDumpClient {
         return exe;
     }
 
-    private static String findGo() {
+    private static @Nullable String findGo() {
         String path = System.getenv("PATH") == null ? "" : System.getenv("PATH");
         for (String dir : List.of((path + ":/usr/local/go/bin").split(":"))) {
             if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, "go"))) {

@@ -1,6 +1,7 @@
 package io.ztunnel.core.admin;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -32,6 +33,7 @@ import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -153,8 +155,8 @@ class ConfigDumpTest {
                         "Pending",
                         "info",
                         Map.of("name", "echo-5d8c7", "namespace", "default", "serviceAccount", "echo")));
-        Workload client = state.workload("Kubernetes//Pod/default/client-7c9");
-        Workload echo = state.workload("Kubernetes//Pod/default/echo-5d8c7");
+        Workload client = Objects.requireNonNull(state.workload("Kubernetes//Pod/default/client-7c9"));
+        Workload echo = Objects.requireNonNull(state.workload("Kubernetes//Pod/default/echo-5d8c7"));
         ConnectionTracker tracker = new ConnectionTracker();
         ConnectionRecord outbound = ConnectionRecord.builder(Direction.OUTBOUND, "default/client-7c9/client")
                 .source(addr("10.244.2.7", 45678), client, client.identity())
@@ -531,7 +533,7 @@ class ConfigDumpTest {
         String extraKey = good.replaceFirst("\"identity\":", "\"colour\": \"blue\",\n      \"identity\":");
         for (String bad : List.of(hexSerial, badPort, extraKey)) {
             assertThat(bad).isNotEqualTo(good);
-            org.assertj.core.api.Assertions.assertThatThrownBy(() -> ConfigDumpClient.check(bad))
+            assertThatThrownBy(() -> ConfigDumpClient.check(bad))
                     .as(bad)
                     .isInstanceOf(AssertionError.class)
                     .hasMessageContaining("the Go client rejected the dump");

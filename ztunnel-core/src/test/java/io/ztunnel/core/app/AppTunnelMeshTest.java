@@ -19,6 +19,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
@@ -167,7 +168,8 @@ class AppTunnelMeshTest {
         // The header's source is the HBONE connection's TCP peer, as the inbound access log shows it.
         await().atMost(Duration.ofSeconds(5))
                 .untilAsserted(() -> assertThat(inboundSource("server-p"))
-                        .isEqualTo(Addresses.format(p.header().source())));
+                        .isEqualTo(Addresses.format(
+                                Objects.requireNonNull(p.header().source()))));
 
         // LOCALHOST_APP_TUNNEL=false: the app is reached on the pod IP, the header is the same shape.
         await().atMost(Duration.ofSeconds(20))

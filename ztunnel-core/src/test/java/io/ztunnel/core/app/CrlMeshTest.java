@@ -17,6 +17,7 @@ import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -34,7 +35,9 @@ class CrlMeshTest {
     @TempDir
     Path dir;
 
-    private MeshFixture mesh;
+    /** The mesh the test started, closed after it. */
+    private @Nullable MeshFixture started;
+
     private TestPki.Ca root;
     private TestPki.Ca intermediate;
     private Path crl;
@@ -61,9 +64,15 @@ class CrlMeshTest {
     void tearDown() throws Exception {
         ((Logger) LoggerFactory.getLogger("access")).detachAppender(logs);
         ((Logger) LoggerFactory.getLogger(Daemon.class)).detachAppender(logs);
-        if (mesh != null) {
-            mesh.close();
+        if (started != null) {
+            started.close();
         }
+    }
+
+    private MeshFixture startMesh(Map<String, String> clientExtra, Map<String, String> serverExtra) throws Exception {
+        MeshFixture mesh = new MeshFixture(dir, clientExtra, serverExtra);
+        started = mesh;
+        return mesh;
     }
 
     private void revokeIntermediate() throws Exception {
@@ -80,7 +89,7 @@ class CrlMeshTest {
     }
 
     private static String scrape(Daemon d) throws Exception {
-        return MeshFixture.get(d.metricsAddress(), "/metrics");
+        return MeshFixture.get(MeshFixture.metrics(d), "/metrics");
     }
 
     private List<Map<String, String>> completed(String direction) {
@@ -91,7 +100,7 @@ class CrlMeshTest {
 
     @Test
     void theServerDaemonClosesALiveInboundConnectionWhenTheCrlRevokesTheClientAndRefusesNewOnes() throws Exception {
-        mesh = new MeshFixture(dir, Map.of(), Map.of("CRL_PATH", crl.toString()));
+        MeshFixture mesh = startMesh(Map.of(), Map.of("CRL_PATH", crl.toString()));
         try (Socket s = mesh.connect("127.0.0.3", 8080)) {
             assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
 
@@ -121,7 +130,7 @@ class CrlMeshTest {
 
     @Test
     void theClientDaemonDropsItsPooledConnectionWhenTheCrlRevokesTheServerAndRefusesItAfterwards() throws Exception {
-        mesh = new MeshFixture(dir, Map.of("CRL_PATH", crl.toString()), Map.of());
+        MeshFixture mesh = startMesh(Map.of("CRL_PATH", crl.toString()), Map.of());
         try (Socket s = mesh.connect("127.0.0.3", 8080)) {
             assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
 
@@ -153,7 +162,7 @@ class CrlMeshTest {
     @Test
     void aMalformedCrlAtStartIsAnErrorNamingTheFileAndTheDaemonRunsWithoutRevocationChecks() throws Exception {
         Files.writeString(crl, "-----BEGIN X509 CRL-----\nbm90IGEgQ1JM\n-----END X509 CRL-----\n");
-        mesh = new MeshFixture(dir, Map.of(), Map.of("CRL_PATH", crl.toString()));
+        MeshFixture mesh = startMesh(Map.of(), Map.of("CRL_PATH", crl.toString()));
 
         assertThat(LogEvents.withMessage(
                         logs.list, "cannot load the CRL; certificate revocation checks are off until restart"))

@@ -26,8 +26,10 @@ import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -180,7 +182,7 @@ class DoubleHboneMeshTest {
         // The gateway saw one outer CONNECT from the client's identity, with the service authority.
         assertThat(requireGateway().clientIdentities).containsExactly(CLIENT.toString());
         MetaData.Request outer =
-                java.util.Objects.requireNonNull(requireGateway().connects.peek());
+                Objects.requireNonNull(requireGateway().connects.peek());
         assertThat(outer.getMethod()).isEqualTo("CONNECT");
         assertThat(outer.getHttpURI().getAuthority()).isEqualTo(AUTHORITY);
         assertThat(outer.getHttpFields().get("forwarded")).contains("host=echo.server.svc.cluster.local");
@@ -221,8 +223,7 @@ class DoubleHboneMeshTest {
         try (Socket s = connect()) {
             assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
         }
-        InetSocketAddress metrics =
-                java.util.Objects.requireNonNull(daemon(client).metricsAddress());
+        InetSocketAddress metrics = Objects.requireNonNull(daemon(client).metricsAddress());
         await().atMost(Duration.ofSeconds(10))
                 .untilAsserted(
                         () -> assertThat(MeshFixture.get(metrics, "/metrics").lines())
@@ -478,8 +479,7 @@ class DoubleHboneMeshTest {
         try (Socket s = connect()) {
             assertThat(MeshFixture.banner(s)).isNull();
         }
-        InetSocketAddress metrics =
-                java.util.Objects.requireNonNull(daemon(client).metricsAddress());
+        InetSocketAddress metrics = Objects.requireNonNull(daemon(client).metricsAddress());
         await().atMost(Duration.ofSeconds(10))
                 .untilAsserted(() -> assertThat(MeshFixture.get(metrics, "/metrics"))
                         // the live connection (labelled from the far end's baggage) and the refused one (labelled
@@ -492,11 +492,11 @@ class DoubleHboneMeshTest {
     }
 
     private static Daemon daemon(@Nullable Daemon d) {
-        return java.util.Objects.requireNonNull(d, "daemons not started");
+        return Objects.requireNonNull(d, "daemons not started");
     }
 
     private JettyNetworkGateway requireGateway() {
-        return java.util.Objects.requireNonNull(gateway);
+        return Objects.requireNonNull(gateway);
     }
 
     private Socket connect() throws Exception {
@@ -541,7 +541,6 @@ class DoubleHboneMeshTest {
     }
 
     private static String sha256(byte[] bytes) throws Exception {
-        return java.util.HexFormat.of()
-                .formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
     }
 }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
+import ch.qos.logback.classic.spi.Configurator;
 import ch.qos.logback.classic.spi.Configurator.ExecutionStatus;
 import ch.qos.logback.classic.spi.LoggingEvent;
 import ch.qos.logback.core.ConsoleAppender;
@@ -25,7 +26,7 @@ class LogDefaultsTest {
 
     @Test
     void logbackFindsItAsAConfiguratorService() {
-        assertThat(ServiceLoader.load(ch.qos.logback.classic.spi.Configurator.class).stream()
+        assertThat(ServiceLoader.load(Configurator.class).stream()
                         .map(p -> p.type().getName()))
                 .contains(LogDefaults.class.getName());
     }

@@ -3,6 +3,7 @@ package io.ztunnel.core.app;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.classic.spi.LoggingEvent;
@@ -20,6 +21,7 @@ import io.ztunnel.core.state.Workload;
 import io.ztunnel.core.util.LogSpan;
 import io.ztunnel.core.util.LogValues;
 import io.ztunnel.xds.ads.DeltaAdsClient;
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -27,6 +29,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
@@ -45,7 +48,8 @@ class LogEncoderTest {
         LogConfig.uninstall();
     }
 
-    private static LoggingEvent event(String logger, Level level, Instant time, String message, Object... kv) {
+    private static LoggingEvent event(
+            String logger, Level level, Instant time, String message, @Nullable Object... kv) {
         LoggingEvent e = new LoggingEvent();
         e.setLoggerContext((LoggerContext) LoggerFactory.getILoggerFactory()); // as every logged event has
         e.setLoggerName(logger);
@@ -150,7 +154,7 @@ class LogEncoderTest {
 
     @Test
     void anEarlyDenyFromTheAccessLogHasExactlyFourFields() throws Exception {
-        ch.qos.logback.classic.Logger access = context.getLogger("access");
+        Logger access = context.getLogger("access");
         ListAppender<ILoggingEvent> captured = new ListAppender<>();
         captured.start();
         access.addAppender(captured);
@@ -178,7 +182,7 @@ class LogEncoderTest {
     /** The access logger's events while {@code action} runs, DEBUG on for it. */
     private List<ILoggingEvent> accessEvents(Runnable action) {
         LogConfig.filter().directives(LogDirectives.parse("info,access=debug"));
-        ch.qos.logback.classic.Logger access = context.getLogger("access");
+        Logger access = context.getLogger("access");
         ListAppender<ILoggingEvent> captured = new ListAppender<>();
         captured.start();
         access.addAppender(captured);
@@ -261,7 +265,7 @@ class LogEncoderTest {
                         .source(Fixtures.addr("10.244.0.9", 40000), client, client.identity())
                         .destination(Fixtures.addr("10.244.0.7", 5432), legacy, null, legacy.identity())
                         .open(new ConnectionTracker(), ConnectionTelemetry.NONE)
-                        .fail(new java.io.IOException("Connection refused"), "connect to 10.244.0.7:5432 failed"));
+                        .fail(new IOException("Connection refused"), "connect to 10.244.0.7:5432 failed"));
         assertThat(events).hasSize(2);
         assertThat(fixedDuration(plain(events.get(1))))
                 .isEqualTo("2026-10-10T01:00:04.396760Z\terror\taccess\tconnection complete\t"
@@ -348,8 +352,7 @@ class LogEncoderTest {
     void anExceptionIsOneErrorFieldWithoutAStackTraceUnlessDebugIsOn() {
         LogConfig.filter().directives(LogDirectives.parse("info"));
         LoggingEvent e = event("io.ztunnel.core.admin.HttpServer", Level.WARN, G1_TIME, "admin handler failed");
-        e.setThrowableProxy(
-                new ThrowableProxy(new IllegalStateException("cannot dump", new java.io.IOException("disk full"))));
+        e.setThrowableProxy(new ThrowableProxy(new IllegalStateException("cannot dump", new IOException("disk full"))));
         assertThat(plain(e))
                 .isEqualTo("2026-10-10T01:00:04.396760Z\twarn\tadmin\tadmin handler failed\t"
                         + "error=\"cannot dump: disk full\"\n");

@@ -20,6 +20,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Two daemons in dedicated mode on loopback: "client" (127.0.0.2, SOCKS5 on) and "server-a" (127.0.0.3), sharing a
@@ -155,7 +157,7 @@ final class MeshFixture implements AutoCloseable {
     }
 
     /** Reads the first line the app sends (its name), or null when the connection closed first. */
-    static String banner(Socket s) throws IOException {
+    static @Nullable String banner(Socket s) throws IOException {
         StringBuilder line = new StringBuilder();
         InputStream in = s.getInputStream();
         int c;
@@ -163,6 +165,21 @@ final class MeshFixture implements AutoCloseable {
             line.append((char) c);
         }
         return c < 0 && line.isEmpty() ? null : line.toString();
+    }
+
+    /** The daemon's metrics listener; fails the test when it has none. */
+    static InetSocketAddress metrics(Daemon daemon) {
+        return Objects.requireNonNull(daemon.metricsAddress(), "the daemon has no metrics listener");
+    }
+
+    /** The daemon's admin listener; fails the test when it has none. */
+    static InetSocketAddress admin(Daemon daemon) {
+        return Objects.requireNonNull(daemon.adminAddress(), "the daemon has no admin listener");
+    }
+
+    /** The daemon's readiness listener; fails the test when it has none. */
+    static InetSocketAddress readiness(Daemon daemon) {
+        return Objects.requireNonNull(daemon.readinessAddress(), "the daemon has no readiness listener");
     }
 
     static String get(InetSocketAddress address, String path) throws Exception {

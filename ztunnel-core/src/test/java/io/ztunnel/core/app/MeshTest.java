@@ -3,11 +3,14 @@ package io.ztunnel.core.app;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.ztunnel.core.state.Workload;
 import java.io.InputStream;
 import java.net.Socket;
 import java.net.SocketException;
@@ -20,6 +23,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -33,7 +37,9 @@ class MeshTest {
     @TempDir
     Path dir;
 
-    private MeshFixture mesh;
+    /** The mesh the test started, closed after it. */
+    private @Nullable MeshFixture started;
+
     private final ListAppender<ILoggingEvent> logs = new ListAppender<>();
 
     @BeforeEach
@@ -47,9 +53,15 @@ class MeshTest {
     void tearDown() throws Exception {
         ((Logger) LoggerFactory.getLogger("access")).detachAppender(logs);
         ((Logger) LoggerFactory.getLogger(Daemon.class)).detachAppender(logs);
-        if (mesh != null) {
-            mesh.close();
+        if (started != null) {
+            started.close();
         }
+    }
+
+    private MeshFixture startMesh(Map<String, String> serverExtra) throws Exception {
+        MeshFixture mesh = new MeshFixture(dir, serverExtra);
+        started = mesh;
+        return mesh;
     }
 
     /** Log events with {@code message}, each as its key-value fields plus {@code level}. */
@@ -59,22 +71,23 @@ class MeshTest {
 
     @Test
     void serviceVipIsBalancedOverBothEndpointsOverHboneOrTcpByProtocol() throws Exception {
-        mesh = new MeshFixture(dir, Map.of());
+        MeshFixture mesh = startMesh(Map.of());
         Map<String, Integer> seen = new HashMap<>();
         for (int i = 0; i < 40; i++) {
             try (Socket s = mesh.connect("127.10.0.1", 80)) {
-                seen.merge(MeshFixture.banner(s), 1, Integer::sum);
+                String banner = MeshFixture.banner(s);
+                assertThat(banner).isNotNull();
+                seen.merge(banner, 1, Integer::sum);
             }
         }
         assertThat(seen.keySet()).containsExactlyInAnyOrder("server-a", "server-b");
         // Only server-a (protocol HBONE) is reached through daemon B's inbound HBONE listener.
         await().atMost(Duration.ofSeconds(5))
                 .untilAsserted(() -> assertThat(lines("connection complete").stream()
-                                .filter(l -> l.get("direction").equals("inbound"))
+                                .filter(l -> "inbound".equals(l.get("direction")))
                                 .count())
-                        .isEqualTo((long) seen.get("server-a")));
-        assertThat(lines("connection complete").stream()
-                        .filter(l -> l.get("direction").equals("inbound")))
+                        .isEqualTo((long) seen.getOrDefault("server-a", 0)));
+        assertThat(lines("connection complete").stream().filter(l -> "inbound".equals(l.get("direction"))))
                 .allSatisfy(l -> assertThat(l)
                         .containsEntry("dst.workload", "server-a")
                         .containsEntry("src.identity", "spiffe://cluster.local/ns/client/sa/client"));
@@ -82,7 +95,7 @@ class MeshTest {
 
     @Test
     void accessLogLinesCarryEveryFieldForSuccessAndConnectFailureInPlainAndJson() throws Exception {
-        mesh = new MeshFixture(dir, Map.of());
+        MeshFixture mesh = startMesh(Map.of());
         try (Socket s = mesh.connect("127.0.0.3", 8080)) {
             assertThat(MeshFixture.banner(s)).isEqualTo("server-a"); // 9 bytes with the newline
             s.getOutputStream().write("ping".getBytes());
@@ -141,12 +154,11 @@ class MeshTest {
         // one flat JSON object.
         ILoggingEvent success = logs.list.stream()
                 .filter(e -> e.getFormattedMessage().equals("connection complete")
-                        && e.getLevel() == ch.qos.logback.classic.Level.INFO
+                        && e.getLevel() == Level.INFO
                         && e.getKeyValuePairs().stream().anyMatch(kv -> "inbound".equals(kv.value)))
                 .findFirst()
                 .orElseThrow();
-        ch.qos.logback.classic.LoggerContext context =
-                (ch.qos.logback.classic.LoggerContext) LoggerFactory.getILoggerFactory();
+        LoggerContext context = (LoggerContext) LoggerFactory.getILoggerFactory();
         String plain = new String(LogEncoder.create(context, false).encode(success), StandardCharsets.UTF_8);
         assertThat(plain)
                 .matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}Z\tinfo\taccess\tconnection complete\t"
@@ -169,7 +181,7 @@ class MeshTest {
 
     @Test
     void denyPolicyRefusesTheConnectionAndTheLogNamesThePolicy() throws Exception {
-        mesh = new MeshFixture(dir, Map.of());
+        MeshFixture mesh = startMesh(Map.of());
         try (Socket s = mesh.connect("127.0.0.3", 8080)) {
             assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
         }
@@ -192,7 +204,7 @@ class MeshTest {
                                 .containsEntry("direction", "outbound")
                                 .containsEntry("level", "ERROR")
                                 .containsEntry("error", "HBONE CONNECT rejected with status 401")));
-        String scrape = MeshFixture.get(mesh.server.metricsAddress(), "/metrics");
+        String scrape = MeshFixture.get(MeshFixture.metrics(mesh.server), "/metrics");
         assertThat(scrape)
                 .containsPattern("istio_tcp_connections_failed_total\\{reporter=\"destination\",[^}]*"
                         + "destination_workload=\"server-a\"[^}]*response_flags=\"DENY\"[^}]*} 1");
@@ -200,7 +212,7 @@ class MeshTest {
 
     @Test
     void aPolicyChangeClosesALiveConnectionItNoLongerAllows() throws Exception {
-        mesh = new MeshFixture(dir, Map.of());
+        MeshFixture mesh = startMesh(Map.of());
         try (Socket s = mesh.connect("127.0.0.3", 8080)) {
             assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
             s.getOutputStream().write("ping".getBytes());
@@ -230,7 +242,7 @@ class MeshTest {
 
     @Test
     void anEditTakesEffectWithoutRestartAndABrokenEditKeepsTheOldState() throws Exception {
-        mesh = new MeshFixture(dir, Map.of());
+        MeshFixture mesh = startMesh(Map.of());
         // Remove server-b's membership: every service connection now lands on server-a.
         String withoutB = MeshFixture.BASE.replace("""
                   workloadIps: ["127.0.0.5"]
@@ -244,13 +256,10 @@ class MeshTest {
                 """);
         assertThat(withoutB).isNotEqualTo(MeshFixture.BASE);
         mesh.write(withoutB);
-        await().atMost(Duration.ofSeconds(10))
-                .until(() -> mesh.client
-                        .state()
-                        .current()
-                        .workload("Kubernetes//Pod/server/server-b")
-                        .services()
-                        .isEmpty());
+        await().atMost(Duration.ofSeconds(10)).until(() -> {
+            Workload b = mesh.client.state().current().workload("Kubernetes//Pod/server/server-b");
+            return b != null && b.services().isEmpty();
+        });
         for (int i = 0; i < 10; i++) {
             try (Socket s = mesh.connect("127.10.0.1", 80)) {
                 assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
@@ -268,7 +277,7 @@ class MeshTest {
 
     @Test
     void drainLetsAnInFlightTransferFinishAndRefusesNewConnections() throws Exception {
-        mesh = new MeshFixture(dir, Map.of("CONNECTION_TERMINATION_DEADLINE", "20s"));
+        MeshFixture mesh = startMesh(Map.of("CONNECTION_TERMINATION_DEADLINE", "20s"));
         try (Socket s = mesh.connect("127.0.0.3", 8080)) {
             assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
             CompletableFuture<Void> draining = CompletableFuture.runAsync(mesh.server::shutdown);
@@ -302,7 +311,7 @@ class MeshTest {
 
     @Test
     void aConnectionStillOpenAtTheDrainDeadlineIsClosedWithUpstreamsError() throws Exception {
-        mesh = new MeshFixture(dir, Map.of("CONNECTION_TERMINATION_DEADLINE", "1s"));
+        MeshFixture mesh = startMesh(Map.of("CONNECTION_TERMINATION_DEADLINE", "1s"));
         try (Socket s = mesh.connect("127.0.0.3", 8080)) {
             assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
             mesh.server.shutdown();

@@ -6,6 +6,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.ztunnel.core.admin.ConfigDumpClient;
+import io.ztunnel.core.config.Config;
+import io.ztunnel.core.config.Env;
+import io.ztunnel.core.dns.ResolvConf;
 import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetAddress;
@@ -17,12 +21,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -44,13 +50,20 @@ class ObservabilityTest {
     @TempDir
     Path dir;
 
-    private MeshFixture mesh;
+    /** The mesh the test started, closed after it. */
+    private @Nullable MeshFixture started;
 
     @AfterEach
     void tearDown() throws Exception {
-        if (mesh != null) {
-            mesh.close();
+        if (started != null) {
+            started.close();
         }
+    }
+
+    private MeshFixture startMesh() throws Exception {
+        MeshFixture mesh = new MeshFixture(dir, Map.of());
+        started = mesh;
+        return mesh;
     }
 
     /** One parsed sample: name, labels in order, value. */
@@ -82,7 +95,7 @@ class ObservabilityTest {
 
     @Test
     void aKnownTransferIsCountedExactlyByBothReportersWithIstiosLabels() throws Exception {
-        mesh = new MeshFixture(dir, Map.of());
+        MeshFixture mesh = startMesh();
         byte[] payload = new byte[100_000];
         try (Socket s = mesh.connect("127.0.0.3", 8080)) {
             assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
@@ -115,7 +128,7 @@ class ObservabilityTest {
         common.put("connection_security_policy", "mutual_tls");
 
         await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
-            String clientScrape = MeshFixture.get(mesh.client.metricsAddress(), "/metrics");
+            String clientScrape = MeshFixture.get(MeshFixture.metrics(mesh.client), "/metrics");
             List<Sample> client = parse(clientScrape);
             Map<String, String> source = new LinkedHashMap<>();
             source.put("reporter", "source");
@@ -156,7 +169,7 @@ class ObservabilityTest {
                             "response_flags",
                             "connection_security_policy");
 
-            String serverScrape = MeshFixture.get(mesh.server.metricsAddress(), "/stats/prometheus");
+            String serverScrape = MeshFixture.get(MeshFixture.metrics(mesh.server), "/stats/prometheus");
             List<Sample> server = parse(serverScrape);
             Map<String, String> destination = new LinkedHashMap<>(source);
             destination.put("reporter", "destination");
@@ -178,7 +191,7 @@ class ObservabilityTest {
 
     @Test
     void socketsOpenCountsAcceptedSocketsPerReporterWhileTheyLive() throws Exception {
-        mesh = new MeshFixture(dir, Map.of());
+        MeshFixture mesh = startMesh();
         Map<String, String> source = Map.of("reporter", "source");
         Map<String, String> destination = Map.of("reporter", "destination");
         try (Socket first = mesh.connect("127.0.0.3", 8080);
@@ -188,15 +201,15 @@ class ObservabilityTest {
             // Two sockets accepted on the client's 15001; the server's 15008 accepted one pooled HBONE connection
             // carrying both streams (upstream counts sockets, not CONNECT streams).
             await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
-                List<Sample> client = parse(MeshFixture.get(mesh.client.metricsAddress(), "/metrics"));
-                List<Sample> server = parse(MeshFixture.get(mesh.server.metricsAddress(), "/metrics"));
+                List<Sample> client = parse(MeshFixture.get(MeshFixture.metrics(mesh.client), "/metrics"));
+                List<Sample> server = parse(MeshFixture.get(MeshFixture.metrics(mesh.server), "/metrics"));
                 assertThat(value(client, "istio_tcp_sockets_open", source)).isEqualTo(2);
                 assertThat(value(server, "istio_tcp_sockets_open", destination)).isEqualTo(1);
                 assertThat(value(client, "istio_tcp_sockets_open", destination)).isZero();
             });
         }
         await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
-            List<Sample> client = parse(MeshFixture.get(mesh.client.metricsAddress(), "/metrics"));
+            List<Sample> client = parse(MeshFixture.get(MeshFixture.metrics(mesh.client), "/metrics"));
             assertThat(value(client, "istio_tcp_sockets_open", source)).isZero();
             assertThat(client.stream().anyMatch(x -> x.name().equals("istio_tcp_sockets_open")))
                     .isTrue();
@@ -205,17 +218,17 @@ class ObservabilityTest {
 
     @Test
     void aRemovedWorkloadLeavesNoSeriesBehind() throws Exception {
-        mesh = new MeshFixture(dir, Map.of());
+        MeshFixture mesh = startMesh();
         try (Socket s = mesh.connect("127.0.0.3", 8080)) {
             assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
         }
         await().atMost(Duration.ofSeconds(5))
-                .until(() -> MeshFixture.get(mesh.client.metricsAddress(), "/metrics")
+                .until(() -> MeshFixture.get(MeshFixture.metrics(mesh.client), "/metrics")
                         .contains("destination_workload=\"server-a\""));
         mesh.write(MeshFixture.BASE.replaceAll("(?s)- uid: Kubernetes//Pod/server/server-a.*?(?=- uid)", ""));
         await().atMost(Duration.ofSeconds(10))
                 .until(() -> mesh.client.state().current().workload("Kubernetes//Pod/server/server-a") == null);
-        assertThat(MeshFixture.get(mesh.client.metricsAddress(), "/metrics"))
+        assertThat(MeshFixture.get(MeshFixture.metrics(mesh.client), "/metrics"))
                 .doesNotContain("destination_workload=\"server-a\"");
     }
 
@@ -230,11 +243,11 @@ class ObservabilityTest {
                     .isNotEqualTo("true");
             assumeTrue(false, "promtool not installed (apt-get install -y prometheus)");
         }
-        mesh = new MeshFixture(dir, Map.of());
+        MeshFixture mesh = startMesh();
         try (Socket s = mesh.connect("127.10.0.1", 80)) {
             MeshFixture.banner(s);
         }
-        String scrape = MeshFixture.get(mesh.client.metricsAddress(), "/metrics");
+        String scrape = MeshFixture.get(MeshFixture.metrics(mesh.client), "/metrics");
         Process p = new ProcessBuilder(promtool.toString(), "check", "metrics")
                 .redirectErrorStream(true)
                 .start();
@@ -253,8 +266,8 @@ class ObservabilityTest {
 
     @Test
     void adminEndpointsAnswerOnLoopbackOnly() throws Exception {
-        mesh = new MeshFixture(dir, Map.of());
-        InetSocketAddress admin = mesh.client.adminAddress();
+        MeshFixture mesh = startMesh();
+        InetSocketAddress admin = MeshFixture.admin(mesh.client);
         assertThat(admin.getAddress().isLoopbackAddress()).isTrue();
         JsonNode dump = new ObjectMapper().readTree(MeshFixture.get(admin, "/config_dump"));
         assertThat(dump.get("workloads")).hasSize(3);
@@ -271,7 +284,7 @@ class ObservabilityTest {
         var unknown = MeshFixture.http(admin, "/nope", "GET");
         assertThat(unknown.statusCode()).isEqualTo(404);
         assertThat(unknown.body()).isEmpty();
-        assertThat(MeshFixture.http(mesh.client.readinessAddress(), "/healthz/ready", "GET")
+        assertThat(MeshFixture.http(MeshFixture.readiness(mesh.client), "/healthz/ready", "GET")
                         .body())
                 .isEqualTo("ready\n");
 
@@ -288,12 +301,12 @@ class ObservabilityTest {
 
     @Test
     void aLiveDumpIsReadByTheIndependentClientWithStaticConfigFromTheLocalFile() throws Exception {
-        mesh = new MeshFixture(dir, Map.of());
+        MeshFixture mesh = startMesh();
         try (Socket s = mesh.connect("127.0.0.3", 8080)) {
             assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
         }
-        String text = MeshFixture.get(mesh.client.adminAddress(), "/config_dump");
-        JsonNode read = io.ztunnel.core.admin.ConfigDumpClient.check(text);
+        String text = MeshFixture.get(MeshFixture.admin(mesh.client), "/config_dump");
+        JsonNode read = ConfigDumpClient.check(text);
         assertThat(read.get("workloads").asInt()).isEqualTo(3);
         assertThat(read.get("services").asInt()).isPositive();
         assertThat(read.get("certificates").asInt()).isPositive();
@@ -312,7 +325,7 @@ class ObservabilityTest {
 
     @Test
     void withTheProxyDisabledNoProxyListenerStartsAndTheDumpSaysSo() throws Exception {
-        Map<String, String> env = new java.util.HashMap<>();
+        Map<String, String> env = new HashMap<>();
         env.put("PROXY_MODE", "dedicated");
         env.put("PROXY_WORKLOAD_INFO", "default/app/default");
         env.put("PROXY_BIND_ADDRESS", "127.0.0.9");
@@ -325,17 +338,16 @@ class ObservabilityTest {
         env.put("READINESS_PORT", "0");
         env.put("ISTIO_META_DNS_PROXY_ADDR", "127.0.0.9:0");
         env.put("ENABLE_PROXY", "false");
-        Daemon daemon = Daemon.start(io.ztunnel.core.config.Config.from(new io.ztunnel.core.config.Env(env)));
+        Daemon daemon = Daemon.start(Config.from(new Env(env)));
         try {
             assertThat(daemon.proxies()).isEmpty();
             JsonNode config = new ObjectMapper()
-                    .readTree(MeshFixture.get(daemon.adminAddress(), "/config_dump"))
+                    .readTree(MeshFixture.get(MeshFixture.admin(daemon), "/config_dump"))
                     .get("config");
             assertThat(config.get("proxy").asBoolean()).isFalse();
             assertThat(config.get("dnsProxy").asBoolean()).isTrue();
             // The DNS proxy's upstreams are the resolv.conf the daemon read, each over UDP then TCP.
-            io.ztunnel.core.dns.ResolvConf system =
-                    io.ztunnel.core.dns.ResolvConf.read(io.ztunnel.core.dns.ResolvConf.SYSTEM);
+            ResolvConf system = ResolvConf.read(ResolvConf.SYSTEM);
             JsonNode servers = config.get("dnsResolverCfg").get("name_servers");
             assertThat(servers).hasSize(2 * system.nameservers().size());
             for (int i = 0; i < system.nameservers().size(); i++) {
@@ -347,7 +359,7 @@ class ObservabilityTest {
             assertThat(config.get("dnsResolverOpts").get("timeout").get("secs").asLong())
                     .isEqualTo(system.timeout().getSeconds());
             assertThat(config.get("dnsResolverOpts").get("attempts").asInt()).isEqualTo(system.attempts());
-            assertThat(MeshFixture.http(daemon.readinessAddress(), "/healthz/ready", "GET")
+            assertThat(MeshFixture.http(MeshFixture.readiness(daemon), "/healthz/ready", "GET")
                             .statusCode())
                     .isEqualTo(200);
         } finally {
@@ -357,8 +369,8 @@ class ObservabilityTest {
 
     @Test
     void quitquitquitAnswersAtOnceAndTheDrainFollows() throws Exception {
-        mesh = new MeshFixture(dir, Map.of());
-        var answer = MeshFixture.http(mesh.client.adminAddress(), "/quitquitquit", "POST");
+        MeshFixture mesh = startMesh();
+        var answer = MeshFixture.http(MeshFixture.admin(mesh.client), "/quitquitquit", "POST");
         assertThat(answer.statusCode()).isEqualTo(200);
         assertThat(answer.body()).isEqualTo("shutdown now\n");
         assertThat(mesh.client.awaitStopped(Duration.ofSeconds(30))).isTrue();
@@ -366,8 +378,8 @@ class ObservabilityTest {
 
     @Test
     void loggingAnswersAsUpstreamListingAppendingResettingAndRefusing() throws Exception {
-        mesh = new MeshFixture(dir, Map.of());
-        InetSocketAddress admin = mesh.client.adminAddress();
+        MeshFixture mesh = startMesh();
+        InetSocketAddress admin = MeshFixture.admin(mesh.client);
         try {
             var get = MeshFixture.http(admin, "/logging", "GET");
             assertThat(get.statusCode()).isEqualTo(405);
@@ -404,11 +416,11 @@ class ObservabilityTest {
 
     @Test
     void debugConnectionsListsLiveConnectionsAndAuthorizeExplainsDecisions() throws Exception {
-        mesh = new MeshFixture(dir, Map.of());
+        MeshFixture mesh = startMesh();
         try (Socket s = mesh.connect("127.0.0.3", 8080)) {
             assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
             JsonNode live =
-                    new ObjectMapper().readTree(MeshFixture.get(mesh.server.adminAddress(), "/debug/connections"));
+                    new ObjectMapper().readTree(MeshFixture.get(MeshFixture.admin(mesh.server), "/debug/connections"));
             assertThat(live).hasSize(1);
             assertThat(live.get(0).get("direction").asText()).isEqualTo("inbound");
             assertThat(live.get(0).get("srcIdentity").asText()).isEqualTo("spiffe://cluster.local/ns/client/sa/client");
@@ -420,7 +432,7 @@ class ObservabilityTest {
         JsonNode deny = new ObjectMapper()
                 .readTree(
                         MeshFixture.get(
-                                mesh.client.adminAddress(),
+                                MeshFixture.admin(mesh.client),
                                 "/debug/authorize?src=127.0.0.2&dst=127.0.0.3&port=8080&identity=spiffe://cluster.local/ns/client/sa/client"));
         assertThat(deny.get("allowed").asBoolean()).isFalse();
         assertThat(deny.get("reason").asText()).isEqualTo("explicitly denied by: server/deny-client");
@@ -428,18 +440,19 @@ class ObservabilityTest {
         JsonNode allow = new ObjectMapper()
                 .readTree(
                         MeshFixture.get(
-                                mesh.client.adminAddress(),
+                                MeshFixture.admin(mesh.client),
                                 "/debug/authorize?src=127.0.0.2&dst=127.0.0.3&port=8080&identity=spiffe://cluster.local/ns/other/sa/x"));
         assertThat(allow.get("allowed").asBoolean()).isTrue();
         assertThat(allow.get("policies").get(0).get("detail").asText()).isEqualTo("no rule matched");
-        assertThat(MeshFixture.http(mesh.client.adminAddress(), "/debug/authorize?src=x&dst=127.0.0.3&port=1", "GET")
+        assertThat(MeshFixture.http(
+                                MeshFixture.admin(mesh.client), "/debug/authorize?src=x&dst=127.0.0.3&port=1", "GET")
                         .statusCode())
                 .isEqualTo(400);
-        assertThat(MeshFixture.get(mesh.client.adminAddress(), "/debug/threads"))
+        assertThat(MeshFixture.get(MeshFixture.admin(mesh.client), "/debug/threads"))
                 .contains("ztunnel-dp");
     }
 
-    private static InetAddress nonLoopbackAddress() throws IOException {
+    private static @Nullable InetAddress nonLoopbackAddress() throws IOException {
         for (NetworkInterface nic : Collections.list(NetworkInterface.getNetworkInterfaces())) {
             if (!nic.isUp() || nic.isLoopback()) {
                 continue;

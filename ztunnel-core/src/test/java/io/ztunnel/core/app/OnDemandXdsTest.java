@@ -349,7 +349,7 @@ class OnDemandXdsTest {
                             assertThat(l).doesNotContainKey("dst.workload");
                         }));
         await().atMost(WAIT)
-                .untilAsserted(() -> assertThat(MeshFixture.get(client.metricsAddress(), "/metrics"))
+                .untilAsserted(() -> assertThat(MeshFixture.get(MeshFixture.metrics(client), "/metrics"))
                         .containsPattern("istio_tcp_connections_closed_total\\{reporter=\"source\",[^}]*"
                                 + "response_flags=\"CONNECT\"[^}]*} 1"));
     }

@@ -144,7 +144,7 @@ class OwnInboundTest {
     private static String[] get(Client c, int stream, int port, String path) throws Exception {
         c.send(RawHttp2.connect(stream, "127.0.0.9:" + port));
         Frame response = c.await(f -> f.type() == RawHttp2.HEADERS && f.stream() == stream, WAIT);
-        String status = response.headers().status().toString();
+        String status = response.headerBlock().status().toString();
         if (!status.equals("200")) {
             return new String[] {status, ""};
         }

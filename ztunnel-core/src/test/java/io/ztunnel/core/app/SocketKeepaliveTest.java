@@ -14,6 +14,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Predicate;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -38,13 +40,20 @@ class SocketKeepaliveTest {
     @TempDir
     Path dir;
 
-    private MeshFixture mesh;
+    /** The mesh the test started, closed after it. */
+    private @Nullable MeshFixture started;
 
     @AfterEach
     void tearDown() throws Exception {
-        if (mesh != null) {
-            mesh.close();
+        if (started != null) {
+            started.close();
         }
+    }
+
+    private MeshFixture startMesh(Map<String, String> clientExtra, Map<String, String> serverExtra) throws Exception {
+        MeshFixture mesh = new MeshFixture(dir, clientExtra, serverExtra);
+        started = mesh;
+        return mesh;
     }
 
     /** What getsockopt says about one socket. */
@@ -61,7 +70,7 @@ class SocketKeepaliveTest {
                 "KEEPALIVE_INTERVAL", "7s",
                 "KEEPALIVE_RETRIES", "3",
                 "USER_TIMEOUT_ENABLED", "true");
-        mesh = new MeshFixture(dir, env, env);
+        MeshFixture mesh = startMesh(env, env);
         try (Socket s = mesh.connect("127.0.0.3", 8080)) {
             assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
             Options expected = new Options(true, 42, 7, 3, (42 + 3 * 7) * 1000);
@@ -79,7 +88,7 @@ class SocketKeepaliveTest {
         assumeThat(Transport.best().isEpoll())
                 .as("socket timings are set through epoll")
                 .isTrue();
-        mesh = new MeshFixture(dir, Map.of("KEEPALIVE_ENABLED", "false", "USER_TIMEOUT_ENABLED", "true"), Map.of());
+        MeshFixture mesh = startMesh(Map.of("KEEPALIVE_ENABLED", "false", "USER_TIMEOUT_ENABLED", "true"), Map.of());
         try (Socket s = mesh.connect("127.0.0.3", 8080)) {
             assertThat(MeshFixture.banner(s)).isEqualTo("server-a");
             // Client daemon: keepalive off, user timeout on (180 s + 9 x 180 s).
@@ -97,7 +106,7 @@ class SocketKeepaliveTest {
     record Ports(int local, int remote) {}
 
     /** Options of this process's established TCP sockets whose ports match. */
-    private static List<Options> established(java.util.function.Predicate<Ports> which) throws IOException {
+    private static List<Options> established(Predicate<Ports> which) throws IOException {
         Map<Long, Ports> byInode = new HashMap<>();
         for (String table : List.of("/proc/net/tcp", "/proc/net/tcp6")) {
             List<String> lines = Files.readAllLines(Path.of(table));

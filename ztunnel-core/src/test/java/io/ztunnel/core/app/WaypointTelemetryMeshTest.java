@@ -62,7 +62,7 @@ class WaypointTelemetryMeshTest {
 
         String metrics = Objects.requireNonNull(mesh.client.metricsAddress()).toString();
         await().atMost(Duration.ofSeconds(10))
-                .untilAsserted(() -> assertThat(MeshFixture.get(mesh.client.metricsAddress(), "/metrics")
+                .untilAsserted(() -> assertThat(MeshFixture.get(MeshFixture.metrics(mesh.client), "/metrics")
                                 .lines()
                                 .filter(l -> l.startsWith("istio_tcp_connections_opened_total{"))
                                 .filter(l -> l.contains("reporter=\"source\""))

@@ -14,6 +14,7 @@ import io.ztunnel.core.config.Config;
 import io.ztunnel.core.control.XdsProtos;
 import io.ztunnel.core.identity.CertificateManager;
 import io.ztunnel.core.identity.SpiffeId;
+import io.ztunnel.core.identity.WorkloadCertificate;
 import io.ztunnel.core.testing.TestApps;
 import io.ztunnel.xds.proto.security.Action;
 import io.ztunnel.xds.testing.FakeIstiod;
@@ -118,7 +119,7 @@ class XdsMeshTest {
         }
         await().atMost(Duration.ofSeconds(5))
                 .untilAsserted(() -> assertThat(completed())
-                        .filteredOn(l -> l.get("direction").equals("inbound"))
+                        .filteredOn(l -> "inbound".equals(l.get("direction")))
                         .hasSize(2)
                         .allSatisfy(l -> assertThat(l)
                                 .containsEntry("src.identity", CLIENT.toString())
@@ -158,9 +159,11 @@ class XdsMeshTest {
         assertThat(certificates.status()).anySatisfy(s -> {
             assertThat(s.identity()).isEqualTo(identity);
             assertThat(s.state()).isEqualTo(CertificateManager.State.AVAILABLE);
-            assertThat(s.certificate().leaf().getIssuerX500Principal())
+            WorkloadCertificate certificate = s.certificate();
+            assertThat(certificate).isNotNull();
+            assertThat(certificate.leaf().getIssuerX500Principal())
                     .isEqualTo(istiod.root().getSubjectX500Principal());
-            assertThat(s.certificate().roots()).containsExactly(istiod.root());
+            assertThat(certificate.roots()).containsExactly(istiod.root());
         });
     }
 }

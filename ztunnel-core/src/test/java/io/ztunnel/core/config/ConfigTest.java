@@ -3,7 +3,7 @@ package io.ztunnel.core.config;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import com.google.protobuf.Value;
+import com.google.protobuf.Struct;
 import io.ztunnel.core.control.ControlPlane;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -237,17 +237,16 @@ class ConfigTest {
                 "istio-system",
                 "INSTANCE_IP",
                 "10.0.0.5"));
-        Map<String, Value> node =
-                ControlPlane.nodeIdentity(c).toNode().getMetadata().getFieldsMap();
-        assertThat(node.get("REGION").getStringValue()).isEqualTo("us");
-        assertThat(node.get("CLUSTER_ID").getStringValue()).isEqualTo("from-mesh");
+        Struct node = ControlPlane.nodeIdentity(c).toNode().getMetadata();
+        assertThat(node.getFieldsOrThrow("REGION").getStringValue()).isEqualTo("us");
+        assertThat(node.getFieldsOrThrow("CLUSTER_ID").getStringValue()).isEqualTo("from-mesh");
         // As upstream, the cluster id comes from ISTIO_META_CLUSTER_ID or CLUSTER_ID only.
         assertThat(c.clusterId()).isEqualTo("Kubernetes");
         assertThat(from(Map.of("CLUSTER_ID", "c1")).clusterId()).isEqualTo("c1");
         assertThat(from(Map.of("CLUSTER_ID", "c1", "ISTIO_META_CLUSTER_ID", "c2"))
                         .clusterId())
                 .isEqualTo("c2");
-        assertThat(node.get("NAME").getStringValue()).isEqualTo("ztunnel-a");
+        assertThat(node.getFieldsOrThrow("NAME").getStringValue()).isEqualTo("ztunnel-a");
     }
 
     @Test
@@ -369,9 +368,8 @@ class ConfigTest {
                 .containsEntry("BAR", "mesh")
                 .containsEntry("PLAIN", "env")
                 .doesNotContainKeys("ISTIO_META_FOO", "ISTIO_META_BAR");
-        Map<String, Value> node =
-                ControlPlane.nodeIdentity(c).toNode().getMetadata().getFieldsMap();
-        assertThat(node.get("FOO").getStringValue()).isEqualTo("x");
+        Struct node = ControlPlane.nodeIdentity(c).toNode().getMetadata();
+        assertThat(node.getFieldsOrThrow("FOO").getStringValue()).isEqualTo("x");
     }
 
     @Test

@@ -41,9 +41,12 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import org.assertj.core.api.InstanceOfAssertFactories;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -73,9 +76,9 @@ class ControlPlaneTest {
     private EventLoopGroup control;
     private final StateStore store = new StateStore();
     private ZtunnelMetrics metrics;
-    private CertificateAuthority ca;
-    private CertificateManager certificates;
-    private ControlPlane controlPlane;
+    private @Nullable CertificateAuthority ca;
+    private @Nullable CertificateManager certificates;
+    private @Nullable ControlPlane controlPlane;
 
     @BeforeEach
     void setUp() throws Exception {
@@ -139,11 +142,21 @@ class ControlPlaneTest {
         return controlPlane;
     }
 
-    private void awaitReady() throws Exception {
-        controlPlane.ready().get(WAIT.toSeconds(), TimeUnit.SECONDS);
+    /** The control plane {@link #start} started; fails the test when it was not started. */
+    private ControlPlane controlPlane() {
+        return Objects.requireNonNull(controlPlane, "start() was not called");
     }
 
-    private FakeIstiod.Reply awaitReply(String nonce) {
+    /** The certificate manager {@link #start} made; fails the test when it was not started. */
+    private CertificateManager certificates() {
+        return Objects.requireNonNull(certificates, "start() was not called");
+    }
+
+    private void awaitReady() throws Exception {
+        controlPlane().ready().get(WAIT.toSeconds(), TimeUnit.SECONDS);
+    }
+
+    private FakeIstiod.Reply awaitReply(@Nullable String nonce) {
         assertThat(nonce).as("a stream was subscribed").isNotNull();
         return await().atMost(WAIT).until(() -> istiod.replyTo(nonce), r -> r != null);
     }
@@ -168,8 +181,12 @@ class ControlPlaneTest {
         awaitReady();
 
         ProxyState state = store.current();
-        assertThat(state.workloadByAddress(at("10.0.1.1")).uid()).isEqualTo(uid("server", "a"));
-        assertThat(state.workloadByAddress(at("10.0.1.2")).uid()).isEqualTo(uid("server", "b"));
+        assertThat(state.workloadByAddress(at("10.0.1.1")))
+                .extracting(w -> w.uid())
+                .isEqualTo(uid("server", "a"));
+        assertThat(state.workloadByAddress(at("10.0.1.2")))
+                .extracting(w -> w.uid())
+                .isEqualTo(uid("server", "b"));
         assertThat(state.servicesByVip(at("10.96.0.10")))
                 .singleElement()
                 .satisfies(s -> assertThat(state.endpoints(s)).hasSize(2));
@@ -218,7 +235,7 @@ class ControlPlaneTest {
         assertThat(call.authorization()).isEqualTo("Bearer token-1");
         assertThat(call.header("clusterid")).isEqualTo("cluster-1");
         assertThat(call.header("x_xds_test")).isEqualTo("xds-header");
-        assertThat(controlPlane.describe()).isEqualTo("xDS " + istiod.address());
+        assertThat(controlPlane().describe()).isEqualTo("xDS " + istiod.address());
     }
 
     @Test
@@ -252,7 +269,8 @@ class ControlPlaneTest {
         istiod.setAddress(service("ns", "svc", "10.96.0.1", 80, 8080));
         await().atMost(WAIT)
                 .until(() -> !store.current().servicesByVip(at("10.96.0.1")).isEmpty());
-        assertThat(store.current().endpoints(store.current().service("ns/svc.ns.svc.cluster.local")))
+        assertThat(store.current()
+                        .endpoints(Objects.requireNonNull(store.current().service("ns/svc.ns.svc.cluster.local"))))
                 .hasSize(1);
 
         istiod.setAuthorization(XdsProtos.principalPolicy("ns", "p", Action.ALLOW, "cluster.local/ns/x/sa/x"));
@@ -308,11 +326,12 @@ class ControlPlaneTest {
         ProxyState state = store.current();
         assertThat(state.workload(uid("ns", "good"))).isNotNull();
         assertThat(state.service("ns/svc.ns.svc.cluster.local")).isNotNull();
-        assertThat(state.workload(uid("ns", "bad")).addresses())
+        assertThat(state.workload(uid("ns", "bad")))
                 .as("the previous version stays")
+                .extracting(w -> w.addresses(), InstanceOfAssertFactories.LIST)
                 .containsExactly(InetAddress.getByName("10.0.9.1"));
         // Rejected resources are not held, so a reconnect asks for them again.
-        assertThat(controlPlane.heldVersions().get(ADDRESS))
+        assertThat(controlPlane().heldVersions().get(ADDRESS))
                 .containsKeys(uid("ns", "good"), "ns/svc.ns.svc.cluster.local")
                 .doesNotContainKey(uid("ns", "bad"));
     }
@@ -346,7 +365,7 @@ class ControlPlaneTest {
         assertThat(store.current().policy("ns/p"))
                 .as("the acked type is applied")
                 .isNotNull();
-        assertThat(controlPlane.ready()).isNotDone();
+        assertThat(controlPlane().ready()).isNotDone();
 
         istiod.setAddress(address(workload("ns", "bad", "10.0.9.9")));
         awaitReady();
@@ -361,7 +380,7 @@ class ControlPlaneTest {
 
         await().atMost(WAIT)
                 .until(() -> scrape().contains("istio_xds_connection_terminations_total{reason=\"ConnectionError\"}"));
-        assertThat(controlPlane.ready()).isNotDone();
+        assertThat(controlPlane().ready()).isNotDone();
 
         istiod.restart();
         awaitReady();
@@ -377,7 +396,7 @@ class ControlPlaneTest {
         istiod.setAuthorization(XdsProtos.principalPolicy("ns", "p", Action.ALLOW, "cluster.local/ns/x/sa/x"));
         start();
         awaitReady();
-        Map<String, Map<String, String>> held = controlPlane.heldVersions();
+        Map<String, Map<String, String>> held = controlPlane().heldVersions();
         assertThat(held.get(ADDRESS)).hasSize(4);
         List<ProxyState> published = new CopyOnWriteArrayList<>();
         store.subscribe((previous, next) -> published.add(next));
@@ -386,8 +405,9 @@ class ControlPlaneTest {
         istiod.stop();
         await().atMost(WAIT)
                 .until(() -> scrape().contains("istio_xds_connection_terminations_total{reason=\"ConnectionError\"}"));
-        assertThat(store.current().workloadByAddress(at("10.0.1.2")).uid())
+        assertThat(store.current().workloadByAddress(at("10.0.1.2")))
                 .as("lookups still work")
+                .extracting(w -> w.uid())
                 .isEqualTo(uid("ns", "b"));
         assertThat(published).as("nothing is dropped while istiod is away").isEmpty();
 
@@ -429,7 +449,7 @@ class ControlPlaneTest {
 
         istiod.setAddress(address(workload("ns", "a", "10.0.1.1").setNode("node-1")));
         await().atMost(WAIT)
-                .until(() -> certificates.status().stream()
+                .until(() -> certificates().status().stream()
                         .anyMatch(s -> s.identity().equals(a) && s.state() == CertificateManager.State.AVAILABLE));
         assertThat(istiod.caRequests())
                 .singleElement()
@@ -455,18 +475,18 @@ class ControlPlaneTest {
                                         .setNode("node-1")
                                         .setTunnelProtocol(TunnelProtocol.NONE))));
         assertThat(awaitReply(nonce).isNack()).isFalse();
-        assertThat(controlPlane.source().localIdentities()).containsExactly(a);
+        assertThat(controlPlane().source().localIdentities()).containsExactly(a);
 
         istiod.remove(ADDRESS, uid("ns", "a"));
         assertThat(awaitReply(istiod.push(ADDRESS, p -> p.remove(uid("ns", "remote"))))
                         .isNack())
                 .isFalse();
-        assertThat(certificates.status())
+        assertThat(certificates().status())
                 .extracting(CertificateManager.Status::identity)
                 .containsExactly(a);
 
         istiod.remove(ADDRESS, uid("ns", "a-2"));
-        await().atMost(WAIT).until(() -> certificates.status().isEmpty());
+        await().atMost(WAIT).until(() -> certificates().status().isEmpty());
         assertThat(istiod.caRequests())
                 .as("no certificate for the remote or plain-TCP workloads")
                 .hasSize(1);
@@ -489,7 +509,7 @@ class ControlPlaneTest {
         await().during(Duration.ofMillis(500))
                 .atMost(Duration.ofSeconds(2))
                 .until(() ->
-                        certificates.status().isEmpty() && istiod.caRequests().isEmpty());
+                        certificates().status().isEmpty() && istiod.caRequests().isEmpty());
     }
 
     @Test

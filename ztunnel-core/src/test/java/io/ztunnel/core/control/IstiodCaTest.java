@@ -30,6 +30,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -51,8 +52,8 @@ class IstiodCaTest {
     private FakeIstiod istiod;
     private EventLoopGroup control;
     private final Transport transport = Transport.best();
-    private CertificateAuthority ca;
-    private CertificateManager manager;
+    private @Nullable CertificateAuthority ca;
+    private @Nullable CertificateManager manager;
 
     @BeforeEach
     void setUp() throws Exception {
@@ -138,7 +139,7 @@ class IstiodCaTest {
         ManualScheduler scheduler = new ManualScheduler(Instant.now());
         manager = new CertificateManager(ca, Duration.ofHours(24), TlsSettings.DEFAULT, scheduler, 8);
         try {
-            rejectsBadAnswers(scheduler);
+            rejectsBadAnswers(manager, scheduler);
         } finally {
             // On the manual scheduler's own thread, so that closing (and releasing the contexts) runs at once.
             manager.close();
@@ -146,8 +147,8 @@ class IstiodCaTest {
         }
     }
 
-    private void rejectsBadAnswers(ManualScheduler scheduler) throws Exception {
-        CompletableFuture<TlsMaterial> first = manager.fetch(A);
+    private void rejectsBadAnswers(CertificateManager certificates, ManualScheduler scheduler) throws Exception {
+        CompletableFuture<TlsMaterial> first = certificates.fetch(A);
         until(scheduler, first::isDone);
         TlsMaterial original = first.join();
         assertThat(original.certificate().roots()).containsExactly(istiod.root());
@@ -155,21 +156,21 @@ class IstiodCaTest {
         istiod.caMode(FakeIstiod.CaMode.WRONG_SAN);
         scheduler.advance(
                 Duration.between(scheduler.now(), original.certificate().refreshAt()));
-        until(scheduler, () -> error().contains("instead of " + A));
-        assertThat(error()).contains(FakeIstiod.WRONG_IDENTITY);
-        assertKeptOriginal(original);
+        until(scheduler, () -> error(certificates).contains("instead of " + A));
+        assertThat(error(certificates)).contains(FakeIstiod.WRONG_IDENTITY);
+        assertKeptOriginal(certificates, original);
 
         istiod.caMode(FakeIstiod.CaMode.NO_ROOT);
         int requests = istiod.caRequests().size();
         scheduler.advance(Duration.ofSeconds(2)); // past the first retry backoff (500 ms ± 20 %)
-        until(scheduler, () -> error().contains("no root certificate present"));
+        until(scheduler, () -> error(certificates).contains("no root certificate present"));
         assertThat(istiod.caRequests()).hasSize(requests + 1);
-        assertKeptOriginal(original);
+        assertKeptOriginal(certificates, original);
 
         istiod.caMode(FakeIstiod.CaMode.ERROR);
         scheduler.advance(Duration.ofSeconds(3)); // past the second backoff (1 s ± 20 %)
-        until(scheduler, () -> error().contains("PERMISSION_DENIED"));
-        assertKeptOriginal(original);
+        until(scheduler, () -> error(certificates).contains("PERMISSION_DENIED"));
+        assertKeptOriginal(certificates, original);
 
         // Every renewal asked for the same identity, and a good answer replaces the certificate at last.
         assertThat(istiod.caRequests())
@@ -180,8 +181,8 @@ class IstiodCaTest {
                         .isEqualTo(A.toString()));
         istiod.caMode(FakeIstiod.CaMode.NORMAL);
         scheduler.advance(Duration.ofSeconds(5));
-        until(scheduler, () -> manager.current(A) != original);
-        assertThat(manager.status()).singleElement().satisfies(s -> {
+        until(scheduler, () -> certificates.current(A) != original);
+        assertThat(certificates.status()).singleElement().satisfies(s -> {
             assertThat(s.state()).isEqualTo(CertificateManager.State.AVAILABLE);
             assertThat(s.error()).isNull();
         });
@@ -206,15 +207,15 @@ class IstiodCaTest {
         assertThat(config(Map.of()).localCa()).isFalse();
     }
 
-    private String error() {
-        CertificateManager.Status status = manager.status().getFirst();
+    private static String error(CertificateManager certificates) {
+        CertificateManager.Status status = certificates.status().getFirst();
         return status.error() == null ? "" : status.error();
     }
 
-    private void assertKeptOriginal(TlsMaterial original) {
-        assertThat(manager.current(A)).isSameAs(original);
-        assertThat(manager.fetch(A).join()).isSameAs(original);
-        assertThat(manager.status())
+    private static void assertKeptOriginal(CertificateManager certificates, TlsMaterial original) {
+        assertThat(certificates.current(A)).isSameAs(original);
+        assertThat(certificates.fetch(A).join()).isSameAs(original);
+        assertThat(certificates.status())
                 .singleElement()
                 .satisfies(s -> assertThat(s.state()).isEqualTo(CertificateManager.State.AVAILABLE));
     }

@@ -14,6 +14,7 @@ import io.ztunnel.xds.local.LocalConfig;
 import io.ztunnel.xds.local.LocalConfigParser;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import org.assertj.core.api.Assertions;
 import org.junit.jupiter.api.Test;
 
@@ -139,15 +140,15 @@ class LocalConfigCompatTest {
     @Test
     void theReferenceExampleLoadsWithItsMeaning() throws Exception {
         ProxyState state = LocalConfigSource.toState(LocalConfigParser.parseInline(TINY));
-        Workload app = state.workload("c1//v1/Pod/default/app");
+        Workload app = Objects.requireNonNull(state.workload("c1//v1/Pod/default/app"));
         assertThat(app.identity()).isEqualTo(SpiffeId.parse("spiffe://cluster.local/ns/default/sa/default"));
         assertThat(app.addresses()).containsExactly(ip("127.0.0.1"));
         assertThat(app.tunnelProtocol()).isEqualTo(Workload.TunnelProtocol.HBONE);
         assertThat(app.services()).containsEntry("default/app.default.svc.cluster.local", Map.of(80, 8080));
-        Service svc = state.service("default/app.default.svc.cluster.local");
+        Service svc = Objects.requireNonNull(state.service("default/app.default.svc.cluster.local"));
         assertThat(svc.vips()).extracting(v -> v.address()).containsExactly(ip("127.10.0.1"));
         assertThat(state.endpoints(svc)).extracting(e -> e.workload().uid()).containsExactly(app.uid());
-        Authorization policy = state.policy("default/no-9999");
+        Authorization policy = Objects.requireNonNull(state.policy("default/no-9999"));
         assertThat(policy.action()).isEqualTo(Authorization.Action.ALLOW);
         assertThat(policy.rules()
                         .getFirst()
@@ -162,30 +163,33 @@ class LocalConfigCompatTest {
     @Test
     void everyFieldIsUnderstood() throws Exception {
         ProxyState state = LocalConfigSource.toState(LocalConfigParser.parseInline(EVERYTHING));
-        Workload cart = state.workload("cluster1//v1/Pod/shop/cart-7d9");
+        Workload cart = Objects.requireNonNull(state.workload("cluster1//v1/Pod/shop/cart-7d9"));
         assertThat(cart.identity()).isEqualTo(SpiffeId.parse("spiffe://example.org/ns/shop/sa/cart"));
         assertThat(cart.addresses()).containsExactly(ip("10.1.0.7"), ip("fd00::1:7"));
         assertThat(cart.network()).isEqualTo("net1");
-        assertThat(cart.waypoint().destination()).isInstanceOf(GatewayAddress.Hostname.class);
-        assertThat(cart.networkGateway().hboneMtlsPort()).isEqualTo(15009);
+        assertThat(Objects.requireNonNull(cart.waypoint()).destination()).isInstanceOf(GatewayAddress.Hostname.class);
+        assertThat(Objects.requireNonNull(cart.networkGateway()).hboneMtlsPort())
+                .isEqualTo(15009);
         assertThat(cart.applicationTunnel())
                 .isEqualTo(new Workload.ApplicationTunnel(Workload.ApplicationTunnel.Protocol.PROXY, 15088));
         assertThat(cart.status()).isEqualTo(Workload.HealthStatus.UNHEALTHY);
         assertThat(cart.locality().subzone()).isEqualTo("rack3");
         assertThat(cart.capacity()).isEqualTo(5);
         assertThat(cart.clusterId()).isEqualTo("cluster1");
-        assertThat(state.workload("cluster1//v1/Pod/shop/db-0").networkMode())
+        assertThat(Objects.requireNonNull(state.workload("cluster1//v1/Pod/shop/db-0"))
+                        .networkMode())
                 .isEqualTo(Workload.NetworkMode.HOST_NETWORK);
-        Service svc = state.service("shop/cart.shop.svc.cluster.local");
+        Service svc = Objects.requireNonNull(state.service("shop/cart.shop.svc.cluster.local"));
         assertThat(svc.cidrVips()).hasSize(1);
         assertThat(svc.weightedWaypoints())
                 .extracting(Service.WeightedWaypoint::weight)
                 .containsExactly(3, 1);
-        assertThat(svc.loadBalancing().mode()).isEqualTo(Service.LoadBalancing.Mode.FAILOVER);
-        assertThat(svc.loadBalancing().routingPreference()).hasSize(6);
+        Service.LoadBalancing loadBalancing = Objects.requireNonNull(svc.loadBalancing());
+        assertThat(loadBalancing.mode()).isEqualTo(Service.LoadBalancing.Mode.FAILOVER);
+        assertThat(loadBalancing.routingPreference()).hasSize(6);
         assertThat(svc.ipFamilies()).isEqualTo(Service.IpFamilies.DUAL);
         assertThat(svc.visibility()).isEqualTo(Service.Visibility.NAMESPACE);
-        Authorization.Match m = state.policy("shop/cart-only")
+        Authorization.Match m = Objects.requireNonNull(state.policy("shop/cart-only"))
                 .rules()
                 .getFirst()
                 .clauses()

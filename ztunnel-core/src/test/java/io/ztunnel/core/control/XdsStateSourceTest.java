@@ -15,6 +15,7 @@ import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.StateStore;
 import io.ztunnel.xds.ads.ResourceError;
 import io.ztunnel.xds.ads.XdsResource;
+import io.ztunnel.xds.local.LocalConfigParser;
 import io.ztunnel.xds.proto.security.Action;
 import io.ztunnel.xds.proto.security.Authorization;
 import io.ztunnel.xds.proto.workload.Address;
@@ -22,6 +23,7 @@ import io.ztunnel.xds.proto.workload.TunnelProtocol;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -78,7 +80,7 @@ class XdsStateSourceTest {
 
     @Test
     void aStaticConfigIsHeldUnderThePushedStateAndPushesReplaceOrRemoveItsResources() throws Exception {
-        ProxyState staticState = LocalConfigSource.toState(io.ztunnel.xds.local.LocalConfigParser.parseInline("""
+        ProxyState staticState = LocalConfigSource.toState(LocalConfigParser.parseInline("""
                 workloads:
                 - {uid: "static-a", name: a, namespace: ns, workloadIps: ["10.0.9.1"], node: node-1, protocol: HBONE,
                    services: {}}
@@ -116,7 +118,9 @@ class XdsStateSourceTest {
         assertThat(errors).isEmpty();
         assertThat(replacements).hasValue(1);
         ProxyState state = store.current();
-        assertThat(state.workloadByAddress(at("10.0.0.1")).uid()).isEqualTo(uid("server", "a"));
+        assertThat(state.workloadByAddress(at("10.0.0.1")))
+                .extracting(w -> w.uid())
+                .isEqualTo(uid("server", "a"));
         assertThat(state.servicesByVip(at("10.96.0.1")))
                 .singleElement()
                 .satisfies(s -> assertThat(state.endpoints(s)).hasSize(2));
@@ -136,7 +140,8 @@ class XdsStateSourceTest {
                 .containsExactly(
                         new ResourceError(uid("ns", "a"), "addresses[0]: 5 bytes is not an IP address (4 or 16)"));
         ProxyState state = store.current();
-        assertThat(state.workload(uid("ns", "a")).addresses()).containsExactly(InetAddress.getByName("10.0.0.1"));
+        assertThat(Objects.requireNonNull(state.workload(uid("ns", "a"))).addresses())
+                .containsExactly(InetAddress.getByName("10.0.0.1"));
         assertThat(state.workload(uid("ns", "b"))).isNotNull();
         assertThat(replacements).hasValue(2);
     }
@@ -201,11 +206,17 @@ class XdsStateSourceTest {
                 source.applyAuthorizations(List.of(resource(deny), resource(badAction)), List.of());
 
         assertThat(errors).containsExactly(new ResourceError("ns/bad", "action: unknown enum value"));
-        assertThat(store.current().policy("ns/deny").action().name()).isEqualTo(Action.DENY.name());
+        assertThat(Objects.requireNonNull(store.current().policy("ns/deny"))
+                        .action()
+                        .name())
+                .isEqualTo(Action.DENY.name());
 
         source.applyAuthorizations(
                 List.of(resource(deny.toBuilder().setAction(Action.ALLOW).build())), List.of());
-        assertThat(store.current().policy("ns/deny").action().name()).isEqualTo(Action.ALLOW.name());
+        assertThat(Objects.requireNonNull(store.current().policy("ns/deny"))
+                        .action()
+                        .name())
+                .isEqualTo(Action.ALLOW.name());
 
         source.applyAuthorizations(List.of(), List.of("ns/deny"));
         assertThat(store.current().policies()).isEmpty();
@@ -337,7 +348,9 @@ class XdsStateSourceTest {
         assertThat(replacements).hasValue(201);
         ProxyState state = store.current();
         assertThat(state.workloadCount()).isEqualTo(9_800);
-        assertThat(state.workloadByAddress(at("11.0.0.5")).uid()).isEqualTo(uid("ns", "pod-5"));
+        assertThat(state.workloadByAddress(at("11.0.0.5")))
+                .extracting(w -> w.uid())
+                .isEqualTo(uid("ns", "pod-5"));
         assertThat(state.workloadByAddress(at("10.0.0.5"))).isNull();
         assertThat(state.servicesByVip(at("10.96.0.7")))
                 .singleElement()

@@ -38,6 +38,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.slf4j.Logger;
@@ -113,7 +114,7 @@ class DnsFuzzTest {
                 .ports(Map.of(80, 8080))
                 .build();
         Service many = Service.builder("ns1", "many", "many.ns1.svc.cluster.local")
-                .vips(java.util.stream.IntStream.range(1, 61)
+                .vips(IntStream.range(1, 61)
                         .mapToObj(i -> new NetworkAddress("", ip("10.97.0." + i)))
                         .toList())
                 .build();

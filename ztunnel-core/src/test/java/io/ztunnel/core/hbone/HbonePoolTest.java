@@ -19,10 +19,12 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -31,11 +33,14 @@ import org.junit.jupiter.api.io.TempDir;
 /** Pool behaviour observed from outside: how many TLS connections carry how many proxied connections. */
 @Timeout(120)
 class HbonePoolTest {
+    /** The downstream client's port in the requests' {@code forwarded} header (the pool does not look at it). */
+    private static final int DOWNSTREAM_PORT = 45678;
+
     @TempDir
     Path caDir;
 
-    private HboneTestBed bed;
-    private TestApps.Server app;
+    private @Nullable HboneTestBed bed;
+    private TestApps.@Nullable Server app;
 
     @AfterEach
     void tearDown() throws Exception {
@@ -138,7 +143,7 @@ class HbonePoolTest {
         // The server closes its side of each connection the client closed (it kept them, spinning in epoll, before).
         assertThat(bed.serverChildren).hasSize(3);
         await().atMost(Duration.ofSeconds(10))
-                .untilAsserted(() -> assertThat(bed.serverChildren).noneMatch(Channel::isOpen));
+                .untilAsserted(() -> assertThat(bed().serverChildren).noneMatch(Channel::isOpen));
     }
 
     @Test
@@ -154,11 +159,11 @@ class HbonePoolTest {
         Http2StreamChannel a =
                 openStreams(loop, request(hbone, HboneTestBed.CLIENT), 1).getFirst();
         Http2StreamChannel b = openStreams(loop, request(hbone, otherSource), 1).getFirst();
+        InetAddress otherSourceIp = InetAddress.getByName("127.0.0.2");
         HboneRequest otherIp = new HboneRequest(
-                new PoolKey(
-                        HboneTestBed.CLIENT, List.of(HboneTestBed.SERVER), hbone, InetAddress.getByName("127.0.0.2")),
+                new PoolKey(HboneTestBed.CLIENT, List.of(HboneTestBed.SERVER), hbone, otherSourceIp),
                 HboneAddress.of(app.address()).authority(),
-                null,
+                new InetSocketAddress(otherSourceIp, DOWNSTREAM_PORT),
                 null,
                 Baggage.EMPTY);
         Http2StreamChannel c = openStreams(loop, otherIp, 1).getFirst();
@@ -216,7 +221,7 @@ class HbonePoolTest {
         Http2StreamChannel stream = openStreams(bed.group.next(), request(hbone, HboneTestBed.CLIENT), 1)
                 .getFirst();
         Channel connection = stream.parent();
-        await().atMost(Duration.ofSeconds(5)).until(() -> bed.server.connectionCount() == 1);
+        await().atMost(Duration.ofSeconds(5)).until(() -> bed().server.connectionCount() == 1);
         bed.freezeServerConnections();
         await().atMost(Duration.ofSeconds(10)).until(() -> !connection.isActive());
     }
@@ -240,15 +245,26 @@ class HbonePoolTest {
         assertThat(inFlight.await(10, TimeUnit.SECONDS)).isTrue();
         assertThat(inFlight.isSuccess()).as("a closed pool hands out no stream").isFalse();
         // Whatever the dial got to, the server ends up with no connection from this pool and the pool holds none.
-        await().atMost(Duration.ofSeconds(10)).until(() -> bed.server.connectionCount() == 0);
+        await().atMost(Duration.ofSeconds(10)).until(() -> bed().server.connectionCount() == 0);
         assertThat(bed.pool.connectionCount()).isZero();
     }
 
+    /** The bed the test started; fails the test when it started none. */
+    private HboneTestBed bed() {
+        return Objects.requireNonNull(bed, "no test bed started");
+    }
+
+    /** The app the test started; fails the test when it started none. */
+    private TestApps.Server app() {
+        return Objects.requireNonNull(app, "no app started");
+    }
+
     private HboneRequest request(InetSocketAddress hbone, SpiffeId source) throws Exception {
+        InetAddress sourceIp = InetAddress.getLoopbackAddress();
         return new HboneRequest(
-                new PoolKey(source, List.of(HboneTestBed.SERVER), hbone, InetAddress.getLoopbackAddress()),
-                HboneAddress.of(app.address()).authority(),
-                null,
+                new PoolKey(source, List.of(HboneTestBed.SERVER), hbone, sourceIp),
+                HboneAddress.of(app().address()).authority(),
+                new InetSocketAddress(sourceIp, DOWNSTREAM_PORT),
                 null,
                 Baggage.EMPTY);
     }
@@ -256,7 +272,7 @@ class HbonePoolTest {
     private List<Http2StreamChannel> openStreams(EventLoop loop, HboneRequest request, int n) throws Exception {
         List<Future<Http2StreamChannel>> futures = new ArrayList<>();
         for (int i = 0; i < n; i++) {
-            futures.add(bed.pool.connect(loop, request));
+            futures.add(bed().pool.connect(loop, request));
         }
         List<Http2StreamChannel> streams = new ArrayList<>();
         for (Future<Http2StreamChannel> f : futures) {

@@ -131,7 +131,7 @@ class Http2ConformanceTest {
             }
         });
         client.send(connect(1, target));
-        assertThat(awaitResponse(1).headers().status().toString()).isEqualTo("200");
+        assertThat(awaitResponse(1).headerBlock().status().toString()).isEqualTo("200");
         client.send(data(1, true, "x".getBytes(StandardCharsets.US_ASCII)), windowUpdate(1, 1000), priority(1, 0));
 
         Frame reply = client.await(f -> f.type() == RawHttp2.DATA && f.stream() == 1 && f.payload().length > 0, WAIT);
@@ -152,7 +152,8 @@ class Http2ConformanceTest {
             client.send(connect(1 + 2 * i, target));
         }
         for (int i = 0; i < limit; i++) {
-            assertThat(awaitResponse(1 + 2 * i).headers().status().toString()).isEqualTo("200");
+            assertThat(awaitResponse(1 + 2 * i).headerBlock().status().toString())
+                    .isEqualTo("200");
         }
         int over = 1 + 2 * (int) limit;
         client.send(connect(over, target));
@@ -312,7 +313,7 @@ class Http2ConformanceTest {
         assertThat(awaitReset(1).errorCode()).isEqualTo(RawHttp2.STREAM_CLOSED);
         client.roundTrip();
         client.send(connect(3, target));
-        assertThat(awaitResponse(3).headers().status().toString()).isEqualTo("200");
+        assertThat(awaitResponse(3).headerBlock().status().toString()).isEqualTo("200");
     }
 
     @Test
@@ -322,7 +323,7 @@ class Http2ConformanceTest {
         client.send(headers(1, true, ":method", "GET", ":scheme", "https", ":path", "/", ":authority", "x"));
 
         Frame response = awaitResponse(1);
-        assertThat(response.headers().status().toString()).isEqualTo("400");
+        assertThat(response.headerBlock().status().toString()).isEqualTo("400");
         assertThat(response.flags() & END_STREAM).isEqualTo(END_STREAM);
         client.roundTrip();
         assertThat(client.seen()).noneMatch(f -> f.type() == RawHttp2.RST_STREAM);
@@ -334,7 +335,7 @@ class Http2ConformanceTest {
         start(Http2ConformanceTest::echo);
         client.send(headers(1, false, ":method", "POST", ":scheme", "https", ":path", "/", ":authority", "x"));
 
-        assertThat(awaitResponse(1).headers().status().toString()).isEqualTo("400");
+        assertThat(awaitResponse(1).headerBlock().status().toString()).isEqualTo("400");
         assertThat(awaitReset(1).errorCode()).isEqualTo(RawHttp2.NO_ERROR);
     }
 

@@ -8,6 +8,7 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import io.ztunnel.core.identity.WorkloadCertificate;
 import io.ztunnel.core.testing.TestApps;
+import io.ztunnel.core.util.Errors;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -228,7 +229,7 @@ class JettyInteropTest {
 
                 @Override
                 public void onFailure(Session session, Throwable failure, Callback callback) {
-                    ended.complete("failed: " + failure);
+                    ended.complete("failed: " + Errors.message(failure));
                     callback.succeeded();
                 }
             };
@@ -237,7 +238,7 @@ class JettyInteropTest {
             } catch (ExecutionException e) {
                 // Closed before the client's session was set up: the same refusal, seen earlier.
                 assertThat(e).hasCauseInstanceOf(IOException.class);
-                ended.complete("connect failed: " + e.getCause());
+                ended.complete("connect failed: " + Errors.message(e));
             }
             assertThat(ended.get(10, TimeUnit.SECONDS))
                     .as("the server ends the connection")

@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.security.KeyPair;
 import java.security.PrivateKey;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
@@ -26,7 +27,7 @@ public final class TestCrls {
         X509Certificate cert = Pem.certificates(Files.readString(caDir.resolve("ca-cert.pem")), "ca-cert.pem")
                 .getFirst();
         PrivateKey key = Pem.privateKey(Files.readString(caDir.resolve("ca-key.pem")), "ca-key.pem");
-        return new TestPki.Ca(new java.security.KeyPair(cert.getPublicKey(), key), cert);
+        return new TestPki.Ca(new KeyPair(cert.getPublicKey(), key), cert);
     }
 
     /** A DER CRL issued by {@code issuer} revoking {@code serials} (none: an empty CRL). */

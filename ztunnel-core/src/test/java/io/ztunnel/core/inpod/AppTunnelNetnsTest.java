@@ -19,6 +19,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -82,7 +83,10 @@ class AppTunnelNetnsTest {
                 assertThat(s.local()).isEqualTo(new InetSocketAddress("127.0.0.1", 15088));
                 assertThat(s.header().command()).isEqualTo(1);
                 assertThat(s.header().addressFamily()).isEqualTo(1);
-                assertThat(s.header().source().getAddress().getHostAddress()).isEqualTo(client);
+                assertThat(Objects.requireNonNull(s.header().source())
+                                .getAddress()
+                                .getHostAddress())
+                        .isEqualTo(client);
                 assertThat(s.header().destination()).isEqualTo(new InetSocketAddress(proxied, 8080));
                 assertThat(new String(s.header().tlvs().get(0xD0), StandardCharsets.UTF_8))
                         .isEqualTo("spiffe://cluster.local/ns/apps/sa/client");

@@ -22,6 +22,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -30,6 +31,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -136,7 +138,7 @@ class InpodMeshNetnsTest {
     }
 
     /** The first line the server sent, or null if the connection ended first. */
-    private static String line(Socket s) throws IOException {
+    private static @Nullable String line(Socket s) throws IOException {
         StringBuilder sb = new StringBuilder();
         int c;
         while ((c = s.getInputStream().read()) >= 0 && c != '\n') {
@@ -145,7 +147,7 @@ class InpodMeshNetnsTest {
         return c < 0 && sb.isEmpty() ? null : sb.toString();
     }
 
-    private String banner(String from, String ip, int port) throws IOException {
+    private @Nullable String banner(String from, String ip, int port) throws IOException {
         try (Socket s = connect(from, ip, port)) {
             return line(s);
         } catch (SocketException e) {
@@ -278,7 +280,7 @@ class InpodMeshNetnsTest {
         Map<String, Integer> seen = new HashMap<>();
         for (int i = 0; i < 30; i++) {
             String b = banner("client", mesh.vip(1), 80);
-            assertThat(b).endsWith(" " + ip("client"));
+            assertThat(b).isNotNull().endsWith(" " + ip("client"));
             seen.merge(b.split(" ")[0], 1, Integer::sum);
         }
         assertThat(seen.keySet()).containsExactlyInAnyOrder("server1", "server2");
@@ -351,7 +353,7 @@ class InpodMeshNetnsTest {
         mesh.startDaemon("node1");
         mesh.awaitReady("node1", Duration.ofSeconds(60));
         JsonNode state = configDump("node1").get("workloadState");
-        List<String> up = new java.util.ArrayList<>();
+        List<String> up = new ArrayList<>();
         state.properties().forEach(e -> {
             if (e.getValue().get("state").asText().equals("Up")) {
                 up.add(e.getKey());

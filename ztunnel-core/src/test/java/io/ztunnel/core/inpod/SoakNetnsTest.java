@@ -27,6 +27,7 @@ import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -58,7 +59,7 @@ import org.slf4j.LoggerFactory;
  */
 @RequiresNetns(tools = {"iptables", "nsenter"})
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
-@Timeout(value = 6, unit = java.util.concurrent.TimeUnit.HOURS)
+@Timeout(value = 6, unit = TimeUnit.HOURS)
 class SoakNetnsTest {
     private static final Logger log = LoggerFactory.getLogger(SoakNetnsTest.class);
     private static final Map<String, String> AMBIENT = Map.of(LocalMesh.DATAPLANE_MODE, "ambient");

@@ -227,7 +227,8 @@ class OutboundRouterTest {
     @Test
     void passthroughServiceGoesToTheOriginalDestination() {
         Service svc = service("ns", "external", "10.96.0.10", Map.of(80, 8080))
-                .loadBalancing(new LoadBalancing(List.of(), LoadBalancing.Mode.PASSTHROUGH, null))
+                .loadBalancing(new LoadBalancing(
+                        List.of(), LoadBalancing.Mode.PASSTHROUGH, LoadBalancing.HealthPolicy.ONLY_HEALTHY))
                 .build();
         assertThat(route(state(List.of(client), List.of(svc)), "10.96.0.10", 80))
                 .isEqualTo(new Route.Passthrough(addr("10.96.0.10", 80), svc));
@@ -535,7 +536,8 @@ class OutboundRouterTest {
         assertThat(((Route.Refuse) missing).reason()).startsWith("unknown waypoint");
 
         Service passthroughWaypoint = service("ns", "waypoint", "10.96.9.9", Map.of(15008, 15008))
-                .loadBalancing(new LoadBalancing(List.of(), LoadBalancing.Mode.PASSTHROUGH, null))
+                .loadBalancing(new LoadBalancing(
+                        List.of(), LoadBalancing.Mode.PASSTHROUGH, LoadBalancing.HealthPolicy.ONLY_HEALTHY))
                 .build();
         Workload wp = pod("ns", "wp", "10.0.9.1")
                 .services(memberOf(passthroughWaypoint, Map.of()))

@@ -1,5 +1,6 @@
 package io.ztunnel.core.testing;
 
+import java.io.ByteArrayInputStream;
 import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;
@@ -10,6 +11,7 @@ import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A reader of PROXY protocol version 2 headers written from the protocol's specification (haproxy's
@@ -36,14 +38,14 @@ public final class ProxyV2Parser {
             int command,
             int addressFamily,
             int transport,
-            InetSocketAddress source,
-            InetSocketAddress destination,
+            @Nullable InetSocketAddress source,
+            @Nullable InetSocketAddress destination,
             Map<Integer, byte[]> tlvs,
             int length) {}
 
     /** Reads one header from the start of {@code bytes}. */
     public static Header parse(byte[] bytes) throws IOException {
-        return read(new java.io.ByteArrayInputStream(bytes));
+        return read(new ByteArrayInputStream(bytes));
     }
 
     /** Reads one header from {@code in}, consuming exactly its bytes. */

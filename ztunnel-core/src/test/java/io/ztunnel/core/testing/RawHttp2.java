@@ -17,7 +17,9 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.function.Predicate;
+import org.jspecify.annotations.Nullable;
 
 /**
  * HTTP/2 written by hand, for conformance tests that must send what a well-behaved implementation never would: frames
@@ -56,7 +58,20 @@ public final class RawHttp2 {
     private RawHttp2() {}
 
     /** A frame as read from the server; {@code headers} is the decoded block of a HEADERS frame, else null. */
-    public record Frame(int type, int flags, int stream, byte[] payload, Http2Headers headers) {
+    public record Frame(
+            int type,
+            int flags,
+            int stream,
+            byte[] payload,
+            @Nullable Http2Headers headers) {
+        /** The decoded header block; fails the test for a frame that carries none (only HEADERS frames do). */
+        public Http2Headers headerBlock() {
+            if (headers == null) {
+                throw new AssertionError("a frame of type " + type + " carries no header block");
+            }
+            return headers;
+        }
+
         public boolean endStream() {
             return (type == DATA || type == HEADERS) && (flags & END_STREAM) != 0;
         }
@@ -206,7 +221,7 @@ public final class RawHttp2 {
         private final OutputStream out;
         private final DefaultHttp2HeadersDecoder hpack = new DefaultHttp2HeadersDecoder(false);
         private final List<Frame> seen = new ArrayList<>();
-        private Frame serverSettings;
+        private @Nullable Frame serverSettings;
         private boolean closed;
 
         private Client(Socket socket) throws IOException {
@@ -225,7 +240,7 @@ public final class RawHttp2 {
 
         /** The server's first SETTINGS frame. */
         public Frame serverSettings() {
-            return serverSettings;
+            return Objects.requireNonNull(serverSettings, "open() reads the server's SETTINGS");
         }
 
         public void send(byte[]... frames) throws IOException {
@@ -285,7 +300,7 @@ public final class RawHttp2 {
                     Duration.ofSeconds(10));
         }
 
-        private Frame read(int timeoutMillis) throws IOException {
+        private @Nullable Frame read(int timeoutMillis) throws IOException {
             socket.setSoTimeout(timeoutMillis);
             byte[] header;
             try {

@@ -76,7 +76,7 @@ final class MetricsHttpHandler extends SimpleChannelInboundHandler<FullHttpReque
             log.atDebug()
                     .addKeyValue("peer", ctx.channel().remoteAddress())
                     .addKeyValue("status", status.code())
-                    .addKeyValue("error", String.valueOf(decoded.cause()))
+                    .addKeyValue("error", ErrorText.of(decoded.cause()))
                     .log("rejecting malformed metrics request");
             FullHttpResponse res = text(status, status.reasonPhrase() + "\n");
             HttpUtil.setKeepAlive(res, false);

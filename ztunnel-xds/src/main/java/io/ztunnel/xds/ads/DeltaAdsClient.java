@@ -362,7 +362,8 @@ public final class DeltaAdsClient implements AutoCloseable {
             event.addKeyValue("reason", reason.label())
                     .addKeyValue("code", status.getCode())
                     .addKeyValue("retryInMs", delay.toMillis())
-                    .log("ADS stream ended: {}", describe(status));
+                    .addKeyValue("status", describe(status))
+                    .log("ADS stream ended");
             if (status.getCause() != null) {
                 log.atDebug().setCause(status.getCause()).log("ADS stream failure detail");
             }
@@ -460,7 +461,8 @@ public final class DeltaAdsClient implements AutoCloseable {
                     .addKeyValue("type_url", typeUrl)
                     .addKeyValue("nonce", response.getNonce())
                     .addKeyValue("rejected", errors.size())
-                    .log("sending NACK: {}", message);
+                    .addKeyValue("error", message)
+                    .log("sending NACK");
         }
         int rejected = errors.size();
         notifyListener(() -> listener.onResponseProcessed(

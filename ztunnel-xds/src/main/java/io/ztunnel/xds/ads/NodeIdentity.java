@@ -85,7 +85,8 @@ public record NodeIdentity(
             } catch (JsonProcessingException e) {
                 log.atError()
                         .addKeyValue("variable", "ISTIO_METAJSON_" + k)
-                        .log("ignoring node metadata that is not valid JSON: {}", e.getOriginalMessage());
+                        .addKeyValue("error", e.getOriginalMessage())
+                        .log("ignoring node metadata that is not valid JSON");
             }
         });
         return Node.newBuilder()

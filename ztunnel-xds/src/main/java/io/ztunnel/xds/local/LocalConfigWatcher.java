@@ -246,7 +246,8 @@ public final class LocalConfigWatcher implements Closeable {
                 .addKeyValue("file", file)
                 .addKeyValue("line", error.line())
                 .addKeyValue("path", error.path())
-                .log("invalid local config, keeping the previous one: {}", error.getMessage());
+                .addKeyValue("error", ErrorText.of(error))
+                .log("invalid local config, keeping the previous one");
         if (closed) {
             return;
         }

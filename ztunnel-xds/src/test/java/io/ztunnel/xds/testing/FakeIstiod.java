@@ -18,6 +18,7 @@ import io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
+import io.ztunnel.xds.ErrorText;
 import io.ztunnel.xds.XdsResources;
 import io.ztunnel.xds.proto.ca.IstioCertificateRequest;
 import io.ztunnel.xds.proto.ca.IstioCertificateResponse;
@@ -662,7 +663,7 @@ public final class FakeIstiod implements AutoCloseable {
                 csr = TestCertificates.parseCsr(request.getCsr());
             } catch (IllegalArgumentException e) {
                 responseObserver.onError(
-                        Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
+                        Status.INVALID_ARGUMENT.withDescription(ErrorText.of(e)).asRuntimeException());
                 return;
             }
             Value impersonated = request.getMetadata().getFieldsMap().get("ImpersonatedIdentity");

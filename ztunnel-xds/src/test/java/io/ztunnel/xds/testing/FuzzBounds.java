@@ -1,5 +1,6 @@
 package io.ztunnel.xds.testing;
 
+import com.sun.management.ThreadMXBean;
 import java.lang.management.ManagementFactory;
 
 /**
@@ -11,8 +12,7 @@ import java.lang.management.ManagementFactory;
  * instruments on the loading thread, and that allocation is not the parser's. Stateless; call from the fuzzing thread.
  */
 public final class FuzzBounds {
-    private static final com.sun.management.ThreadMXBean THREADS =
-            (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+    private static final ThreadMXBean THREADS = (ThreadMXBean) ManagementFactory.getThreadMXBean();
 
     /** Budget for any input. */
     public static final long BASE_BYTES = 4L * 1024 * 1024;

@@ -1,5 +1,6 @@
 package io.ztunnel.xds.testing;
 
+import io.ztunnel.xds.ErrorText;
 import java.io.IOException;
 import java.io.StringReader;
 import java.io.StringWriter;
@@ -204,7 +205,7 @@ public final class TestCertificates {
             if (e instanceof IllegalArgumentException iae) {
                 throw iae;
             }
-            throw new IllegalArgumentException("cannot parse CSR: " + e.getMessage(), e);
+            throw new IllegalArgumentException("cannot parse CSR: " + ErrorText.of(e), e);
         }
     }
 
