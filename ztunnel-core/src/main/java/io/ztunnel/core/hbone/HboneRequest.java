@@ -50,9 +50,7 @@ public record HboneRequest(
      * {@code x-forwarded-network} when set.
      */
     void addHeaders(Http2Headers headers) {
-        if (client != null) {
-            headers.set(HboneHeaders.FORWARDED, Forwarded.encode(client, serviceHost));
-        }
+        headers.set(HboneHeaders.FORWARDED, Forwarded.encode(client, serviceHost));
         String baggage = sourceBaggage == null ? "" : sourceBaggage.encode();
         if (!baggage.isEmpty()) {
             headers.set(HboneHeaders.BAGGAGE, baggage);
