@@ -376,9 +376,10 @@ public final class NodeAgent implements AutoCloseable {
         t.pendingReason = reason;
         countFailure("zds_add");
         if (t.reported == PodStatus.State.ENABLED && cause instanceof ZdsException z && z.isNoConnection()) {
-            // Enrolled before this agent started and no ztunnel connected yet (it reconnects after an
-            // agent restart): the pod is in the snapshot that ztunnel gets, so its annotation stays.
-            // Marking it pending would patch every enrolled pod twice on each agent restart.
+            // Its annotation already says enabled (typically: enrolled before this agent started, and
+            // ztunnel reconnects after an agent restart) and no ztunnel is connected: the pod is in the
+            // snapshot the next ztunnel gets, so the annotation stays. Marking it pending would patch every
+            // enrolled pod twice on each agent restart; the agent's own status still says pending.
             return;
         }
         if (t.reported != PodStatus.State.PENDING) {

@@ -104,6 +104,7 @@ public final class Daemon implements AutoCloseable {
     private final Consumer<String> fatal;
     private @Nullable InpodManager inpod;
     private @Nullable DnsProxy dnsProxy;
+    private volatile @Nullable ResolvConf systemResolvers; // for /config_dump when DNS capture is off
     private @Nullable ZdsClient zds;
     private @Nullable InetSocketAddress adminAddress;
     private @Nullable InetSocketAddress readinessAddress;
@@ -304,6 +305,31 @@ public final class Daemon implements AutoCloseable {
         });
     }
 
+    /**
+     * The resolvers {@code /config_dump} shows: those the DNS proxy read when DNS capture is on; otherwise (or before
+     * the proxy exists) {@code /etc/resolv.conf} read once, as upstream reads it whatever DNS capture says, and none
+     * when it cannot be read. A dump never creates the DNS proxy.
+     */
+    private ResolvConf dumpedResolvers() {
+        DnsProxy proxy;
+        synchronized (this) {
+            proxy = dnsProxy;
+        }
+        if (proxy != null && config.dns().enabled()) {
+            return proxy.resolvConf();
+        }
+        ResolvConf read = systemResolvers;
+        if (read == null) {
+            try {
+                read = ResolvConf.read(ResolvConf.SYSTEM);
+            } catch (IllegalStateException e) {
+                read = new ResolvConf(List.of(), List.of(), Duration.ofSeconds(5), 2, false);
+            }
+            systemResolvers = read;
+        }
+        return read;
+    }
+
     /** The DNS proxy, made (and its {@code resolv.conf} read) once: its servers and {@code /config_dump} share it. */
     private synchronized DnsProxy dns() {
         DnsProxy made = dnsProxy;
@@ -502,7 +528,7 @@ public final class Daemon implements AutoCloseable {
         dump.put("certificates", ConfigDump.certificates(certificates.status()));
         // The build records no git revision or tree status: both are "unknown".
         dump.put("version", ConfigDump.version(Main.VERSION, "unknown", "unknown", config.istioVersion()));
-        ResolvConf resolv = dns().resolvConf();
+        ResolvConf resolv = dumpedResolvers();
         dump.put(
                 "config",
                 ConfigDump.config(

@@ -323,8 +323,8 @@ class ObservabilityTest {
         assertThat(dump.has("workloadState")).isFalse(); // dedicated mode
     }
 
-    @Test
-    void withTheProxyDisabledNoProxyListenerStartsAndTheDumpSaysSo() throws Exception {
+    /** A dedicated-mode daemon on 127.0.0.9 with an empty local config, the local CA and ports picked freely. */
+    private Map<String, String> dedicatedEnv() {
         Map<String, String> env = new HashMap<>();
         env.put("PROXY_MODE", "dedicated");
         env.put("PROXY_WORKLOAD_INFO", "default/app/default");
@@ -336,6 +336,28 @@ class ObservabilityTest {
         env.put("ADMIN_PORT", "0");
         env.put("STATS_PORT", "0");
         env.put("READINESS_PORT", "0");
+        return env;
+    }
+
+    /** The dump's resolver settings are this machine's resolv.conf: each server over UDP then TCP, its options. */
+    private static void assertDumpShowsTheSystemResolvers(JsonNode config) {
+        ResolvConf system = ResolvConf.read(ResolvConf.SYSTEM);
+        JsonNode servers = config.get("dnsResolverCfg").get("name_servers");
+        assertThat(servers).hasSize(2 * system.nameservers().size());
+        for (int i = 0; i < system.nameservers().size(); i++) {
+            String ip = system.nameservers().get(i).getAddress().getHostAddress();
+            assertThat(servers.get(2 * i).get("socket_addr").asText()).contains(ip.contains(":") ? "[" : ip);
+            assertThat(servers.get(2 * i).get("protocol").asText()).isEqualTo("udp");
+            assertThat(servers.get(2 * i + 1).get("protocol").asText()).isEqualTo("tcp");
+        }
+        assertThat(config.get("dnsResolverOpts").get("timeout").get("secs").asLong())
+                .isEqualTo(system.timeout().getSeconds());
+        assertThat(config.get("dnsResolverOpts").get("attempts").asInt()).isEqualTo(system.attempts());
+    }
+
+    @Test
+    void withTheProxyDisabledNoProxyListenerStartsAndTheDumpSaysSo() throws Exception {
+        Map<String, String> env = dedicatedEnv();
         env.put("ISTIO_META_DNS_PROXY_ADDR", "127.0.0.9:0");
         env.put("ENABLE_PROXY", "false");
         Daemon daemon = Daemon.start(Config.from(new Env(env)));
@@ -346,22 +368,28 @@ class ObservabilityTest {
                     .get("config");
             assertThat(config.get("proxy").asBoolean()).isFalse();
             assertThat(config.get("dnsProxy").asBoolean()).isTrue();
-            // The DNS proxy's upstreams are the resolv.conf the daemon read, each over UDP then TCP.
-            ResolvConf system = ResolvConf.read(ResolvConf.SYSTEM);
-            JsonNode servers = config.get("dnsResolverCfg").get("name_servers");
-            assertThat(servers).hasSize(2 * system.nameservers().size());
-            for (int i = 0; i < system.nameservers().size(); i++) {
-                String ip = system.nameservers().get(i).getAddress().getHostAddress();
-                assertThat(servers.get(2 * i).get("socket_addr").asText()).contains(ip.contains(":") ? "[" : ip);
-                assertThat(servers.get(2 * i).get("protocol").asText()).isEqualTo("udp");
-                assertThat(servers.get(2 * i + 1).get("protocol").asText()).isEqualTo("tcp");
-            }
-            assertThat(config.get("dnsResolverOpts").get("timeout").get("secs").asLong())
-                    .isEqualTo(system.timeout().getSeconds());
-            assertThat(config.get("dnsResolverOpts").get("attempts").asInt()).isEqualTo(system.attempts());
+            // The DNS proxy's upstreams are the resolv.conf the daemon read.
+            assertDumpShowsTheSystemResolvers(config);
             assertThat(MeshFixture.http(MeshFixture.readiness(daemon), "/healthz/ready", "GET")
                             .statusCode())
                     .isEqualTo(200);
+        } finally {
+            daemon.close();
+        }
+    }
+
+    @Test
+    void withoutDnsCaptureTheDumpStillShowsTheSystemResolvers() throws Exception {
+        Map<String, String> env = dedicatedEnv();
+        env.put("ISTIO_META_DNS_CAPTURE", "false");
+        Daemon daemon = Daemon.start(Config.from(new Env(env)));
+        try {
+            JsonNode config = new ObjectMapper()
+                    .readTree(MeshFixture.get(MeshFixture.admin(daemon), "/config_dump"))
+                    .get("config");
+            assertThat(config.get("dnsProxy").asBoolean()).isFalse();
+            // Upstream reads resolv.conf whatever DNS capture says; so does the dump.
+            assertDumpShowsTheSystemResolvers(config);
         } finally {
             daemon.close();
         }
