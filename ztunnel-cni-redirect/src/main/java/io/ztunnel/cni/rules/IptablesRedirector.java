@@ -91,15 +91,7 @@ public final class IptablesRedirector implements InpodRedirector {
                     .addKeyValue("family", family)
                     .addKeyValue("netns", runner.where())
                     .log();
-            try {
-                runner.run(
-                                List.of(family.restoreCommand(), "--noflush"),
-                                plan.get().getBytes(StandardCharsets.UTF_8),
-                                timeout)
-                        .orThrow();
-            } catch (CommandException e) {
-                throw new RedirectException(pod, step + " (" + family + ")", e);
-            }
+            restore(runner, pod, family, plan.get(), step);
         }
     }
 
@@ -148,16 +140,19 @@ public final class IptablesRedirector implements InpodRedirector {
                                         tables, IptablesRules.OWNED_CHAINS, IptablesRules.TABLES, current)
                                 : List.of())
                 .log();
+        restore(runner, pod, family, plan.get(), step);
+        return true;
+    }
+
+    /** Applies {@code plan} to one family with {@code iptables-restore --noflush} (one transaction). */
+    private void restore(CommandRunner runner, String pod, IpFamily family, String plan, String step)
+            throws RedirectException {
         try {
-            runner.run(
-                            List.of(family.restoreCommand(), "--noflush"),
-                            plan.get().getBytes(StandardCharsets.UTF_8),
-                            timeout)
+            runner.run(List.of(family.restoreCommand(), "--noflush"), plan.getBytes(StandardCharsets.UTF_8), timeout)
                     .orThrow();
         } catch (CommandException e) {
             throw new RedirectException(pod, step + " (" + family + ")", e);
         }
-        return true;
     }
 
     private Map<String, IptablesSave.Table> save(CommandRunner runner, String pod, IpFamily family, String step)

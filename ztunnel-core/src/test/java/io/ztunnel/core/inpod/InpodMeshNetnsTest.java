@@ -470,7 +470,7 @@ class InpodMeshNetnsTest {
      * Whether the peer ended {@code s}: true on EOF or a reset, false while a read times out (still open). Bytes
      * that arrive are skipped.
      */
-    private static boolean closedByPeer(Socket s) throws IOException {
+    static boolean closedByPeer(Socket s) throws IOException {
         try {
             return s.getInputStream().read() == -1;
         } catch (SocketTimeoutException notYet) {

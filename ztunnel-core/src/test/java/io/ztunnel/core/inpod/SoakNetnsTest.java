@@ -15,8 +15,6 @@ import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.net.SocketException;
-import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -376,7 +374,7 @@ class SoakNetnsTest {
             for (Socket s : held) {
                 await().atMost(Duration.ofSeconds(20))
                         .pollInterval(Duration.ZERO)
-                        .until(() -> closedByPeer(s));
+                        .until(() -> InpodMeshNetnsTest.closedByPeer(s));
             }
             for (LocalMesh.PodSpec p : churned) {
                 awaitGone(p.name());
@@ -452,16 +450,6 @@ class SoakNetnsTest {
             return line(s);
         } catch (IOException e) {
             return null;
-        }
-    }
-
-    private static boolean closedByPeer(Socket s) throws IOException {
-        try {
-            return s.getInputStream().read() == -1;
-        } catch (SocketTimeoutException notYet) {
-            return false;
-        } catch (SocketException reset) {
-            return true;
         }
     }
 
