@@ -20,6 +20,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -73,6 +74,11 @@ class SoakNetnsTest {
      * cycles here: +36 MiB after 100, +52 after 200, +53 after 300); leaks are caught by the exact counts.
      */
     private static final long RSS_SLACK_KIB = 96 * 1024;
+    /**
+     * Live heap after a full GC may differ by what is allocated lazily and kept (a pool thread's buffers, a cache
+     * filled on first use); a leak of a few KiB per pod or connection exceeds it over the long soaks.
+     */
+    private static final long HEAP_SLACK_KIB = 16 * 1024;
 
     private final List<LocalMesh.PodSpec> churned = List.of(
             new LocalMesh.PodSpec("churn1", "churn", "churner", "node1", 10, Map.of()),
@@ -98,7 +104,11 @@ class SoakNetnsTest {
                 Map.of("apps", AMBIENT, "churn", AMBIENT),
                 List.of(new LocalMesh.ServiceSpec("web", "apps", 1, 80, 8080, List.of("server1", "server2"))),
                 Map.of("RUST_LOG", "info"),
-                List.of("-Xmx192m", "-XX:+UseSerialGC", "-Dio.netty.leakDetection.level=paranoid"));
+                List.of(
+                        "-Xmx192m",
+                        "-XX:+UseSerialGC",
+                        "-Dio.netty.leakDetection.level=paranoid",
+                        "-XX:NativeMemoryTracking=summary"));
         for (String pod : List.of("server1", "server2")) {
             serve(pod);
         }
@@ -172,10 +182,16 @@ class SoakNetnsTest {
         for (int i = 0; i < CYCLES; i++) {
             cycle(WARMUP + i);
             if ((i + 1) % 100 == 0) {
+                Resources now = resources(mesh.daemon("node1"));
+                Map<String, Long> nativeMemory =
+                        nativeMemory(mesh.daemon("node1").pid());
                 log.atInfo()
                         .addKeyValue("cycles", i + 1)
-                        .addKeyValue("daemon", resources(mesh.daemon("node1")))
+                        .addKeyValue("daemon", now)
+                        .addKeyValue("nmtCommittedKiB", nativeMemory)
                         .log("churn progress");
+                System.out.printf(
+                        "churn progress: %d cycles; daemon %s; NMT committed KiB %s%n", i + 1, now, nativeMemory);
             }
         }
         long seconds = (System.nanoTime() - start) / 1_000_000_000L;
@@ -345,6 +361,9 @@ class SoakNetnsTest {
         assertThat(after.rssKib())
                 .as(who + " RSS KiB after a full GC")
                 .isLessThanOrEqualTo(before.rssKib() + RSS_SLACK_KIB);
+        assertThat(after.heapLiveKib())
+                .as(who + " live heap KiB after a full GC")
+                .isLessThanOrEqualTo(before.heapLiveKib() + HEAP_SLACK_KIB);
     }
 
     /** One cycle: all churned pods enrolled, traffic through each, one connection held across the removal. */
@@ -454,11 +473,11 @@ class SoakNetnsTest {
     }
 
     /** A process's resources; the object counts come from a class histogram, which first runs a full GC. */
-    record Resources(long fds, long threads, long rssKib, long podProxies, long stateListeners) {
+    record Resources(long fds, long threads, long rssKib, long heapLiveKib, long podProxies, long stateListeners) {
         @Override
         public String toString() {
-            return "fds=" + fds + " threads=" + threads + " rssKiB=" + rssKib + " podProxies=" + podProxies
-                    + " stateListeners=" + stateListeners;
+            return "fds=" + fds + " threads=" + threads + " rssKiB=" + rssKib + " heapLiveKiB=" + heapLiveKib
+                    + " podProxies=" + podProxies + " stateListeners=" + stateListeners;
         }
     }
 
@@ -481,7 +500,37 @@ class SoakNetnsTest {
                 rss = Long.parseLong(l.replaceAll("[^0-9]", ""));
             }
         }
-        return new Resources(fds, threads, rss, proxies, stateListeners);
+        Matcher total =
+                Pattern.compile("^Total\\s+\\d+\\s+(\\d+)", Pattern.MULTILINE).matcher(histogram);
+        assertThat(total.find()).as("class histogram total: %s", histogram).isTrue();
+        long heapLive = Long.parseLong(total.group(1)) / 1024;
+        return new Resources(fds, threads, rss, heapLive, proxies, stateListeners);
+    }
+
+    /**
+     * Committed native memory by category from Native Memory Tracking (the soak's daemons run with it), in KiB, the
+     * total first; it tells a growing RSS apart: heap, metaspace, code cache, thread stacks, or "Other" (direct
+     * buffers, BoringSSL's mallocs are not tracked) and the gap to RSS (malloc arenas, untracked native memory).
+     */
+    private static Map<String, Long> nativeMemory(long pid) throws Exception {
+        String summary = jcmd(pid, "VM.native_memory summary");
+        Map<String, Long> committed = new LinkedHashMap<>();
+        Matcher total = Pattern.compile("^Total: reserved=\\d+KB, committed=(\\d+)KB", Pattern.MULTILINE)
+                .matcher(summary);
+        if (total.find()) {
+            committed.put("Total", Long.parseLong(total.group(1)));
+        }
+        Matcher malloc =
+                Pattern.compile("^\\s+malloc: (\\d+)KB", Pattern.MULTILINE).matcher(summary);
+        if (malloc.find()) {
+            committed.put("malloc", Long.parseLong(malloc.group(1)));
+        }
+        Matcher m = Pattern.compile("^-\\s+(.+?) \\(reserved=\\d+KB, committed=(\\d+)KB\\)", Pattern.MULTILINE)
+                .matcher(summary);
+        while (m.find()) {
+            committed.put(m.group(1).trim(), Long.parseLong(m.group(2)));
+        }
+        return committed;
     }
 
     private static long instances(String histogram, String className) {
