@@ -17,6 +17,7 @@ import io.ztunnel.core.dns.ResolvConf;
 import io.ztunnel.core.identity.CertificateAuthority;
 import io.ztunnel.core.identity.CertificateManager;
 import io.ztunnel.core.identity.CrlManager;
+import io.ztunnel.core.identity.LoadingCa;
 import io.ztunnel.core.inpod.InpodManager;
 import io.ztunnel.core.net.Sockets;
 import io.ztunnel.core.net.Transport;
@@ -60,7 +61,6 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
@@ -229,14 +229,7 @@ public final class Daemon implements AutoCloseable {
     }
 
     private void awaitCapabilities() {
-        try {
-            capabilities.join();
-        } catch (CompletionException e) {
-            if (e.getCause() instanceof RuntimeException cause) {
-                throw cause;
-            }
-            throw e;
-        }
+        Errors.join(capabilities);
     }
 
     private void startAll() {
@@ -246,6 +239,12 @@ public final class Daemon implements AutoCloseable {
         }
         Readiness.Task stateReady = readiness.register("state manager");
         Readiness.Task proxyReady = readiness.register("proxy");
+        if (ca instanceof LoadingCa loading) {
+            // The local CA loads beside the rest of the start; ready waits for it, and a start whose CA files are
+            // unusable fails below with the CA's error.
+            Readiness.Task caReady = readiness.register("certificate authority");
+            loading.loaded().thenRun(caReady::done);
+        }
         startServers();
         CompletableFuture<Void> synced = loadState(stateReady);
         if (config.proxyMode() == Config.ProxyMode.DEDICATED) {
@@ -277,6 +276,9 @@ public final class Daemon implements AutoCloseable {
             if (OwnInbound.wanted(config)) {
                 startOwnInbound(synced);
             }
+        }
+        if (ca instanceof LoadingCa loading) {
+            loading.await();
         }
         log.atInfo()
                 .addKeyValue("mode", config.proxyMode())

@@ -6,7 +6,7 @@ import io.ztunnel.core.config.Config;
 import io.ztunnel.core.identity.CertificateAuthority;
 import io.ztunnel.core.identity.CertificateManager;
 import io.ztunnel.core.identity.IstiodCa;
-import io.ztunnel.core.identity.LocalCa;
+import io.ztunnel.core.identity.LoadingCa;
 import io.ztunnel.core.net.Transport;
 import io.ztunnel.core.state.ProxyState;
 import io.ztunnel.core.state.StateStore;
@@ -21,7 +21,6 @@ import io.ztunnel.xds.channel.AuthToken;
 import io.ztunnel.xds.channel.ControlPlaneAddress;
 import io.ztunnel.xds.channel.ControlPlaneEndpoint;
 import io.ztunnel.xds.channel.RootCertificates;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
@@ -172,18 +171,18 @@ public final class ControlPlane implements AutoCloseable {
     }
 
     /**
-     * The certificate authority the daemon should use: the embedded {@link LocalCa} in {@code LOCAL_CA_DIR} when
-     * {@link Config#localCa()} (no {@code CA_ADDRESS}, or {@code LOCAL_CA_DIR} set explicitly), otherwise istiod's CA
-     * at {@code CA_ADDRESS} ({@link IstiodCa}, impersonating workloads in shared mode). An {@link IstiodCa} is {@link
+     * The certificate authority the daemon should use: the embedded local CA in {@code LOCAL_CA_DIR} when
+     * {@link Config#localCa()} (no {@code CA_ADDRESS}, or {@code LOCAL_CA_DIR} set explicitly), loading on a thread of
+     * its own ({@link LoadingCa}: its {@link LoadingCa#await} reports unusable CA files), otherwise istiod's CA at
+     * {@code CA_ADDRESS} ({@link IstiodCa}, impersonating workloads in shared mode). An {@link IstiodCa} is {@link
      * AutoCloseable}: the caller closes it after the certificate manager.
      *
      * @throws IllegalStateException naming the variable when the CA settings cannot be used
-     * @throws IllegalArgumentException / {@link UncheckedIOException} when the local CA files are unusable
      */
     public static CertificateAuthority certificateAuthority(
             Config config, EventLoopGroup control, Transport transport) {
         CertificateAuthority ca = config.localCa()
-                ? LocalCa.loadOrCreate(config.localCaDir(), Clock.systemUTC())
+                ? LoadingCa.start(config.localCaDir(), Clock.systemUTC())
                 : IstiodCa.create(
                         caEndpoint(config, control, transport), config.proxyMode() == Config.ProxyMode.SHARED);
         log.atInfo().addKeyValue("ca", ca.describe()).log("certificate authority selected");

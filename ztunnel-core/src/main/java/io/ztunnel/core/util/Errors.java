@@ -1,6 +1,7 @@
 package io.ztunnel.core.util;
 
 import java.nio.channels.ClosedChannelException;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 
@@ -28,6 +29,21 @@ public final class Errors {
             }
         }
         return "unexpected error (" + t.getClass().getSimpleName() + ", no message)";
+    }
+
+    /**
+     * Waits for {@code future}; a failure is rethrown as the unchecked exception it failed with (not wrapped in a
+     * {@link CompletionException}), so a start step run on another thread fails its caller as if run inline.
+     */
+    public static <T> T join(CompletableFuture<T> future) {
+        try {
+            return future.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof RuntimeException cause) {
+                throw cause;
+            }
+            throw e;
+        }
     }
 
     /** The exception behind {@link CompletionException} / {@link ExecutionException} wrappers. */

@@ -6,12 +6,15 @@ import io.ztunnel.cni.linux.PodNetns;
 import io.ztunnel.cni.testing.RequiresNetns;
 import io.ztunnel.cni.testing.TestNetns;
 import io.ztunnel.core.demo.ManagedProcess;
+import io.ztunnel.core.identity.LocalCa;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -101,6 +104,21 @@ class StartupNetnsTest {
             String output = failedStart(Map.of("STATS_PORT", Integer.toString(port)));
             assertThat(errorLine(output)).contains("port " + port).containsIgnoringCase("address already in use");
         }
+    }
+
+    @Test
+    void localCaWhoseKeyDoesNotMatchItsCertificateIsOneLineAndExitStatusOne() throws Exception {
+        // The local CA loads on a thread of its own beside the rest of the start; unusable CA files must still end
+        // the start with the one clear line.
+        Path ca = dir.resolve("ca-mismatch");
+        Path other = dir.resolve("ca-other");
+        LocalCa.loadOrCreate(ca, Clock.systemUTC());
+        LocalCa.loadOrCreate(other, Clock.systemUTC());
+        Files.copy(other.resolve("ca-key.pem"), ca.resolve("ca-key.pem"), StandardCopyOption.REPLACE_EXISTING);
+        String output = failedStart(Map.of("LOCAL_CA_DIR", ca.toString()));
+        assertThat(errorLine(output))
+                .contains(ca.resolve("ca-key.pem").toString())
+                .contains("does not match the public key of");
     }
 
     @Test

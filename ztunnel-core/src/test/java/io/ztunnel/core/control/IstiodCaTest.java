@@ -12,7 +12,7 @@ import io.ztunnel.core.identity.Certificates;
 import io.ztunnel.core.identity.Csr;
 import io.ztunnel.core.identity.IssuedChain;
 import io.ztunnel.core.identity.IstiodCa;
-import io.ztunnel.core.identity.LocalCa;
+import io.ztunnel.core.identity.LoadingCa;
 import io.ztunnel.core.identity.SpiffeId;
 import io.ztunnel.core.identity.TlsMaterial;
 import io.ztunnel.core.identity.TlsSettings;
@@ -195,7 +195,7 @@ class IstiodCaTest {
                         "CA_ADDRESS", "", "LOCAL_CA_DIR", dir.resolve("ca-1").toString())),
                 control,
                 transport);
-        assertThat(ca).isInstanceOf(LocalCa.class);
+        assertThat(ca).isInstanceOf(LoadingCa.class);
 
         Config explicitDir = config(Map.of("LOCAL_CA_DIR", dir.resolve("ca-2").toString()));
         assertThat(explicitDir.caAddress()).isEqualTo(istiod.address());
