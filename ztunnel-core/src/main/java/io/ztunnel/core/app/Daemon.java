@@ -239,14 +239,13 @@ public final class Daemon implements AutoCloseable {
         }
         Readiness.Task stateReady = readiness.register("state manager");
         Readiness.Task proxyReady = readiness.register("proxy");
-        if (ca instanceof LoadingCa loading) {
-            // The local CA loads beside the rest of the start; ready waits for it, and a start whose CA files are
-            // unusable fails below with the CA's error.
-            Readiness.Task caReady = readiness.register("certificate authority");
-            loading.loaded().thenRun(caReady::done);
-        }
         startServers();
         CompletableFuture<Void> synced = loadState(stateReady);
+        if (ca instanceof LoadingCa loading) {
+            // The local CA loaded beside the start so far; unusable CA files end the start here, before the node
+            // agent or any client sees a proxy.
+            loading.await();
+        }
         if (config.proxyMode() == Config.ProxyMode.DEDICATED) {
             Config.LocalWorkloadInfo workloadInfo = config.proxyWorkloadInfo();
             if (workloadInfo == null) {
@@ -276,9 +275,6 @@ public final class Daemon implements AutoCloseable {
             if (OwnInbound.wanted(config)) {
                 startOwnInbound(synced);
             }
-        }
-        if (ca instanceof LoadingCa loading) {
-            loading.await();
         }
         log.atInfo()
                 .addKeyValue("mode", config.proxyMode())

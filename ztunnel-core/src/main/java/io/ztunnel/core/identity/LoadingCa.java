@@ -34,11 +34,6 @@ public final class LoadingCa implements CertificateAuthority {
         return new LoadingCa(directory, loaded);
     }
 
-    /** Completes when the CA is loaded; fails as {@link LocalCa#loadOrCreate} would have thrown. */
-    public CompletionStage<LocalCa> loaded() {
-        return loaded.minimalCompletionStage();
-    }
-
     /**
      * Waits for the load and returns the CA.
      *
