@@ -321,7 +321,7 @@ public final class Daemon implements AutoCloseable {
             try {
                 read = ResolvConf.read(ResolvConf.SYSTEM);
             } catch (IllegalStateException e) {
-                read = new ResolvConf(List.of(), List.of(), Duration.ofSeconds(5), 2, false);
+                read = ResolvConf.NONE;
             }
             systemResolvers = read;
         }

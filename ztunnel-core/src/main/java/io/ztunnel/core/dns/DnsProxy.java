@@ -10,7 +10,6 @@ import io.ztunnel.core.state.Workload;
 import io.ztunnel.metrics.DnsMetrics;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.time.Duration;
 import java.util.List;
 import java.util.function.Function;
 import org.slf4j.Logger;
@@ -59,9 +58,7 @@ public final class DnsProxy {
     /** The proxy for {@code config}: reads the upstream resolvers when it is on (a missing file stops the start). */
     public static DnsProxy create(
             Config config, StateStore store, EventLoopGroup dataPlane, boolean epoll, DnsMetrics metrics) {
-        ResolvConf upstream = config.dns().enabled()
-                ? ResolvConf.read(ResolvConf.SYSTEM)
-                : new ResolvConf(List.of(), List.of(), Duration.ofSeconds(5), 2, false);
+        ResolvConf upstream = config.dns().enabled() ? ResolvConf.read(ResolvConf.SYSTEM) : ResolvConf.NONE;
         if (config.dns().enabled()) {
             if (upstream.nameservers().isEmpty()) {
                 log.atWarn()

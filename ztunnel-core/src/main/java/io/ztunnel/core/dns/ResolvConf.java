@@ -41,6 +41,9 @@ public record ResolvConf(
     public static final Path SYSTEM = Path.of("/etc/resolv.conf");
     static final int MAX_NAMESERVERS = 3;
 
+    /** No resolvers, resolv.conf's defaults otherwise: what stands in when the file is not read or cannot be. */
+    public static final ResolvConf NONE = new ResolvConf(List.of(), List.of(), Duration.ofSeconds(5), 2, false);
+
     public ResolvConf {
         nameservers = List.copyOf(nameservers);
         search = List.copyOf(search);

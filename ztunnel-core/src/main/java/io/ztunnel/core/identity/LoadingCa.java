@@ -51,6 +51,6 @@ public final class LoadingCa implements CertificateAuthority {
 
     @Override
     public String describe() {
-        return "local CA " + directory;
+        return LocalCa.describe(directory);
     }
 }

@@ -230,6 +230,11 @@ public final class LocalCa implements CertificateAuthority {
 
     @Override
     public String describe() {
+        return describe(directory);
+    }
+
+    /** {@link #describe} of the CA in {@code directory}, also while it is still loading. */
+    static String describe(Path directory) {
         return "local CA " + directory;
     }
 
