@@ -32,11 +32,19 @@ final class Http2Pipeline {
 
     private static final int RESET_WINDOW_SECONDS = 30;
 
+    /**
+     * How long after the drain deadline the codec closes a draining connection by itself. The daemon closes what is
+     * still open at the deadline (with its access line and reason); the codec's own timer is only a backstop, and
+     * must not race the daemon's at the deadline itself.
+     */
+    static final Duration DRAIN_BACKSTOP = Duration.ofSeconds(5);
+
     private Http2Pipeline() {}
 
     /**
      * The inbound (server) side: advertises the stream limit and header list size of the HBONE server, and on close
-     * sends GOAWAY and lets open streams run for up to {@code drainDeadline}.
+     * sends GOAWAY and lets open streams run; the daemon closes what is left at {@code drainDeadline}, the codec itself
+     * {@link #DRAIN_BACKSTOP} later.
      *
      * @param streams initializes each stream the client opens
      */
@@ -51,7 +59,8 @@ final class Http2Pipeline {
                         .initialWindowSize(settings.streamWindow())
                         .maxFrameSize(settings.frameSize())
                         .maxHeaderListSize(settings.serverMaxHeaderListSize()))
-                .gracefulShutdownTimeoutMillis(drainDeadline.toMillis())
+                .gracefulShutdownTimeoutMillis(
+                        drainDeadline.plus(DRAIN_BACKSTOP).toMillis())
                 .decoderEnforceMaxRstFramesPerWindow(MAX_RESETS_PER_WINDOW, RESET_WINDOW_SECONDS)
                 .validateRequiredPseudoHeaders(true)
                 .build();
